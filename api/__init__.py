@@ -1,0 +1,1 @@
+"""HTTP and GraphQL boundary of orderhub: translates requests into calls on domain/."""

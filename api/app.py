@@ -1,0 +1,124 @@
+"""The FastAPI application: GraphQL at /graphql, with partner traffic recorded before it is parsed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import ExecutionResult
+
+from api.auth.principal import Partner, api_key_of, authenticate
+from api.graphql.context import Context
+from api.graphql.schema import build_schema
+from domain.intake.models import Outcome, SignatureVerdict
+from domain.intake.service import mark_outcome, record_inbound
+from domain.settings import Settings, get_settings
+from workers.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_KIND = "graphql"
+
+
+def _runtime(request: Any) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _record_partner_request(request: Request, runtime: Runtime, partner: Partner | None) -> int:
+    """The record stage: the raw body is committed before parsing, so nothing a partner sent is lost."""
+    body = await request.body()
+    limit = runtime.settings.max_body_bytes
+    async with runtime.core.sessions() as session, session.begin():
+        message_id, _ = await record_inbound(
+            session,
+            runtime.core.vault,
+            source=f"partner:{partner.name}" if partner else "partner:unknown",
+            kind=GRAPHQL_KIND,
+            body=body[:limit],
+            headers=request.headers,
+            signature=SignatureVerdict.VALID if partner else SignatureVerdict.INVALID,
+            natural_key=request.headers.get("idempotency-key"),
+            partner_key_id=partner.key_id if partner else None,
+        )
+        problem = _malformed(body, limit) or (None if partner else "invalid API key")
+        if problem:
+            await mark_outcome(session, message_id, Outcome.REJECTED, problem)
+    return message_id
+
+
+def _malformed(body: bytes, limit: int) -> str | None:
+    if len(body) > limit:
+        return f"body of {len(body)} bytes exceeds the limit of {limit}"
+    try:
+        json.loads(body)
+    except UnicodeDecodeError as exc:
+        return f"body is not UTF-8: {exc}"
+    except json.JSONDecodeError as exc:
+        return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    return None
+
+
+async def get_context(request: Request) -> Context:
+    runtime = _runtime(request)
+    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+    message_id = None
+    if request.method == "POST" and api_key_of(request.headers) is not None:
+        message_id = await _record_partner_request(
+            request, runtime, principal if isinstance(principal, Partner) else None
+        )
+        request.state.inbound_message_id = message_id
+    return Context(runtime, principal, message_id)
+
+
+class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """Close the recorded message's outcome for requests no mutation resolved (queries, refusals)."""
+        message_id = getattr(request.state, "inbound_message_id", None)
+        if message_id is not None:
+            runtime = _runtime(request)
+            outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
+            error = "; ".join(e.message for e in result.errors or []) or None
+            async with runtime.core.sessions() as session, session.begin():
+                await mark_outcome(session, message_id, outcome, error, only_pending=True)
+        return await super().process_result(request, result)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """With `runtime` given (tests, demo), the caller owns its lifecycle; otherwise the app does."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        app.state.runtime = await build_runtime(settings)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = FastAPI(title="orderhub", lifespan=lifespan)
+    if runtime is not None:
+        app.state.runtime = runtime
+    router = OrderhubGraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        allowed_origins=settings.cors_origins,
+    )
+    app.include_router(router, prefix="/graphql")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

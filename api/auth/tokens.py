@@ -1,0 +1,50 @@
+"""Signed, expiring bearer tokens for customers (bound to one buyer UID) and staff (with roles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from domain.clock import utcnow
+
+_ALGORITHM = "HS256"
+_ISSUER = "orderhub"
+
+
+class TokenInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+def issue_customer_token(secret: str, buyer_uid: str, minutes: int) -> IssuedToken:
+    return _issue(secret, {"typ": "customer", "sub": buyer_uid}, minutes)
+
+
+def issue_staff_token(secret: str, user_id: int, email: str, roles: list[str], minutes: int) -> IssuedToken:
+    return _issue(secret, {"typ": "staff", "sub": str(user_id), "email": email, "roles": roles}, minutes)
+
+
+def _issue(secret: str, claims: dict[str, object], minutes: int) -> IssuedToken:
+    now = utcnow()
+    expires = now + timedelta(minutes=minutes)
+    payload = {**claims, "iss": _ISSUER, "iat": now, "exp": expires}
+    return IssuedToken(jwt.encode(payload, secret, algorithm=_ALGORITHM), expires)
+
+
+def decode_token(secret: str, token: str) -> dict[str, object]:
+    try:
+        claims: dict[str, object] = jwt.decode(
+            token, secret, algorithms=[_ALGORITHM], issuer=_ISSUER, options={"require": ["exp", "sub", "typ"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenInvalid("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenInvalid("token invalid") from exc
+    return claims

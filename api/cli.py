@@ -1,0 +1,144 @@
+"""The `orderhub` command: serve, worker, migrate, demo, token, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+
+from domain.settings import get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderhub", description="orderhub: one order backend for every channel")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (GraphQL at /graphql)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    sub.add_parser("worker", help="run the arq worker (jobs and cron)")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("schema", help="export schema.graphql")
+
+    demo = sub.add_parser("demo", help="run a simulated day through the whole system")
+    demo.add_argument("--orders", type=int, default=3000)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="exit after the report instead of serving GraphiQL")
+
+    token = sub.add_parser("token", help="issue a customer, partner or staff credential")
+    kinds = token.add_subparsers(dest="kind", required=True)
+    customer = kinds.add_parser("customer", help="a bearer token bound to one buyer")
+    who = customer.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="the buyer's phone; hashed, never stored")
+    who.add_argument("--uid", help="the buyer UID")
+    partner = kinds.add_parser("partner", help="an API key with scopes (shown once)")
+    partner.add_argument("--name", required=True)
+    partner.add_argument("--scopes", required=True, help="comma separated, e.g. orders:write,orders:read")
+    staff = kinds.add_parser("staff", help="create a staff account and print a token for it")
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--roles", required=True, help="comma separated: admin, ops, cs, finance")
+    staff.add_argument("--password", help="prompted for when omitted; at least 12 characters")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(asyncio.run(_dispatch(args)) or 0) if args.command != "serve" else _serve(args)
+    except ValueError as exc:
+        print(f"orderhub: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from domain.db import migrate
+
+    migrate(get_settings().resolved_database_url())
+    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    return 0
+
+
+async def _dispatch(args: argparse.Namespace) -> int | None:
+    settings = get_settings()
+    if args.command == "migrate":
+        from domain.db import migrate_async
+
+        await migrate_async(settings.resolved_database_url())
+        print("database is at the latest schema")
+    elif args.command == "schema":
+        from api.graphql.schema import SCHEMA_FILE, export_schema
+
+        export_schema()
+        print(f"wrote {SCHEMA_FILE}")
+    elif args.command == "worker":
+        from workers.runtime import build_runtime
+        from workers.settings import create_worker
+
+        runtime = await build_runtime(settings)
+        worker = create_worker(runtime, handle_signals=True)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+            await runtime.close()
+    elif args.command == "demo":
+        from api.demo import run_demo
+
+        return await run_demo(settings, orders=args.orders, seed=args.seed, port=args.port, serve=not args.no_serve)
+    elif args.command == "token":
+        await _token(args)
+    return 0
+
+
+async def _token(args: argparse.Namespace) -> None:
+    from api.auth.tokens import issue_customer_token, issue_staff_token
+    from domain.access.service import create_staff, issue_partner_key
+    from domain.bootstrap import build_core
+
+    settings = get_settings()
+    core = await build_core(settings)
+    try:
+        if args.kind == "customer":
+            uid = args.uid
+            if uid is None:
+                key = core.identity.key_for_phone(args.phone)
+                if key.uid is None:
+                    raise ValueError(f"phone refused as an identity key: {key.problem}")
+                uid = key.uid
+            issued = issue_customer_token(settings.secret("token_secret"), uid, settings.customer_token_minutes)
+            print(f"buyer uid:  {uid}\nexpires at: {issued.expires_at.isoformat()}\ntoken:      {issued.token}")
+        elif args.kind == "partner":
+            async with core.sessions() as session, session.begin():
+                key_issued = await issue_partner_key(session, args.name, _split(args.scopes))
+            print(f"partner:  {key_issued.name}\nscopes:   {', '.join(key_issued.scopes)}\napi key:  {key_issued.key}")
+            print("the key is shown once; orderhub stores only its hash")
+        else:
+            password = args.password or getpass.getpass("password (12+ characters): ")
+            async with core.sessions() as session, session.begin():
+                user = await create_staff(session, args.email, password, _split(args.roles))
+            assert user.id is not None
+            issued = issue_staff_token(
+                settings.secret("token_secret"), user.id, user.email, user.roles, settings.staff_token_minutes
+            )
+            print(f"staff:  {user.email} ({', '.join(user.roles)})\ntoken:  {issued.token}")
+    finally:
+        await core.close()
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

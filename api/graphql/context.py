@@ -1,0 +1,77 @@
+"""Per-request context: the caller, the recorded inbound message, loaders, and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api.auth.principal import Customer, Partner, Principal, Staff
+from domain.access.policy import Scope
+from domain.intake.models import Outcome
+from domain.intake.service import mark_outcome
+from domain.orders import queries
+from domain.orders.models import OrderEvent, OrderLine
+from domain.orders.queries import EVERYONE, Viewer
+from workers.runtime import Runtime
+
+
+class Loaders:
+    """One set per request, so a list of orders costs one query per relation, not one per order."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        sessions = runtime.core.sessions
+
+        async def load_lines(ids: list[int]) -> list[list[OrderLine]]:
+            async with sessions() as session:
+                found = await queries.lines_of(session, ids)
+            return [found[i] for i in ids]
+
+        async def load_events(ids: list[int]) -> list[list[OrderEvent]]:
+            async with sessions() as session:
+                found = await queries.events_of(session, ids)
+            return [found[i] for i in ids]
+
+        self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
+
+
+class Context(BaseContext):
+    def __init__(self, runtime: Runtime, principal: Principal, inbound_message_id: int | None = None) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.principal = principal
+        self.inbound_message_id = inbound_message_id
+        self.loaders = Loaders(runtime)
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """What orders the caller may see; None means none at all."""
+        match self.principal:
+            case Customer(buyer_uid=uid):
+                return Viewer(buyer_uid=uid)
+            case Staff():
+                return EVERYONE
+            case Partner(scopes=scopes) if Scope.ORDERS_READ in scopes or Scope.ORDERS_WRITE in scopes:
+                return EVERYONE
+        return None
+
+    def read(self) -> Any:
+        return self.runtime.core.sessions()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """The boundary owns the transaction: services flush, this commits, then side effects leave."""
+        async with self.runtime.core.sessions() as session, session.begin():
+            yield session
+        self.runtime.relay.notify()
+
+    async def record_outcome(self, outcome: Outcome, error: str | None = None) -> None:
+        if self.inbound_message_id is None:
+            return
+        async with self.runtime.core.sessions() as session, session.begin():
+            await mark_outcome(session, self.inbound_message_id, outcome, error)

@@ -1,0 +1,97 @@
+"""Every query is priced before it runs: a connection multiplies its selection by its page size.
+
+The price is static (a variable page size counts as the maximum), so it can be checked during
+validation, before any resolver touches the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+
+from api.graphql.pagination import MAX_PAGE
+
+MAX_MUTATIONS = 5
+
+
+def selection_cost(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: frozenset[str] = frozenset(),
+) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += field_cost(selection, fragments, seen)
+        elif isinstance(selection, InlineFragmentNode):
+            total += selection_cost(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                total += selection_cost(fragments[name].selection_set, fragments, seen | {name})
+    return total
+
+
+def field_cost(node: FieldNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str]) -> int:
+    if node.selection_set is None:
+        return 0
+    size = _page_size(node)
+    inner = selection_cost(node.selection_set, fragments, seen)
+    return 1 + (size * inner if size else inner)
+
+
+def _page_size(node: FieldNode) -> int | None:
+    for argument in node.arguments or ():
+        if argument.name.value in ("first", "last"):
+            value = argument.value
+            return int(value.value) if isinstance(value, IntValueNode) else MAX_PAGE
+    return None
+
+
+class CostRule(ValidationRule):
+    limit = 5_000
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.fragments = {
+            d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        cost = selection_cost(node.selection_set, self.fragments)
+        if cost > self.limit:
+            self.report_error(
+                GraphQLError(
+                    f"query cost {cost} exceeds the limit of {self.limit}",
+                    node,
+                    extensions={"code": "QUERY_TOO_COSTLY"},
+                )
+            )
+        if node.operation.value == "mutation":
+            count = len([s for s in node.selection_set.selections if isinstance(s, FieldNode)])
+            if count > MAX_MUTATIONS:
+                self.report_error(
+                    GraphQLError(
+                        f"at most {MAX_MUTATIONS} mutations per request",
+                        node,
+                        extensions={"code": "TOO_MANY_MUTATIONS"},
+                    )
+                )
+
+
+def cost_rule(limit: int) -> type[CostRule]:
+    return type("CostRule", (CostRule,), {"limit": limit})

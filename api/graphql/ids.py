@@ -1,0 +1,41 @@
+"""Opaque global ids (gid://orderhub/Type/key). Decoding checks the type, so an id of one kind
+can never look up a row of another."""
+
+from __future__ import annotations
+
+import base64
+
+from graphql import GraphQLError
+
+_PREFIX = "gid://orderhub/"
+
+
+def encode_gid(type_name: str, key: int) -> str:
+    return f"{_PREFIX}{type_name}/{key}"
+
+
+def decode_gid(gid: str, expected: str | None = None) -> tuple[str, int]:
+    if not gid.startswith(_PREFIX):
+        raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
+    type_name, _, key = gid[len(_PREFIX) :].partition("/")
+    if not key.isdigit():
+        raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
+    if expected is not None and type_name != expected:
+        raise GraphQLError(f"{gid!r} is a {type_name} id, expected a {expected} id", extensions={"code": "INVALID_ID"})
+    return type_name, int(key)
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None, kind: str) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"}) from exc
+    if prefix != kind or not key.isdigit():
+        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"})
+    return int(key)

@@ -1,0 +1,453 @@
+"""Orders over GraphQL: the type, the queries, and the partner submission mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.auth.principal import Partner
+from api.graphql.context import Context
+from api.graphql.errors import code_of, field_path
+from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.node import Node
+from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.permissions import READ_ORDERS, allow
+from api.graphql.scalars import Decimal, Money
+from domain.access.policy import Scope
+from domain.errors import Problem, Problems, UserError
+from domain.intake.models import Outcome
+from domain.intake.service import mark_outcome
+from domain.orders import queries
+from domain.orders.channels import Channel
+from domain.orders.commands import LineSubmission, OrderSubmission, validate_submission
+from domain.orders.models import Order as OrderRow
+from domain.orders.models import OrderEvent as EventRow
+from domain.orders.models import OrderLine as LineRow
+from domain.orders.service import OrderService, Provenance
+from domain.orders.status import EventType, OrderStatus, Source
+from domain.outbox.service import Outbox
+
+MAX_BATCH = 100
+
+SalesChannel = strawberry.enum(Channel, name="SalesChannel", description="Where an order was placed.")
+OrderStatusEnum = strawberry.enum(OrderStatus, name="OrderStatus")
+EventTypeEnum = strawberry.enum(EventType, name="OrderEventType")
+EventSourceEnum = strawberry.enum(Source, name="EventSource", description="Who caused an event.")
+
+
+@strawberry.enum(description="Why an order submission was refused.")
+class OrderErrorCode(Enum):
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    INVALID_STATUS = "INVALID_STATUS"
+    STATUS_NOT_SUBMITTABLE = "STATUS_NOT_SUBMITTABLE"
+    INVALID_CURRENCY = "INVALID_CURRENCY"
+    INVALID_TIME = "INVALID_TIME"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"
+    ORDER_LOCKED = "ORDER_LOCKED"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
+    INVALID = "INVALID"
+
+
+@strawberry.type
+class OrderUserError:
+    field: list[str] | None
+    message: str
+    code: OrderErrorCode
+
+
+@strawberry.type
+class OrderLine:
+    line_no: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+
+    @classmethod
+    def of(cls, row: LineRow, currency: str) -> OrderLine:
+        return cls(
+            line_no=row.line_no,
+            sku=row.sku,
+            title=row.title,
+            quantity=row.quantity,
+            unit_price=Money.of(row.unit_price, currency),
+            amount=Money.of(row.amount, currency),
+        )
+
+
+@strawberry.type(description="One entry of an order's append-only system event log.")
+class OrderEvent(Node):
+    version: int = strawberry.field(description="The order's version after this event; rises by one per change.")
+    type: EventTypeEnum  # type: ignore[valid-type]
+    status: OrderStatusEnum  # type: ignore[valid-type]
+    source: EventSourceEnum  # type: ignore[valid-type]
+    actor: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: JSON
+
+    @classmethod
+    def of(cls, row: EventRow) -> OrderEvent:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(encode_gid("OrderEvent", row.id)),
+            version=row.version,
+            type=EventType(row.type),
+            status=OrderStatus(row.status),
+            source=Source(row.source),
+            actor=row.actor,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            data=row.data,
+        )
+
+
+@strawberry.type
+class Order(Node):
+    row: strawberry.Private[OrderRow]
+
+    @classmethod
+    def of(cls, row: OrderRow) -> Order:
+        assert row.id is not None
+        return cls(id=strawberry.ID(encode_gid("Order", row.id)), row=row)
+
+    @strawberry.field
+    def channel(self) -> SalesChannel:  # type: ignore[valid-type]
+        return Channel(self.row.channel)
+
+    @strawberry.field
+    def channel_order_id(self) -> str:
+        return self.row.channel_order_id
+
+    @strawberry.field
+    def status(self) -> OrderStatusEnum:  # type: ignore[valid-type]
+        return OrderStatus(self.row.status)
+
+    @strawberry.field(description="The status exactly as the channel last reported it.")
+    def raw_status(self) -> str | None:
+        return self.row.raw_status
+
+    @strawberry.field(description="Pseudonymous buyer id: a keyed hash of the phone number, never the number.")
+    def buyer_uid(self) -> str | None:
+        return self.row.buyer_uid
+
+    @strawberry.field
+    def items_amount(self) -> Money:
+        return Money.of(self.row.items_amount, self.row.currency)
+
+    @strawberry.field
+    def shipping_amount(self) -> Money:
+        return Money.of(self.row.shipping_amount, self.row.currency)
+
+    @strawberry.field
+    def discount_amount(self) -> Money:
+        return Money.of(self.row.discount_amount, self.row.currency)
+
+    @strawberry.field
+    def total_amount(self) -> Money:
+        return Money.of(self.row.total_amount, self.row.currency)
+
+    @strawberry.field
+    def warehouse_code(self) -> str | None:
+        return self.row.warehouse_code
+
+    @strawberry.field
+    def placed_at(self) -> datetime:
+        return self.row.placed_at
+
+    @strawberry.field
+    def paid_at(self) -> datetime | None:
+        return self.row.paid_at
+
+    @strawberry.field(description="When staff asked for shipment; not evidence that anything left.")
+    def ship_requested_at(self) -> datetime | None:
+        return self.row.ship_requested_at
+
+    @strawberry.field
+    def picked_at(self) -> datetime | None:
+        return self.row.picked_at
+
+    @strawberry.field
+    def packed_at(self) -> datetime | None:
+        return self.row.packed_at
+
+    @strawberry.field(description="Physical outbound time, set only by warehouse or carrier evidence.")
+    def shipped_at(self) -> datetime | None:
+        return self.row.shipped_at
+
+    @strawberry.field
+    def delivered_at(self) -> datetime | None:
+        return self.row.delivered_at
+
+    @strawberry.field
+    def completed_at(self) -> datetime | None:
+        return self.row.completed_at
+
+    @strawberry.field
+    def cancelled_at(self) -> datetime | None:
+        return self.row.cancelled_at
+
+    @strawberry.field(description="Rises by one with every change; pushed events carry it.")
+    def version(self) -> int:
+        return self.row.version
+
+    @strawberry.field
+    async def lines(self, info: Info[Context, None]) -> list[OrderLine]:
+        assert self.row.id is not None
+        rows = await info.context.loaders.lines.load(self.row.id)
+        return [OrderLine.of(row, self.row.currency) for row in rows]
+
+    @strawberry.field(
+        description="Staff only: the system event log, oldest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def events(self, info: Info[Context, None], first: int, after: str | None = None) -> Connection[OrderEvent]:
+        check_page_size(first, None)
+        assert self.row.id is not None
+        after_version = decode_cursor(after, "event") or 0
+        rows = [r for r in await info.context.loaders.events.load(self.row.id) if r.version > after_version]
+        page = rows[:first]
+        return connection(
+            [OrderEvent.of(r) for r in page],
+            [encode_cursor("event", r.version) for r in page],
+            has_next=len(rows) > first,
+            has_previous=after_version > 0,
+        )
+
+
+@strawberry.input
+class OrderFilter:
+    statuses: list[OrderStatusEnum] | None = None  # type: ignore[valid-type]
+    channels: list[SalesChannel] | None = None  # type: ignore[valid-type]
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    buyer_uid: str | None = None
+    warehouse_code: str | None = None
+
+
+async def load_order(info: Info[Context, None], key: int) -> Order | None:
+    viewer = info.context.viewer
+    if viewer is None:
+        return None
+    async with info.context.read() as session:
+        row = await queries.get_order(session, viewer, key)
+    return None if row is None else Order.of(row)
+
+
+@strawberry.type
+class OrderQueries:
+    @strawberry.field(
+        description="An order by id; another buyer's order answers null, as if it did not exist.",
+        extensions=allow(**READ_ORDERS),
+    )
+    async def order(self, info: Info[Context, None], id: strawberry.ID) -> Order | None:
+        _, key = decode_gid(id, "Order")
+        return await load_order(info, key)
+
+    @strawberry.field(
+        description="Orders visible to the caller, newest first. Customers see only their own.",
+        extensions=allow(**READ_ORDERS),
+    )
+    async def orders(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: OrderFilter | None = None,
+    ) -> Connection[Order]:
+        check_page_size(first, last)
+        viewer = info.context.viewer
+        assert viewer is not None
+        f = filter or OrderFilter()
+        criteria = queries.OrderFilter(
+            statuses=[s.value for s in f.statuses or []],
+            channels=[c.value for c in f.channels or []],
+            placed_from=f.placed_from,
+            placed_to=f.placed_to,
+            buyer_uid=f.buyer_uid,
+            warehouse_code=f.warehouse_code,
+        )
+        request = queries.PageRequest(first, decode_cursor(after, "order"), last, decode_cursor(before, "order"))
+        async with info.context.read() as session:
+            page = await queries.list_orders(session, viewer, criteria, request)
+        return connection(
+            [Order.of(row) for row in page.rows],
+            [encode_cursor("order", row.id) for row in page.rows if row.id is not None],
+            page.has_next,
+            page.has_previous,
+        )
+
+
+@strawberry.input
+class BuyerInput:
+    phone: str | None = strawberry.field(
+        default=None, description="Hashed into the buyer UID on arrival, never stored."
+    )
+    platform_buyer_id: str | None = None
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    quantity: int
+    unit_price: Decimal  # type: ignore[valid-type]
+    title: str = ""
+
+
+@strawberry.input(description="A canonical order as a channel bridge submits it.")
+class OrderInput:
+    channel: str = strawberry.field(description="A SalesChannel name, e.g. TAOBAO.")
+    channel_order_id: str
+    currency_code: str
+    placed_at: datetime
+    lines: list[OrderLineInput]
+    status: str = strawberry.field(default="PENDING_PAYMENT", description="PENDING_PAYMENT, PAID or CANCELLED.")
+    paid_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    shipping_amount: Decimal = "0"  # type: ignore[valid-type]
+    discount_amount: Decimal = "0"  # type: ignore[valid-type]
+    total_amount: Decimal | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="If given, must equal lines + shipping - discount."
+    )
+    buyer: BuyerInput | None = None
+    warehouse_code: str | None = None
+    raw_status: str | None = None
+
+
+@strawberry.input
+class SubmitOrdersInput:
+    orders: list[OrderInput] = strawberry.field(description=f"At most {MAX_BATCH}; all are applied or none.")
+
+
+async def _load_payload_orders(info: Info[Context, None], ids: list[int]) -> list[Order]:
+    async with info.context.read() as session:
+        rows = await queries.get_orders(session, queries.EVERYONE, ids)
+    return [Order.of(rows[i]) for i in ids]
+
+
+@strawberry.type
+class SubmitOrderPayload:
+    order_ids: strawberry.Private[list[int]]
+    user_errors: list[OrderUserError]
+
+    @strawberry.field
+    async def order(self, info: Info[Context, None]) -> Order | None:
+        return (await _load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
+
+
+@strawberry.type
+class SubmitOrdersPayload:
+    order_ids: strawberry.Private[list[int]]
+    user_errors: list[OrderUserError]
+
+    @strawberry.field
+    async def orders(self, info: Info[Context, None]) -> list[Order]:
+        return await _load_payload_orders(info, self.order_ids)
+
+
+def _submission(order: OrderInput) -> OrderSubmission:
+    return OrderSubmission(
+        channel=order.channel,
+        channel_order_id=order.channel_order_id,
+        status=order.status,
+        currency=order.currency_code,
+        placed_at=order.placed_at,
+        lines=[LineSubmission(x.sku, x.title, x.quantity, str(x.unit_price)) for x in order.lines],
+        paid_at=order.paid_at,
+        cancelled_at=order.cancelled_at,
+        shipping_amount=str(order.shipping_amount),
+        discount_amount=str(order.discount_amount),
+        total_amount=None if order.total_amount is None else str(order.total_amount),
+        buyer_phone=order.buyer.phone if order.buyer else None,
+        platform_buyer_id=order.buyer.platform_buyer_id if order.buyer else None,
+        warehouse_code=order.warehouse_code,
+        raw_status=order.raw_status,
+    )
+
+
+def _user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[OrderUserError]:
+    return [
+        OrderUserError(
+            field=field_path(prefix, p), message=p.message, code=code_of(OrderErrorCode, p.code, OrderErrorCode.INVALID)
+        )
+        for p in problems
+    ]
+
+
+async def _submit(info: Info[Context, None], orders: list[OrderInput]) -> tuple[list[int], list[Problem]]:
+    """Validate all, then apply all in one unit of work; any problem rejects the whole batch."""
+    ctx = info.context
+    problems = Problems()
+    if len(orders) > MAX_BATCH:
+        problems.add(("orders",), f"at most {MAX_BATCH} orders per request", "TOO_MANY")
+    canonical = [validate_submission(_submission(o), ("orders", i), problems) for i, o in enumerate(orders[:MAX_BATCH])]
+    seen: dict[tuple[str, str], int] = {}
+    for index, order in enumerate(canonical):
+        if order is None:
+            continue
+        key = (order.channel, order.channel_order_id)
+        if key in seen:
+            problems.add(
+                ("orders", index, "channelOrderId"), f"same order as orders[{seen[key]}]", "DUPLICATE_IN_BATCH"
+            )
+        seen.setdefault(key, index)
+    try:
+        problems.raise_if_any()
+        assert isinstance(ctx.principal, Partner)
+        by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", ctx.inbound_message_id)
+        settings = ctx.runtime.settings
+        async with ctx.unit_of_work() as session:
+            service = OrderService(session, ctx.runtime.core.identity, Outbox(), settings.payment_deadline_minutes * 60)
+            applied = await service.submit([o for o in canonical if o is not None], by)
+            if ctx.inbound_message_id is not None:
+                await mark_outcome(session, ctx.inbound_message_id, Outcome.APPLIED)
+    except UserError as error:
+        relocated = [
+            Problem(("orders", *p.field) if isinstance(p.field[0], int) else p.field, p.message, p.code)
+            for p in error.problems
+        ]
+        await ctx.record_outcome(Outcome.REJECTED, str(UserError(relocated)))
+        return [], relocated
+    return [a.order_id for a in applied], []
+
+
+def _single(problems: list[Problem]) -> list[Problem]:
+    """A single submission's paths drop the batch position: input.currencyCode, not input.orders.0.currencyCode."""
+    return [Problem(p.field[2:] if p.field[:1] == ("orders",) else p.field, p.message, p.code) for p in problems]
+
+
+@strawberry.type
+class OrderMutations:
+    @strawberry.mutation(
+        description="Submit one canonical order. Idempotent on (channel, channelOrderId).",
+        extensions=allow(scopes=frozenset({Scope.ORDERS_WRITE})),
+    )
+    async def submit_order(self, info: Info[Context, None], input: OrderInput) -> SubmitOrderPayload:
+        ids, problems = await _submit(info, [input])
+        return SubmitOrderPayload(order_ids=ids, user_errors=_user_errors(_single(problems), ("input",)))
+
+    @strawberry.mutation(
+        description="Submit up to 100 canonical orders in one unit of work.",
+        extensions=allow(scopes=frozenset({Scope.ORDERS_WRITE})),
+    )
+    async def submit_orders(
+        self, info: Info[Context, None], input: Annotated[SubmitOrdersInput, strawberry.argument()]
+    ) -> SubmitOrdersPayload:
+        ids, problems = await _submit(info, input.orders)
+        return SubmitOrdersPayload(order_ids=ids, user_errors=_user_errors(problems, ("input",)))

@@ -1,0 +1,54 @@
+"""Declared per field or mutation: which callers may use it. Every check lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from api.auth.principal import Anonymous, Customer, Partner, Staff
+from domain.access.policy import Role, Scope
+
+
+class Allow(BasePermission):
+    def __init__(
+        self,
+        *,
+        scopes: frozenset[Scope] = frozenset(),
+        roles: frozenset[Role] = frozenset(),
+        any_staff: bool = False,
+        customers: bool = False,
+    ) -> None:
+        self.scopes = scopes
+        self.roles = roles
+        self.any_staff = any_staff
+        self.customers = customers
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        match principal:
+            case Anonymous(reason=reason):
+                raise GraphQLError(f"authentication required ({reason})", extensions={"code": "UNAUTHENTICATED"})
+            case Partner(scopes=held) if self.scopes & held:
+                return True
+            case Staff(roles=held) if self.any_staff or self.roles & held:
+                return True
+            case Customer() if self.customers:
+                return True
+        raise GraphQLError(self._denied(), extensions={"code": "FORBIDDEN"})
+
+    def _denied(self) -> str:
+        needs = [f"scope {s.value}" for s in sorted(self.scopes)]
+        needs += ["any staff role"] if self.any_staff else [f"role {r.value}" for r in sorted(self.roles)]
+        needs += ["a customer token"] if self.customers else []
+        return "not allowed: needs " + " or ".join(needs)
+
+
+def allow(**kwargs: Any) -> list[PermissionExtension]:
+    return [PermissionExtension(permissions=[Allow(**kwargs)], fail_silently=False, use_directives=False)]
+
+
+READ_ORDERS = dict(scopes=frozenset({Scope.ORDERS_READ, Scope.ORDERS_WRITE}), any_staff=True, customers=True)
+STAFF_OR_PARTNER = dict(scopes=frozenset(Scope), any_staff=True)

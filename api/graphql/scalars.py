@@ -1,0 +1,38 @@
+"""Money and decimal amounts on the wire: decimals travel as strings, never as floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal as PyDecimal
+from typing import NewType
+
+import strawberry
+
+from domain.money import format_minor
+
+Decimal = strawberry.scalar(
+    NewType("Decimal", str),
+    name="Decimal",
+    description='A decimal number as a string, e.g. "80.00". JSON numbers are refused: floats lose cents.',
+    serialize=str,
+    parse_value=lambda value: _parse_decimal(value),
+)
+
+
+def _parse_decimal(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError('Decimal values are strings, e.g. "80.00"')
+    return value
+
+
+@strawberry.type(description="An amount in a currency.")
+class Money:
+    amount: Decimal  # type: ignore[valid-type]
+    currency_code: str
+
+    @classmethod
+    def of(cls, minor: int, currency: str) -> Money:
+        return cls(amount=format_minor(minor, currency), currency_code=currency)  # type: ignore[arg-type]
+
+
+def to_decimal(money: Money) -> PyDecimal:
+    return PyDecimal(str(money.amount))

@@ -1,0 +1,105 @@
+"""The orderhub GraphQL schema: queries, mutations, and the limits every request passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import FragmentDefinitionNode, OperationDefinitionNode
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import Info
+
+from api.graphql.context import Context
+from api.graphql.cost import cost_rule, selection_cost
+from api.graphql.ids import decode_gid
+from api.graphql.node import Node
+from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
+from api.graphql.permissions import READ_ORDERS, allow
+from api.graphql.staff import StaffMutations
+from domain.settings import Settings
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+@strawberry.type
+class Query(OrderQueries):
+    @strawberry.field(
+        description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
+    )
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        type_name, key = decode_gid(id)
+        if type_name == "Order":
+            return await load_order(info, key)
+        return None
+
+
+@strawberry.type
+class Mutation(OrderMutations, StaffMutations):
+    pass
+
+
+class ReportCost(SchemaExtension):
+    """Returns the operation's price in `extensions.cost`."""
+
+    def get_results(self) -> dict[str, Any]:
+        document = self.execution_context.graphql_document
+        if document is None:
+            return {}
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        name = self.execution_context.operation_name
+        chosen = [op for op in operations if name is None or (op.name and op.name.value == name)]
+        return {"cost": sum(selection_cost(op.selection_set, fragments) for op in chosen[:1])}
+
+
+_VISIBLE_ERROR_CODES = {
+    "UNAUTHENTICATED", "FORBIDDEN", "INVALID_ID", "INVALID_CURSOR", "BAD_USER_INPUT",
+    "QUERY_TOO_COSTLY", "TOO_MANY_MUTATIONS",
+}  # fmt: skip
+
+
+def _should_mask(error: Any) -> bool:
+    """Unexpected failures are masked; errors we raise on purpose carry a code and stay readable."""
+    original = getattr(error, "original_error", None)
+    if original is None:
+        return False
+    code = (getattr(original, "extensions", None) or {}).get("code")
+    return code not in _VISIBLE_ERROR_CODES
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    s = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Order],
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=s.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
+            lambda: AddValidationRules([cost_rule(s.graphql_max_cost)]),
+            ReportCost,
+            lambda: MaskErrors(should_mask_error=_should_mask),
+        ],
+    )
+
+
+def export_schema(path: Path = SCHEMA_FILE) -> None:
+    path.write_text(build_schema().as_str() + "\n")
+
+
+if __name__ == "__main__":
+    export_schema()
+    print(f"wrote {SCHEMA_FILE}")

@@ -1,0 +1,60 @@
+"""Staff sign-in: exchanges an email and password for a short-lived staff token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from api.auth.tokens import issue_staff_token
+from api.graphql.context import Context
+from domain.access.service import verify_staff
+
+
+@strawberry.enum
+class StaffLoginErrorCode(Enum):
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+
+
+@strawberry.type
+class StaffLoginError:
+    field: list[str] | None
+    message: str
+    code: StaffLoginErrorCode
+
+
+@strawberry.input
+class StaffLoginInput:
+    email: str
+    password: str
+
+
+@strawberry.type
+class StaffLoginPayload:
+    token: str | None
+    expires_at: datetime | None
+    roles: list[str]
+    user_errors: list[StaffLoginError]
+
+
+@strawberry.type
+class StaffMutations:
+    @strawberry.mutation(description="Sign in as staff; the token carries the account's roles.")
+    async def staff_login(self, info: Info[Context, None], input: StaffLoginInput) -> StaffLoginPayload:
+        ctx = info.context
+        async with ctx.read() as session:
+            user = await verify_staff(session, input.email, input.password)
+        if user is None or user.id is None:
+            error = StaffLoginError(
+                field=["input", "password"],
+                message="unknown email or wrong password",
+                code=StaffLoginErrorCode.INVALID_CREDENTIALS,
+            )
+            return StaffLoginPayload(token=None, expires_at=None, roles=[], user_errors=[error])
+        settings = ctx.runtime.settings
+        issued = issue_staff_token(
+            settings.secret("token_secret"), user.id, user.email, user.roles, settings.staff_token_minutes
+        )
+        return StaffLoginPayload(token=issued.token, expires_at=issued.expires_at, roles=user.roles, user_errors=[])

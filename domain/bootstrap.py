@@ -1,0 +1,48 @@
+"""The composition root of the domain side: settings in, engine, sessions and keys out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.db import make_engine, make_session_factory, migrate_async
+from domain.identity.service import BuyerIdentity
+from domain.identity.uid import IdentityKey
+from domain.intake.vault import Vault
+from domain.settings import Settings
+
+
+@dataclass
+class Core:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    vault: Vault
+    identity: BuyerIdentity
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def identity_keys(settings: Settings) -> list[IdentityKey]:
+    keys = [IdentityKey(settings.identity_key_version, settings.secret("identity_key").encode())]
+    if settings.identity_previous_key is not None:
+        previous = settings.identity_previous_key.get_secret_value().encode()
+        keys.append(IdentityKey(settings.identity_key_version - 1, previous))
+    return keys
+
+
+async def build_core(settings: Settings, *, migrate: bool = True) -> Core:
+    url = settings.resolved_database_url()
+    if migrate:
+        await migrate_async(url)
+    engine = make_engine(url)
+    return Core(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        vault=Vault(settings.secret("vault_key")),
+        identity=BuyerIdentity(identity_keys(settings), settings.phone_region),
+    )

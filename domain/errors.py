@@ -1,0 +1,40 @@
+"""The one way a domain rule refuses a request: a UserError naming the field at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: tuple[str | int, ...]
+    message: str
+    code: str
+
+
+@dataclass
+class UserError(Exception):
+    """Raised by services; the boundary rolls back the unit of work and reports every problem."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def one(cls, path: tuple[str | int, ...], message: str, code: str) -> UserError:
+        return cls([Problem(path, message, code)])
+
+    def __str__(self) -> str:
+        return "; ".join(f"{'.'.join(map(str, p.field))}: {p.message} ({p.code})" for p in self.problems)
+
+
+class Problems:
+    """Collects problems while validating a whole input, so that the caller sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, code: str) -> None:
+        self.items.append(Problem(path, message, code))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise UserError(list(self.items))

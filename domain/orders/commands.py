@@ -1,0 +1,217 @@
+"""What a partner submits for one order, and its validation into a canonical order.
+
+Validation collects every problem with its field path, so a partner fixes a payload in one
+round trip instead of one error at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.clock import as_utc
+from domain.errors import Problems
+from domain.money import MoneyError, check_currency, parse_minor
+from domain.orders.channels import parse_channel
+from domain.orders.status import OrderStatus
+
+Path = tuple[str | int, ...]
+
+MAX_LINES = 100
+SUBMITTABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class LineSubmission:
+    sku: str
+    title: str
+    quantity: int
+    unit_price: str
+
+
+@dataclass(frozen=True)
+class OrderSubmission:
+    channel: str
+    channel_order_id: str
+    status: str
+    currency: str
+    placed_at: datetime
+    lines: list[LineSubmission]
+    paid_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    shipping_amount: str = "0"
+    discount_amount: str = "0"
+    total_amount: str | None = None
+    buyer_phone: str | None = None
+    platform_buyer_id: str | None = None
+    warehouse_code: str | None = None
+    raw_status: str | None = None
+
+
+@dataclass(frozen=True)
+class CanonicalLine:
+    line_no: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class CanonicalOrder:
+    channel: str
+    channel_order_id: str
+    status: OrderStatus
+    currency: str
+    placed_at: datetime
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    lines: tuple[CanonicalLine, ...]
+    items_amount: int
+    shipping_amount: int
+    discount_amount: int
+    total_amount: int
+    buyer_phone: str | None = field(default=None, repr=False)
+    platform_buyer_id: str | None = None
+    warehouse_code: str | None = None
+    raw_status: str | None = None
+
+    def content(self) -> dict[str, object]:
+        """What a later submission of the same order must agree with to be a mere repeat."""
+        return {
+            "currency": self.currency,
+            "items": self.items_amount,
+            "shipping": self.shipping_amount,
+            "discount": self.discount_amount,
+            "total": self.total_amount,
+            "lines": [(x.sku, x.quantity, x.unit_price) for x in self.lines],
+        }
+
+
+def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> CanonicalOrder | None:
+    """Return the canonical order, or None after adding each problem found to `problems`."""
+    start = len(problems.items)
+    channel = parse_channel(sub.channel)
+    if channel is None:
+        problems.add((*at, "channel"), f"unknown channel {sub.channel!r}", "UNKNOWN_CHANNEL")
+    order_id = sub.channel_order_id.strip()
+    if not order_id:
+        problems.add((*at, "channelOrderId"), "channel order id is required", "REQUIRED")
+    elif len(order_id) > 100:
+        problems.add((*at, "channelOrderId"), "channel order id is longer than 100 characters", "TOO_LONG")
+    status = _status(sub.status, (*at, "status"), problems)
+    currency = _currency(sub.currency, (*at, "currencyCode"), problems)
+    placed_at = _time(sub.placed_at, (*at, "placedAt"), problems)
+    paid_at = _time(sub.paid_at, (*at, "paidAt"), problems)
+    cancelled_at = _time(sub.cancelled_at, (*at, "cancelledAt"), problems)
+    if status is OrderStatus.PAID and sub.paid_at is None:
+        problems.add((*at, "paidAt"), "a paid order needs its payment time", "REQUIRED")
+    if status is OrderStatus.CANCELLED and sub.cancelled_at is None:
+        problems.add((*at, "cancelledAt"), "a cancelled order needs its cancellation time", "REQUIRED")
+    lines = _lines(sub.lines, currency, (*at, "lines"), problems)
+    shipping = _amount(sub.shipping_amount, currency, (*at, "shippingAmount"), problems)
+    discount = _amount(sub.discount_amount, currency, (*at, "discountAmount"), problems)
+    if len(problems.items) > start:
+        return None
+    assert status and currency and placed_at and lines is not None and channel
+    items = sum(line.amount for line in lines)
+    total = items + (shipping or 0) - (discount or 0)
+    if total < 0:
+        problems.add((*at, "discountAmount"), "the discount exceeds the order's amount", "NEGATIVE_AMOUNT")
+        return None
+    if sub.total_amount is not None:
+        claimed = _amount(sub.total_amount, currency, (*at, "totalAmount"), problems)
+        if claimed is not None and claimed != total:
+            problems.add(
+                (*at, "totalAmount"),
+                f"total {sub.total_amount} differs from lines + shipping - discount",
+                "AMOUNT_MISMATCH",
+            )
+            return None
+        if claimed is None:
+            return None
+    return CanonicalOrder(
+        channel=channel.value,
+        channel_order_id=order_id,
+        status=status,
+        currency=currency,
+        placed_at=placed_at,
+        paid_at=paid_at,
+        cancelled_at=cancelled_at,
+        lines=tuple(lines),
+        items_amount=items,
+        shipping_amount=shipping or 0,
+        discount_amount=discount or 0,
+        total_amount=total,
+        buyer_phone=(sub.buyer_phone or None),
+        platform_buyer_id=(sub.platform_buyer_id or None),
+        warehouse_code=(sub.warehouse_code or None),
+        raw_status=sub.raw_status,
+    )
+
+
+def _status(text: str, at: Path, problems: Problems) -> OrderStatus | None:
+    try:
+        status = OrderStatus(text)
+    except ValueError:
+        problems.add(at, f"unknown status {text!r}", "INVALID_STATUS")
+        return None
+    if status not in SUBMITTABLE:
+        problems.add(at, f"a channel cannot submit status {status}", "STATUS_NOT_SUBMITTABLE")
+        return None
+    return status
+
+
+def _currency(code: str, at: Path, problems: Problems) -> str | None:
+    try:
+        return check_currency(code)
+    except MoneyError as exc:
+        problems.add(at, str(exc), exc.code)
+        return None
+
+
+def _time(moment: datetime | None, at: Path, problems: Problems) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment)
+    except ValueError:
+        problems.add(at, "time needs a UTC offset", "INVALID_TIME")
+        return None
+
+
+def _amount(text: str, currency: str | None, at: Path, problems: Problems) -> int | None:
+    if currency is None:
+        return None
+    try:
+        return parse_minor(text, currency)
+    except MoneyError as exc:
+        problems.add(at, str(exc), exc.code)
+        return None
+
+
+def _lines(
+    lines: list[LineSubmission], currency: str | None, at: Path, problems: Problems
+) -> list[CanonicalLine] | None:
+    if not lines:
+        problems.add(at, "an order needs at least one line", "REQUIRED")
+        return None
+    if len(lines) > MAX_LINES:
+        problems.add(at, f"at most {MAX_LINES} lines per order", "TOO_MANY")
+        return None
+    result: list[CanonicalLine] = []
+    for index, line in enumerate(lines):
+        here = (*at, index)
+        if not line.sku.strip():
+            problems.add((*here, "sku"), "sku is required", "REQUIRED")
+        if line.quantity <= 0:
+            problems.add((*here, "quantity"), "quantity must be at least 1", "INVALID_QUANTITY")
+        price = _amount(line.unit_price, currency, (*here, "unitPrice"), problems)
+        if price is not None and line.quantity > 0:
+            result.append(
+                CanonicalLine(
+                    index + 1, line.sku.strip(), line.title.strip(), line.quantity, price, price * line.quantity
+                )
+            )
+    return result if len(result) == len(lines) else None

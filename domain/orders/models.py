@@ -1,0 +1,89 @@
+"""Tables of the order projection and its append-only event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from domain.columns import BigId, id_column, money_column, utc_column
+from domain.jsoncol import json_column
+
+
+def _order_fk(*, nullable: bool = False) -> Any:
+    return Column(BigId, ForeignKey("orders.id", ondelete="RESTRICT"), nullable=nullable, index=True)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_order_id", name="uq_orders_channel_order"),
+        Index("ix_orders_buyer_uid_id", "buyer_uid", "id"),
+        Index("ix_orders_channel_placed", "channel", "placed_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    channel: str = Field(max_length=40)
+    channel_order_id: str = Field(max_length=100)
+    status: str = Field(max_length=30, index=True)
+    raw_status: str | None = Field(default=None, max_length=60)
+    buyer_uid: str | None = Field(default=None, max_length=64)
+    buyer_key_version: int | None = None
+    buyer_key_problem: str | None = Field(default=None, max_length=40)
+    platform_buyer_id: str | None = Field(default=None, max_length=200)
+    currency: str = Field(max_length=3)
+    items_amount: int = Field(sa_column=money_column())
+    shipping_amount: int = Field(sa_column=money_column())
+    discount_amount: int = Field(sa_column=money_column())
+    total_amount: int = Field(sa_column=money_column())
+    warehouse_code: str | None = Field(default=None, max_length=40)
+    placed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    paid_at: datetime | None = Field(default=None, sa_column=utc_column())
+    ship_requested_at: datetime | None = Field(default=None, sa_column=utc_column())
+    picked_at: datetime | None = Field(default=None, sa_column=utc_column())
+    packed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    shipped_at: datetime | None = Field(default=None, sa_column=utc_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    completed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    version: int = 0
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+    __table_args__ = (UniqueConstraint("order_id", "line_no", name="uq_order_line_no"),)
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    order_id: int = Field(sa_column=_order_fk())
+    line_no: int
+    sku: str = Field(max_length=100)
+    title: str = Field(max_length=300)
+    quantity: int
+    unit_price: int = Field(sa_column=money_column())
+    amount: int = Field(sa_column=money_column())
+
+
+class OrderEvent(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "order_event"
+    __table_args__ = (UniqueConstraint("order_id", "version", name="uq_order_event_version"),)
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    order_id: int = Field(sa_column=_order_fk())
+    version: int
+    type: str = Field(max_length=40)
+    status: str = Field(max_length=30)
+    source: str = Field(max_length=20)
+    actor: str = Field(max_length=200)
+    occurred_at: datetime = Field(sa_column=utc_column(nullable=False))
+    recorded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    inbound_message_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigId, ForeignKey("inbound_message.id"), nullable=True),
+    )
+    data: dict[str, Any] = Field(sa_column=json_column())

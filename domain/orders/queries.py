@@ -1,0 +1,126 @@
+"""Reads of orders. A viewer restricted to one buyer is filtered inside the SQL, so a forgotten
+check in a resolver cannot leak another buyer's row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from domain.orders.models import Order, OrderEvent, OrderLine
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """`buyer_uid` set means the viewer sees that buyer's orders and nothing else."""
+
+    buyer_uid: str | None = None
+    unrestricted: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.unrestricted and self.buyer_uid is None:
+            raise ValueError("a restricted viewer needs a buyer UID")
+
+
+EVERYONE = Viewer(unrestricted=True)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    statuses: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    buyer_uid: str | None = None
+    warehouse_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Keyset paging over ids, newest first: stable while new orders arrive."""
+
+    first: int | None = None
+    after: int | None = None
+    last: int | None = None
+    before: int | None = None
+
+
+@dataclass
+class Page:
+    rows: list[Order] = field(default_factory=list)
+    has_next: bool = False
+    has_previous: bool = False
+
+
+def _visible(query: SelectOfScalar[Order], viewer: Viewer) -> SelectOfScalar[Order]:
+    if viewer.unrestricted:
+        return query
+    return query.where(Order.buyer_uid == viewer.buyer_uid)
+
+
+async def get_order(session: AsyncSession, viewer: Viewer, order_id: int) -> Order | None:
+    query = _visible(select(Order).where(Order.id == order_id), viewer)
+    return (await session.exec(query)).first()
+
+
+async def get_orders(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) -> dict[int, Order]:
+    query = _visible(select(Order).where(col(Order.id).in_(ids)), viewer)
+    return {row.id: row for row in (await session.exec(query)).all() if row.id is not None}
+
+
+async def list_orders(session: AsyncSession, viewer: Viewer, filters: OrderFilter, page: PageRequest) -> Page:
+    query = _visible(select(Order), viewer)
+    if filters.statuses:
+        query = query.where(col(Order.status).in_(filters.statuses))
+    if filters.channels:
+        query = query.where(col(Order.channel).in_(filters.channels))
+    if filters.placed_from is not None:
+        query = query.where(col(Order.placed_at) >= filters.placed_from)
+    if filters.placed_to is not None:
+        query = query.where(col(Order.placed_at) < filters.placed_to)
+    if filters.buyer_uid is not None:
+        query = query.where(Order.buyer_uid == filters.buyer_uid)
+    if filters.warehouse_code is not None:
+        query = query.where(Order.warehouse_code == filters.warehouse_code)
+    if page.after is not None:
+        query = query.where(col(Order.id) < page.after)
+    if page.before is not None:
+        query = query.where(col(Order.id) > page.before)
+    if page.last is not None and page.first is None:
+        query = query.order_by(col(Order.id).asc()).limit(page.last + 1)
+        rows = list((await session.exec(query)).all())
+        more = len(rows) > page.last
+        rows = list(reversed(rows[: page.last]))
+        return Page(rows, has_next=page.before is not None, has_previous=more)
+    size = page.first or 0
+    query = query.order_by(col(Order.id).desc()).limit(size + 1)
+    rows = list((await session.exec(query)).all())
+    return Page(rows[:size], has_next=len(rows) > size, has_previous=page.after is not None)
+
+
+async def lines_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    query = (
+        select(OrderLine)
+        .where(col(OrderLine.order_id).in_(order_ids))
+        .order_by(col(OrderLine.order_id), col(OrderLine.line_no))
+    )
+    grouped: dict[int, list[OrderLine]] = {order_id: [] for order_id in order_ids}
+    for line in (await session.exec(query)).all():
+        grouped[line.order_id].append(line)
+    return grouped
+
+
+async def events_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderEvent]]:
+    query = (
+        select(OrderEvent)
+        .where(col(OrderEvent.order_id).in_(order_ids))
+        .order_by(col(OrderEvent.order_id), col(OrderEvent.version))
+    )
+    grouped: dict[int, list[OrderEvent]] = {order_id: [] for order_id in order_ids}
+    for event in (await session.exec(query)).all():
+        grouped[event.order_id].append(event)
+    return grouped

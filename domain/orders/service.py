@@ -1,0 +1,318 @@
+"""Apply submitted orders: one projection row, its lines, its events and its outbox rows, together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.identity.service import BuyerIdentity
+from domain.orders.commands import CanonicalOrder
+from domain.orders.models import Order, OrderEvent, OrderLine
+from domain.orders.status import EventType, OrderStatus, Source, TransitionRefused, decide, rank
+from domain.outbox.service import Outbox
+from domain.sql import dialect
+
+ORDER_TOPIC = "orders"
+PAYMENT_DEADLINE_JOB = "check_payment_deadline"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source: Source
+    actor: str
+    inbound_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    order_id: int
+    created: bool
+    changed: bool
+
+
+@dataclass
+class _Change:
+    event: EventType
+    status: OrderStatus
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class OrderService:
+    """Stateless apart from its collaborators; the caller owns the session and commits."""
+
+    def __init__(self, session: AsyncSession, identity: BuyerIdentity, outbox: Outbox, payment_deadline_s: int) -> None:
+        self.session = session
+        self.identity = identity
+        self.outbox = outbox
+        self.payment_deadline_s = payment_deadline_s
+
+    async def submit(self, orders: Sequence[CanonicalOrder], by: Provenance) -> list[Applied]:
+        """Idempotent on (channel, channel order id): a repeat changes nothing."""
+        existing = await self._load_existing(orders)
+        fresh = [o for o in orders if (o.channel, o.channel_order_id) not in existing]
+        created = await self._insert_new(fresh, by)
+        results: dict[tuple[str, str], Applied] = {}
+        for key, order_id in created.items():
+            results[key] = Applied(order_id, True, True)
+        late = [o for o in fresh if (o.channel, o.channel_order_id) not in created]
+        if late:  # another process created them between our read and our insert
+            existing.update(await self._load_existing(late))
+        for index, order in enumerate(orders):
+            key = (order.channel, order.channel_order_id)
+            if key in results:
+                continue
+            row = existing[key]
+            changed = await self._update_existing(row, order, by, (index,))
+            assert row.id is not None
+            results[key] = Applied(row.id, False, changed)
+        await self.outbox.flush(self.session)
+        return [results[(o.channel, o.channel_order_id)] for o in orders]
+
+    async def _load_existing(self, orders: Iterable[CanonicalOrder]) -> dict[tuple[str, str], Order]:
+        by_channel: dict[str, list[str]] = {}
+        for order in orders:
+            by_channel.setdefault(order.channel, []).append(order.channel_order_id)
+        found: dict[tuple[str, str], Order] = {}
+        for channel, ids in by_channel.items():
+            query = select(Order).where(Order.channel == channel, col(Order.channel_order_id).in_(ids))
+            if dialect(self.session) == "postgresql":
+                query = query.with_for_update()
+            for row in (await self.session.exec(query)).all():
+                found[(row.channel, row.channel_order_id)] = row
+        return found
+
+    async def _insert_new(self, orders: list[CanonicalOrder], by: Provenance) -> dict[tuple[str, str], int]:
+        unique = list({(o.channel, o.channel_order_id): o for o in orders}.values())
+        if not unique:
+            return {}
+        now = utcnow()
+        histories = {(o.channel, o.channel_order_id): _creation_history(o) for o in unique}
+        rows = [self._order_row(o, histories[(o.channel, o.channel_order_id)], now) for o in unique]
+        insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
+        table = Order.__table__  # type: ignore[attr-defined]
+        statement = (
+            insert_fn(table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["channel", "channel_order_id"])
+            .returning(table.c.id, table.c.channel, table.c.channel_order_id)
+        )
+        created = {(r.channel, r.channel_order_id): int(r.id) for r in (await self.session.execute(statement))}
+        buyer_uids = {(r["channel"], r["channel_order_id"]): r["buyer_uid"] for r in rows}
+        lines: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for order in unique:
+            key = (order.channel, order.channel_order_id)
+            if key not in created:
+                continue
+            order_id = created[key]
+            lines.extend(_line_row(order_id, line) for line in order.lines)
+            for version, change in enumerate(histories[key], start=1):
+                events.append(_event_row(order_id, version, change, by, now))
+            final = histories[key][-1]
+            publish_change(self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key])
+            if final.status is OrderStatus.PENDING_PAYMENT:
+                self.outbox.enqueue(PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self.payment_deadline_s)
+        if lines:
+            await self.session.execute(insert(OrderLine), lines)
+        if events:
+            await self.session.execute(insert(OrderEvent), events)
+        return created
+
+    def _order_row(self, order: CanonicalOrder, history: list[_Change], now: datetime) -> dict[str, Any]:
+        buyer = self.identity.key_for_phone(order.buyer_phone)
+        return {
+            "channel": order.channel,
+            "channel_order_id": order.channel_order_id,
+            "status": history[-1].status.value,
+            "raw_status": order.raw_status,
+            "buyer_uid": buyer.uid,
+            "buyer_key_version": buyer.key_version,
+            "buyer_key_problem": buyer.problem,
+            "platform_buyer_id": order.platform_buyer_id,
+            "currency": order.currency,
+            "items_amount": order.items_amount,
+            "shipping_amount": order.shipping_amount,
+            "discount_amount": order.discount_amount,
+            "total_amount": order.total_amount,
+            "warehouse_code": order.warehouse_code,
+            "placed_at": order.placed_at,
+            "paid_at": order.paid_at,
+            "cancelled_at": order.cancelled_at if order.status is OrderStatus.CANCELLED else None,
+            "version": len(history),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def _update_existing(
+        self, row: Order, order: CanonicalOrder, by: Provenance, at: tuple[str | int, ...]
+    ) -> bool:
+        stored = _stored_content(row, await self._lines(row))
+        if stored != order.content():
+            if row.status != OrderStatus.PENDING_PAYMENT:
+                raise UserError.one(
+                    (*at, "channelOrderId"),
+                    f"order {order.channel}/{order.channel_order_id} is {row.status}: its amounts and lines are final",
+                    "ORDER_LOCKED",
+                )
+            await self._amend(row, order, by)
+        target = order.status
+        current = OrderStatus(row.status)
+        if target is current or (target is not OrderStatus.CANCELLED and rank(target) < rank(current)):
+            return stored != order.content()  # a repeat, or an older snapshot arriving late
+        event = EventType.ORDER_PAID if target is OrderStatus.PAID else EventType.ORDER_CANCELLED
+        try:
+            new_status = decide(current, event, by.source)
+        except TransitionRefused as refused:
+            raise UserError.one((*at, "status"), str(refused), refused.code) from refused
+        moment = order.paid_at if target is OrderStatus.PAID else order.cancelled_at
+        assert moment is not None
+        await append_event(
+            self.session, self.outbox, row, _Change(event, new_status, moment, {"raw_status": order.raw_status}), by
+        )
+        values: dict[str, Any] = {"status": new_status.value, "raw_status": order.raw_status}
+        values["paid_at" if target is OrderStatus.PAID else "cancelled_at"] = moment
+        await save_order(self.session, row, values)
+        return True
+
+    async def _amend(self, row: Order, order: CanonicalOrder, by: Provenance) -> None:
+        assert row.id is not None
+        await self.session.exec(
+            OrderLine.__table__.delete().where(OrderLine.__table__.c.order_id == row.id)  # type: ignore[attr-defined]
+        )
+        await self.session.execute(insert(OrderLine), [_line_row(row.id, line) for line in order.lines])
+        change = _Change(
+            EventType.ORDER_AMENDED,
+            OrderStatus(row.status),
+            utcnow(),
+            {"before": row.total_amount, "after": order.total_amount},
+        )
+        await append_event(self.session, self.outbox, row, change, by)
+        await save_order(
+            self.session,
+            row,
+            {
+                "items_amount": order.items_amount,
+                "shipping_amount": order.shipping_amount,
+                "discount_amount": order.discount_amount,
+                "total_amount": order.total_amount,
+            },
+        )
+
+    async def _lines(self, row: Order) -> list[OrderLine]:
+        query = select(OrderLine).where(OrderLine.order_id == row.id).order_by(col(OrderLine.line_no))
+        return list((await self.session.exec(query)).all())
+
+
+async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: int) -> bool:
+    """Record once that a pending order passed its payment deadline; repeats change nothing."""
+    row = await session.get(Order, order_id, with_for_update=dialect(session) == "postgresql")
+    if row is None or row.status != OrderStatus.PENDING_PAYMENT:
+        return False
+    seen = await session.exec(
+        select(OrderEvent.id).where(OrderEvent.order_id == order_id, OrderEvent.type == EventType.PAYMENT_OVERDUE)
+    )
+    if seen.first() is not None:
+        return False
+    change = _Change(EventType.PAYMENT_OVERDUE, OrderStatus.PENDING_PAYMENT, utcnow(), {})
+    await append_event(session, outbox, row, change, Provenance(Source.SYSTEM, "system:payment-deadline"))
+    await save_order(session, row, {})
+    await outbox.flush(session)
+    return True
+
+
+async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change: _Change, by: Provenance) -> None:
+    """Every change of an order is one event at the next version, and one push after commit."""
+    assert row.id is not None
+    row.version += 1
+    await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
+    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid)
+
+
+async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
+    values = {**values, "version": row.version, "updated_at": utcnow()}
+    await session.exec(update(Order).where(col(Order.id) == row.id).values(**values))
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderStatus, buyer_uid: str | None) -> None:
+    outbox.publish(
+        ORDER_TOPIC,
+        {
+            "event_id": f"{order_id}:{version}",
+            "order_id": order_id,
+            "version": version,
+            "status": status.value,
+            "buyer_uid": buyer_uid,
+            "issued_at": utcnow().isoformat(),
+        },
+    )
+
+
+def _creation_history(order: CanonicalOrder) -> list[_Change]:
+    history = [
+        _Change(EventType.ORDER_PLACED, OrderStatus.PENDING_PAYMENT, order.placed_at, {"raw_status": order.raw_status})
+    ]
+    if order.paid_at is not None and order.status is not OrderStatus.PENDING_PAYMENT:
+        history.append(
+            _Change(
+                EventType.ORDER_PAID,
+                decide(OrderStatus.PENDING_PAYMENT, EventType.ORDER_PAID, Source.CHANNEL),
+                order.paid_at,
+                {},
+            )
+        )
+    if order.status is OrderStatus.CANCELLED:
+        assert order.cancelled_at is not None
+        status = decide(history[-1].status, EventType.ORDER_CANCELLED, Source.CHANNEL)
+        history.append(_Change(EventType.ORDER_CANCELLED, status, order.cancelled_at, {}))
+    return history
+
+
+def _line_row(order_id: int, line: Any) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "line_no": line.line_no,
+        "sku": line.sku,
+        "title": line.title,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "amount": line.amount,
+    }
+
+
+def _event_row(order_id: int, version: int, change: _Change, by: Provenance, now: datetime) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "version": version,
+        "type": change.event.value,
+        "status": change.status.value,
+        "source": by.source.value,
+        "actor": by.actor,
+        "occurred_at": change.occurred_at,
+        "recorded_at": now,
+        "inbound_message_id": by.inbound_message_id,
+        "data": change.data,
+    }
+
+
+def _stored_content(row: Order, lines: list[OrderLine]) -> dict[str, object]:
+    return {
+        "currency": row.currency,
+        "items": row.items_amount,
+        "shipping": row.shipping_amount,
+        "discount": row.discount_amount,
+        "total": row.total_amount,
+        "lines": [(x.sku, x.quantity, x.unit_price) for x in lines],
+    }

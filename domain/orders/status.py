@@ -1,0 +1,137 @@
+"""The order state machine, as data: every status change goes through `decide`, tests included."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    SHIP_REQUESTED = "SHIP_REQUESTED"
+    PICKED = "PICKED"
+    PACKED = "PACKED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+    MERGED = "MERGED"
+
+
+class Source(StrEnum):
+    """Who caused a change; physical statuses accept only physical sources."""
+
+    CHANNEL = "CHANNEL"
+    WMS = "WMS"
+    CARRIER = "CARRIER"
+    STAFF = "STAFF"
+    CUSTOMER = "CUSTOMER"
+    SYSTEM = "SYSTEM"
+
+
+class EventType(StrEnum):
+    ORDER_PLACED = "ORDER_PLACED"
+    ORDER_PAID = "ORDER_PAID"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    ORDER_AMENDED = "ORDER_AMENDED"
+    ORDER_COMPLETED = "ORDER_COMPLETED"
+    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+
+
+S = OrderStatus
+
+
+@dataclass(frozen=True)
+class Rule:
+    event: EventType
+    from_states: frozenset[OrderStatus]
+    to_state: OrderStatus
+    sources: frozenset[Source]
+    why: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        EventType.ORDER_PAID,
+        frozenset({S.PENDING_PAYMENT}),
+        S.PAID,
+        frozenset({Source.CHANNEL, Source.SYSTEM}),
+        "Payment is reported by the channel or by a posted payment voucher, never by a person.",
+    ),
+    Rule(
+        EventType.ORDER_CANCELLED,
+        frozenset({S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED}),
+        S.CANCELLED,
+        frozenset({Source.CHANNEL, Source.STAFF, Source.SYSTEM}),
+        "Once a parcel is picked, stopping it is a return, not a cancellation.",
+    ),
+    Rule(
+        EventType.ORDER_COMPLETED,
+        frozenset({S.DELIVERED}),
+        S.COMPLETED,
+        frozenset({Source.CHANNEL, Source.SYSTEM}),
+        "An order completes only after delivery: the channel closes it, or the system after the return window.",
+    ),
+)
+
+# The legal status graph: used by the machine and, later, to measure the shortest path.
+GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.MERGED}),
+    S.PAID: frozenset({S.SHIP_REQUESTED, S.CANCELLED, S.REFUNDED}),
+    S.SHIP_REQUESTED: frozenset({S.PAID, S.PICKED, S.PACKED, S.SHIPPED, S.CANCELLED}),
+    S.PICKED: frozenset({S.PACKED, S.SHIPPED}),
+    S.PACKED: frozenset({S.SHIPPED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+    S.MERGED: frozenset(),
+}
+
+FINAL = frozenset(status for status, targets in GRAPH.items() if not targets)
+
+
+class TransitionRefused(Exception):
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def decide(current: OrderStatus, event: EventType, source: Source) -> OrderStatus:
+    """Return the next status, or refuse with the reason a rule gives."""
+    for rule in RULES:
+        if rule.event is not event:
+            continue
+        if source not in rule.sources:
+            raise TransitionRefused(f"{event} may not come from {source}: {rule.why}", "SOURCE_NOT_ALLOWED")
+        if current not in rule.from_states:
+            raise TransitionRefused(f"{event} is not allowed from {current}", "ILLEGAL_TRANSITION")
+        assert rule.to_state in GRAPH[current], "a rule leaves the status graph"
+        return rule.to_state
+    raise TransitionRefused(f"no rule handles {event}", "ILLEGAL_TRANSITION")
+
+
+def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
+    seen = {start: 0}
+    queue = deque([start])
+    while queue:
+        status = queue.popleft()
+        if status is end:
+            return seen[status]
+        for target in GRAPH[status]:
+            if target not in seen:
+                seen[target] = seen[status] + 1
+                queue.append(target)
+    return None
+
+
+def rank(status: OrderStatus) -> int:
+    """How far along the main flow a status is; a snapshot of lower rank is stale."""
+    return _FLOW.index(status) if status in _FLOW else len(_FLOW)
+
+
+_FLOW = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]

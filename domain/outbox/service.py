@@ -1,0 +1,68 @@
+"""Write side effects as rows; a relay outside the transaction sends them after commit.
+
+A crash between commit and send delays a push or a job, never loses one: the rows stay
+unsent until a relay (or the sweeper) sends them. Job ids derive from the row id, so a
+row sent twice enqueues once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.outbox.models import OutboxKind, OutboxMessage
+from domain.sql import dialect
+
+
+class Outbox:
+    """Collects rows during a unit of work and writes them in one statement at flush."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self._add(OutboxKind.PUBLISH, topic, payload, 0)
+
+    def enqueue(self, job: str, payload: dict[str, Any], *, defer_seconds: int = 0) -> None:
+        self._add(OutboxKind.JOB, job, payload, defer_seconds)
+
+    def _add(self, kind: OutboxKind, target: str, payload: dict[str, Any], defer: int) -> None:
+        self.rows.append(
+            {"kind": kind.value, "target": target, "payload": payload, "defer_seconds": defer, "created_at": utcnow()}
+        )
+
+    async def flush(self, session: AsyncSession) -> int:
+        count = len(self.rows)
+        if self.rows:
+            await session.execute(insert(OutboxMessage), self.rows)
+            self.rows = []
+        return count
+
+
+def job_id(message_id: int) -> str:
+    return f"outbox:{message_id}"
+
+
+async def claim_unsent(
+    session: AsyncSession, *, limit: int, older_than: timedelta | None = None
+) -> Sequence[OutboxMessage]:
+    """Unsent rows, oldest first; on PostgreSQL rows another relay holds are skipped."""
+    query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)  # type: ignore[union-attr,arg-type]
+    if older_than is not None:
+        query = query.where(OutboxMessage.created_at < utcnow() - older_than)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return (await session.exec(query)).all()
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[int]) -> None:
+    if ids:
+        await session.exec(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=utcnow())  # type: ignore[union-attr]
+        )

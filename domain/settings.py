@@ -1,0 +1,77 @@
+"""One settings object for every process, read from ORDERHUB_* environment variables."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERHUB_", extra="ignore")
+
+    data_dir: Path = Path(".orderhub")
+    database_url: str | None = None
+    redis_url: str | None = None
+    identity_key: SecretStr | None = None
+    identity_key_version: int = 1
+    identity_previous_key: SecretStr | None = None
+    phone_region: str = "CN"
+    token_secret: SecretStr | None = None
+    vault_key: SecretStr | None = None
+    customer_token_minutes: int = 60 * 24
+    staff_token_minutes: int = 60 * 8
+    payment_deadline_minutes: int = 30
+    outbox_grace_seconds: int = 30
+    max_body_bytes: int = 2_000_000
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 20
+    graphql_max_tokens: int = 20_000
+    graphql_max_cost: int = 5_000
+    graphiql: bool = True
+    cors_origins: list[str] = []
+
+    def resolved_database_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'orderhub.db'}"
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    def secret(self, name: str) -> str:
+        """Secrets missing from the environment come from a file in the data directory.
+
+        The embedded default must run with nothing configured, yet the identity key must
+        never live in the database: a generated key kept beside it, outside it, does both.
+        """
+        configured: SecretStr | None = getattr(self, name)
+        if configured is not None:
+            return configured.get_secret_value()
+        return _local_secrets(self.data_dir.resolve())[name]
+
+
+_SECRET_NAMES = ("identity_key", "token_secret", "vault_key")
+
+
+@lru_cache
+def _local_secrets(data_dir: Path) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in _SECRET_NAMES if name not in stored]
+    if missing:
+        stored.update({name: secrets.token_urlsafe(32) for name in missing})
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,40 @@
+"""The few statements whose SQL differs between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    assert bind is not None, "sessions come from the factory, which binds them"
+    return bind.dialect.name
+
+
+async def insert_ignore(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    conflict_columns: Sequence[str],
+) -> int | None:
+    """Insert unless the natural key exists; returns the new id, or None when it existed.
+
+    Check-then-insert races under concurrency; ON CONFLICT DO NOTHING lets the database decide.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c.id)
+    )
+    result = await session.execute(statement)
+    row = result.first()
+    return None if row is None else int(row[0])

@@ -1,0 +1,1 @@
+"""Next-fulfilment-step prediction (features, training, evaluation)."""

@@ -1,0 +1,78 @@
+"""arq jobs: each opens its own unit of work, commits, then lets the relay send what it wrote.
+
+arq delivers at least once, so every job is idempotent; transient database or Redis failures
+raise Retry so that arq tries again with back-off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from arq import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.intake.sweeper import fail_abandoned
+from domain.orders.service import flag_overdue_payment
+from domain.outbox.service import Outbox
+from workers.outbox_relay import relay_once
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
+
+
+def _runtime(ctx: dict[str, Any]) -> Runtime:
+    runtime: Runtime = ctx["runtime"]
+    return runtime
+
+
+@asynccontextmanager
+async def unit_of_work(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
+    runtime = _runtime(ctx)
+    try:
+        async with runtime.core.sessions() as session, session.begin():
+            yield session
+    except TRANSIENT as exc:
+        raise Retry(defer=timedelta(seconds=2 * ctx.get("job_try", 1))) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Retry(defer=timedelta(seconds=2 * ctx.get("job_try", 1))) from exc
+        raise
+    runtime.relay.notify()
+
+
+async def check_payment_deadline(ctx: dict[str, Any], order_id: int) -> bool:
+    """Flags an order still unpaid at its deadline, once; true when this run flagged it."""
+    outbox = Outbox()
+    async with unit_of_work(ctx) as session:
+        flagged = await flag_overdue_payment(session, outbox, order_id)
+    if flagged:
+        log.info("order %s passed its payment deadline", order_id)
+    return flagged
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Sends outbox rows a crash left behind; rows younger than the grace period are the relay's."""
+    runtime = _runtime(ctx)
+    grace = timedelta(seconds=runtime.settings.outbox_grace_seconds)
+    sent = 0
+    try:
+        while count := await relay_once(runtime.core.sessions, runtime.redis, older_than=grace):
+            sent += count
+    except TRANSIENT as exc:
+        raise Retry(defer=timedelta(seconds=5)) from exc
+    return sent
+
+
+async def sweep_inbound(ctx: dict[str, Any]) -> int:
+    """Messages whose processor died keep no outcome; mark them so that they are visible and replayable."""
+    runtime = _runtime(ctx)
+    async with unit_of_work(ctx) as session:
+        return await fail_abandoned(session, timedelta(seconds=runtime.settings.outbox_grace_seconds * 10))

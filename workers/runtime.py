@@ -1,0 +1,49 @@
+"""Everything a process needs at run time: the domain core plus Redis, arq and the outbox relay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from arq.connections import ArqRedis
+
+from domain.bootstrap import Core, build_core
+from domain.settings import Settings
+from workers.embedded_redis import EmbeddedRedis
+from workers.outbox_relay import OutboxRelay
+
+
+@dataclass
+class Runtime:
+    core: Core
+    redis_url: str
+    redis: ArqRedis
+    relay: OutboxRelay
+    embedded: EmbeddedRedis | None = field(default=None)
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    async def close(self) -> None:
+        await self.relay.stop()
+        await self.redis.aclose()
+        await self.core.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    if settings.redis_url:
+        return settings.redis_url, None
+    embedded = EmbeddedRedis(settings.data_dir.resolve() / "redis")
+    return embedded.start(), embedded
+
+
+async def build_runtime(settings: Settings, *, migrate: bool = True, relay: bool = True) -> Runtime:
+    core = await build_core(settings, migrate=migrate)
+    url, embedded = resolve_redis(settings)
+    redis = ArqRedis.from_url(url)
+    outbox_relay = OutboxRelay(core.sessions, redis)
+    if relay:
+        outbox_relay.start()
+    return Runtime(core, url, redis, outbox_relay, embedded)

@@ -1,0 +1,33 @@
+"""The arq worker of orderhub: its jobs, its cron schedule, and how it is built for a runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker, func
+
+from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
+from workers.runtime import Runtime
+
+FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
+
+CRON_JOBS = [
+    cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
+    cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
+]
+
+
+def create_worker(runtime: Runtime, **overrides: Any) -> Worker:
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
+        "redis_pool": runtime.redis,
+        "ctx": {"runtime": runtime},
+        "handle_signals": False,
+        "max_jobs": 20,
+        "job_timeout": 300,
+        "keep_result": 3600,
+    }
+    options.update(overrides)
+    return Worker(**options)
