@@ -129,6 +129,7 @@ async def truncate_all(rt: Runtime) -> None:
 async def rt(runtime: Runtime) -> AsyncIterator[Runtime]:
     """A runtime with empty tables; waits for the relay so no test leaks work into the next."""
     await truncate_all(runtime)
+    await runtime.redis.flushdb()
     yield runtime
     await runtime.relay.drained()
 

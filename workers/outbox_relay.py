@@ -35,11 +35,10 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
             await pipe.execute()
     for row in rows:
         if row.kind == OutboxKind.JOB:
-            assert row.id is not None
             await redis.enqueue_job(
                 row.target,
                 **row.payload,
-                _job_id=job_id(row.id),
+                _job_id=job_id(row),
                 _defer_by=timedelta(seconds=row.defer_seconds) if row.defer_seconds else None,
             )
 

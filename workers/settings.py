@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from arq import cron
+from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
@@ -22,7 +23,7 @@ def create_worker(runtime: Runtime, **overrides: Any) -> Worker:
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
         "cron_jobs": CRON_JOBS,
-        "redis_pool": runtime.redis,
+        "redis_pool": ArqRedis.from_url(runtime.redis_url),
         "ctx": {"runtime": runtime},
         "handle_signals": False,
         "max_jobs": 20,

@@ -306,7 +306,7 @@ class BuyerInput:
 class OrderLineInput:
     sku: str
     quantity: int
-    unit_price: Decimal  # type: ignore[valid-type]
+    unit_price: Decimal
     title: str = ""
 
 
@@ -320,9 +320,9 @@ class OrderInput:
     status: str = strawberry.field(default="PENDING_PAYMENT", description="PENDING_PAYMENT, PAID or CANCELLED.")
     paid_at: datetime | None = None
     cancelled_at: datetime | None = None
-    shipping_amount: Decimal = "0"  # type: ignore[valid-type]
-    discount_amount: Decimal = "0"  # type: ignore[valid-type]
-    total_amount: Decimal | None = strawberry.field(  # type: ignore[valid-type]
+    shipping_amount: Decimal = "0"
+    discount_amount: Decimal = "0"
+    total_amount: Decimal | None = strawberry.field(
         default=None, description="If given, must equal lines + shipping - discount."
     )
     buyer: BuyerInput | None = None

@@ -9,8 +9,9 @@ import strawberry
 
 from domain.money import format_minor
 
-Decimal = strawberry.scalar(
-    NewType("Decimal", str),
+Decimal = NewType("Decimal", str)
+
+DECIMAL_SCALAR = strawberry.scalar(
     name="Decimal",
     description='A decimal number as a string, e.g. "80.00". JSON numbers are refused: floats lose cents.',
     serialize=str,
@@ -26,7 +27,7 @@ def _parse_decimal(value: object) -> str:
 
 @strawberry.type(description="An amount in a currency.")
 class Money:
-    amount: Decimal  # type: ignore[valid-type]
+    amount: Decimal
     currency_code: str
 
     @classmethod

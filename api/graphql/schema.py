@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from graphql import FragmentDefinitionNode, OperationDefinitionNode
+from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -17,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from api.graphql.context import Context
@@ -25,6 +26,7 @@ from api.graphql.ids import decode_gid
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
+from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff import StaffMutations
 from domain.settings import Settings
 
@@ -62,19 +64,11 @@ class ReportCost(SchemaExtension):
         return {"cost": sum(selection_cost(op.selection_set, fragments) for op in chosen[:1])}
 
 
-_VISIBLE_ERROR_CODES = {
-    "UNAUTHENTICATED", "FORBIDDEN", "INVALID_ID", "INVALID_CURSOR", "BAD_USER_INPUT",
-    "QUERY_TOO_COSTLY", "TOO_MANY_MUTATIONS",
-}  # fmt: skip
-
-
-def _should_mask(error: Any) -> bool:
-    """Unexpected failures are masked; errors we raise on purpose carry a code and stay readable."""
-    original = getattr(error, "original_error", None)
-    if original is None:
-        return False
-    code = (getattr(original, "extensions", None) or {}).get("code")
-    return code not in _VISIBLE_ERROR_CODES
+def _should_mask(error: GraphQLError) -> bool:
+    """Unexpected failures inside resolvers are masked; errors about the request itself (syntax,
+    validation, variable coercion) and those we raise on purpose stay readable."""
+    original = error.original_error
+    return error.path is not None and original is not None and not isinstance(original, GraphQLError)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -83,6 +77,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Order],
+        config=StrawberryConfig(scalar_map={Decimal: DECIMAL_SCALAR}),
         extensions=[
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

@@ -45,8 +45,9 @@ class Outbox:
         return count
 
 
-def job_id(message_id: int) -> str:
-    return f"outbox:{message_id}"
+def job_id(message: OutboxMessage) -> str:
+    """Stable for a row, and never reused by another row even if ids restart (a restored database)."""
+    return f"outbox:{message.id}:{int(message.created_at.timestamp() * 1_000_000)}"
 
 
 async def claim_unsent(

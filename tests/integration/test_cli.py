@@ -1,0 +1,65 @@
+"""The `orderhub` command issues working credentials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
+    return {**clean, "ORDERHUB_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_migrate_and_tokens_on_the_embedded_default(env: dict[str, str], tmp_path: Path) -> None:
+    assert "latest schema" in run(["migrate"], env)
+    assert (tmp_path / "data" / "orderhub.db").exists()
+    partner = run(["token", "partner", "--name", "douyin-bridge", "--scopes", "orders:write"], env)
+    key = next(line.split()[-1] for line in partner.splitlines() if line.startswith("api key:"))
+    assert key.startswith("ohk_")
+    assert key.encode() not in (tmp_path / "data" / "orderhub.db").read_bytes()
+    customer = run(["token", "customer", "--phone", "+86 138 1234 5678"], env)
+    assert "buyer uid:" in customer and "13812345678" not in customer
+    staff = run(
+        ["token", "staff", "--email", "ops@shop.example", "--roles", "ops", "--password", "a long passphrase"], env
+    )
+    assert "ops@shop.example (ops)" in staff
+    secrets_file = tmp_path / "data" / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_bad_scope_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "token", "partner", "--name", "x", "--scopes", "orders:delete"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "unknown scopes: orders:delete" in result.stderr
+
+
+def test_database_url_setting_is_honoured(env: dict[str, str]) -> None:
+    bad = {**env, "ORDERHUB_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "migrate"], env=bad, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "127.0.0.1" in result.stderr or "Connect" in result.stderr

@@ -1,0 +1,92 @@
+"""Side effects leave after commit through the outbox: pushes reach Redis subscribers, jobs run
+in a real arq worker against a real Redis, exactly once, and a crash between commit and send
+loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from sqlalchemy import insert
+from sqlmodel import col, select
+
+from domain.clock import utcnow
+from domain.orders.models import OrderEvent
+from domain.outbox.models import OutboxMessage
+from tests.conftest import Api, Credentials
+from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
+from workers.jobs import check_payment_deadline, sweep_outbox
+from workers.outbox_relay import channel_name
+from workers.settings import create_worker
+
+
+async def test_push_is_published_after_commit(api: Api, creds: Credentials) -> None:
+    pubsub = api.runtime.redis.pubsub()
+    await pubsub.subscribe(channel_name("orders"))
+    try:
+        await api.gql(SUBMIT_ORDER, {"input": order_input()}, headers=creds.writer)
+        await api.runtime.relay.drained()
+        message = None
+        async with asyncio.timeout(5):
+            while message is None or message["type"] != "message":
+                message = await pubsub.get_message(timeout=1)
+        envelope = json.loads(message["data"])
+        assert envelope["version"] == 1
+        assert envelope["status"] == "PENDING_PAYMENT"
+        assert envelope["event_id"] == f"{envelope['order_id']}:1"
+    finally:
+        await pubsub.unsubscribe()
+        await pubsub.aclose()
+    async with api.runtime.core.sessions() as session:
+        unsent = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)))).all()
+    assert unsent == []
+
+
+async def test_worker_runs_the_deadline_job_once(api: Api, creds: Credentials) -> None:
+    settings = api.runtime.settings
+    saved = settings.payment_deadline_minutes
+    settings.payment_deadline_minutes = 0
+    try:
+        await api.gql(SUBMIT_ORDER, {"input": order_input()}, headers=creds.writer)
+    finally:
+        settings.payment_deadline_minutes = saved
+    await api.runtime.relay.drained()
+    worker = create_worker(api.runtime, burst=True, poll_delay=0.05)
+    await worker.async_run()
+    assert worker.jobs_complete >= 1
+    assert worker.jobs_failed == 0
+    async with api.runtime.core.sessions() as session:
+        events = (await session.exec(select(OrderEvent).order_by(col(OrderEvent.version)))).all()
+    assert [e.type for e in events] == ["ORDER_PLACED", "PAYMENT_OVERDUE"]
+    assert events[1].source == "SYSTEM"
+    # arq delivers at least once: a second delivery of the same job changes nothing
+    again = await check_payment_deadline({"runtime": api.runtime}, events[0].order_id)
+    assert again is False
+    async with api.runtime.core.sessions() as session:
+        assert len((await session.exec(select(OrderEvent))).all()) == 2
+    await worker.close()
+
+
+async def test_paid_order_is_not_flagged(api: Api, creds: Credentials) -> None:
+    paid = order_input(status="PAID", paidAt="2026-11-24T20:16:40+08:00")
+    created = await api.gql(SUBMIT_ORDER, {"input": paid}, headers=creds.writer)
+    order_id = int(created["data"]["submitOrder"]["order"]["id"].rsplit("/", 1)[1])
+    assert await check_payment_deadline({"runtime": api.runtime}, order_id) is False
+
+
+async def test_rows_left_by_a_crash_are_swept_and_enqueued_once(api: Api) -> None:
+    """A commit whose relay never ran (the process died) is sent by the sweeper."""
+    old = utcnow() - timedelta(minutes=10)
+    row = {"kind": "JOB", "target": "check_payment_deadline", "payload": {"order_id": 999}, "defer_seconds": 0}
+    async with api.runtime.core.sessions() as session, session.begin():
+        await session.execute(insert(OutboxMessage), [{**row, "created_at": old}])
+    ctx = {"runtime": api.runtime}
+    assert await sweep_outbox(ctx) == 1
+    assert await sweep_outbox(ctx) == 0
+    queued = await api.runtime.redis.queued_jobs()
+    assert [job.function for job in queued] == ["check_payment_deadline"]
+    async with api.runtime.core.sessions() as session, session.begin():
+        await session.exec(OutboxMessage.__table__.update().values(sent_at=None))  # type: ignore[attr-defined]
+    await sweep_outbox(ctx)  # the same row sent again: the job id refuses a second job
+    assert len(await api.runtime.redis.queued_jobs()) == 1
