@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # Active ISO 4217 codes whose minor unit is not two digits.
 _EXPONENTS = {
@@ -62,26 +62,27 @@ def exponent(currency: str) -> int:
 
 
 def parse_minor(text: str, currency: str, *, allow_negative: bool = False) -> int:
-    """Turn a decimal string such as "80.00" into minor units, refusing any rounding."""
+    """Turn a decimal string such as "80.00" into minor units, refusing any rounding.
+
+    Integer arithmetic on the digits, not Decimal arithmetic: a Decimal context rounds past
+    28 digits without a word, and an amount must never change on the way in.
+    """
     cleaned = text.strip()
     if not _AMOUNT.match(cleaned):
         raise MoneyError(f"{text!r} is not a decimal amount", "INVALID_AMOUNT")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already refused it
-        raise MoneyError(f"{text!r} is not a decimal amount", "INVALID_AMOUNT") from exc
-    if value < 0 and not allow_negative:
+    negative = cleaned.startswith("-")
+    whole, _, fraction = cleaned.lstrip("-").partition(".")
+    if negative and not allow_negative and (whole.strip("0") or fraction.strip("0")):
         raise MoneyError(f"{text!r} is negative", "NEGATIVE_AMOUNT")
-    scaled = value.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise MoneyError(
-            f"{text!r} has more decimals than {currency} allows ({exponent(currency)})",
-            "INVALID_AMOUNT",
-        )
-    return int(scaled)
+    digits = exponent(currency)
+    if fraction[digits:].strip("0"):
+        raise MoneyError(f"{text!r} has more decimals than {currency} allows ({digits})", "INVALID_AMOUNT")
+    minor = int(whole + fraction[:digits].ljust(digits, "0"))
+    return -minor if negative else minor
 
 
 def format_minor(minor: int, currency: str) -> str:
     digits = exponent(currency)
-    value = Decimal(minor).scaleb(-digits)
-    return f"{value:.{digits}f}"
+    whole, part = divmod(abs(minor), 10**digits)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{part:0{digits}d}" if digits else f"{sign}{whole}"

@@ -58,7 +58,8 @@ def _page_size(node: FieldNode) -> int | None:
     for argument in node.arguments or ():
         if argument.name.value in ("first", "last"):
             value = argument.value
-            return int(value.value) if isinstance(value, IntValueNode) else MAX_PAGE
+            size = int(value.value) if isinstance(value, IntValueNode) else MAX_PAGE
+            return size if 1 <= size <= MAX_PAGE else MAX_PAGE
     return None
 
 
@@ -82,7 +83,7 @@ class CostRule(ValidationRule):
                 )
             )
         if node.operation.value == "mutation":
-            count = len([s for s in node.selection_set.selections if isinstance(s, FieldNode)])
+            count = len(root_fields(node.selection_set, self.fragments))
             if count > MAX_MUTATIONS:
                 self.report_error(
                     GraphQLError(
@@ -91,6 +92,23 @@ class CostRule(ValidationRule):
                         extensions={"code": "TOO_MANY_MUTATIONS"},
                     )
                 )
+
+
+def root_fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str] = frozenset()
+) -> list[FieldNode]:
+    """Top-level fields, also those hidden in fragments: each is one mutation."""
+    fields: list[FieldNode] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            fields.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            fields += root_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                fields += root_fields(fragments[name].selection_set, fragments, seen | {name})
+    return fields
 
 
 def cost_rule(limit: int) -> type[CostRule]:

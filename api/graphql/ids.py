@@ -18,7 +18,7 @@ def decode_gid(gid: str, expected: str | None = None) -> tuple[str, int]:
     if not gid.startswith(_PREFIX):
         raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
     type_name, _, key = gid[len(_PREFIX) :].partition("/")
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit()):
         raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
     if expected is not None and type_name != expected:
         raise GraphQLError(f"{gid!r} is a {type_name} id, expected a {expected} id", extensions={"code": "INVALID_ID"})
@@ -36,6 +36,6 @@ def decode_cursor(cursor: str | None, kind: str) -> int | None:
         prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (ValueError, UnicodeDecodeError) as exc:
         raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"}) from exc
-    if prefix != kind or not key.isdigit():
+    if prefix != kind or not (key.isascii() and key.isdigit()):
         raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"})
     return int(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
@@ -29,6 +30,8 @@ from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff import StaffMutations
 from domain.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
@@ -71,9 +74,21 @@ def _should_mask(error: GraphQLError) -> bool:
     return error.path is not None and original is not None and not isinstance(original, GraphQLError)
 
 
+class OrderhubSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Refusals (auth, validation, bad ids) are the caller's business and are answered, not logged
+        as failures; only unexpected errors are logged with their traceback."""
+        unexpected = [e for e in errors if _should_mask(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+        for error in errors:
+            if error not in unexpected:
+                log.info("refused: %s", error.message)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
-    return strawberry.Schema(
+    return OrderhubSchema(
         query=Query,
         mutation=Mutation,
         types=[Order],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -122,12 +122,19 @@ class OrderService:
             final = histories[key][-1]
             publish_change(self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key])
             if final.status is OrderStatus.PENDING_PAYMENT:
-                self.outbox.enqueue(PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self.payment_deadline_s)
+                self.outbox.enqueue(
+                    PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self._until_deadline(order, now)
+                )
         if lines:
             await self.session.execute(insert(OrderLine), lines)
         if events:
             await self.session.execute(insert(OrderEvent), events)
         return created
+
+    def _until_deadline(self, order: CanonicalOrder, now: datetime) -> int:
+        """The deadline runs from placement, not from when orderhub heard of the order."""
+        due = order.placed_at + timedelta(seconds=self.payment_deadline_s)
+        return max(0, int((due - now).total_seconds()))
 
     def _order_row(self, order: CanonicalOrder, history: list[_Change], now: datetime) -> dict[str, Any]:
         buyer = self.identity.key_for_phone(order.buyer_phone)

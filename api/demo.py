@@ -1,0 +1,258 @@
+"""`orderhub demo`: a simulated day of multi-channel traffic through the real HTTP API, a real
+worker and the embedded storage, then a report of what orderhub found."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from api.app import create_app
+from api.auth.tokens import issue_customer_token
+from domain.access.service import create_staff, issue_partner_key
+from domain.clock import utcnow
+from domain.intake.models import InboundMessage
+from domain.orders.models import Order, OrderEvent
+from domain.orders.status import EventType
+from domain.settings import Settings
+from sim.day import SimDay, SimOrder, generate_day
+from workers.runtime import Runtime, build_runtime
+from workers.settings import create_worker
+
+SUBMIT = """mutation($input: SubmitOrdersInput!) {
+  submitOrders(input: $input) { orders { id } userErrors { field message code } } }"""
+SINGLE = """mutation($input: OrderInput!) { submitOrder(input: $input) { order { id } userErrors { field code } } }"""
+BATCH = 100
+CONCURRENCY = 4
+
+
+@dataclass
+class Report:
+    requests: int = 0
+    seconds: float = 0.0
+    refusals: list[str] = field(default_factory=list)
+
+
+def _free_port(preferred: int) -> int:
+    """The preferred port if it is free, else any free one (0 asks for any)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _batches(day: SimDay) -> list[list[dict[str, Any]]]:
+    """The bridge pushes events in time order; an order appears at most once per batch, and a later
+    event of an order goes into a later batch than its earlier one."""
+    batches: list[list[dict[str, Any]]] = []
+    last_batch: dict[str, int] = {}
+    open_batch = 0
+    for _, kind, order in day.events():
+        target = max(open_batch, last_batch.get(order.channel_order_id, -1) + 1)
+        while len(batches) <= target:
+            batches.append([])
+        batches[target].append(order.as_input("PENDING_PAYMENT" if kind == "placed" else None))
+        last_batch[order.channel_order_id] = target
+        while open_batch < len(batches) and len(batches[open_batch]) >= BATCH:
+            open_batch += 1
+    return batches
+
+
+async def _push_day(client: httpx.AsyncClient, key: str, day: SimDay, report: Report) -> None:
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for batch in _batches(day):
+        queue.put_nowait(batch)
+
+    async def bridge() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            body = {"query": SUBMIT, "variables": {"input": {"orders": batch}}}
+            response = await client.post("/graphql", json=body, headers={"X-Api-Key": key})
+            errors = response.json()["data"]["submitOrders"]["userErrors"]
+            if errors:
+                raise RuntimeError(f"the simulated day was refused: {errors[:3]}")
+            report.requests += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(bridge() for _ in range(CONCURRENCY)))
+    report.seconds = time.perf_counter() - started
+
+
+async def _push_faults(client: httpx.AsyncClient, key: str, weak_key: str, sample: SimOrder, report: Report) -> None:
+    """What partners really send on a bad day: each is refused with a reason and still recorded."""
+    headers = {"X-Api-Key": key, "content-type": "application/json"}
+    bad = [
+        ("truncated JSON", b'{"query": "mutation { submitOrder(input: {', headers),
+        ("unknown channel", _single(sample, channel="PINDUODUO"), headers),
+        ("negative amount", _single(sample, shippingAmount="-8.00"), headers),
+        ("currency written as RMB", _single(sample, currencyCode="RMB"), headers),
+        ("warehouse key submitting orders", _single(sample), {**headers, "X-Api-Key": weak_key}),
+    ]
+    for label, body, request_headers in bad:
+        response = await client.post("/graphql", content=body, headers=request_headers)
+        text = response.text
+        code = re.search(r'"code":\s*"([A-Z_]+)"', text)
+        report.refusals.append(f"{label:<34} -> HTTP {response.status_code} {code.group(1) if code else text[:40]}")
+
+
+def _single(order: SimOrder, **overrides: Any) -> bytes:
+    payload = {**order.as_input(), **overrides, "channelOrderId": "FAULT-" + secrets.token_hex(4)}
+    return json.dumps({"query": SINGLE, "variables": {"input": payload}}).encode()
+
+
+async def _counts(runtime: Runtime) -> dict[str, Any]:
+    async with runtime.core.sessions() as session:
+        by_channel = dict((await session.exec(select(Order.channel, func.count()).group_by(Order.channel))).all())
+        by_status = dict((await session.exec(select(Order.status, func.count()).group_by(Order.status))).all())
+        outcomes = dict(
+            (await session.exec(select(InboundMessage.outcome, func.count()).group_by(InboundMessage.outcome))).all()
+        )
+        overdue = (
+            await session.exec(select(func.count()).where(col(OrderEvent.type) == EventType.PAYMENT_OVERDUE))
+        ).one()
+        buyers = (await session.exec(select(func.count(func.distinct(Order.buyer_uid))))).one()
+        busiest = (
+            await session.exec(
+                select(Order.buyer_uid, func.count())
+                .where(col(Order.buyer_uid).is_not(None))
+                .group_by(Order.buyer_uid)
+                .order_by(func.count().desc())
+                .limit(1)
+            )
+        ).first()
+    return {
+        "channels": by_channel,
+        "statuses": by_status,
+        "outcomes": outcomes,
+        "overdue": overdue,
+        "buyers": buyers,
+        "busiest": busiest,
+    }
+
+
+def _phones_in_database(runtime: Runtime, day: SimDay) -> int:
+    path = runtime.settings.resolved_database_url().split("///", 1)[-1]
+    raw = b""
+    with contextlib.suppress(OSError):
+        for suffix in ("", "-wal"):
+            with open(path + suffix, "rb") as handle:
+                raw += handle.read()
+    digits = {re.sub(r"\D", "", o.buyer_phone)[-11:] for o in day.orders}
+    return sum(1 for d in digits if d.encode() in raw)
+
+
+async def run_demo(settings: Settings, *, orders: int, seed: int, port: int, serve: bool) -> int:
+    if settings.database_url is None:
+        demo_db = settings.data_dir.resolve() / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
+        settings = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{demo_db}"})
+    logging.getLogger().setLevel(logging.WARNING)  # the report is the output; failures still show
+    runtime = await build_runtime(settings)
+    port = _free_port(port)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    server_task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn exposes only a flag)
+            await asyncio.sleep(0.05)
+        return await _demo(runtime, port, orders, seed, serve)
+    finally:
+        server.should_exit = True
+        await server_task
+        await runtime.close()
+
+
+async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool) -> int:
+    password = secrets.token_urlsafe(12)
+    async with runtime.core.sessions() as session, session.begin():
+        bridge = await issue_partner_key(session, "channel-bridge", ["orders:write", "orders:read"])
+        wms = await issue_partner_key(session, "wms-shanghai", ["wms:write"])
+        staff_email = f"admin+{secrets.token_hex(3)}@demo.orderhub"
+        await create_staff(session, staff_email, password, ["admin"])
+    day = generate_day(seed, (utcnow() - timedelta(days=1)).date(), orders)
+    report = Report()
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        print(
+            f"orderhub demo: pushing {orders} simulated orders from {len(set(o.channel for o in day.orders))} channels"
+        )
+        await _push_day(client, bridge.key, day, report)
+        await _push_faults(client, bridge.key, wms.key, day.orders[0], report)
+    await runtime.relay.drained()
+    worker = create_worker(runtime, burst=True, poll_delay=0.05)
+    await worker.async_run()
+    await worker.close()
+    counts = await _counts(runtime)
+    truth = day.counts()
+    _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
+    if serve:
+        print("\nserving; press Ctrl-C to stop")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    return 0
+
+
+def _print_report(
+    runtime: Runtime,
+    day: SimDay,
+    report: Report,
+    counts: dict[str, Any],
+    truth: dict[str, int],
+    port: int,
+    partner_key: str,
+    staff_email: str,
+    password: str,
+) -> None:
+    events = sum(len(batch) for batch in _batches(day))
+    print(f"\n== ingest: {events} channel events in {report.requests} GraphQL requests, {report.seconds:.1f} s")
+    print(f"   {events / max(report.seconds, 1e-9):.0f} events/s through HTTP + GraphQL + SQLite")
+    print("\n== orders by channel (orderhub / simulator)")
+    for key, expected in truth.items():
+        if key.startswith("channel:"):
+            name = key.split(":", 1)[1]
+            print(f"   {name:<16} {counts['channels'].get(name, 0):>6} / {expected}")
+    print("\n== orders by status (orderhub / simulator)")
+    for key, expected in truth.items():
+        if key.startswith("status:"):
+            name = key.split(":", 1)[1]
+            print(f"   {name:<16} {counts['statuses'].get(name, 0):>6} / {expected}")
+    print(f"\n== worker: {counts['overdue']} unpaid orders flagged past their payment deadline")
+    kept = sum(counts["outcomes"].values())
+    print(f"\n== traffic mirror: {kept} inbound messages kept, by outcome {counts['outcomes']}")
+    for line in report.refusals:
+        print(f"   refused: {line}")
+    raw_buyers = len({(o.channel, o.platform_buyer_id) for o in day.orders})
+    print(f"\n== buyers: {raw_buyers} channel accounts -> {counts['buyers']} buyer UIDs")
+    leaks = _phones_in_database(runtime, day)
+    if runtime.settings.resolved_database_url().startswith("sqlite"):
+        print(f"   plaintext phone numbers found in the database file: {leaks}")
+    token = ""
+    if counts["busiest"] is not None:
+        uid, n = counts["busiest"]
+        issued = issue_customer_token(runtime.settings.secret("token_secret"), uid, 24 * 60)
+        token = issued.token
+        print(f"   busiest buyer has {n} orders; customer token below")
+    url = f"http://127.0.0.1:{port}/graphql"
+    print("\n== try it")
+    print(f"   GraphiQL:         {url}")
+    print(f"   customer token:   Authorization: Bearer {token}")
+    print(f"   partner API key:  X-Api-Key: {partner_key}")
+    print(f"   staff login:      {staff_email} / {password}")
+    print("   query:            { orders(first: 5) { edges { node { channel channelOrderId status } } } }")

@@ -1,0 +1,179 @@
+"""The order state machine: rules, graph and ranking agree with one another."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from domain.orders.status import (
+    FINAL,
+    GRAPH,
+    RULES,
+    EventType,
+    OrderStatus,
+    Source,
+    TransitionRefused,
+    decide,
+    rank,
+    shortest_path_length,
+)
+
+S = OrderStatus
+E = EventType
+
+
+@pytest.mark.parametrize(
+    ("current", "event", "source", "expected"),
+    [
+        (S.PENDING_PAYMENT, E.ORDER_PAID, Source.CHANNEL, S.PAID),
+        (S.PENDING_PAYMENT, E.ORDER_PAID, Source.SYSTEM, S.PAID),
+        (S.PENDING_PAYMENT, E.ORDER_CANCELLED, Source.CHANNEL, S.CANCELLED),
+        (S.PAID, E.ORDER_CANCELLED, Source.STAFF, S.CANCELLED),
+        (S.SHIP_REQUESTED, E.ORDER_CANCELLED, Source.SYSTEM, S.CANCELLED),
+        (S.DELIVERED, E.ORDER_COMPLETED, Source.CHANNEL, S.COMPLETED),
+        (S.DELIVERED, E.ORDER_COMPLETED, Source.SYSTEM, S.COMPLETED),
+    ],
+)
+def test_allowed_transitions(current: S, event: E, source: Source, expected: S) -> None:
+    assert decide(current, event, source) is expected
+
+
+@pytest.mark.parametrize(
+    ("current", "event", "source"),
+    [
+        (S.PENDING_PAYMENT, E.ORDER_PAID, Source.STAFF),
+        (S.PENDING_PAYMENT, E.ORDER_PAID, Source.CUSTOMER),
+        (S.PENDING_PAYMENT, E.ORDER_PAID, Source.WMS),
+        (S.PAID, E.ORDER_CANCELLED, Source.CUSTOMER),
+        (S.PAID, E.ORDER_CANCELLED, Source.CARRIER),
+        (S.DELIVERED, E.ORDER_COMPLETED, Source.STAFF),
+        # the source is judged before the state
+        (S.COMPLETED, E.ORDER_PAID, Source.STAFF),
+    ],
+)
+def test_refused_sources(current: S, event: E, source: Source) -> None:
+    with pytest.raises(TransitionRefused) as excinfo:
+        decide(current, event, source)
+    assert excinfo.value.code == "SOURCE_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    ("current", "event", "source"),
+    [
+        (S.PAID, E.ORDER_PAID, Source.CHANNEL),
+        (S.CANCELLED, E.ORDER_PAID, Source.CHANNEL),
+        (S.PICKED, E.ORDER_CANCELLED, Source.STAFF),
+        (S.PACKED, E.ORDER_CANCELLED, Source.CHANNEL),
+        (S.SHIPPED, E.ORDER_CANCELLED, Source.SYSTEM),
+        (S.CANCELLED, E.ORDER_CANCELLED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_COMPLETED, Source.CHANNEL),
+        (S.COMPLETED, E.ORDER_COMPLETED, Source.SYSTEM),
+        # events without a rule are refused too
+        (S.PENDING_PAYMENT, E.ORDER_AMENDED, Source.STAFF),
+        (S.PENDING_PAYMENT, E.PAYMENT_OVERDUE, Source.SYSTEM),
+        (S.PENDING_PAYMENT, E.ORDER_PLACED, Source.CHANNEL),
+    ],
+)
+def test_illegal_transitions(current: S, event: E, source: Source) -> None:
+    with pytest.raises(TransitionRefused) as excinfo:
+        decide(current, event, source)
+    assert excinfo.value.code == "ILLEGAL_TRANSITION"
+
+
+def test_decide_never_leaves_the_graph() -> None:
+    """Exhaustively: decide either refuses or moves along an edge of GRAPH."""
+    accepted = 0
+    for current, event, source in itertools.product(S, E, Source):
+        try:
+            target = decide(current, event, source)
+        except TransitionRefused as refused:
+            assert refused.code in {"SOURCE_NOT_ALLOWED", "ILLEGAL_TRANSITION"}
+            continue
+        accepted += 1
+        assert target in GRAPH[current]
+    # 1 + 3 + 1 from-states, times their 2, 3, 2 sources
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2
+
+
+def test_every_rule_follows_an_edge() -> None:
+    for rule in RULES:
+        assert rule.from_states, rule
+        assert rule.sources, rule
+        for start in rule.from_states:
+            assert rule.to_state in GRAPH[start], (rule.event, start, rule.to_state)
+
+
+def test_graph_is_closed_over_statuses() -> None:
+    assert set(GRAPH) == set(S)
+    for start, targets in GRAPH.items():
+        assert targets <= set(S)
+        assert start not in targets, f"{start} loops on itself"
+
+
+def test_final_states_have_no_exits() -> None:
+    assert {S.CANCELLED, S.REFUNDED, S.MERGED} == FINAL
+    for status in FINAL:
+        assert GRAPH[status] == frozenset()
+        for event, source in itertools.product(E, Source):
+            with pytest.raises(TransitionRefused):
+                decide(status, event, source)
+
+
+def test_every_status_is_reachable_from_pending_payment() -> None:
+    for status in S:
+        assert shortest_path_length(S.PENDING_PAYMENT, status) is not None, status
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "length"),
+    [
+        (S.PENDING_PAYMENT, S.PENDING_PAYMENT, 0),
+        (S.PENDING_PAYMENT, S.PAID, 1),
+        (S.PENDING_PAYMENT, S.CANCELLED, 1),
+        (S.PENDING_PAYMENT, S.SHIP_REQUESTED, 2),
+        (S.PENDING_PAYMENT, S.REFUNDED, 2),
+        # PENDING_PAYMENT -> PAID -> SHIP_REQUESTED -> SHIPPED
+        (S.PENDING_PAYMENT, S.SHIPPED, 3),
+        (S.PENDING_PAYMENT, S.PACKED, 3),
+        (S.PENDING_PAYMENT, S.DELIVERED, 4),
+        (S.PENDING_PAYMENT, S.COMPLETED, 5),
+        (S.SHIP_REQUESTED, S.PAID, 1),
+        (S.PICKED, S.DELIVERED, 2),
+        (S.SHIPPED, S.REFUNDED, 1),
+        (S.DELIVERED, S.REFUNDED, 1),
+    ],
+)
+def test_shortest_path_length(start: S, end: S, length: int) -> None:
+    assert shortest_path_length(start, end) == length
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (S.CANCELLED, S.PAID),
+        (S.REFUNDED, S.PENDING_PAYMENT),
+        (S.MERGED, S.PAID),
+        (S.SHIPPED, S.PAID),
+        (S.SHIPPED, S.CANCELLED),
+        (S.PICKED, S.CANCELLED),
+        (S.COMPLETED, S.DELIVERED),
+        (S.PAID, S.PENDING_PAYMENT),
+        (S.PAID, S.MERGED),
+    ],
+)
+def test_unreachable_is_none(start: S, end: S) -> None:
+    assert shortest_path_length(start, end) is None
+
+
+def test_rank_orders_the_main_flow() -> None:
+    flow = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
+    ranks = [rank(status) for status in flow]
+    assert ranks == sorted(ranks)
+    assert len(set(ranks)) == len(ranks)
+    assert rank(S.PENDING_PAYMENT) == 0
+    assert rank(S.PAID) < rank(S.SHIPPED) < rank(S.COMPLETED)
+    off_flow = set(S) - set(flow)
+    assert off_flow == {S.CANCELLED, S.REFUNDED, S.MERGED}
+    for status in off_flow:
+        assert rank(status) > max(ranks)
