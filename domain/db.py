@@ -39,7 +39,7 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def migrate(url: str, revision: str = "head") -> None:
+def migrate(url: str, revision: str = "heads") -> None:
     """Apply alembic migrations: the only way the schema is created or changed."""
     from alembic.config import Config
 
@@ -52,5 +52,5 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
-async def migrate_async(url: str, revision: str = "head") -> None:
+async def migrate_async(url: str, revision: str = "heads") -> None:
     await asyncio.to_thread(migrate, url, revision)

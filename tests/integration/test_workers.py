@@ -8,6 +8,7 @@ import asyncio
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import insert
 from sqlmodel import col, select
 
@@ -96,3 +97,20 @@ async def test_deadline_job_waits_for_a_fresh_order(api: Api, creds: Credentials
     async with api.runtime.core.sessions() as session:
         job = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "JOB"))).one()
     assert 29 * 60 <= job.defer_seconds <= 30 * 60
+
+
+async def test_transient_database_failure_asks_arq_to_retry(api: Api) -> None:
+    """A database that is down is a reason to try again later, not a failed job."""
+    from arq import Retry
+
+    from domain.db import make_engine, make_session_factory
+
+    broken = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    saved = api.runtime.core.sessions
+    api.runtime.core.sessions = make_session_factory(broken)
+    try:
+        with pytest.raises(Retry):
+            await check_payment_deadline({"runtime": api.runtime, "job_try": 1}, 1)
+    finally:
+        api.runtime.core.sessions = saved
+        await broken.dispose()
