@@ -101,13 +101,14 @@ class OrderService:
         rows = [self._order_row(o, histories[(o.channel, o.channel_order_id)], now) for o in unique]
         insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
         table = Order.__table__  # type: ignore[attr-defined]
+        # executemany with RETURNING: one cached statement, batched by SQLAlchemy's insertmanyvalues
         statement = (
             insert_fn(table)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["channel", "channel_order_id"])
             .returning(table.c.id, table.c.channel, table.c.channel_order_id)
         )
-        created = {(r.channel, r.channel_order_id): int(r.id) for r in (await self.session.execute(statement))}
+        result = await self.session.execute(statement, rows)
+        created = {(r.channel, r.channel_order_id): int(r.id) for r in result}
         buyer_uids = {(r["channel"], r["channel_order_id"]): r["buyer_uid"] for r in rows}
         lines: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
