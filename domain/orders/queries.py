@@ -25,6 +25,10 @@ class Viewer:
         if not self.unrestricted and self.buyer_uid is None:
             raise ValueError("a restricted viewer needs a buyer UID")
 
+    def sees(self, order: Order) -> bool:
+        """The in-memory twin of `_visible`, for a row loaded once and shown to many viewers (pushes)."""
+        return self.unrestricted or (order.buyer_uid is not None and order.buyer_uid == self.buyer_uid)
+
 
 EVERYONE = Viewer(unrestricted=True)
 
