@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 from api.app import create_app
 from api.pubsub import PushHub
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
+from tests.integration.push_client import ORDER_UPDATES, PROTOCOL, GraphQLWs, serving
 from workers.outbox_relay import channel_name
 from workers.runtime import Runtime, build_runtime
 
@@ -207,3 +209,18 @@ async def test_unsubscribe_and_disconnect_unregister(api: Api, creds: Credential
         await ws.next(second)
         assert _listeners(app) == 1
     await _until(lambda: _listeners(app) == 0)  # the socket closed without complete
+
+
+async def test_pages_of_other_origins_need_to_be_allowed(api: Api, creds: Credentials) -> None:
+    settings = api.runtime.settings.model_copy(update={"cors_origins": ["https://shop.example"]})
+    order, _ = await _place(api, creds, _phone())
+    token = creds.customer(api.runtime, order["buyerUid"])
+    async with serving(create_app(settings=settings, runtime=api.runtime)) as url:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with connect(url, subprotocols=[PROTOCOL], origin=Origin("https://evil.example")):  # type: ignore[list-item]
+                pass
+        assert refused.value.response.status_code == 403
+        async with connect(url, subprotocols=[PROTOCOL], origin=Origin("https://shop.example")) as socket:  # type: ignore[list-item]
+            ws = GraphQLWs(socket)
+            await ws.send({"type": "connection_init", "payload": token})
+            assert (await ws.receive())["type"] == "connection_ack"
