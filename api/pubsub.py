@@ -168,13 +168,17 @@ class PushHub:
             self._redis = Redis.from_url(self.redis_url)
             self._pubsub = self._redis.pubsub()
             channels = [channel_name(t) for t in TOPICS]
-            await self._pubsub.subscribe(*channels)
-            confirmed = 0
-            async with asyncio.timeout(10):
-                while confirmed < len(channels):
-                    message = await self._pubsub.get_message(timeout=1)
-                    if message is not None and message["type"] == "subscribe":
-                        confirmed += 1
+            try:
+                await self._pubsub.subscribe(*channels)
+                confirmed = 0
+                async with asyncio.timeout(10):
+                    while confirmed < len(channels):
+                        message = await self._pubsub.get_message(timeout=1)
+                        if message is not None and message["type"] == "subscribe":
+                            confirmed += 1
+            except BaseException:  # Redis unreachable: the next subscription tries again from scratch
+                await self.stop()
+                raise
             self._task = asyncio.create_task(self._dispatch(), name="push-dispatcher")
 
     def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import websockets
+from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
@@ -224,3 +225,11 @@ async def test_pages_of_other_origins_need_to_be_allowed(api: Api, creds: Creden
             ws = GraphQLWs(socket)
             await ws.send({"type": "connection_init", "payload": token})
             assert (await ws.receive())["type"] == "connection_ack"
+
+
+async def test_a_hub_that_cannot_reach_redis_fails_and_can_start_again() -> None:
+    hub = PushHub("redis://127.0.0.1:1/0", queue_size=8)
+    for _ in range(2):
+        with pytest.raises(RedisConnectionError):
+            await hub.start()
+    assert hub._task is None and hub._redis is None
