@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,7 +16,8 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, authenticate
+from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, authenticate, bearer_of
+from api.auth.tokens import decode_token
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from domain.intake.models import Outcome, SignatureVerdict
@@ -96,6 +98,7 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
             reason = principal.reason if isinstance(principal, Anonymous) else "not allowed"
             raise ConnectionRejectionError({"reason": reason})
         context.principal = principal
+        context.credentials_expire_at = _token_expiry(headers, runtime.settings.secret("token_secret"))
         return UNSET
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
@@ -108,6 +111,14 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
             async with runtime.core.sessions() as session, session.begin():
                 await mark_outcome(session, message_id, outcome, error, only_pending=True)
         return await super().process_result(request, result)
+
+
+def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:
+    token = bearer_of(headers)
+    if token is None:
+        return None
+    expiry = decode_token(secret, token).get("exp")
+    return datetime.fromtimestamp(expiry, UTC) if isinstance(expiry, int | float) else None
 
 
 async def _stop_push(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ from api.graphql.context import Context, Loaders
 from api.graphql.ids import decode_gid, encode_gid
 from api.graphql.orders import Order, OrderStatusEnum
 from api.pubsub import EXCEPTIONS, ORDERS, Envelope, Lagged, Listener, Mailbox, PushHub
+from domain.clock import utcnow
 from domain.orders import queries
 from domain.orders.models import Order as OrderRow
 from domain.orders.queries import EVERYONE, Viewer
@@ -82,6 +83,13 @@ def _viewer(ctx: Context, *, staff_only: bool = False) -> Viewer:
             return Viewer(buyer_uid=uid)
     needs = "any staff role" if staff_only else "a customer token or any staff role"
     raise GraphQLError(f"not allowed: needs {needs}", extensions={"code": "FORBIDDEN"})
+
+
+def _check_credentials(ctx: Context) -> None:
+    """A connection outliving its token stops receiving: the client reconnects with a fresh one."""
+    expires = ctx.credentials_expire_at
+    if expires is not None and utcnow() >= expires:
+        raise GraphQLError("token expired; reconnect with a fresh token", extensions={"code": "UNAUTHENTICATED"})
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -173,6 +181,7 @@ class Subscription:
                 yield update
             while True:
                 envelope = await listener.mailbox.get()
+                _check_credentials(ctx)
                 ctx.loaders = Loaders(ctx.runtime)  # a long-lived connection must not serve stale relations
                 pushed = await _pushed(hub, ctx, viewer, envelope)
                 if pushed is None:
@@ -200,6 +209,7 @@ class Subscription:
         try:
             while True:
                 envelope = await listener.mailbox.get()
+                _check_credentials(info.context)
                 update = _exception_update(envelope)
                 if update is not None:
                     yield update

@@ -20,7 +20,9 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from api.app import create_app
+from api.auth.tokens import issue_customer_token
 from api.pubsub import PushHub
+from domain.clock import utcnow
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, PROTOCOL, GraphQLWs, serving
@@ -233,3 +235,20 @@ async def test_a_hub_that_cannot_reach_redis_fails_and_can_start_again() -> None
         with pytest.raises(RedisConnectionError):
             await hub.start()
     assert hub._task is None and hub._redis is None
+
+
+async def test_a_connection_outliving_its_token_stops_receiving(
+    api: Api, creds: Credentials, server: tuple[str, Any]
+) -> None:
+    url, _ = server
+    order, pay = await _place(api, creds, _phone())
+    brief = issue_customer_token(api.runtime.settings.secret("token_secret"), order["buyerUid"], 1.5 / 60)
+    async with GraphQLWs.open(url, {"Authorization": f"Bearer {brief.token}"}) as ws:
+        op = await ws.subscribe(ORDER_UPDATES)
+        assert (await ws.next(op))["data"]["orderUpdates"]["snapshot"] is True
+        while utcnow() < brief.expires_at:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        await api.gql(SUBMIT_ORDER, {"input": pay}, headers=creds.writer)
+        refused = await ws.next(op)
+        assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "data" not in refused or refused["data"] is None
