@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -25,17 +27,22 @@ from workers.outbox_relay import channel_name
 
 log = logging.getLogger(__name__)
 
+Envelope = dict[str, Any]
 ORDERS = "orders"
 EXCEPTIONS = "exceptions"
 TOPICS = (ORDERS, EXCEPTIONS)
 
-Envelope = dict[str, Any]
 T = TypeVar("T")
 SHARED_LOADS = 1024
 
 
 class Lagged(Exception):
     """The subscriber fell so far behind that whole orders would be dropped: it must re-snapshot."""
+
+
+RESYNC: Envelope = {"resync": True}
+"""Put in every mailbox after the Redis subscription was lost and restored: whatever was published
+in the gap is gone from pub/sub, so each subscription reads its snapshot again."""
 
 
 class Mailbox:
@@ -49,6 +56,7 @@ class Mailbox:
         self._ready = asyncio.Event()
         self.coalesced = 0
         self.lagged = False
+        self._resync = False
 
     def __len__(self) -> int:
         return len(self._items)
@@ -75,12 +83,22 @@ class Mailbox:
         self.coalesced += len(self._items) - len(latest)
         self._items = deque(latest.values())
 
+    def resync(self) -> None:
+        """Ask the reader to re-read its snapshot before anything still queued."""
+        self._resync = True
+        self._ready.set()
+
     async def get(self) -> Envelope:
         while not self._items or self.lagged:
             if self.lagged:
                 raise Lagged
+            if self._resync:
+                break
             self._ready.clear()
             await self._ready.wait()
+        if self._resync:
+            self._resync = False
+            return RESYNC
         return self._items.popleft()[2]
 
 
@@ -130,9 +148,12 @@ class _Routes:
             if listener.topic == topic:
                 yield listener
 
-    def __len__(self) -> int:
+    def all(self) -> list[Listener]:
         indexes: list[dict[Any, set[Listener]]] = [self.by_order, self.by_buyer, self.everything]
-        return sum(len(listeners) for index in indexes for listeners in index.values())
+        return [listener for index in indexes for listeners in index.values() for listener in listeners]
+
+    def __len__(self) -> int:
+        return len(self.all())
 
 
 def mailbox_key(topic: str, envelope: Envelope) -> tuple[Hashable, int]:
@@ -147,6 +168,8 @@ class PushHub:
 
     def __init__(self, redis_url: str, queue_size: int) -> None:
         self.redis_url = redis_url
+        self.client_name = f"orderhub-push-{os.getpid()}-{secrets.token_hex(3)}"
+        self.reconnect_delay_s = 1.0
         self.queue_size = queue_size
         self.routes = _Routes()
         self.delivered = 0
@@ -165,7 +188,7 @@ class PushHub:
         async with self._starting:
             if self._task is not None:
                 return
-            self._redis = Redis.from_url(self.redis_url)
+            self._redis = Redis.from_url(self.redis_url, client_name=self.client_name)
             self._pubsub = self._redis.pubsub()
             channels = [channel_name(t) for t in TOPICS]
             try:
@@ -207,16 +230,25 @@ class PushHub:
     async def _dispatch(self) -> None:
         assert self._pubsub is not None
         topics = {channel_name(t).encode(): t for t in TOPICS}
+        gap = False
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # redis-py reconnects and resubscribes on the next read
-                log.exception("push subscriber connection failed; retrying")
-                await asyncio.sleep(1)
+            except Exception as exc:  # redis-py reconnects and resubscribes on the next read
+                log.warning("push subscriber connection lost (%s); reconnecting", exc)
+                gap = True
+                await asyncio.sleep(self.reconnect_delay_s)
                 continue
-            if message is None or message["type"] != "message":
+            if message is None:
+                continue
+            if message["type"] == "subscribe" and gap:
+                gap = False
+                log.warning("push subscriber reconnected; subscriptions re-read their snapshots")
+                for listener in self.routes.all():
+                    listener.mailbox.resync()
+            if message["type"] != "message":
                 continue
             topic = topics.get(message["channel"])
             if topic is not None:

@@ -21,7 +21,7 @@ from api.auth.principal import Anonymous, Customer, Staff
 from api.graphql.context import Context, Loaders
 from api.graphql.ids import decode_gid, encode_gid
 from api.graphql.orders import Order, OrderStatusEnum
-from api.pubsub import EXCEPTIONS, ORDERS, Envelope, Lagged, Listener, Mailbox, PushHub
+from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Envelope, Lagged, Listener, Mailbox, PushHub
 from domain.clock import utcnow
 from domain.orders import queries
 from domain.orders.models import Order as OrderRow
@@ -127,25 +127,38 @@ def _update(row: OrderRow, event_id: str, issued_at: datetime, version: int, sta
 
 
 async def _pushed(hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope) -> OrderUpdate | None:
-    """Ownership is checked again for every event, on the row as stored, with the queries' policy;
-    the row is read once per event and process and shared by every subscriber shown it."""
-    order_id, version = envelope.get("order_id"), envelope.get("version")
+    """Ownership is checked again for every event, on the row as stored, with the queries' policy,
+    and the event must be one this database committed (pub/sub channels are shared by everything on
+    that Redis). Both are read once per event and process and shared by every subscriber shown it."""
+    order_id, version, status = envelope.get("order_id"), envelope.get("version"), envelope.get("status")
     if not isinstance(order_id, int) or not isinstance(version, int):
         return None
 
-    async def load() -> OrderRow | None:
+    async def load() -> tuple[OrderRow | None, str | None]:
         async with ctx.read() as session:
-            return await queries.get_order(session, EVERYONE, order_id)
+            row = await queries.get_order(session, EVERYONE, order_id)
+            return row, await queries.status_at(session, order_id, version)
 
-    row = await hub.shared(("order", order_id, version), load)
-    if row is None or not viewer.sees(row):
+    row, committed = await hub.shared(("order", order_id, version), load)
+    if row is None or committed is None or committed != status or not viewer.sees(row):
         return None
-    status = envelope.get("status")
     try:
         issued_at = _parse_time(envelope.get("issued_at")) or row.updated_at
         return _update(row, str(envelope.get("event_id")), issued_at, version, str(status), False)
     except ValueError:
         return None
+
+
+def _is_newer(last: OrderedDict[int, int], update: OrderUpdate) -> bool:
+    """Remembers the highest version sent per order; anything not higher is a repeat or arrived late."""
+    row_id = update.order.row.id or 0
+    if update.version <= last.get(row_id, 0):
+        return False
+    last[row_id] = update.version
+    last.move_to_end(row_id)
+    if len(last) > REMEMBERED_VERSIONS:
+        last.popitem(last=False)
+    return True
 
 
 def _lagged() -> GraphQLError:
@@ -176,24 +189,19 @@ class Subscription:
         hub.register(listener)
         last: OrderedDict[int, int] = OrderedDict()
         try:
-            for update in await _snapshot(ctx, viewer, key):
-                last[update.order.row.id or 0] = update.version
-                yield update
+            envelope = RESYNC
             while True:
-                envelope = await listener.mailbox.get()
                 _check_credentials(ctx)
                 ctx.loaders = Loaders(ctx.runtime)  # a long-lived connection must not serve stale relations
-                pushed = await _pushed(hub, ctx, viewer, envelope)
-                if pushed is None:
-                    continue
-                row_id = pushed.order.row.id or 0
-                if pushed.version <= last.get(row_id, 0):
-                    continue
-                last[row_id] = pushed.version
-                last.move_to_end(row_id)
-                if len(last) > REMEMBERED_VERSIONS:
-                    last.popitem(last=False)
-                yield pushed
+                if envelope is RESYNC:
+                    updates = await _snapshot(ctx, viewer, key)
+                else:
+                    pushed = await _pushed(hub, ctx, viewer, envelope)
+                    updates = [] if pushed is None else [pushed]
+                for update in updates:
+                    if _is_newer(last, update):
+                        yield update
+                envelope = await listener.mailbox.get()
         except Lagged:
             raise _lagged() from None
         finally:
@@ -210,7 +218,7 @@ class Subscription:
             while True:
                 envelope = await listener.mailbox.get()
                 _check_credentials(info.context)
-                update = _exception_update(envelope)
+                update = None if envelope is RESYNC else _exception_update(envelope)
                 if update is not None:
                     yield update
         except Lagged:

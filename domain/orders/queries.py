@@ -76,6 +76,12 @@ async def get_orders(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) 
     return {row.id: row for row in (await session.exec(query)).all() if row.id is not None}
 
 
+async def status_at(session: AsyncSession, order_id: int, version: int) -> str | None:
+    """The status an order's event log records at a version; None if no such event was committed."""
+    query = select(OrderEvent.status).where(OrderEvent.order_id == order_id, OrderEvent.version == version)
+    return (await session.exec(query)).first()
+
+
 async def list_orders(session: AsyncSession, viewer: Viewer, filters: OrderFilter, page: PageRequest) -> Page:
     query = _visible(select(Order), viewer)
     if filters.statuses:

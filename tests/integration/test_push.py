@@ -11,6 +11,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -145,38 +146,40 @@ async def test_exceptions_are_for_staff(api: Api, creds: Credentials, server: tu
 
 
 async def test_burst_keeps_latest_state_in_version_order(api: Api, creds: Credentials) -> None:
-    """A mailbox of two cannot hold a burst of thirty: what arrives rises strictly and ends at the latest."""
+    """The relay is down while an order changes 29 times; when it comes back it publishes them in one
+    burst that a mailbox of two cannot hold: what arrives rises strictly and ends at the latest."""
     app = create_app(runtime=api.runtime)
     app.state.push_hub = PushHub(api.runtime.redis_url, queue_size=2)
-    order, _ = await _place(api, creds, _phone())
+    order, pay = await _place(api, creds, _phone())
     key = _gid_key(order["id"])
     async with serving(app) as url, GraphQLWs.open(url, creds.customer(api.runtime, order["buyerUid"])) as ws:
         op = await ws.subscribe(ORDER_UPDATES)
         assert (await ws.next(op))["data"]["orderUpdates"]["snapshot"] is True
-
-        def envelope(version: int) -> str:
-            status = "PAID" if version > 1 else "PENDING_PAYMENT"
-            return json.dumps(
-                {
-                    "event_id": f"{key}:{version}",
-                    "order_id": key,
-                    "version": version,
-                    "status": status,
-                    "buyer_uid": order["buyerUid"],
-                    "issued_at": "2026-11-25T08:00:00+00:00",
-                }
-            )
-
-        async with api.runtime.redis.pipeline(transaction=False) as pipe:
-            for version in [*range(2, 31), 10]:  # a late, stale repeat at the end
-                pipe.publish(channel_name("orders"), envelope(version))
-            await pipe.execute()
+        await api.runtime.relay.stop()
+        for step in range(1, 30):  # each amendment (a smaller coupon) is a new version
+            discount = Decimal("20.00") - Decimal(step) / 2
+            amended = dict(pay, status="PENDING_PAYMENT", discountAmount=str(discount))
+            amended.pop("paidAt")
+            amended["totalAmount"] = str(Decimal("115.90") - discount)
+            result = await api.gql(SUBMIT_ORDER, {"input": amended}, headers=creds.writer)
+            assert result["data"]["submitOrder"]["order"]["version"] == step + 1
+        api.runtime.relay.start()
+        api.runtime.relay.notify()
         seen: list[int] = []
         while not seen or seen[-1] < 30:
             seen.append((await ws.next(op))["data"]["orderUpdates"]["version"])
-        await api.runtime.redis.publish(channel_name("orders"), envelope(31))
-        seen.append((await ws.next(op))["data"]["orderUpdates"]["version"])
-    assert seen == sorted(set(seen)) and seen[-2:] == [30, 31]  # the stale 10 was never shown
+
+        def envelope(version: int, status: str) -> str:
+            fields = {"order_id": key, "version": version, "status": status, "buyer_uid": order["buyerUid"]}
+            return json.dumps({**fields, "event_id": f"{key}:{version}", "issued_at": "2026-11-25T08:00:00+00:00"})
+
+        await api.runtime.redis.publish(channel_name("orders"), envelope(10, "PENDING_PAYMENT"))  # a late repeat
+        await api.runtime.redis.publish(channel_name("orders"), envelope(99, "SHIPPED"))  # never committed here
+        paid = dict(amended, status="PAID", paidAt=pay["paidAt"])
+        await api.gql(SUBMIT_ORDER, {"input": paid}, headers=creds.writer)
+        last = (await ws.next(op))["data"]["orderUpdates"]
+    assert seen == sorted(set(seen)) and seen[-1] == 30
+    assert (last["version"], last["status"]) == (31, "PAID")
 
 
 async def test_change_on_one_process_reaches_a_subscriber_of_another(
@@ -252,3 +255,28 @@ async def test_a_connection_outliving_its_token_stops_receiving(
         refused = await ws.next(op)
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         assert "data" not in refused or refused["data"] is None
+
+
+async def test_a_lost_redis_subscription_is_restored_and_the_gap_read_from_the_database(
+    api: Api, creds: Credentials, server: tuple[str, Any]
+) -> None:
+    url, app = server
+    order, pay = await _place(api, creds, _phone())
+    async with GraphQLWs.open(url, creds.customer(api.runtime, order["buyerUid"])) as ws:
+        op = await ws.subscribe(ORDER_UPDATES)
+        assert (await ws.next(op))["data"]["orderUpdates"]["version"] == 1
+        hub: PushHub = app.state.push_hub
+        hub.reconnect_delay_s = 3
+        redis = api.runtime.redis
+
+        async def hub_clients() -> list[dict[str, Any]]:
+            return [c for c in await redis.client_list() if c.get("name") == hub.client_name]
+
+        [connection] = await hub_clients()
+        await redis.client_kill_filter(_id=connection["id"])
+        while await hub_clients():  # noqa: ASYNC110 (polling Redis)
+            await asyncio.sleep(0.02)
+        await api.gql(SUBMIT_ORDER, {"input": pay}, headers=creds.writer)  # its push is lost with the connection
+        update = (await ws.next(op))["data"]["orderUpdates"]
+        assert (update["version"], update["status"], update["snapshot"]) == (2, "PAID", True)
+        assert [c.get("sub") for c in await hub_clients()] == ["2"]
