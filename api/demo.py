@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 from sqlalchemy import func
 from sqlmodel import col, select
+from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
@@ -202,6 +203,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     counts = await _counts(runtime)
     truth = day.counts()
     _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
+    await _live_push(runtime, port, bridge.key, day)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -256,3 +258,59 @@ def _print_report(
     print(f"   partner API key:  X-Api-Key: {partner_key}")
     print(f"   staff login:      {staff_email} / {password}")
     print("   query:            { orders(first: 5) { edges { node { channel channelOrderId status } } } }")
+
+
+SUBSCRIBE = "subscription { orderUpdates { version status snapshot order { id channelOrderId } } }"
+
+
+async def _live_push(runtime: Runtime, port: int, partner_key: str, day: SimDay) -> None:
+    """A customer app subscribes over graphql-transport-ws; then another buyer's unpaid order and one
+    of its own are paid through the partner API: only its own change is pushed to it."""
+    async with runtime.core.sessions() as session:
+        query = select(Order).where(Order.status == "PENDING_PAYMENT", col(Order.buyer_uid).is_not(None))
+        pending = list((await session.exec(query.order_by(col(Order.id)))).all())
+        other = next((o for o in pending if o.buyer_uid != pending[0].buyer_uid), None) if pending else None
+        if not pending or other is None:
+            print("\n== live push: skipped (no unpaid orders of two buyers)")
+            return
+        mine = pending[0]
+        owned = (await session.exec(select(func.count()).where(Order.buyer_uid == mine.buyer_uid))).one()
+    sims = {o.channel_order_id: o for o in day.orders}
+    assert mine.buyer_uid is not None
+    token = issue_customer_token(runtime.settings.secret("token_secret"), mine.buyer_uid, 10).token
+    url = f"ws://127.0.0.1:{port}/graphql"
+    async with (
+        connect(url, subprotocols=["graphql-transport-ws"]) as ws,  # type: ignore[list-item]
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        snapshot = [json.loads(await ws.recv()) for _ in range(min(owned, 100))]
+
+        async def pay(row: Order) -> float:
+            body = {**sims[row.channel_order_id].as_input(), "status": "PAID", "paidAt": utcnow().isoformat()}
+            started = time.perf_counter()
+            await client.post(
+                "/graphql", json={"query": SINGLE, "variables": {"input": body}}, headers={"X-Api-Key": partner_key}
+            )
+            return started
+
+        await pay(other)
+        leaked = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while True:
+                    await ws.recv()
+                    leaked += 1
+        started = await pay(mine)
+        async with asyncio.timeout(10):
+            update = json.loads(await ws.recv())["payload"]["data"]["orderUpdates"]
+        delay_ms = (time.perf_counter() - started) * 1000
+    print("\n== live push: a customer app subscribed to its orders over graphql-transport-ws")
+    print(f"   snapshot first: {len(snapshot)} of the buyer's orders with their current status and version")
+    print(f"   another buyer's order paid:  pushes received {leaked}")
+    print(
+        f"   own order paid:              {mine.status} -> {update['status']} (version {update['version']}),"
+        f" pushed {delay_ms:.0f} ms after the partner's request"
+    )

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     graphql_max_cost: int = 5_000
     graphiql: bool = True
     cors_origins: list[str] = []
+    push_queue_size: int = 256
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

@@ -29,6 +29,7 @@ from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff import StaffMutations
+from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return OrderhubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Order],
         config=StrawberryConfig(scalar_map={Decimal: DECIMAL_SCALAR}),
         extensions=[

@@ -33,4 +33,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert "REJECTED': 5" in out
     assert re.search(r"customer token:\s+Authorization: Bearer \S+\.\S+\.\S+", out)
     assert "GraphiQL:" in out
+    assert "another buyer's order paid:  pushes received 0" in out
+    assert re.search(r"snapshot first: [1-9]\d* of the buyer's orders", out)
+    assert re.search(r"own order paid:\s+PENDING_PAYMENT -> PAID \(version \d+\), pushed \d+ ms", out)
     assert not (tmp_path / "data" / "embedded-redis.json").exists()  # the embedded server was stopped
