@@ -48,6 +48,9 @@ class _Change:
     data: dict[str, Any]
 
 
+Change = _Change
+
+
 class OrderService:
     """Stateless apart from its collaborators; the caller owns the session and commits."""
 
@@ -243,7 +246,7 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     assert row.id is not None
     row.version += 1
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
-    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid)
+    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event)
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
@@ -253,7 +256,19 @@ async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) 
         setattr(row, name, value)
 
 
-def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderStatus, buyer_uid: str | None) -> None:
+def publish_change(
+    outbox: Outbox,
+    order_id: int,
+    version: int,
+    status: OrderStatus,
+    buyer_uid: str | None,
+    warehouse_code: str | None = None,
+    event_type: EventType | None = None,
+) -> None:
+    """The envelope subscribers receive; `predicted_next_at` stays null until the prediction fills it.
+
+    `event_type` lets a subscriber skip log entries that leave the status as it was (evidence notes).
+    """
     outbox.publish(
         ORDER_TOPIC,
         {
@@ -262,6 +277,9 @@ def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderSta
             "version": version,
             "status": status.value,
             "buyer_uid": buyer_uid,
+            "warehouse_code": warehouse_code,
+            "predicted_next_at": None,
+            "event_type": None if event_type is None else event_type.value,
             "issued_at": utcnow().isoformat(),
         },
     )
