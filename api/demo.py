@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
+from api.demo_fulfilment import fulfilment_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage
@@ -202,6 +203,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     counts = await _counts(runtime)
     truth = day.counts()
     _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
+    await fulfilment_demo(runtime, port, day)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):

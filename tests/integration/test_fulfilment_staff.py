@@ -20,7 +20,7 @@ from tests.integration.fulfilment_fixtures import (
     request_ship,
     scan,
 )
-from workers.fulfilment_jobs import find_stuck_shipments
+from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 
 MY_ORDERS = """query { myOrders(first: 10) { edges { node { id status warehouseCode currentOperator
   predictedNextAt lastStageDuration { seconds text } } } } }"""
@@ -121,3 +121,16 @@ async def test_customer_sees_own_progress_but_not_the_system_log(api: Api, creds
     view = flow_only["data"]["order"]
     assert [s["label"] for s in view["timeline"]["flow"]][-2:] == ["ship request", "packed"]
     assert view["backtrack"]["blockingPoint"]["summary"].startswith("packed -> outbound: 2 h")
+
+
+async def test_shipped_notification_job_checks_the_parcel_left(api: Api, creds: Credentials) -> None:
+    who = await callers(api)
+    order = await paid_order(api, creds)
+    key = int(order["id"].rsplit("/", 1)[1])
+    ctx = {"runtime": api.runtime}
+    now = utcnow()
+    await request_ship(api, who, order["id"], now - timedelta(hours=2))
+    assert await notify_customer_shipped(ctx, key, 3) is False  # a forged job for a clicked order tells nobody
+    await api.gql(WAREHOUSE, {"input": confirmation(now - timedelta(hours=1), "DO-1")}, headers=creds.wms_only)
+    [job] = await outbox_rows(api, "notify_customer_shipped")
+    assert await notify_customer_shipped(ctx, **job.payload) is True
