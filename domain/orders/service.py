@@ -123,7 +123,10 @@ class OrderService:
             for version, change in enumerate(histories[key], start=1):
                 events.append(_event_row(order_id, version, change, by, now))
             final = histories[key][-1]
-            publish_change(self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key])
+            publish_change(
+                self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key], order.warehouse_code,
+                final.event,
+            )  # fmt: skip
             if final.status is OrderStatus.PENDING_PAYMENT:
                 self.outbox.enqueue(
                     PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self._until_deadline(order, now)

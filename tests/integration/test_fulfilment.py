@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -296,6 +297,12 @@ async def test_unknown_cancelled_out_of_order_duplicate_and_skewed_events_open_c
         "skewed": "CLOCK_SKEW",
     }
     assert unknown["order"] is None and unknown["exceptions"][0]["order"] is None
+    async with api.runtime.core.sessions() as session:
+        query = select(FulfilmentEvidence).where(col(FulfilmentEvidence.order_reference) == "NO-SUCH-ORDER")
+        kept = (await session.execute(query)).scalar_one()
+        raw = await read_body(session, api.runtime.core.vault, kept.inbound_message_id or 0)
+    assert kept.outcome == "HELD" and kept.order_id is None
+    assert b"NO-SUCH-ORDER" in raw
     assert duplicate["order"]["status"] == "PICKED"
     assert skewed["order"]["status"] == "PICKED"
     assert {c.kind for c in await exceptions(api)} >= set(kinds.values())
@@ -320,3 +327,15 @@ def _order(channel_order_id: str) -> dict[str, object]:
     from tests.integration.orders_fixtures import order_input
 
     return order_input(channel_order_id)
+
+
+async def test_the_same_event_sent_twice_at_once_applies_once(api: Api, creds: Credentials) -> None:
+    who = await callers(api)
+    order = await paid_order(api, creds)
+    now = utcnow()
+    await request_ship(api, who, order["id"], now - timedelta(hours=2))
+    body = {"input": confirmation(now - timedelta(hours=1), "DO-RACE")}
+    results = await asyncio.gather(*(api.gql(WAREHOUSE, body, headers=creds.wms_only) for _ in range(2)))
+    repeated = sorted(r["data"]["recordWarehouseEvent"]["repeated"] for r in results)
+    assert repeated == [False, True]
+    assert len(await outbox_rows(api, "notify_customer_shipped")) == 1
