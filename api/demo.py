@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
+from api.demo_fulfilment import fulfilment_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage
@@ -204,6 +205,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     truth = day.counts()
     _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
     await _live_push(runtime, port, bridge.key, day)
+    await fulfilment_demo(runtime, port, day)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):

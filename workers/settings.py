@@ -8,14 +8,16 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
+from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
 from workers.runtime import Runtime
 
-FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
+FUNCTIONS = [func(check_payment_deadline, max_tries=5), func(notify_customer_shipped, max_tries=5)]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
 ]
 
 

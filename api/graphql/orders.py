@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.auth.principal import Partner
+from api.graphql import journey
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
@@ -200,6 +201,25 @@ class Order(Node):
     @strawberry.field
     def cancelled_at(self) -> datetime | None:
         return self.row.cancelled_at
+
+    tracking_number: str | None = strawberry.field(resolver=journey.tracking_number)
+    carrier_code: str | None = strawberry.field(resolver=journey.carrier_code)
+    current_operator: str | None = strawberry.field(
+        resolver=journey.current_operator, description="Who handles the order now, as the warehouse reports it."
+    )
+    last_stage_duration: journey.Duration | None = strawberry.field(
+        resolver=journey.last_stage_duration,
+        description="Time in the current stage so far, or the last stage's length once the order is done.",
+    )
+    predicted_next_at: datetime | None = strawberry.field(
+        resolver=journey.predicted_next_at, description="When the next step is expected; null for now."
+    )
+    timeline: journey.OrderTimeline = strawberry.field(
+        resolver=journey.timeline, description="The customer-visible flow and the staff system log side by side."
+    )
+    backtrack: journey.OrderBacktrack = strawberry.field(
+        resolver=journey.order_backtrack, description="Each stage's duration and where the order is blocked now."
+    )
 
     @strawberry.field(description="Rises by one with every change; pushed events carry it.")
     def version(self) -> int:

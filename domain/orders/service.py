@@ -48,6 +48,9 @@ class _Change:
     data: dict[str, Any]
 
 
+Change = _Change
+
+
 class OrderService:
     """Stateless apart from its collaborators; the caller owns the session and commits."""
 
@@ -121,7 +124,10 @@ class OrderService:
             for version, change in enumerate(histories[key], start=1):
                 events.append(_event_row(order_id, version, change, by, now))
             final = histories[key][-1]
-            publish_change(self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key])
+            publish_change(
+                self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key], order.warehouse_code,
+                final.event,
+            )  # fmt: skip
             if final.status is OrderStatus.PENDING_PAYMENT:
                 self.outbox.enqueue(
                     PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self._until_deadline(order, now)
@@ -244,7 +250,7 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     assert row.id is not None
     row.version += 1
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
-    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid)
+    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event)
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
@@ -254,7 +260,19 @@ async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) 
         setattr(row, name, value)
 
 
-def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderStatus, buyer_uid: str | None) -> None:
+def publish_change(
+    outbox: Outbox,
+    order_id: int,
+    version: int,
+    status: OrderStatus,
+    buyer_uid: str | None,
+    warehouse_code: str | None = None,
+    event_type: EventType | None = None,
+) -> None:
+    """The envelope subscribers receive; `predicted_next_at` stays null until the prediction fills it.
+
+    `event_type` lets a subscriber skip log entries that leave the status as it was (evidence notes).
+    """
     outbox.publish(
         ORDER_TOPIC,
         {
@@ -263,6 +281,9 @@ def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderSta
             "version": version,
             "status": status.value,
             "buyer_uid": buyer_uid,
+            "warehouse_code": warehouse_code,
+            "predicted_next_at": None,
+            "event_type": None if event_type is None else event_type.value,
             "issued_at": utcnow().isoformat(),
         },
     )

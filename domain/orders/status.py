@@ -39,9 +39,21 @@ class EventType(StrEnum):
     ORDER_AMENDED = "ORDER_AMENDED"
     ORDER_COMPLETED = "ORDER_COMPLETED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+    SHIP_REQUESTED = "SHIP_REQUESTED"
+    ORDER_PICKED = "ORDER_PICKED"
+    ORDER_PACKED = "ORDER_PACKED"
+    ORDER_SHIPPED = "ORDER_SHIPPED"
+    ORDER_DELIVERED = "ORDER_DELIVERED"
+    # Entries of the system log that leave the status as it is: evidence held for review, notes.
+    FULFILMENT_EVIDENCE = "FULFILMENT_EVIDENCE"
+    EXCEPTION_OPENED = "EXCEPTION_OPENED"
+    EXCEPTION_RESOLVED = "EXCEPTION_RESOLVED"
 
 
 S = OrderStatus
+
+PHYSICAL_SOURCES = frozenset({Source.WMS, Source.CARRIER})
+"""The only sources that may write a physical time (picked, packed, outbound, delivered)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,42 @@ RULES: tuple[Rule, ...] = (
         S.COMPLETED,
         frozenset({Source.CHANNEL, Source.SYSTEM}),
         "An order completes only after delivery: the channel closes it, or the system after the return window.",
+    ),
+    Rule(
+        EventType.SHIP_REQUESTED,
+        frozenset({S.PAID}),
+        S.SHIP_REQUESTED,
+        frozenset({Source.STAFF}),
+        "A click on 'ship' is a request to the warehouse, not evidence: it moves the order only to SHIP_REQUESTED.",
+    ),
+    Rule(
+        EventType.ORDER_PICKED,
+        frozenset({S.SHIP_REQUESTED}),
+        S.PICKED,
+        frozenset({Source.WMS}),
+        "Only the warehouse's pick scan proves the goods left the shelf.",
+    ),
+    Rule(
+        EventType.ORDER_PACKED,
+        frozenset({S.SHIP_REQUESTED, S.PICKED}),
+        S.PACKED,
+        frozenset({Source.WMS}),
+        "Only the warehouse's pack scan proves a parcel exists; a pick scan may be skipped by small warehouses.",
+    ),
+    Rule(
+        EventType.ORDER_SHIPPED,
+        frozenset({S.SHIP_REQUESTED, S.PICKED, S.PACKED}),
+        S.SHIPPED,
+        PHYSICAL_SOURCES,
+        "SHIPPED means the parcel physically left: a warehouse outbound confirmation or a carrier pickup scan, "
+        "never a person, and only after a ship request (the stored shipped rule checks the times).",
+    ),
+    Rule(
+        EventType.ORDER_DELIVERED,
+        frozenset({S.SHIPPED}),
+        S.DELIVERED,
+        frozenset({Source.CARRIER}),
+        "Only the carrier sees the parcel signed for; a delivery before any outbound is an exception, not a jump.",
     ),
 )
 

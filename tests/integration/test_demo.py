@@ -25,9 +25,20 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
-    assert len(pairs) == 8  # five channels, three statuses
+    assert len(pairs) == 8 + 5  # five channels, three statuses, then five exception kinds of the fulfilment section
     assert all(seen == expected for _, seen, expected in pairs), pairs
     pending = dict((name, int(seen)) for name, seen, _ in pairs)["PENDING_PAYMENT"]
+    fulfilment = out.split("== fulfilment:", 1)[1]
+    clicked = int(re.search(r"click-driven status\s+(\d+)", fulfilment).group(1))  # type: ignore[union-attr]
+    shipped, truth = re.search(r"physical evidence\)\s+(\d+) / (\d+)", fulfilment).groups()  # type: ignore[union-attr]
+    assert shipped == truth and 0 < int(shipped) < clicked
+    delivered, truth = re.search(r"signed for\)\s+(\d+) / (\d+)", fulfilment).groups()  # type: ignore[union-attr]
+    assert delivered == truth
+    kinds = dict((name, seen) for name, seen, _ in pairs[8:])
+    assert set(kinds) == {"STUCK_AFTER_SHIP_REQUEST", "SCAN_BEFORE_REQUEST", "DUPLICATE_SCAN", "SUSPICIOUS_OUTBOUND",
+                          "SHIPPED_WITHOUT_TRACKING"}  # fmt: skip
+    assert int(kinds["STUCK_AFTER_SHIP_REQUEST"]) > 0
+    assert re.search(r"^     \S+ \S+: (ship request|picked|packed) -> outbound: \d", fulfilment, re.MULTILINE)
     assert f"worker: {pending} unpaid orders flagged" in out
     assert "plaintext phone numbers found in the database file: 0" in out
     assert "REJECTED': 5" in out

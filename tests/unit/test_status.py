@@ -33,6 +33,12 @@ E = EventType
         (S.SHIP_REQUESTED, E.ORDER_CANCELLED, Source.SYSTEM, S.CANCELLED),
         (S.DELIVERED, E.ORDER_COMPLETED, Source.CHANNEL, S.COMPLETED),
         (S.DELIVERED, E.ORDER_COMPLETED, Source.SYSTEM, S.COMPLETED),
+        (S.PAID, E.SHIP_REQUESTED, Source.STAFF, S.SHIP_REQUESTED),
+        (S.SHIP_REQUESTED, E.ORDER_PICKED, Source.WMS, S.PICKED),
+        (S.PICKED, E.ORDER_PACKED, Source.WMS, S.PACKED),
+        (S.PACKED, E.ORDER_SHIPPED, Source.WMS, S.SHIPPED),
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.CARRIER, S.SHIPPED),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.CARRIER, S.DELIVERED),
     ],
 )
 def test_allowed_transitions(current: S, event: E, source: Source, expected: S) -> None:
@@ -50,6 +56,13 @@ def test_allowed_transitions(current: S, event: E, source: Source, expected: S) 
         (S.DELIVERED, E.ORDER_COMPLETED, Source.STAFF),
         # the source is judged before the state
         (S.COMPLETED, E.ORDER_PAID, Source.STAFF),
+        # a person never writes a physical status
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.STAFF),
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.CUSTOMER),
+        (S.SHIP_REQUESTED, E.ORDER_PICKED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.WMS),
+        (S.PAID, E.SHIP_REQUESTED, Source.WMS),
     ],
 )
 def test_refused_sources(current: S, event: E, source: Source) -> None:
@@ -73,6 +86,11 @@ def test_refused_sources(current: S, event: E, source: Source) -> None:
         (S.PENDING_PAYMENT, E.ORDER_AMENDED, Source.STAFF),
         (S.PENDING_PAYMENT, E.PAYMENT_OVERDUE, Source.SYSTEM),
         (S.PENDING_PAYMENT, E.ORDER_PLACED, Source.CHANNEL),
+        (S.PAID, E.ORDER_SHIPPED, Source.WMS),
+        (S.SHIP_REQUESTED, E.ORDER_DELIVERED, Source.CARRIER),
+        (S.CANCELLED, E.ORDER_SHIPPED, Source.CARRIER),
+        (S.PENDING_PAYMENT, E.SHIP_REQUESTED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_SHIPPED, Source.WMS),
     ],
 )
 def test_illegal_transitions(current: S, event: E, source: Source) -> None:
@@ -92,8 +110,9 @@ def test_decide_never_leaves_the_graph() -> None:
             continue
         accepted += 1
         assert target in GRAPH[current]
-    # 1 + 3 + 1 from-states, times their 2, 3, 2 sources
-    assert accepted == 1 * 2 + 3 * 3 + 1 * 2
+    # paid, cancelled, completed: 1 + 3 + 1 from-states times 2, 3, 2 sources; then the fulfilment rules:
+    # ship request 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 2 + 3 * 2 + 1
 
 
 def test_every_rule_follows_an_edge() -> None:
