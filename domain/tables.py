@@ -1,8 +1,21 @@
 """Imports every table so that SQLModel.metadata is complete for alembic and tests."""
 
 from domain.access.models import PartnerKey, StaffUser
+from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.intake.models import InboundMessage
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
 
-__all__ = ["InboundMessage", "Order", "OrderEvent", "OrderLine", "OutboxMessage", "PartnerKey", "StaffUser"]
+__all__ = [
+    "ChannelIntake",
+    "CleaningRuleSet",
+    "DriftAlert",
+    "InboundMessage",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OutboxMessage",
+    "PartnerKey",
+    "SchemaBaseline",
+    "StaffUser",
+]

@@ -1,0 +1,45 @@
+"""What every channel adapter provides, and the one way a payload becomes a canonical order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import Problems, UserError
+from domain.orders.channels import Channel
+from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
+from domain.orders.status import OrderStatus
+
+Parse = Callable[[Mapping[str, Any], Problems], OrderSubmission | None]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    channel: Channel
+    kind: str
+    parse: Parse
+    # Fields whose values form a closed set: a new value (a new status code) is drift worth an alert.
+    enum_paths: frozenset[str]
+    statuses: Mapping[str, OrderStatus]
+
+
+def normalize(adapter: Adapter, payload: Any) -> CanonicalOrder:
+    """Raises UserError naming payload paths for shape problems, canonical paths for rule problems."""
+    problems = Problems()
+    if not isinstance(payload, Mapping):
+        raise UserError.one(("payload",), f"expected a JSON object, got {type(payload).__name__}", "WRONG_SHAPE")
+    submission = adapter.parse(payload, problems)
+    problems.raise_if_any()
+    assert submission is not None
+    canonical = validate_submission(submission, ("canonical",), problems)
+    problems.raise_if_any()
+    assert canonical is not None
+    return canonical
+
+
+def map_status(adapter: Adapter, raw: str, at: tuple[str | int, ...], problems: Problems) -> OrderStatus | None:
+    status = adapter.statuses.get(raw)
+    if status is None and raw:
+        problems.add(at, f"unknown {adapter.channel.value} status {raw!r}", "UNKNOWN_STATUS")
+    return status
