@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     graphql_max_cost: int = 5_000
     graphiql: bool = True
     cors_origins: list[str] = []
+    dingtalk_webhook: str | None = None
+    dingtalk_secret: SecretStr | None = None
+    wecom_webhook: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
+from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
 from workers.runtime import Runtime
 
@@ -16,6 +17,7 @@ FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
 ]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,3 +109,38 @@ async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
         pinned_at=baseline.pinned_at if baseline else None,
         timeline=timeline,
     )
+
+
+async def unsent_alerts(session: AsyncSession, limit: int = 50) -> list[DriftAlert]:
+    query = (
+        select(DriftAlert)
+        .where(col(DriftAlert.count) > col(DriftAlert.notified_count))
+        .order_by(col(DriftAlert.first_seen))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
+    """Records the count each alert had when sent: later occurrences make it news again, once per window."""
+    for alert_id, count in sent:
+        await session.exec(
+            update(DriftAlert)
+            .where(col(DriftAlert.id) == alert_id, col(DriftAlert.notified_count) < count)
+            .values(notified_count=count)
+        )
+
+
+def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
+    """One markdown message for a window's alerts, grouped by channel."""
+    title = f"orderhub: {len(alerts)} upstream payload change(s)"
+    lines = [f"### {title}"]
+    for channel in sorted({a.channel for a in alerts}):
+        lines.append(f"**{_title(channel)}**")
+        for a in (x for x in alerts if x.channel == channel):
+            change = CHANGES.get(a.change, a.change).format(path=f"`{a.path}`", detail=a.detail)
+            new = a.count - a.notified_count
+            lines.append(
+                f"- {change}: {new} new, {a.count} total since {a.first_seen:%d %b %H:%M} UTC, e.g. {a.example}"
+            )
+    return title, "\n".join(lines)

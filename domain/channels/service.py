@@ -116,11 +116,11 @@ async def watch(
     findings = drift.compare(baseline.shape, payload, adapter.enum_paths)
     moment = now or utcnow()
     for finding in findings:
-        await _count_alert(session, channel, adapter.kind, finding, moment)
+        await count_alert(session, channel, adapter.kind, finding, moment)
     return findings
 
 
-async def _count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
+async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
     key = (
         DriftAlert.channel == channel,
         DriftAlert.kind == kind,
