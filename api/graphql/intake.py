@@ -19,7 +19,7 @@ from api.graphql.orders import Order, _load_payload_orders
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
-from domain.channels import monitor
+from domain.channels import monitor, replay
 from domain.channels.models import CleaningRuleSet as RuleRow
 from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.service import accept, decode, pin_baseline, record_payload, save_rules, source_and_kind, watch
@@ -206,6 +206,45 @@ def _relocate(problems: list[Problem]) -> list[Problem]:
     ]
 
 
+@strawberry.type(description="A recorded inbound message of a channel: metadata only, the body stays sealed.")
+class InboundMessage(Node):
+    source: str
+    kind: str
+    received_at: datetime
+    outcome: str
+    error: str | None
+    body_size: int
+    repeats: int
+
+
+@strawberry.type(description="One recorded message played through today's rules and adapters.")
+class ReplayedMessage:
+    message_id: strawberry.ID
+    received_at: datetime
+    outcome_before: str
+    channel_order_id: str | None
+    rule_version: int | None
+    would_be: JSON | None = strawberry.field(description="The canonical order the message would become now.")
+    stored: JSON | None = strawberry.field(description="What the message became when it was applied, if it was.")
+    diff: JSON = strawberry.field(description="Field -> [stored, would be], for fields that differ.")
+    error: str | None
+    applied: bool
+
+
+@strawberry.input
+class ReplayInput:
+    channel: str
+    received_from: datetime
+    received_to: datetime
+    apply: bool = strawberry.field(default=False, description="False: a dry run that changes nothing.")
+
+
+@strawberry.type
+class ReplayPayload:
+    messages: list[ReplayedMessage]
+    user_errors: list[IntakeUserError]
+
+
 @strawberry.type
 class IntakeMutations:
     @strawberry.mutation(
@@ -290,6 +329,50 @@ class IntakeMutations:
         return PinSchemaBaselinePayload(baseline=baseline, user_errors=[])
 
 
+def _replayed(item: replay.Replayed) -> ReplayedMessage:
+    return ReplayedMessage(
+        message_id=strawberry.ID(encode_gid("InboundMessage", item.message_id)),
+        received_at=item.received_at,
+        outcome_before=item.outcome_before,
+        channel_order_id=item.channel_order_id,
+        rule_version=item.rule_version,
+        would_be=item.would_be,
+        stored=item.stored,
+        diff=item.diff,
+        error=item.error,
+        applied=item.applied,
+    )
+
+
+@strawberry.type
+class ReplayMutations:
+    @strawberry.mutation(
+        description="Replay a window of a channel's recorded payloads through today's rules: dry run or for real.",
+        extensions=allow(roles=frozenset({Role.ADMIN, Role.OPS})),
+    )
+    async def replay_channel_messages(self, info: Info[Context, None], input: ReplayInput) -> ReplayPayload:
+        ctx = info.context
+        settings = ctx.runtime.settings
+        actor = _staff_name(info).replace("staff:", "staff-replay:")
+        try:
+            if input.apply:
+                async with ctx.unit_of_work() as session:
+                    deadline = settings.payment_deadline_minutes * 60
+                    orders = OrderService(session, ctx.runtime.core.identity, Outbox(), deadline)
+                    items = await replay.replay(
+                        session, ctx.runtime.core.vault, input.channel, input.received_from, input.received_to,
+                        orders=orders, actor=actor,
+                    )  # fmt: skip
+            else:
+                async with ctx.read() as session:  # never committed: a dry run leaves no trace
+                    items = await replay.replay(
+                        session, ctx.runtime.core.vault, input.channel, input.received_from, input.received_to
+                    )
+        except UserError as error:
+            return ReplayPayload(messages=[], user_errors=_errors(error.problems))
+        return ReplayPayload(messages=[_replayed(i) for i in items], user_errors=[])
+
+
 @strawberry.type
 class IntakeQueries:
     @strawberry.field(description="Drift alerts, newest first.", extensions=allow(any_staff=True))
@@ -305,6 +388,43 @@ class IntakeQueries:
             [encode_cursor("drift", r.id or 0) for r in page],
             has_next=len(rows) > first,
             has_previous=after is not None,
+        )
+
+    @strawberry.field(
+        description="A channel's recorded inbound messages in a time window, oldest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def inbound_messages(
+        self,
+        info: Info[Context, None],
+        channel: str,
+        first: int,
+        after: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        outcome: str | None = None,
+    ) -> Connection[InboundMessage]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await replay.find_messages(
+                session, channel, received_from, received_to, outcome, decode_cursor(after, "inbound") or 0, first + 1
+            )
+        page = rows[:first]
+        nodes = [
+            InboundMessage(
+                id=strawberry.ID(encode_gid("InboundMessage", r.id or 0)),
+                source=r.source,
+                kind=r.kind,
+                received_at=r.received_at,
+                outcome=r.outcome,
+                error=r.error,
+                body_size=r.body_size,
+                repeats=r.repeats,
+            )
+            for r in page
+        ]
+        return connection(
+            nodes, [encode_cursor("inbound", r.id or 0) for r in page], len(rows) > first, after is not None
         )
 
     @strawberry.field(description="Every saved version of a channel's cleaning rules, newest first.",

@@ -24,7 +24,7 @@ from strawberry.types import ExecutionContext, Info
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.ids import decode_gid
-from api.graphql.intake import IntakeMutations, IntakeQueries
+from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
@@ -50,7 +50,7 @@ class Query(OrderQueries, IntakeQueries):
 
 
 @strawberry.type
-class Mutation(OrderMutations, StaffMutations, IntakeMutations):
+class Mutation(OrderMutations, StaffMutations, IntakeMutations, ReplayMutations):
     pass
 
 
