@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from domain.errors import Problems, UserError
@@ -24,14 +24,18 @@ class Adapter:
     statuses: Mapping[str, OrderStatus]
 
 
-def normalize(adapter: Adapter, payload: Any) -> CanonicalOrder:
-    """Raises UserError naming payload paths for shape problems, canonical paths for rule problems."""
+def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> CanonicalOrder:
+    """Raises UserError naming payload paths for shape problems, canonical paths for rule problems.
+
+    `channel` is the channel the sender declared: Taobao and Tmall share one trade format."""
     problems = Problems()
     if not isinstance(payload, Mapping):
         raise UserError.one(("payload",), f"expected a JSON object, got {type(payload).__name__}", "WRONG_SHAPE")
     submission = adapter.parse(payload, problems)
     problems.raise_if_any()
     assert submission is not None
+    if channel is not None:
+        submission = replace(submission, channel=channel)
     canonical = validate_submission(submission, ("canonical",), problems)
     problems.raise_if_any()
     assert canonical is not None

@@ -30,6 +30,7 @@ from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.orders.commands import CanonicalOrder
 from domain.orders.service import OrderService, Provenance
+from domain.sql import dialect, insert_ignore
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 UNKNOWN = "UNKNOWN"
@@ -121,32 +122,27 @@ async def watch(
 
 
 async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
-    key = (
-        DriftAlert.channel == channel,
-        DriftAlert.kind == kind,
-        DriftAlert.path == finding.path[:300],
-        DriftAlert.change == finding.change.value,
-        DriftAlert.detail == finding.detail[:200],
-    )
-    existing = (await session.exec(select(DriftAlert.id).where(*key))).first()
-    if existing is not None:
-        await session.exec(
-            update(DriftAlert).where(col(DriftAlert.id) == existing).values(count=DriftAlert.count + 1, last_seen=at)
-        )
+    """Concurrent payloads may raise the same alert at once: the database decides which one inserts."""
+    values = {
+        "channel": channel,
+        "kind": kind,
+        "path": finding.path[:300],
+        "change": finding.change.value,
+        "detail": finding.detail[:200],
+        "example": finding.example,
+        "first_seen": at,
+        "last_seen": at,
+        "count": 1,
+        "notified_count": 0,
+    }
+    columns = ("channel", "kind", "path", "change", "detail")
+    if await insert_ignore(session, DriftAlert, values, columns) is not None:
         return
-    session.add(
-        DriftAlert(
-            channel=channel,
-            kind=kind,
-            path=finding.path[:300],
-            change=finding.change.value,
-            detail=finding.detail[:200],
-            example=finding.example,
-            first_seen=at,
-            last_seen=at,
-        )
+    await session.exec(
+        update(DriftAlert)
+        .where(*(getattr(DriftAlert, c) == values[c] for c in columns))
+        .values(count=DriftAlert.count + 1, last_seen=at)
     )
-    await session.flush()
 
 
 async def _baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBaseline | None:
@@ -155,21 +151,23 @@ async def _baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBas
 
 
 async def learn(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> None:
-    """Accepted payloads teach the baseline until staff pin it."""
-    baseline = await _baseline(session, channel, adapter.kind)
-    if baseline is None:
-        shape = drift.learn({}, payload, adapter.enum_paths)
-        session.add(SchemaBaseline(channel=channel, kind=adapter.kind, shape=shape, samples=1, updated_at=utcnow()))
-        await session.flush()
-        return
+    """Accepted payloads teach the baseline until staff pin it; the row is locked so no sample is lost."""
+    if await _baseline(session, channel, adapter.kind) is None:
+        empty = {"fields": {}, "samples": 0}
+        values = {"channel": channel, "kind": adapter.kind, "shape": empty, "samples": 0, "updated_at": utcnow()}
+        await insert_ignore(session, SchemaBaseline, values, ("channel", "kind"))
+    query = select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == adapter.kind)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update()
+    baseline = (await session.exec(query.execution_options(populate_existing=True))).one()
     if baseline.pinned_at is not None:
         return
     shape = drift.learn(baseline.shape, payload, adapter.enum_paths)
-    baseline.shape = shape
-    baseline.samples = shape["samples"]
-    baseline.updated_at = utcnow()
-    session.add(baseline)
-    await session.flush()
+    await session.exec(
+        update(SchemaBaseline)
+        .where(col(SchemaBaseline.id) == baseline.id)
+        .values(shape=shape, samples=shape["samples"], updated_at=utcnow())
+    )
 
 
 async def pin_baseline(session: AsyncSession, channel_name: str, staff: str, *, pinned: bool = True) -> SchemaBaseline:
@@ -218,7 +216,7 @@ class Normalized:
 
 async def normalize_payload(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> Normalized:
     version, rules = await rules_in_force(session, channel, adapter.kind)
-    return Normalized(normalize(adapter, clean(rules, payload)), version)
+    return Normalized(normalize(adapter, clean(rules, payload), channel), version)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     if created is None or status is None or problems.items:
         return None
     return OrderSubmission(
-        channel=Channel.TMALL.value if trade.get("type") == "tmall" else Channel.TAOBAO.value,
+        channel=Channel.TAOBAO.value,
         channel_order_id=f.with_suffix(tid, trade),
         status=status.value,
         currency="CNY",

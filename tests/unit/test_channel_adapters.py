@@ -128,3 +128,8 @@ def test_drift_finds_new_missing_retyped_fields_and_new_status_values() -> None:
         ("post_tel", drift.Change.MISSING_FIELD, ""): "(absent)",
     }
     assert drift.redact("note", "call 13800138000") == '"call 138******00"'
+
+
+def test_tmall_trades_share_the_taobao_format_and_keep_the_declared_channel() -> None:
+    order = normalize(adapter_for("TMALL"), payload("TAOBAO"), "TMALL")  # type: ignore[arg-type]
+    assert (order.channel, order.channel_order_id) == ("TMALL", "3916620753462938475")
