@@ -73,7 +73,7 @@ def _in_memory(channel: str, bodies: list[bytes], shape: dict[str, Any], rules: 
     started = time.perf_counter()
     for body in bodies:
         payload = json.loads(body)
-        drift.compare(shape, payload, adapter.enum_paths)
+        drift.compare(shape, payload, adapter.enum_paths, adapter.known_values())
         normalize(adapter, clean(rules, payload))
     return time.perf_counter() - started
 

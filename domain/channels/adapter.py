@@ -22,6 +22,11 @@ class Adapter:
     # Fields whose values form a closed set: a new value (a new status code) is drift worth an alert.
     enum_paths: frozenset[str]
     statuses: Mapping[str, OrderStatus]
+    status_path: str = "status"
+
+    def known_values(self) -> dict[str, frozenset[str]]:
+        """Statuses the adapter maps are expected even before a sample shows them: no alert for those."""
+        return {self.status_path: frozenset(self.statuses)}
 
 
 def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> CanonicalOrder:

@@ -128,4 +128,5 @@ ADAPTER = Adapter(
     parse,
     frozenset({"order.OrderStatus", "order.FulfillmentChannel", "order.OrderType", "payload.OrderStatus"}),
     STATUSES,
+    "OrderStatus",
 )

@@ -87,4 +87,5 @@ ADAPTER = Adapter(
     parse,
     frozenset({"order_status", "main_status", "sku_order_list[].order_status", "order_type", "pay_type"}),
     STATUSES,
+    "order_status",
 )

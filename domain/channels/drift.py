@@ -7,7 +7,7 @@ for enum-like fields, the values seen. It is small enough to store as JSON and t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -81,7 +81,16 @@ def learn(shape: dict[str, Any], payload: Any, enum_paths: frozenset[str]) -> di
     return {"fields": fields, "samples": int(shape.get("samples", 0)) + 1}
 
 
-def compare(shape: dict[str, Any], payload: Any, enum_paths: frozenset[str]) -> list[Finding]:
+def _known(path: str, known_values: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    return next((v for p, v in known_values.items() if path == p or path.endswith("." + p)), frozenset())
+
+
+def compare(
+    shape: dict[str, Any],
+    payload: Any,
+    enum_paths: frozenset[str],
+    known_values: Mapping[str, frozenset[str]] | None = None,
+) -> list[Finding]:
     fields: dict[str, Any] = shape.get("fields", {})
     samples = int(shape.get("samples", 0))
     found: dict[tuple[str, Change, str], Finding] = {}
@@ -97,7 +106,12 @@ def compare(shape: dict[str, Any], payload: Any, enum_paths: frozenset[str]) -> 
             key = (path, Change.NEW_FIELD, kind)
         elif kind not in entry["types"] and kind != "null":
             key = (path, Change.TYPE_CHANGE, f"{'/'.join(entry['types'])} -> {kind}")
-        elif is_enum(path, enum_paths) and "values" in entry and str(value) not in entry["values"]:
+        elif (
+            is_enum(path, enum_paths)
+            and "values" in entry
+            and str(value) not in entry["values"]
+            and str(value) not in _known(path, known_values or {})
+        ):
             key = (path, Change.NEW_VALUE, str(value)[:100])
         else:
             continue

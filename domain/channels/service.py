@@ -114,7 +114,7 @@ async def watch(
     baseline = await _baseline(session, channel, adapter.kind)
     if baseline is None or baseline.pinned_at is None:
         return []
-    findings = drift.compare(baseline.shape, payload, adapter.enum_paths)
+    findings = drift.compare(baseline.shape, payload, adapter.enum_paths, adapter.known_values())
     moment = now or utcnow()
     for finding in findings:
         await count_alert(session, channel, adapter.kind, finding, moment)

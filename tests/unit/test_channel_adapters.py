@@ -133,3 +133,15 @@ def test_drift_finds_new_missing_retyped_fields_and_new_status_values() -> None:
 def test_tmall_trades_share_the_taobao_format_and_keep_the_declared_channel() -> None:
     order = normalize(adapter_for("TMALL"), payload("TAOBAO"), "TMALL")  # type: ignore[arg-type]
     assert (order.channel, order.channel_order_id) == ("TMALL", "3916620753462938475")
+
+
+def test_statuses_the_adapter_maps_are_not_drift_but_unmapped_codes_are() -> None:
+    adapter = adapter_for("DOUYIN")
+    assert adapter is not None
+    seen = payload("DOUYIN")
+    shape = drift.learn({}, seen, adapter.enum_paths)
+    inner = seen["data"]["shop_order_detail"]
+    for code, alerts in ((4, 0), (106, 1)):
+        inner["order_status"] = code
+        found = drift.compare(shape, seen, adapter.enum_paths, adapter.known_values())
+        assert len([f for f in found if f.path.endswith(".order_status")]) == alerts
