@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -282,7 +281,6 @@ async def save_rules(
     raw_rules: Any,
     note: str,
     by: str,
-    extra_samples: Mapping[str, Any] | None = None,
 ) -> CleaningRuleSet:
     """A new version, refused unless every accepted sample still maps to a canonical order through it."""
     channel, kind = source_and_kind(channel_name)
@@ -295,13 +293,11 @@ async def save_rules(
     adapter = adapter_for(channel)
     assert adapter is not None
     samples = await accepted_samples(session, vault, channel, kind)
-    samples += [(0, sample) for sample in (extra_samples or {}).values()]
     for message_id, sample in samples:
         try:
             normalize(adapter, clean(rules, sample))
         except UserError as error:
-            where = f"message {message_id}" if message_id else "a reference sample"
-            problems.add(("rules",), f"breaks the canonical mapping of {where}: {error}", "BREAKS_MAPPING")
+            problems.add(("rules",), f"breaks the canonical mapping of message {message_id}: {error}", "BREAKS_MAPPING")
             break
     problems.raise_if_any()
     latest = (

@@ -104,6 +104,16 @@ async def test_err_suffix_rule_is_versioned_and_recorded_on_each_order(api: Api,
     )  # fmt: skip
     [error] = broken["data"]["saveCleaningRules"]["userErrors"]
     assert error["code"] == "BREAKS_MAPPING" and "AmazonOrderId" in error["message"]
+    invalid = await api.gql(
+        SAVE_RULES, {"input": {"channel": "AMAZON", "rules": [{"op": "drop", "path": "order.x"}, {"op": "melt"}]}},
+        headers=creds.admin,
+    )  # fmt: skip
+    assert invalid["data"]["saveCleaningRules"]["userErrors"] == [
+        {"field": ["input", "rules", "1", "op"], "code": "INVALID_RULE", "message": invalid["data"][
+            "saveCleaningRules"]["userErrors"][0]["message"]}
+    ]  # fmt: skip
+    wms = await api.gql(SUBMIT, {"input": {"channel": "AMAZON", "payload": "{}"}}, headers=creds.wms_only)
+    assert wms["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
     suffixed = payload("AMAZON")
     order_object("AMAZON", suffixed).update(AmazonOrderId="111-0000001-0000001", order_id_suffix="ERR")
