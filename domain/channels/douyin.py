@@ -60,7 +60,11 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         )
     post = f.integer(order, "post_amount", at, problems, required=False)
     paid_total = f.integer(order, "order_amount", at, problems)
-    items = sum(int(x.unit_price.replace(".", "")) * x.quantity for x in lines) if not problems.items else 0
+    items = sum(
+        sku["goods_price"] * sku["item_num"]
+        for sku in order.get("sku_order_list") or []
+        if isinstance(sku, Mapping) and isinstance(sku.get("goods_price"), int) and isinstance(sku.get("item_num"), int)
+    )
     if created is None or status is None or problems.items:
         return None
     return OrderSubmission(

@@ -131,9 +131,7 @@ def redact(path: str, value: Any) -> str:
         return f"[{len(value)} entries]"
     text = str(value) if not isinstance(value, str) else value
     leaf = path.rsplit(".", 1)[-1]
-    if PERSONAL.search(leaf) and isinstance(value, str):
+    if PERSONAL.search(leaf) and isinstance(value, str | int) and not isinstance(value, bool):
         return (text[:1] + "***") if text else ""
-    if isinstance(value, str):
-        text = LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], text)
-        text = f'"{text}"'
-    return text[:EXAMPLE_CHARS]
+    text = LONG_DIGITS.sub(lambda m: m.group()[:3] + "*" * (len(m.group()) - 5) + m.group()[-2:], text)
+    return (f'"{text}"' if isinstance(value, str) else text)[:EXAMPLE_CHARS]

@@ -128,6 +128,9 @@ def test_drift_finds_new_missing_retyped_fields_and_new_status_values() -> None:
         ("post_tel", drift.Change.MISSING_FIELD, ""): "(absent)",
     }
     assert drift.redact("note", "call 13800138000") == '"call 138******00"'
+    assert drift.redact("receiver_tel", 13800138000) == "1***"
+    assert drift.redact("buyer_ref", 13800138000) == "138******00"
+    assert drift.redact("order_status", 106) == "106"
 
 
 def test_tmall_trades_share_the_taobao_format_and_keep_the_declared_channel() -> None:
