@@ -206,6 +206,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
     await _live_push(runtime, port, bridge.key, day)
     await fulfilment_demo(runtime, port, day)
+    await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -316,3 +317,92 @@ async def _live_push(runtime: Runtime, port: int, partner_key: str, day: SimDay)
         f"   own order paid:              {mine.status} -> {update['status']} (version {update['version']}),"
         f" pushed {delay_ms:.0f} ms after the partner's request"
     )
+
+
+INTAKE_SUBMIT = """mutation($input: SubmitChannelOrderInput!) { submitChannelOrder(input: $input) {
+  order { channelOrderId } userErrors { code } } }"""
+INTAKE_PIN = """mutation($c: String!) { pinSchemaBaseline(input: {channel: $c}) { userErrors { code } } }"""
+INTAKE_RULES = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $input) {
+  ruleSet { version } userErrors { field message code } } }"""
+INTAKE_ALERTS = """{ driftAlerts(first: 50) { nodes { channel path change detail example count } } }"""
+INTAKE_REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
+  messages { channelOrderId diff applied error outcomeBefore } userErrors { code } } }"""
+INTAKE_MONITOR = """query($c: String!) { upstreamMonitor(channel: $c) { timeline { what summary } } }"""
+INTAKE_RULE_SETS = {
+    "AMAZON": [{"op": "drop_if_equals", "path": "order.order_id_suffix", "value": "ERR"}],
+    "DOUYIN": [{"op": "map_values", "path": "data.shop_order_detail.order_status", "mapping": {"106": 105}}],
+    "WECHAT_CHANNELS": [{"op": "coerce", "path": "order.order_detail.price_info.order_price", "to": "integer"}],
+}
+
+
+async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]) -> Any:
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"demo request refused: {body['errors']}")
+    return body["data"]
+
+
+async def _channel_intake_demo(port: int, bridge_key: str, staff_email: str, password: str, seed: int) -> None:
+    """Raw channel payloads with upstream changes injected mid-day: alerts, rules, replay, and clean numbers."""
+    from sim.channel_feed import SUFFIX_FROM, ZONE, channel_day
+
+    feed = channel_day(seed, (utcnow() - timedelta(days=1)).date(), 20)
+    partner = {"X-Api-Key": bridge_key}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        login = await _gql(client, "mutation($i: StaffLoginInput!) { staffLogin(input: $i) { token } }",
+                           {"i": {"email": staff_email, "password": password}}, {})  # fmt: skip
+        staff = {"Authorization": f"Bearer {login['staffLogin']['token']}"}
+        started = utcnow() - timedelta(seconds=1)
+
+        async def push(items: list[Any]) -> tuple[list[str], int]:
+            ids, refused = [], 0
+            for item in items:
+                data = await _gql(client, INTAKE_SUBMIT, {"input": {"channel": item.channel,
+                                  "payload": json.dumps(item.payload, ensure_ascii=False)}}, partner)  # fmt: skip
+                result = data["submitChannelOrder"]
+                refused += bool(result["userErrors"])
+                ids += [result["order"]["channelOrderId"]] if result["order"] else []
+            return ids, refused
+
+        morning = [i for i in feed if i.at.astimezone(ZONE).time() < SUFFIX_FROM]
+        afternoon = [i for i in feed if i.at.astimezone(ZONE).time() >= SUFFIX_FROM]
+        late = afternoon[len(afternoon) // 2 :]
+        afternoon = afternoon[: len(afternoon) // 2]
+        await push(morning)
+        for channel in ("TAOBAO", "DOUYIN", "WECHAT_CHANNELS", "AMAZON"):
+            await _gql(client, INTAKE_PIN, {"c": channel}, staff)
+        before_ids, refused = await push(afternoon)
+        print(f"\n== channel intake: {len(feed)} raw payloads from 4 channels; baselines pinned at noon")
+        print(f"   afternoon changes: {len(afternoon)} payloads, {refused} refused (kept raw), "
+              f"{sum(i.endswith('-ERR') for i in before_ids)} order numbers ending in -ERR")  # fmt: skip
+        alerts = (await _gql(client, INTAKE_ALERTS, {}, staff))["driftAlerts"]["nodes"]
+        print(f"   drift alerts raised: {len(alerts)}")
+        for alert in sorted(alerts, key=lambda a: (a["channel"], a["path"])):
+            print(f"     {alert['channel']:<16} {alert['change']:<13} {alert['path']} {alert['detail']} "
+                  f"e.g. {alert['example']} x{alert['count']}")  # fmt: skip
+        for channel, rules in INTAKE_RULE_SETS.items():
+            saved = await _gql(client, INTAKE_RULES, {"input": {"channel": channel, "rules": rules}}, staff)
+            version = (saved["saveCleaningRules"]["ruleSet"] or {}).get("version")
+            print(f"   rule saved: {channel} v{version} {json.dumps(rules, ensure_ascii=False)}")
+        window = {"receivedFrom": started.isoformat(), "receivedTo": utcnow().isoformat()}
+        dry = await _gql(client, INTAKE_REPLAY, {"input": {"channel": "AMAZON", **window}}, staff)
+        changed = [m for m in dry["replayChannelMessages"]["messages"] if m["diff"]]
+        print(f"   replay dry run, AMAZON: {len(dry['replayChannelMessages']['messages'])} messages, "
+              f"{len(changed)} would change")  # fmt: skip
+        if changed:
+            print(f"     e.g. {json.dumps(changed[0]['diff'])}")
+        for channel in ("DOUYIN", "WECHAT_CHANNELS"):
+            real = await _gql(client, INTAKE_REPLAY, {"input": {"channel": channel, "apply": True, **window}}, staff)
+            messages = real["replayChannelMessages"]["messages"]
+            rescued = sum(m["applied"] and m["outcomeBefore"] == "REJECTED" for m in messages)
+            again = sum(m["applied"] and m["outcomeBefore"] != "REJECTED" for m in messages)
+            print(
+                f"   replay applied, {channel}: {rescued} refused payloads now accepted, {again} re-applied unchanged"
+            )
+        after_ids, refused = await push(late)
+        print(f"   after the rules: {len(late)} payloads, {refused} refused, "
+              f"{sum(i.endswith('-ERR') for i in after_ids)} order numbers ending in -ERR")  # fmt: skip
+        monitor = await _gql(client, INTAKE_MONITOR, {"c": "AMAZON"}, staff)
+        for entry in monitor["upstreamMonitor"]["timeline"]:
+            print(f"   monitor: {entry['summary']}")

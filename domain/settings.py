@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     graphiql: bool = True
     cors_origins: list[str] = []
     push_queue_size: int = 256
+    dingtalk_webhook: str | None = None
+    dingtalk_secret: SecretStr | None = None
+    wecom_webhook: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

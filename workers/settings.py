@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
+from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
 from workers.runtime import Runtime
 
@@ -18,6 +19,7 @@ CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
 ]
 
 

@@ -26,6 +26,7 @@ from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.ids import decode_gid
+from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
@@ -40,7 +41,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries, FulfilmentQueries, ExceptionQueries):
+class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -52,7 +53,9 @@ class Query(OrderQueries, FulfilmentQueries, ExceptionQueries):
 
 
 @strawberry.type
-class Mutation(OrderMutations, StaffMutations, FulfilmentMutations, ExceptionMutations):
+class Mutation(
+    OrderMutations, StaffMutations, FulfilmentMutations, ExceptionMutations, IntakeMutations, ReplayMutations
+):
     pass
 
 

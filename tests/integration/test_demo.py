@@ -48,3 +48,16 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert re.search(r"snapshot first: [1-9]\d* of the buyer's orders", out)
     assert re.search(r"own order paid:\s+PENDING_PAYMENT -> PAID \(version \d+\), pushed \d+ ms", out)
     assert not (tmp_path / "data" / "embedded-redis.json").exists()  # the embedded server was stopped
+    intake = out[out.index("== channel intake") :]
+    assert re.search(
+        r"afternoon changes: \d+ payloads, [1-9]\d* refused \(kept raw\), [1-9]\d* order numbers ending", intake
+    )
+    for alert in ("NEW_FIELD     order.order_id_suffix", "NEW_VALUE     data.shop_order_detail.order_status 106",
+                  "TYPE_CHANGE   order.order_detail.price_info.order_price integer -> string"):  # fmt: skip
+        assert alert in intake
+    assert re.search(r"replay dry run, AMAZON: \d+ messages, [1-9]\d* would change", intake)
+    assert re.search(r'"channelOrderId": \["\d{3}-\d{7}-\d{7}-ERR", "\d{3}-\d{7}-\d{7}"\]', intake)
+    assert re.search(r"replay applied, DOUYIN: [1-9]\d* refused payloads now accepted", intake)
+    assert re.search(r"after the rules: \d+ payloads, 0 refused, 0 order numbers ending in -ERR", intake)
+    assert "payloads gained order.order_id_suffix on" in intake
+    assert "rule v1 drops it when it is 'ERR'" in intake
