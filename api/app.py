@@ -15,6 +15,7 @@ from strawberry.types import ExecutionResult
 from api.auth.principal import Partner, api_key_of, authenticate
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.payments import router as payments_router
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.intake.service import mark_outcome, record_inbound
 from domain.settings import Settings, get_settings
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         allowed_origins=settings.cors_origins,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(payments_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -2,7 +2,19 @@
 
 from domain.access.models import PartnerKey, StaffUser
 from domain.intake.models import InboundMessage
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
 
-__all__ = ["InboundMessage", "Order", "OrderEvent", "OrderLine", "OutboxMessage", "PartnerKey", "StaffUser"]
+__all__ = [
+    "FundVoucher",
+    "FundVoucherConflict",
+    "InboundMessage",
+    "Order",
+    "OrderAdjustment",
+    "OrderEvent",
+    "OrderLine",
+    "OutboxMessage",
+    "PartnerKey",
+    "StaffUser",
+]
