@@ -5,6 +5,7 @@ from domain.intake.models import InboundMessage
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
+from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 
 __all__ = [
     "FundVoucher",
@@ -16,5 +17,9 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "PartnerKey",
+    "ReconItem",
+    "ReconRun",
     "StaffUser",
+    "Statement",
+    "StatementLine",
 ]
