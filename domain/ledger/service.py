@@ -80,9 +80,14 @@ async def resolve_order(session: AsyncSession, order_ref: str | None) -> int | N
 
 
 async def post_notice(
-    session: AsyncSession, notice: PaymentNotice, *, inbound_message_id: int | None = None
+    session: AsyncSession,
+    notice: PaymentNotice,
+    *,
+    inbound_message_id: int | None = None,
+    received_at: datetime | None = None,
 ) -> Posting:
-    now = utcnow()
+    """`received_at` is when the notification reached us (the recorded message's arrival), not when it is posted."""
+    now = received_at or utcnow()
     order_id = await resolve_order(session, notice.order_ref)
     values: dict[str, Any] = {
         "provider": notice.provider,
