@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionResult
 
@@ -65,8 +65,16 @@ def _malformed(body: bytes, limit: int) -> str | None:
     return None
 
 
+# A browser form can post multipart without a preflight; one of these headers proves the caller could not.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-require-preflight")
+
+
 async def get_context(request: Request) -> Context:
     runtime = _runtime(request)
+    if request.headers.get("content-type", "").startswith("multipart/form-data") and not any(
+        request.headers.get(h) for h in PREFLIGHT_HEADERS
+    ):
+        raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
     message_id = None
     if request.method == "POST" and api_key_of(request.headers) is not None:
@@ -115,6 +123,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         allowed_origins=settings.cors_origins,
+        multipart_uploads_enabled=True,
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(payments_router)

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
+from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
 FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
@@ -16,6 +17,7 @@ FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
 ]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -156,3 +159,28 @@ async def resolve_item(
         raise UserError.one(("itemId",), "resolved meanwhile by someone else", "ALREADY_RESOLVED")
     await session.refresh(item)
     return item
+
+
+async def items_of(session: AsyncSession, run_id: int, after_id: int | None, limit: int) -> list[ReconItem]:
+    statement = select(ReconItem).where(ReconItem.run_id == run_id).order_by(col(ReconItem.id)).limit(limit)
+    if after_id is not None:
+        statement = statement.where(col(ReconItem.id) > after_id)
+    return list((await session.exec(statement)).all())
+
+
+async def import_folder(session: AsyncSession, folder: Path, *, uploaded_by: str = "folder") -> list[Imported]:
+    """Every file dropped in the folder, each imported once however often the folder is scanned."""
+    imported = []
+    for name, data in await asyncio.to_thread(_read_folder, folder):
+        imported.append(await import_statement(session, name, data, parse_statement(name, data), uploaded_by))
+    return imported
+
+
+def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def due(now: datetime, tz: ZoneInfo, hour: int) -> bool:
+    """The cron wakes hourly; the run happens in the configured local hour only."""
+    return now.astimezone(tz).hour == hour

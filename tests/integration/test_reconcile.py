@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -11,8 +13,9 @@ from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
 from domain.reconcile.models import ReconItem, Resolution
-from domain.reconcile.service import import_statement, match_rate, parse_statement, reconcile, resolve_item
+from domain.reconcile.service import due, import_statement, match_rate, parse_statement, reconcile, resolve_item
 from sim.statements import BillRow, bank_csv
+from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
 DAY = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -91,3 +94,22 @@ async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> Non
         [rerun] = await reconcile(session, [second.statement_id], trigger="test")
     assert "DUPLICATE_NOTIFICATION" not in rerun.counts
     assert "MISSING_IN_STATEMENT" not in rerun.counts
+
+
+async def test_daily_job_reconciles_the_folder_once_in_its_local_hour(rt: Runtime, tmp_path: Path) -> None:
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    (folder / "bank.csv").write_bytes(bank_csv([BillRow(DAY, "Z1", "T-Z1", "PAYMENT", 100)]))
+    original = rt.core.settings
+    rt.core.settings = original.model_copy(update={"statement_dir": folder})
+    try:
+        [run_id] = await reconcile_daily({"runtime": rt}, force=True)
+        assert await reconcile_daily({"runtime": rt}, force=True) == []  # same file, nothing new
+    finally:
+        rt.core.settings = original
+    async with rt.core.sessions() as session:
+        items = (await session.exec(select(ReconItem).where(ReconItem.run_id == run_id))).all()
+    assert [(i.drift, i.provider_txn_id) for i in items] == [("MISSING_IN_SYSTEM", "Z1")]
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert due(datetime(2026, 11, 25, 1, 0, tzinfo=UTC), shanghai, 9)
+    assert not due(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), shanghai, 9)
