@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0001
-Create Date: 2026-11-25 17:59:54.303141
+Create Date: 2026-11-25 18:15:48.613523
 
 """
 from typing import Sequence, Union
@@ -35,6 +35,21 @@ def upgrade() -> None:
     sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('statement_line',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('statement_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('provider_txn_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('order_ref', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('occurred_at', domain.columns.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('statement_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_statement_line_statement_id'), ['statement_id'], unique=False)
+
     op.create_table('recon_item',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -104,23 +119,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_fund_voucher_order_ref'), ['order_ref'], unique=False)
         batch_op.create_index('ix_fund_voucher_provider_time', ['provider', 'provider_time'], unique=False)
 
-    op.create_table('statement_line',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('statement_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('line_no', sa.Integer(), nullable=False),
-    sa.Column('provider_txn_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('order_ref', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
-    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-    sa.Column('occurred_at', domain.columns.UtcDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['statement_id'], ['statement.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('statement_line', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_statement_line_statement_id'), ['statement_id'], unique=False)
-        batch_op.create_index('ix_statement_line_txn', ['provider_txn_id'], unique=False)
-
     op.create_table('fund_voucher_conflict',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('voucher_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -171,11 +169,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fund_voucher_conflict_voucher_id'))
 
     op.drop_table('fund_voucher_conflict')
-    with op.batch_alter_table('statement_line', schema=None) as batch_op:
-        batch_op.drop_index('ix_statement_line_txn')
-        batch_op.drop_index(batch_op.f('ix_statement_line_statement_id'))
-
-    op.drop_table('statement_line')
     with op.batch_alter_table('fund_voucher', schema=None) as batch_op:
         batch_op.drop_index('ix_fund_voucher_provider_time')
         batch_op.drop_index(batch_op.f('ix_fund_voucher_order_ref'))
@@ -190,5 +183,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_recon_item_run_id'))
 
     op.drop_table('recon_item')
+    with op.batch_alter_table('statement_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_statement_line_statement_id'))
+
+    op.drop_table('statement_line')
     op.drop_table('recon_run')
     # ### end Alembic commands ###

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
 from domain.ledger.service import reverse_voucher
-from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS
+from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, TUNE_POSTGRESQL
 from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
 from domain.reconcile.statements import alipay, bank, wechatpay
 from domain.reconcile.statements.lines import ParsedStatement
@@ -113,6 +113,9 @@ async def _run(session: AsyncSession, provider: str, statements: list[Statement]
     assert run.id is not None
     ids = [s.id for s in statements]
     await session.exec(update(Statement).where(col(Statement.id).in_(ids)).values(run_id=run.id))
+    if dialect(session) == "postgresql":
+        for setting in TUNE_POSTGRESQL:
+            await session.execute(text(setting))
     await session.execute(INSERT_ITEMS, params={"run": run.id, "provider": provider, "start": start, "end": end})
     counts = {str(drift): int(n) for drift, n in (await session.execute(COUNT_ITEMS, params={"run": run.id})).all()}
     lines = int((await session.execute(COUNT_LINES, params={"run": run.id})).one()[0])
