@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,29 +68,14 @@ async def import_bank_csv(
     txn, when, amount = index[columns.txn_id], index[columns.time], index[columns.amount]
     currency = f"COALESCE(NULLIF({index[columns.currency]}, ''), $1)" if columns.currency else "$1::text"
     order = f"NULLIF({index[columns.order_ref]}, '')" if columns.order_ref else "NULL"
-    invalid = (
-        f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR {amount} !~ '{_AMOUNT}' "
-        f"OR {when} IS NULL OR {when} !~ '{_TIME}'"
-    )
-    # One pass: the period (ISO-like text sorts as time does), the count, and the first bad line if any.
+    # The happy path does no per-line checks of its own: the INSERT's casts and NOT NULL columns refuse bad
+    # values (a non-integral amount in fen becomes NULL, so does a time not written as 19 characters), and
+    # only then does the slower diagnostic pass look for the first bad line to name it.
     summary = await driver.fetchrow(
-        f'SELECT count(*) AS n, min({when} COLLATE "C") AS first, max({when} COLLATE "C") AS last, '
-        f"min(n) FILTER (WHERE {invalid}) AS bad "
-        "FROM statement_stage"
+        f'SELECT count(*) AS n, min({when} COLLATE "C") AS first, max({when} COLLATE "C") AS last FROM statement_stage'
     )
     if summary is None or not summary["n"]:
         raise StatementError(filename, 1, None, "no lines: the period cannot be known")
-    if summary["bad"] is not None:
-        row = await driver.fetchrow(
-            f"SELECT {txn} AS txn, {amount} AS amount, {when} AS at FROM statement_stage WHERE n = $1", summary["bad"]
-        )
-        assert row is not None
-        column, value = next(
-            (c, row[k]) for c, k, pattern in ((columns.txn_id, "txn", r".+"), (columns.amount, "amount", _AMOUNT),
-                                              (columns.time, "at", _TIME))
-            if row[k] is None or not re.match(pattern, row[k])
-        )  # fmt: skip
-        raise StatementError(filename, int(summary["bad"]) + 1, column, f"{value!r} is not valid here")
     currencies = {
         r[0] for r in await driver.fetch(f"SELECT DISTINCT {currency} FROM statement_stage", columns.fixed_currency)
     }
@@ -97,8 +83,13 @@ async def import_bank_csv(
     if odd:
         raise StatementError(filename, 1, columns.currency, f"currencies {odd} are unknown or not two-decimal")
     tzinfo = ZoneInfo(tz)
-    start = datetime.fromisoformat(summary["first"][:10]).replace(tzinfo=tzinfo)
-    end = datetime.fromisoformat(summary["last"][:10]).replace(tzinfo=tzinfo) + timedelta(days=1)
+    try:
+        start = datetime.fromisoformat(summary["first"][:10]).replace(tzinfo=tzinfo)
+        end = datetime.fromisoformat(summary["last"][:10]).replace(tzinfo=tzinfo) + timedelta(days=1)
+    except (TypeError, ValueError):
+        await _name_first_bad_line(driver, filename, columns, txn, amount, when)
+        raise
+    await driver.execute("SAVEPOINT bulk_statement")
     values: dict[str, Any] = {
         "provider": provider, "format": "bank-csv", "filename": filename[:300], "content_hash": content_hash,
         "period_start": start, "period_end": end, "line_count": int(summary["n"]),
@@ -107,14 +98,42 @@ async def import_bank_csv(
     statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
     if statement_id is None:
         raise StatementError(filename, 1, None, "imported concurrently by someone else")
-    await driver.execute(
-        f"""INSERT INTO statement_line (statement_id, line_no, provider_txn_id, kind, order_ref, amount, currency,
-                                        occurred_at)
-            SELECT $1, n + 1, {txn}, CASE WHEN {amount} LIKE '-%' THEN 'REFUND' ELSE 'PAYMENT' END, {order},
-                   ({amount}::numeric * 100)::bigint, {currency.replace("$1", "$2")},
-                   {when}::timestamp AT TIME ZONE $3
-            FROM statement_stage""",
-        statement_id, columns.fixed_currency, tz,
-    )  # fmt: skip
+    try:
+        await driver.execute(
+            f"""INSERT INTO statement_line (statement_id, line_no, provider_txn_id, kind, order_ref, amount,
+                                            currency, occurred_at)
+                SELECT $1, n + 1, NULLIF({txn}, ''), CASE WHEN {amount} LIKE '-%' THEN 'REFUND' ELSE 'PAYMENT' END,
+                       {order}, CASE WHEN {amount} NOT LIKE '%.___%' THEN ({amount}::numeric * 100)::bigint END,
+                       {currency.replace("$1", "$2")},
+                       CASE WHEN length({when}) = 19 THEN {when}::timestamp AT TIME ZONE $3 END
+                FROM statement_stage""",
+            statement_id, columns.fixed_currency, tz,
+        )  # fmt: skip
+    except asyncpg.PostgresError:
+        await driver.execute("ROLLBACK TO SAVEPOINT bulk_statement")
+        await _name_first_bad_line(driver, filename, columns, txn, amount, when)
+        raise
+    await driver.execute("RELEASE SAVEPOINT bulk_statement")
     await driver.execute("ANALYZE statement_line")
     return Imported(statement_id, True, int(summary["n"]))
+
+
+async def _name_first_bad_line(
+    driver: Any, filename: str, columns: BankColumns, txn: str, amount: str, when: str
+) -> None:
+    invalid = (
+        f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR {amount} !~ '{_AMOUNT}' "
+        f"OR {when} IS NULL OR {when} !~ '{_TIME}'"
+    )
+    row = await driver.fetchrow(
+        f"SELECT n, {txn} AS txn, {amount} AS amount, {when} AS at FROM statement_stage WHERE {invalid} "
+        "ORDER BY n LIMIT 1"
+    )
+    if row is None:
+        return
+    column, value = next(
+        (c, row[k]) for c, k, pattern in ((columns.txn_id, "txn", r".+"), (columns.amount, "amount", _AMOUNT),
+                                          (columns.time, "at", _TIME))
+        if row[k] is None or not re.match(pattern, row[k])
+    )  # fmt: skip
+    raise StatementError(filename, int(row["n"]) + 1, column, f"{value!r} is not valid here")

@@ -7,13 +7,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
-from domain.reconcile.models import ReconItem, Resolution
+from domain.reconcile.bulk import import_bank_csv
+from domain.reconcile.models import ReconItem, Resolution, Statement
+from domain.reconcile.models import StatementLine as StoredLine
 from domain.reconcile.service import due, import_statement, match_rate, parse_statement, reconcile, resolve_item
+from domain.reconcile.statements.bank import BankColumns
+from domain.reconcile.statements.lines import StatementError
 from sim.statements import BillRow, bank_csv
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
@@ -113,3 +117,34 @@ async def test_daily_job_reconciles_the_folder_once_in_its_local_hour(rt: Runtim
     shanghai = ZoneInfo("Asia/Shanghai")
     assert due(datetime(2026, 11, 25, 1, 0, tzinfo=UTC), shanghai, 9)
     assert not due(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), shanghai, 9)
+
+
+async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) -> None:
+    if rt.core.engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    lines = [BillRow(DAY, "K1", "T-K1", "PAYMENT", 10050), BillRow(DAY, "K2", "", "REFUND", 300)]
+    data = bank_csv(lines)
+    async with rt.core.sessions() as session, session.begin():
+        await post_notice(session, notice("K1", 10050), received_at=ON_TIME)
+    bad = data.replace(b"-3.00", b"-3.005")
+    with pytest.raises(StatementError, match=r"bank.csv, line 3, column amount: '-3.005'"):
+        async with rt.core.sessions() as session, session.begin():
+            await import_bank_csv(session, "bank.csv", bad, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
+                                  uploaded_by="t")  # fmt: skip
+    async with rt.core.sessions() as session, session.begin():
+        imported = await import_bank_csv(session, "bank.csv", data, BankColumns(), provider="lianlian",
+                                         tz="Asia/Shanghai", uploaded_by="t")  # fmt: skip
+        [run] = await reconcile(session, [imported.statement_id], trigger="test")
+    parsed = parse_statement("bank.csv", data, provider="lianlian")
+    async with rt.core.sessions() as session:
+        stored = (await session.exec(select(StoredLine).order_by(col(StoredLine.line_no)))).all()
+        statement = await session.get(Statement, imported.statement_id)
+    rows = [(s.line_no, s.provider_txn_id, s.kind, s.order_ref, s.amount, s.currency, s.occurred_at) for s in stored]
+    assert rows == [
+        (x.line_no, x.provider_txn_id, x.kind.value, x.order_ref, x.amount, x.currency, x.occurred_at)
+        for x in parsed.lines
+    ]  # fmt: skip
+    assert statement is not None and (statement.period_start, statement.period_end) == (
+        parsed.period_start, parsed.period_end,
+    )  # fmt: skip
+    assert (run.matched, run.counts) == (1, {"MISSING_IN_SYSTEM": 1})
