@@ -68,3 +68,24 @@ def test_bank_csv_signed_and_debit_credit_maps() -> None:
     assert [x.amount for x in parse_statement("b.csv", split, bank_columns=columns).lines] == [8000, -1590]
     with pytest.raises(StatementError, match=r"b.csv, line 3, column when"):
         parse_statement("b.csv", split.replace(b"2026-11-24 13", b"24/11/2026 13"), bank_columns=columns)
+
+
+SUCCESS_BILL = (
+    "\ufeff交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
+    "货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注\r\n"
+    "`2026-11-24 20:15:45,`wx2421b1c4370ec43b,`1230000109,`0,`,`4200000001,`T1,`oUpF8u,`JSAPI,`SUCCESS,`CMC,"
+    "`CNY,`100.00,`20.00,`明前龙井,`,`0.60,`0.60%,`100.00,`\r\n"
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n"
+    "`1,`100.00,`0.00,`0.00,`0.60,`100.00,`0.00\r\n"
+)
+
+
+def test_wechat_success_layout_and_refund_row_in_it_refused() -> None:
+    parsed = parse_statement("success.csv", SUCCESS_BILL.encode())
+    assert [(x.provider_txn_id, x.amount) for x in parsed.lines] == [("4200000001", 10000)]
+    refund_in_success = SUCCESS_BILL.replace("`SUCCESS", "`REFUND").encode()
+    with pytest.raises(StatementError, match=r"success.csv, line 2, column 交易状态: a REFUND row in a layout without"):
+        parse_statement("success.csv", refund_in_success)
+    wrong_count = SUCCESS_BILL.replace("`1,`100.00", "`2,`100.00").encode()
+    with pytest.raises(StatementError, match=r"line 4, column 总交易单数: states 2 trades, the bill has 1"):
+        parse_statement("success.csv", wrong_count)
