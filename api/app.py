@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -20,6 +20,7 @@ from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, 
 from api.auth.tokens import decode_token
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.payments import router as payments_router
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.intake.service import mark_outcome, record_inbound
 from domain.settings import Settings, get_settings
@@ -69,11 +70,19 @@ def _malformed(body: bytes, limit: int) -> str | None:
     return None
 
 
+# A browser form can post multipart without a preflight; one of these headers proves the caller could not.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-require-preflight")
+
+
 async def get_context(request: HTTPConnection) -> Context:
     runtime = _runtime(request)
     if request.scope["type"] == "websocket":
         return Context(runtime, Anonymous("no connection_init yet"))
     assert isinstance(request, Request)
+    if request.headers.get("content-type", "").startswith("multipart/form-data") and not any(
+        request.headers.get(h) for h in PREFLIGHT_HEADERS
+    ):
+        raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
     message_id = None
     if request.method == "POST" and api_key_of(request.headers) is not None:
@@ -156,8 +165,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         allowed_origins=settings.cors_origins,
+        multipart_uploads_enabled=True,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(payments_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain.settings import get_settings
+from domain.settings import Settings, get_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--from", dest="start", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--to", dest="end", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--apply", action="store_true", help="apply for real (idempotent)")
+    reconcile = sub.add_parser("reconcile", help="import statement files (once each) and reconcile them")
+    reconcile.add_argument("files", nargs="+", help="WeChat Pay trade bill, Alipay trade detail or bank CSV")
+    reconcile.add_argument("--provider", default="bank", help="for bank CSVs: whose money it is")
 
     token = sub.add_parser("token", help="issue a customer, partner or staff credential")
     kinds = token.add_subparsers(dest="kind", required=True)
@@ -105,6 +108,8 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         await _token(args)
     elif args.command == "replay":
         return await _replay(args)
+    elif args.command == "reconcile":
+        await _reconcile(settings, args)
     return 0
 
 
@@ -147,7 +152,35 @@ async def _replay(args: argparse.Namespace) -> int:
               + (f" ({item.error})" if item.error else ""))  # fmt: skip
     changed = sum(1 for i in items if i.diff)
     print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied")
-    return 0
+
+
+async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
+    """Statement errors are ValueErrors: main prints them (file, line, column) and exits 2."""
+    from pathlib import Path
+
+    from domain.bootstrap import build_core
+    from domain.reconcile import service
+
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session, session.begin():
+            fresh = []
+            for name in args.files:
+                data = await asyncio.to_thread(Path(name).read_bytes)
+                parsed = service.parse_statement(Path(name).name, data, provider=args.provider)
+                imported = await service.import_statement(session, Path(name).name, data, parsed, "cli")
+                state = "imported" if imported.is_new else "already imported (same content), not counted again"
+                print(f"{name}: {parsed.provider} {parsed.fmt}, {imported.lines} lines, {state}")
+                if imported.is_new:
+                    fresh.append(imported.statement_id)
+            runs = await service.reconcile(session, fresh, trigger="cli")
+        for run in runs:
+            print(
+                f"run {run.id} {run.provider}: {run.matched}/{run.statement_lines} matched "
+                f"({service.match_rate(run):.2%}); to check: {dict(sorted(run.counts.items())) or 'nothing'}"
+            )
+    finally:
+        await core.close()
 
 
 async def _token(args: argparse.Namespace) -> None:

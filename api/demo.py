@@ -11,6 +11,7 @@ import re
 import secrets
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -207,6 +208,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await _live_push(runtime, port, bridge.key, day)
     await fulfilment_demo(runtime, port, day)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
+    await _money_demo(runtime, port, day, seed)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -406,3 +408,103 @@ async def _channel_intake_demo(port: int, bridge_key: str, staff_email: str, pas
         monitor = await _gql(client, INTAKE_MONITOR, {"c": "AMAZON"}, staff)
         for entry in monitor["upstreamMonitor"]["timeline"]:
             print(f"   monitor: {entry['summary']}")
+
+
+async def _money_demo(runtime: Runtime, port: int, day: SimDay, seed: int) -> None:
+    """Payment notifications with real faults over HTTP, the providers' statements, one reconciliation run,
+    and the reversal of the duplicate it finds."""
+    from pydantic import SecretStr
+
+    from domain.ledger.models import FundVoucher, OrderAdjustment
+    from domain.reconcile.models import ReconItem, Resolution
+    from domain.reconcile.service import import_statement, match_rate, parse_statement, reconcile, resolve_item
+    from sim.payment_providers import AlipayPlatform, WechatPayPlatform, generic_notification
+    from sim.payments_day import PROVIDERS, generate_payments
+    from sim.statements import alipay_trade_detail, bank_csv, wechat_trade_bill
+
+    folder = runtime.settings.data_dir.resolve() / "money"
+    folder.mkdir(parents=True, exist_ok=True)
+    wechat, alipay, secret = WechatPayPlatform(), AlipayPlatform(), secrets.token_hex(16)
+    runtime.core.settings = runtime.settings.model_copy(
+        update={
+            "wechatpay_platform_public_key_path": wechat.write_public_key(folder / "wechatpay-platform.pem"),
+            "wechatpay_platform_serial": wechat.serial,
+            "wechatpay_apiv3_key": SecretStr(wechat.apiv3_key),
+            "alipay_public_key_path": alipay.write_public_key(folder / "alipay-public.pem"),
+            "payment_webhook_secrets": {"lianlian": SecretStr(secret)},
+        }
+    )
+    payments = generate_payments(day.orders, utcnow(), seed)
+    answers: Counter[int] = Counter()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for delivery in payments.deliveries:
+            if delivery.provider == "wechatpay":
+                headers, body = wechat.notification(
+                    delivery.payload, event_type=delivery.event_type, timestamp=int(time.time())
+                )
+                response = await client.post("/payments/wechatpay/notify", content=body, headers=headers)
+            elif delivery.provider == "alipay":
+                form = {"Content-Type": "application/x-www-form-urlencoded"}
+                response = await client.post(
+                    "/payments/alipay/notify", content=alipay.notification(delivery.payload), headers=form
+                )
+            else:
+                headers, body = generic_notification(secret, delivery.payload)
+                response = await client.post(f"/payments/{delivery.provider}/notify", content=body, headers=headers)
+            answers[response.status_code] += 1
+    resent = sum(1 for d in payments.deliveries if d.fault == "resent")
+    writers = {
+        "wechatpay": lambda rows: wechat_trade_bill(rows),
+        "alipay": lambda rows: alipay_trade_detail(rows, utcnow()),
+        "lianlian": lambda rows: bank_csv(rows),
+    }
+    async with runtime.core.sessions() as session, session.begin():
+        ids = []
+        for provider in PROVIDERS:
+            name = f"{provider}-statement.csv"
+            data = writers[provider](payments.statements[provider])
+            (folder / name).write_bytes(data)
+            parsed = parse_statement(name, data, provider=provider)
+            ids.append((await import_statement(session, name, data, parsed, "demo")).statement_id)
+        runs = await reconcile(session, ids, trigger="demo")
+    async with runtime.core.sessions() as session:
+        vouchers = (await session.exec(select(func.count()).select_from(FundVoucher))).one()
+        doubled = (
+            await session.exec(
+                select(func.count()).select_from(
+                    select(OrderAdjustment.voucher_id)
+                    .group_by(col(OrderAdjustment.voucher_id))
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            )
+        ).one()
+        duplicate = (
+            await session.exec(
+                select(ReconItem).where(
+                    ReconItem.drift == "DUPLICATE_NOTIFICATION", ReconItem.provider_txn_id == payments.duplicate_txn
+                )
+            )
+        ).first()
+    print(f"\n== money: {len(payments.deliveries)} payment notifications ({resent} resent), answers {dict(answers)}")
+    print(f"   {vouchers} fund vouchers posted; double postings: {doubled}")
+    seen: Counter[str] = Counter()
+    lines = matched = 0
+    for run in runs:
+        seen.update(run.counts)
+        lines += run.statement_lines
+        matched += run.matched
+        print(f"   {run.provider:<10} {run.matched}/{run.statement_lines} lines matched ({match_rate(run):.2%})")
+    print("   drift (orderhub / simulator)")
+    for drift in sorted(set(seen) | set(payments.expected)):
+        print(f"   {drift:<24} {seen.get(drift, 0):>4} / {payments.expected.get(drift, 0)}")
+    print(f"   match rate: {matched / max(lines, 1):.2%} of {lines} statement lines")
+    if duplicate is not None and duplicate.id is not None:
+        async with runtime.core.sessions() as session, session.begin():
+            await resolve_item(
+                session, duplicate.id, Resolution.REVERSED, actor="finance@demo.orderhub", note="notified twice"
+            )
+        print(
+            f"   reversed duplicate notification {duplicate.provider_txn_id}: "
+            f"-{(duplicate.system_amount or 0) / 100:.2f} CNY appended by finance@demo.orderhub"
+        )

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     dingtalk_webhook: str | None = None
     dingtalk_secret: SecretStr | None = None
     wecom_webhook: str | None = None
+    wechatpay_platform_public_key_path: Path | None = None
+    wechatpay_platform_serial: str | None = None
+    wechatpay_apiv3_key: SecretStr | None = None
+    alipay_public_key_path: Path | None = None
+    # ORDERHUB_PAYMENT_WEBHOOK_SECRETS='{"stripe-cn": "..."}': one HMAC secret per generic provider.
+    payment_webhook_secrets: dict[str, SecretStr] = {}
+    notification_max_age_seconds: int = 300
+    statement_dir: Path | None = None
+    reconcile_timezone: str = "Asia/Shanghai"
+    reconcile_hour: int = 9
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

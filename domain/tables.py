@@ -4,22 +4,31 @@ from domain.access.models import PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
 from domain.intake.models import InboundMessage
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
+from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 
 __all__ = [
     "ChannelIntake",
     "CleaningRuleSet",
     "DriftAlert",
     "FulfilmentEvidence",
+    "FundVoucher",
+    "FundVoucherConflict",
     "InboundMessage",
     "Order",
+    "OrderAdjustment",
     "OrderEvent",
     "OrderException",
     "OrderLine",
     "OutboxMessage",
     "PartnerKey",
+    "ReconItem",
+    "ReconRun",
     "SchemaBaseline",
     "ShippedRuleVersion",
     "StaffUser",
+    "Statement",
+    "StatementLine",
 ]

@@ -27,6 +27,7 @@ from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.ids import decode_gid
 from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
+from api.graphql.money import MoneyMutations, MoneyQueries
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
@@ -41,7 +42,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries):
+class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -54,7 +55,13 @@ class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries):
 
 @strawberry.type
 class Mutation(
-    OrderMutations, StaffMutations, FulfilmentMutations, ExceptionMutations, IntakeMutations, ReplayMutations
+    OrderMutations,
+    StaffMutations,
+    FulfilmentMutations,
+    ExceptionMutations,
+    IntakeMutations,
+    ReplayMutations,
+    MoneyMutations,
 ):
     pass
 

@@ -24,6 +24,8 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    money = out.split("== money:", 1)[1]
+    out = out.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
     assert len(pairs) == 8 + 5  # five channels, three statuses, then five exception kinds of the fulfilment section
     assert all(seen == expected for _, seen, expected in pairs), pairs
@@ -61,3 +63,8 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert re.search(r"after the rules: \d+ payloads, 0 refused, 0 order numbers ending in -ERR", intake)
     assert "payloads gained order.order_id_suffix on" in intake
     assert "rule v1 drops it when it is 'ERR'" in intake
+    drifts = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", money, re.MULTILINE)
+    assert len(drifts) == 8 and all(seen == expected == "1" for _, seen, expected in drifts), drifts
+    assert "double postings: 0" in money
+    assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
+    assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
