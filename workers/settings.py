@@ -8,10 +8,10 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
-from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
+from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.runtime import Runtime
 
-FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
+FUNCTIONS = [func(check_payment_deadline, max_tries=5), func(group_pending_orders, max_tries=5)]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),

@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext, Info
 
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
+from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.ids import decode_gid
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
@@ -37,7 +38,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries):
+class Query(OrderQueries, IdentityQueries):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -49,7 +50,7 @@ class Query(OrderQueries):
 
 
 @strawberry.type
-class Mutation(OrderMutations, StaffMutations):
+class Mutation(OrderMutations, StaffMutations, IdentityMutations):
     pass
 
 

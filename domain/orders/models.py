@@ -51,6 +51,7 @@ class Order(SQLModel, table=True):
     version: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    parent_order_id: int | None = Field(default=None, sa_column=_order_fk(nullable=True))  # identity: grouping
 
 
 class OrderLine(SQLModel, table=True):

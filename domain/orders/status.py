@@ -39,6 +39,8 @@ class EventType(StrEnum):
     ORDER_AMENDED = "ORDER_AMENDED"
     ORDER_COMPLETED = "ORDER_COMPLETED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+    ORDER_MERGED = "ORDER_MERGED"
+    ORDER_SPLIT = "ORDER_SPLIT"
 
 
 S = OrderStatus
@@ -75,6 +77,21 @@ RULES: tuple[Rule, ...] = (
         frozenset({Source.CHANNEL, Source.SYSTEM}),
         "An order completes only after delivery: the channel closes it, or the system after the return window.",
     ),
+    Rule(
+        EventType.ORDER_MERGED,
+        frozenset({S.PENDING_PAYMENT}),
+        S.MERGED,
+        frozenset({Source.SYSTEM}),
+        "Only unpaid orders are grouped, and only by the grouping job: once money moved on an order, "
+        "folding it into another would hide a payment; a channel or a person never groups by hand.",
+    ),
+    Rule(
+        EventType.ORDER_SPLIT,
+        frozenset({S.MERGED}),
+        S.PENDING_PAYMENT,
+        frozenset({Source.STAFF}),
+        "Grouping is a guess about intent; a person who knows the orders were separate purchases restores them.",
+    ),
 )
 
 # The legal status graph: used by the machine and, later, to measure the shortest path.
@@ -89,7 +106,7 @@ GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
-    S.MERGED: frozenset(),
+    S.MERGED: frozenset({S.PENDING_PAYMENT}),
 }
 
 FINAL = frozenset(status for status, targets in GRAPH.items() if not targets)
