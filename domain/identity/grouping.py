@@ -37,10 +37,13 @@ async def lock_buyer(session: AsyncSession, uid: str) -> None:
     """Serialises grouping per buyer across processes until the transaction ends.
 
     Two orders of one group arriving at once give two jobs on two workers; without this both
-    would see two ungrouped orders and build two parents. SQLite already serialises writers.
+    would see two ungrouped orders and build two parents. SQLite has one writer: a no-op write
+    takes the write lock before anything is read, so the second job reads what the first wrote.
     """
     if dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(uid[:15], 16)})
+    else:
+        await session.execute(text("UPDATE order_group SET uid = uid WHERE 0"))
 
 
 async def group_pending(session: AsyncSession, outbox: Outbox, order_id: int, window_s: int) -> Grouped | None:

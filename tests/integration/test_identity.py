@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -21,7 +20,6 @@ from domain.orders.models import Order, OrderEvent
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
-from domain.sql import dialect
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.jobs import group_pending_orders
@@ -267,9 +265,6 @@ async def test_staff_split_a_group_and_it_stays_split(api: Api, creds: Credentia
 
 
 async def test_two_jobs_of_one_group_running_at_once_build_one_group(api: Api, creds: Credentials) -> None:
-    async with api.runtime.core.sessions() as session:
-        if dialect(session) != "postgresql":
-            pytest.skip("SQLite has a single writer; the advisory lock is PostgreSQL's")
     day = await _grouping_day(api, creds)
     ctx = {"runtime": api.runtime}
     results = await asyncio.gather(*(group_pending_orders(ctx, key_of(day[n])) for n in ("tap1", "tap2", "douyin")))
