@@ -141,21 +141,22 @@ async def _create_parent(session: AsyncSession, outbox: Outbox, children: list[O
     await session.flush()
     assert parent.id is not None
     lines = (await session.exec(select(OrderLine).where(OrderLine.order_id == last.id))).all()
-    await session.execute(
-        insert(OrderLine),
-        [
-            {
-                "order_id": parent.id,
-                "line_no": x.line_no,
-                "sku": x.sku,
-                "title": x.title,
-                "quantity": x.quantity,
-                "unit_price": x.unit_price,
-                "amount": x.amount,
-            }
-            for x in lines
-        ],
-    )
+    if lines:
+        await session.execute(
+            insert(OrderLine),
+            [
+                {
+                    "order_id": parent.id,
+                    "line_no": x.line_no,
+                    "sku": x.sku,
+                    "title": x.title,
+                    "quantity": x.quantity,
+                    "unit_price": x.unit_price,
+                    "amount": x.amount,
+                }
+                for x in lines
+            ],
+        )
     await session.execute(
         insert(OrderEvent),
         [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -158,10 +158,13 @@ async def _known_uids(session: AsyncSession, uids: Sequence[str]) -> dict[str, i
 async def _alias_owners(session: AsyncSession, aliases: Sequence[Alias]) -> dict[Alias, tuple[str, int]]:
     if not aliases:
         return {}
+    wanted = set(aliases)
+    # Two plain IN lists use the (kind, value) index; a row-value IN list is planned as a scan.
     query = select(BuyerAlias.kind, BuyerAlias.value, BuyerAlias.uid, BuyerAlias.key_version).where(
-        tuple_(col(BuyerAlias.kind), col(BuyerAlias.value)).in_(list(set(aliases)))
+        col(BuyerAlias.kind).in_({kind for kind, _ in wanted}), col(BuyerAlias.value).in_({v for _, v in wanted})
     )
-    return {(kind, value): (uid, version) for kind, value, uid, version in (await session.exec(query)).all()}
+    rows = (await session.exec(query)).all()
+    return {(kind, value): (uid, version) for kind, value, uid, version in rows if (kind, value) in wanted}
 
 
 @dataclass(frozen=True)
@@ -309,29 +312,30 @@ async def _suggest(
     if not sightings:
         return
     window = timedelta(seconds=identity.suggestion_window_s)
-    rows: list[dict[str, object]] = []
+    query = select(OrderIdentity).where(
+        col(OrderIdentity.mask_key).in_({s.buyer.mask for s in sightings}),
+        col(OrderIdentity.placed_at) >= min(s.order.placed_at for s in sightings) - window,
+        col(OrderIdentity.placed_at) <= max(s.order.placed_at for s in sightings) + window,
+    )
+    nearby: dict[tuple[str | None, str | None], list[OrderIdentity]] = {}
+    for other in (await session.exec(query)).all():
+        nearby.setdefault((other.mask_key, other.receiver_region), []).append(other)
+    pairs: list[tuple[Sighting, OrderIdentity]] = []
     for s in sightings:
-        query = (
-            select(OrderIdentity.order_id, OrderIdentity.resolved_by)
-            .where(
-                OrderIdentity.mask_key == s.buyer.mask,
-                OrderIdentity.receiver_region == s.order.receiver_region,
-                col(OrderIdentity.placed_at) >= s.order.placed_at - window,
-                col(OrderIdentity.placed_at) <= s.order.placed_at + window,
-                OrderIdentity.order_id != s.order_id,
-            )
-            .order_by(col(OrderIdentity.placed_at))
-        )
-        others = (await session.exec(query)).all()
-        if not others:
-            continue
-        uids = await _order_uids(session, [order_id for order_id, _ in others])
-        for order_id, resolved_by in others:
-            other_uid = uids.get(order_id)
-            if s.buyer.uid is None and resolved_by is not None and other_uid is not None:
-                rows.append(_suggestion(s.order_id, other_uid, order_id, now))
-            elif s.buyer.uid is not None and resolved_by is None:
-                rows.append(_suggestion(order_id, s.buyer.uid, s.order_id, now))
+        for other in nearby.get((s.buyer.mask, s.order.receiver_region), []):
+            close = abs(other.placed_at - s.order.placed_at) <= window
+            if close and other.order_id != s.order_id and (s.buyer.uid is None) != (other.resolved_by is None):
+                pairs.append((s, other))
+    if not pairs:
+        return
+    uids = await _order_uids(session, [other.order_id for _, other in pairs])
+    rows: list[dict[str, object]] = []
+    for s, other in pairs:
+        other_uid = uids.get(other.order_id)
+        if s.buyer.uid is None and other_uid is not None:
+            rows.append(_suggestion(s.order_id, other_uid, other.order_id, now))
+        elif s.buyer.uid is not None and other.resolved_by is None:
+            rows.append(_suggestion(other.order_id, s.buyer.uid, s.order_id, now))
     await _insert(session, MatchSuggestion, rows, ["order_id", "candidate_uid"])
 
 

@@ -296,3 +296,19 @@ async def test_the_heatmap_shows_where_duplicates_happen(api: Api, creds: Creden
     assert taobao["topProducts"][0]["rate"] == 0.5
     assert sum(c["duplicates"] for c in cells) == 3
     assert await api.gql(HEATMAP, window, headers=creds.reader) != result
+
+
+async def test_a_phone_that_changes_on_a_later_event_keeps_the_first_buyer(api: Api, creds: Credentials) -> None:
+    """The UID is fixed when the order is created; a later snapshot's phone neither re-keys nor teaches aliases."""
+    first = await submit(api, creds, "T-1", buyer={"phone": PHONE, "platformBuyerId": "AAH-1"})
+    paid = await submit(
+        api, creds, "T-1", status="PAID", paidAt="2026-11-24T20:20:00+08:00",
+        buyer={"phone": OTHER_PHONE, "platformBuyerId": "AAH-2"},
+    )  # fmt: skip
+    assert paid["status"] == "PAID"
+    assert paid["buyerUid"] == first["buyerUid"]
+    result = await api.gql(BUYER, {"uid": first["buyerUid"]}, headers=creds.admin)
+    assert result["data"]["buyer"]["aliases"] == [{"kind": "TAOBAO_OPEN_UID", "value": "AAH-1"}]
+    garbage = await submit(api, creds, "T-2", buyer={"phone": "call me maybe"})
+    assert garbage["buyerUid"] is None
+    assert (await row(api.runtime, key_of(garbage))).buyer_key_problem == "UNPARSEABLE"
