@@ -84,7 +84,10 @@ async def group_pending_orders(ctx: dict[str, Any], order_id: int) -> int | None
     runtime = _runtime(ctx)
     outbox = Outbox()
     async with unit_of_work(ctx) as session:
-        grouped = await group_pending(session, outbox, order_id, runtime.settings.merge_window_seconds)
+        settings = runtime.settings
+        grouped = await group_pending(
+            session, outbox, order_id, settings.merge_window_seconds, settings.payment_deadline_minutes * 60
+        )
     if grouped is not None and grouped.created:
         log.info("grouped %d pending orders under order %s", len(grouped.child_ids), grouped.parent_order_id)
     return None if grouped is None else grouped.parent_order_id

@@ -114,7 +114,7 @@ def upgrade() -> None:
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parent_order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_index(batch_op.f('ix_orders_parent_order_id'), ['parent_order_id'], unique=False)
-        batch_op.create_foreign_key('fk_orders_parent_order_id', 'orders', ['parent_order_id'], ['id'], ondelete='RESTRICT')
+        batch_op.create_foreign_key('fk_orders_parent_order_id', 'orders', ['parent_order_id'], ['id'])
 
     # ### end Alembic commands ###
 

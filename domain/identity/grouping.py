@@ -18,7 +18,7 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.identity.models import OrderGroup
 from domain.orders.models import Order, OrderEvent, OrderLine
-from domain.orders.service import Provenance, _Change, append_event, publish_change, save_order
+from domain.orders.service import PAYMENT_DEADLINE_JOB, Provenance, _Change, append_event, publish_change, save_order
 from domain.orders.status import EventType, OrderStatus, Source, decide
 from domain.outbox.service import Outbox
 from domain.sql import dialect
@@ -46,7 +46,9 @@ async def lock_buyer(session: AsyncSession, uid: str) -> None:
         await session.execute(text("UPDATE order_group SET uid = uid WHERE 0"))
 
 
-async def group_pending(session: AsyncSession, outbox: Outbox, order_id: int, window_s: int) -> Grouped | None:
+async def group_pending(
+    session: AsyncSession, outbox: Outbox, order_id: int, window_s: int, deadline_s: int | None = None
+) -> Grouped | None:
     """Group the order with the buyer's other pending orders within the window; None when nothing to do.
 
     Idempotent: a grouped, paid, split or lone order leaves everything as it is.
@@ -87,7 +89,7 @@ async def group_pending(session: AsyncSession, outbox: Outbox, order_id: int, wi
         return None
     created = parent is None
     if parent is None:
-        parent = await _create_parent(session, outbox, siblings)
+        parent = await _create_parent(session, outbox, siblings, deadline_s)
     assert parent.id is not None
     for child in siblings:
         await _merge(session, outbox, child, parent.id)
@@ -116,7 +118,7 @@ async def _open_group(session: AsyncSession, uid: str, low: object, high: object
     return (await session.exec(query)).first()
 
 
-async def _create_parent(session: AsyncSession, outbox: Outbox, children: list[Order]) -> Order:
+async def _create_parent(session: AsyncSession, outbox: Outbox, children: list[Order], deadline_s: int | None) -> Order:
     """The parent takes the latest child's basket (the buyer's last word) and the earliest placement."""
     first, last = children[0], children[-1]
     now = utcnow()
@@ -177,6 +179,10 @@ async def _create_parent(session: AsyncSession, outbox: Outbox, children: list[O
     session.add(OrderGroup(parent_order_id=parent.id, uid=first.buyer_uid, created_at=now))
     await session.flush()
     publish_change(outbox, parent.id, 1, OrderStatus.PENDING_PAYMENT, parent.buyer_uid)
+    if deadline_s is not None:  # the children's deadlines no longer apply; the parent's runs from the first
+        due = first.placed_at + timedelta(seconds=deadline_s)
+        defer = max(0, int((due - now).total_seconds()))
+        outbox.enqueue(PAYMENT_DEADLINE_JOB, {"order_id": parent.id}, defer_seconds=defer)
     return parent
 
 

@@ -19,6 +19,7 @@ from domain.orders.commands import LineSubmission, OrderSubmission, validate_sub
 from domain.orders.models import Order, OrderEvent
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
+from domain.outbox.models import OutboxMessage
 from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
@@ -228,6 +229,11 @@ async def test_pending_duplicates_are_grouped_once_under_a_parent(api: Api, cred
         assert (child.status, child.parent_order_id) == ("MERGED", parent_id), name
     for name in ("paid", "later", "other"):
         assert (await row(api.runtime, key_of(day[name]))).parent_order_id is None, name
+    async with api.runtime.core.sessions() as session:
+        jobs = (
+            await session.exec(select(OutboxMessage).where(col(OutboxMessage.target) == "check_payment_deadline"))
+        ).all()
+    assert [m.payload for m in jobs][-1] == {"order_id": parent_id}  # the group is flagged if never paid
     snapshot = await _counts(api.runtime)
     for name in day:
         assert await group_pending_orders(ctx, key_of(day[name])) is None, name  # idempotent
@@ -312,3 +318,18 @@ async def test_a_phone_that_changes_on_a_later_event_keeps_the_first_buyer(api: 
     garbage = await submit(api, creds, "T-2", buyer={"phone": "call me maybe"})
     assert garbage["buyerUid"] is None
     assert (await row(api.runtime, key_of(garbage))).buyer_key_problem == "UNPARSEABLE"
+
+
+async def test_a_late_duplicate_joins_the_open_group_and_a_paid_one_never_does(api: Api, creds: Credentials) -> None:
+    day = await _grouping_day(api, creds)
+    ctx = {"runtime": api.runtime}
+    parent_id = await group_pending_orders(ctx, key_of(day["tap1"]))
+    late = await submit(api, creds, "T-6", buyer={"phone": PHONE}, placedAt="2026-11-24T20:19:00+08:00")
+    paid_first = await submit(api, creds, "T-7", buyer={"phone": PHONE}, placedAt="2026-11-24T20:19:30+08:00")
+    await submit(api, creds, "T-7", buyer={"phone": PHONE}, placedAt="2026-11-24T20:19:30+08:00", status="PAID",
+                 paidAt="2026-11-24T20:20:00+08:00")  # fmt: skip
+    assert await group_pending_orders(ctx, key_of(paid_first)) is None
+    assert await group_pending_orders(ctx, key_of(late)) == parent_id
+    assert (await row(api.runtime, key_of(late))).parent_order_id == parent_id
+    assert (await row(api.runtime, key_of(paid_first))).status == "PAID"
+    assert (await _counts(api.runtime))[2] == 1
