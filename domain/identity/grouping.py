@@ -21,7 +21,7 @@ from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.service import PAYMENT_DEADLINE_JOB, Provenance, _Change, append_event, publish_change, save_order
 from domain.orders.status import EventType, OrderStatus, Source, decide
 from domain.outbox.service import Outbox
-from domain.sql import dialect
+from domain.sql import dialect, take_sqlite_write_lock
 
 GROUPER = Provenance(Source.SYSTEM, "identity:grouping")
 
@@ -42,8 +42,7 @@ async def lock_buyer(session: AsyncSession, uid: str) -> None:
     """
     if dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(uid[:15], 16)})
-    else:
-        await session.execute(text("UPDATE order_group SET uid = uid WHERE 0"))
+    await take_sqlite_write_lock(session)
 
 
 async def group_pending(

@@ -27,7 +27,7 @@ from domain.orders.commands import CanonicalOrder
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.status import EventType, OrderStatus, Source, TransitionRefused, decide, rank
 from domain.outbox.service import Outbox
-from domain.sql import dialect
+from domain.sql import dialect, take_sqlite_write_lock
 
 ORDER_TOPIC = "orders"
 PAYMENT_DEADLINE_JOB = "check_payment_deadline"
@@ -245,6 +245,7 @@ class OrderService:
 
 async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: int) -> bool:
     """Record once that a pending order passed its payment deadline; repeats change nothing."""
+    await take_sqlite_write_lock(session)  # identity: the grouping job may change this order at the same moment
     row = await session.get(Order, order_id, with_for_update=dialect(session) == "postgresql")
     if row is None or row.status != OrderStatus.PENDING_PAYMENT:
         return False
