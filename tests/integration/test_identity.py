@@ -333,3 +333,20 @@ async def test_a_late_duplicate_joins_the_open_group_and_a_paid_one_never_does(a
     assert (await row(api.runtime, key_of(late))).parent_order_id == parent_id
     assert (await row(api.runtime, key_of(paid_first))).status == "PAID"
     assert (await _counts(api.runtime))[2] == 1
+
+
+async def test_an_alias_only_order_naming_two_buyers_goes_to_the_first_and_is_recorded(
+    api: Api, creds: Credentials
+) -> None:
+    one = await submit(
+        api, creds, "T-1", buyer={"phone": PHONE, "aliases": [{"kind": "WECHAT_UNIONID", "value": "u1"}]}
+    )
+    two = await submit(api, creds, "T-2", buyer={"phone": OTHER_PHONE, "platformBuyerId": "AAH-two"})
+    both = {"aliases": [{"kind": "WECHAT_UNIONID", "value": "u1"}], "platformBuyerId": "AAH-two"}
+    mixed = await submit(api, creds, "T-3", buyer=both)
+    assert mixed["buyerUid"] == one["buyerUid"]
+    result = await api.gql(CONFLICTS, headers=creds.admin)
+    conflicts = [e["node"] for e in result["data"]["aliasConflicts"]["edges"]]
+    assert conflicts == [
+        {"kind": "TAOBAO_OPEN_UID", "value": "AAH-two", "heldUid": two["buyerUid"], "claimedUid": one["buyerUid"]}
+    ]
