@@ -106,9 +106,8 @@ class OrderService:
         now = utcnow()
         histories = {(o.channel, o.channel_order_id): _creation_history(o) for o in unique}
         buyers = await resolve_buyers(self.session, self.identity, unique)
-        rows = [
-            self._order_row(o, histories[k], now, buyers[k]) for o in unique if (k := (o.channel, o.channel_order_id))
-        ]
+        keys = [(o.channel, o.channel_order_id) for o in unique]
+        rows = [self._order_row(o, histories[k], now, buyers[k]) for o, k in zip(unique, keys, strict=True)]
         insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
         table = Order.__table__  # type: ignore[attr-defined]
         statement = (
