@@ -206,6 +206,12 @@ class Order(Node):
     def version(self) -> int:
         return self.row.version
 
+    @strawberry.field(
+        description="On a MERGED duplicate: the parent order standing for its group (splitGroup takes it)."
+    )
+    async def parent_order(self, info: Info[Context, None]) -> Order | None:
+        return None if self.row.parent_order_id is None else await load_order(info, self.row.parent_order_id)
+
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:
         assert self.row.id is not None

@@ -246,6 +246,14 @@ async def test_pending_duplicates_are_grouped_once_under_a_parent(api: Api, cred
                  placedAt="2026-11-24T20:18:00+08:00", status="PAID", paidAt="2026-11-24T20:25:00+08:00")  # fmt: skip
     assert (await row(api.runtime, parent_id)).status == "PAID"
     assert (await row(api.runtime, key_of(day["douyin"]))).status == "MERGED"
+    child = await api.gql(
+        "query($id: ID!) { order(id: $id) { status parentOrder { id status } } }", {"id": day["tap1"]["id"]},
+        headers=creds.customer(api.runtime, day["tap1"]["buyerUid"]),
+    )  # fmt: skip
+    assert child["data"]["order"] == {
+        "status": "MERGED",
+        "parentOrder": {"id": encode_gid("Order", parent_id), "status": "PAID"},
+    }
     refused = await api.gql(SPLIT, {"input": {"parentOrderId": encode_gid("Order", parent_id)}}, headers=creds.admin)
     assert [e["code"] for e in refused["data"]["splitGroup"]["userErrors"]] == ["GROUP_PAID"]
 
