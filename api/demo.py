@@ -13,7 +13,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,11 +27,14 @@ from api.auth.tokens import issue_customer_token
 from api.demo_fulfilment import fulfilment_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
+from domain.identity.models import MatchSuggestion, OrderGroup
+from domain.identity.queries import duplicate_heatmap
 from domain.intake.models import InboundMessage
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import EventType
 from domain.settings import Settings
 from sim.day import SimDay, SimOrder, generate_day
+from sim.identity import generate_identity_traffic
 from workers.runtime import Runtime, build_runtime
 from workers.settings import create_worker
 
@@ -209,6 +212,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await fulfilment_demo(runtime, port, day)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
+    await _identity_section(runtime, base, bridge.key, seed, day.day)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -507,4 +511,54 @@ async def _money_demo(runtime: Runtime, port: int, day: SimDay, seed: int) -> No
         print(
             f"   reversed duplicate notification {duplicate.provider_txn_id}: "
             f"-{(duplicate.system_amount or 0) / 100:.2f} CNY appended by finance@demo.orderhub"
+        )
+
+
+async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, day: date) -> None:
+    """Buyers on several channels, repeat taps and masked-only buyers: what identity makes of them."""
+    traffic = generate_identity_traffic(seed, day)
+    ids = [(o.order.channel, o.order.channel_order_id) for o in traffic.orders]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for start in range(0, len(traffic.orders), BATCH):
+            batch = [o.as_input() for o in traffic.orders[start : start + BATCH]]
+            body = {"query": SUBMIT, "variables": {"input": {"orders": batch}}}
+            response = await client.post("/graphql", json=body, headers={"X-Api-Key": key})
+            errors = response.json()["data"]["submitOrders"]["userErrors"]
+            if errors:
+                raise RuntimeError(f"the identity traffic was refused: {errors[:3]}")
+    await runtime.relay.drained()
+    worker = create_worker(runtime, burst=True, poll_delay=0.05)
+    await worker.async_run()
+    await worker.close()
+    async with runtime.core.sessions() as session:
+        rows = []
+        for channel, order_id in ids:
+            query = select(Order.id, Order.buyer_uid).where(
+                Order.channel == channel, Order.channel_order_id == order_id
+            )
+            rows.append((await session.exec(query)).one())
+        mine = {order_id for order_id, _ in rows}
+        uids = {uid for _, uid in rows if uid is not None}
+        groups = (await session.exec(select(OrderGroup.parent_order_id))).all()
+        children = (await session.exec(select(func.count()).where(col(Order.parent_order_id).in_(groups)))).one()
+        suggestions = (await session.exec(select(func.count()).where(col(MatchSuggestion.order_id).in_(mine)))).one()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        cells = await duplicate_heatmap(session, start, start + timedelta(days=3))
+    accounts = len({(o.order.channel, o.order.platform_buyer_id) for o in traffic.orders})
+    masked = sum(1 for o in traffic.orders if o.masked)
+    print(f"\n== identity: {len(traffic.orders)} orders from {traffic.buyers} simulated people")
+    hidden = sum(1 for o in traffic.orders if o.masked and not o.known_later)
+    print(
+        f"   buyers seen raw: {accounts} channel accounts -> after identity: {len(uids)} buyer UIDs"
+        f" (truth: {traffic.buyers} people, {hidden} known only by a masked phone)"
+    )
+    print(
+        f"   groups formed: {len(groups)} parent orders over {children} duplicate orders"
+        f" (simulated: {traffic.tap_bursts} bursts of repeat taps, {traffic.tap_bursts + traffic.repeat_taps} orders)"
+    )
+    print(f"   suggestions raised: {suggestions} for {masked} masked-phone orders (staff decide; none merged)")
+    for cell in [c for c in cells if c.duplicates][:3]:
+        top = ", ".join(f"{p.sku} {p.rate:.0%}" for p in cell.products[:2])
+        print(
+            f"   heatmap {cell.hour:%Y-%m-%d %H}h {cell.channel:<12} {cell.duplicates}/{cell.orders} duplicates  {top}"
         )

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     identity_key_version: int = 1
     identity_previous_key: SecretStr | None = None
     phone_region: str = "CN"
+    merge_window_seconds: int = 300
+    suggestion_window_hours: int = 72
     token_secret: SecretStr | None = None
     vault_key: SecretStr | None = None
     customer_token_minutes: int = 60 * 24

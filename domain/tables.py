@@ -3,6 +3,7 @@
 from domain.access.models import PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
+from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
@@ -10,6 +11,9 @@ from domain.outbox.models import OutboxMessage
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 
 __all__ = [
+    "AliasConflict",
+    "BuyerAlias",
+    "BuyerChannel",
     "ChannelIntake",
     "CleaningRuleSet",
     "DriftAlert",
@@ -17,10 +21,13 @@ __all__ = [
     "FundVoucher",
     "FundVoucherConflict",
     "InboundMessage",
+    "MatchSuggestion",
     "Order",
     "OrderAdjustment",
     "OrderEvent",
     "OrderException",
+    "OrderGroup",
+    "OrderIdentity",
     "OrderLine",
     "OutboxMessage",
     "PartnerKey",

@@ -10,11 +10,15 @@ from arq.worker import Worker, func
 
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 from workers.intake_jobs import push_drift_alerts
-from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
+from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
-FUNCTIONS = [func(check_payment_deadline, max_tries=5), func(notify_customer_shipped, max_tries=5)]
+FUNCTIONS = [
+    func(check_payment_deadline, max_tries=5),
+    func(notify_customer_shipped, max_tries=5),
+    func(group_pending_orders, max_tries=5),
+]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),

@@ -21,6 +21,7 @@ from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import Decimal, Money
 from domain.access.policy import Scope
 from domain.errors import Problem, Problems, UserError
+from domain.identity.models import AliasKind
 from domain.intake.models import Outcome
 from domain.intake.service import mark_outcome
 from domain.orders import queries
@@ -225,6 +226,12 @@ class Order(Node):
     def version(self) -> int:
         return self.row.version
 
+    @strawberry.field(
+        description="On a MERGED duplicate: the parent order standing for its group (splitGroup takes it)."
+    )
+    async def parent_order(self, info: Info[Context, None]) -> Order | None:
+        return None if self.row.parent_order_id is None else await load_order(info, self.row.parent_order_id)
+
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:
         assert self.row.id is not None
@@ -314,12 +321,29 @@ class OrderQueries:
         )
 
 
+BuyerAliasKind = strawberry.enum(AliasKind, name="BuyerAliasKind", description="Kinds of platform buyer id.")
+
+
+@strawberry.input
+class BuyerAliasInput:
+    kind: BuyerAliasKind  # type: ignore[valid-type]
+    value: str
+
+
 @strawberry.input
 class BuyerInput:
     phone: str | None = strawberry.field(
         default=None, description="Hashed into the buyer UID on arrival, never stored."
     )
-    platform_buyer_id: str | None = None
+    platform_buyer_id: str | None = strawberry.field(
+        default=None, description="The channel's own buyer id (Taobao buyer_open_uid, Douyin open_id, WeChat openid)."
+    )
+    aliases: list[BuyerAliasInput] | None = strawberry.field(
+        default=None, description="Further platform buyer ids, e.g. a WeChat unionid or a Taobao ouid."
+    )
+    receiver_region: str | None = strawberry.field(
+        default=None, description="Receiver's region code; compared only to suggest matches for masked phones."
+    )
 
 
 @strawberry.input
@@ -396,6 +420,8 @@ def _submission(order: OrderInput) -> OrderSubmission:
         total_amount=None if order.total_amount is None else str(order.total_amount),
         buyer_phone=order.buyer.phone if order.buyer else None,
         platform_buyer_id=order.buyer.platform_buyer_id if order.buyer else None,
+        buyer_aliases=[(a.kind.value, a.value) for a in (order.buyer.aliases or [])] if order.buyer else [],
+        receiver_region=order.buyer.receiver_region if order.buyer else None,
         warehouse_code=order.warehouse_code,
         raw_status=order.raw_status,
     )

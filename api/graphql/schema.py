@@ -25,6 +25,7 @@ from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
+from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.ids import decode_gid
 from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
 from api.graphql.money import MoneyMutations, MoneyQueries
@@ -42,7 +43,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries):
+class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -62,6 +63,7 @@ class Mutation(
     IntakeMutations,
     ReplayMutations,
     MoneyMutations,
+    IdentityMutations,
 ):
     pass
 

@@ -58,6 +58,9 @@ class Order(SQLModel, table=True):
     version: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    parent_order_id: int | None = Field(  # identity: grouping; NO ACTION, so a group and its children delete together
+        default=None, sa_column=Column(BigId, ForeignKey("orders.id"), nullable=True, index=True)
+    )
 
 
 class OrderLine(SQLModel, table=True):

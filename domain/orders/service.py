@@ -15,12 +15,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
-from domain.identity.service import BuyerIdentity
+from domain.identity.service import (
+    BuyerIdentity,
+    BuyerKey,
+    Sighting,
+    record_sightings,
+    redirect_merged,
+    resolve_buyers,
+)
 from domain.orders.commands import CanonicalOrder
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.status import EventType, OrderStatus, Source, TransitionRefused, decide, rank
 from domain.outbox.service import Outbox
-from domain.sql import dialect
+from domain.sql import dialect, take_sqlite_write_lock
 
 ORDER_TOPIC = "orders"
 PAYMENT_DEADLINE_JOB = "check_payment_deadline"
@@ -101,7 +108,9 @@ class OrderService:
             return {}
         now = utcnow()
         histories = {(o.channel, o.channel_order_id): _creation_history(o) for o in unique}
-        rows = [self._order_row(o, histories[(o.channel, o.channel_order_id)], now) for o in unique]
+        buyers = await resolve_buyers(self.session, self.identity, unique)
+        keys = [(o.channel, o.channel_order_id) for o in unique]
+        rows = [self._order_row(o, histories[k], now, buyers[k]) for o, k in zip(unique, keys, strict=True)]
         insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
         table = Order.__table__  # type: ignore[attr-defined]
         # executemany with RETURNING: one cached statement, batched by SQLAlchemy's insertmanyvalues
@@ -136,6 +145,12 @@ class OrderService:
             await self.session.execute(insert(OrderLine), lines)
         if events:
             await self.session.execute(insert(OrderEvent), events)
+        sightings = [
+            Sighting(o, created[k], buyers[k], histories[k][-1].status is OrderStatus.PENDING_PAYMENT)
+            for o in unique
+            if (k := (o.channel, o.channel_order_id)) in created
+        ]
+        await record_sightings(self.session, self.identity, self.outbox, sightings)
         return created
 
     def _until_deadline(self, order: CanonicalOrder, now: datetime) -> int:
@@ -143,8 +158,9 @@ class OrderService:
         due = order.placed_at + timedelta(seconds=self.payment_deadline_s)
         return max(0, int((due - now).total_seconds()))
 
-    def _order_row(self, order: CanonicalOrder, history: list[_Change], now: datetime) -> dict[str, Any]:
-        buyer = self.identity.key_for_phone(order.buyer_phone)
+    def _order_row(
+        self, order: CanonicalOrder, history: list[_Change], now: datetime, buyer: BuyerKey
+    ) -> dict[str, Any]:
         return {
             "channel": order.channel,
             "channel_order_id": order.channel_order_id,
@@ -180,6 +196,11 @@ class OrderService:
                     "ORDER_LOCKED",
                 )
             await self._amend(row, order, by)
+        if row.status == OrderStatus.MERGED:  # identity: a grouped duplicate's payment pays its parent
+            parent = await redirect_merged(self.session, row, order.status.value)
+            if parent is None:
+                return stored != order.content()
+            row = parent
         target = order.status
         current = OrderStatus(row.status)
         if target is current or (target is not OrderStatus.CANCELLED and rank(target) < rank(current)):
@@ -230,6 +251,7 @@ class OrderService:
 
 async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: int) -> bool:
     """Record once that a pending order passed its payment deadline; repeats change nothing."""
+    await take_sqlite_write_lock(session)  # identity: the grouping job may change this order at the same moment
     row = await session.get(Order, order_id, with_for_update=dialect(session) == "postgresql")
     if row is None or row.status != OrderStatus.PENDING_PAYMENT:
         return False

@@ -48,6 +48,8 @@ class EventType(StrEnum):
     FULFILMENT_EVIDENCE = "FULFILMENT_EVIDENCE"
     EXCEPTION_OPENED = "EXCEPTION_OPENED"
     EXCEPTION_RESOLVED = "EXCEPTION_RESOLVED"
+    ORDER_MERGED = "ORDER_MERGED"
+    ORDER_SPLIT = "ORDER_SPLIT"
 
 
 S = OrderStatus
@@ -123,6 +125,21 @@ RULES: tuple[Rule, ...] = (
         frozenset({Source.CARRIER}),
         "Only the carrier sees the parcel signed for; a delivery before any outbound is an exception, not a jump.",
     ),
+    Rule(
+        EventType.ORDER_MERGED,
+        frozenset({S.PENDING_PAYMENT}),
+        S.MERGED,
+        frozenset({Source.SYSTEM}),
+        "Only unpaid orders are grouped, and only by the grouping job: once money moved on an order, "
+        "folding it into another would hide a payment; a channel or a person never groups by hand.",
+    ),
+    Rule(
+        EventType.ORDER_SPLIT,
+        frozenset({S.MERGED}),
+        S.PENDING_PAYMENT,
+        frozenset({Source.STAFF}),
+        "Grouping is a guess about intent; a person who knows the orders were separate purchases restores them.",
+    ),
 )
 
 # The legal status graph: used by the machine and, later, to measure the shortest path.
@@ -137,7 +154,7 @@ GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
-    S.MERGED: frozenset(),
+    S.MERGED: frozenset({S.PENDING_PAYMENT}),
 }
 
 FINAL = frozenset(status for status, targets in GRAPH.items() if not targets)

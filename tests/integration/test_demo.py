@@ -6,7 +6,12 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sim.day import generate_day
+from sim.identity import generate_identity_traffic
 
 ROOT = Path(__file__).parents[2]
 
@@ -23,9 +28,10 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
-    money = out.split("== money:", 1)[1]
-    out = out.split("== money:", 1)[0]
+    full = result.stdout
+    money = full.split("== money:", 1)[1].split("== identity:", 1)[0]
+    identity_section = full.split("== identity:", 1)[1]
+    out = full.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
     assert len(pairs) == 8 + 5  # five channels, three statuses, then five exception kinds of the fulfilment section
     assert all(seen == expected for _, seen, expected in pairs), pairs
@@ -68,3 +74,36 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert "double postings: 0" in money
     assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
     assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
+    identity = re.search(
+        r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
+        r" \(truth: (\d+) people, (\d+) known",
+        identity_section,
+    )
+    assert identity, identity_section
+    accounts, uids, people, hidden = map(int, identity.groups())
+    assert uids == people - hidden < accounts
+    groups = re.search(
+        r"groups formed: (\d+) parent orders over (\d+) duplicate orders \(simulated: (\d+) bursts.*, (\d+) orders\)",
+        identity_section,
+    )
+    assert groups and groups.group(1) == groups.group(3) and groups.group(2) == groups.group(4), identity_section
+    suggestions = re.search(r"suggestions raised: (\d+) for (\d+) masked-phone orders", identity_section)
+    assert suggestions and int(suggestions.group(1)) == int(suggestions.group(2)) - hidden
+    assert re.search(r"heatmap \d{4}-\d\d-\d\d \d\dh \w+ +\d+/\d+ duplicates", identity_section)
+    _assert_no_phone_anywhere(tmp_path / "data", result.stdout + result.stderr)
+    assert "Traceback" not in result.stderr  # no job failed, e.g. grouping and deadline jobs racing on one order
+
+
+def _assert_no_phone_anywhere(data_dir: Path, logs: str) -> None:
+    """Every phone of the run, in every form it was written, is absent from every stored file and the logs."""
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    written = [o.buyer_phone for o in generate_day(7, day, 400).orders]
+    traffic = generate_identity_traffic(7, day)
+    written += [o.order.buyer_phone for o in traffic.orders if not o.masked]
+    bare = {re.sub(r"\D", "", unicodedata.normalize("NFKC", w))[-11:] for w in written} | set(traffic.phones)
+    forms = {f.encode() for f in bare | {"+86" + b for b in bare} | set(written)}
+    assert len(bare) > 300
+    stored = b"".join(path.read_bytes() for path in data_dir.rglob("*") if path.is_file())
+    assert len(stored) > 100_000
+    found = [form for form in forms if form in stored or form.decode() in logs]
+    assert found == []

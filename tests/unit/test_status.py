@@ -111,8 +111,8 @@ def test_decide_never_leaves_the_graph() -> None:
         accepted += 1
         assert target in GRAPH[current]
     # paid, cancelled, completed: 1 + 3 + 1 from-states times 2, 3, 2 sources; then the fulfilment rules:
-    # ship request 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1
-    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 2 + 3 * 2 + 1
+    # ship request 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1; merge and split 1 x 1 each
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 2 + 3 * 2 + 1 + 1 + 1
 
 
 def test_every_rule_follows_an_edge() -> None:
@@ -131,7 +131,7 @@ def test_graph_is_closed_over_statuses() -> None:
 
 
 def test_final_states_have_no_exits() -> None:
-    assert {S.CANCELLED, S.REFUNDED, S.MERGED} == FINAL
+    assert {S.CANCELLED, S.REFUNDED} == FINAL  # a merged order returns to PENDING_PAYMENT when staff split it
     for status in FINAL:
         assert GRAPH[status] == frozenset()
         for event, source in itertools.product(E, Source):
@@ -172,7 +172,6 @@ def test_shortest_path_length(start: S, end: S, length: int) -> None:
     [
         (S.CANCELLED, S.PAID),
         (S.REFUNDED, S.PENDING_PAYMENT),
-        (S.MERGED, S.PAID),
         (S.SHIPPED, S.PAID),
         (S.SHIPPED, S.CANCELLED),
         (S.PICKED, S.CANCELLED),
@@ -196,3 +195,22 @@ def test_rank_orders_the_main_flow() -> None:
     assert off_flow == {S.CANCELLED, S.REFUNDED, S.MERGED}
     for status in off_flow:
         assert rank(status) > max(ranks)
+
+
+def test_only_the_system_groups_and_only_unpaid_orders() -> None:
+    assert decide(S.PENDING_PAYMENT, E.ORDER_MERGED, Source.SYSTEM) is S.MERGED
+    for source in set(Source) - {Source.SYSTEM}:
+        with pytest.raises(TransitionRefused) as refused:
+            decide(S.PENDING_PAYMENT, E.ORDER_MERGED, source)
+        assert refused.value.code == "SOURCE_NOT_ALLOWED"
+    with pytest.raises(TransitionRefused) as refused:
+        decide(S.PAID, E.ORDER_MERGED, Source.SYSTEM)
+    assert refused.value.code == "ILLEGAL_TRANSITION"
+
+
+def test_only_staff_split_a_group() -> None:
+    assert decide(S.MERGED, E.ORDER_SPLIT, Source.STAFF) is S.PENDING_PAYMENT
+    with pytest.raises(TransitionRefused):
+        decide(S.MERGED, E.ORDER_SPLIT, Source.SYSTEM)
+    with pytest.raises(TransitionRefused):
+        decide(S.MERGED, E.ORDER_PAID, Source.CHANNEL)
