@@ -6,15 +6,21 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth.principal import Partner, api_key_of, authenticate
+from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, authenticate, bearer_of
+from api.auth.tokens import decode_token
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.payments import router as payments_router
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.intake.service import mark_outcome, record_inbound
 from domain.settings import Settings, get_settings
@@ -64,8 +70,19 @@ def _malformed(body: bytes, limit: int) -> str | None:
     return None
 
 
-async def get_context(request: Request) -> Context:
+# A browser form can post multipart without a preflight; one of these headers proves the caller could not.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "graphql-require-preflight")
+
+
+async def get_context(request: HTTPConnection) -> Context:
     runtime = _runtime(request)
+    if request.scope["type"] == "websocket":
+        return Context(runtime, Anonymous("no connection_init yet"))
+    assert isinstance(request, Request)
+    if request.headers.get("content-type", "").startswith("multipart/form-data") and not any(
+        request.headers.get(h) for h in PREFLIGHT_HEADERS
+    ):
+        raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
     message_id = None
     if request.method == "POST" and api_key_of(request.headers) is not None:
@@ -77,6 +94,22 @@ async def get_context(request: Request) -> Context:
 
 
 class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Browsers cannot set websocket headers, so the token arrives in connection_init's payload;
+        only customers and staff may subscribe. A refusal closes the socket with 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        headers = {str(k).lower(): v for k, v in params.items() if isinstance(v, str)}
+        if api_key_of(headers) is not None:
+            raise ConnectionRejectionError({"reason": "subscriptions take a customer or staff token"})
+        runtime = context.runtime
+        principal = await authenticate(headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+        if not isinstance(principal, Customer | Staff):
+            reason = principal.reason if isinstance(principal, Anonymous) else "not allowed"
+            raise ConnectionRejectionError({"reason": reason})
+        context.principal = principal
+        context.credentials_expire_at = _token_expiry(headers, runtime.settings.secret("token_secret"))
+        return UNSET
+
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Close the recorded message's outcome for requests no mutation resolved (queries, refusals)."""
         message_id = getattr(request.state, "inbound_message_id", None)
@@ -89,6 +122,20 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         return await super().process_result(request, result)
 
 
+def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:
+    token = bearer_of(headers)
+    if token is None:
+        return None
+    expiry = decode_token(secret, token).get("exp")
+    return datetime.fromtimestamp(expiry, UTC) if isinstance(expiry, int | float) else None
+
+
+async def _stop_push(app: FastAPI) -> None:
+    hub = getattr(app.state, "push_hub", None)
+    if hub is not None:
+        await hub.stop()
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """With `runtime` given (tests, demo), the caller owns its lifecycle; otherwise the app does."""
     settings = settings or (runtime.settings if runtime else get_settings())
@@ -97,12 +144,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
-            yield
+            try:
+                yield
+            finally:
+                await _stop_push(app)
             return
         app.state.runtime = await build_runtime(settings)
         try:
             yield
         finally:
+            await _stop_push(app)
             await app.state.runtime.close()
 
     app = FastAPI(title="orderhub", lifespan=lifespan)
@@ -114,8 +165,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         allowed_origins=settings.cors_origins,
+        multipart_uploads_enabled=True,
     )
     app.include_router(router, prefix="/graphql")
+    app.include_router(payments_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The `orderhub` command: serve, worker, migrate, demo, token, schema."""
+"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import logging
 import secrets
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
-from domain.settings import get_settings
+from domain.settings import Settings, get_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="exit after the report instead of serving GraphiQL")
+
+    replay = sub.add_parser("replay", help="replay recorded channel payloads through today's rules (dry run)")
+    replay.add_argument("--channel", required=True, help="TAOBAO, DOUYIN, WECHAT_CHANNELS, AMAZON ...")
+    replay.add_argument("--from", dest="start", required=True, type=_moment, help="ISO time with offset")
+    replay.add_argument("--to", dest="end", required=True, type=_moment, help="ISO time with offset")
+    replay.add_argument("--apply", action="store_true", help="apply for real (idempotent)")
+    reconcile = sub.add_parser("reconcile", help="import statement files (once each) and reconcile them")
+    reconcile.add_argument("files", nargs="+", help="WeChat Pay trade bill, Alipay trade detail or bank CSV")
+    reconcile.add_argument("--provider", default="bank", help="for bank CSVs: whose money it is")
 
     token = sub.add_parser("token", help="issue a customer, partner or staff credential")
     kinds = token.add_subparsers(dest="kind", required=True)
@@ -96,7 +106,81 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         return await run_demo(settings, orders=args.orders, seed=args.seed, port=args.port, serve=not args.no_serve)
     elif args.command == "token":
         await _token(args)
+    elif args.command == "replay":
+        return await _replay(args)
+    elif args.command == "reconcile":
+        await _reconcile(settings, args)
     return 0
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. 2026-01-22T00:00:00+08:00")
+    return moment
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    import json
+
+    from domain.bootstrap import build_core
+    from domain.channels.replay import replay
+    from domain.errors import UserError
+    from domain.orders.service import OrderService
+    from domain.outbox.service import Outbox
+
+    settings = get_settings()
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session:
+            orders = None
+            if args.apply:
+                orders = OrderService(session, core.identity, Outbox(), settings.payment_deadline_minutes * 60)
+            try:
+                items = await replay(session, core.vault, args.channel, args.start, args.end, orders=orders,
+                                     actor="system:cli-replay")  # fmt: skip
+            except UserError as error:
+                raise ValueError(str(error)) from error
+            if args.apply:
+                await session.commit()
+    finally:
+        await core.close()
+    for item in items:
+        state = "applied" if item.applied else ("error" if item.error else "dry-run")
+        change = json.dumps(item.diff, ensure_ascii=False) if item.diff else ("-" if item.stored else "new")
+        print(f"#{item.message_id} {item.received_at.isoformat()} {state} {item.channel_order_id or '?'} {change}"
+              + (f" ({item.error})" if item.error else ""))  # fmt: skip
+    changed = sum(1 for i in items if i.diff)
+    print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied")
+
+
+async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
+    """Statement errors are ValueErrors: main prints them (file, line, column) and exits 2."""
+    from pathlib import Path
+
+    from domain.bootstrap import build_core
+    from domain.reconcile import service
+
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session, session.begin():
+            fresh = []
+            for name in args.files:
+                data = await asyncio.to_thread(Path(name).read_bytes)
+                parsed = service.parse_statement(Path(name).name, data, provider=args.provider)
+                imported = await service.import_statement(session, Path(name).name, data, parsed, "cli")
+                state = "imported" if imported.is_new else "already imported (same content), not counted again"
+                print(f"{name}: {parsed.provider} {parsed.fmt}, {imported.lines} lines, {state}")
+                if imported.is_new:
+                    fresh.append(imported.statement_id)
+            runs = await service.reconcile(session, fresh, trigger="cli")
+        for run in runs:
+            print(
+                f"run {run.id} {run.provider}: {run.matched}/{run.statement_lines} matched "
+                f"({service.match_rate(run):.2%}); to check: {dict(sorted(run.counts.items())) or 'nothing'}"
+            )
+    finally:
+        await core.close()
 
 
 async def _token(args: argparse.Namespace) -> None:

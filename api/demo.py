@@ -11,24 +11,30 @@ import re
 import secrets
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import uvicorn
 from sqlalchemy import func
 from sqlmodel import col, select
+from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
+from api.demo_fulfilment import fulfilment_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
+from domain.identity.models import MatchSuggestion, OrderGroup
+from domain.identity.queries import duplicate_heatmap
 from domain.intake.models import InboundMessage
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import EventType
 from domain.settings import Settings
 from sim.day import SimDay, SimOrder, generate_day
+from sim.identity import generate_identity_traffic
 from workers.runtime import Runtime, build_runtime
 from workers.settings import create_worker
 
@@ -202,6 +208,11 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     counts = await _counts(runtime)
     truth = day.counts()
     _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
+    await _live_push(runtime, port, bridge.key, day)
+    await fulfilment_demo(runtime, port, day)
+    await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
+    await _money_demo(runtime, port, day, seed)
+    await _identity_section(runtime, base, bridge.key, seed, day.day)
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -256,3 +267,298 @@ def _print_report(
     print(f"   partner API key:  X-Api-Key: {partner_key}")
     print(f"   staff login:      {staff_email} / {password}")
     print("   query:            { orders(first: 5) { edges { node { channel channelOrderId status } } } }")
+
+
+SUBSCRIBE = "subscription { orderUpdates { version status snapshot order { id channelOrderId } } }"
+
+
+async def _live_push(runtime: Runtime, port: int, partner_key: str, day: SimDay) -> None:
+    """A customer app subscribes over graphql-transport-ws; then another buyer's unpaid order and one
+    of its own are paid through the partner API: only its own change is pushed to it."""
+    async with runtime.core.sessions() as session:
+        query = select(Order).where(Order.status == "PENDING_PAYMENT", col(Order.buyer_uid).is_not(None))
+        pending = list((await session.exec(query.order_by(col(Order.id)))).all())
+        other = next((o for o in pending if o.buyer_uid != pending[0].buyer_uid), None) if pending else None
+        if not pending or other is None:
+            print("\n== live push: skipped (no unpaid orders of two buyers)")
+            return
+        mine = pending[0]
+        owned = (await session.exec(select(func.count()).where(Order.buyer_uid == mine.buyer_uid))).one()
+    sims = {o.channel_order_id: o for o in day.orders}
+    assert mine.buyer_uid is not None
+    token = issue_customer_token(runtime.settings.secret("token_secret"), mine.buyer_uid, 10).token
+    url = f"ws://127.0.0.1:{port}/graphql"
+    async with (
+        connect(url, subprotocols=["graphql-transport-ws"]) as ws,  # type: ignore[list-item]
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        snapshot = [json.loads(await ws.recv()) for _ in range(min(owned, 100))]
+
+        async def pay(row: Order) -> float:
+            body = {**sims[row.channel_order_id].as_input(), "status": "PAID", "paidAt": utcnow().isoformat()}
+            started = time.perf_counter()
+            await client.post(
+                "/graphql", json={"query": SINGLE, "variables": {"input": body}}, headers={"X-Api-Key": partner_key}
+            )
+            return started
+
+        await pay(other)
+        leaked = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                while True:
+                    await ws.recv()
+                    leaked += 1
+        started = await pay(mine)
+        async with asyncio.timeout(10):
+            update = json.loads(await ws.recv())["payload"]["data"]["orderUpdates"]
+        delay_ms = (time.perf_counter() - started) * 1000
+    print("\n== live push: a customer app subscribed to its orders over graphql-transport-ws")
+    print(f"   snapshot first: {len(snapshot)} of the buyer's orders with their current status and version")
+    print(f"   another buyer's order paid:  pushes received {leaked}")
+    print(
+        f"   own order paid:              {mine.status} -> {update['status']} (version {update['version']}),"
+        f" pushed {delay_ms:.0f} ms after the partner's request"
+    )
+
+
+INTAKE_SUBMIT = """mutation($input: SubmitChannelOrderInput!) { submitChannelOrder(input: $input) {
+  order { channelOrderId } userErrors { code } } }"""
+INTAKE_PIN = """mutation($c: String!) { pinSchemaBaseline(input: {channel: $c}) { userErrors { code } } }"""
+INTAKE_RULES = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $input) {
+  ruleSet { version } userErrors { field message code } } }"""
+INTAKE_ALERTS = """{ driftAlerts(first: 50) { nodes { channel path change detail example count } } }"""
+INTAKE_REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
+  messages { channelOrderId diff applied error outcomeBefore } userErrors { code } } }"""
+INTAKE_MONITOR = """query($c: String!) { upstreamMonitor(channel: $c) { timeline { what summary } } }"""
+INTAKE_RULE_SETS = {
+    "AMAZON": [{"op": "drop_if_equals", "path": "order.order_id_suffix", "value": "ERR"}],
+    "DOUYIN": [{"op": "map_values", "path": "data.shop_order_detail.order_status", "mapping": {"106": 105}}],
+    "WECHAT_CHANNELS": [{"op": "coerce", "path": "order.order_detail.price_info.order_price", "to": "integer"}],
+}
+
+
+async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]) -> Any:
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"demo request refused: {body['errors']}")
+    return body["data"]
+
+
+async def _channel_intake_demo(port: int, bridge_key: str, staff_email: str, password: str, seed: int) -> None:
+    """Raw channel payloads with upstream changes injected mid-day: alerts, rules, replay, and clean numbers."""
+    from sim.channel_feed import SUFFIX_FROM, ZONE, channel_day
+
+    feed = channel_day(seed, (utcnow() - timedelta(days=1)).date(), 20)
+    partner = {"X-Api-Key": bridge_key}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        login = await _gql(client, "mutation($i: StaffLoginInput!) { staffLogin(input: $i) { token } }",
+                           {"i": {"email": staff_email, "password": password}}, {})  # fmt: skip
+        staff = {"Authorization": f"Bearer {login['staffLogin']['token']}"}
+        started = utcnow() - timedelta(seconds=1)
+
+        async def push(items: list[Any]) -> tuple[list[str], int]:
+            ids, refused = [], 0
+            for item in items:
+                data = await _gql(client, INTAKE_SUBMIT, {"input": {"channel": item.channel,
+                                  "payload": json.dumps(item.payload, ensure_ascii=False)}}, partner)  # fmt: skip
+                result = data["submitChannelOrder"]
+                refused += bool(result["userErrors"])
+                ids += [result["order"]["channelOrderId"]] if result["order"] else []
+            return ids, refused
+
+        morning = [i for i in feed if i.at.astimezone(ZONE).time() < SUFFIX_FROM]
+        afternoon = [i for i in feed if i.at.astimezone(ZONE).time() >= SUFFIX_FROM]
+        late = afternoon[len(afternoon) // 2 :]
+        afternoon = afternoon[: len(afternoon) // 2]
+        await push(morning)
+        for channel in ("TAOBAO", "DOUYIN", "WECHAT_CHANNELS", "AMAZON"):
+            await _gql(client, INTAKE_PIN, {"c": channel}, staff)
+        before_ids, refused = await push(afternoon)
+        print(f"\n== channel intake: {len(feed)} raw payloads from 4 channels; baselines pinned at noon")
+        print(f"   afternoon changes: {len(afternoon)} payloads, {refused} refused (kept raw), "
+              f"{sum(i.endswith('-ERR') for i in before_ids)} order numbers ending in -ERR")  # fmt: skip
+        alerts = (await _gql(client, INTAKE_ALERTS, {}, staff))["driftAlerts"]["nodes"]
+        print(f"   drift alerts raised: {len(alerts)}")
+        for alert in sorted(alerts, key=lambda a: (a["channel"], a["path"])):
+            print(f"     {alert['channel']:<16} {alert['change']:<13} {alert['path']} {alert['detail']} "
+                  f"e.g. {alert['example']} x{alert['count']}")  # fmt: skip
+        for channel, rules in INTAKE_RULE_SETS.items():
+            saved = await _gql(client, INTAKE_RULES, {"input": {"channel": channel, "rules": rules}}, staff)
+            version = (saved["saveCleaningRules"]["ruleSet"] or {}).get("version")
+            print(f"   rule saved: {channel} v{version} {json.dumps(rules, ensure_ascii=False)}")
+        window = {"receivedFrom": started.isoformat(), "receivedTo": utcnow().isoformat()}
+        dry = await _gql(client, INTAKE_REPLAY, {"input": {"channel": "AMAZON", **window}}, staff)
+        changed = [m for m in dry["replayChannelMessages"]["messages"] if m["diff"]]
+        print(f"   replay dry run, AMAZON: {len(dry['replayChannelMessages']['messages'])} messages, "
+              f"{len(changed)} would change")  # fmt: skip
+        if changed:
+            print(f"     e.g. {json.dumps(changed[0]['diff'])}")
+        for channel in ("DOUYIN", "WECHAT_CHANNELS"):
+            real = await _gql(client, INTAKE_REPLAY, {"input": {"channel": channel, "apply": True, **window}}, staff)
+            messages = real["replayChannelMessages"]["messages"]
+            rescued = sum(m["applied"] and m["outcomeBefore"] == "REJECTED" for m in messages)
+            again = sum(m["applied"] and m["outcomeBefore"] != "REJECTED" for m in messages)
+            print(
+                f"   replay applied, {channel}: {rescued} refused payloads now accepted, {again} re-applied unchanged"
+            )
+        after_ids, refused = await push(late)
+        print(f"   after the rules: {len(late)} payloads, {refused} refused, "
+              f"{sum(i.endswith('-ERR') for i in after_ids)} order numbers ending in -ERR")  # fmt: skip
+        monitor = await _gql(client, INTAKE_MONITOR, {"c": "AMAZON"}, staff)
+        for entry in monitor["upstreamMonitor"]["timeline"]:
+            print(f"   monitor: {entry['summary']}")
+
+
+async def _money_demo(runtime: Runtime, port: int, day: SimDay, seed: int) -> None:
+    """Payment notifications with real faults over HTTP, the providers' statements, one reconciliation run,
+    and the reversal of the duplicate it finds."""
+    from pydantic import SecretStr
+
+    from domain.ledger.models import FundVoucher, OrderAdjustment
+    from domain.reconcile.models import ReconItem, Resolution
+    from domain.reconcile.service import import_statement, match_rate, parse_statement, reconcile, resolve_item
+    from sim.payment_providers import AlipayPlatform, WechatPayPlatform, generic_notification
+    from sim.payments_day import PROVIDERS, generate_payments
+    from sim.statements import alipay_trade_detail, bank_csv, wechat_trade_bill
+
+    folder = runtime.settings.data_dir.resolve() / "money"
+    folder.mkdir(parents=True, exist_ok=True)
+    wechat, alipay, secret = WechatPayPlatform(), AlipayPlatform(), secrets.token_hex(16)
+    runtime.core.settings = runtime.settings.model_copy(
+        update={
+            "wechatpay_platform_public_key_path": wechat.write_public_key(folder / "wechatpay-platform.pem"),
+            "wechatpay_platform_serial": wechat.serial,
+            "wechatpay_apiv3_key": SecretStr(wechat.apiv3_key),
+            "alipay_public_key_path": alipay.write_public_key(folder / "alipay-public.pem"),
+            "payment_webhook_secrets": {"lianlian": SecretStr(secret)},
+        }
+    )
+    payments = generate_payments(day.orders, utcnow(), seed)
+    answers: Counter[int] = Counter()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for delivery in payments.deliveries:
+            if delivery.provider == "wechatpay":
+                headers, body = wechat.notification(
+                    delivery.payload, event_type=delivery.event_type, timestamp=int(time.time())
+                )
+                response = await client.post("/payments/wechatpay/notify", content=body, headers=headers)
+            elif delivery.provider == "alipay":
+                form = {"Content-Type": "application/x-www-form-urlencoded"}
+                response = await client.post(
+                    "/payments/alipay/notify", content=alipay.notification(delivery.payload), headers=form
+                )
+            else:
+                headers, body = generic_notification(secret, delivery.payload)
+                response = await client.post(f"/payments/{delivery.provider}/notify", content=body, headers=headers)
+            answers[response.status_code] += 1
+    resent = sum(1 for d in payments.deliveries if d.fault == "resent")
+    writers = {
+        "wechatpay": lambda rows: wechat_trade_bill(rows),
+        "alipay": lambda rows: alipay_trade_detail(rows, utcnow()),
+        "lianlian": lambda rows: bank_csv(rows),
+    }
+    async with runtime.core.sessions() as session, session.begin():
+        ids = []
+        for provider in PROVIDERS:
+            name = f"{provider}-statement.csv"
+            data = writers[provider](payments.statements[provider])
+            (folder / name).write_bytes(data)
+            parsed = parse_statement(name, data, provider=provider)
+            ids.append((await import_statement(session, name, data, parsed, "demo")).statement_id)
+        runs = await reconcile(session, ids, trigger="demo")
+    async with runtime.core.sessions() as session:
+        vouchers = (await session.exec(select(func.count()).select_from(FundVoucher))).one()
+        doubled = (
+            await session.exec(
+                select(func.count()).select_from(
+                    select(OrderAdjustment.voucher_id)
+                    .group_by(col(OrderAdjustment.voucher_id))
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            )
+        ).one()
+        duplicate = (
+            await session.exec(
+                select(ReconItem).where(
+                    ReconItem.drift == "DUPLICATE_NOTIFICATION", ReconItem.provider_txn_id == payments.duplicate_txn
+                )
+            )
+        ).first()
+    print(f"\n== money: {len(payments.deliveries)} payment notifications ({resent} resent), answers {dict(answers)}")
+    print(f"   {vouchers} fund vouchers posted; double postings: {doubled}")
+    seen: Counter[str] = Counter()
+    lines = matched = 0
+    for run in runs:
+        seen.update(run.counts)
+        lines += run.statement_lines
+        matched += run.matched
+        print(f"   {run.provider:<10} {run.matched}/{run.statement_lines} lines matched ({match_rate(run):.2%})")
+    print("   drift (orderhub / simulator)")
+    for drift in sorted(set(seen) | set(payments.expected)):
+        print(f"   {drift:<24} {seen.get(drift, 0):>4} / {payments.expected.get(drift, 0)}")
+    print(f"   match rate: {matched / max(lines, 1):.2%} of {lines} statement lines")
+    if duplicate is not None and duplicate.id is not None:
+        async with runtime.core.sessions() as session, session.begin():
+            await resolve_item(
+                session, duplicate.id, Resolution.REVERSED, actor="finance@demo.orderhub", note="notified twice"
+            )
+        print(
+            f"   reversed duplicate notification {duplicate.provider_txn_id}: "
+            f"-{(duplicate.system_amount or 0) / 100:.2f} CNY appended by finance@demo.orderhub"
+        )
+
+
+async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, day: date) -> None:
+    """Buyers on several channels, repeat taps and masked-only buyers: what identity makes of them."""
+    traffic = generate_identity_traffic(seed, day)
+    ids = [(o.order.channel, o.order.channel_order_id) for o in traffic.orders]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for start in range(0, len(traffic.orders), BATCH):
+            batch = [o.as_input() for o in traffic.orders[start : start + BATCH]]
+            body = {"query": SUBMIT, "variables": {"input": {"orders": batch}}}
+            response = await client.post("/graphql", json=body, headers={"X-Api-Key": key})
+            errors = response.json()["data"]["submitOrders"]["userErrors"]
+            if errors:
+                raise RuntimeError(f"the identity traffic was refused: {errors[:3]}")
+    await runtime.relay.drained()
+    worker = create_worker(runtime, burst=True, poll_delay=0.05)
+    await worker.async_run()
+    await worker.close()
+    async with runtime.core.sessions() as session:
+        rows = []
+        for channel, order_id in ids:
+            query = select(Order.id, Order.buyer_uid).where(
+                Order.channel == channel, Order.channel_order_id == order_id
+            )
+            rows.append((await session.exec(query)).one())
+        mine = {order_id for order_id, _ in rows}
+        uids = {uid for _, uid in rows if uid is not None}
+        groups = (await session.exec(select(OrderGroup.parent_order_id))).all()
+        children = (await session.exec(select(func.count()).where(col(Order.parent_order_id).in_(groups)))).one()
+        suggestions = (await session.exec(select(func.count()).where(col(MatchSuggestion.order_id).in_(mine)))).one()
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        cells = await duplicate_heatmap(session, start, start + timedelta(days=3))
+    accounts = len({(o.order.channel, o.order.platform_buyer_id) for o in traffic.orders})
+    masked = sum(1 for o in traffic.orders if o.masked)
+    print(f"\n== identity: {len(traffic.orders)} orders from {traffic.buyers} simulated people")
+    hidden = sum(1 for o in traffic.orders if o.masked and not o.known_later)
+    print(
+        f"   buyers seen raw: {accounts} channel accounts -> after identity: {len(uids)} buyer UIDs"
+        f" (truth: {traffic.buyers} people, {hidden} known only by a masked phone)"
+    )
+    print(
+        f"   groups formed: {len(groups)} parent orders over {children} duplicate orders"
+        f" (simulated: {traffic.tap_bursts} bursts of repeat taps, {traffic.tap_bursts + traffic.repeat_taps} orders)"
+    )
+    print(f"   suggestions raised: {suggestions} for {masked} masked-phone orders (staff decide; none merged)")
+    for cell in [c for c in cells if c.duplicates][:3]:
+        top = ", ".join(f"{p.sku} {p.rate:.0%}" for p in cell.products[:2])
+        print(
+            f"   heatmap {cell.hour:%Y-%m-%d %H}h {cell.channel:<12} {cell.duplicates}/{cell.orders} duplicates  {top}"
+        )

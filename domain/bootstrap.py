@@ -44,5 +44,10 @@ async def build_core(settings: Settings, *, migrate: bool = True) -> Core:
         engine=engine,
         sessions=make_session_factory(engine),
         vault=Vault(settings.secret("vault_key")),
-        identity=BuyerIdentity(identity_keys(settings), settings.phone_region),
+        identity=BuyerIdentity(
+            identity_keys(settings),
+            settings.phone_region,
+            merge_window_s=settings.merge_window_seconds,
+            suggestion_window_s=settings.suggestion_window_hours * 3600,
+        ),
     )

@@ -21,12 +21,15 @@ class Settings(BaseSettings):
     identity_key_version: int = 1
     identity_previous_key: SecretStr | None = None
     phone_region: str = "CN"
+    merge_window_seconds: int = 300
+    suggestion_window_hours: int = 72
     token_secret: SecretStr | None = None
     vault_key: SecretStr | None = None
     customer_token_minutes: int = 60 * 24
     staff_token_minutes: int = 60 * 8
     payment_deadline_minutes: int = 30
     outbox_grace_seconds: int = 30
+    stuck_after_ship_request_minutes: int = 240
     max_body_bytes: int = 2_000_000
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 20
@@ -34,6 +37,20 @@ class Settings(BaseSettings):
     graphql_max_cost: int = 5_000
     graphiql: bool = True
     cors_origins: list[str] = []
+    push_queue_size: int = 256
+    dingtalk_webhook: str | None = None
+    dingtalk_secret: SecretStr | None = None
+    wecom_webhook: str | None = None
+    wechatpay_platform_public_key_path: Path | None = None
+    wechatpay_platform_serial: str | None = None
+    wechatpay_apiv3_key: SecretStr | None = None
+    alipay_public_key_path: Path | None = None
+    # ORDERHUB_PAYMENT_WEBHOOK_SECRETS='{"stripe-cn": "..."}': one HMAC secret per generic provider.
+    payment_webhook_secrets: dict[str, SecretStr] = {}
+    notification_max_age_seconds: int = 300
+    statement_dir: Path | None = None
+    reconcile_timezone: str = "Asia/Shanghai"
+    reconcile_hour: int = 9
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

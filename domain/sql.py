@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -38,3 +39,10 @@ async def insert_ignore(
     result = await session.execute(statement)
     row = result.first()
     return None if row is None else int(row[0])
+
+
+async def take_sqlite_write_lock(session: AsyncSession) -> None:
+    """On SQLite, take the single write lock before reading, so a read-then-write job sees what a
+    concurrent job committed instead of failing on its write; PostgreSQL callers lock rows instead."""
+    if dialect(session) == "sqlite":
+        await session.execute(text("UPDATE outbox SET id = id WHERE 0"))

@@ -1,8 +1,41 @@
 """Imports every table so that SQLModel.metadata is complete for alembic and tests."""
 
 from domain.access.models import PartnerKey, StaffUser
+from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
+from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
+from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 
-__all__ = ["InboundMessage", "Order", "OrderEvent", "OrderLine", "OutboxMessage", "PartnerKey", "StaffUser"]
+__all__ = [
+    "AliasConflict",
+    "BuyerAlias",
+    "BuyerChannel",
+    "ChannelIntake",
+    "CleaningRuleSet",
+    "DriftAlert",
+    "FulfilmentEvidence",
+    "FundVoucher",
+    "FundVoucherConflict",
+    "InboundMessage",
+    "MatchSuggestion",
+    "Order",
+    "OrderAdjustment",
+    "OrderEvent",
+    "OrderException",
+    "OrderGroup",
+    "OrderIdentity",
+    "OrderLine",
+    "OutboxMessage",
+    "PartnerKey",
+    "ReconItem",
+    "ReconRun",
+    "SchemaBaseline",
+    "ShippedRuleVersion",
+    "StaffUser",
+    "Statement",
+    "StatementLine",
+]

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.identity.grouping import group_pending
 from domain.intake.sweeper import fail_abandoned
 from domain.orders.service import flag_overdue_payment
 from domain.outbox.service import Outbox
@@ -76,3 +77,17 @@ async def sweep_inbound(ctx: dict[str, Any]) -> int:
     runtime = _runtime(ctx)
     async with unit_of_work(ctx) as session:
         return await fail_abandoned(session, timedelta(seconds=runtime.settings.outbox_grace_seconds * 10))
+
+
+async def group_pending_orders(ctx: dict[str, Any], order_id: int) -> int | None:
+    """Groups a pending order with its buyer's duplicates once the merge window passed; the parent id or None."""
+    runtime = _runtime(ctx)
+    outbox = Outbox()
+    async with unit_of_work(ctx) as session:
+        settings = runtime.settings
+        grouped = await group_pending(
+            session, outbox, order_id, settings.merge_window_seconds, settings.payment_deadline_minutes * 60
+        )
+    if grouped is not None and grouped.created:
+        log.info("grouped %d pending orders under order %s", len(grouped.child_ids), grouped.parent_order_id)
+    return None if grouped is None else grouped.parent_order_id

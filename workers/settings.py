@@ -8,14 +8,24 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
-from workers.jobs import check_payment_deadline, sweep_inbound, sweep_outbox
+from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
+from workers.intake_jobs import push_drift_alerts
+from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
+from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
-FUNCTIONS = [func(check_payment_deadline, max_tries=5)]
+FUNCTIONS = [
+    func(check_payment_deadline, max_tries=5),
+    func(notify_customer_shipped, max_tries=5),
+    func(group_pending_orders, max_tries=5),
+]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
+    cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
 ]
 
 

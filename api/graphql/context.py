@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,6 +46,7 @@ class Context(BaseContext):
         super().__init__()
         self.runtime = runtime
         self.principal = principal
+        self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         self.inbound_message_id = inbound_message_id
         self.loaders = Loaders(runtime)
 

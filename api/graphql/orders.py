@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.auth.principal import Partner
+from api.graphql import journey
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
@@ -20,6 +21,7 @@ from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import Decimal, Money
 from domain.access.policy import Scope
 from domain.errors import Problem, Problems, UserError
+from domain.identity.models import AliasKind
 from domain.intake.models import Outcome
 from domain.intake.service import mark_outcome
 from domain.orders import queries
@@ -201,9 +203,34 @@ class Order(Node):
     def cancelled_at(self) -> datetime | None:
         return self.row.cancelled_at
 
+    tracking_number: str | None = strawberry.field(resolver=journey.tracking_number)
+    carrier_code: str | None = strawberry.field(resolver=journey.carrier_code)
+    current_operator: str | None = strawberry.field(
+        resolver=journey.current_operator, description="Who handles the order now, as the warehouse reports it."
+    )
+    last_stage_duration: journey.Duration | None = strawberry.field(
+        resolver=journey.last_stage_duration,
+        description="Time in the current stage so far, or the last stage's length once the order is done.",
+    )
+    predicted_next_at: datetime | None = strawberry.field(
+        resolver=journey.predicted_next_at, description="When the next step is expected; null for now."
+    )
+    timeline: journey.OrderTimeline = strawberry.field(
+        resolver=journey.timeline, description="The customer-visible flow and the staff system log side by side."
+    )
+    backtrack: journey.OrderBacktrack = strawberry.field(
+        resolver=journey.order_backtrack, description="Each stage's duration and where the order is blocked now."
+    )
+
     @strawberry.field(description="Rises by one with every change; pushed events carry it.")
     def version(self) -> int:
         return self.row.version
+
+    @strawberry.field(
+        description="On a MERGED duplicate: the parent order standing for its group (splitGroup takes it)."
+    )
+    async def parent_order(self, info: Info[Context, None]) -> Order | None:
+        return None if self.row.parent_order_id is None else await load_order(info, self.row.parent_order_id)
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:
@@ -294,12 +321,29 @@ class OrderQueries:
         )
 
 
+BuyerAliasKind = strawberry.enum(AliasKind, name="BuyerAliasKind", description="Kinds of platform buyer id.")
+
+
+@strawberry.input
+class BuyerAliasInput:
+    kind: BuyerAliasKind  # type: ignore[valid-type]
+    value: str
+
+
 @strawberry.input
 class BuyerInput:
     phone: str | None = strawberry.field(
         default=None, description="Hashed into the buyer UID on arrival, never stored."
     )
-    platform_buyer_id: str | None = None
+    platform_buyer_id: str | None = strawberry.field(
+        default=None, description="The channel's own buyer id (Taobao buyer_open_uid, Douyin open_id, WeChat openid)."
+    )
+    aliases: list[BuyerAliasInput] | None = strawberry.field(
+        default=None, description="Further platform buyer ids, e.g. a WeChat unionid or a Taobao ouid."
+    )
+    receiver_region: str | None = strawberry.field(
+        default=None, description="Receiver's region code; compared only to suggest matches for masked phones."
+    )
 
 
 @strawberry.input
@@ -376,6 +420,8 @@ def _submission(order: OrderInput) -> OrderSubmission:
         total_amount=None if order.total_amount is None else str(order.total_amount),
         buyer_phone=order.buyer.phone if order.buyer else None,
         platform_buyer_id=order.buyer.platform_buyer_id if order.buyer else None,
+        buyer_aliases=[(a.kind.value, a.value) for a in (order.buyer.aliases or [])] if order.buyer else [],
+        receiver_region=order.buyer.receiver_region if order.buyer else None,
         warehouse_code=order.warehouse_code,
         raw_status=order.raw_status,
     )

@@ -23,12 +23,18 @@ from strawberry.types import ExecutionContext, Info
 
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
+from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
+from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
+from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.ids import decode_gid
+from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
+from api.graphql.money import MoneyMutations, MoneyQueries
 from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff import StaffMutations
+from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +43,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries):
+class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -49,7 +55,16 @@ class Query(OrderQueries):
 
 
 @strawberry.type
-class Mutation(OrderMutations, StaffMutations):
+class Mutation(
+    OrderMutations,
+    StaffMutations,
+    FulfilmentMutations,
+    ExceptionMutations,
+    IntakeMutations,
+    ReplayMutations,
+    MoneyMutations,
+    IdentityMutations,
+):
     pass
 
 
@@ -91,6 +106,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return OrderhubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Order],
         config=StrawberryConfig(scalar_map={Decimal: DECIMAL_SCALAR}),
         extensions=[

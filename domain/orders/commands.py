@@ -46,6 +46,8 @@ class OrderSubmission:
     platform_buyer_id: str | None = None
     warehouse_code: str | None = None
     raw_status: str | None = None
+    buyer_aliases: list[tuple[str, str]] = field(default_factory=list)  # identity: (kind, platform id)
+    receiver_region: str | None = None  # identity: compared for masked-phone suggestions
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class CanonicalOrder:
     platform_buyer_id: str | None = None
     warehouse_code: str | None = None
     raw_status: str | None = None
+    buyer_aliases: tuple[tuple[str, str], ...] = ()
+    receiver_region: str | None = None
 
     def content(self) -> dict[str, object]:
         """What a later submission of the same order must agree with to be a mere repeat."""
@@ -148,6 +152,8 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         platform_buyer_id=(sub.platform_buyer_id or None),
         warehouse_code=(sub.warehouse_code or None),
         raw_status=sub.raw_status,
+        buyer_aliases=tuple((kind, value.strip()[:200]) for kind, value in sub.buyer_aliases if value.strip()),
+        receiver_region=(sub.receiver_region or "").strip()[:40] or None,
     )
 
 

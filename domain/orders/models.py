@@ -48,9 +48,19 @@ class Order(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=utc_column())
     completed_at: datetime | None = Field(default=None, sa_column=utc_column())
     cancelled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Where the order physically is, as the warehouse or carrier last reported it; only their evidence writes these.
+    tracking_number: str | None = Field(default=None, max_length=60, index=True)
+    carrier_code: str | None = Field(default=None, max_length=40)
+    current_zone: str | None = Field(default=None, max_length=60)
+    current_station: str | None = Field(default=None, max_length=60)
+    current_operator: str | None = Field(default=None, max_length=100)
+    stage_entered_at: datetime | None = Field(default=None, sa_column=utc_column())
     version: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    parent_order_id: int | None = Field(  # identity: grouping; NO ACTION, so a group and its children delete together
+        default=None, sa_column=Column(BigId, ForeignKey("orders.id"), nullable=True, index=True)
+    )
 
 
 class OrderLine(SQLModel, table=True):

@@ -25,6 +25,10 @@ class Viewer:
         if not self.unrestricted and self.buyer_uid is None:
             raise ValueError("a restricted viewer needs a buyer UID")
 
+    def sees(self, order: Order) -> bool:
+        """The in-memory twin of `_visible`, for a row loaded once and shown to many viewers (pushes)."""
+        return self.unrestricted or (order.buyer_uid is not None and order.buyer_uid == self.buyer_uid)
+
 
 EVERYONE = Viewer(unrestricted=True)
 
@@ -70,6 +74,12 @@ async def get_order(session: AsyncSession, viewer: Viewer, order_id: int) -> Ord
 async def get_orders(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) -> dict[int, Order]:
     query = _visible(select(Order).where(col(Order.id).in_(ids)), viewer)
     return {row.id: row for row in (await session.exec(query)).all() if row.id is not None}
+
+
+async def status_at(session: AsyncSession, order_id: int, version: int) -> str | None:
+    """The status an order's event log records at a version; None if no such event was committed."""
+    query = select(OrderEvent.status).where(OrderEvent.order_id == order_id, OrderEvent.version == version)
+    return (await session.exec(query)).first()
 
 
 async def list_orders(session: AsyncSession, viewer: Viewer, filters: OrderFilter, page: PageRequest) -> Page:

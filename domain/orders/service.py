@@ -15,12 +15,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
-from domain.identity.service import BuyerIdentity
+from domain.identity.service import (
+    BuyerIdentity,
+    BuyerKey,
+    Sighting,
+    record_sightings,
+    redirect_merged,
+    resolve_buyers,
+)
 from domain.orders.commands import CanonicalOrder
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.status import EventType, OrderStatus, Source, TransitionRefused, decide, rank
 from domain.outbox.service import Outbox
-from domain.sql import dialect
+from domain.sql import dialect, take_sqlite_write_lock
 
 ORDER_TOPIC = "orders"
 PAYMENT_DEADLINE_JOB = "check_payment_deadline"
@@ -46,6 +53,9 @@ class _Change:
     status: OrderStatus
     occurred_at: datetime
     data: dict[str, Any]
+
+
+Change = _Change
 
 
 class OrderService:
@@ -98,7 +108,9 @@ class OrderService:
             return {}
         now = utcnow()
         histories = {(o.channel, o.channel_order_id): _creation_history(o) for o in unique}
-        rows = [self._order_row(o, histories[(o.channel, o.channel_order_id)], now) for o in unique]
+        buyers = await resolve_buyers(self.session, self.identity, unique)
+        keys = [(o.channel, o.channel_order_id) for o in unique]
+        rows = [self._order_row(o, histories[k], now, buyers[k]) for o, k in zip(unique, keys, strict=True)]
         insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
         table = Order.__table__  # type: ignore[attr-defined]
         # executemany with RETURNING: one cached statement, batched by SQLAlchemy's insertmanyvalues
@@ -121,7 +133,10 @@ class OrderService:
             for version, change in enumerate(histories[key], start=1):
                 events.append(_event_row(order_id, version, change, by, now))
             final = histories[key][-1]
-            publish_change(self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key])
+            publish_change(
+                self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key], order.warehouse_code,
+                final.event,
+            )  # fmt: skip
             if final.status is OrderStatus.PENDING_PAYMENT:
                 self.outbox.enqueue(
                     PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self._until_deadline(order, now)
@@ -130,6 +145,12 @@ class OrderService:
             await self.session.execute(insert(OrderLine), lines)
         if events:
             await self.session.execute(insert(OrderEvent), events)
+        sightings = [
+            Sighting(o, created[k], buyers[k], histories[k][-1].status is OrderStatus.PENDING_PAYMENT)
+            for o in unique
+            if (k := (o.channel, o.channel_order_id)) in created
+        ]
+        await record_sightings(self.session, self.identity, self.outbox, sightings)
         return created
 
     def _until_deadline(self, order: CanonicalOrder, now: datetime) -> int:
@@ -137,8 +158,9 @@ class OrderService:
         due = order.placed_at + timedelta(seconds=self.payment_deadline_s)
         return max(0, int((due - now).total_seconds()))
 
-    def _order_row(self, order: CanonicalOrder, history: list[_Change], now: datetime) -> dict[str, Any]:
-        buyer = self.identity.key_for_phone(order.buyer_phone)
+    def _order_row(
+        self, order: CanonicalOrder, history: list[_Change], now: datetime, buyer: BuyerKey
+    ) -> dict[str, Any]:
         return {
             "channel": order.channel,
             "channel_order_id": order.channel_order_id,
@@ -174,6 +196,11 @@ class OrderService:
                     "ORDER_LOCKED",
                 )
             await self._amend(row, order, by)
+        if row.status == OrderStatus.MERGED:  # identity: a grouped duplicate's payment pays its parent
+            parent = await redirect_merged(self.session, row, order.status.value)
+            if parent is None:
+                return stored != order.content()
+            row = parent
         target = order.status
         current = OrderStatus(row.status)
         if target is current or (target is not OrderStatus.CANCELLED and rank(target) < rank(current)):
@@ -224,6 +251,7 @@ class OrderService:
 
 async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: int) -> bool:
     """Record once that a pending order passed its payment deadline; repeats change nothing."""
+    await take_sqlite_write_lock(session)  # identity: the grouping job may change this order at the same moment
     row = await session.get(Order, order_id, with_for_update=dialect(session) == "postgresql")
     if row is None or row.status != OrderStatus.PENDING_PAYMENT:
         return False
@@ -244,7 +272,7 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     assert row.id is not None
     row.version += 1
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
-    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid)
+    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event)
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
@@ -254,7 +282,19 @@ async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) 
         setattr(row, name, value)
 
 
-def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderStatus, buyer_uid: str | None) -> None:
+def publish_change(
+    outbox: Outbox,
+    order_id: int,
+    version: int,
+    status: OrderStatus,
+    buyer_uid: str | None,
+    warehouse_code: str | None = None,
+    event_type: EventType | None = None,
+) -> None:
+    """The envelope subscribers receive; `predicted_next_at` stays null until the prediction fills it.
+
+    `event_type` lets a subscriber skip log entries that leave the status as it was (evidence notes).
+    """
     outbox.publish(
         ORDER_TOPIC,
         {
@@ -263,6 +303,9 @@ def publish_change(outbox: Outbox, order_id: int, version: int, status: OrderSta
             "version": version,
             "status": status.value,
             "buyer_uid": buyer_uid,
+            "warehouse_code": warehouse_code,
+            "predicted_next_at": None,
+            "event_type": None if event_type is None else event_type.value,
             "issued_at": utcnow().isoformat(),
         },
     )

@@ -39,9 +39,23 @@ class EventType(StrEnum):
     ORDER_AMENDED = "ORDER_AMENDED"
     ORDER_COMPLETED = "ORDER_COMPLETED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+    SHIP_REQUESTED = "SHIP_REQUESTED"
+    ORDER_PICKED = "ORDER_PICKED"
+    ORDER_PACKED = "ORDER_PACKED"
+    ORDER_SHIPPED = "ORDER_SHIPPED"
+    ORDER_DELIVERED = "ORDER_DELIVERED"
+    # Entries of the system log that leave the status as it is: evidence held for review, notes.
+    FULFILMENT_EVIDENCE = "FULFILMENT_EVIDENCE"
+    EXCEPTION_OPENED = "EXCEPTION_OPENED"
+    EXCEPTION_RESOLVED = "EXCEPTION_RESOLVED"
+    ORDER_MERGED = "ORDER_MERGED"
+    ORDER_SPLIT = "ORDER_SPLIT"
 
 
 S = OrderStatus
+
+PHYSICAL_SOURCES = frozenset({Source.WMS, Source.CARRIER})
+"""The only sources that may write a physical time (picked, packed, outbound, delivered)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,57 @@ RULES: tuple[Rule, ...] = (
         frozenset({Source.CHANNEL, Source.SYSTEM}),
         "An order completes only after delivery: the channel closes it, or the system after the return window.",
     ),
+    Rule(
+        EventType.SHIP_REQUESTED,
+        frozenset({S.PAID}),
+        S.SHIP_REQUESTED,
+        frozenset({Source.STAFF}),
+        "A click on 'ship' is a request to the warehouse, not evidence: it moves the order only to SHIP_REQUESTED.",
+    ),
+    Rule(
+        EventType.ORDER_PICKED,
+        frozenset({S.SHIP_REQUESTED}),
+        S.PICKED,
+        frozenset({Source.WMS}),
+        "Only the warehouse's pick scan proves the goods left the shelf.",
+    ),
+    Rule(
+        EventType.ORDER_PACKED,
+        frozenset({S.SHIP_REQUESTED, S.PICKED}),
+        S.PACKED,
+        frozenset({Source.WMS}),
+        "Only the warehouse's pack scan proves a parcel exists; a pick scan may be skipped by small warehouses.",
+    ),
+    Rule(
+        EventType.ORDER_SHIPPED,
+        frozenset({S.SHIP_REQUESTED, S.PICKED, S.PACKED}),
+        S.SHIPPED,
+        PHYSICAL_SOURCES,
+        "SHIPPED means the parcel physically left: a warehouse outbound confirmation or a carrier pickup scan, "
+        "never a person, and only after a ship request (the stored shipped rule checks the times).",
+    ),
+    Rule(
+        EventType.ORDER_DELIVERED,
+        frozenset({S.SHIPPED}),
+        S.DELIVERED,
+        frozenset({Source.CARRIER}),
+        "Only the carrier sees the parcel signed for; a delivery before any outbound is an exception, not a jump.",
+    ),
+    Rule(
+        EventType.ORDER_MERGED,
+        frozenset({S.PENDING_PAYMENT}),
+        S.MERGED,
+        frozenset({Source.SYSTEM}),
+        "Only unpaid orders are grouped, and only by the grouping job: once money moved on an order, "
+        "folding it into another would hide a payment; a channel or a person never groups by hand.",
+    ),
+    Rule(
+        EventType.ORDER_SPLIT,
+        frozenset({S.MERGED}),
+        S.PENDING_PAYMENT,
+        frozenset({Source.STAFF}),
+        "Grouping is a guess about intent; a person who knows the orders were separate purchases restores them.",
+    ),
 )
 
 # The legal status graph: used by the machine and, later, to measure the shortest path.
@@ -89,7 +154,7 @@ GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.COMPLETED: frozenset({S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
-    S.MERGED: frozenset(),
+    S.MERGED: frozenset({S.PENDING_PAYMENT}),
 }
 
 FINAL = frozenset(status for status, targets in GRAPH.items() if not targets)

@@ -63,3 +63,21 @@ def test_database_url_setting_is_honoured(env: dict[str, str]) -> None:
     )
     assert result.returncode != 0
     assert "127.0.0.1" in result.stderr or "Connect" in result.stderr
+
+
+def test_reconcile_a_statement_file_once(env: dict[str, str], tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sim.statements import BillRow, wechat_trade_bill
+
+    bill = tmp_path / "wx-20261124.csv"
+    bill.write_bytes(wechat_trade_bill([BillRow(datetime(2026, 11, 24, 4, tzinfo=UTC), "W1", "T1", "PAYMENT", 8000)]))
+    first = run(["reconcile", str(bill)], env)
+    assert "1 lines, imported" in first and "0/1 matched" in first and "'MISSING_IN_SYSTEM': 1" in first
+    assert "already imported" in run(["reconcile", str(bill)], env)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(bill.read_bytes().replace(b"`80.00", b"`8O.00", 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "reconcile", str(broken)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "broken.csv, line 2, column 应结订单金额" in result.stderr

@@ -6,7 +6,12 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sim.day import generate_day
+from sim.identity import generate_identity_traffic
 
 ROOT = Path(__file__).parents[2]
 
@@ -23,14 +28,82 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    full = result.stdout
+    money = full.split("== money:", 1)[1].split("== identity:", 1)[0]
+    identity_section = full.split("== identity:", 1)[1]
+    out = full.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
-    assert len(pairs) == 8  # five channels, three statuses
+    assert len(pairs) == 8 + 5  # five channels, three statuses, then five exception kinds of the fulfilment section
     assert all(seen == expected for _, seen, expected in pairs), pairs
     pending = dict((name, int(seen)) for name, seen, _ in pairs)["PENDING_PAYMENT"]
+    fulfilment = out.split("== fulfilment:", 1)[1]
+    clicked = int(re.search(r"click-driven status\s+(\d+)", fulfilment).group(1))  # type: ignore[union-attr]
+    shipped, truth = re.search(r"physical evidence\)\s+(\d+) / (\d+)", fulfilment).groups()  # type: ignore[union-attr]
+    assert shipped == truth and 0 < int(shipped) < clicked
+    delivered, truth = re.search(r"signed for\)\s+(\d+) / (\d+)", fulfilment).groups()  # type: ignore[union-attr]
+    assert delivered == truth
+    kinds = dict((name, seen) for name, seen, _ in pairs[8:])
+    assert set(kinds) == {"STUCK_AFTER_SHIP_REQUEST", "SCAN_BEFORE_REQUEST", "DUPLICATE_SCAN", "SUSPICIOUS_OUTBOUND",
+                          "SHIPPED_WITHOUT_TRACKING"}  # fmt: skip
+    assert int(kinds["STUCK_AFTER_SHIP_REQUEST"]) > 0
+    assert re.search(r"^     \S+ \S+: (ship request|picked|packed) -> outbound: \d", fulfilment, re.MULTILINE)
     assert f"worker: {pending} unpaid orders flagged" in out
     assert "plaintext phone numbers found in the database file: 0" in out
     assert "REJECTED': 5" in out
     assert re.search(r"customer token:\s+Authorization: Bearer \S+\.\S+\.\S+", out)
     assert "GraphiQL:" in out
+    assert "another buyer's order paid:  pushes received 0" in out
+    assert re.search(r"snapshot first: [1-9]\d* of the buyer's orders", out)
+    assert re.search(r"own order paid:\s+PENDING_PAYMENT -> PAID \(version \d+\), pushed \d+ ms", out)
     assert not (tmp_path / "data" / "embedded-redis.json").exists()  # the embedded server was stopped
+    intake = out[out.index("== channel intake") :]
+    assert re.search(
+        r"afternoon changes: \d+ payloads, [1-9]\d* refused \(kept raw\), [1-9]\d* order numbers ending", intake
+    )
+    for alert in ("NEW_FIELD     order.order_id_suffix", "NEW_VALUE     data.shop_order_detail.order_status 106",
+                  "TYPE_CHANGE   order.order_detail.price_info.order_price integer -> string"):  # fmt: skip
+        assert alert in intake
+    assert re.search(r"replay dry run, AMAZON: \d+ messages, [1-9]\d* would change", intake)
+    assert re.search(r'"channelOrderId": \["\d{3}-\d{7}-\d{7}-ERR", "\d{3}-\d{7}-\d{7}"\]', intake)
+    assert re.search(r"replay applied, DOUYIN: [1-9]\d* refused payloads now accepted", intake)
+    assert re.search(r"after the rules: \d+ payloads, 0 refused, 0 order numbers ending in -ERR", intake)
+    assert "payloads gained order.order_id_suffix on" in intake
+    assert "rule v1 drops it when it is 'ERR'" in intake
+    drifts = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", money, re.MULTILINE)
+    assert len(drifts) == 8 and all(seen == expected == "1" for _, seen, expected in drifts), drifts
+    assert "double postings: 0" in money
+    assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
+    assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
+    identity = re.search(
+        r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
+        r" \(truth: (\d+) people, (\d+) known",
+        identity_section,
+    )
+    assert identity, identity_section
+    accounts, uids, people, hidden = map(int, identity.groups())
+    assert uids == people - hidden < accounts
+    groups = re.search(
+        r"groups formed: (\d+) parent orders over (\d+) duplicate orders \(simulated: (\d+) bursts.*, (\d+) orders\)",
+        identity_section,
+    )
+    assert groups and groups.group(1) == groups.group(3) and groups.group(2) == groups.group(4), identity_section
+    suggestions = re.search(r"suggestions raised: (\d+) for (\d+) masked-phone orders", identity_section)
+    assert suggestions and int(suggestions.group(1)) == int(suggestions.group(2)) - hidden
+    assert re.search(r"heatmap \d{4}-\d\d-\d\d \d\dh \w+ +\d+/\d+ duplicates", identity_section)
+    _assert_no_phone_anywhere(tmp_path / "data", result.stdout + result.stderr)
+    assert "Traceback" not in result.stderr  # no job failed, e.g. grouping and deadline jobs racing on one order
+
+
+def _assert_no_phone_anywhere(data_dir: Path, logs: str) -> None:
+    """Every phone of the run, in every form it was written, is absent from every stored file and the logs."""
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    written = [o.buyer_phone for o in generate_day(7, day, 400).orders]
+    traffic = generate_identity_traffic(7, day)
+    written += [o.order.buyer_phone for o in traffic.orders if not o.masked]
+    bare = {re.sub(r"\D", "", unicodedata.normalize("NFKC", w))[-11:] for w in written} | set(traffic.phones)
+    forms = {f.encode() for f in bare | {"+86" + b for b in bare} | set(written)}
+    assert len(bare) > 300
+    stored = b"".join(path.read_bytes() for path in data_dir.rglob("*") if path.is_file())
+    assert len(stored) > 100_000
+    found = [form for form in forms if form in stored or form.decode() in logs]
+    assert found == []

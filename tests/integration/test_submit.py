@@ -39,7 +39,11 @@ async def test_submit_creates_order_lines_events_and_outbox(api: Api, creds: Cre
     assert await count(api, OrderEvent) == 1
     async with api.runtime.core.sessions() as session:
         outbox = list((await session.exec(select(OutboxMessage))).scalars())
-    assert {(row.kind, row.target) for row in outbox} == {("PUBLISH", "orders"), ("JOB", "check_payment_deadline")}
+    assert {(row.kind, row.target) for row in outbox} == {
+        ("PUBLISH", "orders"),
+        ("JOB", "check_payment_deadline"),
+        ("JOB", "group_pending_orders"),
+    }
     [message] = await inbound(api)
     assert message.outcome == Outcome.APPLIED
     assert message.source == "partner:channel-bridge"

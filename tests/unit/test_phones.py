@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.identity.phones import PhoneRejected, normalize_phone
+from domain.identity.phones import PhoneRejected, masked_pattern, normalize_phone
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey, candidate_uids, derive_uid
 
@@ -21,14 +21,15 @@ MOBILE_PREFIXES = [
     "181", "182", "183", "185", "186", "187", "188", "189", "191", "198", "199",
 ]  # fmt: skip
 
-COUNTRY_PREFIXES = ["", "+86", "0086", "86 ", "+86 ", "0086 ", "(+86)", "+86-"]
-SEPARATORS = ["", " ", "-"]
+COUNTRY_PREFIXES = ["", "+86", "0086", "86", "86 ", "+86 ", "0086 ", "(+86)", "+86-", "(86)", "tel:+86"]
+SEPARATORS = ["", " ", "-", ".", "\u00a0", "—", "\u200b"]
 GROUPINGS = [(3, 4, 4), (3, 8), (7, 4), (11,)]
 
 KEY = IdentityKey(1, b"k" * 32)
 OTHER_KEY = IdentityKey(2, b"q" * 32)
 
 slow_settings = settings(max_examples=200, deadline=None)
+REJECTION_CODES = {"EMPTY", "MASKED", "SEVERAL", "EXTENSION", "UNPARSEABLE", "INVALID", "POSSIBLE_ONLY", "NOT_MOBILE"}
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,14 @@ slow_settings = settings(max_examples=200, deadline=None)
         "＋８６　１３８　１２３４　５６７８",
         "  13812345678  ",
         "138-1234-5678",
+        "8613812345678",
+        "138.1234.5678",
+        "(138)1234-5678",
+        "tel:+86-138-1234-5678",
+        "138\u200b1234\u00a05678",
+        "(86)13812345678",
+        "+86 013812345678",
+        "138—1234—5678",
     ],
 )
 def test_formats_converge_on_e164(raw: str) -> None:
@@ -72,9 +81,24 @@ def test_formats_converge_on_e164(raw: str) -> None:
         ("+86 10 6234 5678", "NOT_MOBILE"),
         ("", "EMPTY"),
         ("   ", "EMPTY"),
-        ("1381234", "INVALID"),
-        ("138123456789", "INVALID"),
-        ("12012345678", "INVALID"),
+        ("1381234", "POSSIBLE_ONLY"),
+        ("138123456789", "POSSIBLE_ONLY"),
+        ("12012345678", "POSSIBLE_ONLY"),
+        ("1234", "INVALID"),
+        ("138•••1234", "MASKED"),
+        ("138…1234", "MASKED"),
+        ("138____1234", "MASKED"),
+        ("138????1234", "MASKED"),
+        ("13812345678 1234", "EXTENSION"),
+        ("138-1234-5678-1234", "EXTENSION"),
+        ("13812345678_1234", "EXTENSION"),
+        ("138 1234 5678（转1234）", "EXTENSION"),
+        ("+86 138 1234 5678 ~ 88", "EXTENSION"),
+        ("13812345678/13912345678", "SEVERAL"),
+        ("13812345678, 13912345678", "SEVERAL"),
+        ("138-CALL-5678", "UNPARSEABLE"),
+        ("400-800-8888", "NOT_MOBILE"),
+        ("+1 650 253 0000", "NOT_MOBILE"),
     ],
 )
 def test_rejections(raw: str, code: str) -> None:
@@ -139,7 +163,7 @@ def test_any_rendering_of_a_mobile_normalizes_to_the_same_e164(data: st.DataObje
 def test_masking_four_middle_digits_is_always_refused(data: st.DataObject, national: str) -> None:
     middle = range(3, 10)  # never the prefix's first three nor the last digit
     positions = data.draw(st.sets(st.sampled_from(middle), min_size=4, max_size=4))
-    star = data.draw(st.sampled_from(["*", "＊"]))
+    star = data.draw(st.sampled_from(["*", "＊", "•", "…"]))
     masked = "".join(star if i in positions else c for i, c in enumerate(national))
     raw = data.draw(rendered(masked)) if data.draw(st.booleans()) else masked
     with pytest.raises(PhoneRejected) as excinfo:
@@ -151,12 +175,62 @@ def test_masking_four_middle_digits_is_always_refused(data: st.DataObject, natio
 @given(
     national=mobiles(),
     extension=st.text(alphabet="0123456789", min_size=1, max_size=6),
-    mark=st.sampled_from(["-", "转", " 转 ", "#", " ext ", "分机"]),
+    mark=st.sampled_from(["-", "转", " 转 ", "#", " ext ", "分机", " ", "_", "~", "－", "（转"]),
 )
 def test_a_mobile_with_an_extension_is_always_refused(national: str, extension: str, mark: str) -> None:
     with pytest.raises(PhoneRejected) as excinfo:
         normalize_phone(national + mark + extension)
     assert excinfo.value.code == "EXTENSION"
+
+
+@slow_settings
+@given(raw=st.text(max_size=40))
+def test_any_text_is_a_mobile_in_e164_or_a_reasoned_rejection(raw: str) -> None:
+    """Never an exception other than PhoneRejected, and an accepted key is a fixed point."""
+    try:
+        e164 = normalize_phone(raw)
+    except PhoneRejected as rejected:
+        assert rejected.code in REJECTION_CODES
+        assert rejected.reason
+        return
+    assert re.fullmatch(r"\+\d{8,15}", e164)
+    assert normalize_phone(e164) == e164
+
+
+@slow_settings
+@given(national=mobiles(), position=st.integers(0, 10), letter=st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWYZ"))
+def test_a_letter_anywhere_is_refused(national: str, position: int, letter: str) -> None:
+    with pytest.raises(PhoneRejected) as excinfo:
+        normalize_phone(national[:position] + letter + national[position + 1 :])
+    assert excinfo.value.code in {"UNPARSEABLE", "EXTENSION"}  # a trailing X reads as an extension mark
+
+
+@slow_settings
+@given(
+    area=st.sampled_from(["10", "21", "20", "755", "571", "28"]),
+    local=st.text(alphabet="23456789", min_size=8, max_size=8),
+    prefix=st.sampled_from(["0", "+86 ", "0086 ", "(0", "86-"]),
+)
+def test_landlines_never_key_an_identity(area: str, local: str, prefix: str) -> None:
+    raw = f"{prefix}{area}{')' if prefix == '(0' else '-'}{local}"
+    with pytest.raises(PhoneRejected) as excinfo:
+        normalize_phone(raw)
+    assert excinfo.value.code in {"NOT_MOBILE", "POSSIBLE_ONLY", "INVALID"}
+
+
+@slow_settings
+@given(data=st.data(), national=mobiles())
+def test_a_full_number_and_its_masked_form_share_the_masked_pattern(data: st.DataObject, national: str) -> None:
+    masked = national[:3] + data.draw(st.sampled_from(["****", "＊＊＊＊", "xxxx"])) + national[7:]
+    assert (
+        masked_pattern(masked) == masked_pattern(data.draw(rendered(national))) == national[:3] + "****" + national[7:]
+    )
+
+
+def test_masked_pattern_needs_enough_visible_digits() -> None:
+    assert masked_pattern("1**********") is None
+    assert masked_pattern("") is None
+    assert masked_pattern("010-62345678") is None
 
 
 # --- uid ---------------------------------------------------------------------------------------
@@ -223,7 +297,7 @@ def test_buyer_identity_keys_good_phones_with_the_current_key() -> None:
         ("13812345678-1234", "EXTENSION"),
         ("13812345678转1234", "EXTENSION"),
         ("010-62345678", "NOT_MOBILE"),
-        ("1381234", "INVALID"),
+        ("1381234", "POSSIBLE_ONLY"),
     ],
 )
 def test_buyer_identity_reports_rejections_without_a_uid(raw: str | None, code: str) -> None:

@@ -33,6 +33,12 @@ E = EventType
         (S.SHIP_REQUESTED, E.ORDER_CANCELLED, Source.SYSTEM, S.CANCELLED),
         (S.DELIVERED, E.ORDER_COMPLETED, Source.CHANNEL, S.COMPLETED),
         (S.DELIVERED, E.ORDER_COMPLETED, Source.SYSTEM, S.COMPLETED),
+        (S.PAID, E.SHIP_REQUESTED, Source.STAFF, S.SHIP_REQUESTED),
+        (S.SHIP_REQUESTED, E.ORDER_PICKED, Source.WMS, S.PICKED),
+        (S.PICKED, E.ORDER_PACKED, Source.WMS, S.PACKED),
+        (S.PACKED, E.ORDER_SHIPPED, Source.WMS, S.SHIPPED),
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.CARRIER, S.SHIPPED),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.CARRIER, S.DELIVERED),
     ],
 )
 def test_allowed_transitions(current: S, event: E, source: Source, expected: S) -> None:
@@ -50,6 +56,13 @@ def test_allowed_transitions(current: S, event: E, source: Source, expected: S) 
         (S.DELIVERED, E.ORDER_COMPLETED, Source.STAFF),
         # the source is judged before the state
         (S.COMPLETED, E.ORDER_PAID, Source.STAFF),
+        # a person never writes a physical status
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.STAFF),
+        (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.CUSTOMER),
+        (S.SHIP_REQUESTED, E.ORDER_PICKED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_DELIVERED, Source.WMS),
+        (S.PAID, E.SHIP_REQUESTED, Source.WMS),
     ],
 )
 def test_refused_sources(current: S, event: E, source: Source) -> None:
@@ -73,6 +86,11 @@ def test_refused_sources(current: S, event: E, source: Source) -> None:
         (S.PENDING_PAYMENT, E.ORDER_AMENDED, Source.STAFF),
         (S.PENDING_PAYMENT, E.PAYMENT_OVERDUE, Source.SYSTEM),
         (S.PENDING_PAYMENT, E.ORDER_PLACED, Source.CHANNEL),
+        (S.PAID, E.ORDER_SHIPPED, Source.WMS),
+        (S.SHIP_REQUESTED, E.ORDER_DELIVERED, Source.CARRIER),
+        (S.CANCELLED, E.ORDER_SHIPPED, Source.CARRIER),
+        (S.PENDING_PAYMENT, E.SHIP_REQUESTED, Source.STAFF),
+        (S.SHIPPED, E.ORDER_SHIPPED, Source.WMS),
     ],
 )
 def test_illegal_transitions(current: S, event: E, source: Source) -> None:
@@ -92,8 +110,9 @@ def test_decide_never_leaves_the_graph() -> None:
             continue
         accepted += 1
         assert target in GRAPH[current]
-    # 1 + 3 + 1 from-states, times their 2, 3, 2 sources
-    assert accepted == 1 * 2 + 3 * 3 + 1 * 2
+    # paid, cancelled, completed: 1 + 3 + 1 from-states times 2, 3, 2 sources; then the fulfilment rules:
+    # ship request 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1; merge and split 1 x 1 each
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 2 + 3 * 2 + 1 + 1 + 1
 
 
 def test_every_rule_follows_an_edge() -> None:
@@ -112,7 +131,7 @@ def test_graph_is_closed_over_statuses() -> None:
 
 
 def test_final_states_have_no_exits() -> None:
-    assert {S.CANCELLED, S.REFUNDED, S.MERGED} == FINAL
+    assert {S.CANCELLED, S.REFUNDED} == FINAL  # a merged order returns to PENDING_PAYMENT when staff split it
     for status in FINAL:
         assert GRAPH[status] == frozenset()
         for event, source in itertools.product(E, Source):
@@ -153,7 +172,6 @@ def test_shortest_path_length(start: S, end: S, length: int) -> None:
     [
         (S.CANCELLED, S.PAID),
         (S.REFUNDED, S.PENDING_PAYMENT),
-        (S.MERGED, S.PAID),
         (S.SHIPPED, S.PAID),
         (S.SHIPPED, S.CANCELLED),
         (S.PICKED, S.CANCELLED),
@@ -177,3 +195,22 @@ def test_rank_orders_the_main_flow() -> None:
     assert off_flow == {S.CANCELLED, S.REFUNDED, S.MERGED}
     for status in off_flow:
         assert rank(status) > max(ranks)
+
+
+def test_only_the_system_groups_and_only_unpaid_orders() -> None:
+    assert decide(S.PENDING_PAYMENT, E.ORDER_MERGED, Source.SYSTEM) is S.MERGED
+    for source in set(Source) - {Source.SYSTEM}:
+        with pytest.raises(TransitionRefused) as refused:
+            decide(S.PENDING_PAYMENT, E.ORDER_MERGED, source)
+        assert refused.value.code == "SOURCE_NOT_ALLOWED"
+    with pytest.raises(TransitionRefused) as refused:
+        decide(S.PAID, E.ORDER_MERGED, Source.SYSTEM)
+    assert refused.value.code == "ILLEGAL_TRANSITION"
+
+
+def test_only_staff_split_a_group() -> None:
+    assert decide(S.MERGED, E.ORDER_SPLIT, Source.STAFF) is S.PENDING_PAYMENT
+    with pytest.raises(TransitionRefused):
+        decide(S.MERGED, E.ORDER_SPLIT, Source.SYSTEM)
+    with pytest.raises(TransitionRefused):
+        decide(S.MERGED, E.ORDER_PAID, Source.CHANNEL)

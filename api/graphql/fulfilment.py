@@ -1,0 +1,323 @@
+"""Fulfilment over GraphQL: the staff ship request, partner warehouse and carrier events, and the
+customer's own orders. The order's timelines and backtrack live in `journey.py`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.auth.principal import Partner, Staff
+from api.graphql.context import Context
+from api.graphql.errors import code_of, field_path
+from api.graphql.ids import decode_cursor, decode_gid, encode_cursor
+from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.permissions import allow
+from domain.access.policy import Role, Scope
+from domain.clock import as_utc
+from domain.errors import Problem, Problems, UserError
+from domain.fulfilment import evidence as ev
+from domain.fulfilment.models import EvidenceOutcome
+from domain.fulfilment.service import FulfilmentService, Recorded
+from domain.intake.models import Outcome
+from domain.intake.service import mark_outcome
+from domain.orders import queries
+from domain.orders.service import Provenance
+from domain.orders.status import Source
+from domain.outbox.service import Outbox
+
+if TYPE_CHECKING:
+    from api.graphql.exceptions import OrderException
+    from api.graphql.orders import Order
+
+OrderRef = Annotated["Order", strawberry.lazy("api.graphql.orders")]
+ExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.exceptions")]
+OPS = frozenset({Role.OPS, Role.ADMIN})
+
+EvidenceOutcomeEnum = strawberry.enum(
+    EvidenceOutcome,
+    name="EvidenceOutcome",
+    description="APPLIED moved the order; NOTED logged it without a move; HELD opened an exception instead.",
+)
+
+
+@strawberry.enum(description="Why a fulfilment request was refused.")
+class FulfilmentErrorCode(Enum):
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    INVALID_VALUE = "INVALID_VALUE"
+    INVALID_TIME = "INVALID_TIME"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    ONE_OF = "ONE_OF"
+    NOT_FOUND = "NOT_FOUND"
+    AMBIGUOUS_ORDER = "AMBIGUOUS_ORDER"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
+    CLOCK_SKEW = "CLOCK_SKEW"
+    ALREADY_RESOLVED = "ALREADY_RESOLVED"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    INVALID = "INVALID"
+
+
+@strawberry.type
+class FulfilmentUserError:
+    field: list[str] | None
+    message: str
+    code: FulfilmentErrorCode
+
+
+def user_errors(problems: list[Problem]) -> list[FulfilmentUserError]:
+    return [
+        FulfilmentUserError(
+            field=field_path(("input",), p),
+            message=p.message,
+            code=code_of(FulfilmentErrorCode, p.code, FulfilmentErrorCode.INVALID),
+        )
+        for p in problems
+    ]
+
+
+@strawberry.input
+class RequestShipmentInput:
+    order_id: strawberry.ID
+    requested_at: datetime | None = strawberry.field(
+        default=None, description="When the click happened, if an ERP recorded it first; defaults to now."
+    )
+    note: str | None = None
+
+
+@strawberry.type
+class RequestShipmentPayload:
+    order_id: strawberry.Private[int | None]
+    user_errors: list[FulfilmentUserError]
+
+    @strawberry.field
+    async def order(self, info: Info[Context, None]) -> OrderRef | None:
+        return await _order(info, self.order_id)
+
+
+@strawberry.input
+class PackageItemInput:
+    item_code: str
+    quantity: int
+
+
+@strawberry.input
+class PackageInput:
+    logistics_code: str | None = None
+    express_code: str | None = strawberry.field(default=None, description="The tracking number of this package.")
+    weight_grams: int | None = None
+    items: list[PackageItemInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ConfirmLineInput:
+    order_line_no: str
+    item_code: str
+    plan_qty: int
+    actual_qty: int
+
+
+@strawberry.input(description="A delivery-order confirmation as warehouses send it (deliveryorder.confirm).")
+class DeliveryOrderConfirmationInput:
+    delivery_order_code: str = strawberry.field(description="The order's channel order id, as orderhub sent it.")
+    warehouse_code: str
+    status: str = strawberry.field(description="ACCEPT, PARTDELIVERED, DELIVERED or EXCEPTION.")
+    out_biz_code: str = strawberry.field(description="The warehouse's dedup business code: a resend is a no-op.")
+    confirm_type: str = strawberry.field(default="FINAL", description="FINAL or INTERMEDIATE.")
+    operator_code: str | None = None
+    operator_name: str | None = None
+    operate_time: datetime | None = strawberry.field(default=None, description="The physical outbound time.")
+    logistics_code: str | None = strawberry.field(default=None, description="The carrier, e.g. SF or ZTO.")
+    express_code: str | None = strawberry.field(default=None, description="The tracking number.")
+    packages: list[PackageInput] = strawberry.field(default_factory=list)
+    order_lines: list[ConfirmLineInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="A scan on the warehouse floor.")
+class WarehouseScanInput:
+    event_id: str = strawberry.field(description="The warehouse's event id: a resend is a no-op.")
+    delivery_order_code: str
+    warehouse_code: str
+    scan_type: str = strawberry.field(description="PICKED, PACKED, WEIGHED or SHIPPED.")
+    scanned_at: datetime
+    zone: str | None = None
+    station: str | None = None
+    operator_code: str | None = None
+    operator_name: str | None = None
+    express_code: str | None = None
+    weight_grams: int | None = None
+
+
+@strawberry.input(description="Exactly one of `confirmation` or `scan`.")
+class WarehouseEventInput:
+    confirmation: DeliveryOrderConfirmationInput | None = None
+    scan: WarehouseScanInput | None = None
+
+
+@strawberry.input(description="A carrier tracking event.")
+class CarrierEventInput:
+    event_id: str
+    carrier_code: str
+    tracking_number: str
+    action: str = strawberry.field(description="PICKED_UP, IN_TRANSIT or DELIVERED (signed for).")
+    occurred_at: datetime
+    location: str | None = None
+    courier: str | None = None
+    signer: str | None = None
+
+
+@strawberry.type(description="What orderhub did with one warehouse or carrier event.")
+class EvidencePayload:
+    outcome: EvidenceOutcomeEnum | None  # type: ignore[valid-type]
+    decision: str | None
+    repeated: bool = strawberry.field(description="True when this event id was already recorded: nothing changed.")
+    order_id: strawberry.Private[int | None]
+    exception_ids: strawberry.Private[list[int]]
+    user_errors: list[FulfilmentUserError]
+
+    @strawberry.field
+    async def order(self, info: Info[Context, None]) -> OrderRef | None:
+        return await _order(info, self.order_id)
+
+    @strawberry.field(description="Exceptions this event opened.")
+    async def exceptions(self, info: Info[Context, None]) -> list[ExceptionRef]:
+        from api.graphql.exceptions import load_exceptions
+
+        return await load_exceptions(info, self.exception_ids)
+
+
+async def _order(info: Info[Context, None], order_id: int | None) -> Order | None:
+    from api.graphql.orders import Order
+
+    if order_id is None:
+        return None
+    async with info.context.read() as session:
+        row = await queries.get_order(session, queries.EVERYONE, order_id)
+    return None if row is None else Order.of(row)
+
+
+def _confirmation(c: DeliveryOrderConfirmationInput) -> ev.ConfirmationSubmission:
+    return ev.ConfirmationSubmission(
+        delivery_order_code=c.delivery_order_code, warehouse_code=c.warehouse_code, status=c.status,
+        out_biz_code=c.out_biz_code, confirm_type=c.confirm_type, operator_code=c.operator_code,
+        operator_name=c.operator_name, operate_time=c.operate_time, logistics_code=c.logistics_code,
+        express_code=c.express_code,
+        packages=[
+            ev.PackageSubmission(p.logistics_code, p.express_code, p.weight_grams,
+                                 [ev.PackageItem(i.item_code, i.quantity) for i in p.items])
+            for p in c.packages
+        ],
+        lines=[ev.ConfirmLine(x.order_line_no, x.item_code, x.plan_qty, x.actual_qty) for x in c.order_lines],
+    )  # fmt: skip
+
+
+def _scan(s: WarehouseScanInput) -> ev.ScanSubmission:
+    return ev.ScanSubmission(
+        event_id=s.event_id, delivery_order_code=s.delivery_order_code, warehouse_code=s.warehouse_code,
+        scan_type=s.scan_type, scanned_at=s.scanned_at, zone=s.zone, station=s.station,
+        operator_code=s.operator_code, operator_name=s.operator_name, express_code=s.express_code,
+        weight_grams=s.weight_grams,
+    )  # fmt: skip
+
+
+async def _record(info: Info[Context, None], evidence: ev.Evidence | None, problems: Problems) -> EvidencePayload:
+    ctx = info.context
+    try:
+        problems.raise_if_any()
+        assert evidence is not None and isinstance(ctx.principal, Partner)
+        by = Provenance(evidence.source, f"partner:{ctx.principal.name}", ctx.inbound_message_id)
+        async with ctx.unit_of_work() as session:
+            recorded: Recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
+            if ctx.inbound_message_id is not None:
+                await mark_outcome(session, ctx.inbound_message_id, Outcome.APPLIED)
+    except UserError as error:
+        await ctx.record_outcome(Outcome.REJECTED, str(error))
+        return EvidencePayload(
+            outcome=None, decision=None, repeated=False, order_id=None, exception_ids=[],
+            user_errors=user_errors(error.problems),
+        )  # fmt: skip
+    return EvidencePayload(
+        outcome=recorded.outcome, decision=recorded.decision, repeated=recorded.repeated,
+        order_id=recorded.order_id, exception_ids=recorded.exception_ids, user_errors=[],
+    )  # fmt: skip
+
+
+@strawberry.type
+class FulfilmentQueries:
+    @strawberry.field(description="The calling customer's own orders, newest first.", extensions=allow(customers=True))
+    async def my_orders(self, info: Info[Context, None], first: int, after: str | None = None) -> Connection[OrderRef]:
+        from api.graphql.orders import Order
+
+        check_page_size(first, None)
+        viewer = info.context.viewer
+        assert viewer is not None and not viewer.unrestricted
+        request = queries.PageRequest(first, decode_cursor(after, "order"))
+        async with info.context.read() as session:
+            page = await queries.list_orders(session, viewer, queries.OrderFilter(), request)
+        return connection(
+            [Order.of(row) for row in page.rows],
+            [encode_cursor("order", row.id) for row in page.rows if row.id is not None],
+            page.has_next,
+            page.has_previous,
+        )
+
+
+@strawberry.type
+class FulfilmentMutations:
+    @strawberry.mutation(
+        description="Record a staff ship request. It sets shipRequestedAt and SHIP_REQUESTED, nothing more: "
+        "SHIPPED comes only from warehouse or carrier evidence.",
+        extensions=allow(roles=OPS),
+    )
+    async def request_shipment(self, info: Info[Context, None], input: RequestShipmentInput) -> RequestShipmentPayload:
+        ctx = info.context
+        _, key = decode_gid(input.order_id, "Order")
+        assert isinstance(ctx.principal, Staff)
+        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
+        try:
+            requested_at = None
+            if input.requested_at is not None:
+                try:
+                    requested_at = as_utc(input.requested_at)
+                except ValueError as exc:
+                    raise UserError.one(("requestedAt",), "time needs a UTC offset", "INVALID_TIME") from exc
+            async with ctx.unit_of_work() as session:
+                await FulfilmentService(session, Outbox()).request_shipment(key, by, requested_at, input.note)
+        except UserError as error:
+            return RequestShipmentPayload(order_id=None, user_errors=user_errors(error.problems))
+        return RequestShipmentPayload(order_id=key, user_errors=[])
+
+    @strawberry.mutation(
+        description="A warehouse delivery-order confirmation or floor scan. Idempotent on the dedup code / "
+        "event id. Evidence that breaks the shipped rule changes nothing and opens an exception.",
+        extensions=allow(scopes=frozenset({Scope.WMS_WRITE})),
+    )
+    async def record_warehouse_event(self, info: Info[Context, None], input: WarehouseEventInput) -> EvidencePayload:
+        problems = Problems()
+        evidence = None
+        if (input.confirmation is None) == (input.scan is None):
+            problems.add(("confirmation",), "give exactly one of confirmation or scan", "ONE_OF")
+        elif input.confirmation is not None:
+            evidence = ev.validate_confirmation(_confirmation(input.confirmation), ("confirmation",), problems)
+        elif input.scan is not None:
+            evidence = ev.validate_scan(_scan(input.scan), ("scan",), problems)
+        return await _record(info, evidence, problems)
+
+    @strawberry.mutation(
+        description="A carrier tracking event (picked up, in transit, signed). Idempotent on the event id.",
+        extensions=allow(scopes=frozenset({Scope.CARRIER_WRITE})),
+    )
+    async def record_carrier_event(self, info: Info[Context, None], input: CarrierEventInput) -> EvidencePayload:
+        problems = Problems()
+        submission = ev.CarrierSubmission(
+            input.event_id, input.carrier_code, input.tracking_number, input.action, input.occurred_at,
+            input.location, input.courier, input.signer,
+        )  # fmt: skip
+        evidence = ev.validate_carrier(submission, (), problems)
+        return await _record(info, evidence, problems)

@@ -1,0 +1,281 @@
+"""The push path inside one API process: one Redis subscriber connection, one dispatcher task,
+and a bounded mailbox per websocket subscription.
+
+A Redis connection per subscriber would cost a socket and a server-side client for every open
+websocket; one shared subscription per process costs one, whatever the number of subscribers.
+Events reach only mailboxes registered for them (by order, by buyer, or all), so routing cost
+follows the number of interested subscribers, not the number connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from workers.outbox_relay import channel_name
+
+log = logging.getLogger(__name__)
+
+Envelope = dict[str, Any]
+ORDERS = "orders"
+EXCEPTIONS = "exceptions"
+TOPICS = (ORDERS, EXCEPTIONS)
+
+T = TypeVar("T")
+SHARED_LOADS = 1024
+
+
+class Lagged(Exception):
+    """The subscriber fell so far behind that whole orders would be dropped: it must re-snapshot."""
+
+
+RESYNC: Envelope = {"resync": True}
+"""Put in every mailbox after the Redis subscription was lost and restored: whatever was published
+in the gap is gone from pub/sub, so each subscription reads its snapshot again."""
+
+
+class Mailbox:
+    """A bounded FIFO of envelopes. On overflow it keeps only the latest envelope per key (per order),
+    which is all a client needs: it drops any event whose version is not higher than the last it saw.
+    Only when more distinct keys are pending than the capacity does it give up and mark itself lagged."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._items: deque[tuple[Hashable, int, Envelope]] = deque()
+        self._ready = asyncio.Event()
+        self.coalesced = 0
+        self.lagged = False
+        self._resync = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, key: Hashable, version: int, envelope: Envelope) -> None:
+        if len(self._items) >= self.capacity:
+            self._compact()
+        if len(self._items) >= self.capacity and all(k != key for k, _, _ in self._items):
+            self.lagged = True
+        else:
+            self._items.append((key, version, envelope))
+            if len(self._items) > self.capacity:
+                self._compact()
+        self._ready.set()
+
+    def _compact(self) -> None:
+        latest: OrderedDict[Hashable, tuple[Hashable, int, Envelope]] = OrderedDict()
+        for item in self._items:
+            key, version, _ = item
+            kept = latest.get(key)
+            if kept is None or version >= kept[1]:
+                latest.pop(key, None)
+                latest[key] = item
+        self.coalesced += len(self._items) - len(latest)
+        self._items = deque(latest.values())
+
+    def resync(self) -> None:
+        """Ask the reader to re-read its snapshot before anything still queued."""
+        self._resync = True
+        self._ready.set()
+
+    async def get(self) -> Envelope:
+        while not self._items or self.lagged:
+            if self.lagged:
+                raise Lagged
+            if self._resync:
+                break
+            self._ready.clear()
+            await self._ready.wait()
+        if self._resync:
+            self._resync = False
+            return RESYNC
+        return self._items.popleft()[2]
+
+
+@dataclass(eq=False)
+class Listener:
+    """One websocket subscription's interest: a topic and at most one routing key."""
+
+    topic: str
+    mailbox: Mailbox
+    order_id: int | None = None
+    buyer_uid: str | None = None
+
+
+@dataclass
+class _Routes:
+    by_order: dict[int, set[Listener]] = field(default_factory=dict)
+    by_buyer: dict[str, set[Listener]] = field(default_factory=dict)
+    everything: dict[str, set[Listener]] = field(default_factory=lambda: {t: set() for t in TOPICS})
+
+    def _index(self, listener: Listener) -> tuple[dict[Any, set[Listener]], Any]:
+        if listener.order_id is not None:
+            return self.by_order, listener.order_id
+        if listener.buyer_uid is not None:
+            return self.by_buyer, listener.buyer_uid
+        return self.everything, listener.topic
+
+    def add(self, listener: Listener) -> None:
+        index, key = self._index(listener)
+        index.setdefault(key, set()).add(listener)
+
+    def remove(self, listener: Listener) -> None:
+        index, key = self._index(listener)
+        found = index.get(key)
+        if found is not None:
+            found.discard(listener)
+            if not found and index is not self.everything:
+                del index[key]
+
+    def matching(self, topic: str, envelope: Envelope) -> Iterator[Listener]:
+        yield from self.everything[topic]
+        order_id = envelope.get("order_id")
+        for listener in self.by_order.get(order_id, ()) if isinstance(order_id, int) else ():
+            if listener.topic == topic:
+                yield listener
+        buyer = envelope.get("buyer_uid")
+        for listener in self.by_buyer.get(buyer, ()) if isinstance(buyer, str) else ():
+            if listener.topic == topic:
+                yield listener
+
+    def all(self) -> list[Listener]:
+        indexes: list[dict[Any, set[Listener]]] = [self.by_order, self.by_buyer, self.everything]
+        return [listener for index in indexes for listeners in index.values() for listener in listeners]
+
+    def __len__(self) -> int:
+        return len(self.all())
+
+
+def mailbox_key(topic: str, envelope: Envelope) -> tuple[Hashable, int]:
+    """Orders coalesce by order and rank by version; exceptions coalesce by exception, latest arrival wins."""
+    if topic == ORDERS:
+        return envelope.get("order_id"), int(envelope.get("version") or 0)
+    return envelope.get("exception_id"), 0
+
+
+class PushHub:
+    """One per API process; started on the first subscription, stopped with the app."""
+
+    def __init__(self, redis_url: str, queue_size: int) -> None:
+        self.redis_url = redis_url
+        self.client_name = f"orderhub-push-{os.getpid()}-{secrets.token_hex(3)}"
+        self.reconnect_delay_s = 1.0
+        self.queue_size = queue_size
+        self.routes = _Routes()
+        self.delivered = 0
+        self._redis: Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._loads: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+
+    @property
+    def listeners(self) -> int:
+        return len(self.routes)
+
+    async def start(self) -> None:
+        """Returns once Redis has confirmed the subscription, so nothing published afterwards is missed."""
+        async with self._starting:
+            if self._task is not None:
+                return
+            self._redis = Redis.from_url(self.redis_url, client_name=self.client_name)
+            self._pubsub = self._redis.pubsub()
+            channels = [channel_name(t) for t in TOPICS]
+            try:
+                await self._pubsub.subscribe(*channels)
+                confirmed = 0
+                async with asyncio.timeout(10):
+                    while confirmed < len(channels):
+                        message = await self._pubsub.get_message(timeout=1)
+                        if message is not None and message["type"] == "subscribe":
+                            confirmed += 1
+            except BaseException:  # Redis unreachable: the next subscription tries again from scratch
+                await self.stop()
+                raise
+            self._task = asyncio.create_task(self._dispatch(), name="push-dispatcher")
+
+    def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """One read per event and process, however many subscribers show that event."""
+        found = self._loads.get(key)
+        if found is not None:
+            return found
+        future: asyncio.Future[T] = asyncio.ensure_future(load())
+        self._loads[key] = future
+
+        def forget_failure(done: asyncio.Future[T]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                self._loads.pop(key, None)
+
+        future.add_done_callback(forget_failure)
+        while len(self._loads) > SHARED_LOADS:
+            self._loads.popitem(last=False)
+        return future
+
+    def register(self, listener: Listener) -> None:
+        self.routes.add(listener)
+
+    def unregister(self, listener: Listener) -> None:
+        self.routes.remove(listener)
+
+    async def _dispatch(self) -> None:
+        assert self._pubsub is not None
+        topics = {channel_name(t).encode(): t for t in TOPICS}
+        gap = False
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # redis-py reconnects and resubscribes on the next read
+                log.warning("push subscriber connection lost (%s); reconnecting", exc)
+                gap = True
+                await asyncio.sleep(self.reconnect_delay_s)
+                continue
+            if message is None:
+                continue
+            if message["type"] == "subscribe" and gap:
+                gap = False
+                log.warning("push subscriber reconnected; subscriptions re-read their snapshots")
+                for listener in self.routes.all():
+                    listener.mailbox.resync()
+            if message["type"] != "message":
+                continue
+            topic = topics.get(message["channel"])
+            if topic is not None:
+                self.route(topic, message["data"])
+
+    def route(self, topic: str, data: bytes | str) -> None:
+        try:
+            envelope = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("dropped a malformed %s envelope", topic)
+            return
+        if not isinstance(envelope, dict):
+            return
+        key, version = mailbox_key(topic, envelope)
+        for listener in self.routes.matching(topic, envelope):
+            listener.mailbox.put(key, version, envelope)
+            self.delivered += 1
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None

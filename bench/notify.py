@@ -1,0 +1,152 @@
+"""Payment notifications per second through the WeChat Pay HTTP endpoint (RSA verify, AES-GCM decrypt,
+record, post), with 30% of them repeats, against raw asyncpg inserts of the same rows in the same run.
+
+Zero double postings is asserted, not just printed.
+Usage: python -m bench.notify [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from random import Random
+
+import asyncpg
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from api.app import create_app
+from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
+from domain.settings import Settings
+from sim.payment_providers import WechatPayPlatform, wechat_transaction
+from workers.runtime import build_runtime
+
+CONCURRENCY = 16
+REPEATS = 0.3
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _drive(requests: list[tuple[dict[str, str], bytes]], base: str) -> float:
+    queue: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            headers, body = queue.get_nowait()
+            response = await client.post("/payments/wechatpay/notify", content=body, headers=headers)
+            assert response.status_code == 204, response.text
+
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
+        return time.perf_counter() - started
+
+
+async def _raw_inserts(url: str, rows: list[tuple[str, int]]) -> float:
+    pool = await asyncpg.create_pool(url, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    for row in rows:
+        queue.put_nowait(row)
+
+    async def worker() -> None:
+        while not queue.empty():
+            txn, amount = queue.get_nowait()
+            await pool.execute(
+                """INSERT INTO fund_voucher (provider, provider_txn_id, kind, amount, currency, status, raw,
+                                             received_at, repeats)
+                   VALUES ('raw', $1, 'PAYMENT', $2, 'CNY', 'CONFIRMED', '{}', now(), 0) ON CONFLICT DO NOTHING""",
+                txn, amount,
+            )  # fmt: skip
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    seconds = time.perf_counter() - started
+    await pool.close()
+    return seconds
+
+
+async def run(unique: int, admin_url: str) -> dict[str, object]:
+    rng = Random(4)
+    platform = WechatPayPlatform()
+    now = int(time.time())
+    originals = []
+    for i in range(unique):
+        resource = wechat_transaction(f"O{i:08d}", f"42{i:010d}", rng.randint(100, 50_000))
+        originals.append((platform.notification(resource, timestamp=now), resource))
+    repeats = [rng.choice(originals) for _ in range(int(unique * REPEATS / (1 - REPEATS)))]
+    traffic = originals + repeats
+    rng.shuffle(traffic)
+    requests = [message for message, _ in traffic]
+    rows = [(r["transaction_id"], r["amount"]["total"]) for _, r in traffic]
+    with tempfile.TemporaryDirectory() as tmp:
+        async with temporary_database(admin_url, "orderhub_bench_notify") as url:
+            settings = Settings(
+                data_dir=Path(tmp), database_url=sqlalchemy_url(url), redis_url=os.environ.get("ORDERHUB_REDIS_URL"),
+                identity_key=SecretStr("bench-identity-key"), token_secret=SecretStr("bench-token-secret-0123456789"),
+                vault_key=SecretStr("bench-vault-key"), graphiql=False,
+                wechatpay_platform_public_key_path=platform.write_public_key(Path(tmp) / "wechat.pem"),
+                wechatpay_platform_serial=platform.serial, wechatpay_apiv3_key=SecretStr(platform.apiv3_key),
+            )  # fmt: skip
+            runtime = await build_runtime(settings, relay=False)
+            port = _port()
+            server = uvicorn.Server(
+                uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
+            )
+            task = asyncio.create_task(server.serve())
+            try:
+                while not server.started:  # noqa: ASYNC110 (uvicorn exposes only a flag)
+                    await asyncio.sleep(0.05)
+                endpoint_s = await _drive(requests, f"http://127.0.0.1:{port}")
+            finally:
+                server.should_exit = True
+                await task
+                await runtime.close()
+            raw_s = await _raw_inserts(url, rows)
+            conn = await asyncpg.connect(url)
+            try:
+                posted = await conn.fetchval("SELECT count(*) FROM fund_voucher WHERE provider = 'wechatpay'")
+                doubled = await conn.fetchval(
+                    "SELECT count(*) FROM (SELECT provider_txn_id FROM fund_voucher WHERE provider = 'wechatpay' "
+                    "GROUP BY provider_txn_id HAVING count(*) > 1) d"
+                )
+                counted = await conn.fetchval("SELECT sum(repeats) FROM fund_voucher WHERE provider = 'wechatpay'")
+                recorded = await conn.fetchval("SELECT count(*) FROM inbound_message")
+            finally:
+                await conn.close()
+    assert doubled == 0 and posted == unique, f"double postings: {doubled}, posted {posted} of {unique}"
+    assert counted == len(repeats) and recorded == len(requests)
+    return {
+        "bench": "notify",
+        "notifications": len(requests),
+        "repeats": len(repeats),
+        "posted": posted,
+        "double_postings": doubled,
+        "endpoint_per_s": round(len(requests) / endpoint_s),
+        "raw_asyncpg_per_s": round(len(rows) / raw_s),
+        "ratio": round((len(requests) / endpoint_s) / (len(rows) / raw_s), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="700 unique notifications instead of 3,500")
+    parser.add_argument("--admin-url", default=os.environ.get("ORDERHUB_BENCH_PG_ADMIN", DEFAULT_ADMIN_URL))
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(700 if args.quick else 3500, args.admin_url))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Reading a channel payload field by field, so every shape problem names the exact path that is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.errors import Problems
+from domain.money import format_minor
+
+Path = tuple[str | int, ...]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUFFIX_FIELD = "order_id_suffix"
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def obj(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> Mapping[str, Any]:
+    value = source.get(key)
+    if not isinstance(value, Mapping):
+        problems.add((*at, key), f"expected an object, got {_kind(value)}", "WRONG_SHAPE")
+        return {}
+    return value
+
+
+def array(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> list[Any]:
+    value = source.get(key)
+    if not isinstance(value, list):
+        problems.add((*at, key), f"expected a list, got {_kind(value)}", "WRONG_SHAPE")
+        return []
+    if not value:
+        problems.add((*at, key), "expected at least one entry", "WRONG_SHAPE")
+    return value
+
+
+def text(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, required: bool = True) -> str:
+    """Strings, and integers that channels send interchangeably with them (ids, codes)."""
+    value = source.get(key)
+    if value is None and not required:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int) or (isinstance(value, str) and not value.strip()):
+        problems.add((*at, key), f"expected a non-empty string, got {_kind(value)}", "WRONG_SHAPE")
+        return ""
+    return str(value).strip()
+
+
+def integer(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, required: bool = True) -> int:
+    value = source.get(key)
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add((*at, key), f"expected an integer, got {_kind(value)}", "WRONG_SHAPE")
+        return 0
+    return value
+
+
+def fen(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, required: bool = True) -> str:
+    """An amount in fen (integer minor units of CNY), as the decimal text canonical validation reads."""
+    value = integer(source, key, at, problems, required=required)
+    if value < 0:
+        problems.add((*at, key), "amount is negative", "WRONG_SHAPE")
+    return format_minor(value, "CNY")
+
+
+def unix_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> datetime | None:
+    value = source.get(key)
+    if value in (None, 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.add((*at, key), f"expected unix seconds, got {_kind(value)}", "WRONG_SHAPE")
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def shanghai_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> datetime | None:
+    """Taobao's `yyyy-MM-dd HH:mm:ss`, which is Beijing time without saying so."""
+    value = source.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    except ValueError:
+        problems.add((*at, key), f"expected yyyy-MM-dd HH:mm:ss, got {value!r}", "WRONG_SHAPE")
+        return None
+
+
+def iso_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> datetime | None:
+    value = source.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        problems.add((*at, key), f"expected an ISO 8601 time with offset, got {value!r}", "WRONG_SHAPE")
+        return None
+    return moment
+
+
+def with_suffix(order_id: str, source: Mapping[str, Any]) -> str:
+    """Channels mark split and re-issued orders with a suffix that belongs to the order number."""
+    suffix = source.get(SUFFIX_FIELD)
+    return f"{order_id}-{suffix}" if isinstance(suffix, str) and suffix.strip() else order_id

@@ -1,0 +1,146 @@
+"""The upstream change monitor: what each channel changed, when, and which cleaning rule answers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.channels.models import CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.channels.service import UNKNOWN, source_and_kind
+
+VERBS = {
+    "drop_if_equals": "drops {path} when it is {value!r}",
+    "drop": "drops {path}",
+    "rename": "renames {path} to {to}",
+    "strip_suffix": "strips {suffix!r} from {path}",
+    "map_values": "maps values of {path}",
+    "coerce": "reads {path} as {to}",
+    "trim": "trims {path}",
+}
+CHANGES = {
+    "NEW_FIELD": "gained {path}",
+    "MISSING_FIELD": "lost {path}",
+    "TYPE_CHANGE": "changed the type of {path} ({detail})",
+    "NEW_VALUE": "sent a new value {detail} in {path}",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    what: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Upstream:
+    channel: str
+    kind: str
+    rule_version: int
+    rules: list[dict[str, Any]]
+    pinned_at: datetime | None
+    timeline: list[Entry]
+
+
+async def alerts(session: AsyncSession, channel: str | None, before_id: int | None, limit: int) -> list[DriftAlert]:
+    query = select(DriftAlert).order_by(col(DriftAlert.id).desc()).limit(limit)
+    if channel:
+        query = query.where(DriftAlert.channel == channel.strip().upper())
+    if before_id:
+        query = query.where(col(DriftAlert.id) < before_id)
+    return list((await session.exec(query)).all())
+
+
+async def rule_versions(session: AsyncSession, channel_name: str) -> list[CleaningRuleSet]:
+    channel, kind = source_and_kind(channel_name)
+    query = (
+        select(CleaningRuleSet)
+        .where(CleaningRuleSet.channel == channel, CleaningRuleSet.kind == kind)
+        .order_by(col(CleaningRuleSet.version).desc())
+    )
+    return list((await session.exec(query)).all())
+
+
+def describe_rule(rule: dict[str, Any]) -> str:
+    template = VERBS.get(str(rule.get("op")), "{op} {path}")
+    return template.format(**{"path": "", "value": None, "to": "", "suffix": "", "op": "", **rule})
+
+
+def _title(channel: str) -> str:
+    return channel.replace("_", " ").title()
+
+
+async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
+    channel, kind = source_and_kind(channel_name)
+    if channel == UNKNOWN:
+        return None
+    versions = await rule_versions(session, channel)
+    in_force = versions[0] if versions else None
+    found = await session.exec(
+        select(DriftAlert)
+        .where(DriftAlert.channel == channel, DriftAlert.kind == kind)
+        .order_by(col(DriftAlert.first_seen))
+    )
+    timeline = []
+    for alert in found.all():
+        change = CHANGES.get(alert.change, alert.change).format(path=alert.path, detail=alert.detail)
+        summary = f"{_title(channel)} payloads {change} on {alert.first_seen:%d %b %H:%M} UTC ({alert.count} seen)"
+        answered = [r for r in (in_force.rules if in_force else []) if r.get("path") == alert.path]
+        if in_force and answered:
+            summary += f"; rule v{in_force.version} {describe_rule(answered[0]).replace(alert.path, 'it')}"
+        timeline.append(Entry(alert.first_seen, "DRIFT", summary))
+    for version in versions:
+        text = ", ".join(describe_rule(r) for r in version.rules) or "no rules"
+        timeline.append(Entry(version.created_at, "RULES", f"rule v{version.version} by {version.created_by}: {text}"))
+    timeline.sort(key=lambda e: e.at)
+    baseline = (
+        await session.exec(select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == kind))
+    ).first()
+    return Upstream(
+        channel=channel,
+        kind=kind,
+        rule_version=in_force.version if in_force else 0,
+        rules=in_force.rules if in_force else [],
+        pinned_at=baseline.pinned_at if baseline else None,
+        timeline=timeline,
+    )
+
+
+async def unsent_alerts(session: AsyncSession, limit: int = 50) -> list[DriftAlert]:
+    query = (
+        select(DriftAlert)
+        .where(col(DriftAlert.count) > col(DriftAlert.notified_count))
+        .order_by(col(DriftAlert.first_seen))
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
+    """Records the count each alert had when sent: later occurrences make it news again, once per window."""
+    for alert_id, count in sent:
+        await session.exec(
+            update(DriftAlert)
+            .where(col(DriftAlert.id) == alert_id, col(DriftAlert.notified_count) < count)
+            .values(notified_count=count)
+        )
+
+
+def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
+    """One markdown message for a window's alerts, grouped by channel."""
+    title = f"orderhub: {len(alerts)} upstream payload change(s)"
+    lines = [f"### {title}"]
+    for channel in sorted({a.channel for a in alerts}):
+        lines.append(f"**{_title(channel)}**")
+        for a in (x for x in alerts if x.channel == channel):
+            change = CHANGES.get(a.change, a.change).format(path=f"`{a.path}`", detail=a.detail)
+            new = a.count - a.notified_count
+            lines.append(
+                f"- {change}: {new} new, {a.count} total since {a.first_seen:%d %b %H:%M} UTC, e.g. {a.example}"
+            )
+    return title, "\n".join(lines)

@@ -1,0 +1,127 @@
+"""The traffic mirror played back: recorded channel payloads through today's rules and adapters.
+
+A dry run shows, per message, what the canonical order would become and how that differs from
+what the message produced when it arrived; applying re-submits through the idempotent order
+service, one savepoint per message so one refusal does not undo the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.channels.models import ChannelIntake
+from domain.channels.service import (
+    UNKNOWN,
+    accept,
+    canonical_json,
+    decode,
+    normalize_payload,
+    source_and_kind,
+)
+from domain.errors import UserError
+from domain.intake.models import InboundMessage
+from domain.intake.vault import Vault
+from domain.orders.service import OrderService, Provenance
+from domain.orders.status import Source
+
+MAX_REPLAY = 1000
+
+
+async def find_messages(
+    session: AsyncSession,
+    channel_name: str,
+    start: datetime | None,
+    end: datetime | None,
+    outcome: str | None = None,
+    after_id: int = 0,
+    limit: int = MAX_REPLAY,
+) -> list[InboundMessage]:
+    channel, kind = source_and_kind(channel_name)
+    if channel == UNKNOWN:
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.source == channel, InboundMessage.kind == kind, col(InboundMessage.id) > after_id)
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    if start is not None:
+        query = query.where(col(InboundMessage.received_at) >= start)
+    if end is not None:
+        query = query.where(col(InboundMessage.received_at) < end)
+    if outcome:
+        query = query.where(InboundMessage.outcome == outcome)
+    return list((await session.exec(query)).all())
+
+
+@dataclass
+class Replayed:
+    message_id: int
+    received_at: datetime
+    outcome_before: str
+    channel_order_id: str | None = None
+    rule_version: int | None = None
+    would_be: dict[str, Any] | None = None
+    stored: dict[str, Any] | None = None
+    diff: dict[str, list[Any]] = field(default_factory=dict)
+    error: str | None = None
+    applied: bool = False
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
+    if before is None or after is None:
+        return {}
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
+async def replay(
+    session: AsyncSession,
+    vault: Vault,
+    channel_name: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    orders: OrderService | None = None,
+    actor: str = "system:replay",
+) -> list[Replayed]:
+    """Dry run unless `orders` is given; the caller owns the unit of work."""
+    channel, _ = source_and_kind(channel_name)
+    results = []
+    for message in await find_messages(session, channel_name, start, end):
+        assert message.id is not None
+        item = Replayed(message.id, message.received_at, message.outcome)
+        stored = (
+            await session.exec(
+                select(ChannelIntake)
+                .where(ChannelIntake.inbound_message_id == message.id)
+                .order_by(col(ChannelIntake.id).desc())
+                .limit(1)
+            )
+        ).first()
+        item.stored = stored.canonical if stored else None
+        try:
+            adapter, payload = decode(channel, vault.open(message.body))
+            normalized = await normalize_payload(session, adapter, channel, payload)
+        except UserError as error:
+            item.error = str(error)
+            results.append(item)
+            continue
+        item.would_be = canonical_json(normalized.canonical)
+        item.channel_order_id = normalized.canonical.channel_order_id
+        item.rule_version = normalized.rule_version
+        item.diff = diff(item.stored, item.would_be)
+        if orders is not None:
+            try:
+                async with session.begin_nested():
+                    by = Provenance(Source.CHANNEL, actor, message.id)
+                    await accept(session, orders, adapter, channel, payload, message.id, by)
+                item.applied = True
+            except UserError as error:
+                item.error = str(error)
+        results.append(item)
+    return results

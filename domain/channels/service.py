@@ -1,0 +1,321 @@
+"""The channel intake pipeline: record, decode, watch for drift, clean, normalize, apply.
+
+Each stage's failure is answered with a field path, and the raw payload is recorded before any
+stage runs, so a refused payload can be read, fixed by a rule and replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.channels import drift
+from domain.channels.adapter import Adapter, normalize
+from domain.channels.cleaning import Rule, clean, parse_rules
+from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.channels.registry import adapter_for
+from domain.clock import utcnow
+from domain.errors import Problems, UserError
+from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
+from domain.intake.service import mark_outcome, record_inbound
+from domain.intake.vault import Vault
+from domain.orders.channels import parse_channel
+from domain.orders.commands import CanonicalOrder
+from domain.orders.service import OrderService, Provenance
+from domain.sql import dialect, insert_ignore
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+UNKNOWN = "UNKNOWN"
+RULE_SAMPLES = 20
+
+
+def source_and_kind(channel_name: str) -> tuple[str, str]:
+    channel = parse_channel(channel_name)
+    adapter = adapter_for(channel_name)
+    if channel is None or adapter is None:
+        return UNKNOWN, "unknown"
+    return channel.value, adapter.kind
+
+
+async def record_payload(
+    session: AsyncSession,
+    vault: Vault,
+    channel_name: str,
+    body: bytes,
+    *,
+    partner_key_id: int | None = None,
+    received_at: datetime | None = None,
+) -> int:
+    """A repeat of the same bytes is counted on the first record rather than stored twice."""
+    source, kind = source_and_kind(channel_name)
+    message_id, _ = await record_inbound(
+        session,
+        vault,
+        source=source,
+        kind=kind,
+        body=body[:MAX_PAYLOAD_BYTES],
+        headers={},
+        signature=SignatureVerdict.VALID if partner_key_id else SignatureVerdict.NOT_APPLICABLE,
+        natural_key=hashlib.sha256(body).hexdigest(),
+        partner_key_id=partner_key_id,
+        received_at=received_at,
+    )
+    return message_id
+
+
+def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
+    adapter = adapter_for(channel_name)
+    if adapter is None:
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise UserError.one(
+            ("payload",), f"payload of {len(body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}", "TOO_LARGE"
+        )
+    try:
+        payload = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise UserError.one(("payload",), f"payload is not UTF-8: {exc}", "NOT_JSON") from exc
+    except json.JSONDecodeError as exc:
+        message = f"not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise UserError.one(("payload",), message, "NOT_JSON") from exc
+    if not isinstance(payload, dict):
+        raise UserError.one(("payload",), f"expected a JSON object, got {drift.json_type(payload)}", "WRONG_SHAPE")
+    return adapter, payload
+
+
+async def rules_in_force(session: AsyncSession, channel: str, kind: str) -> tuple[int, list[Rule]]:
+    row = (
+        await session.exec(
+            select(CleaningRuleSet)
+            .where(CleaningRuleSet.channel == channel, CleaningRuleSet.kind == kind)
+            .order_by(col(CleaningRuleSet.version).desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return 0, []
+    problems = Problems()
+    rules = parse_rules(row.rules, problems)
+    return row.version, rules
+
+
+async def watch(
+    session: AsyncSession, adapter: Adapter, channel: str, payload: Any, now: datetime | None = None
+) -> list[drift.Finding]:
+    """Compare with the pinned baseline and count each difference; unpinned baselines are still learning."""
+    baseline = await _baseline(session, channel, adapter.kind)
+    if baseline is None or baseline.pinned_at is None:
+        return []
+    findings = drift.compare(baseline.shape, payload, adapter.enum_paths, adapter.known_values())
+    moment = now or utcnow()
+    for finding in findings:
+        await count_alert(session, channel, adapter.kind, finding, moment)
+    return findings
+
+
+async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
+    """Concurrent payloads may raise the same alert at once: the database decides which one inserts."""
+    values = {
+        "channel": channel,
+        "kind": kind,
+        "path": finding.path[:300],
+        "change": finding.change.value,
+        "detail": finding.detail[:200],
+        "example": finding.example,
+        "first_seen": at,
+        "last_seen": at,
+        "count": 1,
+        "notified_count": 0,
+    }
+    columns = ("channel", "kind", "path", "change", "detail")
+    if await insert_ignore(session, DriftAlert, values, columns) is not None:
+        return
+    await session.exec(
+        update(DriftAlert)
+        .where(*(getattr(DriftAlert, c) == values[c] for c in columns))
+        .values(count=DriftAlert.count + 1, last_seen=at)
+    )
+
+
+async def _baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBaseline | None:
+    query = select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == kind)
+    return (await session.exec(query)).first()
+
+
+async def learn(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> None:
+    """Accepted payloads teach the baseline until staff pin it; the row is locked so no sample is lost."""
+    if await _baseline(session, channel, adapter.kind) is None:
+        empty = {"fields": {}, "samples": 0}
+        values = {"channel": channel, "kind": adapter.kind, "shape": empty, "samples": 0, "updated_at": utcnow()}
+        await insert_ignore(session, SchemaBaseline, values, ("channel", "kind"))
+    query = select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == adapter.kind)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update()
+    baseline = (await session.exec(query.execution_options(populate_existing=True))).one()
+    if baseline.pinned_at is not None:
+        return
+    shape = drift.learn(baseline.shape, payload, adapter.enum_paths)
+    await session.exec(
+        update(SchemaBaseline)
+        .where(col(SchemaBaseline.id) == baseline.id)
+        .values(shape=shape, samples=shape["samples"], updated_at=utcnow())
+    )
+
+
+async def pin_baseline(session: AsyncSession, channel_name: str, staff: str, *, pinned: bool = True) -> SchemaBaseline:
+    channel, kind = source_and_kind(channel_name)
+    if channel == UNKNOWN:
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+    baseline = await _baseline(session, channel, kind)
+    if baseline is None:
+        raise UserError.one(("channel",), "no accepted payload yet: nothing to pin", "NO_BASELINE")
+    baseline.pinned_at = utcnow() if pinned else None
+    baseline.pinned_by = staff if pinned else None
+    session.add(baseline)
+    await session.flush()
+    return baseline
+
+
+def canonical_json(order: CanonicalOrder) -> dict[str, Any]:
+    """What replay compares: everything the order row keeps, without the buyer's phone."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return {
+        "channel": order.channel,
+        "channelOrderId": order.channel_order_id,
+        "status": order.status.value,
+        "rawStatus": order.raw_status,
+        "currency": order.currency,
+        "placedAt": iso(order.placed_at),
+        "paidAt": iso(order.paid_at),
+        "cancelledAt": iso(order.cancelled_at),
+        "itemsAmount": order.items_amount,
+        "shippingAmount": order.shipping_amount,
+        "discountAmount": order.discount_amount,
+        "totalAmount": order.total_amount,
+        "warehouseCode": order.warehouse_code,
+        "lines": [[x.sku, x.title, x.quantity, x.unit_price] for x in order.lines],
+    }
+
+
+@dataclass(frozen=True)
+class Normalized:
+    canonical: CanonicalOrder
+    rule_version: int
+
+
+async def normalize_payload(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> Normalized:
+    version, rules = await rules_in_force(session, channel, adapter.kind)
+    return Normalized(normalize(adapter, clean(rules, payload), channel), version)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    order_id: int
+    canonical: CanonicalOrder
+    rule_version: int
+
+
+async def accept(
+    session: AsyncSession,
+    orders: OrderService,
+    adapter: Adapter,
+    channel: str,
+    payload: Any,
+    message_id: int,
+    by: Provenance,
+) -> Accepted:
+    """Clean, normalize and apply in the caller's unit of work; a UserError leaves nothing behind."""
+    normalized = await normalize_payload(session, adapter, channel, payload)
+    [applied] = await orders.submit([normalized.canonical], by)
+    session.add(
+        ChannelIntake(
+            inbound_message_id=message_id,
+            channel=channel,
+            kind=adapter.kind,
+            channel_order_id=normalized.canonical.channel_order_id,
+            order_id=applied.order_id,
+            rule_version=normalized.rule_version,
+            canonical=canonical_json(normalized.canonical),
+            recorded_at=utcnow(),
+        )
+    )
+    await learn(session, adapter, channel, payload)
+    await mark_outcome(session, message_id, Outcome.APPLIED)
+    return Accepted(applied.order_id, normalized.canonical, normalized.rule_version)
+
+
+async def accepted_samples(
+    session: AsyncSession, vault: Vault, channel: str, kind: str, limit: int = RULE_SAMPLES
+) -> list[tuple[int, Any]]:
+    query = (
+        select(InboundMessage)
+        .where(
+            InboundMessage.source == channel,
+            InboundMessage.kind == kind,
+            InboundMessage.outcome == Outcome.APPLIED,
+        )
+        .order_by(col(InboundMessage.id).desc())
+        .limit(limit)
+    )
+    samples = []
+    for message in (await session.exec(query)).all():
+        assert message.id is not None
+        samples.append((message.id, json.loads(vault.open(message.body))))
+    return samples
+
+
+async def save_rules(
+    session: AsyncSession,
+    vault: Vault,
+    channel_name: str,
+    raw_rules: Any,
+    note: str,
+    by: str,
+) -> CleaningRuleSet:
+    """A new version, refused unless every accepted sample still maps to a canonical order through it."""
+    channel, kind = source_and_kind(channel_name)
+    problems = Problems()
+    if channel == UNKNOWN:
+        problems.add(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+        problems.raise_if_any()
+    rules = parse_rules(raw_rules, problems)
+    problems.raise_if_any()
+    adapter = adapter_for(channel)
+    assert adapter is not None
+    samples = await accepted_samples(session, vault, channel, kind)
+    for message_id, sample in samples:
+        try:
+            normalize(adapter, clean(rules, sample))
+        except UserError as error:
+            problems.add(("rules",), f"breaks the canonical mapping of message {message_id}: {error}", "BREAKS_MAPPING")
+            break
+    problems.raise_if_any()
+    latest = (
+        await session.exec(
+            select(func.max(CleaningRuleSet.version)).where(
+                CleaningRuleSet.channel == channel, CleaningRuleSet.kind == kind
+            )
+        )
+    ).one()
+    row = CleaningRuleSet(
+        channel=channel,
+        kind=kind,
+        version=int(latest or 0) + 1,
+        rules=[r.as_json() for r in rules],
+        note=note[:500],
+        created_by=by[:200],
+        created_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return row

@@ -1,0 +1,1 @@
+"""Fulfilment truth: ship requests, warehouse and carrier evidence, the shipped rule, exceptions, timelines."""

@@ -1,0 +1,292 @@
+"""Warehouse and carrier messages in the shapes partners really send, validated into one canonical evidence.
+
+A warehouse sends a delivery-order confirmation (the Qimen-style `deliveryorder.confirm`: order code,
+warehouse, status, a dedup business code, final or intermediate, operator, operate time, logistics
+company, tracking number, packages and lines) and finer scans from its floor (PICKED, PACKED, WEIGHED,
+SHIPPED at a zone and station). A carrier sends pickup, transit and signed-for events keyed by tracking
+number. Validation collects every problem with its field path, so a partner fixes a message in one trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.clock import as_utc
+from domain.errors import Problems
+from domain.orders.status import Source
+
+Path = tuple[str | int, ...]
+MAX_ITEMS = 100
+
+
+class EvidenceKind(StrEnum):
+    WAREHOUSE_ACCEPTED = "WAREHOUSE_ACCEPTED"
+    WAREHOUSE_PARTIAL_OUTBOUND = "WAREHOUSE_PARTIAL_OUTBOUND"
+    WAREHOUSE_OUTBOUND = "WAREHOUSE_OUTBOUND"
+    WAREHOUSE_EXCEPTION = "WAREHOUSE_EXCEPTION"
+    SCAN_PICKED = "SCAN_PICKED"
+    SCAN_PACKED = "SCAN_PACKED"
+    SCAN_WEIGHED = "SCAN_WEIGHED"
+    SCAN_SHIPPED = "SCAN_SHIPPED"
+    CARRIER_PICKED_UP = "CARRIER_PICKED_UP"
+    CARRIER_IN_TRANSIT = "CARRIER_IN_TRANSIT"
+    CARRIER_DELIVERED = "CARRIER_DELIVERED"
+
+
+SCANS = frozenset(
+    {EvidenceKind.SCAN_PICKED, EvidenceKind.SCAN_PACKED, EvidenceKind.SCAN_WEIGHED, EvidenceKind.SCAN_SHIPPED}
+)
+OUTBOUND = frozenset({EvidenceKind.WAREHOUSE_OUTBOUND, EvidenceKind.SCAN_SHIPPED, EvidenceKind.CARRIER_PICKED_UP})
+
+CONFIRM_STATUSES = ("ACCEPT", "PARTDELIVERED", "DELIVERED", "EXCEPTION")
+CONFIRM_TYPES = ("FINAL", "INTERMEDIATE")
+SCAN_TYPES = {"PICKED": EvidenceKind.SCAN_PICKED, "PACKED": EvidenceKind.SCAN_PACKED,
+              "WEIGHED": EvidenceKind.SCAN_WEIGHED, "SHIPPED": EvidenceKind.SCAN_SHIPPED}  # fmt: skip
+CARRIER_ACTIONS = {"PICKED_UP": EvidenceKind.CARRIER_PICKED_UP, "IN_TRANSIT": EvidenceKind.CARRIER_IN_TRANSIT,
+                   "DELIVERED": EvidenceKind.CARRIER_DELIVERED}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PackageItem:
+    item_code: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PackageSubmission:
+    logistics_code: str | None = None
+    express_code: str | None = None
+    weight_grams: int | None = None
+    items: list[PackageItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConfirmLine:
+    order_line_no: str
+    item_code: str
+    plan_qty: int
+    actual_qty: int
+
+
+@dataclass(frozen=True)
+class ConfirmationSubmission:
+    delivery_order_code: str
+    warehouse_code: str
+    status: str
+    out_biz_code: str
+    confirm_type: str = "FINAL"
+    operator_code: str | None = None
+    operator_name: str | None = None
+    operate_time: datetime | None = None
+    logistics_code: str | None = None
+    express_code: str | None = None
+    packages: list[PackageSubmission] = field(default_factory=list)
+    lines: list[ConfirmLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScanSubmission:
+    event_id: str
+    delivery_order_code: str
+    warehouse_code: str
+    scan_type: str
+    scanned_at: datetime
+    zone: str | None = None
+    station: str | None = None
+    operator_code: str | None = None
+    operator_name: str | None = None
+    express_code: str | None = None
+    weight_grams: int | None = None
+
+
+@dataclass(frozen=True)
+class CarrierSubmission:
+    event_id: str
+    carrier_code: str
+    tracking_number: str
+    action: str
+    occurred_at: datetime
+    location: str | None = None
+    courier: str | None = None
+    signer: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """`order_reference` is the delivery order code (the channel order id) or, for carriers, the tracking number."""
+
+    source: Source
+    event_key: str
+    kind: EvidenceKind
+    order_reference: str
+    by_tracking: bool
+    occurred_at: datetime | None
+    warehouse_code: str | None = None
+    zone: str | None = None
+    station: str | None = None
+    operator: str | None = None
+    carrier_code: str | None = None
+    tracking_number: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Problems) -> Evidence | None:
+    start = len(problems.items)
+    code = _required(sub.delivery_order_code, (*at, "deliveryOrderCode"), problems)
+    warehouse = _required(sub.warehouse_code, (*at, "warehouseCode"), problems)
+    dedup = _required(sub.out_biz_code, (*at, "outBizCode"), problems)
+    if sub.status not in CONFIRM_STATUSES:
+        problems.add(
+            (*at, "status"), f"unknown status {sub.status!r}; one of {', '.join(CONFIRM_STATUSES)}", "INVALID_VALUE"
+        )
+    if sub.confirm_type not in CONFIRM_TYPES:
+        problems.add((*at, "confirmType"), f"unknown confirm type {sub.confirm_type!r}", "INVALID_VALUE")
+    operate_time = _time(sub.operate_time, (*at, "operateTime"), problems)
+    if len(sub.packages) > MAX_ITEMS:
+        problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", "TOO_MANY")
+    if len(sub.lines) > MAX_ITEMS:
+        problems.add((*at, "orderLines"), f"at most {MAX_ITEMS} lines", "TOO_MANY")
+    for index, line in enumerate(sub.lines[:MAX_ITEMS]):
+        if line.actual_qty < 0 or line.plan_qty < 0:
+            problems.add((*at, "orderLines", index, "actualQty"), "quantities cannot be negative", "INVALID_QUANTITY")
+    for index, package in enumerate(sub.packages[:MAX_ITEMS]):
+        if package.weight_grams is not None and package.weight_grams < 0:
+            problems.add((*at, "packages", index, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
+    if len(problems.items) > start:
+        return None
+    assert code and warehouse and dedup
+    tracking = sub.express_code or next((p.express_code for p in sub.packages if p.express_code), None)
+    carrier = sub.logistics_code or next((p.logistics_code for p in sub.packages if p.logistics_code), None)
+    kind = {
+        "ACCEPT": EvidenceKind.WAREHOUSE_ACCEPTED,
+        "PARTDELIVERED": EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND,
+        "EXCEPTION": EvidenceKind.WAREHOUSE_EXCEPTION,
+    }.get(sub.status, EvidenceKind.WAREHOUSE_OUTBOUND)
+    if kind is EvidenceKind.WAREHOUSE_OUTBOUND and sub.confirm_type == "INTERMEDIATE":
+        kind = EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND  # only the final confirmation says everything left
+    return Evidence(
+        source=Source.WMS,
+        event_key=f"confirm:{warehouse}:{dedup}",
+        kind=kind,
+        order_reference=code,
+        by_tracking=False,
+        occurred_at=operate_time,
+        warehouse_code=warehouse,
+        operator=_operator(sub.operator_code, sub.operator_name),
+        carrier_code=(carrier or "").strip() or None,
+        tracking_number=(tracking or "").strip() or None,
+        details={
+            "status": sub.status,
+            "confirmType": sub.confirm_type,
+            "packages": [
+                {
+                    "logisticsCode": p.logistics_code,
+                    "expressCode": p.express_code,
+                    "weightGrams": p.weight_grams,
+                    "items": [{"itemCode": i.item_code, "quantity": i.quantity} for i in p.items],
+                }
+                for p in sub.packages
+            ],
+            "orderLines": [
+                {
+                    "orderLineNo": x.order_line_no,
+                    "itemCode": x.item_code,
+                    "planQty": x.plan_qty,
+                    "actualQty": x.actual_qty,
+                }
+                for x in sub.lines
+            ],
+        },
+    )
+
+
+def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence | None:
+    start = len(problems.items)
+    event_id = _required(sub.event_id, (*at, "eventId"), problems)
+    code = _required(sub.delivery_order_code, (*at, "deliveryOrderCode"), problems)
+    warehouse = _required(sub.warehouse_code, (*at, "warehouseCode"), problems)
+    kind = SCAN_TYPES.get(sub.scan_type)
+    if kind is None:
+        problems.add(
+            (*at, "scanType"), f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}", "INVALID_VALUE"
+        )
+    scanned_at = _time(sub.scanned_at, (*at, "scannedAt"), problems)
+    if sub.weight_grams is not None and sub.weight_grams < 0:
+        problems.add((*at, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
+    if len(problems.items) > start:
+        return None
+    assert event_id and code and warehouse and kind
+    return Evidence(
+        source=Source.WMS,
+        event_key=f"scan:{warehouse}:{event_id}",
+        kind=kind,
+        order_reference=code,
+        by_tracking=False,
+        occurred_at=scanned_at,
+        warehouse_code=warehouse,
+        zone=sub.zone,
+        station=sub.station,
+        operator=_operator(sub.operator_code, sub.operator_name),
+        tracking_number=(sub.express_code or "").strip() or None,
+        details={"scanType": sub.scan_type, "weightGrams": sub.weight_grams},
+    )
+
+
+def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Evidence | None:
+    start = len(problems.items)
+    event_id = _required(sub.event_id, (*at, "eventId"), problems)
+    carrier = _required(sub.carrier_code, (*at, "carrierCode"), problems)
+    tracking = _required(sub.tracking_number, (*at, "trackingNumber"), problems)
+    kind = CARRIER_ACTIONS.get(sub.action)
+    if kind is None:
+        problems.add(
+            (*at, "action"), f"unknown action {sub.action!r}; one of {', '.join(CARRIER_ACTIONS)}", "INVALID_VALUE"
+        )
+    occurred_at = _time(sub.occurred_at, (*at, "occurredAt"), problems)
+    if len(problems.items) > start:
+        return None
+    assert event_id and carrier and tracking and kind
+    return Evidence(
+        source=Source.CARRIER,
+        event_key=f"carrier:{carrier}:{event_id}",
+        kind=kind,
+        order_reference=tracking,
+        by_tracking=True,
+        occurred_at=occurred_at,
+        station=sub.location,
+        operator=sub.courier,
+        carrier_code=carrier,
+        tracking_number=tracking,
+        details={"action": sub.action, "location": sub.location, "signer": sub.signer},
+    )
+
+
+def _required(text: str | None, at: Path, problems: Problems) -> str | None:
+    value = (text or "").strip()
+    if not value:
+        problems.add(at, "required", "REQUIRED")
+        return None
+    if len(value) > 100:
+        problems.add(at, "longer than 100 characters", "TOO_LONG")
+        return None
+    return value
+
+
+def _time(moment: datetime | None, at: Path, problems: Problems) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment)
+    except ValueError:
+        problems.add(at, "time needs a UTC offset", "INVALID_TIME")
+        return None
+
+
+def _operator(code: str | None, name: str | None) -> str | None:
+    parts = [p.strip() for p in (name, code) if p and p.strip()]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else f"{parts[0]} ({parts[1]})"

@@ -1,0 +1,205 @@
+"""Order exceptions: opened by evidence that broke a rule or by an order that stopped moving, closed by a person.
+
+Each opening and resolution is published on the `exceptions` topic after commit, for staff dashboards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.fulfilment.models import ExceptionKind, ExceptionState, OrderException
+from domain.orders.models import Order
+from domain.orders.service import Change, Provenance, append_event, save_order
+from domain.orders.status import EventType, OrderStatus, Source
+from domain.outbox.service import Outbox
+from domain.sql import dialect, insert_ignore
+
+EXCEPTION_TOPIC = "exceptions"
+WAITING_FOR_OUTBOUND = (OrderStatus.SHIP_REQUESTED, OrderStatus.PICKED, OrderStatus.PACKED)
+
+
+def publish_exception(outbox: Outbox, row: OrderException) -> None:
+    outbox.publish(
+        EXCEPTION_TOPIC,
+        {
+            "event_id": f"exception:{row.id}:{row.state}",
+            "exception_id": row.id,
+            "order_id": row.order_id,
+            "kind": row.kind,
+            "state": row.state,
+            "opened_at": row.opened_at.isoformat(),
+            "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+            "issued_at": utcnow().isoformat(),
+        },
+    )
+
+
+async def open_exception(
+    session: AsyncSession,
+    outbox: Outbox,
+    kind: ExceptionKind,
+    summary: str,
+    *,
+    order_id: int | None,
+    evidence_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+) -> int | None:
+    """Returns the new exception's id, or None when one with the same dedup key already exists."""
+    values: dict[str, Any] = {
+        "kind": kind.value,
+        "state": ExceptionState.OPEN.value,
+        "order_id": order_id,
+        "evidence_id": evidence_id,
+        "dedup_key": dedup_key,
+        "summary": summary,
+        "opened_at": utcnow(),
+        "details": details or {},
+    }
+    if dedup_key is not None:
+        new_id = await insert_ignore(session, OrderException, values, ("dedup_key",))
+        if new_id is None:
+            return None
+        row = OrderException(id=new_id, **values)
+    else:
+        row = OrderException(**values)
+        session.add(row)
+        await session.flush()
+    publish_exception(outbox, row)
+    return row.id
+
+
+async def _locked(session: AsyncSession, exception_id: int) -> OrderException:
+    row = await session.get(OrderException, exception_id, with_for_update=dialect(session) == "postgresql")
+    if row is None:
+        raise UserError.one(("exceptionId",), f"no exception {exception_id}", "NOT_FOUND")
+    return row
+
+
+async def assign_exception(session: AsyncSession, exception_id: int, assignee: str) -> OrderException:
+    row = await _locked(session, exception_id)
+    if row.state != ExceptionState.OPEN:
+        raise UserError.one(("exceptionId",), "the exception is already resolved", "ALREADY_RESOLVED")
+    if not assignee.strip():
+        raise UserError.one(("assignee",), "say who takes it", "REQUIRED")
+    now = utcnow()
+    await session.exec(
+        update(OrderException)
+        .where(col(OrderException.id) == exception_id)
+        .values(assigned_to=assignee.strip(), assigned_at=now)
+    )
+    row.assigned_to, row.assigned_at = assignee.strip(), now
+    return row
+
+
+async def resolve_exception(
+    session: AsyncSession, outbox: Outbox, exception_id: int, resolver: str, resolution: str
+) -> OrderException:
+    """Closes the case and notes it on the order's log; the order's status is never touched here."""
+    if not resolution.strip():
+        raise UserError.one(("resolution",), "say how it was resolved", "REQUIRED")
+    row = await _locked(session, exception_id)
+    if row.state != ExceptionState.OPEN:
+        raise UserError.one(("exceptionId",), "the exception is already resolved", "ALREADY_RESOLVED")
+    now = utcnow()
+    values = {
+        "state": ExceptionState.RESOLVED.value,
+        "resolved_at": now,
+        "resolver": resolver,
+        "resolution": resolution.strip(),
+        "dedup_key": None,  # a later recurrence of the same problem opens a fresh case
+    }
+    await session.exec(update(OrderException).where(col(OrderException.id) == exception_id).values(**values))
+    for name, value in values.items():
+        setattr(row, name, value)
+    if row.order_id is not None:
+        order = await session.get(Order, row.order_id, with_for_update=dialect(session) == "postgresql")
+        assert order is not None
+        change = Change(
+            EventType.EXCEPTION_RESOLVED,
+            OrderStatus(order.status),
+            now,
+            {"exception_id": row.id, "kind": row.kind, "resolution": row.resolution},
+        )
+        await append_event(session, outbox, order, change, Provenance(Source.STAFF, resolver))
+        await save_order(session, order, {})
+    publish_exception(outbox, row)
+    await outbox.flush(session)
+    return row
+
+
+async def open_stuck_exceptions(session: AsyncSession, outbox: Outbox, threshold: timedelta, now: datetime) -> int:
+    """Orders asked to ship longer ago than the threshold with no outbound yet; one open case per order."""
+    query = (
+        select(Order)
+        .where(
+            col(Order.status).in_([s.value for s in WAITING_FOR_OUTBOUND]),
+            col(Order.ship_requested_at) < now - threshold,
+            col(Order.shipped_at).is_(None),
+        )
+        .order_by(col(Order.id))
+    )
+    opened = 0
+    for order in (await session.exec(query)).all():
+        assert order.id is not None and order.ship_requested_at is not None
+        waited = now - order.ship_requested_at
+        place = ", ".join(p for p in (order.warehouse_code, order.current_zone, order.current_station) if p)
+        exception_id = await open_exception(
+            session,
+            outbox,
+            ExceptionKind.STUCK_AFTER_SHIP_REQUEST,
+            f"no outbound {int(waited.total_seconds() // 3600)} h after the ship request"
+            + (f", at {place}" if place else ""),
+            order_id=order.id,
+            details={"status": order.status, "ship_requested_at": order.ship_requested_at.isoformat()},
+            dedup_key=f"stuck:{order.id}",
+        )
+        if exception_id is None:
+            continue
+        opened += 1
+        change = Change(
+            EventType.EXCEPTION_OPENED,
+            OrderStatus(order.status),
+            now,
+            {"exception_id": exception_id, "kind": ExceptionKind.STUCK_AFTER_SHIP_REQUEST.value},
+        )
+        await append_event(session, outbox, order, change, Provenance(Source.SYSTEM, "system:stuck-shipments"))
+        await save_order(session, order, {})
+    await outbox.flush(session)
+    return opened
+
+
+@dataclass(frozen=True)
+class ExceptionFilter:
+    states: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    order_id: int | None = None
+    assigned_to: str | None = None
+
+
+async def list_exceptions(
+    session: AsyncSession, filters: ExceptionFilter, first: int, after: int | None
+) -> tuple[list[OrderException], bool]:
+    """Newest first, keyset on id."""
+    query = select(OrderException)
+    if filters.states:
+        query = query.where(col(OrderException.state).in_(filters.states))
+    if filters.kinds:
+        query = query.where(col(OrderException.kind).in_(filters.kinds))
+    if filters.order_id is not None:
+        query = query.where(OrderException.order_id == filters.order_id)
+    if filters.assigned_to is not None:
+        query = query.where(OrderException.assigned_to == filters.assigned_to)
+    if after is not None:
+        query = query.where(col(OrderException.id) < after)
+    rows = list((await session.exec(query.order_by(col(OrderException.id).desc()).limit(first + 1))).all())
+    return rows[:first], len(rows) > first

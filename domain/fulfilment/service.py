@@ -1,0 +1,399 @@
+"""Apply ship requests and physical evidence to orders.
+
+A person's click records only the request. Warehouse and carrier evidence moves an order only when the
+state machine and the stored shipped rule agree; anything else is kept, logged on the order and opened
+as an exception, so no evidence changes a status silently and none disappears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
+from domain.fulfilment.exceptions import open_exception
+from domain.fulfilment.models import EvidenceOutcome, ExceptionKind, FulfilmentEvidence, OrderException
+from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
+from domain.orders.models import Order
+from domain.orders.service import Change, Provenance, append_event, save_order
+from domain.orders.status import PHYSICAL_SOURCES, EventType, OrderStatus, Source, TransitionRefused, decide, rank
+from domain.outbox.service import Outbox
+from domain.sql import dialect, insert_ignore
+
+NOTIFY_SHIPPED_JOB = "notify_customer_shipped"
+S = OrderStatus
+
+_MILESTONES: dict[EvidenceKind, tuple[EventType, str]] = {
+    EvidenceKind.SCAN_PICKED: (EventType.ORDER_PICKED, "picked_at"),
+    EvidenceKind.SCAN_PACKED: (EventType.ORDER_PACKED, "packed_at"),
+}
+_FLOOR_SCANS = frozenset({EvidenceKind.SCAN_PICKED, EvidenceKind.SCAN_PACKED, EvidenceKind.SCAN_WEIGHED})
+
+
+class PhysicalTimeRefused(Exception):
+    """Raised when anything but a warehouse or a carrier tries to write a physical time."""
+
+
+@dataclass
+class Recorded:
+    evidence_id: int
+    order_id: int | None
+    outcome: EvidenceOutcome
+    decision: str
+    repeated: bool = False
+    exception_ids: list[int] = field(default_factory=list)
+
+
+def physical_times(by: Provenance, **times: datetime | None) -> dict[str, datetime | None]:
+    """The only way a physical time reaches an order row: refused for staff, customers and channels."""
+    if by.source not in PHYSICAL_SOURCES:
+        raise PhysicalTimeRefused(f"{by.source} may not set {', '.join(times)}: only warehouse or carrier evidence")
+    return times
+
+
+async def find_order_by_reference(session: AsyncSession, reference: str, by_tracking: bool) -> Order | None:
+    column = Order.tracking_number if by_tracking else Order.channel_order_id
+    query = select(Order).where(column == reference).order_by(col(Order.id)).limit(2)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update()
+    rows = list((await session.exec(query)).all())
+    if len(rows) > 1:
+        raise UserError.one(
+            ("trackingNumber" if by_tracking else "deliveryOrderCode",),
+            f"{reference!r} matches more than one order",
+            "AMBIGUOUS_ORDER",
+        )
+    return rows[0] if rows else None
+
+
+class FulfilmentService:
+    """The caller owns the session and commits; this flushes."""
+
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
+        self.session = session
+        self.outbox = outbox
+
+    async def request_shipment(
+        self, order_id: int, by: Provenance, requested_at: datetime | None = None, note: str | None = None
+    ) -> Order:
+        """Records the click and nothing more: no physical time, no customer notification."""
+        order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
+        if order is None:
+            raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
+        now = utcnow()
+        moment = requested_at or now
+        if moment > now + timedelta(minutes=(await current_rule(self.session)).clock_skew_minutes):
+            raise UserError.one(("requestedAt",), "a ship request cannot be in the future", "CLOCK_SKEW")
+        if moment < order.placed_at:
+            raise UserError.one(("requestedAt",), "a ship request cannot precede the order", "INVALID_TIME")
+        if order.status == S.SHIP_REQUESTED:
+            return order  # a second click changes nothing
+        try:
+            status = decide(S(order.status), EventType.SHIP_REQUESTED, by.source)
+        except TransitionRefused as refused:
+            raise UserError.one(("orderId",), str(refused), refused.code) from refused
+        await append_event(
+            self.session, self.outbox, order, Change(EventType.SHIP_REQUESTED, status, moment, {"note": note}), by
+        )
+        await save_order(
+            self.session, order, {"status": status.value, "ship_requested_at": moment, "stage_entered_at": moment}
+        )
+        await self.outbox.flush(self.session)
+        return order
+
+    async def record(self, evidence: Evidence, by: Provenance) -> Recorded:
+        """Idempotent on the partner's event id (or dedup business code): a resend returns the first outcome."""
+        if by.source is not evidence.source:
+            raise PhysicalTimeRefused(f"{by.source} may not send {evidence.source} evidence")
+        evidence_id = await insert_ignore(
+            self.session, FulfilmentEvidence, self._evidence_row(evidence, by), ("source", "event_key")
+        )
+        if evidence_id is None:
+            prior = (
+                await self.session.exec(
+                    select(FulfilmentEvidence).where(
+                        FulfilmentEvidence.source == evidence.source.value,
+                        FulfilmentEvidence.event_key == evidence.event_key,
+                    )
+                )
+            ).one()
+            assert prior.id is not None
+            return Recorded(prior.id, prior.order_id, EvidenceOutcome(prior.outcome), prior.decision, repeated=True)
+        order = await find_order_by_reference(self.session, evidence.order_reference, evidence.by_tracking)
+        result = Recorded(evidence_id, None if order is None else order.id, EvidenceOutcome.NOTED, "")
+        if order is None:
+            await self._hold(
+                result, None, evidence, by, ExceptionKind.UNKNOWN_ORDER, f"no order {evidence.order_reference!r}"
+            )
+        else:
+            await self._apply(result, order, evidence, by, await current_rule(self.session))
+        await self.session.exec(
+            update(FulfilmentEvidence)
+            .where(col(FulfilmentEvidence.id) == evidence_id)
+            .values(order_id=result.order_id, outcome=result.outcome.value, decision=result.decision)
+        )
+        await self.outbox.flush(self.session)
+        return result
+
+    async def accept_held(self, exception_id: int, accepted_by: str) -> Order:
+        """A person accepts held outbound evidence: the order ships with the evidence's own time and source."""
+        case = await self.session.get(OrderException, exception_id)
+        if case is None or case.evidence_id is None or case.order_id is None:
+            raise UserError.one(("exceptionId",), "this exception holds no evidence to apply", "NOT_ALLOWED")
+        row = await self.session.get(FulfilmentEvidence, case.evidence_id)
+        order = await self.session.get(Order, case.order_id, with_for_update=dialect(self.session) == "postgresql")
+        assert row is not None and row.id is not None and order is not None
+        kind = EvidenceKind(row.kind)
+        if kind not in OUTBOUND or S(order.status) not in (S.SHIP_REQUESTED, S.PICKED, S.PACKED):
+            raise UserError.one(
+                ("acceptHeldEvidence",), f"{kind} cannot ship an order that is {order.status}", "ILLEGAL_TRANSITION"
+            )
+        evidence = Evidence(
+            Source(row.source), row.event_key, kind, row.order_reference, False, row.occurred_at, row.warehouse_code,
+            row.zone, row.station, row.operator, row.carrier_code, row.tracking_number, row.details,
+        )  # fmt: skip
+        result = Recorded(row.id, order.id, EvidenceOutcome.HELD, row.decision)
+        by = Provenance(evidence.source, f"{evidence.source.value.lower()} evidence accepted by {accepted_by}")
+        await self.ship(result, order, evidence, by, f"held evidence accepted by {accepted_by}")
+        await self.session.exec(
+            update(FulfilmentEvidence)
+            .where(col(FulfilmentEvidence.id) == row.id)
+            .values(outcome=result.outcome.value, decision=result.decision)
+        )
+        await self.outbox.flush(self.session)
+        return order
+
+    async def _apply(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, rule: ShippedRule) -> None:
+        status = S(order.status)
+        now = utcnow()
+        if status in (S.CANCELLED, S.REFUNDED, S.MERGED):
+            await self._hold(
+                result, order, ev, by, ExceptionKind.EVENT_FOR_CANCELLED_ORDER, f"{ev.kind} for a {status} order"
+            )
+            return
+        if ev.occurred_at is not None and ev.occurred_at > now + timedelta(minutes=rule.clock_skew_minutes):
+            ahead = f"more than {rule.clock_skew_minutes} min ahead of orderhub's clock"
+            message = f"event time {ev.occurred_at.isoformat()} is {ahead}"
+            await self._hold(result, order, ev, by, ExceptionKind.CLOCK_SKEW, message)
+            return
+        if ev.kind in SCANS and await self._scanned_before(order, ev, result.evidence_id):
+            await self._hold(result, order, ev, by, ExceptionKind.DUPLICATE_SCAN, f"{ev.kind} scanned again")
+            return
+        if ev.kind in _FLOOR_SCANS and status is S.PAID:
+            await self._hold(
+                result, order, ev, by, ExceptionKind.SCAN_BEFORE_REQUEST, f"{ev.kind} before any ship request"
+            )
+            return
+        if ev.kind is EvidenceKind.WAREHOUSE_EXCEPTION:
+            await self._hold(
+                result, order, ev, by, ExceptionKind.WAREHOUSE_EXCEPTION, "the warehouse reported an exception"
+            )
+            return
+        if ev.kind in _MILESTONES:
+            await self._milestone(result, order, ev, by)
+        elif ev.kind in OUTBOUND:
+            await self._outbound(result, order, ev, by, rule)
+        elif ev.kind is EvidenceKind.CARRIER_DELIVERED:
+            await self._delivered(result, order, ev, by)
+        else:
+            await self._note(result, order, ev, by, f"{ev.kind} noted")
+
+    async def _milestone(self, result: Recorded, order: Order, ev: Evidence, by: Provenance) -> None:
+        event, column = _MILESTONES[ev.kind]
+        current = S(order.status)
+        target = S.PICKED if event is EventType.ORDER_PICKED else S.PACKED
+        if rank(current) >= rank(target):  # a late scan of an earlier step: keep its time, move nothing
+            values = physical_times(by, **{column: ev.occurred_at}) if getattr(order, column) is None else {}
+            await self._note(result, order, ev, by, f"{ev.kind} after {current}: time kept, status unchanged", values)
+            return
+        status = decide(current, event, by.source)
+        await self._move(result, order, ev, by, event, status, physical_times(by, **{column: ev.occurred_at}))
+
+    async def _outbound(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, rule: ShippedRule) -> None:
+        current = S(order.status)
+        if rank(current) >= rank(S.SHIPPED):
+            if ev.kind is EvidenceKind.SCAN_SHIPPED:
+                await self._hold(
+                    result, order, ev, by, ExceptionKind.DUPLICATE_SCAN, "a second outbound for a shipped order"
+                )
+                return
+            values: dict[str, Any] = {}
+            if order.tracking_number is None and ev.tracking_number:
+                values = {"tracking_number": ev.tracking_number, "carrier_code": ev.carrier_code or order.carrier_code}
+            await self._note(result, order, ev, by, f"{ev.kind} confirms the outbound", values)
+            return
+        breach = judge_outbound(rule, order.ship_requested_at, ev.occurred_at, utcnow())
+        if breach is not None:
+            details = {"reason": breach.reason, "rule_version": rule.version}
+            await self._hold(result, order, ev, by, breach.kind, breach.message, details)
+            return
+        await self.ship(result, order, ev, by, f"outbound accepted by shipped rule v{rule.version}")
+
+    async def ship(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, decision: str) -> None:
+        """The one place an order becomes SHIPPED, and so the one place the customer is told."""
+        status = decide(S(order.status), EventType.ORDER_SHIPPED, by.source)
+        tracking = ev.tracking_number or order.tracking_number
+        values: dict[str, Any] = {
+            **physical_times(by, shipped_at=ev.occurred_at),
+            "tracking_number": tracking,
+            "carrier_code": ev.carrier_code or order.carrier_code,
+        }
+        await self._move(result, order, ev, by, EventType.ORDER_SHIPPED, status, values, decision)
+        assert order.id is not None
+        self.outbox.enqueue(NOTIFY_SHIPPED_JOB, {"order_id": order.id, "version": order.version})
+        if tracking is None:
+            opened = await open_exception(
+                self.session, self.outbox, ExceptionKind.SHIPPED_WITHOUT_TRACKING,
+                "shipped, but no tracking number was reported", order_id=order.id,
+                evidence_id=result.evidence_id, dedup_key=f"no-tracking:{order.id}",
+            )  # fmt: skip
+            if opened is not None:
+                result.exception_ids.append(opened)
+
+    async def _delivered(self, result: Recorded, order: Order, ev: Evidence, by: Provenance) -> None:
+        current = S(order.status)
+        if rank(current) >= rank(S.DELIVERED):
+            await self._note(result, order, ev, by, "delivery already recorded")
+            return
+        if current is not S.SHIPPED:
+            await self._hold(
+                result, order, ev, by, ExceptionKind.OUT_OF_ORDER_EVENT, f"delivered while {current}: no outbound yet"
+            )
+            return
+        status = decide(current, EventType.ORDER_DELIVERED, by.source)
+        await self._move(
+            result, order, ev, by, EventType.ORDER_DELIVERED, status, physical_times(by, delivered_at=ev.occurred_at)
+        )
+
+    async def _move(
+        self,
+        result: Recorded,
+        order: Order,
+        ev: Evidence,
+        by: Provenance,
+        event: EventType,
+        status: OrderStatus,
+        values: dict[str, Any],
+        decision: str | None = None,
+    ) -> None:
+        result.outcome = EvidenceOutcome.APPLIED
+        result.decision = decision or f"{order.status} -> {status}"
+        at = ev.occurred_at or utcnow()
+        await append_event(self.session, self.outbox, order, Change(event, status, at, self._log(ev, result)), by)
+        await save_order(
+            self.session, order, {**values, **self._place(ev), "status": status.value, "stage_entered_at": at}
+        )
+
+    async def _note(
+        self,
+        result: Recorded,
+        order: Order,
+        ev: Evidence,
+        by: Provenance,
+        decision: str,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        result.outcome = EvidenceOutcome.NOTED
+        result.decision = decision
+        change = Change(
+            EventType.FULFILMENT_EVIDENCE, S(order.status), ev.occurred_at or utcnow(), self._log(ev, result)
+        )
+        await append_event(self.session, self.outbox, order, change, by)
+        await save_order(self.session, order, {**(values or {}), **self._place(ev)})
+
+    async def _hold(
+        self,
+        result: Recorded,
+        order: Order | None,
+        ev: Evidence,
+        by: Provenance,
+        kind: ExceptionKind,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep the evidence, log it on the order, and open a case; the status stays as it was."""
+        result.outcome = EvidenceOutcome.HELD
+        result.decision = f"held for review: {message}"
+        opened = await open_exception(
+            self.session,
+            self.outbox,
+            kind,
+            message,
+            order_id=None if order is None else order.id,
+            evidence_id=result.evidence_id,
+            details={"evidence": ev.kind.value, "reference": ev.order_reference, **(details or {})},
+        )
+        assert opened is not None
+        result.exception_ids.append(opened)
+        if order is not None:
+            data = {**self._log(ev, result), "exception_id": opened, "exception_kind": kind.value}
+            change = Change(EventType.FULFILMENT_EVIDENCE, S(order.status), ev.occurred_at or utcnow(), data)
+            await append_event(self.session, self.outbox, order, change, by)
+            await save_order(self.session, order, {})
+
+    async def _scanned_before(self, order: Order, ev: Evidence, evidence_id: int) -> bool:
+        query = select(FulfilmentEvidence.id).where(
+            FulfilmentEvidence.order_id == order.id,
+            FulfilmentEvidence.kind == ev.kind.value,
+            col(FulfilmentEvidence.id) != evidence_id,
+        )
+        return (await self.session.exec(query.limit(1))).first() is not None
+
+    @staticmethod
+    def _place(ev: Evidence) -> dict[str, Any]:
+        place: dict[str, Any] = {
+            "current_zone": ev.zone,
+            "current_station": ev.station,
+            "current_operator": ev.operator,
+        }
+        if ev.warehouse_code:
+            place["warehouse_code"] = ev.warehouse_code
+        if ev.tracking_number:  # waybills are printed at packing: carriers may report before the outbound does
+            place["tracking_number"] = ev.tracking_number
+            if ev.carrier_code:
+                place["carrier_code"] = ev.carrier_code
+        return place
+
+    @staticmethod
+    def _log(ev: Evidence, result: Recorded) -> dict[str, Any]:
+        entry = {
+            "evidence_id": result.evidence_id,
+            "evidence": ev.kind.value,
+            "event_key": ev.event_key,
+            "decision": result.decision,
+            "warehouse_code": ev.warehouse_code,
+            "zone": ev.zone,
+            "station": ev.station,
+            "operator": ev.operator,
+            "tracking_number": ev.tracking_number,
+            "carrier_code": ev.carrier_code,
+        }
+        return {k: v for k, v in entry.items() if v is not None}
+
+    @staticmethod
+    def _evidence_row(ev: Evidence, by: Provenance) -> dict[str, Any]:
+        return {
+            "source": ev.source.value,
+            "event_key": ev.event_key,
+            "kind": ev.kind.value,
+            "order_reference": ev.order_reference,
+            "occurred_at": ev.occurred_at,
+            "received_at": utcnow(),
+            "warehouse_code": ev.warehouse_code,
+            "zone": ev.zone,
+            "station": ev.station,
+            "operator": ev.operator,
+            "carrier_code": ev.carrier_code,
+            "tracking_number": ev.tracking_number,
+            "outcome": EvidenceOutcome.NOTED.value,
+            "decision": "",
+            "inbound_message_id": by.inbound_message_id,
+            "details": ev.details,
+        }

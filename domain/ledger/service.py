@@ -1,0 +1,257 @@
+"""Posting payment notifications exactly once, and reversing a posting exactly once.
+
+The database decides every race: the voucher key (provider, transaction id, kind) is unique and
+inserted with ON CONFLICT DO NOTHING, the PENDING -> CONFIRMED step is a conditional update, and a
+reversal is unique on the voucher it reverses. Whoever loses a race sees the winner's row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, VoucherKind, VoucherStatus
+from domain.money import Money
+from domain.orders.models import Order
+from domain.sql import insert_ignore
+
+VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
+PROVIDER_ACTOR = "provider"
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """What a provider told us, in orderhub's terms; `amount` is signed (refunds negative)."""
+
+    provider: str
+    provider_txn_id: str
+    kind: VoucherKind
+    order_ref: str | None
+    amount: int
+    currency: str
+    status: VoucherStatus
+    provider_time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class PostingOutcome(StrEnum):
+    POSTED = "POSTED"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+
+
+@dataclass(frozen=True)
+class Posting:
+    outcome: PostingOutcome
+    voucher_id: int
+    conflict_id: int | None = None
+
+
+def differences(existing: FundVoucher, notice: PaymentNotice) -> list[str]:
+    """What makes a repeated key a conflict. A provider confirming what it announced as pending is progress,
+    and our own reversal of a confirmed voucher is not the provider's business."""
+    found = []
+    if existing.amount != notice.amount:
+        found.append(f"amount {existing.amount} != {notice.amount}")
+    if existing.currency != notice.currency:
+        found.append(f"currency {existing.currency} != {notice.currency}")
+    settled = {VoucherStatus.CONFIRMED, VoucherStatus.REVERSED}
+    if notice.status == VoucherStatus.PENDING and existing.status in settled:
+        found.append(f"status {existing.status} != {notice.status}")
+    return found
+
+
+async def resolve_order(session: AsyncSession, order_ref: str | None) -> int | None:
+    """The provider knows our order number (out_trade_no); it is one channel order id, if unambiguous."""
+    if not order_ref:
+        return None
+    ids = (await session.exec(select(Order.id).where(Order.channel_order_id == order_ref).limit(2))).all()
+    return int(ids[0]) if len(ids) == 1 and ids[0] is not None else None
+
+
+async def post_notice(
+    session: AsyncSession,
+    notice: PaymentNotice,
+    *,
+    inbound_message_id: int | None = None,
+    received_at: datetime | None = None,
+) -> Posting:
+    """`received_at` is when the notification reached us (the recorded message's arrival), not when it is posted."""
+    now = received_at or utcnow()
+    order_id = await resolve_order(session, notice.order_ref)
+    values: dict[str, Any] = {
+        "provider": notice.provider,
+        "provider_txn_id": notice.provider_txn_id,
+        "kind": notice.kind.value,
+        "order_ref": notice.order_ref,
+        "order_id": order_id,
+        "amount": notice.amount,
+        "currency": notice.currency,
+        "status": notice.status.value,
+        "raw": notice.raw,
+        "inbound_message_id": inbound_message_id,
+        "provider_time": notice.provider_time,
+        "received_at": now,
+        "repeats": 0,
+    }
+    new_id = await insert_ignore(session, FundVoucher, values, VOUCHER_KEY)
+    if new_id is not None:
+        if notice.status == VoucherStatus.CONFIRMED and order_id is not None:
+            await _adjust(session, order_id, new_id, notice.amount, notice.currency, PROVIDER_ACTOR, "payment notified")
+        return Posting(PostingOutcome.POSTED, new_id)
+
+    existing = await _voucher_by_key(session, notice)
+    assert existing.id is not None
+    found = differences(existing, notice)
+    if found:
+        conflict_id = await _record_conflict(session, existing.id, notice, found, inbound_message_id, now)
+        return Posting(PostingOutcome.CONFLICT, existing.id, conflict_id)
+    if notice.status == VoucherStatus.CONFIRMED and existing.status == VoucherStatus.PENDING:
+        confirmed = await session.exec(
+            update(FundVoucher)
+            .where(col(FundVoucher.id) == existing.id, col(FundVoucher.status) == VoucherStatus.PENDING)
+            .values(status=VoucherStatus.CONFIRMED, raw=notice.raw, provider_time=notice.provider_time)
+        )
+        if confirmed.rowcount == 1:
+            if existing.order_id is not None:
+                await _adjust(
+                    session, existing.order_id, existing.id, existing.amount, existing.currency,
+                    PROVIDER_ACTOR, "payment confirmed",
+                )  # fmt: skip
+            return Posting(PostingOutcome.POSTED, existing.id)
+    await session.exec(
+        update(FundVoucher).where(col(FundVoucher.id) == existing.id).values(repeats=FundVoucher.repeats + 1)
+    )
+    return Posting(PostingOutcome.DUPLICATE, existing.id)
+
+
+async def _voucher_by_key(session: AsyncSession, notice: PaymentNotice) -> FundVoucher:
+    statement = select(FundVoucher).where(
+        FundVoucher.provider == notice.provider,
+        FundVoucher.provider_txn_id == notice.provider_txn_id,
+        FundVoucher.kind == notice.kind.value,
+    )
+    return (await session.exec(statement.execution_options(populate_existing=True))).one()
+
+
+async def _record_conflict(
+    session: AsyncSession,
+    voucher_id: int,
+    notice: PaymentNotice,
+    found: list[str],
+    inbound_message_id: int | None,
+    now: datetime,
+) -> int:
+    """The same conflicting claim sent again is counted on its first record, not stored twice."""
+    fingerprint = hashlib.sha256(
+        json.dumps([notice.amount, notice.currency, notice.status.value], separators=(",", ":")).encode()
+    ).hexdigest()
+    values: dict[str, Any] = {
+        "voucher_id": voucher_id,
+        "fingerprint": fingerprint,
+        "amount": notice.amount,
+        "currency": notice.currency,
+        "status": notice.status.value,
+        "differences": "; ".join(found),
+        "raw": notice.raw,
+        "inbound_message_id": inbound_message_id,
+        "received_at": now,
+        "repeats": 0,
+    }
+    new_id = await insert_ignore(session, FundVoucherConflict, values, ("voucher_id", "fingerprint"))
+    if new_id is not None:
+        return new_id
+    existing = (
+        await session.exec(
+            select(FundVoucherConflict.id).where(
+                FundVoucherConflict.voucher_id == voucher_id, FundVoucherConflict.fingerprint == fingerprint
+            )
+        )
+    ).one()
+    assert existing is not None
+    await session.exec(
+        update(FundVoucherConflict)
+        .where(col(FundVoucherConflict.id) == existing)
+        .values(repeats=FundVoucherConflict.repeats + 1)
+    )
+    return int(existing)
+
+
+async def _adjust(
+    session: AsyncSession, order_id: int, voucher_id: int, amount: int, currency: str, actor: str, reason: str
+) -> None:
+    values: dict[str, Any] = {
+        "order_id": order_id,
+        "voucher_id": voucher_id,
+        "amount": amount,
+        "currency": currency,
+        "actor": actor,
+        "reason": reason,
+        "created_at": utcnow(),
+    }
+    await insert_ignore(session, OrderAdjustment, values, ("voucher_id",))
+
+
+async def reverse_voucher(session: AsyncSession, voucher_id: int, *, actor: str, reason: str) -> FundVoucher:
+    """Appends the reversing voucher and its adjustment; a second reversal of the same voucher is refused."""
+    if not reason.strip():
+        raise UserError.one(("reason",), "a reversal needs a reason", "REASON_REQUIRED")
+    original = await session.get(FundVoucher, voucher_id, populate_existing=True)
+    if original is None or original.id is None:
+        raise UserError.one(("voucherId",), f"no voucher {voucher_id}", "NOT_FOUND")
+    if original.kind == VoucherKind.REVERSAL:
+        raise UserError.one(("voucherId",), "a reversal cannot itself be reversed", "NOT_REVERSIBLE")
+    if original.status == VoucherStatus.PENDING:
+        raise UserError.one(("voucherId",), "only a confirmed voucher can be reversed", "NOT_CONFIRMED")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "provider": original.provider,
+        "provider_txn_id": f"{original.provider_txn_id}:{original.kind}"[:100],
+        "kind": VoucherKind.REVERSAL.value,
+        "order_ref": original.order_ref,
+        "order_id": original.order_id,
+        "amount": -original.amount,
+        "currency": original.currency,
+        "status": VoucherStatus.CONFIRMED.value,
+        "raw": {},
+        "reverses_id": original.id,
+        "actor": actor,
+        "reason": reason,
+        "provider_time": None,
+        "received_at": now,
+        "repeats": 0,
+    }
+    new_id = await insert_ignore(session, FundVoucher, values, ("reverses_id",))
+    if new_id is None:
+        raise UserError.one(("voucherId",), f"voucher {voucher_id} is already reversed", "ALREADY_REVERSED")
+    await session.exec(
+        update(FundVoucher).where(col(FundVoucher.id) == original.id).values(status=VoucherStatus.REVERSED)
+    )
+    if original.order_id is not None:
+        await _adjust(session, original.order_id, new_id, -original.amount, original.currency, actor, reason)
+    reversal = await session.get(FundVoucher, new_id)
+    assert reversal is not None
+    return reversal
+
+
+async def received_amount(session: AsyncSession, order_id: int) -> list[Money]:
+    """One sum per currency: an order paid in two currencies has two received amounts, never one."""
+    rows = (
+        await session.exec(
+            select(OrderAdjustment.currency, func.sum(OrderAdjustment.amount))
+            .where(OrderAdjustment.order_id == order_id)
+            .group_by(col(OrderAdjustment.currency))
+            .order_by(col(OrderAdjustment.currency))
+        )
+    ).all()
+    return [Money(int(total or 0), currency) for currency, total in rows]

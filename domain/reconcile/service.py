@@ -1,0 +1,189 @@
+"""Importing statements once, running reconciliations, and resolving what they found."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.ledger.service import reverse_voucher
+from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, TUNE_POSTGRESQL
+from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
+from domain.reconcile.statements import alipay, bank, wechatpay
+from domain.reconcile.statements.lines import ParsedStatement
+from domain.sql import dialect, insert_ignore
+
+LINE_COLUMNS = ("statement_id", "line_no", "provider_txn_id", "kind", "order_ref", "amount", "currency", "occurred_at")
+
+
+def parse_statement(
+    filename: str, data: bytes, *, bank_columns: bank.BankColumns | None = None, provider: str = "bank",
+    tz: ZoneInfo | None = None,
+) -> ParsedStatement:  # fmt: skip
+    """The format is recognised from the content, not the name: files get renamed on the way to finance."""
+    head = data[:400]
+    if wechatpay.looks_like(head.decode("utf-8", "ignore")):
+        return wechatpay.parse(filename, data)
+    if alipay.looks_like(data):
+        return alipay.parse(filename, data)
+    return bank.parse(filename, data, bank_columns or bank.BankColumns(), provider=provider, tz=tz)
+
+
+@dataclass(frozen=True)
+class Imported:
+    statement_id: int
+    is_new: bool
+    lines: int
+
+
+async def import_statement(
+    session: AsyncSession, filename: str, data: bytes, parsed: ParsedStatement, uploaded_by: str
+) -> Imported:
+    """The same bytes twice are one statement: the content hash is unique and the lines are written once."""
+    values: dict[str, Any] = {
+        "provider": parsed.provider,
+        "format": parsed.fmt,
+        "filename": filename[:300],
+        "content_hash": hashlib.sha256(data).hexdigest(),
+        "period_start": parsed.period_start,
+        "period_end": parsed.period_end,
+        "line_count": len(parsed.lines),
+        "uploaded_by": uploaded_by,
+        "received_at": utcnow(),
+        "run_id": None,
+    }
+    new_id = await insert_ignore(session, Statement, values, ("content_hash",))
+    if new_id is None:
+        existing = (await session.exec(select(Statement).where(Statement.content_hash == values["content_hash"]))).one()
+        assert existing.id is not None
+        return Imported(existing.id, False, existing.line_count)
+    rows = [
+        (new_id, line.line_no, line.provider_txn_id, line.kind.value, line.order_ref, line.amount, line.currency,
+         line.occurred_at)
+        for line in parsed.lines
+    ]  # fmt: skip
+    await write_lines(session, rows)
+    return Imported(new_id, True, len(rows))
+
+
+async def write_lines(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """COPY on PostgreSQL (a million lines in about a second); a plain bulk insert elsewhere."""
+    if dialect(session) == "postgresql":
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table("statement_line", records=rows, columns=list(LINE_COLUMNS))
+        return
+    if rows:
+        await session.execute(insert(StatementLine), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
+
+
+async def unreconciled(session: AsyncSession) -> list[Statement]:
+    return list((await session.exec(select(Statement).where(col(Statement.run_id).is_(None)))).all())
+
+
+async def reconcile(session: AsyncSession, statement_ids: list[int], *, trigger: str) -> list[ReconRun]:
+    """One run per provider: statements of one provider are reconciled together over their combined period."""
+    statements = list((await session.exec(select(Statement).where(col(Statement.id).in_(statement_ids)))).all())
+    by_provider: dict[str, list[Statement]] = {}
+    for statement in statements:
+        by_provider.setdefault(statement.provider, []).append(statement)
+    return [await _run(session, provider, group, trigger) for provider, group in sorted(by_provider.items())]
+
+
+async def _run(session: AsyncSession, provider: str, statements: list[Statement], trigger: str) -> ReconRun:
+    start = min(s.period_start for s in statements)
+    end = max(s.period_end for s in statements)
+    run = ReconRun(
+        provider=provider, period_start=start, period_end=end, statement_lines=0, vouchers=0, matched=0,
+        counts={}, started_at=utcnow(), trigger=trigger,
+    )  # fmt: skip
+    session.add(run)
+    await session.flush()
+    assert run.id is not None
+    ids = [s.id for s in statements]
+    await session.exec(update(Statement).where(col(Statement.id).in_(ids)).values(run_id=run.id))
+    if dialect(session) == "postgresql":
+        for setting in TUNE_POSTGRESQL:
+            await session.execute(text(setting))
+    await session.execute(INSERT_ITEMS, params={"run": run.id, "provider": provider, "start": start, "end": end})
+    counts = {str(drift): int(n) for drift, n in (await session.execute(COUNT_ITEMS, params={"run": run.id})).all()}
+    lines = int((await session.execute(COUNT_LINES, params={"run": run.id})).one()[0])
+    unmatched_lines = sum(
+        counts.get(d, 0)
+        for d in (Drift.MISSING_IN_SYSTEM, Drift.DUPLICATE_IN_STATEMENT, Drift.AMOUNT_MISMATCH,
+                  Drift.CURRENCY_MISMATCH, Drift.STATUS_MISMATCH)
+    )  # fmt: skip
+    run.statement_lines = lines
+    run.matched = lines - unmatched_lines
+    run.vouchers = lines - counts.get(Drift.MISSING_IN_SYSTEM, 0) - counts.get(Drift.DUPLICATE_IN_STATEMENT, 0)
+    run.vouchers += counts.get(Drift.MISSING_IN_STATEMENT, 0) + counts.get(Drift.DUPLICATE_NOTIFICATION, 0)
+    run.counts = counts
+    session.add(run)
+    await session.flush()
+    return run
+
+
+def match_rate(run: ReconRun) -> float:
+    return run.matched / run.statement_lines if run.statement_lines else 1.0
+
+
+async def resolve_item(
+    session: AsyncSession, item_id: int, resolution: Resolution, *, actor: str, note: str
+) -> ReconItem:
+    """Reversal undoes the voucher the item names (a duplicate notification, say); anything else is explained."""
+    item = await session.get(ReconItem, item_id, populate_existing=True)
+    if item is None:
+        raise UserError.one(("itemId",), f"no to-check item {item_id}", "NOT_FOUND")
+    if item.resolution is not None:
+        raise UserError.one(("itemId",), f"already resolved ({item.resolution})", "ALREADY_RESOLVED")
+    if not note.strip():
+        raise UserError.one(("note",), "say why", "NOTE_REQUIRED")
+    if resolution == Resolution.REVERSED:
+        if item.voucher_id is None:
+            raise UserError.one(("resolution",), "no voucher of ours to reverse", "NOTHING_TO_REVERSE")
+        await reverse_voucher(session, item.voucher_id, actor=actor, reason=note)
+    done = await session.exec(
+        update(ReconItem)
+        .where(col(ReconItem.id) == item_id, col(ReconItem.resolution).is_(None))
+        .values(resolution=resolution.value, resolved_by=actor, note=note, resolved_at=utcnow())
+    )
+    if done.rowcount != 1:
+        raise UserError.one(("itemId",), "resolved meanwhile by someone else", "ALREADY_RESOLVED")
+    await session.refresh(item)
+    return item
+
+
+async def items_of(session: AsyncSession, run_id: int, after_id: int | None, limit: int) -> list[ReconItem]:
+    statement = select(ReconItem).where(ReconItem.run_id == run_id).order_by(col(ReconItem.id)).limit(limit)
+    if after_id is not None:
+        statement = statement.where(col(ReconItem.id) > after_id)
+    return list((await session.exec(statement)).all())
+
+
+async def import_folder(session: AsyncSession, folder: Path, *, uploaded_by: str = "folder") -> list[Imported]:
+    """Every file dropped in the folder, each imported once however often the folder is scanned."""
+    imported = []
+    for name, data in await asyncio.to_thread(_read_folder, folder):
+        imported.append(await import_statement(session, name, data, parse_statement(name, data), uploaded_by))
+    return imported
+
+
+def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def due(now: datetime, tz: ZoneInfo, hour: int) -> bool:
+    """The cron wakes hourly; the run happens in the configured local hour only."""
+    return now.astimezone(tz).hour == hour

@@ -1,0 +1,150 @@
+"""A reconciliation run on both databases: every drift type found, stored, and resolvable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import col, select
+
+from domain.errors import UserError
+from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
+from domain.ledger.service import PaymentNotice, post_notice
+from domain.reconcile.bulk import import_bank_csv
+from domain.reconcile.models import ReconItem, Resolution, Statement
+from domain.reconcile.models import StatementLine as StoredLine
+from domain.reconcile.service import due, import_statement, match_rate, parse_statement, reconcile, resolve_item
+from domain.reconcile.statements.bank import BankColumns
+from domain.reconcile.statements.lines import StatementError
+from sim.statements import BillRow, bank_csv
+from workers.reconcile_jobs import reconcile_daily
+from workers.runtime import Runtime
+
+DAY = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+ON_TIME = DAY + timedelta(minutes=1)
+LATE = DAY + timedelta(days=1)
+
+
+def notice(txn: str, amount: int, *, kind: VoucherKind = VoucherKind.PAYMENT, ref: str | None = None) -> PaymentNotice:
+    return PaymentNotice("lianlian", txn, kind, ref or f"T-{txn}", amount, "CNY", VoucherStatus.CONFIRMED, DAY)
+
+
+async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> None:
+    vouchers = [
+        (notice("A", 10000), ON_TIME),
+        (notice("B", 9590), ON_TIME),
+        (notice("C", 5000), ON_TIME),
+        (notice("D", 700), ON_TIME),
+        (notice("F", 8000, ref="T9"), ON_TIME),
+        (notice("G", 8000, ref="T9"), ON_TIME),
+        (notice("H", 1200), LATE),
+        (notice("I", 300), ON_TIME),
+    ]
+    async with rt.core.sessions() as session, session.begin():
+        for item, received in vouchers:
+            await post_notice(session, item, received_at=received)
+    lines = [
+        BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
+        BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
+        BillRow(DAY, "B", "T-B", "PAYMENT", 9500),
+        BillRow(DAY, "C", "T-C", "PAYMENT", 5000, currency="USD"),
+        BillRow(DAY, "E", "T-E", "PAYMENT", 4400),
+        BillRow(DAY, "F", "T9", "PAYMENT", 8000),
+        BillRow(DAY, "H", "T-H", "PAYMENT", 1200),
+        BillRow(DAY, "I", "T-I", "REFUND", 300),
+    ]
+    data = bank_csv(lines)
+    parsed = parse_statement("bank-20261124.csv", data, provider="lianlian")
+    async with rt.core.sessions() as session, session.begin():
+        first = await import_statement(session, "bank-20261124.csv", data, parsed, "finance@shop.example")
+        again = await import_statement(session, "renamed.csv", data, parsed, "finance@shop.example")
+    assert (first.is_new, again.is_new, again.statement_id, again.lines) == (True, False, first.statement_id, 8)
+    async with rt.core.sessions() as session, session.begin():
+        [run] = await reconcile(session, [first.statement_id], trigger="test")
+    assert run.counts == {
+        "DUPLICATE_IN_STATEMENT": 1, "AMOUNT_MISMATCH": 1, "CURRENCY_MISMATCH": 1, "MISSING_IN_SYSTEM": 1,
+        "MISSING_IN_STATEMENT": 1, "DUPLICATE_NOTIFICATION": 1, "DELAYED_CALLBACK": 1, "STATUS_MISMATCH": 1,
+    }  # fmt: skip
+    assert (run.statement_lines, run.matched) == (8, 3)
+    assert match_rate(run) == pytest.approx(3 / 8)
+
+    async with rt.core.sessions() as session:
+        items = {i.drift: i for i in (await session.exec(select(ReconItem))).all()}
+    duplicate = items["DUPLICATE_NOTIFICATION"]
+    assert (duplicate.provider_txn_id, duplicate.system_amount, duplicate.statement_amount) == ("G", 8000, None)
+    assert items["AMOUNT_MISMATCH"].statement_amount == 9500
+    assert duplicate.id is not None
+    async with rt.core.sessions() as session, session.begin():
+        resolved = await resolve_item(
+            session, duplicate.id, Resolution.REVERSED, actor="finance@shop.example", note="sent twice"
+        )
+    assert (resolved.resolution, resolved.resolved_by) == ("REVERSED", "finance@shop.example")
+    with pytest.raises(UserError) as refused:
+        async with rt.core.sessions() as session, session.begin():
+            await resolve_item(session, duplicate.id, Resolution.EXPLAINED, actor="x", note="again")
+    assert refused.value.problems[0].code == "ALREADY_RESOLVED"
+    async with rt.core.sessions() as session:
+        reversal = (await session.exec(select(FundVoucher).where(FundVoucher.kind == "REVERSAL"))).one()
+    assert (reversal.amount, reversal.actor, reversal.reason) == (-8000, "finance@shop.example", "sent twice")
+
+    # A second statement for the same provider reconciles again; the reversed duplicate no longer shows.
+    data2 = bank_csv([*lines, BillRow(DAY, "D", "T-D", "PAYMENT", 700)])
+    async with rt.core.sessions() as session, session.begin():
+        second = await import_statement(
+            session, "b2.csv", data2, parse_statement("b2.csv", data2, provider="lianlian"), "finance"
+        )
+        [rerun] = await reconcile(session, [second.statement_id], trigger="test")
+    assert "DUPLICATE_NOTIFICATION" not in rerun.counts
+    assert "MISSING_IN_STATEMENT" not in rerun.counts
+
+
+async def test_daily_job_reconciles_the_folder_once_in_its_local_hour(rt: Runtime, tmp_path: Path) -> None:
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    (folder / "bank.csv").write_bytes(bank_csv([BillRow(DAY, "Z1", "T-Z1", "PAYMENT", 100)]))
+    original = rt.core.settings
+    rt.core.settings = original.model_copy(update={"statement_dir": folder})
+    try:
+        [run_id] = await reconcile_daily({"runtime": rt}, force=True)
+        assert await reconcile_daily({"runtime": rt}, force=True) == []  # same file, nothing new
+    finally:
+        rt.core.settings = original
+    async with rt.core.sessions() as session:
+        items = (await session.exec(select(ReconItem).where(ReconItem.run_id == run_id))).all()
+    assert [(i.drift, i.provider_txn_id) for i in items] == [("MISSING_IN_SYSTEM", "Z1")]
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert due(datetime(2026, 11, 25, 1, 0, tzinfo=UTC), shanghai, 9)
+    assert not due(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), shanghai, 9)
+
+
+async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) -> None:
+    if rt.core.engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    lines = [BillRow(DAY, "K1", "T-K1", "PAYMENT", 10050), BillRow(DAY, "K2", "", "REFUND", 300)]
+    data = bank_csv(lines)
+    async with rt.core.sessions() as session, session.begin():
+        await post_notice(session, notice("K1", 10050), received_at=ON_TIME)
+    bad = data.replace(b"-3.00", b"-3.005")
+    with pytest.raises(StatementError, match=r"bank.csv, line 3, column amount: '-3.005'"):
+        async with rt.core.sessions() as session, session.begin():
+            await import_bank_csv(session, "bank.csv", bad, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
+                                  uploaded_by="t")  # fmt: skip
+    async with rt.core.sessions() as session, session.begin():
+        imported = await import_bank_csv(session, "bank.csv", data, BankColumns(), provider="lianlian",
+                                         tz="Asia/Shanghai", uploaded_by="t")  # fmt: skip
+        [run] = await reconcile(session, [imported.statement_id], trigger="test")
+    parsed = parse_statement("bank.csv", data, provider="lianlian")
+    async with rt.core.sessions() as session:
+        stored = (await session.exec(select(StoredLine).order_by(col(StoredLine.line_no)))).all()
+        statement = await session.get(Statement, imported.statement_id)
+    rows = [(s.line_no, s.provider_txn_id, s.kind, s.order_ref, s.amount, s.currency, s.occurred_at) for s in stored]
+    assert rows == [
+        (x.line_no, x.provider_txn_id, x.kind.value, x.order_ref, x.amount, x.currency, x.occurred_at)
+        for x in parsed.lines
+    ]  # fmt: skip
+    assert statement is not None and (statement.period_start, statement.period_end) == (
+        parsed.period_start, parsed.period_end,
+    )  # fmt: skip
+    assert (run.matched, run.counts) == (1, {"MISSING_IN_SYSTEM": 1})

@@ -1,0 +1,36 @@
+"""Fulfilment jobs: the cron that finds orders stuck after a ship request, and the shipped notification."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from domain.clock import utcnow
+from domain.fulfilment.exceptions import open_stuck_exceptions
+from domain.orders.models import Order
+from domain.outbox.service import Outbox
+from workers.jobs import unit_of_work
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def find_stuck_shipments(ctx: dict[str, Any]) -> int:
+    """Opens one STUCK_AFTER_SHIP_REQUEST case per order past the threshold; repeats open nothing new."""
+    runtime: Runtime = ctx["runtime"]
+    threshold = timedelta(minutes=runtime.settings.stuck_after_ship_request_minutes)
+    async with unit_of_work(ctx) as session:
+        return await open_stuck_exceptions(session, Outbox(), threshold, utcnow())
+
+
+async def notify_customer_shipped(ctx: dict[str, Any], order_id: int, version: int) -> bool:
+    """Enqueued only by physical outbound evidence; checks again that the parcel left before telling anyone."""
+    async with unit_of_work(ctx) as session:
+        order = await session.get(Order, order_id)
+    if order is None or order.shipped_at is None:
+        return False
+    log.info(
+        "order %s shipped at %s: customer notified (tracking %s)", order_id, order.shipped_at, order.tracking_number
+    )
+    return True
