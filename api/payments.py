@@ -14,6 +14,7 @@ from domain.intake.service import mark_outcome, record_inbound
 from domain.ledger.providers import alipay, generic, wechatpay
 from domain.ledger.providers.verdict import Checked, NoticeRejected, load_rsa_public_key
 from domain.ledger.service import PaymentNotice, post_notice
+from domain.outbox.service import Outbox
 from workers.runtime import Runtime
 
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -54,9 +55,12 @@ async def _ingest(
         if notice is None:
             await mark_outcome(session, message_id, Outcome.APPLIED, "moves no money")
             return "IGNORED"
-        posting = await post_notice(session, notice, inbound_message_id=message_id)
+        outbox = Outbox()
+        posting = await post_notice(session, notice, outbox=outbox, inbound_message_id=message_id)
+        await outbox.flush(session)
         note = None if posting.outcome == "POSTED" else f"{posting.outcome.lower()} of voucher {posting.voucher_id}"
         await mark_outcome(session, message_id, Outcome.APPLIED, note)
+    runtime.relay.notify()
     return posting.outcome
 
 

@@ -103,6 +103,7 @@ class OrderhubSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
+    priced = cost_rule(s.graphql_max_cost)  # one class per schema, so validated documents stay cached
     return OrderhubSchema(
         query=Query,
         mutation=Mutation,
@@ -115,7 +116,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=s.graphql_max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
-            lambda: AddValidationRules([cost_rule(s.graphql_max_cost)]),
+            lambda: AddValidationRules([priced]),
             ReportCost,
             lambda: MaskErrors(should_mask_error=_should_mask),
         ],

@@ -20,9 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.fulfilment.exceptions import open_exception
+from domain.fulfilment.models import ExceptionKind
+from domain.identity.service import payment_target
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, VoucherKind, VoucherStatus
 from domain.money import Money
 from domain.orders.models import Order
+from domain.outbox.service import Outbox
 from domain.sql import insert_ignore
 
 VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
@@ -72,17 +76,21 @@ def differences(existing: FundVoucher, notice: PaymentNotice) -> list[str]:
 
 
 async def resolve_order(session: AsyncSession, order_ref: str | None) -> int | None:
-    """The provider knows our order number (out_trade_no); it is one channel order id, if unambiguous."""
+    """The provider knows our order number (out_trade_no); it is one channel order id, if unambiguous.
+    A payment for a grouped duplicate belongs to the group's parent order."""
     if not order_ref:
         return None
     ids = (await session.exec(select(Order.id).where(Order.channel_order_id == order_ref).limit(2))).all()
-    return int(ids[0]) if len(ids) == 1 and ids[0] is not None else None
+    if len(ids) != 1 or ids[0] is None:
+        return None
+    return await payment_target(session, int(ids[0]))
 
 
 async def post_notice(
     session: AsyncSession,
     notice: PaymentNotice,
     *,
+    outbox: Outbox,
     inbound_message_id: int | None = None,
     received_at: datetime | None = None,
 ) -> Posting:
@@ -114,7 +122,13 @@ async def post_notice(
     assert existing.id is not None
     found = differences(existing, notice)
     if found:
-        conflict_id = await _record_conflict(session, existing.id, notice, found, inbound_message_id, now)
+        conflict_id, first_time = await _record_conflict(session, existing.id, notice, found, inbound_message_id, now)
+        if first_time:
+            summary = f"{notice.provider} {notice.provider_txn_id} ({notice.kind.value}): {'; '.join(found)}"
+            details = {"voucher_id": existing.id, "conflict_id": conflict_id}
+            await open_exception(
+                session, outbox, ExceptionKind.VOUCHER_CONFLICT, summary, order_id=existing.order_id, details=details
+            )
         return Posting(PostingOutcome.CONFLICT, existing.id, conflict_id)
     if notice.status == VoucherStatus.CONFIRMED and existing.status == VoucherStatus.PENDING:
         confirmed = await session.exec(
@@ -151,7 +165,7 @@ async def _record_conflict(
     found: list[str],
     inbound_message_id: int | None,
     now: datetime,
-) -> int:
+) -> tuple[int, bool]:
     """The same conflicting claim sent again is counted on its first record, not stored twice."""
     fingerprint = hashlib.sha256(
         json.dumps([notice.amount, notice.currency, notice.status.value], separators=(",", ":")).encode()
@@ -170,7 +184,7 @@ async def _record_conflict(
     }
     new_id = await insert_ignore(session, FundVoucherConflict, values, ("voucher_id", "fingerprint"))
     if new_id is not None:
-        return new_id
+        return new_id, True
     existing = (
         await session.exec(
             select(FundVoucherConflict.id).where(
@@ -184,7 +198,7 @@ async def _record_conflict(
         .where(col(FundVoucherConflict.id) == existing)
         .values(repeats=FundVoucherConflict.repeats + 1)
     )
-    return int(existing)
+    return int(existing), False
 
 
 async def _adjust(

@@ -10,6 +10,7 @@ from api.auth.tokens import issue_staff_token
 from domain.access.service import create_staff
 from domain.ledger.models import VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
+from domain.outbox.service import Outbox
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
@@ -52,7 +53,7 @@ async def test_upload_reconcile_reverse_and_settle(api: Api, creds: Credentials)
     async with api.runtime.core.sessions() as session, session.begin():
         for txn, ref in (("W1", "T1"), ("W2", "T1")):
             item = PaymentNotice("wechatpay", txn, VoucherKind.PAYMENT, ref, 8000, "CNY", VoucherStatus.CONFIRMED, DAY)
-            await post_notice(session, item, received_at=DAY + timedelta(seconds=30))
+            await post_notice(session, item, outbox=Outbox(), received_at=DAY + timedelta(seconds=30))
     data = wechat_trade_bill([BillRow(DAY, "W1", "T1", "PAYMENT", 8000, coupon=2000)])
 
     refused = await upload(api, staff, data)

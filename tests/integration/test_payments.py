@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from domain.errors import UserError
+from domain.fulfilment.models import OrderException
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, VoucherStatus
 from domain.ledger.service import received_amount, reverse_voucher
@@ -186,6 +188,9 @@ async def test_generic_conflict_is_recorded_never_applied(pay: Api, creds: Crede
     assert "amount 9590 != 19590" in conflict.differences
     async with pay.runtime.core.sessions() as session:
         assert await received_amount(session, oid) == [Money(9590, "CNY")]
+    [exception] = await rows(pay, OrderException)  # one for the conflict, not one per resend
+    assert (exception.kind, exception.state, exception.order_id) == ("VOUCHER_CONFLICT", "OPEN", oid)
+    assert exception.details == {"voucher_id": voucher.id, "conflict_id": conflict.id}
 
 
 async def test_concurrent_identical_notifications_post_once(pay: Api, creds: Credentials, platforms: Providers) -> None:
@@ -227,3 +232,22 @@ async def test_reversal_appends_once_with_who_and_why(pay: Api, creds: Credentia
     # The provider repeating itself after the reversal changes nothing.
     assert (await post_wechat(pay, platforms, wechat_transaction(ORDER_NO, "4200000010", 9590))).status_code == 204
     assert len(await rows(pay, OrderAdjustment)) == 2
+
+
+async def test_payment_of_a_grouped_duplicate_attaches_to_the_parent(pay: Api, creds: Credentials) -> None:
+    """A buyer who tapped twice pays on the child's channel number; the money belongs to the group."""
+    parent = await pay.gql(SUBMIT_ORDER, {"input": order_input("GROUP-PARENT")}, headers=creds.writer)
+    child = await pay.gql(SUBMIT_ORDER, {"input": order_input("TAP-2")}, headers=creds.writer)
+    parent_id, child_id = (int(r["data"]["submitOrder"]["order"]["id"].rsplit("/", 1)[1]) for r in (parent, child))
+    async with pay.runtime.core.sessions() as session, session.begin():
+        await session.exec(update(Order).where(col(Order.id) == child_id).values(parent_order_id=parent_id))
+    payload = {"transaction_id": "LL-9", "kind": "payment", "order_ref": "TAP-2", "amount": "95.90",
+               "currency": "CNY", "status": "confirmed", "occurred_at": "2026-11-24T20:15:40+08:00"}  # fmt: skip
+    headers, body = generic_notification(GENERIC_SECRET, payload)
+    response = await pay.client.post("/payments/lianlian/notify", content=body, headers=headers)
+    assert response.json()["outcome"] == "POSTED"
+    [voucher] = await rows(pay, FundVoucher)
+    assert voucher.order_id == parent_id
+    async with pay.runtime.core.sessions() as session:
+        assert await received_amount(session, parent_id) == [Money(9590, "CNY")]
+        assert await received_amount(session, child_id) == []

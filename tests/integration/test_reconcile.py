@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
+from domain.outbox.service import Outbox
 from domain.reconcile.bulk import import_bank_csv
 from domain.reconcile.models import ReconItem, Resolution, Statement
 from domain.reconcile.models import StatementLine as StoredLine
@@ -44,7 +45,7 @@ async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> Non
     ]
     async with rt.core.sessions() as session, session.begin():
         for item, received in vouchers:
-            await post_notice(session, item, received_at=received)
+            await post_notice(session, item, outbox=Outbox(), received_at=received)
     lines = [
         BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
         BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
@@ -125,7 +126,7 @@ async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) ->
     lines = [BillRow(DAY, "K1", "T-K1", "PAYMENT", 10050), BillRow(DAY, "K2", "", "REFUND", 300)]
     data = bank_csv(lines)
     async with rt.core.sessions() as session, session.begin():
-        await post_notice(session, notice("K1", 10050), received_at=ON_TIME)
+        await post_notice(session, notice("K1", 10050), outbox=Outbox(), received_at=ON_TIME)
     bad = data.replace(b"-3.00", b"-3.005")
     with pytest.raises(StatementError, match=r"bank.csv, line 3, column amount: '-3.005'"):
         async with rt.core.sessions() as session, session.begin():
