@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.clock import as_utc
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,16 @@ class Problems:
 
     def add(self, path: tuple[str | int, ...], message: str, code: str) -> None:
         self.items.append(Problem(path, message, code))
+
+    def aware_time(self, moment: datetime | None, at: tuple[str | int, ...]) -> datetime | None:
+        """A time without a UTC offset is refused, not guessed: partners sit in several time zones."""
+        if moment is None:
+            return None
+        try:
+            return as_utc(moment)
+        except ValueError:
+            self.add(at, "time needs a UTC offset", "INVALID_TIME")
+            return None
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -14,7 +14,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.clock import as_utc
 from domain.errors import Problems
 from domain.orders.status import Source
 
@@ -144,7 +143,7 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
         )
     if sub.confirm_type not in CONFIRM_TYPES:
         problems.add((*at, "confirmType"), f"unknown confirm type {sub.confirm_type!r}", "INVALID_VALUE")
-    operate_time = _time(sub.operate_time, (*at, "operateTime"), problems)
+    operate_time = problems.aware_time(sub.operate_time, (*at, "operateTime"))
     if len(sub.packages) > MAX_ITEMS:
         problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", "TOO_MANY")
     if len(sub.lines) > MAX_ITEMS:
@@ -213,7 +212,7 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
         problems.add(
             (*at, "scanType"), f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}", "INVALID_VALUE"
         )
-    scanned_at = _time(sub.scanned_at, (*at, "scannedAt"), problems)
+    scanned_at = problems.aware_time(sub.scanned_at, (*at, "scannedAt"))
     if sub.weight_grams is not None and sub.weight_grams < 0:
         problems.add((*at, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
     if len(problems.items) > start:
@@ -245,7 +244,7 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
         problems.add(
             (*at, "action"), f"unknown action {sub.action!r}; one of {', '.join(CARRIER_ACTIONS)}", "INVALID_VALUE"
         )
-    occurred_at = _time(sub.occurred_at, (*at, "occurredAt"), problems)
+    occurred_at = problems.aware_time(sub.occurred_at, (*at, "occurredAt"))
     if len(problems.items) > start:
         return None
     assert event_id and carrier and tracking and kind
@@ -273,16 +272,6 @@ def _required(text: str | None, at: Path, problems: Problems) -> str | None:
         problems.add(at, "longer than 100 characters", "TOO_LONG")
         return None
     return value
-
-
-def _time(moment: datetime | None, at: Path, problems: Problems) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return as_utc(moment)
-    except ValueError:
-        problems.add(at, "time needs a UTC offset", "INVALID_TIME")
-        return None
 
 
 def _operator(code: str | None, name: str | None) -> str | None:

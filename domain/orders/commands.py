@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.clock import as_utc
 from domain.errors import Problems
 from domain.money import MoneyError, check_currency, parse_minor
 from domain.orders.channels import parse_channel
@@ -106,9 +105,9 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         problems.add((*at, "channelOrderId"), "channel order id is longer than 100 characters", "TOO_LONG")
     status = _status(sub.status, (*at, "status"), problems)
     currency = _currency(sub.currency, (*at, "currencyCode"), problems)
-    placed_at = _time(sub.placed_at, (*at, "placedAt"), problems)
-    paid_at = _time(sub.paid_at, (*at, "paidAt"), problems)
-    cancelled_at = _time(sub.cancelled_at, (*at, "cancelledAt"), problems)
+    placed_at = problems.aware_time(sub.placed_at, (*at, "placedAt"))
+    paid_at = problems.aware_time(sub.paid_at, (*at, "paidAt"))
+    cancelled_at = problems.aware_time(sub.cancelled_at, (*at, "cancelledAt"))
     if status is OrderStatus.PAID and sub.paid_at is None:
         problems.add((*at, "paidAt"), "a paid order needs its payment time", "REQUIRED")
     if status is OrderStatus.CANCELLED and sub.cancelled_at is None:
@@ -174,16 +173,6 @@ def _currency(code: str, at: Path, problems: Problems) -> str | None:
         return check_currency(code)
     except MoneyError as exc:
         problems.add(at, str(exc), exc.code)
-        return None
-
-
-def _time(moment: datetime | None, at: Path, problems: Problems) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return as_utc(moment)
-    except ValueError:
-        problems.add(at, "time needs a UTC offset", "INVALID_TIME")
         return None
 
 
