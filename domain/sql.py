@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -46,3 +46,23 @@ async def take_sqlite_write_lock(session: AsyncSession) -> None:
     concurrent job committed instead of failing on its write; PostgreSQL callers lock rows instead."""
     if dialect(session) == "sqlite":
         await session.execute(text("UPDATE outbox SET id = id WHERE 0"))
+
+
+async def insert_or_count_repeat(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: dict[str, Any],
+    conflict_columns: Sequence[str],
+) -> tuple[int, bool]:
+    """Insert, or count one more `repeats` on the row holding the natural key; returns (id, is_new)."""
+    new_id = await insert_ignore(session, model, values, conflict_columns)
+    if new_id is not None:
+        return new_id, True
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(*(table.c[name] == values[name] for name in conflict_columns))
+        .values(repeats=table.c.repeats + 1)
+        .returning(table.c.id)
+    )
+    return int((await session.execute(statement)).scalar_one()), False

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage, Outcome
 from domain.intake.vault import Vault
-from domain.sql import insert_ignore
+from domain.sql import insert_or_count_repeat
 
 # Headers worth keeping for an investigation; credentials are never among them.
 KEPT_HEADERS = frozenset(
@@ -57,25 +57,7 @@ async def record_inbound(
         "repeats": 0,
     }
     if natural_key is not None:
-        new_id = await insert_ignore(session, InboundMessage, values, ("source", "kind", "natural_key"))
-        if new_id is None:
-            existing = (
-                await session.exec(
-                    select(InboundMessage.id).where(
-                        InboundMessage.source == source,
-                        InboundMessage.kind == kind,
-                        InboundMessage.natural_key == natural_key,
-                    )
-                )
-            ).one()
-            assert existing is not None
-            await session.exec(
-                update(InboundMessage)
-                .where(col(InboundMessage.id) == existing)
-                .values(repeats=InboundMessage.repeats + 1)
-            )
-            return int(existing), False
-        return new_id, True
+        return await insert_or_count_repeat(session, InboundMessage, values, ("source", "kind", "natural_key"))
     message = InboundMessage(**values)
     session.add(message)
     await session.flush()

@@ -27,7 +27,7 @@ from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustme
 from domain.money import Money
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
-from domain.sql import insert_ignore
+from domain.sql import insert_ignore, insert_or_count_repeat
 
 VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
 PROVIDER_ACTOR = "provider"
@@ -182,23 +182,7 @@ async def _record_conflict(
         "received_at": now,
         "repeats": 0,
     }
-    new_id = await insert_ignore(session, FundVoucherConflict, values, ("voucher_id", "fingerprint"))
-    if new_id is not None:
-        return new_id, True
-    existing = (
-        await session.exec(
-            select(FundVoucherConflict.id).where(
-                FundVoucherConflict.voucher_id == voucher_id, FundVoucherConflict.fingerprint == fingerprint
-            )
-        )
-    ).one()
-    assert existing is not None
-    await session.exec(
-        update(FundVoucherConflict)
-        .where(col(FundVoucherConflict.id) == existing)
-        .values(repeats=FundVoucherConflict.repeats + 1)
-    )
-    return int(existing), False
+    return await insert_or_count_repeat(session, FundVoucherConflict, values, ("voucher_id", "fingerprint"))
 
 
 async def _adjust(
