@@ -5,11 +5,16 @@ broadcast server in the same run.
 
 orderhub: one API server process (uvicorn, the embedded default: SQLite and an embedded
 redis-server, in a throwaway data directory). N graphql-transport-ws clients, all holding the
-token of one buyer, subscribe to `orderUpdates`. Each round a partner resubmits the buyer's order
-(an amendment, and finally the payment); the delay runs from that mutation's HTTP response to each
-subscriber receiving the pushed `next` message. The path measured: commit, outbox relay, Redis
-pub/sub, the process's one subscriber connection, N mailboxes, N ownership re-checks, N GraphQL
-executions and N websocket sends.
+token of one buyer, subscribe to `orderUpdates`. Unmeasured set-up: a partner submits the buyer's
+order as PAID and an `ops` staff member requests its shipment with `requestedAt` an hour ago (so the
+outbound clears the shipped rule's 5-minute minimum). Each round is then one physical event, in the
+order a parcel lives them: `recordWarehouseEvent` scans PICKED, PACKED, WEIGHED, SHIPPED (`wms:write`
+key), then `recordCarrierEvent` DELIVERED (`carrier:write` key); at most 5 rounds, more are capped.
+Each event is one order version, so each round must bring every subscriber exactly one pushed
+`next` message at that version (a message beyond that fails the run). The delay runs from the
+mutation's HTTP response, and from its request, to each subscriber receiving it. The path
+measured: commit, outbox relay, Redis pub/sub, the process's one subscriber connection, N
+mailboxes, N ownership re-checks, N GraphQL executions and N websocket sends.
 
 baseline: a plain `websockets` server process that, when a control client asks, answers "ok" and
 then broadcasts the same `next` message bytes to the same N clients: the floor any Python
@@ -35,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +55,13 @@ SUBSCRIPTION = "subscription { orderUpdates { eventId issuedAt version status sn
 SUBMIT = (
     "mutation($input: OrderInput!) { submitOrder(input: $input) { order { id version buyerUid } userErrors { code } } }"
 )
+REQUEST = (
+    "mutation($input: RequestShipmentInput!) { requestShipment(input: $input) { order { id status version } "
+    "userErrors { field code } } }"
+)
+EVIDENCE = "{ outcome decision order { status version } userErrors { field code } }"
+WAREHOUSE = f"mutation($input: WarehouseEventInput!) {{ recordWarehouseEvent(input: $input) {EVIDENCE} }}"
+CARRIER = f"mutation($input: CarrierEventInput!) {{ recordCarrierEvent(input: $input) {EVIDENCE} }}"
 
 
 def _free_port() -> int:
@@ -78,12 +91,13 @@ class Round:
 
 class Audience:
     """N websocket clients; each round, the arrival time of the first message each of them gets that
-    matches the round, relative to the trigger's response."""
+    matches the round, relative to the trigger's response. Any other message is counted as a stray."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.sockets: list[ClientConnection] = []
         self.current: Round | None = None
+        self.strays = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     async def connect(self, opener: Callable[[], Awaitable[ClientConnection]]) -> None:
@@ -104,6 +118,7 @@ class Audience:
                 data = raw.encode() if isinstance(raw, str) else raw
                 current = self.current
                 if current is None or current is matched or not current.expected(data):
+                    self.strays += 1
                     continue
                 matched = current
                 current.received.append(now)
@@ -168,36 +183,94 @@ async def _wait_http(url: str, process: asyncio.subprocess.Process) -> None:
             await asyncio.sleep(0.2)
 
 
-def _order(channel_order_id: str, phone: str, round_no: int, paid: bool) -> dict[str, Any]:
-    """An amendment per round (a coupon shrinking by a yuan) changes the order's version; the last pays."""
-    discount = 20 - round_no
-    order: dict[str, Any] = {
+def _paid_order(channel_order_id: str, phone: str) -> dict[str, Any]:
+    placed = datetime.now(UTC) - timedelta(hours=3)
+    return {
         "channel": "TAOBAO",
         "channelOrderId": channel_order_id,
         "currencyCode": "CNY",
-        "placedAt": "2026-11-24T20:15:03+08:00",
-        "status": "PENDING_PAYMENT",
+        "placedAt": placed.isoformat(),
+        "paidAt": (placed + timedelta(minutes=2)).isoformat(),
+        "status": "PAID",
         "lines": [{"sku": "SKU-TEA-001", "title": "明前龙井 250g", "quantity": 1, "unitPrice": "100.00"}],
-        "discountAmount": f"{discount}.00",
-        "totalAmount": f"{100 - discount}.00",
+        "totalAmount": "100.00",
         "buyer": {"phone": phone},
     }
-    if paid:
-        order.update(status="PAID", paidAt="2026-11-24T20:16:40+08:00")
-    return order
+
+
+@dataclass(frozen=True)
+class Step:
+    """One physical event: the mutation, its input at the moment it is sent, and the status it leaves."""
+
+    label: str
+    mutation: str
+    field: str
+    status: str
+    build: Callable[[str, datetime], dict[str, Any]]
+
+
+def _scan(kind: str) -> Callable[[str, datetime], dict[str, Any]]:
+    def build(code: str, at: datetime) -> dict[str, Any]:
+        scan: dict[str, Any] = {
+            "eventId": f"{code}-{kind}",
+            "deliveryOrderCode": code,
+            "warehouseCode": "WH-SH-01",
+            "scanType": kind,
+            "scannedAt": at.isoformat(),
+            "zone": "P",
+            "station": "packing station B",
+            "operatorCode": "E1024",
+            "operatorName": "Li Lei",
+        }
+        if kind == "WEIGHED":
+            scan["weightGrams"] = 730
+        if kind == "SHIPPED":
+            scan["expressCode"] = f"SF{code}"
+        return {"scan": scan}
+
+    return build
+
+
+def _delivered(code: str, at: datetime) -> dict[str, Any]:
+    return {
+        "eventId": f"{code}-signed",
+        "carrierCode": "SF",
+        "trackingNumber": f"SF{code}",
+        "action": "DELIVERED",
+        "occurredAt": at.isoformat(),
+        "location": "Shanghai Xuhui, parcel locker 12",
+        "courier": "Wang Qiang",
+        "signer": "buyer",
+    }
+
+
+# A WEIGHED scan moves no status: it is logged on the order (a new version) and pushed as PACKED again.
+STEPS = [
+    Step("warehouse scan PICKED", WAREHOUSE, "recordWarehouseEvent", "PICKED", _scan("PICKED")),
+    Step("warehouse scan PACKED", WAREHOUSE, "recordWarehouseEvent", "PACKED", _scan("PACKED")),
+    Step("warehouse scan WEIGHED", WAREHOUSE, "recordWarehouseEvent", "PACKED", _scan("WEIGHED")),
+    Step("warehouse scan SHIPPED", WAREHOUSE, "recordWarehouseEvent", "SHIPPED", _scan("SHIPPED")),
+    Step("carrier DELIVERED", CARRIER, "recordCarrierEvent", "DELIVERED", _delivered),
+]
 
 
 async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, float], bytes]:
-    from api.auth.tokens import issue_customer_token
-    from domain.access.service import issue_partner_key
+    from api.auth.tokens import issue_customer_token, issue_staff_token
+    from domain.access.service import create_staff, issue_partner_key
     from domain.bootstrap import build_core
     from domain.settings import Settings
 
     settings = Settings(data_dir=data_dir, database_url=None, redis_url=None)
     core = await build_core(settings)
     async with core.sessions() as session, session.begin():
-        key = (await issue_partner_key(session, "bench-bridge", ["orders:write"])).key
+        bridge = (await issue_partner_key(session, "bench-bridge", ["orders:write"])).key
+        wms = (await issue_partner_key(session, "bench-wms", ["wms:write"])).key
+        carrier = (await issue_partner_key(session, "bench-carrier", ["carrier:write"])).key
+        ops = await create_staff(session, "ops@bench.example", secrets.token_urlsafe(16), ["ops"])
     await core.close()
+    assert ops.id is not None
+    staff = issue_staff_token(settings.secret("token_secret"), ops.id, ops.email, ops.roles, 60).token
+    keys = {WAREHOUSE: {"X-Api-Key": wms}, CARRIER: {"X-Api-Key": carrier}}
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
@@ -209,18 +282,22 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
     try:
         await _wait_http(f"http://127.0.0.1:{port}/healthz", server)
         phone = f"+86 139 {secrets.randbelow(10_000):04d} {secrets.randbelow(10_000):04d}"
-        channel_order_id = secrets.token_hex(8)
+        code = f"{secrets.randbelow(10**15):015d}"
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
 
-            async def submit(round_no: int, paid: bool) -> dict[str, Any]:
-                body = {"query": SUBMIT, "variables": {"input": _order(channel_order_id, phone, round_no, paid)}}
-                response = await http.post("/graphql", json=body, headers={"X-Api-Key": key})
-                result: dict[str, Any] = response.json()["data"]["submitOrder"]
-                assert not result["userErrors"], result
-                return result
+            async def call(query: str, name: str, variables: dict[str, Any], headers: dict[str, str]) -> Any:
+                response = await http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+                body = response.json()
+                assert not body.get("errors") and not body["data"][name]["userErrors"], body
+                return body["data"][name]
 
-            placed = await submit(0, False)
-            uid = placed["order"]["buyerUid"]
+            placed = await call(SUBMIT, "submitOrder", {"input": _paid_order(code, phone)}, {"X-Api-Key": bridge})
+            gid, uid = placed["order"]["id"], placed["order"]["buyerUid"]
+            # Unmeasured: the click, an hour ago, so the outbound clears the shipped rule's minimum delay.
+            requested = {"orderId": gid, "requestedAt": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+            shipped = await call(REQUEST, "requestShipment", {"input": requested}, {"Authorization": f"Bearer {staff}"})
+            assert shipped["order"]["status"] == "SHIP_REQUESTED", shipped
+            base_version: int = shipped["order"]["version"]
             token = issue_customer_token(settings.secret("token_secret"), uid, 60).token
             url = f"ws://127.0.0.1:{port}/graphql"
 
@@ -229,23 +306,30 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
                 await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
                 assert json.loads(await ws.recv())["type"] == "connection_ack"
                 await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
-                assert b'"snapshot":true' in (await ws.recv()).encode()  # type: ignore[union-attr]
+                first = (await ws.recv()).encode()  # type: ignore[union-attr]
+                assert b'"snapshot":true' in first and f'"version":{base_version},'.encode() in first, first
                 return ws
 
             started = time.perf_counter()
             await audience.connect(subscriber)
             print(f"orderhub: {n} subscribers connected in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             results = []
-            for round_no in range(1, rounds + 1):
-                version = round_no + 1
-                marker = f'"version":{version},'.encode()
+            for round_no, step in enumerate(STEPS[:rounds], start=1):
+                version = base_version + round_no
+                markers = (f'"version":{version},'.encode(), f'"status":"{step.status}"'.encode())
 
-                async def trigger(r: int = round_no) -> None:
-                    await submit(r, r == rounds)
+                async def trigger(s: Step = step, v: int = version) -> None:
+                    variables = {"input": s.build(code, datetime.now(UTC))}
+                    result = await call(s.mutation, s.field, variables, keys[s.mutation])
+                    assert result["outcome"] in ("APPLIED", "NOTED") and result["order"]["version"] == v, result
+                    assert result["order"]["status"] == s.status, result
 
-                results.append(await audience.run_round(trigger, lambda data, m=marker: m in data))
+                results.append(await audience.run_round(trigger, lambda data, m=markers: all(x in data for x in m)))
                 await asyncio.sleep(0.3)
-            last = rounds + 1
+            await asyncio.sleep(1.0)
+            assert audience.strays == 0, f"{audience.strays} pushed messages beyond one per subscriber per round"
+            last = base_version + rounds
+            status = STEPS[rounds - 1].status
             sample = json.dumps(
                 {
                     "id": "1",
@@ -256,9 +340,9 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
                                 "eventId": f"1:{last}",
                                 "issuedAt": "2026-11-25T08:00:00.000000+00:00",
                                 "version": last,
-                                "status": "PAID",
+                                "status": status,
                                 "snapshot": False,
-                                "order": {"id": "gid://orderhub/Order/1", "status": "PAID", "version": last},
+                                "order": {"id": gid, "status": status, "version": last},
                             }
                         }
                     },
@@ -333,8 +417,11 @@ async def _baseline(n: int, rounds: int, sample: bytes) -> dict[str, float]:
     return _summary(results)
 
 
-async def main(n: int, rounds: int) -> dict[str, Any]:
+async def main(n: int, requested: int) -> dict[str, Any]:
     limit = _raise_fd_limit(2 * n + 256)
+    rounds = max(1, min(requested, len(STEPS)))
+    if rounds != requested:
+        print(f"rounds capped at {rounds}: the order has {len(STEPS)} physical steps", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="orderhub-bench-push-") as tmp:
         ours, sample = await _orderhub(n, rounds, Path(tmp))
     base = await _baseline(n, rounds, sample)
@@ -344,6 +431,8 @@ async def main(n: int, rounds: int) -> dict[str, Any]:
         "bench": "push",
         "subscribers": n,
         "rounds": rounds,
+        "rounds_requested": requested,
+        "steps": [s.label for s in STEPS[:rounds]],
         "events_delivered": n * rounds,
         "fd_limit": limit,
         "orderhub": ours,
@@ -356,7 +445,7 @@ async def main(n: int, rounds: int) -> dict[str, Any]:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="200 subscribers, 3 rounds")
+    parser.add_argument("--quick", action="store_true", help="200 subscribers (all 5 rounds)")
     parser.add_argument("-n", "--subscribers", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--broadcast-server", type=int, default=None, help=argparse.SUPPRESS)
@@ -366,7 +455,7 @@ def cli() -> None:
             asyncio.run(_broadcast_server(args.broadcast_server))
         return
     n = args.subscribers or (200 if args.quick else 2000)
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or len(STEPS)
     print(json.dumps(asyncio.run(main(n, rounds))))
 
 
