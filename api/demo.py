@@ -207,12 +207,13 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await worker.close()
     counts = await _counts(runtime)
     truth = day.counts()
-    _print_report(runtime, day, report, counts, truth, port, bridge.key, staff_email, password)
+    _print_report(runtime, day, report, counts, truth)
     await _live_push(runtime, port, bridge.key, day)
     await fulfilment_demo(runtime, port, day)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
+    _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")
     if serve:
         print("\nserving; press Ctrl-C to stop")
         with contextlib.suppress(asyncio.CancelledError):
@@ -226,10 +227,6 @@ def _print_report(
     report: Report,
     counts: dict[str, Any],
     truth: dict[str, int],
-    port: int,
-    partner_key: str,
-    staff_email: str,
-    password: str,
 ) -> None:
     events = sum(len(batch) for batch in _batches(day))
     print(f"\n== ingest: {events} channel events in {report.requests} GraphQL requests, {report.seconds:.1f} s")
@@ -254,18 +251,20 @@ def _print_report(
     leaks = _phones_in_database(runtime, day)
     if runtime.settings.resolved_database_url().startswith("sqlite"):
         print(f"   plaintext phone numbers found in the database file: {leaks}")
+    if counts["busiest"] is not None:
+        print(f"   busiest buyer has {counts['busiest'][1]} orders; their customer token is at the end")
+
+
+def _print_try_it(runtime: Runtime, counts: dict[str, Any], port: int, partner_key: str, login: str) -> None:
+    """Last, so that the URL and credentials are on screen while GraphiQL is served."""
     token = ""
     if counts["busiest"] is not None:
-        uid, n = counts["busiest"]
-        issued = issue_customer_token(runtime.settings.secret("token_secret"), uid, 24 * 60)
-        token = issued.token
-        print(f"   busiest buyer has {n} orders; customer token below")
-    url = f"http://127.0.0.1:{port}/graphql"
+        token = issue_customer_token(runtime.settings.secret("token_secret"), counts["busiest"][0], 24 * 60).token
     print("\n== try it")
-    print(f"   GraphiQL:         {url}")
+    print(f"   GraphiQL:         http://127.0.0.1:{port}/graphql")
     print(f"   customer token:   Authorization: Bearer {token}")
     print(f"   partner API key:  X-Api-Key: {partner_key}")
-    print(f"   staff login:      {staff_email} / {password}")
+    print(f"   staff login:      {login}")
     print("   query:            { orders(first: 5) { edges { node { channel channelOrderId status } } } }")
 
 
