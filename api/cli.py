@@ -1,4 +1,4 @@
-"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay."""
+"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay, reconcile, ml."""
 
 from __future__ import annotations
 
@@ -41,6 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconcile = sub.add_parser("reconcile", help="import statement files (once each) and reconcile them")
     reconcile.add_argument("files", nargs="+", help="WeChat Pay trade bill, Alipay trade detail or bank CSV")
     reconcile.add_argument("--provider", default="bank", help="for bank CSVs: whose money it is")
+
+    ml = sub.add_parser("ml", help="next-step prediction: evaluate on an event log")
+    ml_sub = ml.add_subparsers(dest="ml_command", required=True)
+    ml_eval = ml_sub.add_parser("evaluate", help="time-based split of a CSV event log, model against baseline")
+    ml_eval.add_argument("--event-log", required=True, help="CSV with case id, activity and timestamp columns")
+    ml_eval.add_argument("--case-col", default="CaseID")
+    ml_eval.add_argument("--activity-col", default="ActivityID")
+    ml_eval.add_argument("--time-col", default="CompleteTimestamp")
+    ml_eval.add_argument("--unit", default="days", choices=["seconds", "minutes", "hours", "days"])
 
     token = sub.add_parser("token", help="issue a customer, partner or staff credential")
     kinds = token.add_subparsers(dest="kind", required=True)
@@ -110,7 +119,22 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         return await _replay(args)
     elif args.command == "reconcile":
         await _reconcile(settings, args)
+    elif args.command == "ml":
+        _ml(args)
     return 0
+
+
+def _ml(args: argparse.Namespace) -> None:
+    from ml.evaluate import evaluate
+    from ml.eventlog import Columns, load_csv
+
+    try:
+        events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col))
+    except OSError as exc:
+        raise ValueError(f"--event-log: {exc}") from exc
+    report = evaluate(events, unit=args.unit)
+    print(report.table())
+    print(report.summary())
 
 
 def _moment(text: str) -> datetime:
