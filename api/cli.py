@@ -45,11 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ml = sub.add_parser("ml", help="next-step prediction: evaluate on an event log")
     ml_sub = ml.add_subparsers(dest="ml_command", required=True)
     ml_eval = ml_sub.add_parser("evaluate", help="time-based split of a CSV event log, model against baseline")
-    ml_eval.add_argument("--event-log", required=True, help="CSV with case id, activity and timestamp columns")
-    ml_eval.add_argument("--case-col", default="CaseID")
-    ml_eval.add_argument("--activity-col", default="ActivityID")
-    ml_eval.add_argument("--time-col", default="CompleteTimestamp")
-    ml_eval.add_argument("--unit", default="days", choices=["seconds", "minutes", "hours", "days"])
+    ml_train = ml_sub.add_parser(
+        "train", help="train a versioned model; promoted only if it beats baseline and current"
+    )
+    ml_train.add_argument("--models-dir", default="var/models", help="where artifacts and registry.json live")
+    for command in (ml_eval, ml_train):
+        command.add_argument("--event-log", required=True, help="CSV with case id, activity and timestamp columns")
+        command.add_argument("--case-col", default="CaseID")
+        command.add_argument("--activity-col", default="ActivityID")
+        command.add_argument("--time-col", default="CompleteTimestamp")
+        command.add_argument("--group-col", help="optional column of where a step happens (e.g. warehouse)")
+        command.add_argument("--unit", default="days", choices=["seconds", "minutes", "hours", "days"])
 
     token = sub.add_parser("token", help="issue a customer, partner or staff credential")
     kinds = token.add_subparsers(dest="kind", required=True)
@@ -129,9 +135,19 @@ def _ml(args: argparse.Namespace) -> None:
     from ml.eventlog import Columns, load_csv
 
     try:
-        events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col))
+        events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col, args.group_col))
     except OSError as exc:
         raise ValueError(f"--event-log: {exc}") from exc
+    if args.ml_command == "train":
+        from pathlib import Path
+
+        from ml.registry import train
+
+        decision = train(events, Path(args.models_dir), unit=args.unit)
+        if decision.report is not None:
+            print(decision.report.table())
+        print(f"model v{decision.version}: {decision.reason}" if decision.version else decision.reason)
+        return
     report = evaluate(events, unit=args.unit)
     print(report.table())
     print(report.summary())

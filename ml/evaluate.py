@@ -73,17 +73,32 @@ def evaluate(
     interval), test on the later ones; the baseline learns from the same training cases."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
-    cases = by_case(events)
-    train_ids, test_ids = split_by_start(cases, train_share)
-    fit_ids, calib_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - calibration_share)
-    timeline = Timeline.of(events)
-    fit, calib = examples(cases, fit_ids, timeline), examples(cases, calib_ids, timeline)
-    test = examples(cases, test_ids, timeline)
-    if not fit or not test:
-        raise ValueError("the event log has too few cases with two or more events to train and test")
-    model = NextStepModel.fit(fit, calib)
-    baseline = Baseline().fit(fit + calib)
-    return score(model, baseline, test, unit)
+    split = Split.of(events, train_share, calibration_share)
+    model = NextStepModel.fit(split.fit, split.calibration)
+    baseline = Baseline().fit([*split.fit, *split.calibration])
+    return score(model, baseline, split.test, unit)
+
+
+@dataclass(frozen=True)
+class Split:
+    fit: list[Example]
+    calibration: list[Example]
+    test: list[Example]
+
+    @classmethod
+    def of(cls, events: Sequence[Event], train_share: float = 2 / 3, calibration_share: float = 0.2) -> Split:
+        cases = by_case(events)
+        train_ids, test_ids = split_by_start(cases, train_share)
+        fit_ids, calib_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - calibration_share)
+        timeline = Timeline.of(events)
+        split = cls(
+            examples(cases, fit_ids, timeline),
+            examples(cases, calib_ids, timeline),
+            examples(cases, test_ids, timeline),
+        )
+        if not split.fit or not split.test:
+            raise ValueError("the event log has too few cases with two or more events to train and test")
+        return split
 
 
 def score(model: NextStepModel, baseline: Baseline, test: Sequence[Example], unit: str) -> Report:

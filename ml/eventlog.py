@@ -14,6 +14,7 @@ class Event:
     at: datetime
     case: str
     activity: str
+    group: str = ""  # where the step happens (e.g. the warehouse); "" when the log does not say
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Columns:
     case: str = "CaseID"
     activity: str = "ActivityID"
     time: str = "CompleteTimestamp"
+    group: str | None = None
 
 
 def load_csv(path: Path | str, columns: Columns = Columns()) -> list[Event]:
@@ -29,7 +31,9 @@ def load_csv(path: Path | str, columns: Columns = Columns()) -> list[Event]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        for wanted in (columns.case, columns.activity, columns.time):
+        for wanted in (columns.case, columns.activity, columns.time, columns.group):
+            if wanted is None:
+                continue
             if wanted not in header:
                 raise ValueError(f"{path}: column {wanted!r} not found (columns: {', '.join(header)})")
         for row in reader:
@@ -40,7 +44,8 @@ def load_csv(path: Path | str, columns: Columns = Columns()) -> list[Event]:
                 raise ValueError(
                     f"{path}: line {reader.line_num}, column {columns.time!r}: bad timestamp {raw!r}"
                 ) from None
-            events.append(Event(at=at.replace(tzinfo=None), case=row[columns.case], activity=row[columns.activity]))
+            group = row[columns.group] if columns.group else ""
+            events.append(Event(at.replace(tzinfo=None), row[columns.case], row[columns.activity], group or ""))
     return events
 
 

@@ -3,7 +3,6 @@ and everything it reads is bounded by the prefix's last event: nothing after the
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from datetime import datetime, timedelta
 
 from ml.eventlog import Event
 
-CATEGORICAL = ("activity", "previous_activity")
+CATEGORICAL = ("activity", "previous_activity", "group")
 NUMERIC = (
     "position",
     "previous_gap_s",
@@ -48,7 +47,7 @@ class Timeline:
         return bisect_right(self.case_starts, now) - bisect_left(self.case_starts, start)
 
 
-Row = tuple[str, str, float, float, float, float, float, float, float]
+Row = tuple[str, str, str, float, float, float, float, float, float, float]
 
 
 def features(prefix: Sequence[Event], timeline: Timeline) -> Row:
@@ -61,8 +60,9 @@ def features(prefix: Sequence[Event], timeline: Timeline) -> Row:
     return (
         last.activity,
         previous.activity if previous else "",
+        last.group,
         float(len(prefix)),
-        (now - previous.at).total_seconds() if previous else math.nan,
+        (now - previous.at).total_seconds() if previous else -1.0,  # -1: no previous event
         (now - prefix[0].at).total_seconds(),
         now.hour + now.minute / 60,
         float(now.weekday()),

@@ -49,21 +49,27 @@ class Prediction:
 
 @dataclass
 class Baseline:
-    """Median wait per last activity (what a person would quote), global median for an unseen one."""
+    """Median wait per (last activity, group) (what a person would quote); for a pair never seen, the
+    activity's median, then the overall median."""
 
-    medians: dict[str, float] = field(default_factory=dict)
+    medians: dict[tuple[str, str], float] = field(default_factory=dict)
+    by_activity: dict[str, float] = field(default_factory=dict)
     overall: float = 0.0
 
     def fit(self, examples: Sequence[Example]) -> Baseline:
-        groups: dict[str, list[float]] = defaultdict(list)
+        pairs: dict[tuple[str, str], list[float]] = defaultdict(list)
+        activities: dict[str, list[float]] = defaultdict(list)
         for ex in examples:
-            groups[str(ex.row[0])].append(ex.seconds_to_next)
-        self.medians = {k: float(np.median(v)) for k, v in groups.items()}
+            pairs[(ex.row[0], ex.row[2])].append(ex.seconds_to_next)
+            activities[ex.row[0]].append(ex.seconds_to_next)
+        self.medians = {k: float(np.median(v)) for k, v in pairs.items()}
+        self.by_activity = {k: float(np.median(v)) for k, v in activities.items()}
         self.overall = float(np.median([ex.seconds_to_next for ex in examples])) if examples else 0.0
         return self
 
     def predict(self, row: Row) -> float:
-        return self.medians.get(str(row[0]), self.overall)
+        pair = self.medians.get((row[0], row[2]))
+        return pair if pair is not None else self.by_activity.get(row[0], self.overall)
 
 
 @dataclass

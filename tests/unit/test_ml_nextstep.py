@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -133,3 +133,62 @@ def test_helpdesk_loads_with_default_columns_and_its_median_baseline_matches_the
     held_out = examples(cases, test, timeline)
     mae_days = sum(abs(ex.seconds_to_next - baseline.predict(ex.row)) for ex in held_out) / len(held_out) / 86400
     assert mae_days == pytest.approx(3.05, abs=0.01)  # the README's per-activity median, same protocol
+
+
+def test_baseline_is_per_activity_and_group_falling_back_to_the_activity(tmp_path: Path) -> None:
+    t0 = datetime(2024, 1, 1, 9)
+    log: list[Event] = []
+    for n in range(40):
+        warehouse = "SH" if n % 2 else "GZ"
+        at = t0 + timedelta(hours=n)
+        log += [
+            Event(at, f"o{n}", "PACKED", warehouse),
+            Event(at + timedelta(minutes=10 if n % 2 else 70), f"o{n}", "SHIPPED"),
+        ]
+    path = tmp_path / "orders.csv"
+    path.write_text("order,step,at,warehouse\n" + "".join(f"{e.case},{e.activity},{e.at},{e.group}\n" for e in log))
+    events = load_csv(path, Columns("order", "step", "at", group="warehouse"))
+    assert {e.group for e in events} == {"SH", "GZ", ""}
+    cases = by_case(events)
+    baseline = Baseline().fit(examples(cases, list(cases), Timeline.of(events)))
+    packed_in = {w: features([Event(t0, "x", "PACKED", w)], Timeline()) for w in ("SH", "GZ", "BJ")}
+    assert baseline.predict(packed_in["SH"]) == 600
+    assert baseline.predict(packed_in["GZ"]) == 4200
+    assert baseline.predict(packed_in["BJ"]) == 2400  # a new warehouse: the median over all PACKED waits
+
+
+def test_a_model_is_promoted_only_when_it_beats_the_baseline_and_the_current_one(tmp_path: Path) -> None:
+    from ml.registry import current, train
+
+    models = tmp_path / "models"
+    first = train(synthetic_log(300), models, unit="hours", now=datetime(2024, 6, 1, tzinfo=UTC))
+    assert first.version == 1 and first.promoted, first.reason
+    assert (art := current(models)) is not None and art.version == 1
+    again = train(synthetic_log(300), models, unit="hours")  # same history, same model: not strictly better
+    assert again.version == 2 and not again.promoted and "current v1" in again.reason
+    noise = [Event(datetime(2024, 1, 1) + timedelta(hours=n), f"n{n // 2}", "step") for n in range(120)]
+    assert not train(noise, models, unit="hours").promoted
+    runs = json.loads((models / "registry.json").read_text())
+    assert runs["current"] == 1 and runs["latest"] == 3
+    assert runs["runs"][0]["metrics"]["coverage90"] >= 0.8 and runs["runs"][0]["features"][0] == "activity"
+    assert runs["runs"][0]["trained_at"] == "2024-06-01T00:00:00+00:00"
+
+
+def test_too_little_history_trains_nothing_and_a_broken_model_file_means_no_model(tmp_path: Path) -> None:
+    from ml.registry import current, train
+
+    models = tmp_path / "models"
+    short = train(synthetic_log(10), models)
+    assert short.version is None and "too little history" in short.reason and current(models) is None
+    assert train(synthetic_log(300), models, unit="hours").promoted
+    (models / "model-v1.pkl").write_bytes(b"not a model")
+    assert current(models) is None
+    (models / "model-v1.pkl").unlink()
+    assert current(models) is None
+
+
+def test_cli_trains_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "log.csv", synthetic_log(300))
+    args = ["ml", "train", "--event-log", str(path), "--case-col", "case", "--activity-col", "act", "--time-col", "ts"]
+    assert main([*args, "--unit", "hours", "--models-dir", str(tmp_path / "m")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("model v1: promoted: MAE")
