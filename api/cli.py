@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ml_train.add_argument("--models-dir", default="var/models", help="where artifacts and registry.json live")
     for command in (ml_eval, ml_train):
-        command.add_argument("--event-log", required=True, help="CSV with case id, activity and timestamp columns")
+        source = command.add_mutually_exclusive_group(required=True)
+        source.add_argument("--event-log", help="CSV with case id, activity and timestamp columns")
+        source.add_argument("--from-db", action="store_true", help="the orders' fulfilment history in the database")
+        command.add_argument("--since", type=_moment, help="with --from-db: orders whose first stage is at or after")
         command.add_argument("--case-col", default="CaseID")
         command.add_argument("--activity-col", default="ActivityID")
         command.add_argument("--time-col", default="CompleteTimestamp")
@@ -126,18 +129,29 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
     elif args.command == "reconcile":
         await _reconcile(settings, args)
     elif args.command == "ml":
-        _ml(args)
+        await _ml(settings, args)
     return 0
 
 
-def _ml(args: argparse.Namespace) -> None:
+async def _ml(settings: Settings, args: argparse.Namespace) -> None:
     from ml.evaluate import evaluate
-    from ml.eventlog import Columns, load_csv
+    from ml.eventlog import Columns, Event, load_csv
 
-    try:
-        events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col, args.group_col))
-    except OSError as exc:
-        raise ValueError(f"--event-log: {exc}") from exc
+    events: list[Event]
+    if args.from_db:
+        from domain.bootstrap import build_core
+        from ml.orders import order_event_log
+
+        core = await build_core(settings)
+        try:
+            events = await order_event_log(core.sessions, since=args.since)
+        finally:
+            await core.close()
+    else:
+        try:
+            events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col, args.group_col))
+        except OSError as exc:
+            raise ValueError(f"--event-log: {exc}") from exc
     if args.ml_command == "train":
         from pathlib import Path
 
