@@ -77,6 +77,7 @@ class Example:
     seconds_to_next: float
     case: str
     at: datetime
+    next_activity: str = ""
 
 
 def examples(cases: dict[str, list[Event]], chosen: Iterable[str], timeline: Timeline) -> list[Example]:
@@ -87,5 +88,5 @@ def examples(cases: dict[str, list[Event]], chosen: Iterable[str], timeline: Tim
         for k in range(len(trace) - 1):
             prefix = trace[: k + 1]
             wait = (trace[k + 1].at - trace[k].at).total_seconds()
-            out.append(Example(features(prefix, timeline), wait, case, trace[k].at))
+            out.append(Example(features(prefix, timeline), wait, case, trace[k].at, trace[k + 1].activity))
     return out

@@ -4,7 +4,7 @@ per-activity median that any model must beat."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +55,7 @@ class Baseline:
     medians: dict[tuple[str, str], float] = field(default_factory=dict)
     by_activity: dict[str, float] = field(default_factory=dict)
     overall: float = 0.0
+    successor: dict[str, str] = field(default_factory=dict)
 
     def fit(self, examples: Sequence[Example]) -> Baseline:
         pairs: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -65,6 +66,10 @@ class Baseline:
         self.medians = {k: float(np.median(v)) for k, v in pairs.items()}
         self.by_activity = {k: float(np.median(v)) for k, v in activities.items()}
         self.overall = float(np.median([ex.seconds_to_next for ex in examples])) if examples else 0.0
+        following: dict[str, Counter[str]] = defaultdict(Counter)
+        for ex in examples:
+            following[ex.row[0]][ex.next_activity] += 1
+        self.successor = {k: c.most_common(1)[0][0] for k, c in following.items()}
         return self
 
     def predict(self, row: Row) -> float:
@@ -89,10 +94,10 @@ class NextStepModel:
         every = list(train) + list(calibration)
         encoder = Encoder().fit([ex.row for ex in every])
         x_all = encoder.transform([ex.row for ex in every])
-        point = _trees("absolute_error", seed).fit(x_all, np.array([ex.seconds_to_next for ex in every]))
+        point = _trees("absolute_error", seed, len(every)).fit(x_all, np.array([ex.seconds_to_next for ex in every]))
         x_fit, y_fit = encoder.transform([ex.row for ex in train]), _log([ex.seconds_to_next for ex in train])
-        low = _trees("quantile", seed, (1 - LEVEL) / 2).fit(x_fit, y_fit)
-        high = _trees("quantile", seed, (1 + LEVEL) / 2).fit(x_fit, y_fit)
+        low = _trees("quantile", seed, len(train), (1 - LEVEL) / 2).fit(x_fit, y_fit)
+        high = _trees("quantile", seed, len(train), (1 + LEVEL) / 2).fit(x_fit, y_fit)
         model = cls(encoder, point, low, high, math.inf)
         if calibration:
             x_cal = encoder.transform([ex.row for ex in calibration])
@@ -117,14 +122,15 @@ class NextStepModel:
         ]
 
 
-def _trees(loss: str, seed: int, quantile: float | None = None) -> HistGradientBoostingRegressor:
+def _trees(loss: str, seed: int, rows: int, quantile: float | None = None) -> HistGradientBoostingRegressor:
+    """Leaves of at least 100 examples on a long history, fewer on a short one so that it can still split."""
     return HistGradientBoostingRegressor(
         loss=loss,
         quantile=quantile,
         categorical_features=list(range(len(CATEGORICAL))),
         max_iter=200,
         learning_rate=0.03,
-        min_samples_leaf=100,
+        min_samples_leaf=min(100, max(10, rows // 40)),
         early_stopping=False,
         random_state=seed,
     )

@@ -192,3 +192,35 @@ def test_cli_trains_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     args = ["ml", "train", "--event-log", str(path), "--case-col", "case", "--activity-col", "act", "--time-col", "ts"]
     assert main([*args, "--unit", "hours", "--models-dir", str(tmp_path / "m")]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("model v1: promoted: MAE")
+
+
+def test_serving_forecasts_the_next_stage_and_time_and_has_an_answer_for_odd_input(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ml.registry import current, train
+    from ml.serving import forecast
+
+    log = synthetic_log(300)
+    assert train(log, tmp_path, unit="hours").promoted
+    artifact = current(tmp_path)
+    evening = datetime(2024, 1, 20, 20, 0)
+    steps = [Event(evening + timedelta(minutes=20), "new", "triage"), Event(evening, "new", "open")]  # out of order
+    result = forecast(steps, Timeline.of(log), artifact)
+    assert result is not None and result.next_stage == "close" and result.model_version == 1
+    assert timedelta(hours=10) < result.at - steps[0].at < timedelta(hours=18)  # evening triage waits overnight
+    assert result.low <= result.at <= result.high
+    morning = [Event(datetime(2024, 1, 21, 9), "m", "open"), Event(datetime(2024, 1, 21, 9, 20), "m", "triage")]
+    quick = forecast(morning, Timeline.of(log), artifact)
+    assert quick is not None and quick.at - morning[-1].at < timedelta(hours=3)
+    odd = forecast([Event(evening, "x", "escalated", "new-warehouse")], Timeline(), artifact)
+    assert odd is not None and odd.next_stage is None  # unseen stage and group: a time, no known next stage
+    done = [*morning, Event(datetime(2024, 1, 21, 10), "m", "DELIVERED")]
+    assert forecast(done, Timeline(), artifact) is None
+    with caplog.at_level("WARNING"):
+        assert forecast([], Timeline(), artifact) is None
+        assert forecast([], Timeline(), artifact) is None
+        assert forecast(morning, Timeline(), None) is None
+    assert [r.getMessage() for r in caplog.records if r.name == "ml.serving"] == [
+        "no next-step forecast: an order without events",
+        "no next-step forecast: no promoted model",
+    ]
