@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ml_train = ml_sub.add_parser(
         "train", help="train a versioned model; promoted only if it beats baseline and current"
     )
-    ml_train.add_argument("--models-dir", default="var/models", help="where artifacts and registry.json live")
+    ml_train.add_argument("--models-dir", help="where artifacts and registry.json live (default: DATA_DIR/models)")
     for command in (ml_eval, ml_train):
         source = command.add_mutually_exclusive_group(required=True)
         source.add_argument("--event-log", help="CSV with case id, activity and timestamp columns")
@@ -157,7 +157,8 @@ async def _ml(settings: Settings, args: argparse.Namespace) -> None:
 
         from ml.registry import train
 
-        decision = train(events, Path(args.models_dir), unit=args.unit)
+        models = Path(args.models_dir) if args.models_dir else settings.data_dir.resolve() / "models"
+        decision = train(events, models, unit=args.unit)
         if decision.report is not None:
             print(decision.report.table())
         print(f"model v{decision.version}: {decision.reason}" if decision.version else decision.reason)

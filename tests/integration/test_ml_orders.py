@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 from domain.orders.models import Order, OrderEvent
 from ml.evaluate import evaluate
 from ml.orders import order_event_log
+from workers.ml_jobs import models_dir, train_next_step
 from workers.runtime import Runtime
 
 ROOT = Path(__file__).parents[2]
@@ -110,3 +112,16 @@ async def test_cli_trains_on_the_database_history(rt: Runtime, tmp_path: Path) -
     assert result.stdout.strip().splitlines()[-1].startswith("model v1: ")
     run = json.loads((models / "registry.json").read_text())["runs"][0]
     assert run["metrics"]["prefixes"] == 90 and run["window"][0] == "2026-11-02T01:00:00"
+
+
+async def test_nightly_job_trains_on_the_window_and_records_the_run(rt: Runtime) -> None:
+    await _seed(rt, 90)
+    models = models_dir(rt)
+    shutil.rmtree(models, ignore_errors=True)
+    too_late = await train_next_step({"runtime": rt}, window_days=1, now=T0 + timedelta(days=30))
+    assert "too little history: 0 cases" in too_late
+    reason = await train_next_step({"runtime": rt}, window_days=30, now=T0 + timedelta(days=7))
+    assert reason.startswith(("promoted", "kept")) and "MAE" in reason
+    runs = json.loads((models / "registry.json").read_text())["runs"]
+    assert [r.get("version") for r in runs] == [None, 1]
+    assert runs[1]["metrics"]["prefixes"] == 90 and runs[1]["trained_at"].startswith("2026-11-09T01:00")
