@@ -1,4 +1,4 @@
-"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay."""
+"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay, reconcile, ml."""
 
 from __future__ import annotations
 
@@ -41,6 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconcile = sub.add_parser("reconcile", help="import statement files (once each) and reconcile them")
     reconcile.add_argument("files", nargs="+", help="WeChat Pay trade bill, Alipay trade detail or bank CSV")
     reconcile.add_argument("--provider", default="bank", help="for bank CSVs: whose money it is")
+
+    ml = sub.add_parser("ml", help="next-step prediction: evaluate on an event log")
+    ml_sub = ml.add_subparsers(dest="ml_command", required=True)
+    ml_eval = ml_sub.add_parser("evaluate", help="time-based split of a CSV event log, model against baseline")
+    ml_train = ml_sub.add_parser(
+        "train", help="train a versioned model; promoted only if it beats baseline and current"
+    )
+    ml_train.add_argument("--models-dir", help="where artifacts and registry.json live (default: DATA_DIR/models)")
+    for command in (ml_eval, ml_train):
+        source = command.add_mutually_exclusive_group(required=True)
+        source.add_argument("--event-log", help="CSV with case id, activity and timestamp columns")
+        source.add_argument("--from-db", action="store_true", help="the orders' fulfilment history in the database")
+        command.add_argument("--since", type=_moment, help="with --from-db: orders whose first stage is at or after")
+        command.add_argument("--case-col", default="CaseID")
+        command.add_argument("--activity-col", default="ActivityID")
+        command.add_argument("--time-col", default="CompleteTimestamp")
+        command.add_argument("--group-col", help="optional column of where a step happens (e.g. warehouse)")
+        command.add_argument("--unit", default="days", choices=["seconds", "minutes", "hours", "days"])
 
     token = sub.add_parser("token", help="issue a customer, partner or staff credential")
     kinds = token.add_subparsers(dest="kind", required=True)
@@ -110,7 +128,44 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         return await _replay(args)
     elif args.command == "reconcile":
         await _reconcile(settings, args)
+    elif args.command == "ml":
+        await _ml(settings, args)
     return 0
+
+
+async def _ml(settings: Settings, args: argparse.Namespace) -> None:
+    from ml.evaluate import evaluate
+    from ml.eventlog import Columns, Event, load_csv
+
+    events: list[Event]
+    if args.from_db:
+        from domain.bootstrap import build_core
+        from ml.orders import order_event_log
+
+        core = await build_core(settings)
+        try:
+            events = await order_event_log(core.sessions, since=args.since)
+        finally:
+            await core.close()
+    else:
+        try:
+            events = load_csv(args.event_log, Columns(args.case_col, args.activity_col, args.time_col, args.group_col))
+        except OSError as exc:
+            raise ValueError(f"--event-log: {exc}") from exc
+    if args.ml_command == "train":
+        from pathlib import Path
+
+        from ml.registry import train
+
+        models = Path(args.models_dir) if args.models_dir else settings.data_dir.resolve() / "models"
+        decision = train(events, models, unit=args.unit)
+        if decision.report is not None:
+            print(decision.report.table())
+        print(f"model v{decision.version}: {decision.reason}" if decision.version else decision.reason)
+        return
+    report = evaluate(events, unit=args.unit)
+    print(report.table())
+    print(report.summary())
 
 
 def _moment(text: str) -> datetime:

@@ -11,6 +11,7 @@ from arq.worker import Worker, func
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
+from workers.ml_jobs import train_next_step
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
@@ -26,6 +27,7 @@ CRON_JOBS = [
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
+    cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
 ]
 
 

@@ -1,0 +1,128 @@
+"""Evaluation that cannot flatter: cases split by start time, the baseline measured beside the model."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml.eventlog import Event, by_case, split_by_start
+from ml.features import Example, Timeline, examples
+from ml.model import Baseline, NextStepModel
+
+UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
+
+
+@dataclass(frozen=True)
+class Scores:
+    prefixes: int
+    mae_model: float
+    mae_baseline: float
+    median_ae_model: float
+    median_ae_baseline: float
+    coverage90: float
+    width90: float
+
+    @property
+    def ratio(self) -> float:
+        return self.mae_model / self.mae_baseline if self.mae_baseline else float("nan")
+
+
+@dataclass(frozen=True)
+class Report:
+    unit: str
+    overall: Scores
+    by_activity: dict[str, Scores]
+
+    def table(self) -> str:
+        head = f"{'last activity':<16}{'prefixes':>9}{'MAE':>9}{'base MAE':>10}{'ratio':>7}{'MedAE':>8}"
+        head += f"{'base MedAE':>11}{'cov90':>7}{'width90':>9}"
+        lines = [f"time to next event, {self.unit}", head]
+        rows = [*sorted(self.by_activity.items(), key=lambda kv: -kv[1].prefixes), ("all", self.overall)]
+        for name, s in rows:
+            lines.append(
+                f"{name:<16}{s.prefixes:>9}{s.mae_model:>9.3f}{s.mae_baseline:>10.3f}{s.ratio:>7.3f}"
+                f"{s.median_ae_model:>8.3f}{s.median_ae_baseline:>11.3f}{s.coverage90:>7.1%}{s.width90:>9.2f}"
+            )
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        s = self.overall
+        return json.dumps(
+            {
+                "unit": self.unit,
+                "mae_model": round(s.mae_model, 4),
+                "mae_baseline": round(s.mae_baseline, 4),
+                "ratio": round(s.ratio, 4),
+                "median_ae_model": round(s.median_ae_model, 4),
+                "median_ae_baseline": round(s.median_ae_baseline, 4),
+                "coverage90": round(s.coverage90, 4),
+                "width90": round(s.width90, 4),
+                "prefixes": s.prefixes,
+            }
+        )
+
+
+def evaluate(
+    events: Sequence[Event], unit: str = "days", train_share: float = 2 / 3, calibration_share: float = 0.2
+) -> Report:
+    """Train on the earlier cases (the last `calibration_share` of them held back to calibrate the
+    interval), test on the later ones; the baseline learns from the same training cases."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}")
+    split = Split.of(events, train_share, calibration_share)
+    model = NextStepModel.fit(split.fit, split.calibration)
+    baseline = Baseline().fit([*split.fit, *split.calibration])
+    return score(model, baseline, split.test, unit)
+
+
+@dataclass(frozen=True)
+class Split:
+    fit: list[Example]
+    calibration: list[Example]
+    test: list[Example]
+
+    @classmethod
+    def of(cls, events: Sequence[Event], train_share: float = 2 / 3, calibration_share: float = 0.2) -> Split:
+        cases = by_case(events)
+        train_ids, test_ids = split_by_start(cases, train_share)
+        fit_ids, calib_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - calibration_share)
+        timeline = Timeline.of(events)
+        split = cls(
+            examples(cases, fit_ids, timeline),
+            examples(cases, calib_ids, timeline),
+            examples(cases, test_ids, timeline),
+        )
+        if not split.fit or not split.test:
+            raise ValueError("the event log has too few cases with two or more events to train and test")
+        return split
+
+
+def score(model: NextStepModel, baseline: Baseline, test: Sequence[Example], unit: str) -> Report:
+    scale = UNITS[unit]
+    predictions = model.predict([ex.row for ex in test])
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(test):
+        groups[str(ex.row[0])].append(i)
+    actual = np.array([ex.seconds_to_next for ex in test]) / scale
+    point = np.array([p.seconds for p in predictions]) / scale
+    low = np.array([p.low for p in predictions]) / scale
+    high = np.array([p.high for p in predictions]) / scale
+    base = np.array([baseline.predict(ex.row) for ex in test]) / scale
+
+    def scores(idx: Sequence[int]) -> Scores:
+        a, p, b = actual[idx], point[idx], base[idx]
+        return Scores(
+            prefixes=len(idx),
+            mae_model=float(np.mean(np.abs(a - p))),
+            mae_baseline=float(np.mean(np.abs(a - b))),
+            median_ae_model=float(np.median(np.abs(a - p))),
+            median_ae_baseline=float(np.median(np.abs(a - b))),
+            coverage90=float(np.mean((a >= low[idx]) & (a <= high[idx]))),
+            width90=float(np.median(high[idx] - low[idx])),
+        )
+
+    return Report(unit, scores(list(range(len(test)))), {k: scores(v) for k, v in groups.items()})
