@@ -22,6 +22,8 @@ class Order(SQLModel, table=True):
         UniqueConstraint("channel", "channel_order_id", name="uq_orders_channel_order"),
         Index("ix_orders_buyer_uid_id", "buyer_uid", "id"),
         Index("ix_orders_channel_placed", "channel", "placed_at"),
+        # payment providers know only our order number, not the channel it came from
+        Index("ix_orders_channel_order_id", "channel_order_id"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())
