@@ -113,7 +113,7 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         """Close the recorded message's outcome for requests no mutation resolved (queries, refusals)."""
         message_id = getattr(request.state, "inbound_message_id", None)
-        if message_id is not None:
+        if message_id is not None and not getattr(request.state, "inbound_outcome_written", False):
             runtime = _runtime(request)
             outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
             error = "; ".join(e.message for e in result.errors or []) or None

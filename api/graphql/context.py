@@ -48,6 +48,7 @@ class Context(BaseContext):
         self.principal = principal
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         self.inbound_message_id = inbound_message_id
+        self._applied_in_work = False
         self.loaders = Loaders(runtime)
 
     @property
@@ -68,12 +69,26 @@ class Context(BaseContext):
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """The boundary owns the transaction: services flush, this commits, then side effects leave."""
+        self._applied_in_work = False
         async with self.runtime.core.sessions() as session, session.begin():
             yield session
+        if self._applied_in_work:
+            self._outcome_written()
         self.runtime.relay.notify()
+
+    async def mark_applied(self, session: AsyncSession) -> None:
+        """Closes the recorded request in the same unit of work as the change it caused."""
+        if self.inbound_message_id is not None:
+            await mark_outcome(session, self.inbound_message_id, Outcome.APPLIED)
+            self._applied_in_work = True
 
     async def record_outcome(self, outcome: Outcome, error: str | None = None) -> None:
         if self.inbound_message_id is None:
             return
         async with self.runtime.core.sessions() as session, session.begin():
             await mark_outcome(session, self.inbound_message_id, outcome, error)
+        self._outcome_written()
+
+    def _outcome_written(self) -> None:
+        """Tells the router's result hook that closing the message again would change nothing."""
+        self.request.state.inbound_outcome_written = True

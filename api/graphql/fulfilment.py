@@ -23,7 +23,6 @@ from domain.fulfilment import evidence as ev
 from domain.fulfilment.models import EvidenceOutcome
 from domain.fulfilment.service import FulfilmentService, Recorded
 from domain.intake.models import Outcome
-from domain.intake.service import mark_outcome
 from domain.orders import queries
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -234,8 +233,7 @@ async def _record(info: Info[Context, None], evidence: ev.Evidence | None, probl
         by = Provenance(evidence.source, f"partner:{ctx.principal.name}", ctx.inbound_message_id)
         async with ctx.unit_of_work() as session:
             recorded: Recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
-            if ctx.inbound_message_id is not None:
-                await mark_outcome(session, ctx.inbound_message_id, Outcome.APPLIED)
+            await ctx.mark_applied(session)
     except UserError as error:
         await ctx.record_outcome(Outcome.REJECTED, str(error))
         return EvidencePayload(

@@ -23,7 +23,6 @@ from domain.access.policy import Scope
 from domain.errors import Problem, Problems, UserError
 from domain.identity.models import AliasKind
 from domain.intake.models import Outcome
-from domain.intake.service import mark_outcome
 from domain.orders import queries
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission, validate_submission
@@ -461,8 +460,7 @@ async def _submit(info: Info[Context, None], orders: list[OrderInput]) -> tuple[
         async with ctx.unit_of_work() as session:
             service = OrderService(session, ctx.runtime.core.identity, Outbox(), settings.payment_deadline_minutes * 60)
             applied = await service.submit([o for o in canonical if o is not None], by)
-            if ctx.inbound_message_id is not None:
-                await mark_outcome(session, ctx.inbound_message_id, Outcome.APPLIED)
+            await ctx.mark_applied(session)
     except UserError as error:
         relocated = [
             Problem(("orders", *p.field) if isinstance(p.field[0], int) else p.field, p.message, p.code)
