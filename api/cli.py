@@ -10,6 +10,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from domain.settings import Settings, get_settings
 
@@ -138,6 +139,7 @@ async def _ml(settings: Settings, args: argparse.Namespace) -> None:
     from ml.eventlog import Columns, Event, load_csv
 
     events: list[Event]
+    tz = settings.merchant_timezone if args.from_db else None
     if args.from_db:
         from domain.bootstrap import build_core
         from ml.orders import order_event_log
@@ -145,6 +147,9 @@ async def _ml(settings: Settings, args: argparse.Namespace) -> None:
         core = await build_core(settings)
         try:
             events = await order_event_log(core.sessions, since=args.since)
+            if args.ml_command == "train":
+                await _train_from_db(settings, args, core, events)
+                return
         finally:
             await core.close()
     else:
@@ -153,19 +158,39 @@ async def _ml(settings: Settings, args: argparse.Namespace) -> None:
         except OSError as exc:
             raise ValueError(f"--event-log: {exc}") from exc
     if args.ml_command == "train":
-        from pathlib import Path
-
         from ml.registry import train
 
-        models = Path(args.models_dir) if args.models_dir else settings.data_dir.resolve() / "models"
-        decision = train(events, models, unit=args.unit)
-        if decision.report is not None:
-            print(decision.report.table())
-        print(f"model v{decision.version}: {decision.reason}" if decision.version else decision.reason)
+        decision = train(events, _models_dir(settings, args), unit=args.unit)
+        _print_decision(decision)
         return
-    report = evaluate(events, unit=args.unit)
+    report = evaluate(events, unit=args.unit, tz=tz)
     print(report.table())
     print(report.summary())
+
+
+async def _train_from_db(settings: Settings, args: argparse.Namespace, core: Any, events: list[Any]) -> None:
+    """Orderhub's own orders: the `next_step_model` table is the registry, as for the nightly job."""
+    from domain.prediction.service import record_run, registry_index
+    from ml.registry import train
+
+    async with core.sessions() as session:
+        index = await registry_index(session)
+    decision = train(events, _models_dir(settings, args), args.unit, index=index, tz=settings.merchant_timezone)
+    async with core.sessions() as session, session.begin():
+        await record_run(session, decision.run)
+    _print_decision(decision)
+
+
+def _models_dir(settings: Settings, args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    return Path(args.models_dir) if args.models_dir else settings.data_dir.resolve() / "models"
+
+
+def _print_decision(decision: Any) -> None:
+    if decision.report is not None:
+        print(decision.report.table())
+    print(f"model v{decision.version}: {decision.reason}" if decision.version else decision.reason)
 
 
 def _moment(text: str) -> datetime:

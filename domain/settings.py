@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
+    merchant_timezone: str = "Asia/Shanghai"  # the clock of wave cut-offs and shifts, for next-step prediction
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

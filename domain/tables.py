@@ -8,6 +8,7 @@ from domain.intake.models import InboundMessage
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.outbox.models import OutboxMessage
+from domain.prediction.models import NextStepModelRun
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "FundVoucherConflict",
     "InboundMessage",
     "MatchSuggestion",
+    "NextStepModelRun",
     "Order",
     "OrderAdjustment",
     "OrderEvent",

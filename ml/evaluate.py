@@ -67,13 +67,17 @@ class Report:
 
 
 def evaluate(
-    events: Sequence[Event], unit: str = "days", train_share: float = 2 / 3, calibration_share: float = 0.2
+    events: Sequence[Event],
+    unit: str = "days",
+    train_share: float = 2 / 3,
+    calibration_share: float = 0.2,
+    tz: str | None = None,
 ) -> Report:
     """Train on the earlier cases (the last `calibration_share` of them held back to calibrate the
     interval), test on the later ones; the baseline learns from the same training cases."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
-    split = Split.of(events, train_share, calibration_share)
+    split = Split.of(events, train_share, calibration_share, tz)
     model = NextStepModel.fit(split.fit, split.calibration)
     baseline = Baseline().fit([*split.fit, *split.calibration])
     return score(model, baseline, split.test, unit)
@@ -86,11 +90,13 @@ class Split:
     test: list[Example]
 
     @classmethod
-    def of(cls, events: Sequence[Event], train_share: float = 2 / 3, calibration_share: float = 0.2) -> Split:
+    def of(
+        cls, events: Sequence[Event], train_share: float = 2 / 3, calibration_share: float = 0.2, tz: str | None = None
+    ) -> Split:
         cases = by_case(events)
         train_ids, test_ids = split_by_start(cases, train_share)
         fit_ids, calib_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - calibration_share)
-        timeline = Timeline.of(events)
+        timeline = Timeline.of(events, tz)
         split = cls(
             examples(cases, fit_ids, timeline),
             examples(cases, calib_ids, timeline),

@@ -15,6 +15,13 @@ class Event:
     case: str
     activity: str
     group: str = ""  # where the step happens (e.g. the warehouse); "" when the log does not say
+    # What an order's log says beside the step; empty (or 0) when the log does not say.
+    operator: str = ""  # who handled the step
+    place: str = ""  # the zone or station of the step
+    channel: str = ""
+    carrier: str = ""
+    items: int = 0  # basket size: units
+    lines: int = 0  # basket size: order lines
 
 
 @dataclass(frozen=True)

@@ -16,28 +16,37 @@ from ml.features import CATEGORICAL, NAMES, Example, Row
 LEVEL = 0.9
 
 
+MAX_CATEGORIES = 250  # the trees bin a category into at most 255 bins; rarer values read as missing
+
+
 @dataclass
 class Encoder:
-    """Categories to codes; a value never seen in training becomes missing rather than an error."""
+    """Categories to codes; a value never seen in training (or too rare to keep) becomes missing rather than
+    an error."""
 
     vocab: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def fit(self, rows: Sequence[Row]) -> Encoder:
         for i, name in enumerate(CATEGORICAL):
-            values = sorted({str(r[i]) for r in rows})
-            self.vocab[name] = {v: n for n, v in enumerate(values)}
+            counts = Counter(str(r[i]) for r in rows)
+            kept = sorted(v for v, _ in counts.most_common(MAX_CATEGORIES))
+            self.vocab[name] = {v: n for n, v in enumerate(kept)}
         return self
 
     def transform(self, rows: Sequence[Row]) -> np.ndarray:
+        width = len(CATEGORICAL)
         matrix = np.empty((len(rows), len(NAMES)), dtype=float)
-        for j, row in enumerate(rows):
-            for i, value in enumerate(row):
-                if i < len(CATEGORICAL):
-                    code = self.vocab[CATEGORICAL[i]].get(str(value))
-                    matrix[j, i] = math.nan if code is None else code
-                else:
-                    matrix[j, i] = float(value)
+        if not rows:
+            return matrix
+        columns = list(zip(*rows, strict=True))
+        for i, name in enumerate(CATEGORICAL):
+            vocab = self.vocab[name]
+            matrix[:, i] = [vocab.get(str(v), math.nan) for v in columns[i]]
+        matrix[:, width:] = np.asarray(columns[width:], dtype=float).T
         return matrix
+
+    def knows(self, name: str, value: str) -> bool:
+        return value in self.vocab.get(name, {})
 
 
 @dataclass(frozen=True)
@@ -50,31 +59,52 @@ class Prediction:
 @dataclass
 class Baseline:
     """Median wait per (last activity, group) (what a person would quote); for a pair never seen, the
-    activity's median, then the overall median."""
+    activity's median, then the overall median. The 5% and 95% quantiles of the same waits give the
+    interval it serves with when no model does."""
 
     medians: dict[tuple[str, str], float] = field(default_factory=dict)
     by_activity: dict[str, float] = field(default_factory=dict)
     overall: float = 0.0
     successor: dict[str, str] = field(default_factory=dict)
+    spread: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    spread_by_activity: dict[str, tuple[float, float]] = field(default_factory=dict)
+    spread_overall: tuple[float, float] = (0.0, 0.0)
 
     def fit(self, examples: Sequence[Example]) -> Baseline:
         pairs: dict[tuple[str, str], list[float]] = defaultdict(list)
         activities: dict[str, list[float]] = defaultdict(list)
         for ex in examples:
-            pairs[(ex.row[0], ex.row[2])].append(ex.seconds_to_next)
-            activities[ex.row[0]].append(ex.seconds_to_next)
+            pairs[(str(ex.row[0]), str(ex.row[2]))].append(ex.seconds_to_next)
+            activities[str(ex.row[0])].append(ex.seconds_to_next)
         self.medians = {k: float(np.median(v)) for k, v in pairs.items()}
         self.by_activity = {k: float(np.median(v)) for k, v in activities.items()}
+        self.spread = {k: _spread(v) for k, v in pairs.items()}
+        self.spread_by_activity = {k: _spread(v) for k, v in activities.items()}
         self.overall = float(np.median([ex.seconds_to_next for ex in examples])) if examples else 0.0
+        self.spread_overall = _spread([ex.seconds_to_next for ex in examples]) if examples else (0.0, 0.0)
         following: dict[str, Counter[str]] = defaultdict(Counter)
         for ex in examples:
-            following[ex.row[0]][ex.next_activity] += 1
+            following[str(ex.row[0])][ex.next_activity] += 1
         self.successor = {k: c.most_common(1)[0][0] for k, c in following.items()}
         return self
 
     def predict(self, row: Row) -> float:
-        pair = self.medians.get((row[0], row[2]))
-        return pair if pair is not None else self.by_activity.get(row[0], self.overall)
+        pair = self.medians.get((str(row[0]), str(row[2])))
+        return pair if pair is not None else self.by_activity.get(str(row[0]), self.overall)
+
+    def interval(self, row: Row) -> Prediction:
+        key = (str(row[0]), str(row[2]))
+        low, high = self.spread.get(key) or self.spread_by_activity.get(str(row[0])) or self.spread_overall
+        return Prediction(self.predict(row), low, high)
+
+    def knows(self, row: Row) -> bool:
+        """Whether the stage and group of `row` were both seen in training."""
+        return (str(row[0]), str(row[2])) in self.medians
+
+
+def _spread(waits: Sequence[float]) -> tuple[float, float]:
+    low, high = np.quantile(np.asarray(waits, dtype=float), [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
 
 
 @dataclass

@@ -3,53 +3,122 @@ append-only order event log, so the same features and evaluation run on this mer
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.orders.models import OrderEvent
+from domain.orders.models import Order, OrderEvent, OrderLine
+from domain.orders.status import EventType
 from domain.orders.status import OrderStatus as S
 from ml.eventlog import Event
 
 STAGES = (S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.SHIPPED, S.DELIVERED)
+# Log entries that never mean the order entered a stage, even when the order's status is read beside them.
+_NOT_STEPS = frozenset({EventType.FULFILMENT_EVIDENCE, EventType.NEXT_STEP_PREDICTED})
+
+
+@dataclass(frozen=True)
+class Basket:
+    channel: str
+    items: int
+    lines: int
 
 
 async def order_event_log(sessions: async_sessionmaker[AsyncSession], since: datetime | None = None) -> list[Event]:
     """Stage entries in UTC, of the orders whose first stage came at or after `since` (whole orders, so no
-    case starts in the middle). An event that leaves the stage unchanged (a note, a duplicate scan) is not a
-    step. The warehouse of a step is the last one an event of that order named up to then, never a later one."""
-    query = select(OrderEvent.order_id, OrderEvent.status, OrderEvent.occurred_at, OrderEvent.data).order_by(
-        OrderEvent.order_id, OrderEvent.version
-    )
+    case starts in the middle). An event that leaves the stage unchanged (a note, a duplicate scan) is not a step. The
+    warehouse, operator and place of a step are what an event of that order named up to then, never later."""
+    query = select(OrderEvent.order_id, OrderEvent.type, OrderEvent.status, OrderEvent.occurred_at, OrderEvent.data)
+    baskets = select(Order.id, Order.channel, func.count(OrderLine.id), func.coalesce(func.sum(OrderLine.quantity), 0))
+    baskets = baskets.join(OrderLine, OrderLine.order_id == Order.id, isouter=True).group_by(Order.id, Order.channel)
+    if since is not None:
+        recent = select(OrderEvent.order_id).where(OrderEvent.occurred_at >= since)  # type: ignore[operator]
+        query = query.where(OrderEvent.order_id.in_(recent))  # type: ignore[attr-defined]
+        baskets = baskets.where(Order.id.in_(recent))  # type: ignore[union-attr]
+    query = query.order_by(OrderEvent.order_id, OrderEvent.version)
     async with sessions() as session:
         rows = (await session.execute(query)).all()
+        known = {int(r[0]): Basket(str(r[1]), int(r[3]), int(r[2])) for r in (await session.execute(baskets)).all()}
     events: list[Event] = []
-    stage: dict[int, str] = {}
-    warehouse: dict[int, str] = {}
-    for order_id, status, occurred_at, data in rows:
-        named = _warehouse(data)
-        if named:
-            warehouse[order_id] = named
-        if status not in STAGES or stage.get(order_id) == status:
-            continue
-        stage[order_id] = status
-        at = occurred_at.astimezone(UTC).replace(tzinfo=None) if occurred_at.tzinfo else occurred_at
-        events.append(Event(at, str(order_id), str(status), warehouse.get(order_id, "")))
+    by_order: dict[int, list[Any]] = {}
+    for row in rows:
+        by_order.setdefault(int(row[0]), []).append(row)
+    for order_id, history in by_order.items():
+        events.extend(steps(order_id, history, known.get(order_id)))
     if since is None:
         return events
-    cutoff = since.astimezone(UTC).replace(tzinfo=None)
+    cutoff = _naive_utc(since)
     first: dict[str, datetime] = {}
     for event in events:
         first.setdefault(event.case, event.at)
     return [e for e in events if first[e.case] >= cutoff]
 
 
-def _warehouse(data: Any) -> str:
-    if isinstance(data, dict):
-        for key in ("warehouse_code", "warehouseCode"):
+async def order_steps(session: AsyncSession, order_id: int) -> list[Event]:
+    """One order's steps so far, as `order_event_log` reads them, for serving."""
+    query = select(OrderEvent.order_id, OrderEvent.type, OrderEvent.status, OrderEvent.occurred_at, OrderEvent.data)
+    rows = (await session.execute(query.where(OrderEvent.order_id == order_id).order_by(OrderEvent.version))).all()
+    basket = (
+        await session.execute(
+            select(Order.channel, func.count(OrderLine.id), func.coalesce(func.sum(OrderLine.quantity), 0))
+            .join(OrderLine, OrderLine.order_id == Order.id, isouter=True)
+            .where(Order.id == order_id)
+            .group_by(Order.id, Order.channel)
+        )
+    ).first()
+    known = None if basket is None else Basket(str(basket[0]), int(basket[2]), int(basket[1]))
+    return steps(order_id, rows, known)
+
+
+def steps(order_id: int, history: Iterable[Sequence[Any]], basket: Basket | None) -> list[Event]:
+    """(order id, type, status, occurred at, data) rows of one order in version order -> its stage entries."""
+    out: list[Event] = []
+    stage: str | None = None
+    place: dict[str, str] = {}
+    for _, kind, status, occurred_at, data in history:
+        if isinstance(data, dict):
+            for key, value in _place(data).items():
+                if value:
+                    place[key] = value
+        if status not in STAGES or stage == status or kind in _NOT_STEPS:
+            continue
+        stage = status
+        out.append(
+            Event(
+                _naive_utc(occurred_at),
+                str(order_id),
+                str(status),
+                place.get("warehouse", ""),
+                operator=place.get("operator", ""),
+                place=place.get("place", ""),
+                channel=basket.channel if basket else "",
+                carrier=place.get("carrier", ""),
+                items=basket.items if basket else 0,
+                lines=basket.lines if basket else 0,
+            )
+        )
+    return out
+
+
+def _place(data: dict[str, Any]) -> dict[str, str]:
+    def text(*keys: str) -> str:
+        for key in keys:
             value = data.get(key)
             if isinstance(value, str) and value:
                 return value
-    return ""
+        return ""
+
+    return {
+        "warehouse": text("warehouse_code", "warehouseCode"),
+        "operator": text("operator"),
+        "place": text("station", "zone"),
+        "carrier": text("carrier_code"),
+    }
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

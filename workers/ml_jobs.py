@@ -1,19 +1,29 @@
-"""Nightly training of the next-step model on the orders' recent history."""
+"""Next-step prediction jobs: the nightly training run, and the prediction after each fulfilment event."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from domain.clock import utcnow
-from ml.orders import order_event_log
-from ml.registry import train
+from domain.outbox.service import Outbox
+from domain.prediction.service import NO_PREDICTION, StoredPrediction, record_run, registry_index, store_prediction
+from ml.features import QUEUE_SPAN, Timeline
+from ml.model import Baseline
+from ml.orders import order_event_log, order_steps
+from ml.registry import Artifact, current, latest_baseline, train
+from ml.serving import Forecast, forecast
+from workers.jobs import unit_of_work
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
+SERVING_TTL_S = 60.0  # how stale the workload counts and the registry may be in a worker
+WORKLOAD_WINDOW = timedelta(days=7) + QUEUE_SPAN  # covers every look-back of the features
 
 
 def models_dir(runtime: Runtime) -> Path:
@@ -21,11 +31,70 @@ def models_dir(runtime: Runtime) -> Path:
 
 
 async def train_next_step(ctx: dict[str, Any], *, window_days: int = 90, now: datetime | None = None) -> str:
-    """Trains on the orders that started within the window; the registry decides whether it is promoted.
-    Training runs in a thread so the worker keeps serving other jobs."""
+    """Trains on the orders paid within the window; the registry decides whether it is promoted and the run
+    is recorded in `next_step_model`. Training runs in a thread so the worker keeps serving other jobs."""
     runtime: Runtime = ctx["runtime"]
     since = (now or utcnow()) - timedelta(days=window_days)
     events = await order_event_log(runtime.core.sessions, since=since)
-    decision = await asyncio.to_thread(train, events, models_dir(runtime), "minutes", now)
+    async with runtime.core.sessions() as session:
+        index = await registry_index(session)
+    tz = runtime.settings.merchant_timezone
+    decision = await asyncio.to_thread(train, events, models_dir(runtime), "minutes", now, index=index, tz=tz)
+    assert decision.run is not None
+    async with unit_of_work(ctx) as session:
+        await record_run(session, decision.run)
+    ctx.pop("next_step", None)
     log.info("next-step model: %s", decision.reason)
     return decision.reason
+
+
+@dataclass
+class Serving:
+    """What a worker predicts with, reloaded at most every SERVING_TTL_S."""
+
+    artifact: Artifact | None
+    baseline: Baseline | None
+    timeline: Timeline
+    loaded: float
+
+
+async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
+    cached: Serving | None = ctx.get("next_step")
+    if cached is not None and time.monotonic() - cached.loaded < SERVING_TTL_S:
+        return cached
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.core.sessions() as session:
+        index = await registry_index(session)
+    directory = models_dir(runtime)
+    artifact = await asyncio.to_thread(current, directory, index.current) if index.current else None
+    baseline = await asyncio.to_thread(latest_baseline, directory) if artifact is None else artifact.baseline
+    recent = await order_event_log(runtime.core.sessions, since=(now or utcnow()) - WORKLOAD_WINDOW)
+    state = Serving(artifact, baseline, Timeline.of(recent, runtime.settings.merchant_timezone), time.monotonic())
+    ctx["next_step"] = state
+    return state
+
+
+async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) -> str:
+    """Enqueued after each fulfilment move; stores the forecast for the order as it is now (a later move has
+    its own job, which then finds nothing new). Every odd order has an answer (see ml.serving)."""
+    runtime: Runtime = ctx["runtime"]
+    state = await serving(ctx)
+    async with runtime.core.sessions() as session:
+        steps = await order_steps(session, order_id)
+    result = forecast(steps, state.timeline, state.artifact, state.baseline)
+    async with unit_of_work(ctx) as session:
+        changed = await store_prediction(session, Outbox(), order_id, stored(result))
+    outcome = "none" if result is None else f"{result.basis.lower()} {result.at.isoformat()}"
+    return f"{outcome} ({'changed' if changed else 'unchanged'})"
+
+
+def stored(result: Forecast | None) -> StoredPrediction:
+    if result is None:
+        return NO_PREDICTION
+    return StoredPrediction(
+        _utc(result.at), result.next_stage, _utc(result.low), _utc(result.high), result.model_version, result.basis
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -11,7 +11,7 @@ from arq.worker import Worker, func
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
-from workers.ml_jobs import train_next_step
+from workers.ml_jobs import predict_next_step, train_next_step
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
@@ -19,6 +19,7 @@ FUNCTIONS = [
     func(check_payment_deadline, max_tries=5),
     func(notify_customer_shipped, max_tries=5),
     func(group_pending_orders, max_tries=5),
+    func(predict_next_step, max_tries=3),
 ]
 
 CRON_JOBS = [

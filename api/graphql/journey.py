@@ -124,9 +124,33 @@ def current_operator(root: Any) -> str | None:
     return root.row.current_operator  # type: ignore[no-any-return]
 
 
+@strawberry.type(description="The 90% interval of a predicted time: the step should come between `low` and `high`.")
+class PredictionInterval:
+    low: datetime
+    high: datetime
+
+
 def predicted_next_at(root: Any) -> datetime | None:
-    """When the next fulfilment step is expected; null until the prediction is available."""
-    return None
+    """As the prediction job stored it after the order's last move; never computed while answering."""
+    return root.row.predicted_next_at  # type: ignore[no-any-return]
+
+
+def predicted_next_stage(root: Any) -> OrderStatus | None:
+    stage = root.row.predicted_next_stage
+    return None if stage is None else OrderStatus(stage)
+
+
+def predicted_next_interval(root: Any) -> PredictionInterval | None:
+    low, high = root.row.predicted_low_at, root.row.predicted_high_at
+    return None if low is None or high is None else PredictionInterval(low=low, high=high)
+
+
+def prediction_model_version(root: Any) -> int | None:
+    return root.row.prediction_model_version  # type: ignore[no-any-return]
+
+
+def prediction_basis(root: Any) -> str | None:
+    return root.row.prediction_basis  # type: ignore[no-any-return]
 
 
 async def last_stage_duration(root: Any, info: Info[Context, None]) -> Duration | None:

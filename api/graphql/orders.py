@@ -212,7 +212,28 @@ class Order(Node):
         description="Time in the current stage so far, or the last stage's length once the order is done.",
     )
     predicted_next_at: datetime | None = strawberry.field(
-        resolver=journey.predicted_next_at, description="When the next step is expected; null for now."
+        resolver=journey.predicted_next_at,
+        description="When the next fulfilment step is expected, learnt from this merchant's history; null while "
+        "none is known (a final state, or the prediction after the last move not stored yet).",
+    )
+    predicted_next_stage: OrderStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        resolver=journey.predicted_next_stage, description="Which step is expected next."
+    )
+    predicted_next_interval: journey.PredictionInterval | None = strawberry.field(
+        resolver=journey.predicted_next_interval,
+        description="Staff only: the 90% interval around predictedNextAt.",
+        extensions=allow(any_staff=True),
+    )
+    prediction_model_version: int | None = strawberry.field(
+        resolver=journey.prediction_model_version,
+        description="Staff only: the model version that predicted; null when the per-stage median served.",
+        extensions=allow(any_staff=True),
+    )
+    prediction_basis: str | None = strawberry.field(
+        resolver=journey.prediction_basis,
+        description="Staff only: MODEL, or BASELINE when the per-stage median served (no model yet, a new "
+        "warehouse or stage).",
+        extensions=allow(any_staff=True),
     )
     timeline: journey.OrderTimeline = strawberry.field(
         resolver=journey.timeline, description="The customer-visible flow and the staff system log side by side."

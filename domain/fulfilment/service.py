@@ -25,6 +25,7 @@ from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import PHYSICAL_SOURCES, EventType, OrderStatus, Source, TransitionRefused, decide, rank
 from domain.outbox.service import Outbox
+from domain.prediction.service import schedule_prediction
 from domain.sql import dialect, insert_ignore
 
 NOTIFY_SHIPPED_JOB = "notify_customer_shipped"
@@ -102,9 +103,8 @@ class FulfilmentService:
         await append_event(
             self.session, self.outbox, order, Change(EventType.SHIP_REQUESTED, status, moment, {"note": note}), by
         )
-        await save_order(
-            self.session, order, {"status": status.value, "ship_requested_at": moment, "stage_entered_at": moment}
-        )
+        values = {"status": status.value, "ship_requested_at": moment, "stage_entered_at": moment}
+        await save_order(self.session, order, {**values, **schedule_prediction(self.outbox, order)})
         await self.outbox.flush(self.session)
         return order
 
@@ -287,9 +287,8 @@ class FulfilmentService:
         result.decision = decision or f"{order.status} -> {status}"
         at = ev.occurred_at or utcnow()
         await append_event(self.session, self.outbox, order, Change(event, status, at, self._log(ev, result)), by)
-        await save_order(
-            self.session, order, {**values, **self._place(ev), "status": status.value, "stage_entered_at": at}
-        )
+        moved = {**values, **self._place(ev), "status": status.value, "stage_entered_at": at}
+        await save_order(self.session, order, {**moved, **schedule_prediction(self.outbox, order)})
 
     async def _note(
         self,

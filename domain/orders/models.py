@@ -57,6 +57,13 @@ class Order(SQLModel, table=True):
     current_station: str | None = Field(default=None, max_length=60)
     current_operator: str | None = Field(default=None, max_length=100)
     stage_entered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # The next step as the prediction job last stored it (domain/prediction); queries only read these.
+    predicted_next_at: datetime | None = Field(default=None, sa_column=utc_column())
+    predicted_next_stage: str | None = Field(default=None, max_length=30)
+    predicted_low_at: datetime | None = Field(default=None, sa_column=utc_column())
+    predicted_high_at: datetime | None = Field(default=None, sa_column=utc_column())
+    prediction_model_version: int | None = None
+    prediction_basis: str | None = Field(default=None, max_length=10)
     version: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))

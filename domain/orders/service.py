@@ -272,7 +272,11 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     assert row.id is not None
     row.version += 1
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
-    publish_change(outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event)
+    # a move to another stage makes the stored prediction stale until the prediction job replaces it
+    predicted = row.predicted_next_at if change.status.value == row.status else None
+    publish_change(
+        outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event, predicted
+    )
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
@@ -290,8 +294,9 @@ def publish_change(
     buyer_uid: str | None,
     warehouse_code: str | None = None,
     event_type: EventType | None = None,
+    predicted_next_at: datetime | None = None,
 ) -> None:
-    """The envelope subscribers receive; `predicted_next_at` stays null until the prediction fills it.
+    """The envelope subscribers receive; `predicted_next_at` is the stored prediction after this change.
 
     `event_type` lets a subscriber skip log entries that leave the status as it was (evidence notes).
     """
@@ -304,7 +309,7 @@ def publish_change(
             "status": status.value,
             "buyer_uid": buyer_uid,
             "warehouse_code": warehouse_code,
-            "predicted_next_at": None,
+            "predicted_next_at": None if predicted_next_at is None else predicted_next_at.isoformat(),
             "event_type": None if event_type is None else event_type.value,
             "issued_at": utcnow().isoformat(),
         },

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -11,7 +10,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlmodel import col, select
+
 from domain.orders.models import Order, OrderEvent
+from domain.prediction.models import NextStepModelRun
 from ml.evaluate import evaluate
 from ml.orders import order_event_log
 from workers.ml_jobs import models_dir, train_next_step
@@ -110,8 +112,10 @@ async def test_cli_trains_on_the_database_history(rt: Runtime, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "time to next event, minutes" in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("model v1: ")
-    run = json.loads((models / "registry.json").read_text())["runs"][0]
-    assert run["metrics"]["prefixes"] == 90 and run["window"][0] == "2026-11-02T01:00:00"
+    assert not (models / "registry.json").exists()  # orderhub's own runs are recorded in its database
+    async with rt.core.sessions() as session:
+        [run] = (await session.exec(select(NextStepModelRun))).all()
+    assert run.version == 1 and run.metrics["prefixes"] == 90 and run.window_start == T0
 
 
 async def test_nightly_job_trains_on_the_window_and_records_the_run(rt: Runtime) -> None:
@@ -122,6 +126,8 @@ async def test_nightly_job_trains_on_the_window_and_records_the_run(rt: Runtime)
     assert "too little history: 0 cases" in too_late
     reason = await train_next_step({"runtime": rt}, window_days=30, now=T0 + timedelta(days=7))
     assert reason.startswith(("promoted", "kept")) and "MAE" in reason
-    runs = json.loads((models / "registry.json").read_text())["runs"]
-    assert [r.get("version") for r in runs] == [None, 1]
-    assert runs[1]["metrics"]["prefixes"] == 90 and runs[1]["trained_at"].startswith("2026-11-09T01:00")
+    async with rt.core.sessions() as session:
+        runs = (await session.exec(select(NextStepModelRun).order_by(col(NextStepModelRun.id)))).all()
+    assert [r.version for r in runs] == [None, 1]
+    assert runs[1].metrics["prefixes"] == 90 and runs[1].trained_at == T0 + timedelta(days=7)
+    assert runs[1].current == runs[1].promoted and runs[1].features[:3] == ["activity", "previous_activity", "group"]

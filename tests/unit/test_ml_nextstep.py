@@ -13,7 +13,7 @@ import pytest
 from api.cli import main
 from ml.evaluate import evaluate
 from ml.eventlog import Columns, Event, by_case, load_csv, split_by_start
-from ml.features import Timeline, examples, features
+from ml.features import NAMES, Timeline, examples, features
 from ml.model import Baseline, NextStepModel
 
 HELPDESK = Path(__file__).parents[2].parent / "shared/data/eventlogs/helpdesk.csv"
@@ -63,8 +63,8 @@ def test_workload_counts_only_the_past() -> None:
     t0 = datetime(2024, 1, 1)
     log = [Event(t0 + timedelta(hours=h), f"c{h}", "open") for h in range(10)]
     row = features([log[4]], Timeline.of(log))
-    assert row[-2] == 5.0  # events in the last 24 h, itself included
-    assert row[-1] == 5.0  # cases started in the last 7 days
+    assert row[NAMES.index("events_last_24h")] == 5.0  # events in the last 24 h, itself included
+    assert row[NAMES.index("cases_started_last_7d")] == 5.0  # cases started in the last 7 days
 
 
 def test_features_need_an_event() -> None:
@@ -213,14 +213,17 @@ def test_serving_forecasts_the_next_stage_and_time_and_has_an_answer_for_odd_inp
     quick = forecast(morning, Timeline.of(log), artifact)
     assert quick is not None and quick.at - morning[-1].at < timedelta(hours=3)
     odd = forecast([Event(evening, "x", "escalated", "new-warehouse")], Timeline(), artifact)
-    assert odd is not None and odd.next_stage is None  # unseen stage and group: a time, no known next stage
+    assert odd is not None and odd.next_stage is None and odd.basis == "BASELINE"  # unseen: the median
     done = [*morning, Event(datetime(2024, 1, 21, 10), "m", "DELIVERED")]
     assert forecast(done, Timeline(), artifact) is None
     with caplog.at_level("WARNING"):
         assert forecast([], Timeline(), artifact) is None
         assert forecast([], Timeline(), artifact) is None
         assert forecast(morning, Timeline(), None) is None
-    assert [r.getMessage() for r in caplog.records if r.name == "ml.serving"] == [
-        "no next-step forecast: an order without events",
-        "no next-step forecast: no promoted model",
+        served = forecast(morning, Timeline(), None, artifact.baseline)
+        assert served is not None and served.basis == "BASELINE" and served.model_version is None
+    assert [r.getMessage() for r in caplog.records if r.name == "ml.serving"][-3:] == [
+        "next-step forecast: none: an order without events",
+        "next-step forecast: none: no promoted model",
+        "next-step forecast: no promoted model: the per-stage median serves",
     ]

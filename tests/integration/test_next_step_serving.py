@@ -1,0 +1,197 @@
+"""The prediction after each fulfilment move: enqueued after commit, stored on the order, read by GraphQL
+(customers: time and stage; staff: also the interval and the model), pushed when it changes, and an answer
+(the baseline or null, never an error) for every odd order."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from domain.clock import utcnow
+from domain.orders.models import Order, OrderEvent
+from tests.conftest import Api, Credentials
+from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, outbox_rows, paid_order, request_ship, scan
+from tests.integration.test_ml_orders import _event, _order
+from workers.ml_jobs import models_dir, predict_next_step, train_next_step
+from workers.runtime import Runtime
+from workers.settings import create_worker
+
+FAST, SLOW = "Li Lei (E1024)", "Han Meimei (E2048)"
+PREDICTION = """query($id: ID!) { order(id: $id) { status predictedNextAt predictedNextStage
+  predictedNextInterval { low high } predictionModelVersion predictionBasis } }"""
+CUSTOMER_VIEW = """query($id: ID!) { order(id: $id) { predictedNextAt predictedNextStage } }"""
+
+
+async def _history(rt: Runtime, orders: int = 120, first: int = 0) -> None:
+    """Packing waits 10 minutes after a fast picker and 70 after a slow one: the per-stage median cannot
+    tell them apart, a model reading the operator can."""
+    t0 = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    async with rt.core.sessions() as session:
+        rows = [_order(n) for n in range(first, first + orders)]
+        session.add_all(rows)
+        await session.flush()
+        for n, row in enumerate(rows):
+            assert row.id is not None
+            at = t0 + timedelta(minutes=41 * n)
+            operator = FAST if n % 2 else SLOW
+            picked = at + timedelta(minutes=35)
+            place = {"warehouse_code": "WH-SH-01", "operator": operator, "station": "pick face A-01"}
+            session.add_all(
+                [
+                    _event(row.id, 1, "PAID", at),
+                    _event(row.id, 2, "SHIP_REQUESTED", at + timedelta(minutes=5)),
+                    _event(row.id, 3, "PICKED", picked, **place),
+                    _event(row.id, 4, "PACKED", picked + timedelta(minutes=10 if n % 2 else 70), **place),
+                ]
+            )
+        await session.commit()
+
+
+async def _run_worker(rt: Runtime) -> None:
+    await rt.relay.drained()
+    worker = create_worker(rt, burst=True, poll_delay=0.05)
+    try:
+        await worker.async_run()
+        assert worker.jobs_failed == 0
+    finally:
+        await worker.close()
+
+
+def _key(gid: str) -> int:
+    return int(gid.rsplit("/", 1)[1])
+
+
+async def test_each_move_is_predicted_after_commit_and_staff_see_the_interval(api: Api, creds: Credentials) -> None:
+    rt = api.runtime
+    shutil.rmtree(models_dir(rt), ignore_errors=True)
+    await _history(rt)
+    reason = await train_next_step({"runtime": rt}, window_days=60)
+    assert reason.startswith("promoted"), reason
+    who = await callers(api)
+    order = await paid_order(api, creds)
+    now = utcnow()
+    await request_ship(api, who, order["id"], now - timedelta(hours=1))
+    picked = await api.gql(
+        WAREHOUSE, {"input": scan("PICKED", now - timedelta(minutes=50), "S-1", station="pick face A-01")},
+        headers=creds.wms_only,
+    )  # fmt: skip
+    assert picked["data"]["recordWarehouseEvent"]["order"]["predictedNextAt"] is None  # stale one cleared
+    assert [r.payload["order_id"] for r in await outbox_rows(api, "predict_next_step")] == [_key(order["id"])] * 2
+    await _run_worker(rt)
+
+    staff = (await api.gql(PREDICTION, {"id": order["id"]}, headers=creds.admin))["data"]["order"]
+    assert staff["status"] == "PICKED" and staff["predictedNextStage"] == "PACKED"
+    assert staff["predictionBasis"] == "MODEL" and staff["predictionModelVersion"] == 1
+    at = datetime.fromisoformat(staff["predictedNextAt"])
+    picked_at = now - timedelta(minutes=50)
+    assert timedelta(minutes=3) < at - picked_at < timedelta(minutes=30), staff  # a fast picker
+    interval = staff["predictedNextInterval"]
+    assert datetime.fromisoformat(interval["low"]) <= at <= datetime.fromisoformat(interval["high"])
+
+    uid = (await api.gql("query($id: ID!) { order(id: $id) { buyerUid } }", {"id": order["id"]},
+                         headers=creds.admin))["data"]["order"]["buyerUid"]  # fmt: skip
+    customer = creds.customer(rt, uid)
+    mine = await api.gql(CUSTOMER_VIEW, {"id": order["id"]}, headers=customer)
+    assert mine["data"]["order"] == {"predictedNextAt": staff["predictedNextAt"], "predictedNextStage": "PACKED"}
+    denied = await api.gql(PREDICTION, {"id": order["id"]}, headers=customer)
+    assert {e["extensions"]["code"] for e in denied["errors"]} == {"FORBIDDEN"}
+
+    pushed = [r.payload for r in await outbox_rows(api, "orders") if r.payload["event_type"] == "NEXT_STEP_PREDICTED"]
+    assert pushed[-1]["predicted_next_at"] == at.isoformat() and pushed[-1]["status"] == "PICKED"
+    assert len(pushed) == 1  # both jobs ran after the pick and predict the order as it is now: one change
+    assert (await predict_next_step({"runtime": rt}, _key(order["id"]), 0)).endswith("(unchanged)")
+    assert len([r for r in await outbox_rows(api, "orders") if r.payload["event_type"] == "NEXT_STEP_PREDICTED"]) == 1
+
+
+async def test_odd_orders_get_the_baseline_or_null_never_an_error(
+    api: Api, creds: Credentials, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = api.runtime
+    shutil.rmtree(models_dir(rt), ignore_errors=True)
+    order = await paid_order(api, creds)
+    order_id = _key(order["id"])
+    ctx: dict[str, Any] = {"runtime": rt}
+    assert await predict_next_step(ctx, order_id, 3) == "none (unchanged)"  # no model, no history at all
+    assert await predict_next_step({"runtime": rt}, 10_000_000, 1) == "none (unchanged)"  # no such order
+
+    await _history(rt, 20)  # too little history for a model: the per-stage median serves
+    assert "too little history" in await train_next_step({"runtime": rt}, window_days=60)
+    result = await predict_next_step({"runtime": rt}, order_id, 3)
+    assert result.startswith("baseline"), result
+    stored = await _stored(rt, order_id)
+    assert stored.prediction_basis == "BASELINE" and stored.prediction_model_version is None
+    assert stored.predicted_next_stage == "SHIP_REQUESTED"
+
+    await _history(rt, 120, first=20)
+    assert (await train_next_step({"runtime": rt}, window_days=60)).startswith("promoted")
+    (models_dir(rt) / "model-v1.pkl").write_bytes(b"not a model")  # a damaged file: the baseline serves
+    with caplog.at_level("WARNING"):
+        assert (await predict_next_step({"runtime": rt}, order_id, 3)).startswith("baseline")
+    assert any("model v1" in r.getMessage() and "unusable" in r.getMessage() for r in caplog.records)
+
+    assert (await train_next_step({"runtime": rt}, window_days=60)).startswith("promoted")  # v2 replaces it
+    new_place = await _order_with_steps(rt, "WH-NEW-09", "Nobody (E0000)")
+    assert (await predict_next_step({"runtime": rt}, new_place, 3)).startswith("baseline")  # unseen warehouse
+    new_operator = await _order_with_steps(rt, "WH-SH-01", "Nobody (E0000)")
+    assert (await predict_next_step({"runtime": rt}, new_operator, 3)).startswith("model")  # operator: missing
+
+    no_events = await _order_with_steps(rt, None, None)
+    assert await predict_next_step({"runtime": rt}, no_events, 0) == "none (unchanged)"
+    done = await _order_with_steps(rt, "WH-SH-01", FAST, final=True)
+    assert await predict_next_step({"runtime": rt}, done, 0) == "none (unchanged)"
+    shuffled = await _order_with_steps(rt, "WH-SH-01", FAST, shuffled=True)
+    assert (await predict_next_step({"runtime": rt}, shuffled, 0)).startswith("model")
+
+
+async def _stored(rt: Runtime, order_id: int) -> Order:
+    async with rt.core.sessions() as session:
+        row = await session.get(Order, order_id)
+    assert row is not None
+    return row
+
+
+async def _order_with_steps(
+    rt: Runtime, warehouse: str | None, operator: str | None, *, final: bool = False, shuffled: bool = False
+) -> int:
+    """An order written straight to the log: `warehouse` None gives one with no events at all."""
+    at = utcnow() - timedelta(hours=2)
+    async with rt.core.sessions() as session:
+        count = len((await session.exec(select(Order.id))).all())
+        row = _order(10_000 + count)
+        session.add(row)
+        await session.flush()
+        assert row.id is not None
+        if warehouse is not None:
+            place = {"warehouse_code": warehouse, "operator": operator or ""}
+            events = [
+                _event(row.id, 1, "PAID", at),
+                _event(row.id, 2, "SHIP_REQUESTED", at + timedelta(minutes=5)),
+                _event(row.id, 3, "PICKED", at + timedelta(minutes=40), **place),
+            ]
+            if shuffled:  # the warehouse's clock put the pick before the request
+                events[2].occurred_at = at + timedelta(minutes=1)
+            if final:
+                events.append(_event(row.id, 4, "DELIVERED", at + timedelta(minutes=90), **place))
+            session.add_all(events)
+            row.version = len(events)
+        await session.commit()
+    assert row.id is not None
+    return row.id
+
+
+async def test_a_model_run_row_is_written_for_every_training(rt: Runtime) -> None:
+    shutil.rmtree(models_dir(rt), ignore_errors=True)
+    await _history(rt, 120)
+    await train_next_step({"runtime": rt}, window_days=60)
+    await train_next_step({"runtime": rt}, window_days=60)
+    from domain.prediction.models import NextStepModelRun
+
+    async with rt.core.sessions() as session:
+        runs = (await session.exec(select(NextStepModelRun).order_by(col(NextStepModelRun.id)))).all()
+        count = len((await session.exec(select(OrderEvent.id))).all())
+    assert [(r.version, r.promoted, r.current) for r in runs] == [(1, True, True), (2, False, False)]
+    assert "current v1" in runs[1].reason and runs[0].metrics["coverage90"] > 0 and count == 480
