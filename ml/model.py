@@ -7,13 +7,23 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import ThreadpoolController
 
 from ml.features import CATEGORICAL, NAMES, Example, Row
 
 LEVEL = 0.9
+_THREADS = ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    """The trees' OpenMP threads spin while waiting for each other: on a machine whose few cores other
+    processes share (a worker beside the API, CI), training ran 13 times slower with them than without,
+    and one row at a time gains nothing from them."""
+    return _THREADS.limit(limits=1, user_api="openmp")
 
 
 MAX_CATEGORIES = 250  # the trees bin a category into at most 255 bins; rarer values read as missing
@@ -121,6 +131,11 @@ class NextStepModel:
 
     @classmethod
     def fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int = 0) -> NextStepModel:
+        with _one_thread():
+            return cls._fit(train, calibration, seed)
+
+    @classmethod
+    def _fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int) -> NextStepModel:
         every = list(train) + list(calibration)
         encoder = Encoder().fit([ex.row for ex in every])
         x_all = encoder.transform([ex.row for ex in every])
@@ -141,7 +156,8 @@ class NextStepModel:
         if not rows:
             return []
         x = self.encoder.transform(rows)
-        point, low, high = self.point.predict(x), self.low.predict(x), self.high.predict(x)
+        with _one_thread():
+            point, low, high = self.point.predict(x), self.low.predict(x), self.high.predict(x)
         return [
             Prediction(
                 seconds=max(0.0, float(p)),

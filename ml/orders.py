@@ -23,9 +23,13 @@ _NOT_STEPS = frozenset({EventType.FULFILMENT_EVIDENCE, EventType.NEXT_STEP_PREDI
 
 @dataclass(frozen=True)
 class Basket:
+    """What the order itself says from the start: the warehouse the channel assigned is known at payment,
+    before any scan names it."""
+
     channel: str
     items: int
     lines: int
+    warehouse: str = ""
 
 
 async def order_event_log(sessions: async_sessionmaker[AsyncSession], since: datetime | None = None) -> list[Event]:
@@ -33,8 +37,8 @@ async def order_event_log(sessions: async_sessionmaker[AsyncSession], since: dat
     case starts in the middle). An event that leaves the stage unchanged (a note, a duplicate scan) is not a step. The
     warehouse, operator and place of a step are what an event of that order named up to then, never later."""
     query = select(OrderEvent.order_id, OrderEvent.type, OrderEvent.status, OrderEvent.occurred_at, OrderEvent.data)
-    baskets = select(Order.id, Order.channel, func.count(OrderLine.id), func.coalesce(func.sum(OrderLine.quantity), 0))
-    baskets = baskets.join(OrderLine, OrderLine.order_id == Order.id, isouter=True).group_by(Order.id, Order.channel)
+    baskets = select(Order.id, *_BASKET).join(OrderLine, OrderLine.order_id == Order.id, isouter=True)
+    baskets = baskets.group_by(Order.id, Order.channel, Order.warehouse_code)
     if since is not None:
         recent = select(OrderEvent.order_id).where(OrderEvent.occurred_at >= since)  # type: ignore[operator]
         query = query.where(OrderEvent.order_id.in_(recent))  # type: ignore[attr-defined]
@@ -42,7 +46,7 @@ async def order_event_log(sessions: async_sessionmaker[AsyncSession], since: dat
     query = query.order_by(OrderEvent.order_id, OrderEvent.version)
     async with sessions() as session:
         rows = (await session.execute(query)).all()
-        known = {int(r[0]): Basket(str(r[1]), int(r[3]), int(r[2])) for r in (await session.execute(baskets)).all()}
+        known = {int(r[0]): _basket(r[1:]) for r in (await session.execute(baskets)).all()}
     events: list[Event] = []
     by_order: dict[int, list[Any]] = {}
     for row in rows:
@@ -64,21 +68,33 @@ async def order_steps(session: AsyncSession, order_id: int) -> list[Event]:
     rows = (await session.execute(query.where(OrderEvent.order_id == order_id).order_by(OrderEvent.version))).all()
     basket = (
         await session.execute(
-            select(Order.channel, func.count(OrderLine.id), func.coalesce(func.sum(OrderLine.quantity), 0))
+            select(*_BASKET)
             .join(OrderLine, OrderLine.order_id == Order.id, isouter=True)
             .where(Order.id == order_id)
-            .group_by(Order.id, Order.channel)
+            .group_by(Order.id, Order.channel, Order.warehouse_code)
         )
     ).first()
-    known = None if basket is None else Basket(str(basket[0]), int(basket[2]), int(basket[1]))
-    return steps(order_id, rows, known)
+    return steps(order_id, rows, None if basket is None else _basket(basket))
+
+
+_BASKET = (
+    Order.channel,
+    func.count(OrderLine.id),
+    func.coalesce(func.sum(OrderLine.quantity), 0),
+    Order.warehouse_code,
+)
+
+
+def _basket(row: Sequence[Any]) -> Basket:
+    channel, lines, items, warehouse = row
+    return Basket(str(channel), int(items), int(lines), warehouse or "")
 
 
 def steps(order_id: int, history: Iterable[Sequence[Any]], basket: Basket | None) -> list[Event]:
     """(order id, type, status, occurred at, data) rows of one order in version order -> its stage entries."""
     out: list[Event] = []
     stage: str | None = None
-    place: dict[str, str] = {}
+    place: dict[str, str] = {"warehouse": basket.warehouse} if basket and basket.warehouse else {}
     for _, kind, status, occurred_at, data in history:
         if isinstance(data, dict):
             for key, value in _place(data).items():
