@@ -3,6 +3,7 @@ per-activity median that any model must beat."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -13,8 +14,10 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import ThreadpoolController
 
+from ml.compiled import CompiledTrees
 from ml.features import CATEGORICAL, NAMES, Example, Row
 
+log = logging.getLogger(__name__)
 LEVEL = 0.9
 _THREADS = ThreadpoolController()
 
@@ -128,6 +131,7 @@ class NextStepModel:
     low: HistGradientBoostingRegressor
     high: HistGradientBoostingRegressor
     margin: float
+    compiled: CompiledTrees | None = None  # the same trees for one order at a time; None: scikit-learn serves
 
     @classmethod
     def fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int = 0) -> NextStepModel:
@@ -150,14 +154,19 @@ class NextStepModel:
             conformity = np.maximum(low.predict(x_cal) - y_cal, y_cal - high.predict(x_cal))
             rank = min(len(conformity), math.ceil((len(conformity) + 1) * LEVEL))
             model.margin = float(np.sort(conformity)[rank - 1])
+        model.compiled = _compile(model, x_all[:200])
         return model
 
     def predict(self, rows: Sequence[Row]) -> list[Prediction]:
         if not rows:
             return []
         x = self.encoder.transform(rows)
-        with _one_thread():
-            point, low, high = self.point.predict(x), self.low.predict(x), self.high.predict(x)
+        compiled = getattr(self, "compiled", None)
+        if len(rows) == 1 and compiled is not None:
+            point, low, high = ([v] for v in compiled.predict_one(x[0]))
+        else:
+            with _one_thread():
+                point, low, high = self.point.predict(x), self.low.predict(x), self.high.predict(x)
         return [
             Prediction(
                 seconds=max(0.0, float(p)),
@@ -166,6 +175,23 @@ class NextStepModel:
             )
             for p, lo, hi in zip(point, low, high, strict=True)
         ]
+
+
+def _compile(model: NextStepModel, sample: np.ndarray) -> CompiledTrees | None:
+    """The walk over flattened trees, kept only if it gives scikit-learn's answers on `sample`."""
+    trees = [model.point, model.low, model.high]
+    try:
+        compiled = CompiledTrees.of(trees, len(CATEGORICAL))
+        ours = np.array([compiled.predict_one(row) for row in sample])
+    except Exception as exc:  # a scikit-learn whose internals moved: its own predict still works
+        log.warning("trees not compiled (%s); predictions use scikit-learn", exc)
+        return None
+    with _one_thread():
+        theirs = np.column_stack([t.predict(sample) for t in trees])
+    if not np.allclose(ours, theirs, rtol=1e-9, atol=1e-9):
+        log.warning("compiled trees disagree with scikit-learn; predictions use scikit-learn")
+        return None
+    return compiled
 
 
 def _trees(loss: str, seed: int, rows: int, quantile: float | None = None) -> HistGradientBoostingRegressor:

@@ -143,6 +143,15 @@ def train(
     return Decision(version, promoted, reason, report, run)
 
 
+def save(directory: Path, artifact: Artifact) -> Path:
+    """Writes a model file as a training run would (benches and demos that fit a model themselves)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"model-v{artifact.version}.pkl"
+    _save(path, artifact)
+    _save(directory / BASELINE, artifact.baseline)
+    return path
+
+
 def _save(path: Path, value: Any) -> None:
     """Written beside and renamed, so a reader never sees half a file."""
     partial = path.with_suffix(".partial")
