@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
 from api.demo_fulfilment import fulfilment_demo
+from api.demo_prediction import prediction_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.identity.models import MatchSuggestion, OrderGroup
@@ -210,6 +211,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     _print_report(runtime, day, report, counts, truth)
     await _live_push(runtime, port, bridge.key, day)
     await fulfilment_demo(runtime, port, day)
+    await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
     await _identity_section(runtime, base, bridge.key, seed, day.day)

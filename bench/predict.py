@@ -50,7 +50,7 @@ def say(message: str) -> None:
 
 def history(events: int) -> list[Event]:
     orders = events // 6
-    days = max(14, min(120, orders // 1500))
+    days = max(28, min(120, orders // 300))  # whole weeks in every slice of the split, as on a real floor
     return simulate_history(11, START, days, orders // days)
 
 

@@ -19,6 +19,7 @@ from ml.features import CATEGORICAL, NAMES, Example, Row
 
 log = logging.getLogger(__name__)
 LEVEL = 0.9
+MONDRIAN_MIN = 100  # calibration examples a stage needs for a margin of its own
 _THREADS = ThreadpoolController()
 
 
@@ -124,7 +125,9 @@ def _spread(waits: Sequence[float]) -> tuple[float, float]:
 class NextStepModel:
     """Point: trees minimising absolute error on all training cases (the mean absolute error is what is
     judged). Interval: 5%/95% quantile trees on log time, fitted without the calibration slice and then
-    widened by split-conformal calibration on it (CQR), so the 90% is measured, not assumed."""
+    widened by split-conformal calibration on it (CQR), so the 90% is measured, not assumed. The widening is
+    calibrated per stage where the calibration slice has enough of that stage (the quantile trees are off by
+    different amounts at different stages, so one margin over-covers some and under-covers others)."""
 
     encoder: Encoder
     point: HistGradientBoostingRegressor
@@ -132,6 +135,7 @@ class NextStepModel:
     high: HistGradientBoostingRegressor
     margin: float
     compiled: CompiledTrees | None = None  # the same trees for one order at a time; None: scikit-learn serves
+    margins: dict[str, float] = field(default_factory=dict)  # per stage; `margin` for the others
 
     @classmethod
     def fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int = 0) -> NextStepModel:
@@ -152,8 +156,11 @@ class NextStepModel:
             x_cal = encoder.transform([ex.row for ex in calibration])
             y_cal = _log([ex.seconds_to_next for ex in calibration])
             conformity = np.maximum(low.predict(x_cal) - y_cal, y_cal - high.predict(x_cal))
-            rank = min(len(conformity), math.ceil((len(conformity) + 1) * LEVEL))
-            model.margin = float(np.sort(conformity)[rank - 1])
+            model.margin = _conformal(conformity)
+            stages: dict[str, list[int]] = defaultdict(list)
+            for i, ex in enumerate(calibration):
+                stages[str(ex.row[0])].append(i)
+            model.margins = {k: _conformal(conformity[v]) for k, v in stages.items() if len(v) >= MONDRIAN_MIN}
         model.compiled = _compile(model, x_all[:200])
         return model
 
@@ -167,14 +174,21 @@ class NextStepModel:
         else:
             with _one_thread():
                 point, low, high = self.point.predict(x), self.low.predict(x), self.high.predict(x)
+        margins = getattr(self, "margins", {})
+        widen = [margins.get(str(row[0]), self.margin) for row in rows]
         return [
             Prediction(
                 seconds=max(0.0, float(p)),
-                low=max(0.0, float(np.expm1(lo - self.margin))),
-                high=float(np.expm1(max(hi, lo) + self.margin)),
+                low=max(0.0, float(np.expm1(lo - m))),
+                high=float(np.expm1(max(hi, lo) + m)),
             )
-            for p, lo, hi in zip(point, low, high, strict=True)
+            for p, lo, hi, m in zip(point, low, high, widen, strict=True)
         ]
+
+
+def _conformal(conformity: np.ndarray) -> float:
+    rank = min(len(conformity), math.ceil((len(conformity) + 1) * LEVEL))
+    return float(np.sort(conformity)[rank - 1])
 
 
 def _compile(model: NextStepModel, sample: np.ndarray) -> CompiledTrees | None:

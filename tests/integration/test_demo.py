@@ -57,6 +57,12 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert re.search(r"snapshot first: [1-9]\d* of the buyer's orders", out)
     assert re.search(r"own order paid:\s+PENDING_PAYMENT -> PAID \(version \d+\), pushed \d+ ms", out)
     assert not (tmp_path / "data" / "embedded-redis.json").exists()  # the embedded server was stopped
+    nextstep = out.split("== next step:", 1)[1].split("== channel intake", 1)[0]
+    overall = re.search(r"^\s+all\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", nextstep, re.MULTILINE)
+    assert overall is not None and float(overall.group(2)) < float(overall.group(3)), nextstep
+    assert re.search(r"predictions stored by the worker after the fulfilment moves: [1-9]\d* orders", nextstep)
+    assert re.search(r"next [A-Z_]+ at \d{4}-\d\d-\d\dT", nextstep)
+    assert re.search(r"90% between \d{4}-\S+ and \d{4}-\S+,\n\s+(MODEL|BASELINE)", nextstep)
     intake = out[out.index("== channel intake") :]
     assert re.search(
         r"afternoon changes: \d+ payloads, [1-9]\d* refused \(kept raw\), [1-9]\d* order numbers ending", intake
