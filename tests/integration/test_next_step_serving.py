@@ -195,3 +195,33 @@ async def test_a_model_run_row_is_written_for_every_training(rt: Runtime) -> Non
         count = len((await session.exec(select(OrderEvent.id))).all())
     assert [(r.version, r.promoted, r.current) for r in runs] == [(1, True, True), (2, False, False)]
     assert "current v1" in runs[1].reason and runs[0].metrics["coverage90"] > 0 and count == 480
+
+
+async def test_a_changed_prediction_is_pushed_to_the_customer_subscribed(api: Api, creds: Credentials) -> None:
+    from api.app import create_app
+    from domain.outbox.service import Outbox
+    from domain.prediction.service import StoredPrediction, store_prediction
+    from tests.integration.push_client import GraphQLWs, serving
+
+    rt = api.runtime
+    order = await paid_order(api, creds)
+    uid = (await api.gql("query($id: ID!) { order(id: $id) { buyerUid } }", {"id": order["id"]},
+                         headers=creds.admin))["data"]["order"]["buyerUid"]  # fmt: skip
+    subscription = """subscription { orderUpdates { version status snapshot
+      order { id predictedNextAt predictedNextStage } } }"""
+    at = utcnow().replace(microsecond=0) + timedelta(hours=3)
+    prediction = StoredPrediction(at, "SHIP_REQUESTED", at - timedelta(hours=1), at + timedelta(hours=2), 4, "MODEL")
+    async with serving(create_app(runtime=rt)) as url, GraphQLWs.open(url, creds.customer(rt, uid)) as ws:
+        op = await ws.subscribe(subscription)
+        snapshot = (await ws.next(op))["data"]["orderUpdates"]
+        assert snapshot["snapshot"] and snapshot["order"]["predictedNextAt"] is None
+        for _ in range(2):  # the second store changes nothing and pushes nothing
+            async with rt.core.sessions() as session, session.begin():
+                await store_prediction(session, Outbox(), _key(order["id"]), prediction)
+            await rt.relay.drained()
+        pushed = (await ws.next(op))["data"]["orderUpdates"]
+        assert pushed["version"] == snapshot["version"] + 1 and pushed["status"] == "PAID"
+        assert datetime.fromisoformat(pushed["order"]["predictedNextAt"]) == at
+        assert pushed["order"]["predictedNextStage"] == "SHIP_REQUESTED"
+        with pytest.raises(TimeoutError):
+            await ws.next(op, wait_s=0.5)
