@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
+from sim import floor
 from sim.day import SimDay, SimOrder
 from sim.weighted import Weighted
 
@@ -68,7 +70,7 @@ def generate_fulfilment(
     paid = [o for o in day.orders if o.paid_at is not None][:limit]
     events: list[FulfilmentEvent] = []
     fates: dict[str, str] = {}
-    truth: Counter[str] = Counter()
+    truth: Counter[str] = Counter(dict.fromkeys(("clicked", "physically_shipped", "delivered"), 0))
     for order in paid:
         fate = FATES.pick(rng)
         fates[order.channel_order_id] = fate
@@ -78,6 +80,16 @@ def generate_fulfilment(
     events.sort(key=lambda e: (e.at, e.order.channel_order_id))
     truth["orders"] = len(paid)
     return SimFulfilment(cutoff, tuple(events), fates, dict(truth))
+
+
+_LOCAL: Final = ZoneInfo("Asia/Shanghai")
+
+
+def _on_floor(step: Any, at: datetime, *args: Any) -> datetime:
+    """A wait of `sim.floor`, whose clock is the warehouse's local wall time."""
+    local = at.astimezone(_LOCAL).replace(tzinfo=None)
+    done: datetime = step(local, *args)
+    return done.replace(tzinfo=_LOCAL).astimezone(at.tzinfo)
 
 
 def _minutes(rng: Random, low: float, high: float) -> timedelta:
@@ -101,7 +113,13 @@ def _order_events(rng: Random, order: SimOrder, fate: str) -> list[FulfilmentEve
     if fate == PRE_SCAN:
         now += _minutes(rng, 2, 20)
         out.append(_scan(order, ids, "PICKED", now, zone, f"pick face {zone}-{rng.randrange(1, 40):02d}", operator))
-    requested = now + _minutes(rng, 10, 240)
+    items = sum(line.quantity for line in order.lines)
+    wh = order.warehouse_code
+    # The clean path takes the floor's learnable waits (waves, shifts, operators, baskets, trucks); faults keep theirs.
+    if fate == PRE_SCAN:
+        requested = now + _minutes(rng, 10, 240)
+    else:
+        requested = _on_floor(lambda t: floor.release(rng, wh, t), now)
     out.append(FulfilmentEvent(requested, "request", order, {"requestedAt": requested.isoformat()}))
     if fate == TOO_SOON:
         shipped = requested + timedelta(seconds=rng.randrange(30, 240))
@@ -109,31 +127,32 @@ def _order_events(rng: Random, order: SimOrder, fate: str) -> list[FulfilmentEve
         return out
     now = requested
     if fate != PRE_SCAN:
-        now += _minutes(rng, 10, 120)
+        now = _on_floor(lambda t: floor.pick(rng, wh, t, operator, items, 0), now)
         out.append(_scan(order, ids, "PICKED", now, zone, f"pick face {zone}-{rng.randrange(1, 40):02d}", operator))
     if fate == STUCK:
         if rng.random() < 0.5:  # picked, then left on a packing table
             now += _minutes(rng, 5, 60)
             out.append(_scan(order, ids, "PACKED", now, "P", station, rng.choice(OPERATORS)))
         return out
-    now += _minutes(rng, 5, 60)
+    now = _on_floor(lambda t: floor.pack(rng, wh, t, operator, items, 0), now)
     packer = rng.choice(OPERATORS)
     out.append(_scan(order, ids, "PACKED", now, "P", station, packer, tracking))
     if fate == DUPLICATE_SCAN:
         out.append(_scan(order, ids, "PACKED", now + timedelta(seconds=rng.randrange(2, 90)), "P", station, packer))
     now += _minutes(rng, 1, 10)
     out.append(_scan(order, ids, "WEIGHED", now, "W", "scale 1", packer, tracking))
-    now += _minutes(rng, 10, 180)
+    now = _on_floor(lambda t: floor.outbound(rng, t, carrier), now)
     if fate == NO_TRACKING:
         out.append(_confirm(order, ids, now, packer, None, None))
         return out
     assert tracking is not None
     out.append(_confirm(order, ids, now, packer, carrier, tracking))
+    delivered = _on_floor(lambda t: floor.deliver(rng, t, carrier), now)
     now += _minutes(rng, 20, 120)
     out.append(_carrier(order, ids, "PICKED_UP", now, carrier, tracking, "outbound dock"))
     now += _minutes(rng, 120, 480)
     out.append(_carrier(order, ids, "IN_TRANSIT", now, carrier, tracking, "sorting hub"))
-    now += _minutes(rng, 600, 2880)
+    now = max(delivered, now + timedelta(minutes=30))
     out.append(_carrier(order, ids, "DELIVERED", now, carrier, tracking, "front desk"))
     return out
 

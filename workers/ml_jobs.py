@@ -12,7 +12,14 @@ from typing import Any
 
 from domain.clock import utcnow
 from domain.outbox.service import Outbox
-from domain.prediction.service import NO_PREDICTION, StoredPrediction, record_run, registry_index, store_prediction
+from domain.prediction.service import (
+    NO_PREDICTION,
+    StoredPrediction,
+    record_run,
+    registry_index,
+    store_prediction,
+    superseded,
+)
 from ml.features import QUEUE_SPAN, Timeline
 from ml.model import Baseline
 from ml.orders import order_event_log, order_steps
@@ -75,12 +82,15 @@ async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
 
 
 async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) -> str:
-    """Enqueued after each fulfilment move; stores the forecast for the order as it is now (a later move has
-    its own job, which then finds nothing new). Every odd order has an answer (see ml.serving)."""
+    """Enqueued after each fulfilment move (`version`: the order's version after it); stores the forecast for
+    the order as it is now, unless a later move enqueued its own job. Every odd order has an answer (see
+    ml.serving)."""
     runtime: Runtime = ctx["runtime"]
-    state = await serving(ctx)
     async with runtime.core.sessions() as session:
+        if await superseded(session, order_id, version):
+            return "superseded by a later move"
         steps = await order_steps(session, order_id)
+    state = await serving(ctx)
     result = forecast(steps, state.timeline, state.artifact, state.baseline)
     async with unit_of_work(ctx) as session:
         changed = await store_prediction(session, Outbox(), order_id, stored(result))

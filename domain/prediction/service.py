@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
-from domain.orders.models import Order
+from domain.orders.models import Order, OrderEvent
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
 from domain.outbox.service import Outbox
@@ -23,6 +23,14 @@ from domain.prediction.models import NextStepModelRun
 from domain.sql import dialect, take_sqlite_write_lock
 
 PREDICT_JOB = "predict_next_step"
+# The moves that enqueue a prediction (domain/fulfilment/service.py calls schedule_prediction after each).
+MOVES = (
+    EventType.SHIP_REQUESTED,
+    EventType.ORDER_PICKED,
+    EventType.ORDER_PACKED,
+    EventType.ORDER_SHIPPED,
+    EventType.ORDER_DELIVERED,
+)
 BY = Provenance(Source.SYSTEM, "system:next-step-prediction")
 
 
@@ -90,6 +98,15 @@ async def record_run(session: AsyncSession, run: dict[str, Any]) -> NextStepMode
     session.add(row)
     await session.flush()
     return row
+
+
+async def superseded(session: AsyncSession, order_id: int, version: int) -> bool:
+    """Whether a move after `version` enqueued a prediction of its own: a burst of scans then costs one
+    prediction, not one per scan."""
+    later = select(OrderEvent.id).where(
+        OrderEvent.order_id == order_id, OrderEvent.version > version, col(OrderEvent.type).in_(MOVES)
+    )
+    return (await session.exec(later.limit(1))).first() is not None
 
 
 async def store_prediction(session: AsyncSession, outbox: Outbox, order_id: int, new: StoredPrediction) -> bool:

@@ -21,6 +21,7 @@ from workers.runtime import Runtime
 from workers.settings import create_worker
 
 FAST, SLOW = "Li Lei (E1024)", "Han Meimei (E2048)"
+LATEST = 10**6  # a job's version when no later move happened
 PREDICTION = """query($id: ID!) { order(id: $id) { status predictedNextAt predictedNextStage
   predictedNextInterval { low high } predictionModelVersion predictionBasis } }"""
 CUSTOMER_VIEW = """query($id: ID!) { order(id: $id) { predictedNextAt predictedNextStage } }"""
@@ -102,8 +103,9 @@ async def test_each_move_is_predicted_after_commit_and_staff_see_the_interval(ap
 
     pushed = [r.payload for r in await outbox_rows(api, "orders") if r.payload["event_type"] == "NEXT_STEP_PREDICTED"]
     assert pushed[-1]["predicted_next_at"] == at.isoformat() and pushed[-1]["status"] == "PICKED"
-    assert len(pushed) == 1  # both jobs ran after the pick and predict the order as it is now: one change
-    assert (await predict_next_step({"runtime": rt}, _key(order["id"]), 0)).endswith("(unchanged)")
+    assert len(pushed) == 1  # the request's job ran after the pick: superseded by the pick's
+    assert (await predict_next_step({"runtime": rt}, _key(order["id"]), LATEST)).endswith("(unchanged)")
+    assert await predict_next_step({"runtime": rt}, _key(order["id"]), 3) == "superseded by a later move"
     assert len([r for r in await outbox_rows(api, "orders") if r.payload["event_type"] == "NEXT_STEP_PREDICTED"]) == 1
 
 
@@ -115,12 +117,12 @@ async def test_odd_orders_get_the_baseline_or_null_never_an_error(
     order = await paid_order(api, creds)
     order_id = _key(order["id"])
     ctx: dict[str, Any] = {"runtime": rt}
-    assert await predict_next_step(ctx, order_id, 3) == "none (unchanged)"  # no model, no history at all
-    assert await predict_next_step({"runtime": rt}, 10_000_000, 1) == "none (unchanged)"  # no such order
+    assert await predict_next_step(ctx, order_id, LATEST) == "none (unchanged)"  # no model, no history at all
+    assert await predict_next_step({"runtime": rt}, 10_000_000, LATEST) == "none (unchanged)"  # no such order
 
     await _history(rt, 20)  # too little history for a model: the per-stage median serves
     assert "too little history" in await train_next_step({"runtime": rt}, window_days=60)
-    result = await predict_next_step({"runtime": rt}, order_id, 3)
+    result = await predict_next_step({"runtime": rt}, order_id, LATEST)
     assert result.startswith("baseline"), result
     stored = await _stored(rt, order_id)
     assert stored.prediction_basis == "BASELINE" and stored.prediction_model_version is None
@@ -130,21 +132,21 @@ async def test_odd_orders_get_the_baseline_or_null_never_an_error(
     assert (await train_next_step({"runtime": rt}, window_days=60)).startswith("promoted")
     (models_dir(rt) / "model-v1.pkl").write_bytes(b"not a model")  # a damaged file: the baseline serves
     with caplog.at_level("WARNING"):
-        assert (await predict_next_step({"runtime": rt}, order_id, 3)).startswith("baseline")
+        assert (await predict_next_step({"runtime": rt}, order_id, LATEST)).startswith("baseline")
     assert any("model v1" in r.getMessage() and "unusable" in r.getMessage() for r in caplog.records)
 
     assert (await train_next_step({"runtime": rt}, window_days=60)).startswith("promoted")  # v2 replaces it
     new_place = await _order_with_steps(rt, "WH-NEW-09", "Nobody (E0000)")
-    assert (await predict_next_step({"runtime": rt}, new_place, 3)).startswith("baseline")  # unseen warehouse
+    assert (await predict_next_step({"runtime": rt}, new_place, LATEST)).startswith("baseline")  # unseen warehouse
     new_operator = await _order_with_steps(rt, "WH-SH-01", "Nobody (E0000)")
-    assert (await predict_next_step({"runtime": rt}, new_operator, 3)).startswith("model")  # operator: missing
+    assert (await predict_next_step({"runtime": rt}, new_operator, LATEST)).startswith("model")  # operator: missing
 
     no_events = await _order_with_steps(rt, None, None)
-    assert await predict_next_step({"runtime": rt}, no_events, 0) == "none (unchanged)"
+    assert await predict_next_step({"runtime": rt}, no_events, LATEST) == "none (unchanged)"
     done = await _order_with_steps(rt, "WH-SH-01", FAST, final=True)
-    assert await predict_next_step({"runtime": rt}, done, 0) == "none (unchanged)"
+    assert await predict_next_step({"runtime": rt}, done, LATEST) == "none (unchanged)"
     shuffled = await _order_with_steps(rt, "WH-SH-01", FAST, shuffled=True)
-    assert (await predict_next_step({"runtime": rt}, shuffled, 0)).startswith("model")
+    assert (await predict_next_step({"runtime": rt}, shuffled, LATEST)).startswith("model")
 
 
 async def _stored(rt: Runtime, order_id: int) -> Order:
