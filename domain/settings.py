@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
+    # The longest period a health report or an order export may cover.
+    retention_days: int = 366
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

@@ -33,6 +33,7 @@ from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
+from api.graphql.selfcheck import SelfCheckQueries
 from api.graphql.staff import StaffMutations
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
@@ -43,7 +44,9 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries):
+class Query(
+    OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries, SelfCheckQueries
+):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
