@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, case, func, or_
+from sqlalchemy import ColumnElement, case, func, literal_column, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -374,7 +374,7 @@ async def alert_robot(probe: RobotProbe) -> Check:
 def _within_closure(session: AsyncSession) -> ColumnElement[bool]:
     opened, resolved = col(OrderException.opened_at), col(OrderException.resolved_at)
     if dialect(session) == "postgresql":
-        return resolved <= opened + timedelta(hours=CLOSURE_HOURS)
+        return resolved <= opened + literal_column(f"interval '{CLOSURE_HOURS} hours'")
     return func.julianday(resolved) - func.julianday(opened) <= CLOSURE_HOURS / 24
 
 
