@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
+    health_timezone: str = "Asia/Shanghai"
+    health_retention_days: int = 90
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

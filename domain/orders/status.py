@@ -40,6 +40,7 @@ class EventType(StrEnum):
     ORDER_COMPLETED = "ORDER_COMPLETED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
     SHIP_REQUESTED = "SHIP_REQUESTED"
+    SHIP_REQUEST_WITHDRAWN = "SHIP_REQUEST_WITHDRAWN"
     ORDER_PICKED = "ORDER_PICKED"
     ORDER_PACKED = "ORDER_PACKED"
     ORDER_SHIPPED = "ORDER_SHIPPED"
@@ -95,6 +96,14 @@ RULES: tuple[Rule, ...] = (
         S.SHIP_REQUESTED,
         frozenset({Source.STAFF}),
         "A click on 'ship' is a request to the warehouse, not evidence: it moves the order only to SHIP_REQUESTED.",
+    ),
+    Rule(
+        EventType.SHIP_REQUEST_WITHDRAWN,
+        frozenset({S.SHIP_REQUESTED}),
+        S.PAID,
+        frozenset({Source.STAFF}),
+        "A click made in error may be taken back before the warehouse touches the order; each round trip "
+        "is a flip the status-drift metric counts.",
     ),
     Rule(
         EventType.ORDER_PICKED,
@@ -178,6 +187,12 @@ def decide(current: OrderStatus, event: EventType, source: Source) -> OrderStatu
         assert rule.to_state in GRAPH[current], "a rule leaves the status graph"
         return rule.to_state
     raise TransitionRefused(f"no rule handles {event}", "ILLEGAL_TRANSITION")
+
+
+MOVES = frozenset(rule.event for rule in RULES)
+"""Every rule's to-state differs from its from-states, so an event of one of these types is exactly one status
+change; any other event leaves the status as it was."""
+assert all(rule.to_state not in rule.from_states for rule in RULES), "a rule that keeps the status is no move"
 
 
 def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
