@@ -33,7 +33,8 @@ from domain.health import drilldown
 from domain.health.customer_refs import differing_systems, find_order, record_customer_ref, refs_of, validate_report
 from domain.health.metrics import Measured, measure, measure_all, roll_up
 from domain.health.models import ExternalSystem
-from domain.health.snapshots import compute_snapshots, stored_trend, trend_starts
+from domain.health.service import refresh
+from domain.health.snapshots import stored_trend, trend_starts
 from domain.health.thresholds import (
     DEFINITIONS,
     Metric,
@@ -46,7 +47,6 @@ from domain.health.thresholds import (
 from domain.health.windows import LENGTH, Dimension, Period, Window, parse_dimension, parse_period, resolve_window
 from domain.intake.models import Outcome
 from domain.orders import queries
-from domain.outbox.service import Outbox
 from domain.reconcile.models import ReconItem as ReconItemRow
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ HealthDimension = strawberry.enum(
     name="HealthDimension",
     description="ALL: one value; CHANNEL or WAREHOUSE: one value per channel or warehouse.",
 )
-PUSH_ALERTS_JOB = "push_health_alerts"
 OPS = frozenset({Role.OPS, Role.ADMIN})
 WRITE_SCOPE = {
     ExternalSystem.ERP: Scope.ERP_WRITE,
@@ -721,19 +720,13 @@ async def compute_and_alert(
 ) -> tuple[HealthReport, list[health_alerts.Transition]]:
     now = utcnow()
     async with info.context.unit_of_work() as session:
-        computed = await compute_snapshots(session, period, at, now, _tz(info))
-        transitions = await health_alerts.evaluate(
-            session, computed.overall(), computed.thresholds, period, computed.window.start, now
-        )
-        if transitions:
-            outbox = Outbox()
-            outbox.enqueue(PUSH_ALERTS_JOB, {})
-            await outbox.flush(session)
+        done = await refresh(session, period, at, now, _tz(info))
+    computed = done.computed
     report = HealthReport(
         period=period, start=computed.window.start, end=computed.window.end, computed_at=now,
         metrics=[HealthMetricValue.of(r, computed.thresholds[r.metric]) for r in computed.overall()], user_errors=[],
     )  # fmt: skip
-    return report, transitions
+    return report, done.transitions
 
 
 @strawberry.type
