@@ -125,3 +125,16 @@ def test_bfs_helper_agrees_with_status_module() -> None:
                 seen[t] = seen[s] + 1
                 queue.append(t)
     assert all(shortest_path_length(S.PENDING_PAYMENT, t) == n for t, n in seen.items())
+
+
+def test_the_health_simulation_is_reproducible() -> None:
+    from datetime import date, timedelta
+
+    from sim.day import generate_day
+    from sim.health import generate_health
+
+    day = generate_day(3, date(2024, 11, 11), 120)
+    cutoff = datetime(2024, 11, 11, tzinfo=SHANGHAI) + timedelta(days=3)
+    first = generate_health(day, cutoff, limit=60)
+    assert first == generate_health(day, cutoff, limit=60)
+    assert first.truth["orders"] == 120
