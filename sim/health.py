@@ -90,11 +90,17 @@ def _with_customer(event: FulfilmentEvent, customer_id: str) -> FulfilmentEvent:
     return FulfilmentEvent(event.at, event.kind, event.order, {key: {**body, "customerId": customer_id}})
 
 
+def plan_attribution(day: SimDay) -> tuple[dict[str, dict[str, str]], Counter[str]]:
+    """Each order's attribution input by channel order id, drawn on its own so a demo can send just these."""
+    rng = Random(f"orderhub-attribution:{day.seed}:{day.day.isoformat()}")
+    truth: Counter[str] = Counter()
+    return {o.channel_order_id: _attribution(rng, o, truth) for o in day.orders}, truth
+
+
 def generate_health(day: SimDay, cutoff: datetime, *, limit: int | None = None) -> SimHealth:
     """The same day, cutoff and limit always give the same faults and the same truth."""
     rng = Random(f"orderhub-health:{day.seed}:{day.day.isoformat()}")
-    truth: Counter[str] = Counter()
-    attribution = {o.channel_order_id: _attribution(rng, o, truth) for o in day.orders}
+    attribution, truth = plan_attribution(day)
     truth["orders"] = len(day.orders)
 
     base = generate_fulfilment(day, cutoff, limit=limit)
