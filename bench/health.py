@@ -95,8 +95,9 @@ async def load(url: str, n: int) -> int:
         )  # fmt: skip
         await conn.execute(
             f"""INSERT INTO order_event (order_id, version, type, status, source, actor, occurred_at, recorded_at, data)
-                SELECT g.i, pl.version, pl.type, pl.status, 'SYSTEM', 'bench', {placed} + make_interval(mins => pl.version),
-                       {placed} + make_interval(mins => pl.version), '{{}}'::jsonb
+                SELECT g.i, pl.version, pl.type, pl.status, 'SYSTEM', 'bench',
+                       {placed} + make_interval(mins => pl.version), {placed} + make_interval(mins => pl.version),
+                       '{{}}'::jsonb
                 FROM generate_series(1, $2) g(i) JOIN plan pl ON pl.p = g.i % 100""",
             DAY, n,
         )  # fmt: skip
@@ -110,8 +111,8 @@ async def load(url: str, n: int) -> int:
             DAY, n,
         )  # fmt: skip
         await conn.execute(
-            f"""INSERT INTO fund_voucher (provider, provider_txn_id, kind, order_ref, order_id, amount, currency, status,
-                  raw, provider_time, received_at, repeats)
+            f"""INSERT INTO fund_voucher (provider, provider_txn_id, kind, order_ref, order_id, amount, currency,
+                  status, raw, provider_time, received_at, repeats)
                 SELECT 'lianlian', 'LL' || g.i, 'PAYMENT', 'B' || g.i, g.i, {amount}, 'CNY', 'CONFIRMED', '{{}}'::jsonb,
                        {placed} + interval '1 minute', {placed} + interval '63 seconds', 0
                 FROM generate_series(1, $2) g(i) WHERE g.i % 100 >= 12 AND g.i % 5000 <> 4077""",
@@ -120,7 +121,8 @@ async def load(url: str, n: int) -> int:
         statement_id = await conn.fetchval(
             """INSERT INTO statement (provider, format, filename, content_hash, period_start, period_end, line_count,
                  uploaded_by, received_at)
-               VALUES ('lianlian', 'bank', 'bench.csv', md5(random()::text), $1::timestamptz, $1::timestamptz + interval '1 day', 0, 'bench', now())
+               VALUES ('lianlian', 'bank', 'bench.csv', md5(random()::text), $1::timestamptz,
+                       $1::timestamptz + interval '1 day', 0, 'bench', now())
                RETURNING id""",
             DAY,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 from graphql import GraphQLError
+from sqlmodel import col, select
 from strawberry.types import Info
 
 from api.auth.principal import Partner, Staff
@@ -46,8 +47,10 @@ from domain.health.thresholds import (
 )
 from domain.health.windows import LENGTH, Dimension, Period, Window, parse_dimension, parse_period, resolve_window
 from domain.intake.models import Outcome
+from domain.ledger.models import FundVoucher
 from domain.orders import queries
 from domain.reconcile.models import ReconItem as ReconItemRow
+from domain.reconcile.models import ReconRun
 
 if TYPE_CHECKING:
     from api.graphql.exceptions import OrderException
@@ -411,9 +414,6 @@ class HealthDrilldown:
     async def unmatched_vouchers(
         self, info: Info[Context, None], first: int, after: str | None = None
     ) -> Connection[UnmatchedItem]:
-        from domain.ledger.models import FundVoucher
-        from domain.reconcile.models import ReconRun
-
         check_page_size(first, None)
         if self.scope is None:
             return _empty()
@@ -422,19 +422,24 @@ class HealthDrilldown:
             page = await drilldown.unmatched_items(
                 session, self.scope, first, None if key is None else (key[0], key[1])
             )
-            nodes = []
-            for r in page.rows:
-                item = await session.get(ReconItemRow, int(r["item_id"]))
-                assert item is not None
-                run = await session.get(ReconRun, item.run_id)
-                voucher = None if item.voucher_id is None else await session.get(FundVoucher, item.voucher_id)
-                nodes.append(
-                    UnmatchedItem(
-                        row=item, order_id=None if voucher is None else voucher.order_id,
-                        provider=run.provider if run else "", side="VOUCHER" if item.statement_line_id is None
-                        else "STATEMENT_LINE",
-                    )
-                )  # fmt: skip
+            ids = [int(r["item_id"]) for r in page.rows]
+            items = {i.id: i for i in (await session.exec(select(ReconItemRow).where(col(ReconItemRow.id).in_(ids))))}
+            run_ids = {i.run_id for i in items.values()}
+            runs = {r.id: r for r in (await session.exec(select(ReconRun).where(col(ReconRun.id).in_(run_ids))))}
+            voucher_ids = {i.voucher_id for i in items.values() if i.voucher_id is not None}
+            query = select(FundVoucher).where(col(FundVoucher.id).in_(voucher_ids))
+            vouchers = {v.id: v for v in (await session.exec(query))}
+        nodes = []
+        for item_id in ids:
+            item = items[item_id]
+            voucher = vouchers.get(item.voucher_id) if item.voucher_id is not None else None
+            nodes.append(
+                UnmatchedItem(
+                    row=item, order_id=None if voucher is None else voucher.order_id,
+                    provider=runs[item.run_id].provider,
+                    side="VOUCHER" if item.statement_line_id is None else "STATEMENT_LINE",
+                )
+            )  # fmt: skip
         cursors = [_cursor(int(r["weight"]), int(r["item_id"])) for r in page.rows]
         return connection(nodes, cursors, page.has_next, after is not None)
 

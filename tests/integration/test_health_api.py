@@ -61,7 +61,7 @@ async def test_five_metrics_and_their_drilldowns(api: Api, creds: Credentials) -
         crm = await issue_partner_key(session, "crm", ["crm:write"])
     good = await _order(api, creds, "T-1", "TAOBAO", {"landingUrl": "https://shop.example/a?utm_source=taobao"})
     drifting = await _order(api, creds, "T-2", "TAOBAO", {"utmSource": "Taobao", "utmMedium": "cpc"})
-    await _order(api, creds, "D-3", "DOUYIN", {"landingUrl": "https://shop.example/live"})
+    live = await _order(api, creds, "D-3", "DOUYIN", {"landingUrl": "https://shop.example/live"})
     await _order(api, creds, "D-4", "DOUYIN", {"utmSource": "taobao"})
 
     now = utcnow()
@@ -71,10 +71,14 @@ async def test_five_metrics_and_their_drilldowns(api: Api, creds: Credentials) -
                                                         customerId="WMS-77", customerGrade="VIP")},
                              headers=creds.wms_only)  # fmt: skip
         assert done["data"]["recordWarehouseEvent"]["outcome"] == "APPLIED", done
-    await request_ship(api, who, drifting, now - timedelta(minutes=40))
-    withdrawn = await api.gql(WITHDRAW, {"input": {"orderId": drifting, "reason": "wrong parcel"}}, headers=who.ops)
-    assert withdrawn["data"]["withdrawShipmentRequest"]["order"]["status"] == "PAID"
-    await request_ship(api, who, drifting, now - timedelta(minutes=10))
+    for gid in (drifting, live):
+        await request_ship(api, who, gid, now - timedelta(minutes=40))
+        withdrawn = await api.gql(WITHDRAW, {"input": {"orderId": gid, "reason": "wrong parcel"}}, headers=who.ops)
+        assert withdrawn["data"]["withdrawShipmentRequest"]["order"]["status"] == "PAID"
+        await request_ship(api, who, gid, now - timedelta(minutes=10))
+    refused = await api.gql(WITHDRAW, {"input": {"orderId": good, "reason": "x"}}, headers=who.ops)
+    assert refused["data"]["withdrawShipmentRequest"]["userErrors"] == [{"field": ["input", "orderId"],
+                                                                         "code": "ILLEGAL_TRANSITION"}]  # fmt: skip
 
     report = {"system": "ERP", "channelOrderId": "T-1", "customerId": "C-1", "customerGrade": "gold"}
     first = await api.gql(REPORT, {"input": report}, headers={"X-Api-Key": erp.key})
@@ -103,20 +107,30 @@ async def test_five_metrics_and_their_drilldowns(api: Api, creds: Credentials) -
     metrics = _by_metric(await api.gql(METRICS, {"input": span}, headers=creds.admin))
     counts = {name: (m["numerator"], m["denominator"]) for name, m in metrics.items()}
     assert counts == {
-        "STATUS_DRIFT": (2, 4),
+        "STATUS_DRIFT": (4, 4),
         "CHANNEL_ATTRIBUTION": (2, 4),
         "VOUCHER_MATCH": (0, 0),
         "ID_CONSISTENCY": (1, 2),  # T-2: ERP and CRM agree; T-1: ERP C-1, WMS WMS-77
         "EXCEPTION_CLOSURE": (2, 3),  # 80 h open, 100 h closed in 2 h, 5 h closed in 1 h; 10 h open waits
     }, counts
     assert metrics["VOUCHER_MATCH"]["value"] is None and metrics["VOUCHER_MATCH"]["healthy"] is None
-    assert metrics["STATUS_DRIFT"]["value"] == 0.5 and metrics["STATUS_DRIFT"]["healthy"] is False
+    assert metrics["STATUS_DRIFT"]["value"] == 1.0 and metrics["STATUS_DRIFT"]["healthy"] is False
 
     drill = await api.gql(DRILL, {"input": span, "first": 10}, headers=creds.cs)
     body = drill["data"]["healthDrilldown"]
-    [top] = [e["node"] for e in body["driftingOrders"]["edges"]]
-    assert (top["order"]["channelOrderId"], top["drift"], top["statusChanges"]) == ("T-2", 2, 4)
+    assert [e["node"]["order"]["channelOrderId"] for e in body["driftingOrders"]["edges"]] == ["D-3", "T-2"]
+    top = body["driftingOrders"]["edges"][1]["node"]
+    assert (top["drift"], top["statusChanges"], top["minimumChanges"]) == (2, 4, 2)
     assert [f["toStatus"] for f in top["flips"]] == ["PAID", "SHIP_REQUESTED", "PAID", "SHIP_REQUESTED"]
+    page = """query($input: HealthDrilldownInput, $after: String) { healthDrilldown(input: $input) {
+      driftingOrders(first: 1, after: $after) { edges { cursor node { order { channelOrderId } } }
+      pageInfo { hasNextPage } } } }"""
+    first = (await api.gql(page, {"input": span}, headers=creds.cs))["data"]["healthDrilldown"]["driftingOrders"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    after = first["edges"][0]["cursor"]
+    second = (await api.gql(page, {"input": span, "after": after}, headers=creds.cs))["data"]["healthDrilldown"]
+    assert [e["node"]["order"]["channelOrderId"] for e in second["driftingOrders"]["edges"]] == ["T-2"]
+    assert second["driftingOrders"]["pageInfo"]["hasNextPage"] is False
     groups = {(g["node"]["landingUrl"], g["node"]["utmSource"]): g["node"] for g in body["misattributed"]["edges"]}
     assert set(groups) == {("https://shop.example/live", None), (None, "taobao")}
     assert groups[("https://shop.example/live", None)]["missingUtmSource"] is True

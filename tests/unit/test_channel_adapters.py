@@ -157,5 +157,7 @@ def test_attribution_is_kept_as_the_channel_sends_it(channel: str) -> None:
     body["traffic"] = {"landing_page": "https://shop.example/live?utm_source=Douyin&utm_campaign=d12"}
     got = normalize(adapter_for(channel), body).attribution  # type: ignore[arg-type]
     assert (got.utm_source, got.utm_campaign, got.landing_url) == (
-        "douyin", "d12", "https://shop.example/live?utm_source=Douyin&utm_campaign=d12"
+        "douyin",
+        "d12",
+        "https://shop.example/live?utm_source=Douyin&utm_campaign=d12",
     )
