@@ -14,6 +14,7 @@ import sqlmodel
 from alembic import op
 
 import domain.columns
+from domain.orders.status import MOVES, STAGE_BITS, EventType, OrderStatus, minimum_changes
 
 revision: str = "0008"
 down_revision: Union[str, None] = "0006"
@@ -42,6 +43,9 @@ def upgrade() -> None:
         batch_op.add_column(_text("utm_campaign", 200, True))
         batch_op.add_column(_text("landing_url", 500, True))
         batch_op.create_index("ix_orders_placed_at", ["placed_at"], unique=False)
+        for name in ("status_changes", "min_status_changes", "stages_entered", "customer_refs", "customer_ids_differ"):
+            batch_op.add_column(sa.Column(name, sa.Integer(), server_default="0", nullable=False))
+    _backfill_drift()
     with op.batch_alter_table("order_exception", schema=None) as batch_op:
         batch_op.create_index("ix_order_exception_opened_at", ["opened_at"], unique=False)
     with op.batch_alter_table("recon_item", schema=None) as batch_op:
@@ -114,6 +118,27 @@ def upgrade() -> None:
     )
 
 
+def _backfill_drift() -> None:
+    """Orders placed before this revision get their counters from their event log, as the write path keeps them."""
+    moves = ", ".join(f"'{e.value}'" for e in sorted(MOVES))
+    entered = " + ".join(
+        f"CASE WHEN EXISTS (SELECT 1 FROM order_event e WHERE e.order_id = orders.id AND e.type = '{event.value}') "
+        f"THEN {STAGE_BITS[stage]} ELSE 0 END"
+        for stage, event in ((OrderStatus.PICKED, EventType.ORDER_PICKED), (OrderStatus.PACKED, EventType.ORDER_PACKED))
+    )
+    op.execute(
+        f"UPDATE orders SET status_changes = (SELECT COUNT(*) FROM order_event e WHERE e.order_id = orders.id "
+        f"AND e.type IN ({moves})), stages_entered = {entered}"
+    )
+    branches = " ".join(
+        f"WHEN orders.status = '{status.value}' AND orders.stages_entered = {bits} "
+        f"THEN {minimum_changes(OrderStatus.PENDING_PAYMENT, status, bits)}"
+        for status in OrderStatus
+        for bits in range(4)
+    )
+    op.execute(f"UPDATE orders SET min_status_changes = CASE {branches} ELSE 0 END")
+
+
 def downgrade() -> None:
     op.drop_table("health_alert")
     with op.batch_alter_table("health_threshold_change", schema=None) as batch_op:
@@ -129,6 +154,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_order_exception_opened_at")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_placed_at")
+        for name in ("status_changes", "min_status_changes", "stages_entered", "customer_refs", "customer_ids_differ"):
+            batch_op.drop_column(name)
         batch_op.drop_column("landing_url")
         batch_op.drop_column("utm_campaign")
         batch_op.drop_column("utm_medium")

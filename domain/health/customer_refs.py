@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import case, distinct, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,7 +76,21 @@ async def find_order(session: AsyncSession, channel: str | None, channel_order_i
 
 
 async def record_customer_ref(session: AsyncSession, order_id: int, report: CustomerReport, by: str) -> Reported:
-    """Idempotent on (order, system): the same values again only count a repeat."""
+    """Idempotent on (order, system): the same values again only count a repeat. The order keeps how many systems
+    reported and whether they disagree, in the same transaction, so the metric is one scan of orders."""
+    reported = await _upsert(session, order_id, report, by)
+    if reported.changed:
+        refs = OrderCustomerRef.__table__  # type: ignore[attr-defined]
+        mine = select(func.count()).select_from(refs).where(refs.c.order_id == order_id).scalar_subquery()
+        ids = select(func.count(distinct(refs.c.customer_id))).where(refs.c.order_id == order_id).scalar_subquery()
+        differ = case((ids > 1, 1), else_=0)
+        await session.exec(
+            update(Order).where(col(Order.id) == order_id).values(customer_refs=mine, customer_ids_differ=differ)
+        )
+    return reported
+
+
+async def _upsert(session: AsyncSession, order_id: int, report: CustomerReport, by: str) -> Reported:
     now = utcnow()
     values = {
         "order_id": order_id, "system": report.system.value, "customer_id": report.customer_id,

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.policy import Role
 from domain.columns import UtcDateTime
 from domain.fulfilment.models import ExceptionKind
-from domain.health.metrics import CLOSURE_WINDOW, DRIFT_TERMS, UNMATCHED_LINE, _quoted, attribution_sql, within_72h
+from domain.health.metrics import CLOSURE_WINDOW, UNMATCHED_LINE, _quoted, attribution_sql, within_72h
 from domain.health.windows import Window
 from domain.orders.models import OrderEvent
 from domain.orders.status import MOVES, EventType, OrderStatus
@@ -67,11 +67,10 @@ def _page(rows: list[Any], first: int) -> Page:
 
 async def drifting_orders(session: AsyncSession, scope: Scope, first: int, after: tuple[int, int] | None) -> Page:
     """Orders with drift above zero, most drift first; `after` is the last (drift, order id) seen."""
-    keyset = "" if after is None else f" AND (({DRIFT_TERMS}) < :d OR (({DRIFT_TERMS}) = :d AND o.id < :after))"
-    sql = f"""SELECT o.id AS order_id, {DRIFT_TERMS} AS drift
-FROM orders o JOIN order_event e ON e.order_id = o.id
-WHERE o.placed_at >= :start AND o.placed_at < :end{scope.where()}
-GROUP BY o.id HAVING ({DRIFT_TERMS}) > 0{keyset}
+    drift = "(o.status_changes - o.min_status_changes)"
+    keyset = "" if after is None else f" AND ({drift} < :d OR ({drift} = :d AND o.id < :after))"
+    sql = f"""SELECT o.id AS order_id, {drift} AS drift FROM orders o
+WHERE o.placed_at >= :start AND o.placed_at < :end AND {drift} > 0{scope.where()}{keyset}
 ORDER BY drift DESC, o.id DESC LIMIT :limit"""
     params = {**scope.params(), "limit": first + 1}
     if after is not None:

@@ -65,6 +65,13 @@ class Order(SQLModel, table=True):
     current_operator: str | None = Field(default=None, max_length=100)
     stage_entered_at: datetime | None = Field(default=None, sa_column=utc_column())
     version: int = 0
+    # health, kept with every event: status changes so far, the fewest the order needed, stages it entered (bits)
+    status_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    min_status_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    stages_entered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # health, kept with every partner report: systems that named a customer, and 1 when they disagree
+    customer_refs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    customer_ids_differ: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
     parent_order_id: int | None = Field(  # identity: grouping; NO ACTION, so a group and its children delete together

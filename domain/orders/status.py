@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 
 class OrderStatus(StrEnum):
@@ -207,6 +208,23 @@ def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
                 seen[target] = seen[status] + 1
                 queue.append(target)
     return None
+
+
+STAGE_BITS: dict[OrderStatus, int] = {S.PICKED: 1, S.PACKED: 2}
+"""Fulfilment stages the graph lets an order skip (SHIP_REQUESTED -> SHIPPED is legal). One the order did enter
+is a waypoint of its shortest path, so a normal pick-pack-ship flow has no drift; the order keeps them as bits."""
+
+
+def minimum_changes(first: OrderStatus, current: OrderStatus, stages_entered: int) -> int:
+    """The shortest legal path from the first status to the current one through the stages entered, in flow order."""
+    stops = [first, *(s for s, bit in STAGE_BITS.items() if stages_entered & bit and s is not current), current]
+    total = 0
+    for a, b in pairwise(stops):
+        length = shortest_path_length(a, b)
+        if length is None:  # a stage left behind by a later legal move: count the direct path
+            return shortest_path_length(first, current) or 0
+        total += length
+    return total
 
 
 def rank(status: OrderStatus) -> int:

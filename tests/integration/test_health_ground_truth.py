@@ -16,7 +16,7 @@ from domain.fulfilment.exceptions import resolve_exception
 from domain.fulfilment.models import OrderException
 from domain.fulfilment.service import FulfilmentService
 from domain.health.customer_refs import CustomerReport, record_customer_ref
-from domain.health.metrics import measure
+from domain.health.metrics import STATUS_DRIFT_FROM_EVENTS, measure
 from domain.health.models import ExternalSystem
 from domain.health.thresholds import Metric
 from domain.health.windows import Window
@@ -165,6 +165,9 @@ async def test_each_metric_equals_the_simulators_own_count(rt: Runtime) -> None:
             counts = await measure(session, metric, window, later)
             got[metric.value] = (sum(c.numerator for c in counts), sum(c.denominator for c in counts))
         closure_now = await measure(session, Metric.EXCEPTION_CLOSURE, window, now)
+        params = {"start": window.start, "end": window.end}
+        from_log = (await session.execute(STATUS_DRIFT_FROM_EVENTS, params)).all()
     assert got == want, sim.truth
+    assert (sum(r.numerator for r in from_log), sum(r.denominator for r in from_log)) == want["STATUS_DRIFT"]
     resolved = sim.truth["exceptions_resolved"]  # while younger than 72 h, open ones wait outside the denominator
     assert (sum(c.numerator for c in closure_now), sum(c.denominator for c in closure_now)) == (resolved, resolved)

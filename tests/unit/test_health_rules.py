@@ -16,7 +16,7 @@ from domain.health.models import OrderCustomerRef
 from domain.health.thresholds import Metric, is_healthy
 from domain.health.windows import Period, resolve_window, window_of
 from domain.orders.commands import AttributionSubmission, _attribution
-from domain.orders.status import GRAPH, RULES, OrderStatus, shortest_path_length
+from domain.orders.status import GRAPH, RULES, STAGE_BITS, OrderStatus, minimum_changes, shortest_path_length
 
 S = OrderStatus
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,6 +60,8 @@ def test_the_sql_minimum_equals_the_shortest_path_through_the_stages_entered() -
                     continue
                 exact = _through(S.PENDING_PAYMENT, list(entered), end)
                 assert exact is not None
+                bits = sum(STAGE_BITS[stage] for stage in entered)
+                assert minimum_changes(S.PENDING_PAYMENT, end, bits) == exact, (end, entered)
                 base = shortest_path_length(S.PENDING_PAYMENT, end)
                 assert base is not None
                 assert exact == base + sum(1 for stage in entered if stage is not end), (end, entered)
