@@ -623,7 +623,8 @@ class HealthQueries:
                             healthy=is_healthy(metric, snap.value, snap.threshold), computed_at=snap.computed_at,
                             stored=True))  # fmt: skip
                         continue
-                    rows = roll_up(metric, await measure(session, metric, w, now), dimension)
+                    counts = await measure(session, metric, w, now, grouped=dimension is not Dimension.ALL)
+                    rows = roll_up(metric, counts, dimension)
                     row = next((r for r in rows if key in (None, r.channel, r.warehouse_code)), None)
                     n, d = (row.numerator, row.denominator) if row else (0, 0)
                     value = n / d if d else None

@@ -162,8 +162,10 @@ async def test_each_metric_equals_the_simulators_own_count(rt: Runtime) -> None:
     got = {}
     async with rt.core.sessions() as session:
         for metric in Metric:
-            counts = await measure(session, metric, window, later)
-            got[metric.value] = (sum(c.numerator for c in counts), sum(c.denominator for c in counts))
+            for grouped in (True, False):  # per channel and warehouse, and the overall shortcut, agree
+                counts = await measure(session, metric, window, later, grouped=grouped)
+                pair = (sum(c.numerator for c in counts), sum(c.denominator for c in counts))
+                assert got.setdefault(metric.value, pair) == pair, (metric, grouped)
         closure_now = await measure(session, Metric.EXCEPTION_CLOSURE, window, now)
         params = {"start": window.start, "end": window.end}
         from_log = (await session.execute(STATUS_DRIFT_FROM_EVENTS, params)).all()
