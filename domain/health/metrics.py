@@ -153,13 +153,18 @@ FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
 )
 
 
-def exception_closure(session: AsyncSession) -> TextClause:
+def exception_closure(session: AsyncSession, *, grouped: bool = True) -> TextClause:
     closed = within_72h(session, "x.opened_at", "x.resolved_at")
+    dims, join, group = (
+        (DIMENSIONS, "LEFT JOIN orders o ON o.id = x.order_id", GROUP)
+        if grouped
+        else ("NULL AS channel, NULL AS warehouse_code", "", "")
+    )
     return _timed(
-        f"""SELECT {DIMENSIONS}, SUM(CASE WHEN {closed} THEN 1 ELSE 0 END) AS numerator,
+        f"""SELECT {dims}, SUM(CASE WHEN {closed} THEN 1 ELSE 0 END) AS numerator,
        SUM(CASE WHEN {closed} OR x.opened_at <= :aged THEN 1 ELSE 0 END) AS denominator
-FROM order_exception x LEFT JOIN orders o ON o.id = x.order_id
-WHERE x.opened_at >= :start AND x.opened_at < :end {GROUP}""",
+FROM order_exception x {join}
+WHERE x.opened_at >= :start AND x.opened_at < :end {group}""",
         "start",
         "end",
         "aged",
@@ -198,7 +203,7 @@ async def measure(
     if metric is Metric.VOUCHER_MATCH and not grouped:
         query = VOUCHER_MATCH_OVERALL
     elif metric is Metric.EXCEPTION_CLOSURE:
-        query = exception_closure(session)
+        query = exception_closure(session, grouped=grouped)
         params["aged"] = now - CLOSURE_WINDOW
     else:
         query = {
