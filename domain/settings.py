@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
+    health_timezone: str = "Asia/Shanghai"
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
 

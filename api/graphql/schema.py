@@ -25,6 +25,7 @@ from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
+from api.graphql.health import HealthMutations, HealthQueries
 from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.ids import decode_gid
 from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
@@ -45,7 +46,14 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 @strawberry.type
 class Query(
-    OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries, SelfCheckQueries
+    OrderQueries,
+    FulfilmentQueries,
+    ExceptionQueries,
+    IntakeQueries,
+    MoneyQueries,
+    IdentityQueries,
+    SelfCheckQueries,
+    HealthQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
@@ -67,6 +75,7 @@ class Mutation(
     ReplayMutations,
     MoneyMutations,
     IdentityMutations,
+    HealthMutations,
 ):
     pass
 

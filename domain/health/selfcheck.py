@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, case, func, literal_column, or_
+from sqlalchemy import case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,19 +23,18 @@ from domain.access.models import PartnerKey
 from domain.access.policy import Scope
 from domain.channels.models import ChannelIntake, SchemaBaseline
 from domain.clock import as_utc
-from domain.fulfilment.models import OrderException
 from domain.fulfilment.rule import current_rule
+from domain.health.metrics import measure
+from domain.health.thresholds import Metric, current_thresholds, is_healthy
+from domain.health.windows import Window
 from domain.ledger.providers.verdict import load_rsa_public_key
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import PHYSICAL_SOURCES, RULES, EventType, Source
 from domain.reconcile.models import ReconRun, Statement
 from domain.settings import Settings
-from domain.sql import dialect
 
 WINDOW = timedelta(days=7)
 SHIPPED_WITHOUT_TRACKING_LIMIT = 0.05
-CLOSURE_HOURS = 72
-CLOSURE_THRESHOLD = 0.85
 STATEMENT_MAX_AGE = timedelta(hours=24)
 MIN_SECRET_CHARS = 32
 MERGE_WINDOW_RANGE = (30, 3600)
@@ -371,34 +370,21 @@ async def alert_robot(probe: RobotProbe) -> Check:
     )
 
 
-def _within_closure(session: AsyncSession) -> ColumnElement[bool]:
-    opened, resolved = col(OrderException.opened_at), col(OrderException.resolved_at)
-    if dialect(session) == "postgresql":
-        return resolved <= opened + literal_column(f"interval '{CLOSURE_HOURS} hours'")
-    return func.julianday(resolved) - func.julianday(opened) <= CLOSURE_HOURS / 24
-
-
 async def exception_closure(session: AsyncSession, since: datetime, now: datetime) -> Check:
-    """Closure rate = resolved within 72 h / opened in the window; one younger than 72 h counts only once resolved,
-    since it still has time. One aggregate, no rows loaded."""
-    resolved = col(OrderException.resolved_at)
-    closed_in_time = case((resolved.is_not(None) & _within_closure(session), 1), else_=0)
-    due = case((resolved.is_not(None) | (col(OrderException.opened_at) <= now - timedelta(hours=CLOSURE_HOURS)), 1),
-               else_=0)  # fmt: skip
-    query = select(func.coalesce(func.sum(closed_in_time), 0), func.coalesce(func.sum(due), 0)).where(
-        col(OrderException.opened_at) >= since, col(OrderException.opened_at) < now
-    )
-    numerator, denominator = (int(v) for v in (await session.exec(query)).one())
+    """The health metric itself over the last 7 days, against the threshold an admin set."""
+    [counts] = await measure(session, Metric.EXCEPTION_CLOSURE, Window(since, now), now, grouped=False)
+    threshold = (await current_thresholds(session))[Metric.EXCEPTION_CLOSURE]
+    numerator, denominator = counts.numerator, counts.denominator
     rate = None if denominator == 0 else numerator / denominator
-    passed = rate is None or rate > CLOSURE_THRESHOLD
+    passed = rate is None or bool(is_healthy(Metric.EXCEPTION_CLOSURE, rate, threshold))
     detail = (
         "no exception due in the last 7 days"
         if rate is None
-        else f"{numerator} of {denominator} resolved within {CLOSURE_HOURS} h: {rate:.1%}"
+        else f"{numerator} of {denominator} resolved within 72 h: {rate:.1%}"
     )
     return Check(
         "exception_closure",
-        f"Exception closure above {CLOSURE_THRESHOLD:.0%}",
+        f"Exception closure above {threshold:.0%}",
         passed,
         detail,
         "assign open exceptions (orderExceptions, assignException) and resolve them within 72 h",

@@ -87,7 +87,7 @@ class ReconItem(SQLModel, table=True):
     drift: str = Field(max_length=30)
     provider_txn_id: str = Field(max_length=100)
     voucher_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
-    statement_line_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
+    statement_line_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True, index=True))
     system_amount: int | None = Field(default=None, sa_column=money_column(nullable=True))
     statement_amount: int | None = Field(default=None, sa_column=money_column(nullable=True))
     currency: str | None = Field(default=None, max_length=3)

@@ -29,7 +29,8 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     full = result.stdout
-    money = full.split("== money:", 1)[1].split("== identity:", 1)[0]
+    money = full.split("== money:", 1)[1].split("== health:", 1)[0]
+    health = full.split("== health:", 1)[1].split("== identity:", 1)[0]
     identity_section = full.split("== identity:", 1)[1].split("== try it", 1)[0]
     out = full.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
@@ -75,6 +76,15 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert "double postings: 0" in money
     assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
     assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
+    verdicts = re.findall(
+        r"^   ([A-Za-z -]+?)\s+(\d+)/(\d+)\s+(\d+\.\d\d%|n/a)\s+healthy [<>] \d+\.\d\d%\s+(healthy|UNHEALTHY|no data)$",
+        health,
+        re.MULTILINE,
+    )
+    assert [v[0] for v in verdicts] == ["status drift rate", "channel attribution accuracy", "voucher match rate",
+                                        "cross-system ID consistency", "exception closure rate"], health  # fmt: skip
+    drift = verdicts[0]
+    assert int(drift[1]) >= 6 and int(drift[2]) >= 400  # three withdrawn clicks, two flips each
     identity = re.search(
         r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
         r" \(truth: (\d+) people, (\d+) known",
