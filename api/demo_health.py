@@ -15,9 +15,11 @@ from sqlmodel import col, select
 from api.auth.tokens import issue_staff_token
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
+from domain.health.selfcheck import run_selfcheck
 from domain.orders.models import Order
 from sim.day import SimDay
 from sim.health import customer_of
+from workers.notifiers import probe_robots
 from workers.runtime import Runtime
 
 REPORTED = 60
@@ -91,4 +93,21 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
     if computed["alertsRaised"]:
         print(f"   alerts raised for the day: {', '.join(computed['alertsRaised'])} (sent once to the group robots)")
     print("   exceptions younger than 72 h count only once resolved, so a fresh day shows none yet")
-    print(f"   board: http://127.0.0.1:{port}/board   query: {{ health {{ metrics {{ metric value healthy }} }} }}")
+    await _selfcheck(runtime)
+    print(f"   board: http://127.0.0.1:{port}/board#token={token}")
+    print("          (the staff token signs the page in and leaves the address bar; the sign-in form works too)")
+
+
+async def _selfcheck(runtime: Runtime) -> None:
+    settings = runtime.settings
+    async with runtime.core.sessions() as session:
+        report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(settings, seconds=3))
+    path = settings.data_dir / "selfcheck.md"
+    path.write_text(report.markdown(), encoding="utf-8")
+    path.with_suffix(".json").write_text(report.json(), encoding="utf-8")
+    ratio = report.shipped_without_tracking
+    shown = "n/a" if ratio.value is None else f"{ratio.value:.2%}"
+    print(f"   self-check: shipped without tracking {ratio.without_tracking}/{ratio.shipped} = {shown} "
+          f"(limit {ratio.limit:.0%}); {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass; "
+          f"first to fix: {report.failed[0].title if report.failed else 'nothing'}")  # fmt: skip
+    print(f"   report written to {path} and {path.with_suffix('.json')}")

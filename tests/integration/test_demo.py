@@ -85,6 +85,11 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
                                         "cross-system ID consistency", "exception closure rate"], health  # fmt: skip
     drift = verdicts[0]
     assert int(drift[1]) >= 6 and int(drift[2]) >= 400  # three withdrawn clicks, two flips each
+    checks = re.search(r"self-check: .* (\d+) of 10 checks pass", health)
+    assert checks and int(checks.group(1)) < 10, health  # the demo configures no alert robot, so one check fails
+    report = (tmp_path / "data" / "selfcheck.md").read_text(encoding="utf-8")
+    assert report.startswith("# orderhub self-check") and report.count("| FAIL |") == 10 - int(checks.group(1))
+    assert re.search(r"board: http://127\.0\.0\.1:\d+/board#token=\S+", health)
     identity = re.search(
         r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
         r" \(truth: (\d+) people, (\d+) known",
