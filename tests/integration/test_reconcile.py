@@ -142,6 +142,11 @@ async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) ->
         async with rt.core.sessions() as session, session.begin():
             await import_bank_csv(session, "bank.csv", bad, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
                                   uploaded_by="t")  # fmt: skip
+    odd = bank_csv([*lines, BillRow(DAY, "K3", "", "PAYMENT", 300, currency="JPY")])
+    with pytest.raises(StatementError, match=r"bank.csv, line 4, column currency: 'JPY' is not a two-decimal"):
+        async with rt.core.sessions() as session, session.begin():
+            await import_bank_csv(session, "bank.csv", odd, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
+                                  uploaded_by="t")  # fmt: skip
     async with rt.core.sessions() as session, session.begin():
         imported = await import_bank_csv(session, "bank.csv", data, BankColumns(), provider="lianlian",
                                          tz="Asia/Shanghai", uploaded_by="t")  # fmt: skip
