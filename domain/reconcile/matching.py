@@ -1,12 +1,12 @@
 """The reconciliation itself: one full outer join between vouchers and statement lines, in SQL.
 
-Set-based so that a million lines reconcile in the database in about a second; hashing only, no sort
-of the wide rows. `joined` is the one full outer join; a line repeated in the statement shows as a voucher
-joined twice (or, without a voucher, as a transaction id seen twice): `copies` numbers the lines of each
-voucher (or id) over a narrow projection and keeps all but the first; `doubled` finds, among the few
-vouchers left without a line, those whose order already has a matched voucher of the same amount (the
-provider notified one payment twice under two ids); the CASE is the whole classification, in the order a
-person would ask the questions.
+Set-based so that a million lines reconcile in the database in seconds; hashing, and one sort of a narrow
+projection. `joined` is the one full outer join, carrying only what the later steps read (a matched pair's
+difference is worked out there and then). A line repeated in the statement shows as a voucher joined twice
+(or, without a voucher, as a transaction id seen twice): `copies` numbers the lines of each voucher (or id)
+and keeps all but the first. `doubled` finds, among the few vouchers left without a line, those whose order
+already has a matched voucher of the same amount (the provider notified one payment twice under two ids).
+The CASE is the whole classification, in the order a person would ask the questions.
 
 The lines come from `STORED_LINES` (a run's statements) or from a statement still being loaded (see
 `domain.reconcile.bulk`): anything yielding line_id, txn, kind, amount and currency.
@@ -25,7 +25,7 @@ STORED_LINES = """
 """
 
 _CLASSIFIED = """
-WITH s AS ({lines}), v AS (
+WITH s AS NOT MATERIALIZED ({lines}), v AS (
     SELECT f.id AS voucher_id, f.provider_txn_id AS txn, f.kind AS kind, f.amount AS amount,
            f.currency AS currency, f.status AS status, f.order_ref AS order_ref, f.received_at AS received_at,
            o.cancelled_at AS cancelled_at
@@ -34,9 +34,14 @@ WITH s AS ({lines}), v AS (
       AND ((f.provider_time >= :start AND f.provider_time < :end) OR f.provider_txn_id IN (SELECT txn FROM s))
 ), joined AS MATERIALIZED (
     SELECT v.voucher_id, s.line_id, COALESCE(v.txn, s.txn) AS txn, v.kind AS system_kind,
-           s.kind AS statement_kind, v.amount AS system_amount, s.amount AS statement_amount,
-           v.currency AS system_currency, s.currency AS statement_currency, v.status, v.order_ref,
-           v.received_at, v.cancelled_at
+           v.amount AS system_amount, s.amount AS statement_amount,
+           COALESCE(v.currency, s.currency) AS currency, v.status, v.order_ref, CASE
+             WHEN s.kind <> v.kind THEN 'STATUS_MISMATCH'
+             WHEN s.currency <> v.currency THEN 'CURRENCY_MISMATCH'
+             WHEN s.amount <> v.amount THEN 'AMOUNT_MISMATCH'
+             WHEN v.received_at >= :end OR (v.cancelled_at IS NOT NULL AND v.cancelled_at < v.received_at)
+               THEN 'DELAYED_CALLBACK'
+           END AS difference
     FROM v FULL OUTER JOIN s ON s.txn = v.txn
 ), copies AS MATERIALIZED (
     SELECT line_id FROM (
@@ -57,11 +62,7 @@ WITH s AS ({lines}), v AS (
              WHEN j.line_id IS NULL AND j.status = 'REVERSED' THEN NULL
              WHEN j.line_id IS NULL AND j.voucher_id IN (SELECT voucher_id FROM doubled) THEN 'DUPLICATE_NOTIFICATION'
              WHEN j.line_id IS NULL THEN 'MISSING_IN_STATEMENT'
-             WHEN j.statement_kind <> j.system_kind THEN 'STATUS_MISMATCH'
-             WHEN j.statement_currency <> j.system_currency THEN 'CURRENCY_MISMATCH'
-             WHEN j.statement_amount <> j.system_amount THEN 'AMOUNT_MISMATCH'
-             WHEN j.received_at >= :end OR (j.cancelled_at IS NOT NULL AND j.cancelled_at < j.received_at)
-               THEN 'DELAYED_CALLBACK'
+             ELSE j.difference
            END AS drift
     FROM joined j
 )
@@ -75,8 +76,7 @@ def classified_items(lines: str) -> TextClause:
     return text(
         _CLASSIFIED.replace("{lines}", lines)
         + """
-SELECT drift, txn, voucher_id, line_id, system_amount, statement_amount,
-       COALESCE(system_currency, statement_currency) AS currency
+SELECT drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
 FROM classified WHERE drift IS NOT NULL
 """
     ).bindparams(*_DATES)
@@ -87,8 +87,7 @@ INSERT_ITEMS = text(
     "statement_amount, currency)"
     + _CLASSIFIED.replace("{lines}", STORED_LINES)
     + """
-SELECT :run, drift, txn, voucher_id, line_id, system_amount, statement_amount,
-       COALESCE(system_currency, statement_currency)
+SELECT :run, drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
 FROM classified WHERE drift IS NOT NULL
 """
 ).bindparams(*_DATES)
