@@ -18,6 +18,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, authenticate, bearer_of
 from api.auth.tokens import decode_token
+from api.board import mount_board
+from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.payments import router as payments_router
@@ -169,6 +171,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.include_router(router, prefix="/graphql")
     app.include_router(payments_router)
+    app.include_router(export_router)
+    mount_board(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay, reconcile, ml."""
+"""The `orderhub` command: serve, worker, migrate, demo, token, schema, replay, reconcile, ml, export, selfcheck."""
 
 from __future__ import annotations
 
@@ -42,6 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconcile = sub.add_parser("reconcile", help="import statement files (once each) and reconcile them")
     reconcile.add_argument("files", nargs="+", help="WeChat Pay trade bill, Alipay trade detail or bank CSV")
     reconcile.add_argument("--provider", default="bank", help="for bank CSVs: whose money it is")
+
+    export = sub.add_parser("export", help="orders of a period as CSV or XLSX, streamed to a file")
+    export.add_argument("--days", type=int, help="the last N days (default 7), or before --to")
+    export.add_argument("--from", dest="start", type=_moment, help="ISO time with offset; placed at or after")
+    export.add_argument("--to", dest="end", type=_moment, help="ISO time with offset; placed before (default now)")
+    export.add_argument("--format", default="csv", help="csv or xlsx")
+    export.add_argument("--output", help="file to write (default orders-FROM-TO.FORMAT here); - for stdout")
+    selfcheck = sub.add_parser("selfcheck", help="configuration checklist and shipped-without-tracking ratio")
+    selfcheck.add_argument("--format", default="markdown", choices=["markdown", "json"])
+    selfcheck.add_argument("--output", help="also write the report to this file")
 
     ml = sub.add_parser("ml", help="next-step prediction: evaluate on an event log")
     ml_sub = ml.add_subparsers(dest="ml_command", required=True)
@@ -131,7 +141,83 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         await _reconcile(settings, args)
     elif args.command == "ml":
         await _ml(settings, args)
+    elif args.command == "export":
+        await _export(settings, args)
+    elif args.command == "selfcheck":
+        return await _selfcheck(settings, args)
     return 0
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> None:
+    """Writes FILE.part and renames it when complete, so a stopped export never leaves a file that looks whole."""
+    import os
+    from pathlib import Path
+
+    from domain.bootstrap import build_core
+    from domain.clock import utcnow
+    from domain.errors import UserError
+    from domain.health.export import OrderExport, parse_format, resolve_period
+
+    problems = []
+    try:
+        fmt = parse_format(args.format)
+    except UserError as error:
+        problems += error.problems
+    try:
+        period = resolve_period(
+            utcnow(), days=args.days, start=args.start, end=args.end, retention_days=settings.retention_days
+        )
+    except UserError as error:
+        problems += error.problems
+    if problems:
+        raise ValueError("; ".join(f"--{p.field[0]}: {p.message} ({p.code})" for p in problems))
+    export = OrderExport(period, fmt)
+    to_stdout = args.output == "-"
+    target = Path(args.output or export.filename)
+    partial = target.with_name(target.name + ".part")
+    core = await build_core(settings)
+    out = sys.stdout.buffer if to_stdout else await asyncio.to_thread(partial.open, "wb")
+    try:
+        async with core.sessions() as session:
+            async for chunk in export.chunks(session):
+                await asyncio.to_thread(out.write, chunk)
+        await asyncio.to_thread(out.flush)
+        if not to_stdout:
+            out.close()
+            os.replace(partial, target)
+    finally:
+        if not to_stdout:
+            out.close()
+            partial.unlink(missing_ok=True)
+        await core.close()
+    where = "stdout" if to_stdout else str(target)
+    span = f"{period.start.isoformat()} to {period.end.isoformat()}"
+    if export.rows == 0:
+        print(f"no orders placed from {span}: {where} has only the header row", file=sys.stderr)
+    else:
+        print(f"{export.rows} orders placed from {span} written to {where}", file=sys.stderr)
+
+
+async def _selfcheck(settings: Settings, args: argparse.Namespace) -> int:
+    """Exits 1 when a check fails or the ratio is over its limit, so a deploy script can stop on it."""
+    from pathlib import Path
+
+    from domain.bootstrap import build_core
+    from domain.clock import utcnow
+    from domain.health.selfcheck import run_selfcheck
+    from workers.notifiers import probe_robots
+
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session:
+            report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(settings))
+    finally:
+        await core.close()
+    text = report.json() + "\n" if args.format == "json" else report.markdown()
+    if args.output:
+        await asyncio.to_thread(Path(args.output).write_text, text)
+    print(text, end="")
+    return 0 if not report.failed and report.shipped_without_tracking.healthy else 1
 
 
 async def _ml(settings: Settings, args: argparse.Namespace) -> None:

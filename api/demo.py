@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
 from api.demo_fulfilment import fulfilment_demo
+from api.demo_health import health_demo
 from api.demo_prediction import prediction_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
@@ -35,6 +36,7 @@ from domain.orders.models import Order, OrderEvent
 from domain.orders.status import EventType
 from domain.settings import Settings
 from sim.day import SimDay, SimOrder, generate_day
+from sim.health import plan_attribution
 from sim.identity import generate_identity_traffic
 from workers.runtime import Runtime, build_runtime
 from workers.settings import create_worker
@@ -65,7 +67,8 @@ def _free_port(preferred: int) -> int:
 
 def _batches(day: SimDay) -> list[list[dict[str, Any]]]:
     """The bridge pushes events in time order; an order appears at most once per batch, and a later
-    event of an order goes into a later batch than its earlier one."""
+    event of an order goes into a later batch than its earlier one. Orders carry their attribution."""
+    attribution, _ = plan_attribution(day)
     batches: list[list[dict[str, Any]]] = []
     last_batch: dict[str, int] = {}
     open_batch = 0
@@ -73,7 +76,8 @@ def _batches(day: SimDay) -> list[list[dict[str, Any]]]:
         target = max(open_batch, last_batch.get(order.channel_order_id, -1) + 1)
         while len(batches) <= target:
             batches.append([])
-        batches[target].append(order.as_input("PENDING_PAYMENT" if kind == "placed" else None))
+        body = order.as_input("PENDING_PAYMENT" if kind == "placed" else None)
+        batches[target].append({**body, "attribution": attribution[order.channel_order_id]})
         last_batch[order.channel_order_id] = target
         while open_batch < len(batches) and len(batches[open_batch]) >= BATCH:
             open_batch += 1
@@ -214,6 +218,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
+    await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
     _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")
     if serve:

@@ -31,35 +31,49 @@ class _Refused(Exception):
 async def _ingest(
     request: Request, source: str, body: bytes, checked: Checked, parse: Callable[[], PaymentNotice | None]
 ) -> str:
-    """Records first (with the signature verdict), then posts in a second transaction; returns the outcome.
+    """Records the message and posts it in one transaction; returns the outcome.
 
-    The record commits even when everything after it fails, so a rejected message is never lost.
+    A message is never lost: whenever that one transaction cannot commit as a whole (a refused signature or
+    notice, a posting that fails), the message is recorded alone, in its own transaction, with the reason.
     """
     runtime: Runtime = request.app.state.runtime
-    async with runtime.core.sessions() as session, session.begin():
-        message_id, _ = await record_inbound(
-            session, runtime.core.vault, source=source, kind=KIND, body=body,
-            headers=request.headers, signature=checked.verdict,
-        )  # fmt: skip
-        if checked.problem is not None:
-            await mark_outcome(session, message_id, Outcome.REJECTED, checked.problem)
+    received_at = utcnow()
+
+    async def record_alone(outcome: Outcome, reason: str) -> None:
+        async with runtime.core.sessions() as session, session.begin():
+            message_id, _ = await record_inbound(
+                session, runtime.core.vault, source=source, kind=KIND, body=body, headers=request.headers,
+                signature=checked.verdict, received_at=received_at,
+            )  # fmt: skip
+            await mark_outcome(session, message_id, outcome, reason)
+
     if checked.problem is not None:
+        await record_alone(Outcome.REJECTED, checked.problem)
         raise _Refused(401, checked.problem)
     try:
         notice = parse()
     except NoticeRejected as exc:
-        async with runtime.core.sessions() as session, session.begin():
-            await mark_outcome(session, message_id, Outcome.REJECTED, str(exc))
+        await record_alone(Outcome.REJECTED, str(exc))
         raise _Refused(exc.status, str(exc)) from exc
-    async with runtime.core.sessions() as session, session.begin():
-        if notice is None:
-            await mark_outcome(session, message_id, Outcome.APPLIED, "moves no money")
-            return "IGNORED"
-        outbox = Outbox()
-        posting = await post_notice(session, notice, outbox=outbox, inbound_message_id=message_id)
-        await outbox.flush(session)
-        note = None if posting.outcome == "POSTED" else f"{posting.outcome.lower()} of voucher {posting.voucher_id}"
-        await mark_outcome(session, message_id, Outcome.APPLIED, note)
+    try:
+        async with runtime.core.sessions() as session, session.begin():
+            message_id, _ = await record_inbound(
+                session, runtime.core.vault, source=source, kind=KIND, body=body, headers=request.headers,
+                signature=checked.verdict, received_at=received_at,
+            )  # fmt: skip
+            if notice is None:
+                await mark_outcome(session, message_id, Outcome.APPLIED, "moves no money")
+                return "IGNORED"
+            outbox = Outbox()
+            posting = await post_notice(
+                session, notice, outbox=outbox, inbound_message_id=message_id, received_at=received_at
+            )
+            await outbox.flush(session)
+            note = None if posting.outcome == "POSTED" else f"{posting.outcome.lower()} of voucher {posting.voucher_id}"
+            await mark_outcome(session, message_id, Outcome.APPLIED, note)
+    except Exception as exc:
+        await record_alone(Outcome.FAILED, f"posting failed: {type(exc).__name__}: {exc}"[:2000])
+        raise
     runtime.relay.notify()
     return posting.outcome
 

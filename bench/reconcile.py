@@ -21,8 +21,7 @@ import duckdb
 
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.db import make_engine, make_session_factory, migrate_async
-from domain.reconcile.bulk import import_bank_csv
-from domain.reconcile.service import reconcile
+from domain.reconcile.bulk import import_and_reconcile_bank_csv
 from domain.reconcile.statements.bank import BankColumns
 
 DAY = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
@@ -99,11 +98,10 @@ async def run(n: int, admin_url: str) -> dict[str, object]:
                 started = time.perf_counter()
                 data = statement.read_bytes()
                 async with sessions() as session, session.begin():
-                    imported = await import_bank_csv(
+                    imported, [recon] = await import_and_reconcile_bank_csv(
                         session, statement.name, data, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
-                        uploaded_by="bench",
+                        uploaded_by="bench", trigger="bench",
                     )  # fmt: skip
-                    [recon] = await reconcile(session, [imported.statement_id], trigger="bench")
                 seconds = time.perf_counter() - started
             finally:
                 await engine.dispose()

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
     merchant_timezone: str = "Asia/Shanghai"  # the clock of wave cut-offs and shifts, for next-step prediction
+    health_timezone: str = "Asia/Shanghai"
+    # The longest period a health report or an order export may cover.
+    retention_days: int = 366
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

@@ -3,6 +3,7 @@
 from domain.access.models import PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
+from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
@@ -21,11 +22,15 @@ __all__ = [
     "FulfilmentEvidence",
     "FundVoucher",
     "FundVoucherConflict",
+    "HealthAlert",
+    "HealthSnapshot",
+    "HealthThresholdChange",
     "InboundMessage",
     "MatchSuggestion",
     "NextStepModelRun",
     "Order",
     "OrderAdjustment",
+    "OrderCustomerRef",
     "OrderEvent",
     "OrderException",
     "OrderGroup",

@@ -89,3 +89,24 @@ async def broadcast(robots: list[Robot], title: str, markdown: str, seconds: flo
             except (NotifyFailed, httpx.HTTPError, ValueError) as exc:
                 failures.append(f"{robot.name}: {exc}")
     return failures
+
+
+PROBE_TITLE = "orderhub self-check"
+PROBE_TEXT = "orderhub's self-check is making sure alerts reach this group. Nothing needs doing."
+
+
+async def probe_robots(settings: Settings, seconds: float = 3.0) -> list[tuple[str, str | None]]:
+    """One real message through each configured robot: reachability, the token and the signature, all at once.
+
+    An empty list means no robot is configured, which the self-check reports as a failure of its own.
+    """
+    results: list[tuple[str, str | None]] = []
+    async with httpx.AsyncClient(timeout=seconds) as client:
+        for robot in robots_from_settings(settings):
+            try:
+                await robot.send(client, PROBE_TITLE, PROBE_TEXT)
+            except (NotifyFailed, httpx.HTTPError, ValueError) as exc:
+                results.append((robot.name, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__))
+            else:
+                results.append((robot.name, None))
+    return results

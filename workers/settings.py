@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
+from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import predict_next_step, train_next_step
@@ -20,6 +21,7 @@ FUNCTIONS = [
     func(notify_customer_shipped, max_tries=5),
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
+    func(push_health_alerts, max_tries=5),
 ]
 
 CRON_JOBS = [
@@ -27,6 +29,8 @@ CRON_JOBS = [
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
+    cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
+    cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
     cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
     cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
 ]

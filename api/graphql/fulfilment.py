@@ -90,6 +90,13 @@ class RequestShipmentInput:
     note: str | None = None
 
 
+@strawberry.input
+class WithdrawShipmentRequestInput:
+    order_id: strawberry.ID
+    reason: str
+    withdrawn_at: datetime | None = strawberry.field(default=None, description="Defaults to now.")
+
+
 @strawberry.type
 class RequestShipmentPayload:
     order_id: strawberry.Private[int | None]
@@ -136,6 +143,8 @@ class DeliveryOrderConfirmationInput:
     express_code: str | None = strawberry.field(default=None, description="The tracking number.")
     packages: list[PackageInput] = strawberry.field(default_factory=list)
     order_lines: list[ConfirmLineInput] = strawberry.field(default_factory=list)
+    customer_id: str | None = strawberry.field(default=None, description="The warehouse system's customer id.")
+    customer_grade: str | None = None
 
 
 @strawberry.input(description="A scan on the warehouse floor.")
@@ -151,6 +160,8 @@ class WarehouseScanInput:
     operator_name: str | None = None
     express_code: str | None = None
     weight_grams: int | None = None
+    customer_id: str | None = strawberry.field(default=None, description="The warehouse system's customer id.")
+    customer_grade: str | None = None
 
 
 @strawberry.input(description="Exactly one of `confirmation` or `scan`.")
@@ -213,6 +224,7 @@ def _confirmation(c: DeliveryOrderConfirmationInput) -> ev.ConfirmationSubmissio
             for p in c.packages
         ],
         lines=[ev.ConfirmLine(x.order_line_no, x.item_code, x.plan_qty, x.actual_qty) for x in c.order_lines],
+        customer_id=c.customer_id, customer_grade=c.customer_grade,
     )  # fmt: skip
 
 
@@ -221,7 +233,7 @@ def _scan(s: WarehouseScanInput) -> ev.ScanSubmission:
         event_id=s.event_id, delivery_order_code=s.delivery_order_code, warehouse_code=s.warehouse_code,
         scan_type=s.scan_type, scanned_at=s.scanned_at, zone=s.zone, station=s.station,
         operator_code=s.operator_code, operator_name=s.operator_name, express_code=s.express_code,
-        weight_grams=s.weight_grams,
+        weight_grams=s.weight_grams, customer_id=s.customer_id, customer_grade=s.customer_grade,
     )  # fmt: skip
 
 
@@ -287,6 +299,28 @@ class FulfilmentMutations:
                     raise UserError.one(("requestedAt",), "time needs a UTC offset", "INVALID_TIME") from exc
             async with ctx.unit_of_work() as session:
                 await FulfilmentService(session, Outbox()).request_shipment(key, by, requested_at, input.note)
+        except UserError as error:
+            return RequestShipmentPayload(order_id=None, user_errors=user_errors(error.problems))
+        return RequestShipmentPayload(order_id=key, user_errors=[])
+
+    @strawberry.mutation(
+        description="Take back a ship click before the warehouse acts: the order is PAID again. Each round trip "
+        "is status drift.",
+        extensions=allow(roles=OPS),
+    )
+    async def withdraw_shipment_request(
+        self, info: Info[Context, None], input: WithdrawShipmentRequestInput
+    ) -> RequestShipmentPayload:
+        ctx = info.context
+        _, key = decode_gid(input.order_id, "Order")
+        assert isinstance(ctx.principal, Staff)
+        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
+        try:
+            problems = Problems()
+            withdrawn_at = problems.aware_time(input.withdrawn_at, ("withdrawnAt",))
+            problems.raise_if_any()
+            async with ctx.unit_of_work() as session:
+                await FulfilmentService(session, Outbox()).withdraw_shipment(key, by, input.reason, withdrawn_at)
         except UserError as error:
             return RequestShipmentPayload(order_id=None, user_errors=user_errors(error.problems))
         return RequestShipmentPayload(order_id=key, user_errors=[])

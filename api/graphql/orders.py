@@ -25,7 +25,7 @@ from domain.identity.models import AliasKind
 from domain.intake.models import Outcome
 from domain.orders import queries
 from domain.orders.channels import Channel
-from domain.orders.commands import LineSubmission, OrderSubmission, validate_submission
+from domain.orders.commands import AttributionSubmission, LineSubmission, OrderSubmission, validate_submission
 from domain.orders.models import Order as OrderRow
 from domain.orders.models import OrderEvent as EventRow
 from domain.orders.models import OrderLine as LineRow
@@ -165,6 +165,15 @@ class Order(Node):
     @strawberry.field
     def warehouse_code(self) -> str | None:
         return self.row.warehouse_code
+
+    @strawberry.field(description="utm_* and landing URL as the channel sent them; null when it sent none.")
+    def attribution(self) -> OrderAttribution | None:
+        r = self.row
+        if not (r.utm_source or r.utm_medium or r.utm_campaign or r.landing_url):
+            return None
+        return OrderAttribution(
+            utm_source=r.utm_source, utm_medium=r.utm_medium, utm_campaign=r.utm_campaign, landing_url=r.landing_url
+        )
 
     @strawberry.field
     def placed_at(self) -> datetime:
@@ -366,6 +375,25 @@ class BuyerInput:
     )
 
 
+@strawberry.input(
+    description="Attribution parameters as the channel sends them; any utm_* missing is read from "
+    "the landing URL's query."
+)
+class AttributionInput:
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    landing_url: str | None = None
+
+
+@strawberry.type(description="Where the order's traffic came from, as the channel reported it.")
+class OrderAttribution:
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    landing_url: str | None
+
+
 @strawberry.input
 class OrderLineInput:
     sku: str
@@ -392,6 +420,7 @@ class OrderInput:
     buyer: BuyerInput | None = None
     warehouse_code: str | None = None
     raw_status: str | None = None
+    attribution: AttributionInput | None = None
 
 
 @strawberry.input
@@ -444,6 +473,14 @@ def _submission(order: OrderInput) -> OrderSubmission:
         receiver_region=order.buyer.receiver_region if order.buyer else None,
         warehouse_code=order.warehouse_code,
         raw_status=order.raw_status,
+        attribution=None
+        if order.attribution is None
+        else AttributionSubmission(
+            order.attribution.utm_source,
+            order.attribution.utm_medium,
+            order.attribution.utm_campaign,
+            order.attribution.landing_url,
+        ),
     )
 
 

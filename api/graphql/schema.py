@@ -25,6 +25,7 @@ from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
+from api.graphql.health import HealthMutations, HealthQueries
 from api.graphql.identity import IdentityMutations, IdentityQueries
 from api.graphql.ids import decode_gid
 from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
@@ -33,6 +34,7 @@ from api.graphql.node import Node
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
+from api.graphql.selfcheck import SelfCheckQueries
 from api.graphql.staff import StaffMutations
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
@@ -43,7 +45,16 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
 @strawberry.type
-class Query(OrderQueries, FulfilmentQueries, ExceptionQueries, IntakeQueries, MoneyQueries, IdentityQueries):
+class Query(
+    OrderQueries,
+    FulfilmentQueries,
+    ExceptionQueries,
+    IntakeQueries,
+    MoneyQueries,
+    IdentityQueries,
+    SelfCheckQueries,
+    HealthQueries,
+):
     @strawberry.field(
         description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
     )
@@ -64,6 +75,7 @@ class Mutation(
     ReplayMutations,
     MoneyMutations,
     IdentityMutations,
+    HealthMutations,
 ):
     pass
 

@@ -12,6 +12,8 @@ class Scope(StrEnum):
     CARRIER_WRITE = "carrier:write"
     PAYMENTS_WRITE = "payments:write"
     CUSTOMERS_WRITE = "customers:write"
+    ERP_WRITE = "erp:write"
+    CRM_WRITE = "crm:write"
 
 
 class Role(StrEnum):

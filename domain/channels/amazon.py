@@ -113,6 +113,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         platform_buyer_id=_buyer(order),
         warehouse_code=f"AMAZON-{order.get('FulfillmentChannel')}" if order.get("FulfillmentChannel") else None,
         raw_status=raw,
+        attribution=f.attribution(payload),
     )
 
 

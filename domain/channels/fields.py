@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import Problems
 from domain.money import format_minor
+from domain.orders.commands import AttributionSubmission
 
 Path = tuple[str | int, ...]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -106,3 +107,30 @@ def with_suffix(order_id: str, source: Mapping[str, Any]) -> str:
     """Channels mark split and re-issued orders with a suffix that belongs to the order number."""
     suffix = source.get(SUFFIX_FIELD)
     return f"{order_id}-{suffix}" if isinstance(suffix, str) and suffix.strip() else order_id
+
+
+_ATTRIBUTION_KEYS = {
+    "utm_source": ("utm_source", "utmSource"),
+    "utm_medium": ("utm_medium", "utmMedium"),
+    "utm_campaign": ("utm_campaign", "utmCampaign"),
+    "landing_url": ("landing_url", "landingUrl", "landing_page", "LandingPage"),
+}
+
+
+def attribution(*sources: Mapping[str, Any]) -> AttributionSubmission | None:
+    """Attribution where channels put it: top-level utm_* / landing fields, or an `attribution` or `traffic`
+    object; the first place that has a value wins. Optional everywhere: a payload without any gives None."""
+    places: list[Mapping[str, Any]] = []
+    for source in sources:
+        places.append(source)
+        for nested in ("attribution", "traffic"):
+            if isinstance(source.get(nested), Mapping):
+                places.append(source[nested])
+    found: dict[str, str | None] = {}
+    for name, keys in _ATTRIBUTION_KEYS.items():
+        found[name] = next(
+            (str(p[k]) for p in places for k in keys if isinstance(p.get(k), str | int) and str(p[k]).strip()), None
+        )
+    if not any(found.values()):
+        return None
+    return AttributionSubmission(found["utm_source"], found["utm_medium"], found["utm_campaign"], found["landing_url"])

@@ -81,6 +81,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         or f.text(order, "openid", at, problems, required=False)
         or None,
         raw_status=raw,
+        attribution=f.attribution(payload),
     )
 
 

@@ -84,6 +84,8 @@ class ConfirmationSubmission:
     express_code: str | None = None
     packages: list[PackageSubmission] = field(default_factory=list)
     lines: list[ConfirmLine] = field(default_factory=list)
+    customer_id: str | None = None  # the warehouse system's own customer record, compared by health
+    customer_grade: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class ScanSubmission:
     operator_name: str | None = None
     express_code: str | None = None
     weight_grams: int | None = None
+    customer_id: str | None = None
+    customer_grade: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ class Evidence:
     carrier_code: str | None = None
     tracking_number: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    customer_id: str | None = None  # what the warehouse system calls the order's customer, if it said
+    customer_grade: str | None = None
 
 
 def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Problems) -> Evidence | None:
@@ -144,6 +150,7 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
     if sub.confirm_type not in CONFIRM_TYPES:
         problems.add((*at, "confirmType"), f"unknown confirm type {sub.confirm_type!r}", "INVALID_VALUE")
     operate_time = problems.aware_time(sub.operate_time, (*at, "operateTime"))
+    customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if len(sub.packages) > MAX_ITEMS:
         problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", "TOO_MANY")
     if len(sub.lines) > MAX_ITEMS:
@@ -177,6 +184,8 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
         operator=_operator(sub.operator_code, sub.operator_name),
         carrier_code=(carrier or "").strip() or None,
         tracking_number=(tracking or "").strip() or None,
+        customer_id=customer_id,
+        customer_grade=customer_grade,
         details={
             "status": sub.status,
             "confirmType": sub.confirm_type,
@@ -213,6 +222,7 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
             (*at, "scanType"), f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}", "INVALID_VALUE"
         )
     scanned_at = problems.aware_time(sub.scanned_at, (*at, "scannedAt"))
+    customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if sub.weight_grams is not None and sub.weight_grams < 0:
         problems.add((*at, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
     if len(problems.items) > start:
@@ -231,6 +241,8 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
         operator=_operator(sub.operator_code, sub.operator_name),
         tracking_number=(sub.express_code or "").strip() or None,
         details={"scanType": sub.scan_type, "weightGrams": sub.weight_grams},
+        customer_id=customer_id,
+        customer_grade=customer_grade,
     )
 
 
@@ -279,3 +291,17 @@ def _operator(code: str | None, name: str | None) -> str | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else f"{parts[0]} ({parts[1]})"
+
+
+def _customer(
+    customer_id: str | None, grade: str | None, at: Path, problems: Problems
+) -> tuple[str | None, str | None]:
+    cleaned = (customer_id or "").strip() or None
+    cleaned_grade = (grade or "").strip() or None
+    if cleaned is not None and len(cleaned) > 100:
+        problems.add((*at, "customerId"), "customer id is longer than 100 characters", "TOO_LONG")
+    if cleaned_grade is not None and len(cleaned_grade) > 40:
+        problems.add((*at, "customerGrade"), "customer grade is longer than 40 characters", "TOO_LONG")
+    if cleaned is None and cleaned_grade is not None:
+        problems.add((*at, "customerId"), "a customer grade needs the customer id it grades", "REQUIRED")
+    return cleaned, cleaned_grade

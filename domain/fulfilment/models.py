@@ -91,6 +91,7 @@ class OrderException(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedup_key", name="uq_order_exception_dedup"),
         Index("ix_order_exception_state_id", "state", "id"),
+        Index("ix_order_exception_opened_at", "opened_at"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())

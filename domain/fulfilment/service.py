@@ -21,6 +21,8 @@ from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import EvidenceOutcome, ExceptionKind, FulfilmentEvidence, OrderException
 from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
+from domain.health.customer_refs import CustomerReport, record_customer_ref
+from domain.health.models import ExternalSystem
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import PHYSICAL_SOURCES, EventType, OrderStatus, Source, TransitionRefused, decide, rank
@@ -108,6 +110,27 @@ class FulfilmentService:
         await self.outbox.flush(self.session)
         return order
 
+    async def withdraw_shipment(
+        self, order_id: int, by: Provenance, reason: str, withdrawn_at: datetime | None = None
+    ) -> Order:
+        """Takes back a ship click before the warehouse acts: the order is PAID again and its request time cleared."""
+        if not reason.strip():
+            raise UserError.one(("reason",), "say why the ship request is withdrawn", "REQUIRED")
+        order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
+        if order is None:
+            raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
+        try:
+            status = decide(S(order.status), EventType.SHIP_REQUEST_WITHDRAWN, by.source)
+        except TransitionRefused as refused:
+            raise UserError.one(("orderId",), str(refused), refused.code) from refused
+        moment = withdrawn_at or utcnow()
+        change = Change(EventType.SHIP_REQUEST_WITHDRAWN, status, moment, {"reason": reason.strip()})
+        await append_event(self.session, self.outbox, order, change, by)
+        values = {"status": status.value, "ship_requested_at": None, "stage_entered_at": moment}
+        await save_order(self.session, order, values)
+        await self.outbox.flush(self.session)
+        return order
+
     async def record(self, evidence: Evidence, by: Provenance) -> Recorded:
         """Idempotent on the partner's event id (or dedup business code): a resend returns the first outcome."""
         if by.source is not evidence.source:
@@ -134,6 +157,10 @@ class FulfilmentService:
             )
         else:
             await self._apply(result, order, evidence, by, await current_rule(self.session))
+            if evidence.customer_id is not None:
+                assert order.id is not None
+                report = CustomerReport(ExternalSystem.WMS, evidence.customer_id, evidence.customer_grade)
+                await record_customer_ref(self.session, order.id, report, by.actor)
         await self.session.exec(
             update(FulfilmentEvidence)
             .where(col(FulfilmentEvidence.id) == evidence_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from domain.errors import Problems
 from domain.money import MoneyError, check_currency, parse_minor
@@ -47,6 +48,25 @@ class OrderSubmission:
     raw_status: str | None = None
     buyer_aliases: list[tuple[str, str]] = field(default_factory=list)  # identity: (kind, platform id)
     receiver_region: str | None = None  # identity: compared for masked-phone suggestions
+    attribution: AttributionSubmission | None = None  # health: judged against the channel
+
+
+@dataclass(frozen=True)
+class AttributionSubmission:
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    landing_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """As the channel sent it; utm_source lower-cased, and any utm_* missing taken from the landing URL's query."""
+
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    landing_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,7 @@ class CanonicalOrder:
     raw_status: str | None = None
     buyer_aliases: tuple[tuple[str, str], ...] = ()
     receiver_region: str | None = None
+    attribution: Attribution = Attribution()
 
     def content(self) -> dict[str, object]:
         """What a later submission of the same order must agree with to be a mere repeat."""
@@ -114,6 +135,7 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         problems.add((*at, "cancelledAt"), "a cancelled order needs its cancellation time", "REQUIRED")
     lines = _lines(sub.lines, currency, (*at, "lines"), problems)
     shipping = _amount(sub.shipping_amount, currency, (*at, "shippingAmount"), problems)
+    attribution = _attribution(sub.attribution, (*at, "attribution"), problems)
     discount = _amount(sub.discount_amount, currency, (*at, "discountAmount"), problems)
     if len(problems.items) > start:
         return None
@@ -153,6 +175,32 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         raw_status=sub.raw_status,
         buyer_aliases=tuple((kind, value.strip()[:200]) for kind, value in sub.buyer_aliases if value.strip()),
         receiver_region=(sub.receiver_region or "").strip()[:40] or None,
+        attribution=attribution,
+    )
+
+
+_ATTRIBUTION_LIMITS = {"utmSource": 100, "utmMedium": 100, "utmCampaign": 200, "landingUrl": 500}
+
+
+def _attribution(sub: AttributionSubmission | None, at: Path, problems: Problems) -> Attribution:
+    if sub is None:
+        return Attribution()
+    given = {"utmSource": sub.utm_source, "utmMedium": sub.utm_medium, "utmCampaign": sub.utm_campaign,
+             "landingUrl": sub.landing_url}  # fmt: skip
+    cleaned = {name: (value or "").strip() or None for name, value in given.items()}
+    for name, value in cleaned.items():
+        if value is not None and len(value) > _ATTRIBUTION_LIMITS[name]:
+            problems.add((*at, name), f"longer than {_ATTRIBUTION_LIMITS[name]} characters", "TOO_LONG")
+    query = parse_qs(urlsplit(cleaned["landingUrl"] or "").query)
+    for name, param in (("utmSource", "utm_source"), ("utmMedium", "utm_medium"), ("utmCampaign", "utm_campaign")):
+        if cleaned[name] is None and query.get(param):
+            cleaned[name] = query[param][0].strip()[: _ATTRIBUTION_LIMITS[name]] or None
+    source = cleaned["utmSource"]
+    return Attribution(
+        utm_source=None if source is None else source.lower(),
+        utm_medium=cleaned["utmMedium"],
+        utm_campaign=cleaned["utmCampaign"],
+        landing_url=cleaned["landingUrl"],
     )
 
 

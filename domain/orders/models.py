@@ -24,6 +24,8 @@ class Order(SQLModel, table=True):
         Index("ix_orders_channel_placed", "channel", "placed_at"),
         # payment providers know only our order number, not the channel it came from
         Index("ix_orders_channel_order_id", "channel_order_id"),
+        # health: every metric over orders reads one period of placement
+        Index("ix_orders_placed_at", "placed_at"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())
@@ -41,6 +43,11 @@ class Order(SQLModel, table=True):
     discount_amount: int = Field(sa_column=money_column())
     total_amount: int = Field(sa_column=money_column())
     warehouse_code: str | None = Field(default=None, max_length=40)
+    # Attribution as the channel sent it (utm_source lower-cased); health judges it against the channel.
+    utm_source: str | None = Field(default=None, max_length=100)
+    utm_medium: str | None = Field(default=None, max_length=100)
+    utm_campaign: str | None = Field(default=None, max_length=200)
+    landing_url: str | None = Field(default=None, max_length=500)
     placed_at: datetime = Field(sa_column=utc_column(nullable=False))
     paid_at: datetime | None = Field(default=None, sa_column=utc_column())
     ship_requested_at: datetime | None = Field(default=None, sa_column=utc_column())
@@ -65,6 +72,13 @@ class Order(SQLModel, table=True):
     prediction_model_version: int | None = None
     prediction_basis: str | None = Field(default=None, max_length=10)
     version: int = 0
+    # health, kept with every event: status changes so far, the fewest the order needed, stages it entered (bits)
+    status_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    min_status_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    stages_entered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # health, kept with every partner report: systems that named a customer, and 1 when they disagree
+    customer_refs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    customer_ids_differ: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
     parent_order_id: int | None = Field(  # identity: grouping; NO ACTION, so a group and its children delete together

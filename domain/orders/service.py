@@ -25,7 +25,17 @@ from domain.identity.service import (
 )
 from domain.orders.commands import CanonicalOrder
 from domain.orders.models import Order, OrderEvent, OrderLine
-from domain.orders.status import EventType, OrderStatus, Source, TransitionRefused, decide, rank
+from domain.orders.status import (
+    MOVES,
+    STAGE_BITS,
+    EventType,
+    OrderStatus,
+    Source,
+    TransitionRefused,
+    decide,
+    minimum_changes,
+    rank,
+)
 from domain.outbox.service import Outbox
 from domain.sql import dialect, take_sqlite_write_lock
 
@@ -176,10 +186,17 @@ class OrderService:
             "discount_amount": order.discount_amount,
             "total_amount": order.total_amount,
             "warehouse_code": order.warehouse_code,
+            "utm_source": order.attribution.utm_source,
+            "utm_medium": order.attribution.utm_medium,
+            "utm_campaign": order.attribution.utm_campaign,
+            "landing_url": order.attribution.landing_url,
             "placed_at": order.placed_at,
             "paid_at": order.paid_at,
             "cancelled_at": order.cancelled_at if order.status is OrderStatus.CANCELLED else None,
             "version": len(history),
+            "status_changes": len(history) - 1,
+            "min_status_changes": minimum_changes(history[0].status, history[-1].status, 0),
+            "stages_entered": 0,
             "created_at": now,
             "updated_at": now,
         }
@@ -271,6 +288,10 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     """Every change of an order is one event at the next version, and one push after commit."""
     assert row.id is not None
     row.version += 1
+    if change.event in MOVES:  # counted here, where every change passes, so health reads them without the log
+        row.status_changes += 1
+        row.stages_entered |= STAGE_BITS.get(change.status, 0)
+        row.min_status_changes = minimum_changes(CREATED, change.status, row.stages_entered)
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
     # a move to another stage makes the stored prediction stale until the prediction job replaces it
     predicted = row.predicted_next_at if change.status.value == row.status else None
@@ -280,7 +301,10 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:
-    values = {**values, "version": row.version, "updated_at": utcnow()}
+    values = {
+        **values, "version": row.version, "updated_at": utcnow(), "status_changes": row.status_changes,
+        "min_status_changes": row.min_status_changes, "stages_entered": row.stages_entered,
+    }  # fmt: skip
     await session.exec(update(Order).where(col(Order.id) == row.id).values(**values))
     for name, value in values.items():
         setattr(row, name, value)
@@ -316,10 +340,12 @@ def publish_change(
     )
 
 
+CREATED = OrderStatus.PENDING_PAYMENT
+"""Every order's first status: its log opens with ORDER_PLACED (here, or a group parent's in identity)."""
+
+
 def _creation_history(order: CanonicalOrder) -> list[_Change]:
-    history = [
-        _Change(EventType.ORDER_PLACED, OrderStatus.PENDING_PAYMENT, order.placed_at, {"raw_status": order.raw_status})
-    ]
+    history = [_Change(EventType.ORDER_PLACED, CREATED, order.placed_at, {"raw_status": order.raw_status})]
     if order.paid_at is not None and order.status is not OrderStatus.PENDING_PAYMENT:
         history.append(
             _Change(

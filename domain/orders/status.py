@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 
 class OrderStatus(StrEnum):
@@ -40,6 +41,7 @@ class EventType(StrEnum):
     ORDER_COMPLETED = "ORDER_COMPLETED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
     SHIP_REQUESTED = "SHIP_REQUESTED"
+    SHIP_REQUEST_WITHDRAWN = "SHIP_REQUEST_WITHDRAWN"
     ORDER_PICKED = "ORDER_PICKED"
     ORDER_PACKED = "ORDER_PACKED"
     ORDER_SHIPPED = "ORDER_SHIPPED"
@@ -96,6 +98,14 @@ RULES: tuple[Rule, ...] = (
         S.SHIP_REQUESTED,
         frozenset({Source.STAFF}),
         "A click on 'ship' is a request to the warehouse, not evidence: it moves the order only to SHIP_REQUESTED.",
+    ),
+    Rule(
+        EventType.SHIP_REQUEST_WITHDRAWN,
+        frozenset({S.SHIP_REQUESTED}),
+        S.PAID,
+        frozenset({Source.STAFF}),
+        "A click made in error may be taken back before the warehouse touches the order; each round trip "
+        "is a flip the status-drift metric counts.",
     ),
     Rule(
         EventType.ORDER_PICKED,
@@ -181,6 +191,12 @@ def decide(current: OrderStatus, event: EventType, source: Source) -> OrderStatu
     raise TransitionRefused(f"no rule handles {event}", "ILLEGAL_TRANSITION")
 
 
+MOVES = frozenset(rule.event for rule in RULES)
+"""Every rule's to-state differs from its from-states, so an event of one of these types is exactly one status
+change; any other event leaves the status as it was."""
+assert all(rule.to_state not in rule.from_states for rule in RULES), "a rule that keeps the status is no move"
+
+
 def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
     seen = {start: 0}
     queue = deque([start])
@@ -193,6 +209,23 @@ def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
                 seen[target] = seen[status] + 1
                 queue.append(target)
     return None
+
+
+STAGE_BITS: dict[OrderStatus, int] = {S.PICKED: 1, S.PACKED: 2}
+"""Fulfilment stages the graph lets an order skip (SHIP_REQUESTED -> SHIPPED is legal). One the order did enter
+is a waypoint of its shortest path, so a normal pick-pack-ship flow has no drift; the order keeps them as bits."""
+
+
+def minimum_changes(first: OrderStatus, current: OrderStatus, stages_entered: int) -> int:
+    """The shortest legal path from the first status to the current one through the stages entered, in flow order."""
+    stops = [first, *(s for s, bit in STAGE_BITS.items() if stages_entered & bit and s is not current), current]
+    total = 0
+    for a, b in pairwise(stops):
+        length = shortest_path_length(a, b)
+        if length is None:  # a stage left behind by a later legal move: count the direct path
+            return shortest_path_length(first, current) or 0
+        total += length
+    return total
 
 
 def rank(status: OrderStatus) -> int:

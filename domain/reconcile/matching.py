@@ -1,50 +1,55 @@
 """The reconciliation itself: one full outer join between vouchers and statement lines, in SQL.
 
-Set-based so that a million lines reconcile in the database in seconds; hashing only, no sort of the
-million. `joined` is the one full outer join; a line repeated in the statement shows as a voucher joined
-twice, found by grouping on the voucher's integer id (cheap) rather than on the text transaction id;
-`doubled` finds, among the few vouchers left without a line, those whose order already
-has a matched voucher of the same amount (the provider notified one payment twice under two ids);
-the CASE is the whole classification, in the order a person would ask the questions.
+Set-based so that a million lines reconcile in the database in seconds; hashing, and one sort of a narrow
+projection. `joined` is the one full outer join, carrying only what the later steps read (a matched pair's
+difference is worked out there and then). A line repeated in the statement shows as a voucher joined twice
+(or, without a voucher, as a transaction id seen twice): `copies` numbers the lines of each voucher (or id)
+and keeps all but the first. `doubled` finds, among the few vouchers left without a line, those whose order
+already has a matched voucher of the same amount (the provider notified one payment twice under two ids).
+The CASE is the whole classification, in the order a person would ask the questions.
+
+The lines come from `STORED_LINES` (a run's statements) or from a statement still being loaded (see
+`domain.reconcile.bulk`): anything yielding line_id, txn, kind, amount and currency.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 
 from domain.columns import UtcDateTime
 
-CLASSIFIED = """
-WITH s AS (
+STORED_LINES = """
     SELECT l.id AS line_id, l.provider_txn_id AS txn, l.kind AS kind, l.amount AS amount, l.currency AS currency
     FROM statement_line l JOIN statement st ON st.id = l.statement_id
     WHERE st.run_id = :run
-), v AS (
+"""
+
+_CLASSIFIED = """
+WITH s AS NOT MATERIALIZED ({lines}), v AS (
     SELECT f.id AS voucher_id, f.provider_txn_id AS txn, f.kind AS kind, f.amount AS amount,
            f.currency AS currency, f.status AS status, f.order_ref AS order_ref, f.received_at AS received_at,
            o.cancelled_at AS cancelled_at
     FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
     WHERE f.provider = :provider AND f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')
-      AND ((f.provider_time >= :start AND f.provider_time < :end) OR f.provider_txn_id IN (
-            SELECT l.provider_txn_id FROM statement_line l JOIN statement st ON st.id = l.statement_id
-            WHERE st.run_id = :run))
+      AND ((f.provider_time >= :start AND f.provider_time < :end) OR f.provider_txn_id IN (SELECT txn FROM s))
 ), joined AS MATERIALIZED (
     SELECT v.voucher_id, s.line_id, COALESCE(v.txn, s.txn) AS txn, v.kind AS system_kind,
-           s.kind AS statement_kind, v.amount AS system_amount, s.amount AS statement_amount,
-           v.currency AS system_currency, s.currency AS statement_currency, v.status, v.order_ref,
-           v.received_at, v.cancelled_at
+           v.amount AS system_amount, s.amount AS statement_amount,
+           COALESCE(v.currency, s.currency) AS currency, v.status, v.order_ref, CASE
+             WHEN s.kind <> v.kind THEN 'STATUS_MISMATCH'
+             WHEN s.currency <> v.currency THEN 'CURRENCY_MISMATCH'
+             WHEN s.amount <> v.amount THEN 'AMOUNT_MISMATCH'
+             WHEN v.received_at >= :end OR (v.cancelled_at IS NOT NULL AND v.cancelled_at < v.received_at)
+               THEN 'DELAYED_CALLBACK'
+           END AS difference
     FROM v FULL OUTER JOIN s ON s.txn = v.txn
-), repeated AS (
-    SELECT MIN(line_id) AS first_line, voucher_id, NULL AS txn FROM joined
-    WHERE voucher_id IS NOT NULL AND line_id IS NOT NULL GROUP BY voucher_id HAVING COUNT(*) > 1
-    UNION ALL
-    SELECT MIN(line_id), NULL, txn FROM joined WHERE voucher_id IS NULL GROUP BY txn HAVING COUNT(*) > 1
-), copies AS (
-    SELECT j.line_id FROM joined j JOIN repeated r ON r.voucher_id = j.voucher_id AND j.line_id <> r.first_line
-    UNION ALL
-    SELECT j.line_id FROM joined j JOIN repeated r ON r.txn = j.txn AND j.voucher_id IS NULL
-                                                   AND j.line_id <> r.first_line
-), doubled AS (
+), copies AS MATERIALIZED (
+    SELECT line_id FROM (
+        SELECT line_id, row_number() OVER (
+                   PARTITION BY voucher_id, CASE WHEN voucher_id IS NULL THEN txn END ORDER BY line_id) AS nth
+        FROM joined WHERE line_id IS NOT NULL
+    ) numbered WHERE nth > 1
+), doubled AS MATERIALIZED (
     SELECT DISTINCT u.voucher_id
     FROM joined u JOIN joined m
       ON m.order_ref = u.order_ref AND m.system_kind = u.system_kind AND m.system_amount = u.system_amount
@@ -57,26 +62,35 @@ WITH s AS (
              WHEN j.line_id IS NULL AND j.status = 'REVERSED' THEN NULL
              WHEN j.line_id IS NULL AND j.voucher_id IN (SELECT voucher_id FROM doubled) THEN 'DUPLICATE_NOTIFICATION'
              WHEN j.line_id IS NULL THEN 'MISSING_IN_STATEMENT'
-             WHEN j.statement_kind <> j.system_kind THEN 'STATUS_MISMATCH'
-             WHEN j.statement_currency <> j.system_currency THEN 'CURRENCY_MISMATCH'
-             WHEN j.statement_amount <> j.system_amount THEN 'AMOUNT_MISMATCH'
-             WHEN j.received_at >= :end OR (j.cancelled_at IS NOT NULL AND j.cancelled_at < j.received_at)
-               THEN 'DELAYED_CALLBACK'
+             ELSE j.difference
            END AS drift
     FROM joined j
 )
 """
 
+_DATES = (bindparam("start", type_=UtcDateTime()), bindparam("end", type_=UtcDateTime()))
+
+
+def classified_items(lines: str) -> TextClause:
+    """The to-check items of `lines` (a SELECT, see the module's docstring), as rows ready for recon_item."""
+    return text(
+        _CLASSIFIED.replace("{lines}", lines)
+        + """
+SELECT drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
+FROM classified WHERE drift IS NOT NULL
+"""
+    ).bindparams(*_DATES)
+
+
 INSERT_ITEMS = text(
     "INSERT INTO recon_item (run_id, drift, provider_txn_id, voucher_id, statement_line_id, system_amount, "
     "statement_amount, currency)"
-    + CLASSIFIED
+    + _CLASSIFIED.replace("{lines}", STORED_LINES)
     + """
-SELECT :run, drift, txn, voucher_id, line_id, system_amount, statement_amount,
-       COALESCE(system_currency, statement_currency)
+SELECT :run, drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
 FROM classified WHERE drift IS NOT NULL
 """
-).bindparams(bindparam("start", type_=UtcDateTime()), bindparam("end", type_=UtcDateTime()))
+).bindparams(*_DATES)
 
 COUNT_ITEMS = text("SELECT drift, COUNT(*) FROM recon_item WHERE run_id = :run GROUP BY drift")
 

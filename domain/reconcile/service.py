@@ -102,6 +102,20 @@ async def reconcile(session: AsyncSession, statement_ids: list[int], *, trigger:
 
 
 async def _run(session: AsyncSession, provider: str, statements: list[Statement], trigger: str) -> ReconRun:
+    run = await open_run(session, provider, statements, trigger)
+    if dialect(session) == "postgresql":
+        for setting in TUNE_POSTGRESQL:
+            await session.execute(text(setting))
+    await session.execute(
+        INSERT_ITEMS, params={"run": run.id, "provider": provider, "start": run.period_start, "end": run.period_end}
+    )
+    counts = {str(drift): int(n) for drift, n in (await session.execute(COUNT_ITEMS, params={"run": run.id})).all()}
+    lines = int((await session.execute(COUNT_LINES, params={"run": run.id})).one()[0])
+    return await close_run(session, run, lines, counts)
+
+
+async def open_run(session: AsyncSession, provider: str, statements: list[Statement], trigger: str) -> ReconRun:
+    """The run row, over the statements' combined period, and the statements marked as its own."""
     start = min(s.period_start for s in statements)
     end = max(s.period_end for s in statements)
     run = ReconRun(
@@ -113,12 +127,11 @@ async def _run(session: AsyncSession, provider: str, statements: list[Statement]
     assert run.id is not None
     ids = [s.id for s in statements]
     await session.exec(update(Statement).where(col(Statement.id).in_(ids)).values(run_id=run.id))
-    if dialect(session) == "postgresql":
-        for setting in TUNE_POSTGRESQL:
-            await session.execute(text(setting))
-    await session.execute(INSERT_ITEMS, params={"run": run.id, "provider": provider, "start": start, "end": end})
-    counts = {str(drift): int(n) for drift, n in (await session.execute(COUNT_ITEMS, params={"run": run.id})).all()}
-    lines = int((await session.execute(COUNT_LINES, params={"run": run.id})).one()[0])
+    return run
+
+
+async def close_run(session: AsyncSession, run: ReconRun, lines: int, counts: dict[str, int]) -> ReconRun:
+    """The run's figures, from its line count and the count of each drift among its stored items."""
     unmatched_lines = sum(
         counts.get(d, 0)
         for d in (Drift.MISSING_IN_SYSTEM, Drift.DUPLICATE_IN_STATEMENT, Drift.AMOUNT_MISMATCH,

@@ -29,7 +29,8 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     full = result.stdout
-    money = full.split("== money:", 1)[1].split("== identity:", 1)[0]
+    money = full.split("== money:", 1)[1].split("== health:", 1)[0]
+    health = full.split("== health:", 1)[1].split("== identity:", 1)[0]
     identity_section = full.split("== identity:", 1)[1].split("== try it", 1)[0]
     out = full.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
@@ -81,6 +82,20 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert "double postings: 0" in money
     assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
     assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
+    verdicts = re.findall(
+        r"^   ([A-Za-z -]+?)\s+(\d+)/(\d+)\s+(\d+\.\d\d%|n/a)\s+healthy [<>] \d+\.\d\d%\s+(healthy|UNHEALTHY|no data)$",
+        health,
+        re.MULTILINE,
+    )
+    assert [v[0] for v in verdicts] == ["status drift rate", "channel attribution accuracy", "voucher match rate",
+                                        "cross-system ID consistency", "exception closure rate"], health  # fmt: skip
+    drift = verdicts[0]
+    assert int(drift[1]) >= 6 and int(drift[2]) >= 400  # three withdrawn clicks, two flips each
+    checks = re.search(r"self-check: .* (\d+) of 10 checks pass", health)
+    assert checks and int(checks.group(1)) < 10, health  # the demo configures no alert robot, so one check fails
+    report = (tmp_path / "data" / "selfcheck.md").read_text(encoding="utf-8")
+    assert report.startswith("# orderhub self-check") and report.count("| FAIL |") == 10 - int(checks.group(1))
+    assert re.search(r"board: http://127\.0\.0\.1:\d+/board#token=\S+", health)
     identity = re.search(
         r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
         r" \(truth: (\d+) people, (\d+) known",

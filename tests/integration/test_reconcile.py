@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
 from domain.outbox.service import Outbox
-from domain.reconcile.bulk import import_bank_csv
+from domain.reconcile.bulk import import_and_reconcile_bank_csv, import_bank_csv
 from domain.reconcile.models import ReconItem, Resolution, Statement
 from domain.reconcile.models import StatementLine as StoredLine
 from domain.reconcile.service import due, import_statement, match_rate, parse_statement, reconcile, resolve_item
@@ -32,7 +33,7 @@ def notice(txn: str, amount: int, *, kind: VoucherKind = VoucherKind.PAYMENT, re
     return PaymentNotice("lianlian", txn, kind, ref or f"T-{txn}", amount, "CNY", VoucherStatus.CONFIRMED, DAY)
 
 
-async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> None:
+def every_drift() -> tuple[list[tuple[PaymentNotice, datetime]], list[BillRow]]:
     vouchers = [
         (notice("A", 10000), ON_TIME),
         (notice("B", 9590), ON_TIME),
@@ -43,9 +44,6 @@ async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> Non
         (notice("H", 1200), LATE),
         (notice("I", 300), ON_TIME),
     ]
-    async with rt.core.sessions() as session, session.begin():
-        for item, received in vouchers:
-            await post_notice(session, item, outbox=Outbox(), received_at=received)
     lines = [
         BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
         BillRow(DAY, "A", "T-A", "PAYMENT", 10000),
@@ -56,6 +54,18 @@ async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> Non
         BillRow(DAY, "H", "T-H", "PAYMENT", 1200),
         BillRow(DAY, "I", "T-I", "REFUND", 300),
     ]
+    return vouchers, lines
+
+
+async def post_vouchers(rt: Runtime, vouchers: list[tuple[PaymentNotice, datetime]]) -> None:
+    async with rt.core.sessions() as session, session.begin():
+        for item, received in vouchers:
+            await post_notice(session, item, outbox=Outbox(), received_at=received)
+
+
+async def test_every_drift_type_is_classified_and_resolvable(rt: Runtime) -> None:
+    vouchers, lines = every_drift()
+    await post_vouchers(rt, vouchers)
     data = bank_csv(lines)
     parsed = parse_statement("bank-20261124.csv", data, provider="lianlian")
     async with rt.core.sessions() as session, session.begin():
@@ -132,6 +142,11 @@ async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) ->
         async with rt.core.sessions() as session, session.begin():
             await import_bank_csv(session, "bank.csv", bad, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
                                   uploaded_by="t")  # fmt: skip
+    odd = bank_csv([*lines, BillRow(DAY, "K3", "", "PAYMENT", 300, currency="JPY")])
+    with pytest.raises(StatementError, match=r"bank.csv, line 4, column currency: 'JPY' is not a two-decimal"):
+        async with rt.core.sessions() as session, session.begin():
+            await import_bank_csv(session, "bank.csv", odd, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
+                                  uploaded_by="t")  # fmt: skip
     async with rt.core.sessions() as session, session.begin():
         imported = await import_bank_csv(session, "bank.csv", data, BankColumns(), provider="lianlian",
                                          tz="Asia/Shanghai", uploaded_by="t")  # fmt: skip
@@ -149,3 +164,60 @@ async def test_bulk_bank_import_on_postgresql_matches_the_parser(rt: Runtime) ->
         parsed.period_start, parsed.period_end,
     )  # fmt: skip
     assert (run.matched, run.counts) == (1, {"MISSING_IN_SYSTEM": 1})
+
+
+async def stored_items(session: AsyncSession, run_id: int | None) -> set[tuple[object, ...]]:
+    rows = await session.execute(
+        select(ReconItem, StoredLine.line_no)
+        .outerjoin(StoredLine, col(StoredLine.id) == col(ReconItem.statement_line_id))
+        .where(ReconItem.run_id == run_id)
+    )
+    return {
+        (i.drift, i.provider_txn_id, i.voucher_id, line_no, i.system_amount, i.statement_amount, i.currency)
+        for i, line_no in rows.all()
+    }
+
+
+async def test_import_and_reconcile_at_once_matches_import_then_reconcile(rt: Runtime) -> None:
+    if rt.core.engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    vouchers, lines = every_drift()
+    await post_vouchers(rt, vouchers)
+    data = bank_csv(lines)
+    async with rt.core.sessions() as session:
+        await session.begin()
+        imported = await import_bank_csv(session, "bank.csv", data, BankColumns(), provider="lianlian",
+                                         tz="Asia/Shanghai", uploaded_by="t")  # fmt: skip
+        [expected_run] = await reconcile(session, [imported.statement_id], trigger="test")
+        expected = await stored_items(session, expected_run.id)
+        await session.rollback()
+
+    bad = bank_csv([*lines, BillRow(DAY, "J", "T-J", "PAYMENT", 100)]).replace(b",1.00,", b",1.001,")
+    with pytest.raises(StatementError, match=r"bank.csv, line 10, column amount: '1.001'"):
+        async with rt.core.sessions() as session, session.begin():
+            await import_and_reconcile_bank_csv(session, "bank.csv", bad, BankColumns(), provider="lianlian",
+                                                tz="Asia/Shanghai", uploaded_by="t", trigger="test")  # fmt: skip
+    async with rt.core.sessions() as session:
+        assert (await session.exec(select(Statement))).all() == []
+        assert (await session.exec(select(StoredLine))).all() == []
+
+    async with rt.core.sessions() as session, session.begin():
+        first, [run] = await import_and_reconcile_bank_csv(
+            session, "bank.csv", data, BankColumns(), provider="lianlian", tz="Asia/Shanghai", uploaded_by="t",
+            trigger="test",
+        )  # fmt: skip
+    assert (first.is_new, first.lines) == (True, 8)
+    assert (run.counts, run.statement_lines, run.matched, run.vouchers) == (
+        expected_run.counts, expected_run.statement_lines, expected_run.matched, expected_run.vouchers,
+    )  # fmt: skip
+    async with rt.core.sessions() as session:
+        assert await stored_items(session, run.id) == expected
+        statement = await session.get(Statement, first.statement_id)
+    assert statement is not None and statement.run_id == run.id
+    assert len(expected) == 8
+    async with rt.core.sessions() as session, session.begin():
+        again, runs = await import_and_reconcile_bank_csv(
+            session, "renamed.csv", data, BankColumns(), provider="lianlian", tz="Asia/Shanghai", uploaded_by="t",
+            trigger="test",
+        )  # fmt: skip
+    assert (again.is_new, again.statement_id, runs) == (False, first.statement_id, [])

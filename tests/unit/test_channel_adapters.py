@@ -148,3 +148,16 @@ def test_statuses_the_adapter_maps_are_not_drift_but_unmapped_codes_are() -> Non
         inner["order_status"] = code
         found = drift.compare(shape, seen, adapter.enum_paths, adapter.known_values())
         assert len([f for f in found if f.path.endswith(".order_status")]) == alerts
+
+
+@pytest.mark.parametrize("channel", ["TAOBAO", "DOUYIN", "WECHAT_CHANNELS", "AMAZON"])
+def test_attribution_is_kept_as_the_channel_sends_it(channel: str) -> None:
+    body = dict(payload(channel))  # type: ignore[arg-type]
+    assert normalize(adapter_for(channel), body).attribution.utm_source is None  # type: ignore[arg-type]
+    body["traffic"] = {"landing_page": "https://shop.example/live?utm_source=Douyin&utm_campaign=d12"}
+    got = normalize(adapter_for(channel), body).attribution  # type: ignore[arg-type]
+    assert (got.utm_source, got.utm_campaign, got.landing_url) == (
+        "douyin",
+        "d12",
+        "https://shop.example/live?utm_source=Douyin&utm_campaign=d12",
+    )

@@ -1,0 +1,86 @@
+"""The staff download of the order export: GET /export/orders, streamed as the rows are read.
+
+A file is not a GraphQL answer, so this is a plain route; it authenticates the same staff bearer token
+and refuses the same way (UNAUTHENTICATED, FORBIDDEN), and reports bad input as the field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from api.auth.principal import Anonymous, Staff, authenticate
+from domain.access.policy import Role
+from domain.clock import utcnow
+from domain.errors import Problem, UserError
+from domain.health.export import OrderExport, Period, has_orders, parse_format, resolve_period
+from workers.runtime import Runtime
+
+router = APIRouter(tags=["export"])
+
+EXPORT_ROLES = frozenset(Role)  # staff read every order; the export is the same reading, in bulk
+EMPTY_HEADER = "X-Orderhub-Export-Empty"
+
+
+def _errors(status: int, problems: list[Problem]) -> JSONResponse:
+    body = {"errors": [{"field": list(p.field), "message": p.message, "code": p.code} for p in problems]}
+    return JSONResponse(body, status_code=status)
+
+
+def _time(text: str | None, name: str, problems: list[Problem]) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(Problem((name,), f"{text!r} is not an ISO 8601 time", "INVALID_TIME"))
+        return None
+
+
+def _request(runtime: Runtime, params: dict[str, str]) -> tuple[Period, OrderExport]:
+    problems: list[Problem] = []
+    days: int | None = None
+    if params.get("days") is not None:
+        try:
+            days = int(params["days"])
+        except ValueError:
+            problems.append(Problem(("days",), f"{params['days']!r} is not a whole number of days", "OUT_OF_RANGE"))
+    start, end = _time(params.get("from"), "from", problems), _time(params.get("to"), "to", problems)
+    try:
+        fmt = parse_format(params.get("format", "csv"))
+    except UserError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise UserError(problems)
+    period = resolve_period(utcnow(), days=days, start=start, end=end, retention_days=runtime.settings.retention_days)
+    return period, OrderExport(period, fmt)
+
+
+@router.get("/export/orders")
+async def export_orders(request: Request) -> Response:
+    """`?format=csv|xlsx&days=7` or `&from=...&to=...` (ISO 8601 with offset); staff bearer token required."""
+    runtime: Runtime = request.app.state.runtime
+    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+    if isinstance(principal, Anonymous):
+        return _errors(401, [Problem((), f"authentication required ({principal.reason})", "UNAUTHENTICATED")])
+    if not isinstance(principal, Staff) or not principal.roles & EXPORT_ROLES:
+        return _errors(403, [Problem((), "not allowed: needs any staff role", "FORBIDDEN")])
+    try:
+        period, export = _request(runtime, dict(request.query_params))
+    except UserError as error:
+        return _errors(400, error.problems)
+    async with runtime.core.sessions() as session:
+        empty = not await has_orders(session, period)
+
+    async def body() -> AsyncIterator[bytes]:
+        async with runtime.core.sessions() as session:
+            async for chunk in export.chunks(session):
+                yield chunk
+
+    headers = {"Content-Disposition": f'attachment; filename="{export.filename}"', "Cache-Control": "no-store"}
+    if empty:
+        headers[EMPTY_HEADER] = "no orders placed in the period: the file has only the header row"
+    return StreamingResponse(body(), media_type=export.media_type, headers=headers)

@@ -1,0 +1,249 @@
+"""The five metrics as SQL aggregates: one grouped query per metric, returning counts per (channel, warehouse).
+
+Nothing here loads an order into Python; the rows that come back are one per channel and warehouse. Drift and
+ID consistency read counters each order keeps, written in the same transaction as the event or report that
+changes them (a day of them is one scan of orders); the event-log form of drift stays here to check them. Every
+query runs unchanged on SQLite and PostgreSQL except the 72-hour comparison, which `within_72h` spells per
+dialect. The period of an order metric is the order's placement; of vouchers, the statement line's time; of
+exceptions, their opening.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.columns import UtcDateTime
+from domain.health.thresholds import Metric
+from domain.health.windows import Dimension, Window
+from domain.orders.channels import CHANNEL_SOURCES
+from domain.orders.status import GRAPH, MOVES, EventType, OrderStatus, shortest_path_length
+from domain.reconcile.models import Drift
+from domain.sql import dialect
+
+CLOSURE_WINDOW = timedelta(hours=72)
+TUNE_POSTGRESQL = ("SET LOCAL jit = off", "SET LOCAL work_mem = '64MB'")
+"""Compiling these scans costs more than running them; the per-line voucher join wants its hashes in memory."""
+
+FULFILMENT_STAGES = (OrderStatus.PICKED, OrderStatus.PACKED)
+"""Stages the status graph lets an order skip (SHIP_REQUESTED -> SHIPPED is legal); one the order did enter is
+a waypoint of its shortest path, so a normal pick-pack-ship flow counts no drift."""
+
+UNMATCHED_LINE = (
+    Drift.MISSING_IN_SYSTEM, Drift.DUPLICATE_IN_STATEMENT, Drift.AMOUNT_MISMATCH, Drift.CURRENCY_MISMATCH,
+    Drift.STATUS_MISMATCH,
+)  # fmt: skip
+"""A statement line with one of these items found no confirmed voucher of the same amount, currency and kind."""
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)  # enum values only: never user input
+
+
+def shortest_path_sql(first: str, current: str) -> str:
+    """CASE over every (first, current) pair the graph connects: the minimum number of status changes."""
+    branches = []
+    for start in GRAPH:
+        inner = " ".join(
+            f"WHEN '{end.value}' THEN {length}"
+            for end in GRAPH
+            if (length := shortest_path_length(start, end)) is not None and length > 0
+        )
+        if inner:
+            branches.append(f"WHEN '{start.value}' THEN CASE {current} {inner} ELSE 0 END")
+    return f"CASE {first} {' '.join(branches)} ELSE 0 END"
+
+
+_STAGE_EVENTS = _quoted(e.value for e in (EventType.ORDER_PICKED, EventType.ORDER_PACKED))
+_MOVES = _quoted(sorted(e.value for e in MOVES))
+
+# drift of one order = changes - (shortest path + stages entered other than the current one); summed over rows
+DRIFT_TERMS = f"""
+    SUM(CASE WHEN e.type IN ({_MOVES}) THEN 1 ELSE 0 END)
+  - SUM(CASE WHEN e.version = 1 THEN {shortest_path_sql("e.status", "o.status")} ELSE 0 END)
+  - SUM(CASE WHEN e.type IN ({_STAGE_EVENTS}) AND e.status <> o.status THEN 1 ELSE 0 END)
+"""
+
+
+def attribution_sql(order: str = "o") -> str:
+    """True when the order's channel is known and the utm_source it came with is one that channel's traffic carries."""
+    pairs = " OR ".join(
+        f"({order}.channel = '{channel.value}' AND {order}.utm_source IN ({_quoted(sorted(sources))}))"
+        for channel, sources in CHANNEL_SOURCES.items()
+    )
+    return f"({order}.utm_source IS NOT NULL AND ({pairs}))"  # never NULL, so NOT picks the mis-attributed
+
+
+def within_72h(session: AsyncSession, opened: str, resolved: str) -> str:
+    if dialect(session) == "postgresql":
+        return f"({resolved} IS NOT NULL AND {resolved} <= {opened} + INTERVAL '72 hours')"
+    return f"({resolved} IS NOT NULL AND julianday({resolved}) <= julianday({opened}) + 3.0)"
+
+
+def _timed(sql: str, *names: str) -> TextClause:
+    return text(sql).bindparams(*(bindparam(n, type_=UtcDateTime()) for n in names))
+
+
+ORDER_PERIOD = "o.placed_at >= :start AND o.placed_at < :end"
+DIMENSIONS = "o.channel AS channel, o.warehouse_code AS warehouse_code"
+GROUP = "GROUP BY o.channel, o.warehouse_code"
+
+STATUS_DRIFT = _timed(
+    f"""SELECT {DIMENSIONS}, SUM(o.status_changes - o.min_status_changes) AS numerator, COUNT(*) AS denominator
+FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
+    "start",
+    "end",
+)
+
+STATUS_DRIFT_FROM_EVENTS = _timed(
+    f"""SELECT {DIMENSIONS}, {DRIFT_TERMS} AS numerator, SUM(CASE WHEN e.version = 1 THEN 1 ELSE 0 END) AS denominator
+FROM orders o JOIN order_event e ON e.order_id = o.id
+WHERE {ORDER_PERIOD} {GROUP}""",
+    "start",
+    "end",
+)
+"""The same numbers from the event log itself: the check that the counters kept on each order tell the truth."""
+
+CHANNEL_ATTRIBUTION = _timed(
+    f"""SELECT {DIMENSIONS}, SUM(CASE WHEN {attribution_sql()} THEN 1 ELSE 0 END) AS numerator,
+       COUNT(*) AS denominator
+FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
+    "start",
+    "end",
+)
+
+_UNMATCHED = f"ri.run_id = st.run_id AND ri.drift IN ({_quoted(UNMATCHED_LINE)})"
+_LINES = "st.run_id IS NOT NULL AND l.occurred_at >= :start AND l.occurred_at < :end"
+
+VOUCHER_MATCH = _timed(
+    f"""SELECT {DIMENSIONS},
+       SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM recon_item ri WHERE ri.statement_line_id = l.id AND {_UNMATCHED})
+           THEN 1 ELSE 0 END) AS numerator,
+       COUNT(*) AS denominator
+FROM statement_line l JOIN statement st ON st.id = l.statement_id
+LEFT JOIN fund_voucher f ON f.provider = st.provider AND f.provider_txn_id = l.provider_txn_id AND f.kind = l.kind
+LEFT JOIN orders o ON o.id = f.order_id
+WHERE {_LINES} {GROUP}""",
+    "start",
+    "end",
+)
+"""Per channel and warehouse a line is known only through its voucher's order: a join of every line."""
+
+VOUCHER_MATCH_OVERALL = _timed(
+    f"""SELECT NULL AS channel, NULL AS warehouse_code, COUNT(*) - (
+         SELECT COUNT(*) FROM recon_item ri JOIN statement_line l ON l.id = ri.statement_line_id
+         JOIN statement st ON st.id = l.statement_id WHERE {_LINES} AND {_UNMATCHED}) AS numerator,
+       COUNT(*) AS denominator
+FROM statement_line l JOIN statement st ON st.id = l.statement_id WHERE {_LINES}""",
+    "start",
+    "end",
+)
+"""Overall, the lines are counted and the few unmatched ones subtracted: no join to vouchers or orders at all."""
+
+ID_CONSISTENCY = _timed(
+    f"""SELECT {DIMENSIONS}, SUM(CASE WHEN o.customer_refs >= 2 AND o.customer_ids_differ = 0 THEN 1 ELSE 0 END)
+       AS numerator, SUM(CASE WHEN o.customer_refs >= 2 THEN 1 ELSE 0 END) AS denominator
+FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
+    "start",
+    "end",
+)
+
+
+def exception_closure(session: AsyncSession, *, grouped: bool = True) -> TextClause:
+    closed = within_72h(session, "x.opened_at", "x.resolved_at")
+    dims, join, group = (
+        (DIMENSIONS, "LEFT JOIN orders o ON o.id = x.order_id", GROUP)
+        if grouped
+        else ("NULL AS channel, NULL AS warehouse_code", "", "")
+    )
+    return _timed(
+        f"""SELECT {dims}, SUM(CASE WHEN {closed} THEN 1 ELSE 0 END) AS numerator,
+       SUM(CASE WHEN {closed} OR x.opened_at <= :aged THEN 1 ELSE 0 END) AS denominator
+FROM order_exception x {join}
+WHERE x.opened_at >= :start AND x.opened_at < :end {group}""",
+        "start",
+        "end",
+        "aged",
+    )
+
+
+@dataclass(frozen=True)
+class Counts:
+    channel: str | None
+    warehouse_code: str | None
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True)
+class Measured:
+    metric: Metric
+    dimension: Dimension
+    channel: str | None
+    warehouse_code: str | None
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> float | None:
+        """Null for an empty period: zero orders is no rate at all, not a division error."""
+        return self.numerator / self.denominator if self.denominator else None
+
+
+async def measure(
+    session: AsyncSession, metric: Metric, window: Window, now: datetime, *, grouped: bool = True
+) -> list[Counts]:
+    """One query: counts per (channel, warehouse) for the window, as of `now`; `grouped=False` may answer with
+    one overall row where that is much cheaper (vouchers)."""
+    params: dict[str, object] = {"start": window.start, "end": window.end}
+    if metric is Metric.VOUCHER_MATCH and not grouped:
+        query = VOUCHER_MATCH_OVERALL
+    elif metric is Metric.EXCEPTION_CLOSURE:
+        query = exception_closure(session, grouped=grouped)
+        params["aged"] = now - CLOSURE_WINDOW
+    else:
+        query = {
+            Metric.STATUS_DRIFT: STATUS_DRIFT,
+            Metric.CHANNEL_ATTRIBUTION: CHANNEL_ATTRIBUTION,
+            Metric.VOUCHER_MATCH: VOUCHER_MATCH,
+            Metric.ID_CONSISTENCY: ID_CONSISTENCY,
+        }[metric]
+    if dialect(session) == "postgresql":
+        for setting in TUNE_POSTGRESQL:
+            await session.execute(text(setting))
+    rows = (await session.execute(query, params)).all()
+    return [Counts(r.channel, r.warehouse_code, int(r.numerator or 0), int(r.denominator or 0)) for r in rows]
+
+
+def roll_up(metric: Metric, counts: list[Counts], dimension: Dimension) -> list[Measured]:
+    """Sums the per-(channel, warehouse) rows into one row for ALL, or one per channel or per warehouse."""
+    totals: dict[tuple[str | None, str | None], list[int]] = {}
+    if dimension is Dimension.ALL:
+        totals[(None, None)] = [0, 0]
+    for c in counts:
+        key = {
+            Dimension.ALL: (None, None),
+            Dimension.CHANNEL: (c.channel, None),
+            Dimension.WAREHOUSE: (None, c.warehouse_code),
+        }[dimension]
+        total = totals.setdefault(key, [0, 0])
+        total[0] += c.numerator
+        total[1] += c.denominator
+    return [
+        Measured(metric, dimension, channel, warehouse, n, d)
+        for (channel, warehouse), (n, d) in sorted(totals.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+    ]
+
+
+async def measure_all(
+    session: AsyncSession, metrics: Iterable[Metric], window: Window, now: datetime, dimension: Dimension
+) -> list[Measured]:
+    out: list[Measured] = []
+    for metric in metrics:
+        counts = await measure(session, metric, window, now, grouped=dimension is not Dimension.ALL)
+        out.extend(roll_up(metric, counts, dimension))
+    return out

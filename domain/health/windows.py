@@ -1,0 +1,103 @@
+"""The periods health is measured over: an hour or a day in the merchant's time zone, or an explicit range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from domain.clock import utcnow
+from domain.errors import Problems
+
+
+class Period(StrEnum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+class Dimension(StrEnum):
+    ALL = "ALL"
+    CHANNEL = "CHANNEL"
+    WAREHOUSE = "WAREHOUSE"
+
+
+LENGTH = {Period.HOUR: timedelta(hours=1), Period.DAY: timedelta(days=1)}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    period: Period | None = None  # None for an explicit range
+
+
+def period_start(period: Period, at: datetime, tz: ZoneInfo) -> datetime:
+    """Hours and days begin on the merchant's clock: a Shanghai day is 16:00 to 16:00 UTC."""
+    local = at.astimezone(tz)
+    if period is Period.HOUR:
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+def window_of(period: Period, at: datetime, tz: ZoneInfo) -> Window:
+    start = period_start(period, at, tz)
+    if period is Period.DAY:  # a day is 23 or 25 hours across a daylight-saving change
+        end_local = (start.astimezone(tz) + timedelta(days=1)).replace(hour=0)
+        return Window(start, end_local.astimezone(ZoneInfo("UTC")), period)
+    return Window(start, start + LENGTH[period], period)
+
+
+def parse_period(name: str, at: tuple[str | int, ...], problems: Problems) -> Period | None:
+    try:
+        return Period(name.strip().upper())
+    except ValueError:
+        problems.add(at, f"unknown period {name!r}; one of {', '.join(Period)}", "UNKNOWN_PERIOD")
+        return None
+
+
+def parse_dimension(name: str, at: tuple[str | int, ...], problems: Problems) -> Dimension | None:
+    try:
+        return Dimension(name.strip().upper())
+    except ValueError:
+        problems.add(at, f"unknown dimension {name!r}; one of {', '.join(Dimension)}", "UNKNOWN_DIMENSION")
+        return None
+
+
+def resolve_window(
+    problems: Problems,
+    tz: ZoneInfo,
+    retention_days: int,
+    *,
+    period: str = "DAY",
+    at: datetime | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Window | None:
+    """Either a period (the hour or day holding `at`, now by default) or an explicit [start, end) range.
+
+    Ranges longer than the retention window are refused: the events behind them may be gone, so the
+    numbers would be wrong rather than slow."""
+    before = len(problems.items)
+    chosen = parse_period(period, ("period",), problems)
+    at = problems.aware_time(at, ("at",))
+    start = problems.aware_time(start, ("from",))
+    end = problems.aware_time(end, ("to",))
+    if (start is None) != (end is None):
+        problems.add(("from" if start is None else "to",), "give both from and to, or neither", "REQUIRED")
+        return None
+    if chosen is None or len(problems.items) > before:
+        return None
+    if start is not None and end is not None:
+        if end <= start:
+            problems.add(("to",), f"to ({end.isoformat()}) must be after from ({start.isoformat()})", "INVERTED_RANGE")
+            return None
+        if end - start > timedelta(days=retention_days):
+            problems.add(
+                ("to",), f"the range is longer than the {retention_days}-day retention window", "PERIOD_TOO_LONG"
+            )
+            return None
+        return Window(start, end, None)
+    return window_of(chosen, at or utcnow(), tz)
