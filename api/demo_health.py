@@ -75,7 +75,7 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
             gid = f"gid://orderhub/Order/{order.id}"
             await _gql(client, WITHDRAW, {"input": {"orderId": gid, "reason": "wrong order clicked"}}, staff)
             await _gql(client, REQUEST, {"input": {"orderId": gid}}, staff)
-        start = datetime.combine(day.day, time(0), ZoneInfo(settings.health_timezone))
+        start = datetime.combine(day.day, time(0), ZoneInfo(settings.merchant_timezone))
         computed = (await _gql(client, COMPUTE, {"input": {"period": "DAY", "at": start.isoformat()}}, staff))[
             "computeHealth"
         ]  # stored as the day's snapshot, raising any alert once

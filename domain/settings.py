@@ -51,8 +51,7 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
-    merchant_timezone: str = "Asia/Shanghai"  # the clock of wave cut-offs and shifts, for next-step prediction
-    health_timezone: str = "Asia/Shanghai"
+    merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 async def compute_health(ctx: dict[str, Any]) -> int:
     """The hour that just ended and the day so far; returns how many alerts were raised or cleared."""
     settings = _runtime(ctx).settings
-    tz = ZoneInfo(settings.health_timezone)
+    tz = ZoneInfo(settings.merchant_timezone)
     now = utcnow()
     async with unit_of_work(ctx) as session:
         await refresh(session, Period.HOUR, now - timedelta(hours=1), now, tz)

@@ -149,7 +149,7 @@ class HealthReport:
 
 
 def _tz(info: Info[Context, None]) -> ZoneInfo:
-    return ZoneInfo(info.context.runtime.settings.health_timezone)
+    return ZoneInfo(info.context.runtime.settings.merchant_timezone)
 
 
 def _window(info: Info[Context, None], problems: Problems, period: str, at: datetime | None,
