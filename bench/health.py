@@ -4,6 +4,8 @@ Synthetic rows are generated inside PostgreSQL (generate_series joined to a smal
 orderhub's own reconciliation runs once so the voucher metric reads real to-check items. Measured: seconds to
 compute all five metrics through orderhub's queries. Baseline, in the same run: one bare count(*) scan of each
 table those metrics read. Every metric's numerator and denominator is checked against the planted counts.
+Then the export's rows per second and peak resident memory at two sizes (`bench.export`, also runnable alone),
+under "export" in the JSON line.
 Usage: python -m bench.health [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from bench.export import run as export_run
 from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
 from domain.db import make_engine, make_session_factory, migrate_async
 from domain.health.metrics import measure
@@ -270,7 +273,9 @@ def main() -> None:
     parser.add_argument("--admin-url", default=os.environ.get("ORDERHUB_BENCH_PG_ADMIN", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     n = args.orders or (50_000 if args.quick else 1_000_000)
-    print(json.dumps(asyncio.run(run(n, args.admin_url))))
+    figures = asyncio.run(run(n, args.admin_url))
+    figures["export"] = asyncio.run(export_run(100_000 if args.quick else 1_000_000, args.admin_url))
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
