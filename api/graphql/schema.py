@@ -21,9 +21,10 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
-from api.graphql.exceptions import ExceptionMutations, ExceptionQueries
+from api.graphql.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.health import HealthMutations, HealthQueries
 from api.graphql.identity import IdentityMutations, IdentityQueries
@@ -56,12 +57,16 @@ class Query(
     HealthQueries,
 ):
     @strawberry.field(
-        description="Any object by its global id, if the caller may see it.", extensions=allow(**READ_ORDERS)
+        description="Any object by its global id, if the caller may see it (order exceptions: staff only).",
+        extensions=allow(**READ_ORDERS),
     )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         type_name, key = decode_gid(id)
         if type_name == "Order":
             return await load_order(info, key)
+        if type_name == "OrderException" and isinstance(info.context.principal, Staff):
+            found = await load_exceptions(info, [key])
+            return found[0] if found else None
         return None
 
 

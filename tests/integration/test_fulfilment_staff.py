@@ -47,6 +47,15 @@ async def test_cron_opens_one_case_per_stuck_order_and_staff_work_it(api: Api, c
     assert set(envelope) == {"event_id", "exception_id", "order_id", "kind", "state", "opened_at", "resolved_at",
                              "issued_at"}  # fmt: skip
     assert envelope["state"] == "OPEN"
+    node = """query($id: ID!) { node(id: $id) { id ... on OrderException { kind state order { id } } } }"""
+    found = (await api.gql(node, {"id": case["id"]}, headers=creds.cs))["data"]["node"]
+    assert found == {
+        "id": case["id"],
+        "kind": "STUCK_AFTER_SHIP_REQUEST",
+        "state": "OPEN",
+        "order": {"id": stuck["id"]},
+    }
+    assert (await api.gql(node, {"id": case["id"]}, headers=creds.reader))["data"]["node"] is None  # staff only
 
     assigned = await api.gql(ASSIGN, {"input": {"exceptionId": case["id"]}}, headers=creds.cs)
     assert assigned["data"]["assignException"]["exception"]["assignedTo"] == "staff:cs@shop.example"
