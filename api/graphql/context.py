@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 
 from api.auth.principal import Customer, Partner, Principal, Staff
 from domain.access.policy import Scope
+from domain.channels.monitor import cleaning_versions
 from domain.intake.models import Outcome
 from domain.intake.service import mark_outcome
 from domain.orders import queries
@@ -37,7 +38,13 @@ class Loaders:
                 found = await queries.events_of(session, ids)
             return [found[i] for i in ids]
 
+        async def load_cleaning(ids: list[int]) -> list[int | None]:
+            async with sessions() as session:
+                found = await cleaning_versions(session, ids)
+            return [found.get(i) for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.cleaning: DataLoader[int, int | None] = DataLoader(load_cleaning)
         self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
 
 

@@ -238,6 +238,16 @@ class Order(Node):
         description="Staff only: the model version that predicted; null when the per-stage median served.",
         extensions=allow(any_staff=True),
     )
+
+    @strawberry.field(
+        description="Staff only: the cleaning rule version applied to the order's latest raw channel payload; "
+        "null for orders submitted as canonical input.",
+        extensions=allow(any_staff=True),
+    )
+    async def cleaning_rule_version(self, info: Info[Context, None]) -> int | None:
+        assert self.row.id is not None
+        return await info.context.loaders.cleaning.load(self.row.id)
+
     prediction_basis: str | None = strawberry.field(
         resolver=journey.prediction_basis,
         description="Staff only: MODEL, or BASELINE when the per-stage median served (no model yet, a new "

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.channels.models import CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.service import UNKNOWN, source_and_kind
 
 VERBS = {
@@ -64,6 +64,17 @@ async def rule_versions(session: AsyncSession, channel_name: str) -> list[Cleani
         .order_by(col(CleaningRuleSet.version).desc())
     )
     return list((await session.exec(query)).all())
+
+
+async def cleaning_versions(session: AsyncSession, order_ids: list[int]) -> dict[int, int]:
+    """The rule version that cleaned each order's latest channel payload; orders submitted as canonical
+    GraphQL input, never cleaned, are absent."""
+    rows = await session.exec(
+        select(ChannelIntake.order_id, ChannelIntake.rule_version)
+        .where(col(ChannelIntake.order_id).in_(order_ids))
+        .order_by(col(ChannelIntake.id))
+    )
+    return {order_id: version for order_id, version in rows.all() if order_id is not None}
 
 
 def describe_rule(rule: dict[str, Any]) -> str:

@@ -131,6 +131,11 @@ async def test_err_suffix_rule_is_versioned_and_recorded_on_each_order(api: Api,
     async with api.runtime.core.sessions() as session:
         versions = {i.channel_order_id: i.rule_version for i in (await session.exec(select(ChannelIntake))).all()}
     assert versions["111-0000001-0000002"] == 1 and versions["111-0000001-0000001-ERR"] == 0
+    listed = """{ orders(first: 10) { nodes { channelOrderId cleaningRuleVersion } } }"""
+    seen = (await api.gql(listed, headers=creds.cs))["data"]["orders"]["nodes"]
+    assert {o["channelOrderId"]: o["cleaningRuleVersion"] for o in seen} == versions
+    hidden = await api.gql(listed, headers=creds.reader)
+    assert hidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_pinned_schema_raises_counted_redacted_alerts(api: Api, creds: Credentials) -> None:
