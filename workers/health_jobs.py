@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from domain.clock import utcnow
 from domain.health import alerts
+from domain.health.models import HealthAlert
 from domain.health.service import refresh
 from domain.health.windows import Period
+from workers.digests import deliver_digest
 from workers.jobs import _runtime, unit_of_work
-from workers.notifiers import Robot, broadcast, robots_from_settings
-
-log = logging.getLogger(__name__)
+from workers.notifiers import Robot
 
 
 async def compute_health(ctx: dict[str, Any]) -> int:
@@ -29,19 +30,13 @@ async def compute_health(ctx: dict[str, Any]) -> int:
 
 
 async def push_health_alerts(ctx: dict[str, Any], robots: list[Robot] | None = None) -> int:
-    """Sends every raise and clear not yet sent, as one message; nothing is marked sent unless every robot took it."""
-    robots = robots_from_settings(_runtime(ctx).settings) if robots is None else robots
-    if not robots:
-        return 0
-    async with unit_of_work(ctx) as session:
+    """Sends every raise and clear not yet sent, as one message."""
+
+    async def collect(session: AsyncSession) -> tuple[list[HealthAlert], tuple[str, str]] | None:
         pending = await alerts.unsent(session)
-        title, text = alerts.message(pending) if pending else ("", "")
-    if not pending:
-        return 0
-    failures = await broadcast(robots, title, text)
-    if failures:
-        log.warning("health alerts not delivered: %s", "; ".join(failures))
-        return 0
-    async with unit_of_work(ctx) as session:
+        return (pending, alerts.message(pending)) if pending else None
+
+    async def sent(session: AsyncSession, pending: list[HealthAlert]) -> None:
         await alerts.mark_sent(session, pending, utcnow())
-    return len(pending)
+
+    return await deliver_digest(ctx, robots, "health alerts", collect, sent)

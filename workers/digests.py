@@ -1,0 +1,41 @@
+"""Alerts leave for the group chats as one digest: nothing is marked sent unless every robot took it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from workers.jobs import _runtime, unit_of_work
+from workers.notifiers import Robot, broadcast, robots_from_settings
+
+log = logging.getLogger(__name__)
+
+Pending = TypeVar("Pending")
+
+
+async def deliver_digest(
+    ctx: dict[str, Any],
+    robots: list[Robot] | None,
+    what: str,
+    collect: Callable[[AsyncSession], Awaitable[tuple[list[Pending], tuple[str, str]] | None]],
+    mark_sent: Callable[[AsyncSession, list[Pending]], Awaitable[None]],
+) -> int:
+    """`collect` reads what is unsent and its message (None: nothing to send); returns how many items left."""
+    robots = robots_from_settings(_runtime(ctx).settings) if robots is None else robots
+    if not robots:
+        return 0
+    async with unit_of_work(ctx) as session:
+        found = await collect(session)
+    if found is None:
+        return 0
+    pending, (title, text) = found
+    failures = await broadcast(robots, title, text)
+    if failures:
+        log.warning("%s not delivered: %s", what, "; ".join(failures))
+        return 0
+    async with unit_of_work(ctx) as session:
+        await mark_sent(session, pending)
+    return len(pending)
