@@ -108,6 +108,6 @@ async def _selfcheck(runtime: Runtime) -> None:
     ratio = report.shipped_without_tracking
     shown = "n/a" if ratio.value is None else f"{ratio.value:.2%}"
     print(f"   self-check: shipped without tracking {ratio.without_tracking}/{ratio.shipped} = {shown} "
-          f"(limit {ratio.limit:.0%}); {len(report.checks) - len(report.failed)} of {len(report.checks)} checks pass; "
+          f"(limit {ratio.limit:.0%}); {report.passed} of {len(report.checks)} checks pass; "
           f"first to fix: {report.failed[0].title if report.failed else 'nothing'}")  # fmt: skip
     print(f"   report written to {path} and {path.with_suffix('.json')}")

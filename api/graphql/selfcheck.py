@@ -62,7 +62,7 @@ def to_graphql(report: service.Report) -> SelfCheckReport:
         checks=[
             SelfCheckItem(key=c.key, title=c.title, passed=c.passed, detail=c.detail, fix=c.fix) for c in report.checks
         ],
-        passed=len(report.checks) - len(report.failed),
+        passed=report.passed,
         failed=len(report.failed),
         markdown=report.markdown(),
         json=report.json(),

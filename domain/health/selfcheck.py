@@ -83,6 +83,10 @@ class Report:
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
 
+    @property
+    def passed(self) -> int:
+        return len(self.checks) - len(self.failed)
+
     def as_dict(self) -> dict[str, Any]:
         ratio = self.shipped_without_tracking
         return {
@@ -96,7 +100,7 @@ class Report:
                 "healthy": ratio.healthy,
             },
             "checks": [asdict(c) for c in self.checks],
-            "passed": len(self.checks) - len(self.failed),
+            "passed": self.passed,
             "failed": len(self.failed),
         }
 
@@ -118,7 +122,7 @@ class Report:
             f"{ratio.without_tracking} of {ratio.shipped} shipped orders: **{value}** "
             f"(limit {ratio.limit:.0%}): **{verdict}**",
             "",
-            f"## Configuration: {len(self.checks) - len(self.failed)} of {len(self.checks)} pass",
+            f"## Configuration: {self.passed} of {len(self.checks)} pass",
             "",
             "| | check | detail | fix |",
             "| --- | --- | --- | --- |",
