@@ -24,7 +24,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
 
-    sub.add_parser("worker", help="run the arq worker (jobs and cron)")
+    worker = sub.add_parser("worker", help="run the arq workers (jobs and cron), one per queue")
+    worker.add_argument(
+        "--queue",
+        action="append",
+        choices=["default", "predict", "long"],
+        help="serve only this queue (repeatable; default: all three)",
+    )
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("schema", help="export schema.graphql")
 
@@ -119,16 +125,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         export_schema()
         print(f"wrote {SCHEMA_FILE}")
     elif args.command == "worker":
-        from workers.runtime import build_runtime
-        from workers.settings import create_worker
-
-        runtime = await build_runtime(settings)
-        worker = create_worker(runtime, handle_signals=True)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
-            await runtime.close()
+        await _worker(settings, args.queue or ["default", "predict", "long"])
     elif args.command == "demo":
         from api.demo import run_demo
 
@@ -146,6 +143,34 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
     elif args.command == "selfcheck":
         return await _selfcheck(settings, args)
     return 0
+
+
+async def _worker(settings: Settings, queues: list[str]) -> None:
+    """Runs until SIGTERM or SIGINT, through Redis outages; then lets jobs in flight finish and the outbox
+    drain, each for up to ORDERHUB_SHUTDOWN_GRACE_SECONDS."""
+    import signal
+
+    from workers.queues import QUEUES
+    from workers.runtime import build_runtime
+    from workers.settings import create_worker
+    from workers.supervisor import Supervisor
+
+    runtime = await build_runtime(settings)
+    supervisor = Supervisor(lambda queue: create_worker(runtime, queue), [QUEUES[name] for name in queues])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    running = asyncio.create_task(supervisor.run())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        logging.getLogger("orderhub.worker").info("stopping: waiting for jobs in flight, then the outbox")
+        await supervisor.stop(settings.shutdown_grace_seconds)
+        await running
+    finally:
+        stopping.cancel()
+        await runtime.close()
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> None:

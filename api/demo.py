@@ -39,7 +39,7 @@ from sim.day import SimDay, SimOrder, generate_day
 from sim.health import plan_attribution
 from sim.identity import generate_identity_traffic
 from workers.runtime import Runtime, build_runtime
-from workers.settings import create_worker
+from workers.settings import run_queued_jobs
 
 SUBMIT = """mutation($input: SubmitOrdersInput!) {
   submitOrders(input: $input) { orders { id } userErrors { field message code } } }"""
@@ -207,9 +207,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
         await _push_day(client, bridge.key, day, report)
         await _push_faults(client, bridge.key, wms.key, day.orders[0], report)
     await runtime.relay.drained()
-    worker = create_worker(runtime, burst=True, poll_delay=0.05)
-    await worker.async_run()
-    await worker.close()
+    await run_queued_jobs(runtime)
     counts = await _counts(runtime)
     truth = day.counts()
     _print_report(runtime, day, report, counts, truth)
@@ -533,9 +531,7 @@ async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, da
             if errors:
                 raise RuntimeError(f"the identity traffic was refused: {errors[:3]}")
     await runtime.relay.drained()
-    worker = create_worker(runtime, burst=True, poll_delay=0.05)
-    await worker.async_run()
-    await worker.close()
+    await run_queued_jobs(runtime)
     async with runtime.core.sessions() as session:
         rows = []
         for channel, order_id in ids:

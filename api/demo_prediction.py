@@ -21,7 +21,7 @@ from ml.registry import train
 from sim.history import simulate_history
 from workers.ml_jobs import models_dir
 from workers.runtime import Runtime
-from workers.settings import create_worker
+from workers.settings import run_queued_jobs
 
 HISTORY_DAYS = 21
 ORDERS_PER_DAY = 60
@@ -49,9 +49,7 @@ async def prediction_demo(runtime: Runtime, port: int, seed: int) -> None:
         print(f"   {line}")
     print(f"   model v{decision.version}: {decision.reason}")
     await runtime.relay.drained()
-    worker = create_worker(runtime, burst=True, poll_delay=0.05)  # the jobs the fulfilment moves enqueued
-    await worker.async_run()
-    await worker.close()
+    await run_queued_jobs(runtime)  # the jobs the fulfilment moves enqueued
     await _show_one(runtime, port)
 
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     staff_token_minutes: int = 60 * 8
     payment_deadline_minutes: int = 30
     outbox_grace_seconds: int = 30
+    # How long a graceful stop waits for jobs in flight (worker) and then for the outbox to drain.
+    shutdown_grace_seconds: float = 10.0
     stuck_after_ship_request_minutes: int = 240
     max_body_bytes: int = 2_000_000
     graphql_max_depth: int = 12

@@ -7,6 +7,7 @@ raise Retry so that arq tries again with back-off.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,6 +27,7 @@ from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+SWEEP_SECONDS = 30
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
 
 
@@ -60,12 +62,16 @@ async def check_payment_deadline(ctx: dict[str, Any], order_id: int) -> bool:
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Sends outbox rows a crash left behind; rows younger than the grace period are the relay's."""
+    """Sends outbox rows a crash left behind; rows younger than the grace period are the relay's. A large
+    backlog is sent over several runs, each well within the default queue's job timeout."""
     runtime = _runtime(ctx)
     grace = timedelta(seconds=runtime.settings.outbox_grace_seconds)
+    until = time.monotonic() + SWEEP_SECONDS
     sent = 0
     try:
-        while count := await relay_once(runtime.core.sessions, runtime.redis, older_than=grace):
+        while time.monotonic() < until and (
+            count := await relay_once(runtime.core.sessions, runtime.redis, older_than=grace)
+        ):
             sent += count
     except TRANSIENT as exc:
         raise Retry(defer=timedelta(seconds=5)) from exc

@@ -43,7 +43,7 @@ async def build_runtime(settings: Settings, *, migrate: bool = True, relay: bool
     core = await build_core(settings, migrate=migrate)
     url, embedded = resolve_redis(settings)
     redis = ArqRedis.from_url(url)
-    outbox_relay = OutboxRelay(core.sessions, redis)
+    outbox_relay = OutboxRelay(core.sessions, redis, drain_seconds=settings.shutdown_grace_seconds)
     if relay:
         outbox_relay.start()
     return Runtime(core, url, redis, outbox_relay, embedded)

@@ -1,4 +1,4 @@
-"""The arq worker of orderhub: its jobs, its cron schedule, and how it is built for a runtime."""
+"""The arq workers of orderhub: the jobs, the cron schedule, and how a queue's worker is built for a runtime."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import predict_next_step, train_next_step
+from workers.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
 
@@ -36,16 +37,31 @@ CRON_JOBS = [
 ]
 
 
-def create_worker(runtime: Runtime, **overrides: Any) -> Worker:
+def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) -> Worker:
+    """The arq Worker of one queue: the functions and crons that run on it (see workers.queues)."""
     options: dict[str, Any] = {
-        "functions": FUNCTIONS,
-        "cron_jobs": CRON_JOBS,
+        "functions": [f for f in FUNCTIONS if queue_of(f.name) == queue],
+        "cron_jobs": [c for c in CRON_JOBS if queue_of(c.coroutine.__name__) == queue],
+        "queue_name": queue.name,
         "redis_pool": ArqRedis.from_url(runtime.redis_url),
         "ctx": {"runtime": runtime},
         "handle_signals": False,
-        "max_jobs": 20,
-        "job_timeout": 300,
+        "max_jobs": queue.max_jobs,
+        "job_timeout": queue.job_timeout,
         "keep_result": 3600,
     }
     options.update(overrides)
     return Worker(**options)
+
+
+async def run_queued_jobs(runtime: Runtime, **overrides: Any) -> list[Worker]:
+    """Runs what is queued on every queue, then returns (a burst, for the demo and tests)."""
+    workers = []
+    for queue in QUEUES.values():
+        worker = create_worker(runtime, queue, burst=True, poll_delay=0.05, **overrides)
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        workers.append(worker)
+    return workers
