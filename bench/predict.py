@@ -35,7 +35,7 @@ from ml.model import Baseline, NextStepModel
 from ml.registry import Artifact, save
 from ml.serving import forecast
 from sim.history import simulate_history
-from workers.ml_jobs import Serving, models_dir, predict_next_step
+from workers.ml_jobs import Serving, ServingCache, models_dir, predict_next_step, serving_cache
 from workers.runtime import build_runtime
 
 TZ = "Asia/Shanghai"
@@ -106,8 +106,10 @@ async def measure_jobs(admin_url: str, events: list[Event], artifact: Artifact, 
             model_ctx: dict[str, Any] = {"runtime": runtime}
             await predict_next_step(model_ctx, ids[0], 10**6)  # loads the model and the workload timeline once
             model_s = await _jobs(model_ctx, ids)
-            state: Serving = model_ctx["next_step"]
-            base_ctx = {"runtime": runtime, "next_step": Serving(None, artifact.baseline, state.timeline, state.loaded)}
+            state = serving_cache(model_ctx).state
+            assert state is not None
+            baseline = Serving(None, artifact.baseline, state.timeline, state.loaded)
+            base_ctx = {"runtime": runtime, "next_step": ServingCache(baseline)}
             base_s = await _jobs(base_ctx, ids)
         finally:
             await runtime.close()

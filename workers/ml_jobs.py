@@ -50,7 +50,7 @@ async def train_next_step(ctx: dict[str, Any], *, window_days: int = 90, now: da
     assert decision.run is not None
     async with unit_of_work(ctx) as session:
         await record_run(session, decision.run)
-    ctx.pop("next_step", None)
+    serving_cache(ctx).state = None
     log.info("next-step model: %s", decision.reason)
     return decision.reason
 
@@ -65,8 +65,21 @@ class Serving:
     loaded: float
 
 
+@dataclass
+class ServingCache:
+    """arq gives each job a copy of its worker's ctx, so a value a job sets on ctx is gone after it (and every
+    prediction reloaded a week of event log): the worker's ctx holds this one object, and jobs update it."""
+
+    state: Serving | None = None
+
+
+def serving_cache(ctx: dict[str, Any]) -> ServingCache:
+    cache: ServingCache = ctx.setdefault("next_step", ServingCache())
+    return cache
+
+
 async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
-    cached: Serving | None = ctx.get("next_step")
+    cached = serving_cache(ctx).state
     if cached is not None and time.monotonic() - cached.loaded < SERVING_TTL_S:
         return cached
     runtime: Runtime = ctx["runtime"]
@@ -77,7 +90,7 @@ async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
     baseline = await asyncio.to_thread(latest_baseline, directory) if artifact is None else artifact.baseline
     recent = await order_event_log(runtime.core.sessions, since=(now or utcnow()) - WORKLOAD_WINDOW)
     state = Serving(artifact, baseline, Timeline.of(recent, runtime.settings.merchant_timezone), time.monotonic())
-    ctx["next_step"] = state
+    serving_cache(ctx).state = state
     return state
 
 

@@ -12,7 +12,7 @@ from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shippe
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
-from workers.ml_jobs import predict_next_step, train_next_step
+from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
 from workers.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.reconcile_jobs import reconcile_daily
 from workers.runtime import Runtime
@@ -44,7 +44,7 @@ def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) ->
         "cron_jobs": [c for c in CRON_JOBS if queue_of(c.coroutine.__name__) == queue],
         "queue_name": queue.name,
         "redis_pool": ArqRedis.from_url(runtime.redis_url),
-        "ctx": {"runtime": runtime},
+        "ctx": {"runtime": runtime, "next_step": ServingCache()},
         "handle_signals": False,
         "max_jobs": queue.max_jobs,
         "job_timeout": queue.job_timeout,

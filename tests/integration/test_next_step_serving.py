@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from arq.worker import Worker
 from sqlmodel import col, select
 
 from domain.clock import utcnow
@@ -52,9 +53,11 @@ async def _history(rt: Runtime, orders: int = 120, first: int = 0) -> None:
         await session.commit()
 
 
-async def _run_worker(rt: Runtime) -> None:
+async def _run_worker(rt: Runtime) -> list[Worker]:
     await rt.relay.drained()
-    assert [worker.jobs_failed for worker in await run_queued_jobs(rt)] == [0, 0, 0]
+    workers = await run_queued_jobs(rt)
+    assert [worker.jobs_failed for worker in workers] == [0, 0, 0]
+    return workers
 
 
 def _key(gid: str) -> int:
@@ -77,7 +80,8 @@ async def test_each_move_is_predicted_after_commit_and_staff_see_the_interval(ap
     )  # fmt: skip
     assert picked["data"]["recordWarehouseEvent"]["order"]["predictedNextAt"] is None  # stale one cleared
     assert [r.payload["order_id"] for r in await outbox_rows(api, "predict_next_step")] == [_key(order["id"])] * 2
-    await _run_worker(rt)
+    predict_worker = (await _run_worker(rt))[1]
+    assert predict_worker.ctx["next_step"].state is not None  # loaded once for the worker, not once per job
 
     staff = (await api.gql(PREDICTION, {"id": order["id"]}, headers=creds.admin))["data"]["order"]
     assert staff["status"] == "PICKED" and staff["predictedNextStage"] == "PACKED"
