@@ -61,7 +61,7 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
                 keys += [job_key_prefix + key, result_key_prefix + key, queue_of(row.target).name]
                 args += [defer + redis.expires_extra_ms, job, now + defer, key]
         if keys:
-            await redis.register_script(_ENQUEUE)(keys, args, client=pipe)
+            pipe.eval(_ENQUEUE, len(keys), *keys, *args)  # EVAL, not EVALSHA: no SCRIPT EXISTS round trip
         await pipe.execute()
 
 

@@ -33,7 +33,7 @@ class Supervisor:
         self.reconnects = 0
         self._current: dict[str, Worker] = {}
         self._retiring: set[asyncio.Task[None]] = set()  # workers that lost Redis, finishing their jobs
-        self._stopping = False
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
         """Returns when every worker ended on its own (burst) or after stop()."""
@@ -42,14 +42,14 @@ class Supervisor:
     async def _serve(self, queue: Queue) -> None:
         loop = asyncio.get_running_loop()
         backoff = 1.0
-        while not self._stopping:
+        while not self._stopping.is_set():
             worker = self._current[queue.name] = self.make_worker(queue)
             started = loop.time()
             try:
                 await worker.async_run()
                 return
             except asyncio.CancelledError:
-                if self._stopping:  # stop() closed the worker
+                if self._stopping.is_set():  # stop() closed the worker
                     return
                 raise
             except REDIS_DOWN as exc:
@@ -60,7 +60,8 @@ class Supervisor:
                     backoff = 1.0
                 self.reconnects += 1
                 log.warning("queue %s lost Redis (%s); reconnecting in %.0f s", queue.name, exc, backoff)
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _retire(self, worker: Worker) -> None:
@@ -74,7 +75,7 @@ class Supervisor:
     async def stop(self, grace: float) -> None:
         """Picks no new job, lets the jobs in flight finish for up to `grace` seconds, then cancels the
         rest (arq runs a cancelled job again)."""
-        self._stopping = True
+        self._stopping.set()
         for worker in self._current.values():
             worker.allow_pick_jobs = False
         running = {t for w in self._current.values() for t in w.tasks.values()} | self._retiring
