@@ -14,8 +14,10 @@ import websockets
 from api.app import create_app
 from api.pubsub import PushHub
 from domain.access.service import disable_staff, issue_partner_key, set_staff_roles
+from domain.clock import utcnow
 from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
+from tests.integration.fulfilment_fixtures import WAREHOUSE, paid_order, scan
 from tests.integration.orders_fixtures import ORDER, ORDERS, SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
 from workers.runtime import Runtime
@@ -167,3 +169,31 @@ async def test_failed_logins_are_throttled_per_address(rt: Runtime, creds: Crede
             LOGIN, {"input": {"email": "cs@shop.example", "password": "correct horse battery"}}
         )
     assert ok["data"]["staffLogin"]["token"]
+
+
+async def test_channel_bound_warehouse_key_cannot_scan_another_channels_order(api: Api, creds: Credentials) -> None:
+    await paid_order(api, creds, "TB-SCAN")
+    async with api.runtime.core.sessions() as session, session.begin():
+        issued = await issue_partner_key(session, "douyin-wms", ["wms:write"], ["DOUYIN"])
+    result = await api.gql(
+        WAREHOUSE, {"input": scan("PICKED", utcnow(), "S-DY-1", "TB-SCAN")}, headers={"X-Api-Key": issued.key}
+    )
+    payload = result["data"]["recordWarehouseEvent"]
+    assert payload["outcome"] is None
+    assert payload["userErrors"][0]["code"] == "CHANNEL_NOT_ALLOWED"
+
+
+async def test_channel_bound_key_cannot_report_on_another_channels_order(api: Api, creds: Credentials) -> None:
+    await api.gql(SUBMIT_ORDER, {"input": order_input("TB-CRM")}, headers=creds.writer)
+    async with api.runtime.core.sessions() as session, session.begin():
+        issued = await issue_partner_key(session, "douyin-crm", ["crm:write"], ["DOUYIN"])
+    report = """mutation($input: ReportOrderCustomerInput!) { reportOrderCustomer(input: $input) {
+      repeated userErrors { field code } } }"""
+    refused = await api.gql(
+        report,
+        {"input": {"system": "CRM", "channelOrderId": "TB-CRM", "customerId": "C-1"}},
+        headers={"X-Api-Key": issued.key},
+    )
+    assert refused["data"]["reportOrderCustomer"]["userErrors"] == [
+        {"field": ["input", "channelOrderId"], "code": "NOT_FOUND"}
+    ]
