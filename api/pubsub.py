@@ -219,8 +219,12 @@ class PushHub:
                 raise
             self._task = asyncio.create_task(self._dispatch(), name="push-dispatcher")
 
-    def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
-        """One read per event and process, however many subscribers show that event."""
+    def shared(
+        self, key: Hashable, load: Callable[[], Awaitable[T]], keep: Callable[[T], bool] = lambda _: True
+    ) -> asyncio.Future[T]:
+        """One read per event and process, however many subscribers show that event. A result `keep`
+        refuses (the event is not committed, yet) is read again next time: a forged or early envelope
+        must not hide the real one that follows."""
         found = self._loads.get(key)
         if found is not None:
             return found
@@ -228,7 +232,7 @@ class PushHub:
         self._loads[key] = future
 
         def forget_failure(done: asyncio.Future[T]) -> None:
-            if done.cancelled() or done.exception() is not None:
+            if done.cancelled() or done.exception() is not None or not keep(done.result()):
                 self._loads.pop(key, None)
 
         future.add_done_callback(forget_failure)

@@ -164,7 +164,7 @@ async def _pushed(hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope
             row = await queries.get_order(session, EVERYONE, order_id)
             return row, await queries.status_at(session, order_id, version)
 
-    row, committed = await hub.shared(("order", order_id, version), load)
+    row, committed = await hub.shared(("order", order_id, version), load, keep=lambda found: found[1] is not None)
     if row is None or committed is None or committed != status or not viewer.sees(row):
         return None
     try:
@@ -269,7 +269,7 @@ async def _exception_update(hub: PushHub, ctx: Context, envelope: Envelope) -> E
         async with ctx.read() as session:
             return await committed_exception(session, exception_id, kind, order_id, state) is not None
 
-    if not await hub.shared(("exception", exception_id, kind, order_id, state), load):
+    if not await hub.shared(("exception", exception_id, kind, order_id, state), load, keep=bool):
         return None
     try:
         return ExceptionUpdate(

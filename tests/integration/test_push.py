@@ -190,6 +190,32 @@ async def test_burst_keeps_latest_state_in_version_order(api: Api, creds: Creden
     assert (last["version"], last["status"]) == (31, "PAID")
 
 
+async def test_a_forged_envelope_does_not_hide_the_real_change_that_follows(
+    api: Api, creds: Credentials, server: tuple[str, Any]
+) -> None:
+    """An envelope for a version not committed yet is dropped, and the real one is still delivered."""
+    url, app = server
+    a, pay_a = await _place(api, creds, _phone())
+    b, pay_b = await _place(api, creds, _phone())
+    async with GraphQLWs.open(url, creds.admin) as staff:
+        op = await staff.subscribe(ORDER_UPDATES)  # every order, no snapshot
+        await _until(lambda: _listeners(app) == 1)
+        forged = {"order_id": _gid_key(a["id"]), "version": 2, "status": "PAID", "buyer_uid": a["buyerUid"],
+                  "event_id": f"{_gid_key(a['id'])}:2", "issued_at": "2026-11-25T08:00:00+00:00"}  # fmt: skip
+        await api.runtime.redis.publish(channel_name("orders"), json.dumps(forged))
+        await api.gql(SUBMIT_ORDER, {"input": pay_b}, headers=creds.writer)
+
+        async def next_of(order_id: str) -> dict[str, Any]:
+            while (update := (await staff.next(op))["data"]["orderUpdates"])["order"]["id"] != order_id:
+                pass
+            return update
+
+        assert (await next_of(b["id"]))["version"] == 2  # so the forged envelope was read and dropped before
+        await api.gql(SUBMIT_ORDER, {"input": pay_a}, headers=creds.writer)
+        real = await next_of(a["id"])
+        assert (real["version"], real["status"], real["snapshot"]) == (2, "PAID", False)
+
+
 async def test_change_on_one_process_reaches_a_subscriber_of_another(
     api: Api, creds: Credentials, server: tuple[str, Any]
 ) -> None:
