@@ -10,13 +10,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth.principal import Anonymous, Customer, Partner, Staff, api_key_of, authenticate, bearer_of
+from api.auth.principal import (
+    Accounts,
+    Anonymous,
+    Customer,
+    Partner,
+    Staff,
+    accounts_of,
+    api_key_of,
+    authenticate,
+    bearer_of,
+)
+from api.auth.throttle import LoginThrottle
 from api.auth.tokens import decode_token
 from api.board import mount_board
 from api.export import router as export_router
@@ -85,7 +98,7 @@ async def get_context(request: HTTPConnection) -> Context:
         request.headers.get(h) for h in PREFLIGHT_HEADERS
     ):
         raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
-    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
     message_id = None
     if request.method == "POST" and api_key_of(request.headers) is not None:
         message_id = await _record_partner_request(
@@ -104,7 +117,7 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         if api_key_of(headers) is not None:
             raise ConnectionRejectionError({"reason": "subscriptions take a customer or staff token"})
         runtime = context.runtime
-        principal = await authenticate(headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+        principal = await authenticate(headers, runtime.settings.secret("token_secret"), accounts_of(context.request))
         if not isinstance(principal, Customer | Staff):
             reason = principal.reason if isinstance(principal, Anonymous) else "not allowed"
             raise ConnectionRejectionError({"reason": reason})
@@ -161,6 +174,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = FastAPI(title="orderhub", lifespan=lifespan)
     if runtime is not None:
         app.state.runtime = runtime
+
+    def sessions() -> AsyncSession:  # without `runtime` given, the runtime exists once the lifespan started
+        return app.state.runtime.core.sessions()  # type: ignore[no-any-return]
+
+    def redis() -> tuple[Redis, str]:
+        return app.state.runtime.redis, app.state.runtime.redis_url
+
+    app.state.accounts = Accounts(sessions, settings.staff_check_seconds)
+    app.state.login_throttle = LoginThrottle(
+        redis, settings.login_failures_per_account, settings.login_failures_per_address
+    )
     router = OrderhubGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,

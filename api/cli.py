@@ -86,10 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     partner = kinds.add_parser("partner", help="an API key with scopes (shown once)")
     partner.add_argument("--name", required=True)
     partner.add_argument("--scopes", required=True, help="comma separated, e.g. orders:write,orders:read")
+    served = partner.add_mutually_exclusive_group(required=True)
+    served.add_argument("--channel", help="the sales channels the key serves, comma separated, e.g. DOUYIN")
+    served.add_argument("--all-channels", action="store_true", help="a key that serves every channel (a WMS, an ERP)")
     staff = kinds.add_parser("staff", help="create a staff account and print a token for it")
     staff.add_argument("--email", required=True)
     staff.add_argument("--roles", required=True, help="comma separated: admin, ops, cs, finance")
     staff.add_argument("--password", help="prompted for when omitted; at least 12 characters")
+
+    accounts = sub.add_parser("staff", help="disable a staff account or change its roles; takes effect at once")
+    account_commands = accounts.add_subparsers(dest="staff_command", required=True)
+    disable = account_commands.add_parser("disable", help="its tokens stop working and its websockets close")
+    disable.add_argument("--email", required=True)
+    re_role = account_commands.add_parser("roles", help="replace the account's roles")
+    re_role.add_argument("--email", required=True)
+    re_role.add_argument("--roles", required=True, help="comma separated: admin, ops, cs, finance")
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -132,6 +143,8 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         return await run_demo(settings, orders=args.orders, seed=args.seed, port=args.port, serve=not args.no_serve)
     elif args.command == "token":
         await _token(args)
+    elif args.command == "staff":
+        await _staff(settings, args)
     elif args.command == "replay":
         return await _replay(args)
     elif args.command == "reconcile":
@@ -393,8 +406,11 @@ async def _token(args: argparse.Namespace) -> None:
             print(f"buyer uid:  {uid}\nexpires at: {issued.expires_at.isoformat()}\ntoken:      {issued.token}")
         elif args.kind == "partner":
             async with core.sessions() as session, session.begin():
-                key_issued = await issue_partner_key(session, args.name, _split(args.scopes))
-            print(f"partner:  {key_issued.name}\nscopes:   {', '.join(key_issued.scopes)}\napi key:  {key_issued.key}")
+                channels = None if args.all_channels else _split(args.channel)
+                key_issued = await issue_partner_key(session, args.name, _split(args.scopes), channels)
+            served = ", ".join(key_issued.channels) if key_issued.channels is not None else "all"
+            print(f"partner:  {key_issued.name}\nscopes:   {', '.join(key_issued.scopes)}\nchannels: {served}")
+            print(f"api key:  {key_issued.key}")
             print("the key is shown once; orderhub stores only its hash")
         else:
             password = args.password or getpass.getpass("password (12+ characters): ")
@@ -407,6 +423,29 @@ async def _token(args: argparse.Namespace) -> None:
             print(f"staff:  {user.email} ({', '.join(user.roles)})\ntoken:  {issued.token}")
     finally:
         await core.close()
+
+
+async def _staff(settings: Settings, args: argparse.Namespace) -> None:
+    """Commits, then sends the revocation at once so that API processes close the account's websockets."""
+    from domain.access.service import disable_staff, set_staff_roles
+    from domain.errors import UserError
+    from domain.outbox.service import Outbox
+    from workers.runtime import build_runtime
+
+    runtime = await build_runtime(settings)
+    try:
+        async with runtime.core.sessions() as session, session.begin():
+            if args.staff_command == "disable":
+                user = await disable_staff(session, args.email, Outbox())
+            else:
+                user = await set_staff_roles(session, args.email, _split(args.roles), Outbox())
+        await runtime.relay.drained()
+    except UserError as error:
+        raise ValueError(str(error)) from error
+    finally:
+        await runtime.close()
+    state = "disabled" if user.disabled_at is not None else "active"
+    print(f"staff:  {user.email} ({', '.join(user.roles)}), {state}")
 
 
 def _split(text: str) -> list[str]:

@@ -173,6 +173,7 @@ async def run_demo(settings: Settings, *, orders: int, seed: int, port: int, ser
         for suffix in ("", "-wal", "-shm"):
             demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
         settings = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{demo_db}"})
+    settings = settings.model_copy(update={"graphiql": True})  # the demo is for exploring the API
     logging.getLogger().setLevel(logging.WARNING)  # the report is the output; failures still show
     runtime = await build_runtime(settings)
     port = _free_port(port)

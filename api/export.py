@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.auth.principal import Anonymous, Staff, authenticate
+from api.auth.principal import Anonymous, Staff, accounts_of, authenticate
 from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
@@ -63,7 +63,7 @@ def _request(runtime: Runtime, params: dict[str, str]) -> tuple[Period, OrderExp
 async def export_orders(request: Request) -> Response:
     """`?format=csv|xlsx&days=7` or `&from=...&to=...` (ISO 8601 with offset); staff bearer token required."""
     runtime: Runtime = request.app.state.runtime
-    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), runtime.core.sessions)
+    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
     if isinstance(principal, Anonymous):
         return _errors(401, [Problem((), f"authentication required ({principal.reason})", "UNAUTHENTICATED")])
     if not isinstance(principal, Staff) or not principal.roles & EXPORT_ROLES:

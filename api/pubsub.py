@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from domain.access.service import ACCESS_TOPIC
 from workers.outbox_relay import channel_name
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ Envelope = dict[str, Any]
 ORDERS = "orders"
 EXCEPTIONS = "exceptions"
 TOPICS = (ORDERS, EXCEPTIONS)
+ACCESS = ACCESS_TOPIC
 
 T = TypeVar("T")
 SHARED_LOADS = 1024
@@ -38,6 +40,10 @@ SHARED_LOADS = 1024
 
 class Lagged(Exception):
     """The subscriber fell so far behind that whole orders would be dropped: it must re-snapshot."""
+
+
+class Revoked(Exception):
+    """The subscriber's staff account was disabled or its roles changed: its connection must close."""
 
 
 RESYNC: Envelope = {"resync": True}
@@ -56,6 +62,7 @@ class Mailbox:
         self._ready = asyncio.Event()
         self.coalesced = 0
         self.lagged = False
+        self.revoked = False
         self._resync = False
 
     def __len__(self) -> int:
@@ -83,13 +90,20 @@ class Mailbox:
         self.coalesced += len(self._items) - len(latest)
         self._items = deque(latest.values())
 
+    def revoke(self) -> None:
+        """Wake the reader at once, however much is queued: it must stop delivering."""
+        self.revoked = True
+        self._ready.set()
+
     def resync(self) -> None:
         """Ask the reader to re-read its snapshot before anything still queued."""
         self._resync = True
         self._ready.set()
 
     async def get(self) -> Envelope:
-        while not self._items or self.lagged:
+        while not self._items or self.lagged or self.revoked:
+            if self.revoked:
+                raise Revoked
             if self.lagged:
                 raise Lagged
             if self._resync:
@@ -110,6 +124,7 @@ class Listener:
     mailbox: Mailbox
     order_id: int | None = None
     buyer_uid: str | None = None
+    staff_user_id: int | None = None
 
 
 @dataclass
@@ -190,7 +205,7 @@ class PushHub:
                 return
             self._redis = Redis.from_url(self.redis_url, client_name=self.client_name)
             self._pubsub = self._redis.pubsub()
-            channels = [channel_name(t) for t in TOPICS]
+            channels = [channel_name(t) for t in (*TOPICS, ACCESS)]
             try:
                 await self._pubsub.subscribe(*channels)
                 confirmed = 0
@@ -204,8 +219,12 @@ class PushHub:
                 raise
             self._task = asyncio.create_task(self._dispatch(), name="push-dispatcher")
 
-    def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
-        """One read per event and process, however many subscribers show that event."""
+    def shared(
+        self, key: Hashable, load: Callable[[], Awaitable[T]], keep: Callable[[T], bool] = lambda _: True
+    ) -> asyncio.Future[T]:
+        """One read per event and process, however many subscribers show that event. A result `keep`
+        refuses (the event is not committed, yet) is read again next time: a forged or early envelope
+        must not hide the real one that follows."""
         found = self._loads.get(key)
         if found is not None:
             return found
@@ -213,7 +232,7 @@ class PushHub:
         self._loads[key] = future
 
         def forget_failure(done: asyncio.Future[T]) -> None:
-            if done.cancelled() or done.exception() is not None:
+            if done.cancelled() or done.exception() is not None or not keep(done.result()):
                 self._loads.pop(key, None)
 
         future.add_done_callback(forget_failure)
@@ -229,7 +248,7 @@ class PushHub:
 
     async def _dispatch(self) -> None:
         assert self._pubsub is not None
-        topics = {channel_name(t).encode(): t for t in TOPICS}
+        topics = {channel_name(t).encode(): t for t in (*TOPICS, ACCESS)}
         gap = False
         while True:
             try:
@@ -262,10 +281,18 @@ class PushHub:
             return
         if not isinstance(envelope, dict):
             return
+        if topic == ACCESS:
+            self._revoke(envelope.get("staff_user_id"))
+            return
         key, version = mailbox_key(topic, envelope)
         for listener in self.routes.matching(topic, envelope):
             listener.mailbox.put(key, version, envelope)
             self.delivered += 1
+
+    def _revoke(self, staff_user_id: object) -> None:
+        for listener in self.routes.all():
+            if listener.staff_user_id is not None and listener.staff_user_id == staff_user_id:
+                listener.mailbox.revoke()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.datadir import private_dir
 from domain.db import make_engine, make_session_factory, migrate_async
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey
@@ -36,6 +37,8 @@ def identity_keys(settings: Settings) -> list[IdentityKey]:
 
 async def build_core(settings: Settings, *, migrate: bool = True) -> Core:
     url = settings.resolved_database_url()
+    if settings.database_url is None:  # the embedded default keeps its database in the data directory
+        private_dir(settings.data_dir.resolve(), narrow=True)
     if migrate:
         await migrate_async(url)
     engine = make_engine(url)

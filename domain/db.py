@@ -10,14 +10,22 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.datadir import create_private_file, private_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sqlite_file(url: str) -> None:
+    """Creates the database file 0600 (in a 0700 directory) before SQLite would create it world-readable."""
+    path = url.split("///", 1)[-1]
+    if url.startswith("sqlite") and path and path != ":memory:":
+        private_dir(Path(path).parent)
+        create_private_file(Path(path))
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -45,6 +53,7 @@ def migrate(url: str, revision: str = "heads") -> None:
 
     from alembic import command
 
+    _sqlite_file(url)
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

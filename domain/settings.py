@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.datadir import private_dir, write_private_text
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDERHUB_", extra="ignore")
@@ -27,6 +29,12 @@ class Settings(BaseSettings):
     vault_key: SecretStr | None = None
     customer_token_minutes: int = 60 * 24
     staff_token_minutes: int = 60 * 8
+    # How long a process trusts what it last read of a staff account: a disabled or demoted account
+    # keeps its access at most this long (and its open websockets close on its next push or at once).
+    staff_check_seconds: float = 5
+    # Failed staff sign-ins allowed per minute for one account and for one client address.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
     payment_deadline_minutes: int = 30
     outbox_grace_seconds: int = 30
     # How long a graceful stop waits for jobs in flight (worker) and then for the outbox to drain.
@@ -37,7 +45,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 20
     graphql_max_tokens: int = 20_000
     graphql_max_cost: int = 5_000
-    graphiql: bool = True
+    graphiql: bool = False  # GraphiQL and introspection; `orderhub demo` turns them on
+    pubsub_prefix: str = "orderhub"  # Redis pub/sub channels are "<prefix>:<topic>": one per deployment
+    show_operator_to_customers: bool = False  # whether customers see the warehouse operator's name
     cors_origins: list[str] = []
     push_queue_size: int = 256
     dingtalk_webhook: str | None = None
@@ -83,14 +93,12 @@ _SECRET_NAMES = ("identity_key", "token_secret", "vault_key")
 
 @lru_cache
 def _local_secrets(data_dir: Path) -> dict[str, str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "secrets.json"
+    path = private_dir(data_dir, narrow=True) / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in _SECRET_NAMES if name not in stored]
     if missing:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(0o600)
+        write_private_text(path, json.dumps(stored, indent=2))
     return stored
 
 

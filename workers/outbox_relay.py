@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id, mark_sent
+from domain.settings import get_settings
 from workers.queues import queue_of
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ return enqueued
 
 
 def channel_name(topic: str) -> str:
-    return f"orderhub:{topic}"
+    """Deployments sharing one Redis keep apart by ORDERHUB_PUBSUB_PREFIX: every process of one
+    deployment reads the same environment, so publishers and subscribers agree on the name."""
+    return f"{get_settings().pubsub_prefix}:{topic}"
 
 
 async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from arq.connections import ArqRedis
 
 from domain.bootstrap import Core, build_core
+from domain.datadir import private_dir
 from domain.settings import Settings
 from workers.embedded_redis import EmbeddedRedis
 from workers.outbox_relay import OutboxRelay
@@ -35,7 +36,7 @@ class Runtime:
 def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
     if settings.redis_url:
         return settings.redis_url, None
-    embedded = EmbeddedRedis(settings.data_dir.resolve() / "redis")
+    embedded = EmbeddedRedis(private_dir(settings.data_dir.resolve(), narrow=True) / "redis")
     return embedded.start(), embedded
 
 

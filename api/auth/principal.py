@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import HTTPConnection
 
 from api.auth.tokens import TokenInvalid, decode_token
-from domain.access.service import find_partner_key
+from domain.access.service import active_staff, find_partner_key
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Partner:
     key_id: int
     name: str
     scopes: frozenset[str]
+    channels: frozenset[str] | None = None
+    """The sales channels the key serves; None: every channel."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,40 @@ class Staff:
 
 
 Principal = Anonymous | Customer | Partner | Staff
+
+
+class Accounts:
+    """The credential store as one process sees it. A staff token only says who signed in: whether
+    that account may still act, and with which roles, is read from the database at most once per
+    `ttl_s` per account and process, so a disabled or demoted account loses its access within
+    `ttl_s`, not when its token expires hours later."""
+
+    def __init__(self, sessions: Callable[[], AsyncSession], ttl_s: float) -> None:
+        self.sessions = sessions
+        self.ttl_s = ttl_s
+        self._seen: dict[int, tuple[float, Staff | None]] = {}
+
+    async def current(self, user_id: int) -> Staff | None:
+        """The account's principal now; None when it is disabled or gone."""
+        now = time.monotonic()
+        cached = self._seen.get(user_id)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        async with self.sessions() as session:
+            user = await active_staff(session, user_id)
+        staff = None if user is None else Staff(user_id, user.email, frozenset(user.roles))
+        if self.ttl_s > 0:
+            self._seen[user_id] = (now, staff)
+        return staff
+
+    def forget(self, user_id: int) -> None:
+        self._seen.pop(user_id, None)
+
+
+def accounts_of(connection: HTTPConnection) -> Accounts:
+    """One per application (process), built with it."""
+    accounts: Accounts = connection.app.state.accounts
+    return accounts
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:
@@ -54,16 +91,15 @@ def bearer_of(headers: Mapping[str, str]) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-async def authenticate(
-    headers: Mapping[str, str], token_secret: str, sessions: async_sessionmaker[AsyncSession]
-) -> Principal:
+async def authenticate(headers: Mapping[str, str], token_secret: str, accounts: Accounts) -> Principal:
     key = api_key_of(headers)
     if key is not None:
-        async with sessions() as session:
+        async with accounts.sessions() as session:
             row = await find_partner_key(session, key)
         if row is None or row.id is None:
             return Anonymous("invalid API key")
-        return Partner(row.id, row.name, frozenset(row.scopes))
+        channels = None if row.channels is None else frozenset(row.channels)
+        return Partner(row.id, row.name, frozenset(row.scopes), channels)
     token = bearer_of(headers)
     if token is None:
         return Anonymous()
@@ -74,8 +110,6 @@ async def authenticate(
     if claims["typ"] == "customer":
         return Customer(str(claims["sub"]))
     if claims["typ"] == "staff":
-        roles = claims.get("roles")
-        return Staff(
-            int(str(claims["sub"])), str(claims.get("email", "")), frozenset(roles if isinstance(roles, list) else [])
-        )
+        staff = await accounts.current(int(str(claims["sub"])))
+        return Anonymous("staff account disabled") if staff is None else staff
     return Anonymous("unknown token type")

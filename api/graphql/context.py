@@ -66,8 +66,10 @@ class Context(BaseContext):
                 return Viewer(buyer_uid=uid)
             case Staff():
                 return EVERYONE
-            case Partner(scopes=scopes) if Scope.ORDERS_READ in scopes or Scope.ORDERS_WRITE in scopes:
-                return EVERYONE
+            case Partner(scopes=scopes, channels=channels) if (
+                Scope.ORDERS_READ in scopes or Scope.ORDERS_WRITE in scopes
+            ):
+                return EVERYONE if channels is None else Viewer(channels=channels)
         return None
 
     def read(self) -> Any:

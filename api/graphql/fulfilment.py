@@ -56,6 +56,7 @@ class FulfilmentErrorCode(Enum):
     AMBIGUOUS_ORDER = "AMBIGUOUS_ORDER"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
     CLOCK_SKEW = "CLOCK_SKEW"
     ALREADY_RESOLVED = "ALREADY_RESOLVED"
     OUT_OF_RANGE = "OUT_OF_RANGE"
@@ -242,7 +243,9 @@ async def _record(info: Info[Context, None], evidence: ev.Evidence | None, probl
     try:
         problems.raise_if_any()
         assert evidence is not None and isinstance(ctx.principal, Partner)
-        by = Provenance(evidence.source, f"partner:{ctx.principal.name}", ctx.inbound_message_id)
+        by = Provenance(
+            evidence.source, f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels
+        )
         async with ctx.unit_of_work() as session:
             recorded: Recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
             await ctx.mark_applied(session)

@@ -791,7 +791,7 @@ class HealthMutations:
             problems.raise_if_any()
             assert report is not None
             async with ctx.unit_of_work() as session:
-                order = await find_order(session, input.channel, input.channel_order_id)
+                order = await find_order(session, input.channel, input.channel_order_id, principal.channels)
                 assert order.id is not None
                 reported = await record_customer_ref(session, order.id, report, f"partner:{principal.name}")
                 await ctx.mark_applied(session)

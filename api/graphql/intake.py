@@ -45,6 +45,7 @@ class IntakeErrorCode(Enum):
     INVALID_CURRENCY = "INVALID_CURRENCY"
     ORDER_LOCKED = "ORDER_LOCKED"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
     INVALID_RULE = "INVALID_RULE"
     BREAKS_MAPPING = "BREAKS_MAPPING"
     NO_BASELINE = "NO_BASELINE"
@@ -269,7 +270,7 @@ class IntakeMutations:
                 findings = [
                     f"{f.change} {f.path} {f.detail}".strip() for f in await watch(session, adapter, channel, payload)
                 ]
-            by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", message_id)
+            by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", message_id, ctx.principal.channels)
             settings = ctx.runtime.settings
             async with ctx.unit_of_work() as session:
                 orders = OrderService(

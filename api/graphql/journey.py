@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.auth.principal import Customer
 from api.graphql.context import Context
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.pagination import Connection, check_page_size, connection
@@ -119,9 +120,15 @@ def carrier_code(root: Any) -> str | None:
     return root.row.carrier_code  # type: ignore[no-any-return]
 
 
-def current_operator(root: Any) -> str | None:
+def operator_shown(info: Info[Context, None]) -> bool:
+    """A warehouse operator's name is personal data of the merchant's staff: customers see it only
+    when the merchant allows it (ORDERHUB_SHOW_OPERATOR_TO_CUSTOMERS)."""
+    return not isinstance(info.context.principal, Customer) or info.context.runtime.settings.show_operator_to_customers
+
+
+def current_operator(root: Any, info: Info[Context, None]) -> str | None:
     """As the warehouse or carrier reports it."""
-    return root.row.current_operator  # type: ignore[no-any-return]
+    return root.row.current_operator if operator_shown(info) else None  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="The 90% interval of a predicted time: the step should come between `low` and `high`.")
@@ -165,7 +172,7 @@ def timeline(root: Any) -> OrderTimeline:
 
 async def order_backtrack(root: Any, info: Info[Context, None]) -> OrderBacktrack:
     events = await info.context.loaders.events.load(root.row.id)
-    result = backtrack(root.row, events, utcnow())
+    result = backtrack(root.row, events, utcnow(), operator_shown=operator_shown(info))
     stages = [
         BacktrackStage(
             label=s.label, from_status=s.start.status.value, to_status=s.end.status.value,

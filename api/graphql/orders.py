@@ -59,6 +59,7 @@ class OrderErrorCode(Enum):
     ORDER_LOCKED = "ORDER_LOCKED"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
     INVALID = "INVALID"
 
 
@@ -214,7 +215,9 @@ class Order(Node):
     tracking_number: str | None = strawberry.field(resolver=journey.tracking_number)
     carrier_code: str | None = strawberry.field(resolver=journey.carrier_code)
     current_operator: str | None = strawberry.field(
-        resolver=journey.current_operator, description="Who handles the order now, as the warehouse reports it."
+        resolver=journey.current_operator,
+        description="Who handles the order now, as the warehouse reports it. Customers see it only when the "
+        "merchant allows it; otherwise null (also in the backtrack).",
     )
     last_stage_duration: journey.Duration | None = strawberry.field(
         resolver=journey.last_stage_duration,
@@ -523,7 +526,7 @@ async def _submit(info: Info[Context, None], orders: list[OrderInput]) -> tuple[
     try:
         problems.raise_if_any()
         assert isinstance(ctx.principal, Partner)
-        by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", ctx.inbound_message_id)
+        by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels)
         settings = ctx.runtime.settings
         async with ctx.unit_of_work() as session:
             service = OrderService(session, ctx.runtime.core.identity, Outbox(), settings.payment_deadline_minutes * 60)

@@ -10,6 +10,7 @@ import strawberry
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -121,6 +122,8 @@ class OrderhubSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
     priced = cost_rule(s.graphql_max_cost)  # one class per schema, so validated documents stay cached
+    # Introspection maps the whole API for whoever asks; it comes with GraphiQL (development, the demo).
+    closed = [] if s.graphiql else [DisableIntrospection]
     return OrderhubSchema(
         query=Query,
         mutation=Mutation,
@@ -136,6 +139,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: AddValidationRules([priced]),
             ReportCost,
             lambda: MaskErrors(should_mask_error=_should_mask),
+            *closed,
         ],
     )
 

@@ -6,8 +6,10 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
+from api.auth.throttle import LoginThrottle
 from api.auth.tokens import issue_staff_token
 from api.graphql.context import Context
 from domain.access.service import verify_staff
@@ -41,12 +43,27 @@ class StaffLoginPayload:
 
 @strawberry.type
 class StaffMutations:
-    @strawberry.mutation(description="Sign in as staff; the token carries the account's roles.")
+    @strawberry.mutation(
+        description="Sign in as staff; the token carries the account's roles. After too many failed attempts "
+        "for an account or from an address, refused with a THROTTLED error whose `retryAfterSeconds` "
+        "says when to try again."
+    )
     async def staff_login(self, info: Info[Context, None], input: StaffLoginInput) -> StaffLoginPayload:
         ctx = info.context
+        account = input.email.strip().lower()
+        client = ctx.request.client if ctx.request is not None else None
+        address = client.host if client is not None else "unknown"
+        throttle: LoginThrottle = ctx.request.app.state.login_throttle  # type: ignore[union-attr]
+        wait = await throttle.retry_after(account, address)
+        if wait is not None:
+            raise GraphQLError(
+                f"too many failed sign-ins; retry in {wait} s",
+                extensions={"code": "THROTTLED", "retryAfterSeconds": wait},
+            )
         async with ctx.read() as session:
             user = await verify_staff(session, input.email, input.password)
         if user is None or user.id is None:
+            await throttle.failed(account, address)
             error = StaffLoginError(
                 field=["input", "password"],
                 message="unknown email or wrong password",

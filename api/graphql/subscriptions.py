@@ -8,21 +8,25 @@ whose version is not higher than the last it sent, and clients must do the same.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.types import Info
 
-from api.auth.principal import Anonymous, Customer, Staff
+from api.auth.principal import Anonymous, Customer, Staff, accounts_of
 from api.graphql.context import Context, Loaders
 from api.graphql.ids import decode_gid, encode_gid
 from api.graphql.orders import Order, OrderStatusEnum
-from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Envelope, Lagged, Listener, Mailbox, PushHub
+from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Envelope, Lagged, Listener, Mailbox, PushHub, Revoked
 from domain.clock import utcnow
+from domain.fulfilment.exceptions import committed_exception
 from domain.orders import queries
 from domain.orders.models import Order as OrderRow
 from domain.orders.queries import EVERYONE, Viewer
@@ -85,11 +89,32 @@ def _viewer(ctx: Context, *, staff_only: bool = False) -> Viewer:
     raise GraphQLError(f"not allowed: needs {needs}", extensions={"code": "FORBIDDEN"})
 
 
-def _check_credentials(ctx: Context) -> None:
-    """A connection outliving its token stops receiving: the client reconnects with a fresh one."""
+async def _check_credentials(ctx: Context) -> None:
+    """A connection outliving its token stops receiving: the client reconnects with a fresh one.
+    A staff connection whose account was disabled or changed roles since it connected is closed."""
     expires = ctx.credentials_expire_at
     if expires is not None and utcnow() >= expires:
         raise GraphQLError("token expired; reconnect with a fresh token", extensions={"code": "UNAUTHENTICATED"})
+    principal = ctx.principal
+    if isinstance(principal, Staff) and await accounts_of(ctx.request).current(principal.user_id) != principal:
+        await _close_revoked(ctx)
+
+
+async def _close_revoked(ctx: Context) -> NoReturn:
+    """Closes the whole connection (4403), not only this operation: every subscription on it acted
+    with the same account. Closing makes the protocol handler cancel this operation, so this waits."""
+    if isinstance(ctx.principal, Staff):
+        accounts_of(ctx.request).forget(ctx.principal.user_id)
+    if isinstance(ctx.request, WebSocket):
+        with contextlib.suppress(RuntimeError):  # already closing
+            await ctx.request.close(code=4403, reason="staff access revoked")
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+def _listener(ctx: Context, topic: str, hub: PushHub, **route: Any) -> Listener:
+    staff = ctx.principal.user_id if isinstance(ctx.principal, Staff) else None
+    return Listener(topic, Mailbox(hub.queue_size), staff_user_id=staff, **route)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -139,7 +164,7 @@ async def _pushed(hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope
             row = await queries.get_order(session, EVERYONE, order_id)
             return row, await queries.status_at(session, order_id, version)
 
-    row, committed = await hub.shared(("order", order_id, version), load)
+    row, committed = await hub.shared(("order", order_id, version), load, keep=lambda found: found[1] is not None)
     if row is None or committed is None or committed != status or not viewer.sees(row):
         return None
     try:
@@ -185,13 +210,13 @@ class Subscription:
         hub = _hub(info)
         await hub.start()
         buyer = viewer.buyer_uid if key is None else None
-        listener = Listener(ORDERS, Mailbox(hub.queue_size), order_id=key, buyer_uid=buyer)
+        listener = _listener(ctx, ORDERS, hub, order_id=key, buyer_uid=buyer)
         hub.register(listener)
         last: OrderedDict[int, int] = OrderedDict()
         try:
             envelope = RESYNC
             while True:
-                _check_credentials(ctx)
+                await _check_credentials(ctx)
                 ctx.loaders = Loaders(ctx.runtime)  # a long-lived connection must not serve stale relations
                 if envelope is RESYNC:
                     updates = await _snapshot(ctx, viewer, key)
@@ -204,32 +229,47 @@ class Subscription:
                 envelope = await listener.mailbox.get()
         except Lagged:
             raise _lagged() from None
+        except Revoked:
+            await _close_revoked(ctx)
         finally:
             hub.unregister(listener)
 
     @strawberry.subscription(description="Staff only: order exceptions as they are opened, assigned and resolved.")
     async def exception_updates(self, info: Info[Context, None]) -> AsyncGenerator[ExceptionUpdate, None]:
-        _viewer(info.context, staff_only=True)
+        ctx = info.context
+        _viewer(ctx, staff_only=True)
         hub = _hub(info)
         await hub.start()
-        listener = Listener(EXCEPTIONS, Mailbox(hub.queue_size))
+        listener = _listener(ctx, EXCEPTIONS, hub)
         hub.register(listener)
         try:
             while True:
                 envelope = await listener.mailbox.get()
-                _check_credentials(info.context)
-                update = None if envelope is RESYNC else _exception_update(envelope)
+                await _check_credentials(ctx)
+                update = None if envelope is RESYNC else await _exception_update(hub, ctx, envelope)
                 if update is not None:
                     yield update
         except Lagged:
             raise _lagged() from None
+        except Revoked:
+            await _close_revoked(ctx)
         finally:
             hub.unregister(listener)
 
 
-def _exception_update(envelope: Envelope) -> ExceptionUpdate | None:
+async def _exception_update(hub: PushHub, ctx: Context, envelope: Envelope) -> ExceptionUpdate | None:
+    """Only what this database committed reaches staff: an envelope naming an exception that does not
+    exist here, or not as described, is dropped."""
     exception_id, order_id = envelope.get("exception_id"), envelope.get("order_id")
     if not isinstance(exception_id, int):
+        return None
+    kind, state = envelope.get("kind"), envelope.get("state")
+
+    async def load() -> bool:
+        async with ctx.read() as session:
+            return await committed_exception(session, exception_id, kind, order_id, state) is not None
+
+    if not await hub.shared(("exception", exception_id, kind, order_id, state), load, keep=bool):
         return None
     try:
         return ExceptionUpdate(

@@ -18,6 +18,8 @@ class PartnerKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     last4: str = Field(max_length=4)
     scopes: list[str] = Field(sa_column=json_column())
+    # The sales channels the key serves; NULL (keys issued before channels were bound) means every channel.
+    channels: list[str] | None = Field(default=None, sa_column=json_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+
+from domain.orders.channels import Channel, parse_channel
 
 
 class Scope(StrEnum):
@@ -35,3 +38,14 @@ def parse_roles(names: list[str]) -> list[Role]:
     if unknown:
         raise ValueError(f"unknown roles: {', '.join(unknown)}; known: {', '.join(r.value for r in Role)}")
     return [Role(n) for n in names]
+
+
+def parse_channels(names: Sequence[str]) -> list[str]:
+    """The sales channels a partner key is bound to; at least one, each a known channel."""
+    parsed = [parse_channel(n) for n in names]
+    unknown = [n for n, c in zip(names, parsed, strict=True) if c is None]
+    if unknown:
+        raise ValueError(f"unknown channels: {', '.join(unknown)}; known: {', '.join(c.value for c in Channel)}")
+    if not names:
+        raise ValueError("a partner key bound to channels needs at least one channel")
+    return sorted({c.value for c in parsed if c is not None})

@@ -78,6 +78,20 @@ async def open_exception(
     return row.id
 
 
+async def committed_exception(
+    session: AsyncSession, exception_id: int, kind: object, order_id: object, state: object
+) -> OrderException | None:
+    """The exception a pushed envelope describes, if this database committed it as described: pub/sub
+    channels are shared by everything on that Redis, so an envelope is a hint, not a fact. An OPEN
+    envelope for an exception resolved since is a late one and still true of its moment."""
+    row = await session.get(OrderException, exception_id)
+    if row is None or row.kind != kind or row.order_id != order_id:
+        return None
+    if state == ExceptionState.RESOLVED.value:
+        return row if row.state == ExceptionState.RESOLVED.value else None
+    return row if state == ExceptionState.OPEN.value else None
+
+
 async def _locked(session: AsyncSession, exception_id: int) -> OrderException:
     row = await session.get(OrderException, exception_id, with_for_update=dialect(session) == "postgresql")
     if row is None:

@@ -95,7 +95,8 @@ def customer_flow(events: Sequence[OrderEvent]) -> list[FlowStep]:
     return steps
 
 
-def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime) -> Backtrack:
+def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime, *, operator_shown: bool = True) -> Backtrack:
+    """`operator_shown` False: the operator's name is left out (customers, unless the merchant allows it)."""
     flow = customer_flow(events)
     stages = [Stage(a, b) for a, b in itertools.pairwise(flow)]
     if not flow:
@@ -105,7 +106,7 @@ def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime) -> Back
     since = order.stage_entered_at or last.at
     seconds = max(0, int((now - since).total_seconds()))
     waiting_for = None if status in _DONE else NEXT_STEP.get(status)
-    place = where(order)
+    place = where(order, operator_shown=operator_shown)
     if waiting_for is None:
         summary = f"{STEP_LABEL[status]} {format_duration(seconds)} ago"
     else:
@@ -114,7 +115,7 @@ def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime) -> Back
         )
     blocking = BlockingPoint(
         status, since, seconds, waiting_for, order.warehouse_code, order.current_zone, order.current_station,
-        order.current_operator, summary,
+        order.current_operator if operator_shown else None, summary,
     )  # fmt: skip
     return Backtrack(stages, blocking)
 
@@ -129,13 +130,13 @@ def last_stage_seconds(order: Order, events: Sequence[OrderEvent], now: datetime
     return result.blocking.seconds
 
 
-def where(order: Order) -> str:
+def where(order: Order, *, operator_shown: bool = True) -> str:
     """'packing station B (zone P, WH-SH-01), operator Li Lei': as much as the warehouse told us."""
     around = ", ".join(p for p in (order.current_zone, order.warehouse_code) if p)
     text = order.current_station or ""
     if around:
         text = f"{text} ({around})" if text else around
-    if order.current_operator:
+    if order.current_operator and operator_shown:
         text = f"{text}, operator {order.current_operator}" if text else f"operator {order.current_operator}"
     return text
 

@@ -150,6 +150,13 @@ class FulfilmentService:
             assert prior.id is not None
             return Recorded(prior.id, prior.order_id, EvidenceOutcome(prior.outcome), prior.decision, repeated=True)
         order = await find_order_by_reference(self.session, evidence.order_reference, evidence.by_tracking)
+        if order is not None and by.channels is not None and order.channel not in by.channels:
+            served = ", ".join(sorted(by.channels)) or "no channel"
+            raise UserError.one(
+                ("trackingNumber" if evidence.by_tracking else "deliveryOrderCode",),
+                f"this API key serves {served}, not {order.channel}",
+                "CHANNEL_NOT_ALLOWED",
+            )
         result = Recorded(evidence_id, None if order is None else order.id, EvidenceOutcome.NOTED, "")
         if order is None:
             await self._hold(

@@ -57,9 +57,14 @@ def validate_report(
     return CustomerReport(parsed, cleaned, cleaned_grade)
 
 
-async def find_order(session: AsyncSession, channel: str | None, channel_order_id: str) -> Order:
-    """Partners know the order by its channel order id; the channel narrows it when two channels share one."""
+async def find_order(
+    session: AsyncSession, channel: str | None, channel_order_id: str, served: frozenset[str] | None = None
+) -> Order:
+    """Partners know the order by its channel order id; the channel narrows it when two channels share one.
+    `served`: the channels the caller's key is bound to; another channel's order is not found."""
     query = select(Order).where(Order.channel_order_id == channel_order_id.strip())
+    if served is not None:
+        query = query.where(col(Order.channel).in_(sorted(served)))
     if channel:
         known = parse_channel(channel)
         if known is None:

@@ -16,18 +16,24 @@ from domain.orders.models import Order, OrderEvent, OrderLine
 
 @dataclass(frozen=True)
 class Viewer:
-    """`buyer_uid` set means the viewer sees that buyer's orders and nothing else."""
+    """`buyer_uid` set means the viewer sees that buyer's orders and nothing else; `channels` set
+    means only orders of those sales channels (a partner key bound to them)."""
 
     buyer_uid: str | None = None
     unrestricted: bool = False
+    channels: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        if not self.unrestricted and self.buyer_uid is None:
-            raise ValueError("a restricted viewer needs a buyer UID")
+        if not self.unrestricted and self.buyer_uid is None and self.channels is None:
+            raise ValueError("a restricted viewer needs a buyer UID or channels")
 
     def sees(self, order: Order) -> bool:
         """The in-memory twin of `_visible`, for a row loaded once and shown to many viewers (pushes)."""
-        return self.unrestricted or (order.buyer_uid is not None and order.buyer_uid == self.buyer_uid)
+        if self.unrestricted:
+            return True
+        if self.channels is not None and order.channel not in self.channels:
+            return False
+        return self.buyer_uid is None or (order.buyer_uid is not None and order.buyer_uid == self.buyer_uid)
 
 
 EVERYONE = Viewer(unrestricted=True)
@@ -63,7 +69,11 @@ class Page:
 def _visible(query: SelectOfScalar[Order], viewer: Viewer) -> SelectOfScalar[Order]:
     if viewer.unrestricted:
         return query
-    return query.where(Order.buyer_uid == viewer.buyer_uid)
+    if viewer.channels is not None:
+        query = query.where(col(Order.channel).in_(sorted(viewer.channels)))
+    if viewer.buyer_uid is not None:
+        query = query.where(Order.buyer_uid == viewer.buyer_uid)
+    return query
 
 
 async def get_order(session: AsyncSession, viewer: Viewer, order_id: int) -> Order | None:

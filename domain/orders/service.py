@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
-from domain.errors import UserError
+from domain.errors import Problem, UserError
 from domain.identity.service import (
     BuyerIdentity,
     BuyerKey,
@@ -48,6 +48,8 @@ class Provenance:
     source: Source
     actor: str
     inbound_message_id: int | None = None
+    channels: frozenset[str] | None = None
+    """The sales channels the actor may write to (a partner key's binding); None: every channel."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,20 @@ class _Change:
 Change = _Change
 
 
+def _check_channels(orders: Sequence[CanonicalOrder], by: Provenance) -> None:
+    """A key serving one channel must not create, pay or cancel another channel's orders."""
+    if by.channels is None:
+        return
+    served = ", ".join(sorted(by.channels)) or "no channel"
+    problems = [
+        Problem((index, "channel"), f"this API key serves {served}, not {order.channel}", "CHANNEL_NOT_ALLOWED")
+        for index, order in enumerate(orders)
+        if order.channel not in by.channels
+    ]
+    if problems:
+        raise UserError(problems)
+
+
 class OrderService:
     """Stateless apart from its collaborators; the caller owns the session and commits."""
 
@@ -79,6 +95,7 @@ class OrderService:
 
     async def submit(self, orders: Sequence[CanonicalOrder], by: Provenance) -> list[Applied]:
         """Idempotent on (channel, channel order id): a repeat changes nothing."""
+        _check_channels(orders, by)
         existing = await self._load_existing(orders)
         fresh = [o for o in orders if (o.channel, o.channel_order_id) not in existing]
         created = await self._insert_new(fresh, by)

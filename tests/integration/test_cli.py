@@ -29,7 +29,10 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_migrate_and_tokens_on_the_embedded_default(env: dict[str, str], tmp_path: Path) -> None:
     assert "latest schema" in run(["migrate"], env)
     assert (tmp_path / "data" / "orderhub.db").exists()
-    partner = run(["token", "partner", "--name", "douyin-bridge", "--scopes", "orders:write"], env)
+    partner = run(
+        ["token", "partner", "--name", "douyin-bridge", "--scopes", "orders:write", "--channel", "douyin"], env
+    )
+    assert "channels: DOUYIN" in partner
     key = next(line.split()[-1] for line in partner.splitlines() if line.startswith("api key:"))
     assert key.startswith("ohk_")
     assert key.encode() not in (tmp_path / "data" / "orderhub.db").read_bytes()
@@ -39,13 +42,30 @@ def test_migrate_and_tokens_on_the_embedded_default(env: dict[str, str], tmp_pat
         ["token", "staff", "--email", "ops@shop.example", "--roles", "ops", "--password", "a long passphrase"], env
     )
     assert "ops@shop.example (ops)" in staff
-    secrets_file = tmp_path / "data" / "secrets.json"
-    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    disabled = run(["staff", "disable", "--email", "OPS@shop.example"], env)
+    assert "ops@shop.example (ops), disabled" in disabled
+    data = tmp_path / "data"
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert {"secrets.json", "orderhub.db"} <= {p.name for p in files}
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}
+    assert all(p.stat().st_mode & 0o777 == 0o700 for p in data.rglob("*") if p.is_dir())
 
 
 def test_bad_scope_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "token", "partner", "--name", "x", "--scopes", "orders:delete"],
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "token",
+            "partner",
+            "--name",
+            "x",
+            "--scopes",
+            "orders:delete",
+            "--all-channels",
+        ],
         env=env,
         cwd=ROOT,
         capture_output=True,

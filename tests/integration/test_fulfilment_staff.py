@@ -23,7 +23,7 @@ from tests.integration.fulfilment_fixtures import (
 from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
 
 MY_ORDERS = """query { myOrders(first: 10) { edges { node { id status warehouseCode currentOperator
-  predictedNextAt lastStageDuration { seconds text } } } } }"""
+  predictedNextAt lastStageDuration { seconds text } backtrack { blockingPoint { operator summary } } } } } }"""
 
 
 async def test_cron_opens_one_case_per_stuck_order_and_staff_work_it(api: Api, creds: Credentials) -> None:
@@ -112,12 +112,24 @@ async def test_customer_sees_own_progress_but_not_the_system_log(api: Api, creds
     [node] = [e["node"] for e in mine["data"]["myOrders"]["edges"]]
     assert node["status"] == "PACKED"
     assert node["warehouseCode"] == "WH-SH-01"
-    assert node["currentOperator"] == "Li Lei (E1024)"
+    assert node["currentOperator"] is None  # the operator's name is shown only if the merchant allows it
+    assert node["backtrack"]["blockingPoint"]["operator"] is None
+    assert "Li Lei" not in node["backtrack"]["blockingPoint"]["summary"]
     assert node["predictedNextAt"] is None
     assert 7200 <= node["lastStageDuration"]["seconds"] < 7300
     assert node["lastStageDuration"]["text"].startswith("2 h")
     stranger = await api.gql(MY_ORDERS, headers=creds.customer(api.runtime, "f" * 64))
     assert stranger["data"]["myOrders"]["edges"] == []
+
+    core = api.runtime.core
+    before, core.settings = core.settings, core.settings.model_copy(update={"show_operator_to_customers": True})
+    try:
+        shown = await api.gql(MY_ORDERS, headers=creds.customer(api.runtime, uid))
+    finally:
+        core.settings = before
+    [node] = [e["node"] for e in shown["data"]["myOrders"]["edges"]]
+    assert node["currentOperator"] == node["backtrack"]["blockingPoint"]["operator"] == "Li Lei (E1024)"
+    assert "operator Li Lei (E1024)" in node["backtrack"]["blockingPoint"]["summary"]
     by_partner = await api.gql(MY_ORDERS, headers=creds.reader)
     assert by_partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     log = await api.gql(TIMELINE, {"id": order["id"]}, headers=creds.customer(api.runtime, uid))

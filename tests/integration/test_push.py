@@ -24,6 +24,9 @@ from api.app import create_app
 from api.auth.tokens import issue_customer_token
 from api.pubsub import PushHub
 from domain.clock import utcnow
+from domain.fulfilment.exceptions import open_exception
+from domain.fulfilment.models import ExceptionKind
+from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, PROTOCOL, GraphQLWs, serving
@@ -125,10 +128,9 @@ async def test_exceptions_are_for_staff(api: Api, creds: Credentials, server: tu
     async with GraphQLWs.open(url, creds.cs) as staff:
         op = await staff.subscribe(query)
         await _until(lambda: _listeners(server[1]) == 1)
-        exception_id = secrets.randbelow(10**9) + 10**9
-        envelope = {
-            "event_id": f"x{exception_id}:1",
-            "exception_id": exception_id,
+        forged = {
+            "event_id": "exception:999999:OPEN",
+            "exception_id": 999999,
             "order_id": _gid_key(order["id"]),
             "kind": "SUSPICIOUS_OUTBOUND",
             "state": "OPEN",
@@ -136,11 +138,17 @@ async def test_exceptions_are_for_staff(api: Api, creds: Credentials, server: tu
             "resolved_at": None,
             "issued_at": "2026-11-25T08:00:01+00:00",
         }
-        await api.runtime.redis.publish(channel_name("exceptions"), json.dumps(envelope))
-        while True:
-            update = (await staff.next(op))["data"]["exceptionUpdates"]
-            if update["exceptionId"] == f"gid://orderhub/OrderException/{exception_id}":
-                break
+        # pub/sub is shared by everything on this Redis: an exception this database never opened is dropped
+        await api.runtime.redis.publish(channel_name("exceptions"), json.dumps(forged))
+        outbox = Outbox()
+        async with api.runtime.core.sessions() as session, session.begin():
+            opened = await open_exception(
+                session, outbox, ExceptionKind.SUSPICIOUS_OUTBOUND, "outbound too early", order_id=_gid_key(order["id"])
+            )
+            await outbox.flush(session)
+        api.runtime.relay.notify()
+        update = (await staff.next(op))["data"]["exceptionUpdates"]
+        assert update["exceptionId"] == f"gid://orderhub/OrderException/{opened}"
         assert (update["orderId"], update["kind"], update["state"]) == (order["id"], "SUSPICIOUS_OUTBOUND", "OPEN")
         assert update["resolvedAt"] is None
 
@@ -180,6 +188,32 @@ async def test_burst_keeps_latest_state_in_version_order(api: Api, creds: Creden
         last = (await ws.next(op))["data"]["orderUpdates"]
     assert seen == sorted(set(seen)) and seen[-1] == 30
     assert (last["version"], last["status"]) == (31, "PAID")
+
+
+async def test_a_forged_envelope_does_not_hide_the_real_change_that_follows(
+    api: Api, creds: Credentials, server: tuple[str, Any]
+) -> None:
+    """An envelope for a version not committed yet is dropped, and the real one is still delivered."""
+    url, app = server
+    a, pay_a = await _place(api, creds, _phone())
+    b, pay_b = await _place(api, creds, _phone())
+    async with GraphQLWs.open(url, creds.admin) as staff:
+        op = await staff.subscribe(ORDER_UPDATES)  # every order, no snapshot
+        await _until(lambda: _listeners(app) == 1)
+        forged = {"order_id": _gid_key(a["id"]), "version": 2, "status": "PAID", "buyer_uid": a["buyerUid"],
+                  "event_id": f"{_gid_key(a['id'])}:2", "issued_at": "2026-11-25T08:00:00+00:00"}  # fmt: skip
+        await api.runtime.redis.publish(channel_name("orders"), json.dumps(forged))
+        await api.gql(SUBMIT_ORDER, {"input": pay_b}, headers=creds.writer)
+
+        async def next_of(order_id: str) -> dict[str, Any]:
+            while (update := (await staff.next(op))["data"]["orderUpdates"])["order"]["id"] != order_id:
+                pass
+            return update
+
+        assert (await next_of(b["id"]))["version"] == 2  # so the forged envelope was read and dropped before
+        await api.gql(SUBMIT_ORDER, {"input": pay_a}, headers=creds.writer)
+        real = await next_of(a["id"])
+        assert (real["version"], real["status"], real["snapshot"]) == (2, "PAID", False)
 
 
 async def test_change_on_one_process_reaches_a_subscriber_of_another(
@@ -279,4 +313,4 @@ async def test_a_lost_redis_subscription_is_restored_and_the_gap_read_from_the_d
         await api.gql(SUBMIT_ORDER, {"input": pay}, headers=creds.writer)  # its push is lost with the connection
         update = (await ws.next(op))["data"]["orderUpdates"]
         assert (update["version"], update["status"], update["snapshot"]) == (2, "PAID", True)
-        assert [c.get("sub") for c in await hub_clients()] == ["2"]
+        assert [c.get("sub") for c in await hub_clients()] == ["3"]  # orders, exceptions, access
