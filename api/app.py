@@ -137,7 +137,8 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
             error.message = mask_phones(error.message)
         outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
         error_text = "; ".join(e.message for e in result.errors or []) or None
-        await _close_message(request, outcome, error_text)
+        failure = getattr(request.state, "inbound_failure", None)
+        await _close_message(request, Outcome.FAILED if failure else outcome, failure or error_text)
         return await super().process_result(request, result)
 
 
