@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _PHONE_LIKE = re.compile(r"(?<![\d*])((?:\+|00)\s?86[\s\-]?|\(\+?86\)\s?)?(\d(?:[ \-]?\d){6,})(?![\d*])")
@@ -51,19 +51,43 @@ def _masking_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., lo
 
 
 class MaskPhones(logging.Filter):
-    """Rewrites a record's message and its traceback text with phone-like digits masked."""
+    """Rewrites a record's message and its traceback text with phone-like digits masked.
+
+    A record whose message needs no mask is left as it is. Otherwise its text arguments are masked in
+    place when that is enough, so formatters that read `args` (uvicorn's access log) keep working;
+    failing that, the message is replaced by its masked text.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed format string is logging's own problem to report
             return True
-        record.msg, record.args = mask_phones(message), None
+        masked = mask_phones(message)
+        if masked != message:
+            record.msg, record.args = _masked_in_place(record, masked)
         if record.exc_info and not record.exc_text:
             record.exc_text = mask_phones(logging.Formatter().formatException(record.exc_info))
         if record.stack_info:
             record.stack_info = mask_phones(record.stack_info)
         return True
+
+
+def _masked_in_place(record: logging.LogRecord, masked: str) -> tuple[Any, Any]:
+    def text(value: Any) -> Any:
+        return mask_phones(value) if isinstance(value, str) else value
+
+    msg, args = text(record.msg), record.args
+    if isinstance(args, tuple):
+        args = tuple(text(a) for a in args)
+    elif isinstance(args, Mapping):
+        args = {k: text(v) for k, v in args.items()}
+    try:
+        if (msg % args if args else str(msg)) == masked:
+            return msg, args
+    except (TypeError, ValueError):
+        pass
+    return masked, None
 
 
 def install_log_masking() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from domain.identity.masking import mask_phones
+from domain.identity.masking import install_log_masking, mask_phones
 from domain.intake.record import bounded, error_text
 
 
@@ -37,3 +39,23 @@ def test_long_keys_keep_a_prefix_and_a_digest() -> None:
     one, other = bounded("k" * 300 + "a", 200), bounded("k" * 300 + "b", 200)
     assert len(one) == len(other) == 200 and one != other and one.startswith("k" * 100)
     assert bounded("short", 200) == "short"
+
+
+def test_log_records_are_masked_and_keep_their_arguments_when_they_can() -> None:
+    install_log_masking()
+    access = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4", "GET", "/q?p=13812345678", "1.1", 200),
+        None,
+    )
+    assert access.args == ("1.2.3.4", "GET", "/q?p=138****5678", "1.1", 200)
+    number = logging.getLogger("orderhub").makeRecord(
+        "orderhub", logging.INFO, __file__, 1, "buyer %d", (13812345678,), None
+    )
+    assert (number.getMessage(), number.args) == ("buyer 138****5678", None)
+    plain = logging.getLogger("orderhub").makeRecord("orderhub", logging.INFO, __file__, 1, "order %s", ("A-1",), None)
+    assert plain.args == ("A-1",)
