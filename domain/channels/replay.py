@@ -73,7 +73,6 @@ class Replayed:
     diff: dict[str, list[Any]] = field(default_factory=dict)
     error: str | None = None
     applied: bool = False
-    drift: list[str] = field(default_factory=list)
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -109,9 +108,7 @@ async def replay(
         item.stored = stored.canonical if stored else None
         try:
             adapter, payload = decode(channel, vault.open(message.body))
-            item.drift = [
-                f"{f.change} {f.path} {f.detail}".strip() for f in await watch(session, adapter, channel, payload)
-            ]
+            await watch(session, adapter, channel, payload)
             normalized = await normalize_payload(session, adapter, channel, payload)
         except UserError as error:
             item.error = str(error)

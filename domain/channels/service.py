@@ -87,7 +87,7 @@ def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
         message = f"not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise UserError.one(("payload",), message, "NOT_JSON") from exc
     except ValueError as exc:  # an integer literal beyond Python's digit limit
-        raise UserError.one(("payload",), f"JSON not accepted: {exc}", "NOT_JSON") from exc
+        raise UserError.one(("payload",), f"JSON not accepted: {str(exc).split(';')[0]}", "NOT_JSON") from exc
     except RecursionError as exc:
         raise UserError.one(("payload",), "JSON nested too deeply", "NOT_JSON") from exc
     if not isinstance(payload, dict):
