@@ -48,12 +48,21 @@ async def _ingest(
     runtime: Runtime = request.app.state.runtime
     core = runtime.core
     received_at = utcnow()
-    checked = check() if body.complete else NOT_CHECKED
+    failure: Exception | None = None
+    try:
+        checked = check() if body.complete else NOT_CHECKED
+    except Exception as exc:  # ours, such as a key file missing: the message is recorded all the same
+        checked, failure = Checked(SignatureVerdict.INVALID), exc
     arrival = Arrival(source, KIND, body.head, body.size, request.headers, checked.verdict, received_at=received_at)
     recorded = await record(core.sessions, core.vault, arrival, max_body_bytes=runtime.settings.max_body_bytes)
     if recorded.refusal is not None:
         raise _Refused(REFUSAL_STATUS[recorded.refusal], recorded.reason or recorded.refusal)
     message_id = recorded.message_id
+    if failure is not None:
+        await close(
+            core.sessions, message_id, Outcome.FAILED, f"signature check failed: {type(failure).__name__}: {failure}"
+        )
+        raise failure
 
     async def refuse(status: int, reason: str) -> _Refused:
         await close(core.sessions, message_id, Outcome.REJECTED, reason)

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -403,3 +404,15 @@ async def test_a_resolver_failure_is_closed_failed_with_its_cause(api: Api, cred
     message = await only_message(api)
     assert message.outcome == Outcome.FAILED
     assert message.error is not None and "Error" in message.error.split(":")[0] and "Unexpected" not in message.error
+
+
+async def test_a_signature_check_that_fails_on_our_side_still_leaves_the_message_recorded(
+    pay: Api, platforms: Providers, tmp_path: Path
+) -> None:
+    core = pay.runtime.core
+    core.settings = core.settings.model_copy(update={"wechatpay_platform_public_key_path": tmp_path / "gone.pem"})
+    headers, body = platforms.wechat.notification(wechat_transaction(ORDER_NO, "42", 100), timestamp=int(time.time()))
+    with pytest.raises(FileNotFoundError):
+        await pay.client.post(WECHAT, content=body, headers=headers)
+    message = await only_message(pay)
+    assert message.outcome == Outcome.FAILED and "gone.pem" in (message.error or "")
