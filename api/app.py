@@ -62,10 +62,11 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
     problem = None
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         problem = graphql_request_problem(body.head)
-    if problem is not None or partner is None:
-        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, problem or "invalid API key")
     if problem is not None:
+        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, problem, release_key=True)
         raise HTTPException(400, mask_phones(problem))
+    if partner is None:
+        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, "invalid API key")
     return recorded.message_id
 
 

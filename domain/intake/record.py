@@ -14,6 +14,7 @@ Nothing a sender writes can make the record itself fail:
 - a natural key (an `Idempotency-Key`) seen before with the same body counts a repeat on the first
   record; seen with a different body, it is not applied: the message is recorded apart (without the
   key, which stays in its headers) and REJECTED "idempotency key reused with a different body".
+  A message refused before it could be read gives its key back (`release_key`).
 """
 
 from __future__ import annotations
@@ -162,19 +163,30 @@ async def _insert_refused(session: AsyncSession, values: dict[str, Any], refusal
 
 
 async def mark_outcome(
-    session: AsyncSession, message_id: int, outcome: Outcome, error: str | None = None, *, only_pending: bool = False
+    session: AsyncSession,
+    message_id: int,
+    outcome: Outcome,
+    error: str | None = None,
+    *,
+    only_pending: bool = False,
+    release_key: bool = False,
 ) -> None:
-    """`only_pending` leaves an outcome a processor already wrote untouched."""
+    """`only_pending` leaves an outcome a processor already wrote untouched. `release_key` gives the
+    natural key back, for a message refused before it could be read (a truncated body): the sender's
+    corrected retry under the same Idempotency-Key is then a new message, not a reused key."""
     statement = update(InboundMessage).where(col(InboundMessage.id) == message_id)
     if only_pending:
         statement = statement.where(col(InboundMessage.outcome) == Outcome.PENDING)
-    await session.exec(statement.values(outcome=outcome, error=error_text(error), processed_at=utcnow()))
+    values: dict[str, Any] = {"outcome": outcome, "error": error_text(error), "processed_at": utcnow()}
+    if release_key:
+        values["natural_key"] = None
+    await session.exec(statement.values(**values))
 
 
 async def close(
     sessions: Callable[[], AsyncSession], message_id: int, outcome: Outcome, error: str | None = None,
-    *, only_pending: bool = False,
+    *, only_pending: bool = False, release_key: bool = False,
 ) -> None:  # fmt: skip
     """Write an outcome in a transaction of its own: for a refusal, or after the unit of work failed."""
     async with sessions() as session, session.begin():
-        await mark_outcome(session, message_id, outcome, error, only_pending=only_pending)
+        await mark_outcome(session, message_id, outcome, error, only_pending=only_pending, release_key=release_key)

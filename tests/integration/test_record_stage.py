@@ -416,3 +416,15 @@ async def test_a_signature_check_that_fails_on_our_side_still_leaves_the_message
         await pay.client.post(WECHAT, content=body, headers=headers)
     message = await only_message(pay)
     assert message.outcome == Outcome.FAILED and "gone.pem" in (message.error or "")
+
+
+async def test_a_truncated_request_gives_its_idempotency_key_back(api: Api, creds: Credentials) -> None:
+    headers = {**creds.writer, "Idempotency-Key": "bridge-batch-0003", "content-type": "application/json"}
+    complete = json.dumps({"query": SUBMIT_ORDER, "variables": {"input": order_input("A-3")}}).encode()
+    truncated = await api.client.post("/graphql", content=complete[:80], headers=headers)
+    assert truncated.status_code == 400
+    retried = await api.client.post("/graphql", content=complete, headers=headers)
+    assert retried.status_code == 200 and retried.json()["data"]["submitOrder"]["userErrors"] == []
+    refused, applied = await messages(api)
+    assert (refused.outcome, refused.natural_key) == (Outcome.REJECTED, None)
+    assert (applied.outcome, applied.natural_key) == (Outcome.APPLIED, "bridge-batch-0003")
