@@ -142,7 +142,10 @@ async def _store(session: AsyncSession, vault: Vault, arrival: Arrival, max_body
     table = InboundMessage.__table__  # type: ignore[attr-defined]
     same_key = (table.c.source == values["source"], table.c.kind == values["kind"],
                 table.c.natural_key == values["natural_key"])  # fmt: skip
-    first_id, first_hash = (await session.execute(select(table.c.id, table.c.content_hash).where(*same_key))).one()
+    first = (await session.execute(select(table.c.id, table.c.content_hash).where(*same_key))).first()
+    if first is None:  # the key was given back in between
+        return Recorded(await _insert(session, values), True)
+    first_id, first_hash = first
     if first_hash != values["content_hash"]:
         return await _insert_refused(session, values | {"natural_key": None}, Refusal.KEY_REUSED, KEY_REUSED)
     await session.execute(update(table).where(table.c.id == first_id).values(repeats=table.c.repeats + 1))
