@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import FastAPI, HTTPException, Request
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,9 +35,11 @@ from api.board import mount_board
 from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.inbound import REFUSAL_STATUS, decode_json, graphql_request_problem, read_body
 from api.payments import router as payments_router
+from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
-from domain.intake.service import mark_outcome, record_inbound
+from domain.intake.record import Arrival, close, record
 from domain.settings import Settings, get_settings
 from workers.runtime import Runtime, build_runtime
 
@@ -52,37 +54,33 @@ def _runtime(request: Any) -> Runtime:
 
 
 async def _record_partner_request(request: Request, runtime: Runtime, partner: Partner | None) -> int:
-    """The record stage: the raw body is committed before parsing, so nothing a partner sent is lost."""
-    body = await request.body()
+    """The record stage: the raw body is committed before parsing, so nothing a partner sent is lost.
+    A request refused here (too large, key reused, not a GraphQL request) is REJECTED with the reason."""
     limit = runtime.settings.max_body_bytes
-    async with runtime.core.sessions() as session, session.begin():
-        message_id, _ = await record_inbound(
-            session,
-            runtime.core.vault,
-            source=f"partner:{partner.name}" if partner else "partner:unknown",
-            kind=GRAPHQL_KIND,
-            body=body[:limit],
-            headers=request.headers,
-            signature=SignatureVerdict.VALID if partner else SignatureVerdict.INVALID,
-            natural_key=request.headers.get("idempotency-key"),
-            partner_key_id=partner.key_id if partner else None,
-        )
-        problem = _malformed(body, limit) or (None if partner else "invalid API key")
-        if problem:
-            await mark_outcome(session, message_id, Outcome.REJECTED, problem)
-    return message_id
-
-
-def _malformed(body: bytes, limit: int) -> str | None:
-    if len(body) > limit:
-        return f"body of {len(body)} bytes exceeds the limit of {limit}"
-    try:
-        json.loads(body)
-    except UnicodeDecodeError as exc:
-        return f"body is not UTF-8: {exc}"
-    except json.JSONDecodeError as exc:
-        return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-    return None
+    body = await read_body(request, limit)
+    arrival = Arrival(
+        source=f"partner:{partner.name}" if partner else "partner:unknown",
+        kind=GRAPHQL_KIND,
+        body=body.head,
+        size=body.size,
+        headers=request.headers,
+        signature=SignatureVerdict.VALID if partner else SignatureVerdict.INVALID,
+        natural_key=request.headers.get("idempotency-key"),
+        partner_key_id=partner.key_id if partner else None,
+    )
+    recorded = await record(runtime.core.sessions, runtime.core.vault, arrival, max_body_bytes=limit)
+    request.state.inbound_message_id = recorded.message_id
+    if recorded.refusal is not None:
+        raise HTTPException(REFUSAL_STATUS[recorded.refusal], recorded.reason)
+    problem = None
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        problem = graphql_request_problem(body.head)
+    if problem is not None:
+        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, problem, release_key=True)
+        raise HTTPException(400, mask_phones(problem))
+    if partner is None:
+        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, "invalid API key")
+    return recorded.message_id
 
 
 # A browser form can post multipart without a preflight; one of these headers proves the caller could not.
@@ -104,7 +102,6 @@ async def get_context(request: HTTPConnection) -> Context:
         message_id = await _record_partner_request(
             request, runtime, principal if isinstance(principal, Partner) else None
         )
-        request.state.inbound_message_id = message_id
     return Context(runtime, principal, message_id)
 
 
@@ -125,16 +122,45 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         context.credentials_expire_at = _token_expiry(headers, runtime.settings.secret("token_secret"))
         return UNSET
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Whatever refuses the request after it was recorded (an unsupported content type, a
+        multipart body that does not parse) or fails it writes the outcome now, with its reason."""
+        try:
+            return await super().run(request, context, root_value)
+        except StrawberryHTTPException as refused:
+            await _close_message(request, Outcome.REJECTED, refused.reason)
+            raise
+        except Exception as exc:
+            await _close_message(request, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+            raise
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """JSON Python cannot hold (too deep, a huge integer) or a bare scalar is a 400, not a 500."""
+        value, problem = decode_json(data.encode() if isinstance(data, str) else data)
+        if problem is None and not isinstance(value, dict | list):
+            problem = "the request must be a JSON object"
+        if problem is not None:
+            raise StrawberryHTTPException(400, mask_phones(problem))
+        return value
+
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
-        """Close the recorded message's outcome for requests no mutation resolved (queries, refusals)."""
-        message_id = getattr(request.state, "inbound_message_id", None)
-        if message_id is not None and not getattr(request.state, "inbound_outcome_written", False):
-            runtime = _runtime(request)
-            outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
-            error = "; ".join(e.message for e in result.errors or []) or None
-            async with runtime.core.sessions() as session, session.begin():
-                await mark_outcome(session, message_id, outcome, error, only_pending=True)
+        """Close the recorded message's outcome for requests no mutation resolved (queries, refusals
+        such as parse, validation and variable coercion errors). Error messages quote what the sender
+        wrote: phone-like digits are masked before they are answered or stored."""
+        for error in result.errors or []:
+            error.message = mask_phones(error.message)
+        outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
+        error_text = "; ".join(e.message for e in result.errors or []) or None
+        failure = getattr(request.state, "inbound_failure", None)
+        await _close_message(request, Outcome.FAILED if failure else outcome, failure or error_text)
         return await super().process_result(request, result)
+
+
+async def _close_message(request: Any, outcome: Outcome, error: str | None) -> None:
+    """Writes the outcome unless a resolver already did; a no-op for requests that were not recorded."""
+    message_id = getattr(request.state, "inbound_message_id", None)
+    if message_id is not None and not getattr(request.state, "inbound_outcome_written", False):
+        await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=True)
 
 
 def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:

@@ -57,8 +57,7 @@ async def _prepare(core: Core, payloads: dict[str, list[bytes]]) -> None:
 async def _pipeline(core: Core, channel: str, bodies: list[bytes]) -> float:
     started = time.perf_counter()
     for body in bodies:
-        async with core.sessions() as session, session.begin():
-            await record_payload(session, core.vault, channel, body)
+        await record_payload(core.sessions, core.vault, channel, body)
         adapter, payload = decode(channel, body)
         async with core.sessions() as session, session.begin():
             _, rules = await rules_in_force(session, channel, adapter.kind)

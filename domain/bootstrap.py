@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.datadir import private_dir
 from domain.db import make_engine, make_session_factory, migrate_async
+from domain.identity.masking import install_log_masking
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey
 from domain.intake.vault import Vault
@@ -36,6 +37,8 @@ def identity_keys(settings: Settings) -> list[IdentityKey]:
 
 
 async def build_core(settings: Settings, *, migrate: bool = True) -> Core:
+    """Also masks phone-like digits in every log record of the process: errors quote what senders wrote."""
+    install_log_masking()
     url = settings.resolved_database_url()
     if settings.database_url is None:  # the embedded default keeps its database in the data directory
         private_dir(settings.data_dir.resolve(), narrow=True)

@@ -15,7 +15,7 @@ from api.auth.principal import Customer, Partner, Principal, Staff
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.intake.models import Outcome
-from domain.intake.service import mark_outcome
+from domain.intake.record import close, mark_outcome
 from domain.orders import queries
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
@@ -94,8 +94,7 @@ class Context(BaseContext):
     async def record_outcome(self, outcome: Outcome, error: str | None = None) -> None:
         if self.inbound_message_id is None:
             return
-        async with self.runtime.core.sessions() as session, session.begin():
-            await mark_outcome(session, self.inbound_message_id, outcome, error)
+        await close(self.runtime.core.sessions, self.inbound_message_id, outcome, error)
         self._outcome_written()
 
     def _outcome_written(self) -> None:

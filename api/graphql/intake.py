@@ -25,7 +25,7 @@ from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.service import accept, decode, pin_baseline, record_payload, save_rules, source_and_kind, watch
 from domain.errors import Problem, UserError
 from domain.intake.models import Outcome
-from domain.intake.service import mark_outcome
+from domain.intake.record import close
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
@@ -258,10 +258,10 @@ class IntakeMutations:
         ctx = info.context
         assert isinstance(ctx.principal, Partner)
         body = input.payload.encode()
-        async with ctx.unit_of_work() as session:
-            message_id = await record_payload(
-                session, ctx.runtime.core.vault, input.channel, body, partner_key_id=ctx.principal.key_id
-            )
+        sessions = ctx.runtime.core.sessions
+        recorded = await record_payload(sessions, ctx.runtime.core.vault, input.channel, body,
+                                        partner_key_id=ctx.principal.key_id)  # fmt: skip
+        message_id = recorded.message_id
         channel, _ = source_and_kind(input.channel)
         findings: list[str] = []
         try:
@@ -279,12 +279,14 @@ class IntakeMutations:
                 accepted = await accept(session, orders, adapter, channel, payload, message_id, by)
         except UserError as error:
             problems = _relocate(error.problems)
-            async with ctx.unit_of_work() as session:
-                await mark_outcome(session, message_id, Outcome.REJECTED, str(UserError(problems)))
+            await close(sessions, message_id, Outcome.REJECTED, str(UserError(problems)))
             await ctx.record_outcome(Outcome.REJECTED, str(UserError(problems)))
             return SubmitChannelOrderPayload(
                 order_ids=[], rule_version=None, drift=findings, user_errors=_errors(problems)
             )
+        except Exception as exc:
+            await close(sessions, message_id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+            raise
         return SubmitChannelOrderPayload(
             order_ids=[accepted.order_id], rule_version=accepted.rule_version, drift=findings, user_errors=[]
         )

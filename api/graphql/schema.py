@@ -107,6 +107,15 @@ def _should_mask(error: GraphQLError) -> bool:
     return error.path is not None and original is not None and not isinstance(original, GraphQLError)
 
 
+def _note_failure(execution_context: ExecutionContext | None, errors: list[GraphQLError]) -> None:
+    """The recorded message is closed FAILED with what failed, not with the masked text the caller sees."""
+    request = getattr(execution_context.context if execution_context else None, "request", None)
+    if request is not None and hasattr(request, "state"):
+        request.state.inbound_failure = "; ".join(
+            f"{type(e.original_error).__name__}: {e.original_error}" for e in errors
+        )
+
+
 class OrderhubSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Refusals (auth, validation, bad ids) are the caller's business and are answered, not logged
@@ -114,6 +123,7 @@ class OrderhubSchema(strawberry.Schema):
         unexpected = [e for e in errors if _should_mask(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+            _note_failure(execution_context, unexpected)
         for error in errors:
             if error not in unexpected:
                 log.info("refused: %s", error.message)

@@ -1,8 +1,9 @@
 """The traffic mirror played back: recorded channel payloads through today's rules and adapters.
 
-A dry run shows, per message, what the canonical order would become and how that differs from
-what the message produced when it arrived; applying re-submits through the idempotent order
-service, one savepoint per message so one refusal does not undo the rest.
+A replayed message runs the stages live traffic runs (decode, drift watch, clean, normalize,
+apply). A dry run shows, per message, what the canonical order would become and how that differs
+from what the message produced when it arrived, and is never committed; applying re-submits
+through the idempotent order service, one savepoint per message so one refusal does not undo the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from domain.channels.service import (
     decode,
     normalize_payload,
     source_and_kind,
+    watch,
 )
 from domain.errors import UserError
 from domain.intake.models import InboundMessage
@@ -106,6 +108,7 @@ async def replay(
         item.stored = stored.canonical if stored else None
         try:
             adapter, payload = decode(channel, vault.open(message.body))
+            await watch(session, adapter, channel, payload)
             normalized = await normalize_payload(session, adapter, channel, payload)
         except UserError as error:
             item.error = str(error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from domain.channels.registry import adapter_for
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
-from domain.intake.service import mark_outcome, record_inbound
+from domain.intake.record import Arrival, Recorded, mark_outcome, record
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.orders.commands import CanonicalOrder
@@ -45,29 +46,29 @@ def source_and_kind(channel_name: str) -> tuple[str, str]:
 
 
 async def record_payload(
-    session: AsyncSession,
+    sessions: Callable[[], AsyncSession],
     vault: Vault,
     channel_name: str,
     body: bytes,
     *,
     partner_key_id: int | None = None,
     received_at: datetime | None = None,
-) -> int:
-    """A repeat of the same bytes is counted on the first record rather than stored twice."""
+) -> Recorded:
+    """The record stage for a payload, committed alone; a repeat of the same bytes is counted on the
+    first record rather than stored twice. A payload over the limit is kept cut, REJECTED at once."""
     source, kind = source_and_kind(channel_name)
-    message_id, _ = await record_inbound(
-        session,
-        vault,
+    arrival = Arrival(
         source=source,
         kind=kind,
         body=body[:MAX_PAYLOAD_BYTES],
+        size=len(body),
         headers={},
         signature=SignatureVerdict.VALID if partner_key_id else SignatureVerdict.NOT_APPLICABLE,
         natural_key=hashlib.sha256(body).hexdigest(),
         partner_key_id=partner_key_id,
         received_at=received_at,
     )
-    return message_id
+    return await record(sessions, vault, arrival, max_body_bytes=MAX_PAYLOAD_BYTES)
 
 
 def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
@@ -85,6 +86,10 @@ def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
     except json.JSONDecodeError as exc:
         message = f"not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise UserError.one(("payload",), message, "NOT_JSON") from exc
+    except ValueError as exc:  # an integer literal beyond Python's digit limit
+        raise UserError.one(("payload",), f"JSON not accepted: {str(exc).split(';')[0]}", "NOT_JSON") from exc
+    except RecursionError as exc:
+        raise UserError.one(("payload",), "JSON nested too deeply", "NOT_JSON") from exc
     if not isinstance(payload, dict):
         raise UserError.one(("payload",), f"expected a JSON object, got {drift.json_type(payload)}", "WRONG_SHAPE")
     return adapter, payload

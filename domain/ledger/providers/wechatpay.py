@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.intake.models import SignatureVerdict
 from domain.ledger.models import VoucherKind, VoucherStatus
-from domain.ledger.providers.verdict import Checked, NoticeRejected
+from domain.ledger.providers.verdict import Checked, NoticeRejected, text_field
 from domain.ledger.service import PaymentNotice
 
 PROVIDER = "wechatpay"
@@ -71,7 +71,12 @@ def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict[str,
         raise NoticeRejected(f"resource.{exc.args[0]} missing", SignatureVerdict.VALID) from exc
     except (InvalidTag, binascii.Error, ValueError) as exc:
         raise NoticeRejected("resource does not decrypt with the APIv3 key", SignatureVerdict.VALID) from exc
-    decoded: dict[str, Any] = json.loads(plain)
+    try:
+        decoded = json.loads(plain)
+    except (ValueError, RecursionError) as exc:
+        raise NoticeRejected("decrypted resource is not JSON", SignatureVerdict.VALID) from exc
+    if not isinstance(decoded, dict):
+        raise NoticeRejected("decrypted resource is not a JSON object", SignatureVerdict.VALID)
     return decoded
 
 
@@ -81,28 +86,30 @@ def parse_notification(body: bytes, apiv3_key: bytes) -> PaymentNotice | None:
         envelope = json.loads(body)
         resource = envelope["resource"]
         event_type = str(envelope["event_type"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NoticeRejected(f"body is not a WeChat Pay notification: {exc}", SignatureVerdict.VALID) from exc
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise NoticeRejected(f"body is not a WeChat Pay notification: {exc!r}"[:300], SignatureVerdict.VALID) from exc
+    if not isinstance(resource, dict):
+        raise NoticeRejected(f"resource must be an object, got {type(resource).__name__}", SignatureVerdict.VALID)
     data = decrypt_resource(resource, apiv3_key)
     try:
         if event_type.startswith("REFUND."):
             return _refund(event_type, data)
         return _transaction(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise NoticeRejected(f"resource field missing or malformed: {exc}", SignatureVerdict.VALID) from exc
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise NoticeRejected(f"resource field missing or malformed: {exc}"[:300], SignatureVerdict.VALID) from exc
 
 
 def _transaction(data: dict[str, Any]) -> PaymentNotice | None:
-    state = str(data["trade_state"])
+    state = text_field(data, "trade_state")
     if state != "SUCCESS" and state not in _PENDING_STATES:
         return None
     amount = data["amount"]
     success_time = data.get("success_time")
     return PaymentNotice(
         provider=PROVIDER,
-        provider_txn_id=str(data["transaction_id"]),
+        provider_txn_id=str(text_field(data, "transaction_id")),
         kind=VoucherKind.PAYMENT,
-        order_ref=data.get("out_trade_no") or None,
+        order_ref=text_field(data, "out_trade_no", required=False),
         amount=int(amount["total"]),
         currency=str(amount.get("currency") or "CNY"),
         status=VoucherStatus.CONFIRMED if state == "SUCCESS" else VoucherStatus.PENDING,
@@ -118,9 +125,9 @@ def _refund(event_type: str, data: dict[str, Any]) -> PaymentNotice | None:
     success_time = data.get("success_time")
     return PaymentNotice(
         provider=PROVIDER,
-        provider_txn_id=str(data["refund_id"]),
+        provider_txn_id=str(text_field(data, "refund_id")),
         kind=VoucherKind.REFUND,
-        order_ref=data.get("out_trade_no") or None,
+        order_ref=text_field(data, "out_trade_no", required=False),
         amount=-int(amount["refund"]),
         currency=str(amount.get("currency") or "CNY"),
         status=VoucherStatus.CONFIRMED,
