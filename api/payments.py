@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from domain.clock import utcnow
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.intake.service import mark_outcome, record_inbound
+from domain.ledger.checks import refuse_misaddressed
 from domain.ledger.providers import alipay, generic, wechatpay
 from domain.ledger.providers.verdict import Checked, NoticeRejected, load_rsa_public_key
 from domain.ledger.service import PaymentNotice, post_notice
@@ -51,7 +52,7 @@ async def _ingest(
         await record_alone(Outcome.REJECTED, checked.problem)
         raise _Refused(401, checked.problem)
     try:
-        notice = parse()
+        notice = refuse_misaddressed(parse(), runtime.settings)
     except NoticeRejected as exc:
         await record_alone(Outcome.REJECTED, str(exc))
         raise _Refused(exc.status, str(exc)) from exc
