@@ -28,7 +28,7 @@ from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustme
 from domain.money import Money
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
-from domain.sql import insert_ignore, insert_or_count_repeat
+from domain.sql import dialect, insert_ignore, insert_or_count_repeat
 
 VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
 PROVIDER_ACTOR = "provider"
@@ -99,6 +99,8 @@ async def post_notice(
     """`received_at` is when the notification reached us (the recorded message's arrival), not when it is posted."""
     now = received_at or utcnow()
     order_id = await resolve_order(session, notice.order_ref)
+    if order_id is not None:
+        await _lock_order(session, order_id)
     values: dict[str, Any] = {
         "provider": notice.provider,
         "provider_txn_id": notice.provider_txn_id,
@@ -154,6 +156,13 @@ async def post_notice(
         update(FundVoucher).where(col(FundVoucher.id) == existing.id).values(repeats=FundVoucher.repeats + 1)
     )
     return Posting(PostingOutcome.DUPLICATE, existing.id)
+
+
+async def _lock_order(session: AsyncSession, order_id: int) -> None:
+    """One order's payments post one at a time, so each is checked against a sum that includes the others;
+    taken before the voucher's foreign keys share-lock the row, so two payments cannot deadlock."""
+    if dialect(session) == "postgresql":
+        await session.exec(select(Order.id).where(Order.id == order_id).with_for_update())
 
 
 async def _check(
@@ -281,6 +290,7 @@ async def reattach_voucher(
     if await session.get(Order, order_id) is None:
         raise UserError.one(("orderId",), f"no order {order_id}", "NOT_FOUND")
     target = await payment_target(session, order_id)
+    await _lock_order(session, target)
     attached = await session.exec(
         update(FundVoucher)
         .where(

@@ -5,6 +5,7 @@ Real HTTP in the providers' wire formats with real RSA signatures, on both datab
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +338,15 @@ async def test_order_money_over_graphql(merchant: Api, creds: Credentials, provi
          "amount": {"amount": "5.00", "currencyCode": "USD"}, "orderId": order["id"]},
     ]  # fmt: skip
     assert [a["reason"] for a in staff["adjustments"]["nodes"]] == ["payment notified"] * 2
+
+
+async def test_two_halves_arriving_together_pay_the_order_once(
+    merchant: Api, creds: Credentials, providers: Providers
+) -> None:
+    """Each half is checked against a received sum that includes the other: one of them completes the order."""
+    oid = await order_id(merchant, creds)
+    halves = [wechat_transaction(ORDER_NO, f"420000020{n}", 4795) for n in (1, 2)]
+    responses = await asyncio.gather(*(post_wechat(merchant, providers, half) for half in halves))
+    assert [r.status_code for r in responses] == [204, 204]
+    assert await status_of(merchant, oid) == "PAID"
+    assert await exceptions(merchant) == [("PAYMENT_AMOUNT_MISMATCH", oid)]
