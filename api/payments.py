@@ -21,6 +21,7 @@ from domain.errors import UserError
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.intake.record import Arrival, close, mark_outcome, record
+from domain.ledger.checks import refuse_misaddressed
 from domain.ledger.providers import alipay, generic, wechatpay
 from domain.ledger.providers.verdict import Checked, NoticeRejected, check_storable, load_rsa_public_key
 from domain.ledger.service import PaymentNotice, post_notice
@@ -74,6 +75,7 @@ async def _ingest(
         notice = parse()
         if notice is not None:
             check_storable(notice)
+        notice = refuse_misaddressed(notice, runtime.settings)
     except NoticeRejected as exc:
         raise await refuse(exc.status, str(exc)) from exc
     except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:

@@ -1,7 +1,10 @@
 """Payment notifications per second through the WeChat Pay HTTP endpoint (RSA verify, AES-GCM decrypt,
-record, post), with 30% of them repeats, against raw asyncpg inserts of the same rows in the same run.
+record, post, check against the order), with 30% of them repeats, against raw asyncpg inserts of the same rows
+in the same run.
 
-Zero double postings is asserted, not just printed.
+Every notification pays an existing pending order, except 1% correctly signed but inconsistent ones
+(underpaid, overpaid, wrong currency, cancelled order, unknown order). Zero double postings, zero orders paid
+with a wrong amount or currency, and one exception per inconsistent notification are asserted, not just printed.
 Usage: python -m bench.notify [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -14,8 +17,10 @@ import os
 import socket
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import asyncpg
 import httpx
@@ -30,6 +35,45 @@ from workers.runtime import build_runtime
 
 CONCURRENCY = 16
 REPEATS = 0.3
+INCONSISTENT = ("underpaid", "overpaid", "wrong_currency", "cancelled_order", "unknown_order")
+EXPECTED_KIND = {
+    "underpaid": "PAYMENT_AMOUNT_MISMATCH", "overpaid": "PAYMENT_AMOUNT_MISMATCH",
+    "wrong_currency": "PAYMENT_CURRENCY_MISMATCH", "cancelled_order": "PAYMENT_ON_CLOSED_ORDER",
+    "unknown_order": "UNMATCHED_PAYMENT",
+}  # fmt: skip
+PAID_WRONG = """SELECT count(*) FROM orders o WHERE o.status = 'PAID' AND o.total_amount <> COALESCE(
+    (SELECT sum(a.amount) FROM order_adjustment a WHERE a.order_id = o.id AND a.currency = o.currency), 0)"""
+
+
+def _traffic(unique: int, rng: Random) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]], Counter[str]]:
+    """Resources to notify, the orders they are meant for (number, status, total), and the inconsistent cases."""
+    resources: list[dict[str, Any]] = []
+    orders: list[tuple[str, str, int]] = []
+    cases: Counter[str] = Counter()
+    for i in range(unique):
+        number, total = f"O{i:08d}", rng.randint(100, 50_000)
+        case = INCONSISTENT[i // 100 % len(INCONSISTENT)] if i % 100 == 99 else ""
+        cases[case or "exact"] += 1
+        amount = {"underpaid": total - 1, "overpaid": total + 100}.get(case, total)
+        if case != "unknown_order":
+            orders.append((number, "CANCELLED" if case == "cancelled_order" else "PENDING_PAYMENT", total))
+        currency = "USD" if case == "wrong_currency" else "CNY"
+        resources.append(wechat_transaction(number, f"42{i:010d}", amount, currency=currency))
+    return resources, orders, cases
+
+
+async def _place_orders(url: str, orders: list[tuple[str, str, int]]) -> None:
+    """The orders the payments are for, inserted directly: placing them is not what this bench measures."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.executemany(
+            """INSERT INTO orders (channel, channel_order_id, status, currency, items_amount, shipping_amount,
+                                   discount_amount, total_amount, placed_at, version, created_at, updated_at)
+               VALUES ('TAOBAO', $1, $2, 'CNY', $3, 0, 0, $3, now(), 1, now(), now())""",
+            orders,
+        )
+    finally:
+        await conn.close()
 
 
 def _port() -> int:
@@ -82,10 +126,8 @@ async def run(unique: int, admin_url: str) -> dict[str, object]:
     rng = Random(4)
     platform = WechatPayPlatform()
     now = int(time.time())
-    originals = []
-    for i in range(unique):
-        resource = wechat_transaction(f"O{i:08d}", f"42{i:010d}", rng.randint(100, 50_000))
-        originals.append((platform.notification(resource, timestamp=now), resource))
+    resources, orders, cases = _traffic(unique, rng)
+    originals = [(platform.notification(resource, timestamp=now), resource) for resource in resources]
     repeats = [rng.choice(originals) for _ in range(int(unique * REPEATS / (1 - REPEATS)))]
     traffic = originals + repeats
     rng.shuffle(traffic)
@@ -101,6 +143,7 @@ async def run(unique: int, admin_url: str) -> dict[str, object]:
                 wechatpay_platform_serial=platform.serial, wechatpay_apiv3_key=SecretStr(platform.apiv3_key),
             )  # fmt: skip
             runtime = await build_runtime(settings, relay=False)
+            await _place_orders(url, orders)
             port = _port()
             server = uvicorn.Server(
                 uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
@@ -124,16 +167,24 @@ async def run(unique: int, admin_url: str) -> dict[str, object]:
                 )
                 counted = await conn.fetchval("SELECT sum(repeats) FROM fund_voucher WHERE provider = 'wechatpay'")
                 recorded = await conn.fetchval("SELECT count(*) FROM inbound_message")
+                paid_wrong = await conn.fetchval(PAID_WRONG)
+                paid = await conn.fetchval("SELECT count(*) FROM orders WHERE status = 'PAID'")
+                opened = Counter(dict(await conn.fetch("SELECT kind, count(*) FROM order_exception GROUP BY kind")))
             finally:
                 await conn.close()
     assert doubled == 0 and posted == unique, f"double postings: {doubled}, posted {posted} of {unique}"
     assert counted == len(repeats) and recorded == len(requests)
+    expected = Counter(EXPECTED_KIND[case] for case in INCONSISTENT for _ in range(cases[case]))
+    assert paid_wrong == 0 and paid == cases["exact"], f"paid {paid} of {cases['exact']}, {paid_wrong} wrongly"
+    assert opened == expected, f"exceptions {dict(opened)} != {dict(expected)}"
     return {
         "bench": "notify",
         "notifications": len(requests),
         "repeats": len(repeats),
         "posted": posted,
         "double_postings": doubled,
+        "inconsistent": sum(cases[case] for case in INCONSISTENT),
+        "paid_with_wrong_amount_or_currency": paid_wrong,
         "endpoint_per_s": round(len(requests) / endpoint_s),
         "raw_asyncpg_per_s": round(len(rows) / raw_s),
         "ratio": round((len(requests) / endpoint_s) / (len(rows) / raw_s), 3),

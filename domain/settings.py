@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     wechatpay_platform_serial: str | None = None
     wechatpay_apiv3_key: SecretStr | None = None
     alipay_public_key_path: Path | None = None
+    # Who this merchant is at each provider: when set, a notice naming another merchant or app is refused.
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_app_id: str | None = None
     # ORDERHUB_PAYMENT_WEBHOOK_SECRETS='{"stripe-cn": "..."}': one HMAC secret per generic provider.
     payment_webhook_secrets: dict[str, SecretStr] = {}
     notification_max_age_seconds: int = 300

@@ -83,13 +83,18 @@ class WechatPayPlatform:
         }
 
 
+WECHATPAY_MCHID = "1230000109"
+WECHATPAY_APPID = "wx2421b1c4370ec43b"
+
+
 def wechat_transaction(
     out_trade_no: str, transaction_id: str, total: int, *, coupon: int = 0, state: str = "SUCCESS",
-    success_time: str = "2026-11-24T20:15:45+08:00", currency: str = "CNY",
+    success_time: str = "2026-11-24T20:15:45+08:00", currency: str = "CNY", mchid: str = WECHATPAY_MCHID,
+    appid: str = WECHATPAY_APPID,
 ) -> dict[str, Any]:  # fmt: skip
     resource: dict[str, Any] = {
-        "appid": "wx2421b1c4370ec43b",
-        "mchid": "1230000109",
+        "appid": appid,
+        "mchid": mchid,
         "out_trade_no": out_trade_no,
         "transaction_id": transaction_id,
         "trade_type": "JSAPI",
@@ -109,7 +114,7 @@ def wechat_transaction(
 
 def wechat_refund(out_trade_no: str, transaction_id: str, refund_id: str, refund: int, total: int) -> dict[str, Any]:
     return {
-        "mchid": "1230000109",
+        "mchid": WECHATPAY_MCHID,
         "out_trade_no": out_trade_no,
         "transaction_id": transaction_id,
         "out_refund_no": f"R{out_trade_no}",
@@ -128,24 +133,40 @@ class AlipayPlatform:
         path.write_bytes(_public_pem(self.key))
         return path
 
-    def notification(self, fields: dict[str, str]) -> bytes:
-        signed = dict(fields, sign_type="RSA2", charset="utf-8")
+    def notification(self, fields: dict[str, str], charset: str = "utf-8") -> bytes:
+        """Signed over the text encoded in the declared charset and sent percent-escaped in that charset."""
+        signed = dict(fields, sign_type="RSA2", charset=charset)
         signed["sign"] = _rsa_sign(self.key, alipay.signing_content(signed))
-        return urlencode(signed).encode()
+        return urlencode(signed, encoding=charset).encode()
 
 
-def alipay_trade(out_trade_no: str, trade_no: str, total: str, *, status: str = "TRADE_SUCCESS") -> dict[str, str]:
+ALIPAY_SELLER_ID = "2088721033871945"
+ALIPAY_APP_ID = "9021000136624944"
+
+
+def alipay_trade(
+    out_trade_no: str, trade_no: str, total: str, *, status: str = "TRADE_SUCCESS", seller_id: str = ALIPAY_SELLER_ID,
+    app_id: str = ALIPAY_APP_ID,
+) -> dict[str, str]:  # fmt: skip
+    """The fields of Alipay's published trade_status_sync example (fund_bill_list is JSON inside the form)."""
     return {
         "notify_time": "2026-11-24 20:16:00",
         "notify_type": "trade_status_sync",
         "notify_id": secrets.token_hex(16),
-        "app_id": "2021000000000000",
+        "version": "1.0",
+        "app_id": app_id,
+        "auth_app_id": app_id,
+        "seller_id": seller_id,
+        "buyer_id": "2088722033871957",
         "trade_no": trade_no,
         "out_trade_no": out_trade_no,
         "trade_status": status,
         "total_amount": total,
         "receipt_amount": total,
+        "invoice_amount": total,
         "buyer_pay_amount": total,
+        "point_amount": "0.00",
+        "fund_bill_list": json.dumps([{"amount": total, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")),
         "gmt_create": "2026-11-24 20:15:03",
         "gmt_payment": "2026-11-24 20:15:40",
         "subject": "明前龙井",

@@ -16,6 +16,8 @@ from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.intake.models import Outcome
 from domain.intake.record import close, mark_outcome
+from domain.ledger import queries as ledger_queries
+from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders import queries
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
@@ -43,7 +45,19 @@ class Loaders:
                 found = await cleaning_versions(session, ids)
             return [found.get(i) for i in ids]
 
+        async def load_adjustments(ids: list[int]) -> list[list[OrderAdjustment]]:
+            async with sessions() as session:
+                found = await ledger_queries.adjustments_of(session, ids)
+            return [found[i] for i in ids]
+
+        async def load_vouchers(ids: list[int]) -> list[list[FundVoucher]]:
+            async with sessions() as session:
+                found = await ledger_queries.vouchers_of(session, ids)
+            return [found[i] for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.adjustments: DataLoader[int, list[OrderAdjustment]] = DataLoader(load_adjustments)
+        self.vouchers: DataLoader[int, list[FundVoucher]] = DataLoader(load_vouchers)
         self.cleaning: DataLoader[int, int | None] = DataLoader(load_cleaning)
         self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
 

@@ -1,10 +1,12 @@
-"""Finance's side of the ledger: statement uploads, reconciliation runs, reversals and settlement by buyer."""
+"""The ledger over GraphQL: an order's money, statement uploads, reconciliation runs, reversals, re-attaching
+suspense payments and settlement by buyer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -20,8 +22,10 @@ from api.graphql.scalars import Money
 from domain.access.policy import Role
 from domain.errors import Problem, UserError
 from domain.ledger import models as ledger
-from domain.ledger.queries import settlement_by_buyer
-from domain.ledger.service import reverse_voucher
+from domain.ledger.queries import OrderBalance, settlement_by_buyer, suspense_vouchers
+from domain.ledger.service import reattach_voucher, reverse_voucher
+from domain.money import Money as DomainMoney
+from domain.outbox.service import Outbox
 from domain.reconcile import models as recon
 from domain.reconcile import service
 from domain.reconcile.statements.lines import StatementError
@@ -38,6 +42,7 @@ class MoneyErrorCode(Enum):
     ALREADY_REVERSED = "ALREADY_REVERSED"
     NOT_REVERSIBLE = "NOT_REVERSIBLE"
     NOT_CONFIRMED = "NOT_CONFIRMED"
+    NOT_IN_SUSPENSE = "NOT_IN_SUSPENSE"
     REASON_REQUIRED = "REASON_REQUIRED"
     ALREADY_RESOLVED = "ALREADY_RESOLVED"
     NOTE_REQUIRED = "NOTE_REQUIRED"
@@ -80,6 +85,8 @@ class FundVoucher:
     reverses_id: strawberry.ID | None
     actor: str | None
     reason: str | None
+    order_id: strawberry.ID | None = strawberry.field(description="Null while the payment sits in suspense.")
+    received_at: datetime
 
     @classmethod
     def of(cls, row: ledger.FundVoucher) -> FundVoucher:
@@ -90,7 +97,96 @@ class FundVoucher:
             amount=Money.of(row.amount, row.currency),
             reverses_id=strawberry.ID(encode_gid("FundVoucher", row.reverses_id)) if row.reverses_id else None,
             actor=row.actor, reason=row.reason,
+            order_id=strawberry.ID(encode_gid("Order", row.order_id)) if row.order_id else None,
+            received_at=row.received_at,
         )  # fmt: skip
+
+
+@strawberry.type(description="One change of an order's received amount, with who made it and why.")
+class OrderAdjustment:
+    id: strawberry.ID
+    amount: Money
+    voucher_id: strawberry.ID
+    actor: str
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ledger.OrderAdjustment) -> OrderAdjustment:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(encode_gid("OrderAdjustment", row.id)), amount=Money.of(row.amount, row.currency),
+            voucher_id=strawberry.ID(encode_gid("FundVoucher", row.voucher_id)), actor=row.actor, reason=row.reason,
+            created_at=row.created_at,
+        )  # fmt: skip
+
+
+@strawberry.type(
+    description="What an order is due and what it received. Only a payment whose amount and currency equal "
+    "what is due pays an order; anything else stays visible here and opens an exception for finance."
+)
+class OrderMoney:
+    order_id: strawberry.Private[int]
+    due: strawberry.Private[DomainMoney]
+
+    async def _balance(self, info: Info[Context, None]) -> OrderBalance:
+        return OrderBalance.of(self.due, await info.context.loaders.adjustments.load(self.order_id))
+
+    @strawberry.field(description="The order's total.")
+    def amount_due(self) -> Money:
+        return Money.of(self.due.minor, self.due.currency)
+
+    @strawberry.field(description="Payments less refunds and reversals, in the order's currency.")
+    async def amount_received(self, info: Info[Context, None]) -> Money:
+        received = (await self._balance(info)).received
+        return Money.of(received.minor, received.currency)
+
+    @strawberry.field(description="Due minus received: positive while money is owed, negative when overpaid.")
+    async def balance(self, info: Info[Context, None]) -> Money:
+        balance = (await self._balance(info)).balance
+        return Money.of(balance.minor, balance.currency)
+
+    @strawberry.field(description="Money received in another currency than the order's: kept apart, never converted.")
+    async def received_in_other_currencies(self, info: Info[Context, None]) -> list[Money]:
+        return [Money.of(m.minor, m.currency) for m in (await self._balance(info)).other_currencies]
+
+    @strawberry.field(
+        description="Staff only: the order's vouchers with the providers' transaction ids, oldest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def vouchers(
+        self, info: Info[Context, None], first: int, after: str | None = None
+    ) -> Connection[FundVoucher]:
+        rows = await info.context.loaders.vouchers.load(self.order_id)
+        return _page(rows, first, after, "voucher", FundVoucher.of)
+
+    @strawberry.field(
+        description="Staff only: the adjustments that make up the received amount, oldest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def adjustments(
+        self, info: Info[Context, None], first: int, after: str | None = None
+    ) -> Connection[OrderAdjustment]:
+        rows = await info.context.loaders.adjustments.load(self.order_id)
+        return _page(rows, first, after, "adjustment", OrderAdjustment.of)
+
+
+def order_money(order_id: int, total: int, currency: str) -> OrderMoney:
+    return OrderMoney(order_id=order_id, due=DomainMoney(total, currency))
+
+
+R = TypeVar("R", ledger.FundVoucher, ledger.OrderAdjustment)
+N = TypeVar("N")
+
+
+def _page(rows: list[R], first: int, after: str | None, kind: str, node: Callable[[R], N]) -> Connection[N]:
+    """Keyset on the row id over the order's rows, which the request's loader already holds."""
+    check_page_size(first, None)
+    after_id = decode_cursor(after, kind) or 0
+    rest = [r for r in rows if r.id is not None and r.id > after_id]
+    page = rest[:first]
+    return connection([node(r) for r in page], [encode_cursor(kind, r.id) for r in page if r.id is not None],
+                      len(rest) > first, after_id > 0)  # fmt: skip
 
 
 @strawberry.type
@@ -215,6 +311,19 @@ class ReverseVoucherPayload:
 
 
 @strawberry.input
+class ReattachVoucherInput:
+    voucher_id: strawberry.ID
+    order_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class ReattachVoucherPayload:
+    voucher: FundVoucher | None
+    user_errors: list[MoneyUserError]
+
+
+@strawberry.input
 class ResolveReconItemInput:
     item_id: strawberry.ID
     resolution: ReconResolution  # type: ignore[valid-type]
@@ -275,6 +384,23 @@ class MoneyMutations:
         return ReverseVoucherPayload(reversal=FundVoucher.of(reversal), user_errors=[])
 
     @strawberry.mutation(
+        description="Move a payment out of suspense onto the order it was meant for, once; the order is checked "
+        "as if the notification had named it (PAID only when amount and currency equal what is due).",
+        extensions=allow(**FINANCE),
+    )
+    async def reattach_voucher(self, info: Info[Context, None], input: ReattachVoucherInput) -> ReattachVoucherPayload:
+        _, voucher_id = decode_gid(input.voucher_id, "FundVoucher")
+        _, order_id = decode_gid(input.order_id, "Order")
+        try:
+            async with info.context.unit_of_work() as session:
+                voucher = await reattach_voucher(
+                    session, Outbox(), voucher_id, order_id, actor=_actor(info), reason=input.reason
+                )
+        except UserError as error:
+            return ReattachVoucherPayload(voucher=None, user_errors=_errors(error.problems))
+        return ReattachVoucherPayload(voucher=FundVoucher.of(voucher), user_errors=[])
+
+    @strawberry.mutation(
         description="Close a to-check item: reverse its voucher, or explain it.", extensions=allow(**FINANCE)
     )
     async def resolve_recon_item(
@@ -299,6 +425,20 @@ class MoneyQueries:
         async with info.context.read() as session:
             row = await session.get(recon.ReconRun, key)
         return ReconRun.of(row) if row else None
+
+    @strawberry.field(
+        description="Confirmed payments that matched no order, oldest first: re-attach or reverse them.",
+        extensions=allow(**FINANCE),
+    )
+    async def suspense_vouchers(
+        self, info: Info[Context, None], first: int, after: str | None = None
+    ) -> Connection[FundVoucher]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await suspense_vouchers(session, after_id=decode_cursor(after, "voucher"), limit=first + 1)
+        page = rows[:first]
+        cursors = [encode_cursor("voucher", r.id) for r in page if r.id is not None]
+        return connection([FundVoucher.of(r) for r in page], cursors, len(rows) > first, after is not None)
 
     @strawberry.field(
         description="Money received in [from, to) per buyer UID and currency.", extensions=allow(**FINANCE)

@@ -15,6 +15,7 @@ from api.graphql import journey
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.money import OrderMoney, order_money
 from api.graphql.node import Node
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import READ_ORDERS, allow
@@ -263,6 +264,14 @@ class Order(Node):
     backtrack: journey.OrderBacktrack = strawberry.field(
         resolver=journey.order_backtrack, description="Each stage's duration and where the order is blocked now."
     )
+
+    @strawberry.field(
+        description="Amount due, received and the balance; vouchers and adjustments for staff. A customer sees "
+        "this on their own orders only."
+    )
+    def money(self) -> OrderMoney:
+        assert self.row.id is not None
+        return order_money(self.row.id, self.row.total_amount, self.row.currency)
 
     @strawberry.field(description="Rises by one with every change; pushed events carry it.")
     def version(self) -> int:

@@ -25,6 +25,22 @@ class ExceptionKind(StrEnum):
     CLOCK_SKEW = "CLOCK_SKEW"
     WAREHOUSE_EXCEPTION = "WAREHOUSE_EXCEPTION"
     VOUCHER_CONFLICT = "VOUCHER_CONFLICT"
+    PAYMENT_AMOUNT_MISMATCH = "PAYMENT_AMOUNT_MISMATCH"
+    PAYMENT_CURRENCY_MISMATCH = "PAYMENT_CURRENCY_MISMATCH"
+    PAYMENT_ON_CLOSED_ORDER = "PAYMENT_ON_CLOSED_ORDER"
+    UNMATCHED_PAYMENT = "UNMATCHED_PAYMENT"
+
+
+MONEY_KINDS = frozenset(
+    {
+        ExceptionKind.VOUCHER_CONFLICT,
+        ExceptionKind.PAYMENT_AMOUNT_MISMATCH,
+        ExceptionKind.PAYMENT_CURRENCY_MISMATCH,
+        ExceptionKind.PAYMENT_ON_CLOSED_ORDER,
+        ExceptionKind.UNMATCHED_PAYMENT,
+    }
+)
+"""Exceptions about money: finance's to close, with a reversal (the refund) or a re-attach."""
 
 
 class ExceptionState(StrEnum):

@@ -15,17 +15,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access.policy import Role
 from domain.columns import UtcDateTime
-from domain.fulfilment.models import ExceptionKind
+from domain.fulfilment.models import MONEY_KINDS, ExceptionKind
 from domain.health.metrics import CLOSURE_WINDOW, UNMATCHED_LINE, _quoted, attribution_sql, within_72h
 from domain.health.windows import Window
 from domain.orders.models import OrderEvent
 from domain.orders.status import MOVES, EventType, OrderStatus
 from domain.reconcile.models import Drift
 
-CLOSER: dict[ExceptionKind, Role] = {kind: Role.OPS for kind in ExceptionKind} | {
-    ExceptionKind.VOUCHER_CONFLICT: Role.FINANCE,
-    ExceptionKind.UNKNOWN_ORDER: Role.CS,
-}
+CLOSER: dict[ExceptionKind, Role] = (
+    {kind: Role.OPS for kind in ExceptionKind}
+    | {kind: Role.FINANCE for kind in MONEY_KINDS}
+    | {ExceptionKind.UNKNOWN_ORDER: Role.CS}
+)
 """Whose people could have closed an exception of each kind: the floor's problems are ops', money's finance's,
 an order nobody knows is customer service's to trace."""
 

@@ -20,14 +20,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
-from domain.fulfilment.exceptions import open_exception
-from domain.fulfilment.models import ExceptionKind
+from domain.fulfilment.exceptions import open_exception, resolve_exception
+from domain.fulfilment.models import ExceptionKind, OrderException
 from domain.identity.service import payment_target
+from domain.ledger.checks import PostedPayment, check_payment, unmatched_key
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, VoucherKind, VoucherStatus
 from domain.money import Money
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
-from domain.sql import insert_ignore, insert_or_count_repeat
+from domain.sql import dialect, insert_ignore, insert_or_count_repeat
 
 VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
 PROVIDER_ACTOR = "provider"
@@ -46,6 +47,7 @@ class PaymentNotice:
     status: VoucherStatus
     provider_time: datetime | None
     raw: dict[str, Any] = field(default_factory=dict)
+    payee: dict[str, str] = field(default_factory=dict)  # whom the provider says it paid: mchid, seller_id, ...
 
 
 class PostingOutcome(StrEnum):
@@ -97,6 +99,8 @@ async def post_notice(
     """`received_at` is when the notification reached us (the recorded message's arrival), not when it is posted."""
     now = received_at or utcnow()
     order_id = await resolve_order(session, notice.order_ref)
+    if order_id is not None:
+        await _lock_order(session, order_id)
     values: dict[str, Any] = {
         "provider": notice.provider,
         "provider_txn_id": notice.provider_txn_id,
@@ -114,8 +118,12 @@ async def post_notice(
     }
     new_id = await insert_ignore(session, FundVoucher, values, VOUCHER_KEY)
     if new_id is not None:
-        if notice.status == VoucherStatus.CONFIRMED and order_id is not None:
-            await _adjust(session, order_id, new_id, notice.amount, notice.currency, PROVIDER_ACTOR, "payment notified")
+        if notice.status == VoucherStatus.CONFIRMED:
+            if order_id is not None:
+                await _adjust(
+                    session, order_id, new_id, notice.amount, notice.currency, PROVIDER_ACTOR, "payment notified"
+                )
+            await _check(session, outbox, notice, new_id, order_id, inbound_message_id, now)
         return Posting(PostingOutcome.POSTED, new_id)
 
     existing = await _voucher_by_key(session, notice)
@@ -142,11 +150,38 @@ async def post_notice(
                     session, existing.order_id, existing.id, existing.amount, existing.currency,
                     PROVIDER_ACTOR, "payment confirmed",
                 )  # fmt: skip
+            await _check(session, outbox, notice, existing.id, existing.order_id, inbound_message_id, now)
             return Posting(PostingOutcome.POSTED, existing.id)
     await session.exec(
         update(FundVoucher).where(col(FundVoucher.id) == existing.id).values(repeats=FundVoucher.repeats + 1)
     )
     return Posting(PostingOutcome.DUPLICATE, existing.id)
+
+
+async def _lock_order(session: AsyncSession, order_id: int) -> None:
+    """One order's payments post one at a time, so each is checked against a sum that includes the others;
+    taken before the voucher's foreign keys share-lock the row, so two payments cannot deadlock."""
+    if dialect(session) == "postgresql":
+        await session.exec(select(Order.id).where(Order.id == order_id).with_for_update())
+
+
+async def _check(
+    session: AsyncSession,
+    outbox: Outbox,
+    notice: PaymentNotice,
+    voucher_id: int,
+    order_id: int | None,
+    inbound_message_id: int | None,
+    now: datetime,
+) -> None:
+    """Runs once per voucher, on the step that confirmed it: only a payment can pay an order."""
+    if notice.kind is not VoucherKind.PAYMENT:
+        return
+    payment = PostedPayment(
+        voucher_id, notice.provider, notice.provider_txn_id, order_id, Money(notice.amount, notice.currency),
+        notice.provider_time or now, inbound_message_id,
+    )  # fmt: skip
+    await check_payment(session, outbox, payment)
 
 
 async def _voucher_by_key(session: AsyncSession, notice: PaymentNotice) -> FundVoucher:
@@ -240,6 +275,50 @@ async def reverse_voucher(session: AsyncSession, voucher_id: int, *, actor: str,
     reversal = await session.get(FundVoucher, new_id)
     assert reversal is not None
     return reversal
+
+
+async def reattach_voucher(
+    session: AsyncSession, outbox: Outbox, voucher_id: int, order_id: int, *, actor: str, reason: str
+) -> FundVoucher:
+    """Moves a confirmed payment out of suspense onto the order it was meant for, once, and runs the same
+    checks a notification for that order would have run; the voucher's unmatched exception is resolved."""
+    if not reason.strip():
+        raise UserError.one(("reason",), "a re-attach needs a reason", "REASON_REQUIRED")
+    voucher = await session.get(FundVoucher, voucher_id, populate_existing=True)
+    if voucher is None or voucher.id is None:
+        raise UserError.one(("voucherId",), f"no voucher {voucher_id}", "NOT_FOUND")
+    if await session.get(Order, order_id) is None:
+        raise UserError.one(("orderId",), f"no order {order_id}", "NOT_FOUND")
+    target = await payment_target(session, order_id)
+    await _lock_order(session, target)
+    attached = await session.exec(
+        update(FundVoucher)
+        .where(
+            col(FundVoucher.id) == voucher_id,
+            col(FundVoucher.order_id).is_(None),
+            col(FundVoucher.kind) == VoucherKind.PAYMENT,
+            col(FundVoucher.status) == VoucherStatus.CONFIRMED,
+        )
+        .values(order_id=target)
+    )
+    if attached.rowcount != 1:
+        raise UserError.one(
+            ("voucherId",), "only a confirmed payment in suspense can be re-attached", "NOT_IN_SUSPENSE"
+        )
+    voucher.order_id = target
+    await _adjust(session, target, voucher.id, voucher.amount, voucher.currency, actor, f"re-attached: {reason}")
+    unmatched = (
+        await session.exec(select(OrderException.id).where(OrderException.dedup_key == unmatched_key(voucher.id)))
+    ).first()
+    if unmatched is not None:
+        await resolve_exception(session, outbox, unmatched, actor, f"re-attached to order {order_id}: {reason}")
+    payment = PostedPayment(
+        voucher.id, voucher.provider, voucher.provider_txn_id, target, Money(voucher.amount, voucher.currency),
+        voucher.provider_time or voucher.received_at, voucher.inbound_message_id,
+    )  # fmt: skip
+    await check_payment(session, outbox, payment, actor=f"provider:{voucher.provider}, re-attached by {actor}")
+    await outbox.flush(session)
+    return voucher
 
 
 async def received_amount(session: AsyncSession, order_id: int) -> list[Money]:

@@ -240,18 +240,15 @@ class OrderService:
         if target is current or (target is not OrderStatus.CANCELLED and rank(target) < rank(current)):
             return stored != order.content()  # a repeat, or an older snapshot arriving late
         event = EventType.ORDER_PAID if target is OrderStatus.PAID else EventType.ORDER_CANCELLED
-        try:
-            new_status = decide(current, event, by.source)
-        except TransitionRefused as refused:
-            raise UserError.one((*at, "status"), str(refused), refused.code) from refused
         moment = order.paid_at if target is OrderStatus.PAID else order.cancelled_at
         assert moment is not None
-        await append_event(
-            self.session, self.outbox, row, _Change(event, new_status, moment, {"raw_status": order.raw_status}), by
-        )
-        values: dict[str, Any] = {"status": new_status.value, "raw_status": order.raw_status}
-        values["paid_at" if target is OrderStatus.PAID else "cancelled_at"] = moment
-        await save_order(self.session, row, values)
+        try:
+            await move_order(
+                self.session, self.outbox, row, event, moment, by, {"raw_status": order.raw_status},
+                {"raw_status": order.raw_status},
+            )  # fmt: skip
+        except TransitionRefused as refused:
+            raise UserError.one((*at, "status"), str(refused), refused.code) from refused
         return True
 
     async def _amend(self, row: Order, order: CanonicalOrder, by: Provenance) -> None:
@@ -281,6 +278,27 @@ class OrderService:
     async def _lines(self, row: Order) -> list[OrderLine]:
         query = select(OrderLine).where(OrderLine.order_id == row.id).order_by(col(OrderLine.line_no))
         return list((await self.session.exec(query)).all())
+
+
+_MOMENT_COLUMNS = {EventType.ORDER_PAID: "paid_at", EventType.ORDER_CANCELLED: "cancelled_at"}
+
+
+async def move_order(
+    session: AsyncSession,
+    outbox: Outbox,
+    row: Order,
+    event: EventType,
+    moment: datetime,
+    by: Provenance,
+    data: dict[str, Any],
+    values: dict[str, Any] | None = None,
+) -> OrderStatus:
+    """The one way a channel's report or a posted payment pays or cancels an order: the state machine decides
+    (raising TransitionRefused), the log and the push follow, and the moment lands in its column."""
+    new_status = decide(OrderStatus(row.status), event, by.source)
+    await append_event(session, outbox, row, _Change(event, new_status, moment, data), by)
+    await save_order(session, row, {**(values or {}), "status": new_status.value, _MOMENT_COLUMNS[event]: moment})
+    return new_status
 
 
 async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: int) -> bool:

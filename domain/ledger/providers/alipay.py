@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -21,19 +22,34 @@ from domain.money import MoneyError, parse_minor
 PROVIDER = "alipay"
 SUCCESS_REPLY = "success"
 _PAID = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+PAYEE_FIELDS = ("seller_id", "app_id")
 
 
-def form_fields(body: bytes, charset: str = "utf-8") -> dict[str, str]:
+def form_fields(body: bytes) -> dict[str, str]:
+    """Decoded with the charset the message declares (its `charset` field, UTF-8 when absent), as Alipay
+    signed it. The pairs are split on the raw bytes first, so percent-escaped GBK and raw GBK both arrive whole.
+    """
     try:
-        return dict(parse_qsl(body.decode(charset), keep_blank_values=True, strict_parsing=bool(body)))
-    except (UnicodeDecodeError, ValueError) as exc:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, strict_parsing=bool(body), encoding="latin-1")
+        charset = declared_charset(dict(pairs))
+        return {k.encode("latin-1").decode(charset): v.encode("latin-1").decode(charset) for k, v in pairs}
+    except (UnicodeError, ValueError, LookupError) as exc:
         raise NoticeRejected(f"body is not a form: {exc}", SignatureVerdict.MISSING) from exc
 
 
+def declared_charset(fields: Mapping[str, str]) -> str:
+    """Alipay sends UTF-8, GBK or GB2312; GBK is a superset of GB2312 and decodes what a GB2312 sender means."""
+    charset = (fields.get("charset") or "utf-8").strip().lower()
+    charset = "gbk" if charset == "gb2312" else charset
+    codecs.lookup(charset)
+    return charset
+
+
 def signing_content(fields: Mapping[str, str]) -> bytes:
-    """Alipay signs every non-empty parameter except sign and sign_type, sorted by name, joined k=v&k=v."""
+    """Alipay signs every non-empty parameter except sign and sign_type, sorted by name, joined k=v&k=v,
+    as bytes in the message's own charset."""
     pairs = sorted((k, v) for k, v in fields.items() if k not in ("sign", "sign_type") and v != "")
-    return "&".join(f"{k}={v}" for k, v in pairs).encode()
+    return "&".join(f"{k}={v}" for k, v in pairs).encode(declared_charset(fields))
 
 
 def check_signature(fields: Mapping[str, str], key: RSAPublicKey) -> Checked:
@@ -48,7 +64,7 @@ def check_signature(fields: Mapping[str, str], key: RSAPublicKey) -> Checked:
             padding.PKCS1v15(),
             hashes.SHA256(),
         )
-    except (InvalidSignature, binascii.Error, ValueError):
+    except (InvalidSignature, binascii.Error, ValueError, LookupError):
         return Checked(SignatureVerdict.INVALID, "sign does not match the Alipay public key")
     return Checked(SignatureVerdict.VALID)
 
@@ -59,6 +75,7 @@ def parse_notification(fields: Mapping[str, str]) -> PaymentNotice | None:
         trade_no = fields["trade_no"]
         status = fields["trade_status"]
         raw = dict(fields)
+        payee = {name: fields[name] for name in PAYEE_FIELDS if fields.get(name)}
         refund_fee = fields.get("refund_fee", "")
         if refund_fee and parse_minor(refund_fee, "CNY") > 0:
             when = fields.get("gmt_refund")
@@ -72,6 +89,7 @@ def parse_notification(fields: Mapping[str, str]) -> PaymentNotice | None:
                 status=VoucherStatus.CONFIRMED,
                 provider_time=china_time(when) if when else None,
                 raw=raw,
+                payee=payee,
             )
         if status not in _PAID and status != "WAIT_BUYER_PAY":
             return None
@@ -86,6 +104,7 @@ def parse_notification(fields: Mapping[str, str]) -> PaymentNotice | None:
             status=VoucherStatus.CONFIRMED if status in _PAID else VoucherStatus.PENDING,
             provider_time=china_time(when) if when else None,
             raw=raw,
+            payee=payee,
         )
     except KeyError as exc:
         raise NoticeRejected(f"field {exc.args[0]} missing", SignatureVerdict.VALID) from exc

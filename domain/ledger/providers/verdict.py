@@ -47,8 +47,11 @@ def load_rsa_public_key(path: Path) -> RSAPublicKey:
 
 
 def china_time(text: str) -> datetime:
-    """Alipay writes local Beijing time without an offset; it is never UTC."""
-    return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+    """Alipay writes local Beijing time without an offset; it is never UTC. Refund times (gmt_refund) carry
+    milliseconds, "2024-01-02 10:11:12.345"; payment times do not."""
+    cleaned = text.strip()
+    layout = "%Y-%m-%d %H:%M:%S.%f" if "." in cleaned else "%Y-%m-%d %H:%M:%S"
+    return datetime.strptime(cleaned, layout).replace(tzinfo=CHINA)
 
 
 def text_field(data: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:

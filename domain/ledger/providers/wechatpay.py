@@ -22,6 +22,7 @@ from domain.ledger.service import PaymentNotice
 
 PROVIDER = "wechatpay"
 _PENDING_STATES = {"NOTPAY", "USERPAYING"}
+PAYEE_FIELDS = ("mchid", "appid")
 _HEADERS = ("wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial")
 
 
@@ -99,6 +100,11 @@ def parse_notification(body: bytes, apiv3_key: bytes) -> PaymentNotice | None:
         raise NoticeRejected(f"resource field missing or malformed: {exc}"[:300], SignatureVerdict.VALID) from exc
 
 
+def _payee(data: dict[str, Any]) -> dict[str, str]:
+    """A transaction names the merchant (mchid) and the app (appid) it paid; a refund names only the merchant."""
+    return {name: str(data[name]) for name in PAYEE_FIELDS if data.get(name)}
+
+
 def _transaction(data: dict[str, Any]) -> PaymentNotice | None:
     state = text_field(data, "trade_state")
     if state != "SUCCESS" and state not in _PENDING_STATES:
@@ -115,6 +121,7 @@ def _transaction(data: dict[str, Any]) -> PaymentNotice | None:
         status=VoucherStatus.CONFIRMED if state == "SUCCESS" else VoucherStatus.PENDING,
         provider_time=datetime.fromisoformat(success_time) if success_time else None,
         raw=data,
+        payee=_payee(data),
     )
 
 
@@ -133,4 +140,5 @@ def _refund(event_type: str, data: dict[str, Any]) -> PaymentNotice | None:
         status=VoucherStatus.CONFIRMED,
         provider_time=datetime.fromisoformat(success_time) if success_time else None,
         raw=data,
+        payee=_payee(data),
     )
