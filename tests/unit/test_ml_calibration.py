@@ -85,8 +85,9 @@ def test_the_minimum_is_chosen_where_a_thin_stages_own_margin_fails_on_validatio
 
 @pytest.fixture(scope="module")
 def evaluated() -> tuple[list[Event], Report]:
+    """Half the training cases held back, so that calibration has enough of two stages for the choice to matter."""
     log = tickets(600)
-    return log, evaluate(log, unit="hours")
+    return log, evaluate(log, unit="hours", held_share=0.5)
 
 
 def test_settings_are_chosen_on_validation_and_never_read_the_test_split(
@@ -95,7 +96,7 @@ def test_settings_are_chosen_on_validation_and_never_read_the_test_split(
     # by construction: the choice sees the calibration and validation scores and nothing else
     assert list(inspect.signature(choose_minimum).parameters) == ["calibration", "validation", "candidates"]
     log, one = evaluated
-    split = Split.of(log)
+    split = Split.of(log, held_share=0.5)
     cases = by_case(log)
     starts = [{cases[ex.case][0].at for ex in part} for part in (split.calibration, split.validation, split.test)]
     assert max(starts[0]) <= min(starts[1]) and max(starts[1]) <= min(starts[2])
@@ -105,8 +106,9 @@ def test_settings_are_chosen_on_validation_and_never_read_the_test_split(
     stretched = [
         e if e.case not in test_ids else replace(e, at=first[e.case] + (e.at - first[e.case]) * 10) for e in log
     ]
-    other = evaluate(stretched, unit="hours")
+    other = evaluate(stretched, unit="hours", held_share=0.5)
     assert one.overall.coverage90 != other.overall.coverage90
+    assert one.mondrian_min == 50 and one.own_margin == {"open", "triage"}  # a choice, not a tie among all
     assert (one.mondrian_min, one.calibrated, one.own_margin) == (
         other.mondrian_min,
         other.calibrated,
