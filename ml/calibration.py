@@ -67,11 +67,10 @@ def choose_minimum(
     """The candidate whose margins, fitted on the calibration scores, are best calibrated per stage on the
     validation scores; on a tie the larger minimum (fewer margins of their own). It is given the two slices'
     scores and stages and nothing else, so it cannot read the test split."""
-    best = min(
+    return min(
         candidates,
         key=lambda n: (miscalibration(Margins.of(*calibration, n).covered(*validation), validation[1]), -n),
     )
-    return best
 
 
 def _quantile(scores: np.ndarray) -> float:
