@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,21 +34,36 @@ class Scores:
 
 @dataclass(frozen=True)
 class Report:
+    """`calibrated` counts each stage's calibration examples; `own_margin` names the stages widened by a
+    margin of their own (the others by the pooled one); `mondrian_min` is the minimum that decided it."""
+
     unit: str
     overall: Scores
     by_activity: dict[str, Scores]
+    calibrated: dict[str, int] = field(default_factory=dict)
+    own_margin: frozenset[str] = frozenset()
+    mondrian_min: float = math.inf
 
     def table(self) -> str:
         head = f"{'last activity':<16}{'prefixes':>9}{'MAE':>9}{'base MAE':>10}{'ratio':>7}{'MedAE':>8}"
-        head += f"{'base MedAE':>11}{'cov90':>7}{'width90':>9}"
+        head += f"{'base MedAE':>11}{'cov90':>7}{'width90':>9}{'calib':>7}  margin"
         lines = [f"time to next event, {self.unit}", head]
-        rows = [*sorted(self.by_activity.items(), key=lambda kv: -kv[1].prefixes), ("all", self.overall)]
-        for name, s in rows:
-            lines.append(
-                f"{name:<16}{s.prefixes:>9}{s.mae_model:>9.3f}{s.mae_baseline:>10.3f}{s.ratio:>7.3f}"
-                f"{s.median_ae_model:>8.3f}{s.median_ae_baseline:>11.3f}{s.coverage90:>7.1%}{s.width90:>9.2f}"
-            )
+        for name, s in sorted(self.by_activity.items(), key=lambda kv: -kv[1].prefixes):
+            margin = "stage" if name in self.own_margin else "pooled"
+            lines.append(f"{self._row(name, s)}{self.calibrated.get(name, 0):>7}  {margin}")
+        lines.append(f"{self._row('all', self.overall)}{sum(self.calibrated.values()):>7}")
+        if math.isinf(self.mondrian_min):
+            lines.append("one pooled margin for every stage")
+        else:
+            lines.append(f"own margin for stages with at least {self.mondrian_min:g} calibration examples")
         return "\n".join(lines)
+
+    @staticmethod
+    def _row(name: str, s: Scores) -> str:
+        return (
+            f"{name:<16}{s.prefixes:>9}{s.mae_model:>9.3f}{s.mae_baseline:>10.3f}{s.ratio:>7.3f}"
+            f"{s.median_ae_model:>8.3f}{s.median_ae_baseline:>11.3f}{s.coverage90:>7.1%}{s.width90:>9.2f}"
+        )
 
     def summary(self) -> str:
         s = self.overall
@@ -62,6 +78,16 @@ class Report:
                 "coverage90": round(s.coverage90, 4),
                 "width90": round(s.width90, 4),
                 "prefixes": s.prefixes,
+                "mondrian_min": None if math.isinf(self.mondrian_min) else self.mondrian_min,
+                "by_stage": {
+                    k: {
+                        "prefixes": v.prefixes,
+                        "coverage90": round(v.coverage90, 4),
+                        "calibration": self.calibrated.get(k, 0),
+                        "own_margin": k in self.own_margin,
+                    }
+                    for k, v in sorted(self.by_activity.items(), key=lambda kv: -kv[1].prefixes)
+                },
             }
         )
 
@@ -70,36 +96,48 @@ def evaluate(
     events: Sequence[Event],
     unit: str = "days",
     train_share: float = 2 / 3,
-    calibration_share: float = 0.2,
+    held_share: float = 0.2,
     tz: str | None = None,
 ) -> Report:
-    """Train on the earlier cases (the last `calibration_share` of them held back to calibrate the
-    interval), test on the later ones; the baseline learns from the same training cases."""
+    """Train on the earlier cases (the last `held_share` of them held back to calibrate the interval and
+    choose its settings), test on the later ones; the baseline learns from the same training cases."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}")
-    split = Split.of(events, train_share, calibration_share, tz)
-    model = NextStepModel.fit(split.fit, split.calibration)
-    baseline = Baseline().fit([*split.fit, *split.calibration])
+    split = Split.of(events, train_share, held_share, tz)
+    model = NextStepModel.fit(split.fit, split.calibration, split.validation)
+    baseline = Baseline().fit(split.train)
     return score(model, baseline, split.test, unit)
 
 
 @dataclass(frozen=True)
 class Split:
+    """Cases by start time: fit (the trees), calibration (the interval's margins), validation (the choice of
+    the calibration's settings), test (the reported figures), each starting no earlier than the one before."""
+
     fit: list[Example]
     calibration: list[Example]
+    validation: list[Example]
     test: list[Example]
+
+    @property
+    def train(self) -> list[Example]:
+        return [*self.fit, *self.calibration, *self.validation]
 
     @classmethod
     def of(
-        cls, events: Sequence[Event], train_share: float = 2 / 3, calibration_share: float = 0.2, tz: str | None = None
+        cls, events: Sequence[Event], train_share: float = 2 / 3, held_share: float = 0.2, tz: str | None = None
     ) -> Split:
+        """The last `held_share` of the training cases are held back from the trees, the earlier half of them
+        to calibrate and the later half to validate."""
         cases = by_case(events)
         train_ids, test_ids = split_by_start(cases, train_share)
-        fit_ids, calib_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - calibration_share)
+        fit_ids, held_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - held_share)
+        calib_ids, valid_ids = split_by_start({c: cases[c] for c in held_ids}, 0.5)
         timeline = Timeline.of(events, tz)
         split = cls(
             examples(cases, fit_ids, timeline),
             examples(cases, calib_ids, timeline),
+            examples(cases, valid_ids, timeline),
             examples(cases, test_ids, timeline),
         )
         if not split.fit or not split.test:
@@ -131,4 +169,11 @@ def score(model: NextStepModel, baseline: Baseline, test: Sequence[Example], uni
             width90=float(np.median(high[idx] - low[idx])),
         )
 
-    return Report(unit, scores(list(range(len(test)))), {k: scores(v) for k, v in groups.items()})
+    return Report(
+        unit,
+        scores(list(range(len(test)))),
+        {k: scores(v) for k, v in groups.items()},
+        dict(getattr(model, "calibrated", {})),
+        frozenset(getattr(model, "margins", {})),
+        getattr(model, "mondrian_min", math.inf),
+    )

@@ -14,12 +14,11 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import ThreadpoolController
 
+from ml.calibration import LEVEL, MONDRIAN_MIN, Margins, choose_minimum, conformity
 from ml.compiled import CompiledTrees
 from ml.features import CATEGORICAL, NAMES, Example, Row
 
 log = logging.getLogger(__name__)
-LEVEL = 0.9
-MONDRIAN_MIN = 100  # calibration examples a stage needs for a margin of its own
 _THREADS = ThreadpoolController()
 
 
@@ -124,27 +123,39 @@ def _spread(waits: Sequence[float]) -> tuple[float, float]:
 @dataclass
 class NextStepModel:
     """Point: trees minimising absolute error on all training cases (the mean absolute error is what is
-    judged). Interval: 5%/95% quantile trees on log time, fitted without the calibration slice and then
-    widened by split-conformal calibration on it (CQR), so the 90% is measured, not assumed. The widening is
-    calibrated per stage where the calibration slice has enough of that stage (the quantile trees are off by
-    different amounts at different stages, so one margin over-covers some and under-covers others)."""
+    judged). Interval: 5%/95% quantile trees on log time, fitted without the calibration and validation
+    slices and then widened by split-conformal calibration on them (CQR), so the 90% is measured, not
+    assumed. The widening is per stage where calibration holds at least `mondrian_min` of that stage (the
+    quantile trees are off by different amounts at different stages), pooled elsewhere (ml/calibration.py)."""
 
     encoder: Encoder
     point: HistGradientBoostingRegressor
     low: HistGradientBoostingRegressor
     high: HistGradientBoostingRegressor
-    margin: float
+    margin: float  # the pooled margin
     compiled: CompiledTrees | None = None  # the same trees for one order at a time; None: scikit-learn serves
     margins: dict[str, float] = field(default_factory=dict)  # per stage; `margin` for the others
+    mondrian_min: float = MONDRIAN_MIN
+    calibrated: dict[str, int] = field(default_factory=dict)  # calibration examples per stage
 
     @classmethod
-    def fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int = 0) -> NextStepModel:
+    def fit(
+        cls,
+        train: Sequence[Example],
+        calibration: Sequence[Example],
+        validation: Sequence[Example] = (),
+        seed: int = 0,
+    ) -> NextStepModel:
+        """With a `validation` slice (later than `calibration`), the minimum per stage is chosen on it, then
+        the margins are refitted on both slices; without one, MONDRIAN_MIN holds."""
         with _one_thread():
-            return cls._fit(train, calibration, seed)
+            return cls._fit(train, calibration, validation, seed)
 
     @classmethod
-    def _fit(cls, train: Sequence[Example], calibration: Sequence[Example], seed: int) -> NextStepModel:
-        every = list(train) + list(calibration)
+    def _fit(
+        cls, train: Sequence[Example], calibration: Sequence[Example], validation: Sequence[Example], seed: int
+    ) -> NextStepModel:
+        every = [*train, *calibration, *validation]
         encoder = Encoder().fit([ex.row for ex in every])
         x_all = encoder.transform([ex.row for ex in every])
         point = _trees("absolute_error", seed, len(every)).fit(x_all, np.array([ex.seconds_to_next for ex in every]))
@@ -152,15 +163,17 @@ class NextStepModel:
         low = _trees("quantile", seed, len(train), (1 - LEVEL) / 2).fit(x_fit, y_fit)
         high = _trees("quantile", seed, len(train), (1 + LEVEL) / 2).fit(x_fit, y_fit)
         model = cls(encoder, point, low, high, math.inf)
-        if calibration:
-            x_cal = encoder.transform([ex.row for ex in calibration])
-            y_cal = _log([ex.seconds_to_next for ex in calibration])
-            conformity = np.maximum(low.predict(x_cal) - y_cal, y_cal - high.predict(x_cal))
-            model.margin = _conformal(conformity)
-            stages: dict[str, list[int]] = defaultdict(list)
-            for i, ex in enumerate(calibration):
-                stages[str(ex.row[0])].append(i)
-            model.margins = {k: _conformal(conformity[v]) for k, v in stages.items() if len(v) >= MONDRIAN_MIN}
+        held = [*calibration, *validation]
+        if held:
+            x_held = encoder.transform([ex.row for ex in held])
+            scores = conformity(low.predict(x_held), high.predict(x_held), _log([ex.seconds_to_next for ex in held]))
+            stages = [str(ex.row[0]) for ex in held]
+            cut = len(calibration)
+            if validation and calibration:
+                model.mondrian_min = choose_minimum((scores[:cut], stages[:cut]), (scores[cut:], stages[cut:]))
+            margins = Margins.of(scores, stages, model.mondrian_min)
+            model.margin, model.margins = margins.pooled, margins.by_stage
+            model.calibrated = dict(Counter(stages))
         model.compiled = _compile(model, x_all[:200])
         return model
 
@@ -184,11 +197,6 @@ class NextStepModel:
             )
             for p, lo, hi, m in zip(point, low, high, widen, strict=True)
         ]
-
-
-def _conformal(conformity: np.ndarray) -> float:
-    rank = min(len(conformity), math.ceil((len(conformity) + 1) * LEVEL))
-    return float(np.sort(conformity)[rank - 1])
 
 
 def _compile(model: NextStepModel, sample: np.ndarray) -> CompiledTrees | None:

@@ -112,8 +112,8 @@ def train(
             _record(directory, stored, run)
         return Decision(None, False, reason, None, run)
     split = Split.of(events, tz=tz)
-    model = NextStepModel.fit(split.fit, split.calibration)
-    baseline = Baseline().fit([*split.fit, *split.calibration])
+    model = NextStepModel.fit(split.fit, split.calibration, split.validation)
+    baseline = Baseline().fit(split.train)
     report = score(model, baseline, split.test, unit)
     mine = report.overall.mae_model
     reason = f"MAE {mine:.4g} {unit} against the baseline's {report.overall.mae_baseline:.4g}"

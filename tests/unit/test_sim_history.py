@@ -21,8 +21,8 @@ TZ = "Asia/Shanghai"
 def fitted() -> tuple[Split, NextStepModel, Baseline]:
     events = simulate_history(1, date(2026, 9, 7), days=28, orders_per_day=100)
     split = Split.of(events, tz=TZ)
-    model = NextStepModel.fit(split.fit, split.calibration)
-    return split, model, Baseline().fit([*split.fit, *split.calibration])
+    model = NextStepModel.fit(split.fit, split.calibration, split.validation)
+    return split, model, Baseline().fit(split.train)
 
 
 def test_history_is_deterministic_and_shaped_like_the_order_log() -> None:
