@@ -165,11 +165,11 @@ async def run(events_wanted: int, admin_url: str) -> dict[str, Any]:
     split = Split.of(events, tz=TZ)
     features_s = time.perf_counter() - started
     started = time.perf_counter()
-    baseline = Baseline().fit([*split.fit, *split.calibration])
+    baseline = Baseline().fit(split.train)
     baseline_s = time.perf_counter() - started
-    say(f"features in {features_s:.1f} s; training on {len(split.fit) + len(split.calibration):,} examples")
+    say(f"features in {features_s:.1f} s; training on {len(split.train):,} examples")
     started = time.perf_counter()
-    model = NextStepModel.fit(split.fit, split.calibration)
+    model = NextStepModel.fit(split.fit, split.calibration, split.validation)
     fit_s = time.perf_counter() - started
     report = score(model, baseline, split.test, "minutes")
     print(report.table())
