@@ -13,7 +13,8 @@ Redis in a temporary data directory), with `orderhub serve` and `orderhub worker
 3. a clean restart of everything, the outbox drained, the inbound sweeper run; then the counts.
 
 Figures are counts, not ratios: the target of each is 0 (`acknowledged` and `stored` aside). The last
-line is one JSON object; the exit status is 1 when a target is missed or traffic never got through.
+line is one JSON object; the exit status is 1 when a target is missed or traffic never got through, 2 when
+a process would not start (nothing was measured).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ import httpx
 from sqlalchemy import text
 
 from bench.malformed import Malformed, malformed_requests
-from bench.partners import PROVIDER, Observed, Partner, drive
+from bench.partners import PROVIDER, Answer, Observed, Partner, drive
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
-from bench.processes import Stack, free_port
+from bench.processes import ProcessError, Stack, free_port
 from domain.access.service import issue_partner_key
 from domain.bootstrap import Core, build_core
 from domain.db import migrate
@@ -61,7 +62,8 @@ SECRETS = {
 WEBHOOK_SECRET = "faults-webhook-secret"
 ORDER_CLIENTS = 8
 MALFORMED_CLIENTS = 4
-TRAFFIC_TIMEOUT_S = 120
+# Partners give up after this (the run then reports them `unfinished`): a minute plus a second per order.
+TRAFFIC_BASE_S = 60
 DRAIN_TIMEOUT_S = 15
 REDIS_DOWN_S = 2.0
 _MIGRATING = asyncio.Lock()
@@ -115,7 +117,7 @@ class Run:
                   Fault(0.3, "SIGKILL api", lambda: stack.kill(stack.api))]  # fmt: skip
         if stack.redis is not None:
             redis = stack.redis
-            faults.append(Fault(0.5, "redis-server stopped", lambda: stack.kill(redis, down_for=REDIS_DOWN_S)))
+            faults.append(Fault(0.5, "SIGKILL redis-server", lambda: stack.kill(redis, down_for=REDIS_DOWN_S)))
             faults.append(Fault(0.7, "pg_terminate_backend", self.terminate_connections))
         else:
             faults.append(Fault(0.5, "embedded redis-server SIGKILL", stack.kill_embedded_redis))
@@ -134,7 +136,7 @@ class Run:
 
     async def traffic(self, orders: Sequence[SimOrder], quick: bool) -> list[str]:
         """Orders and payments from 8 clients; the faults fire as the acknowledged share passes their mark."""
-        deadline = time.monotonic() + TRAFFIC_TIMEOUT_S
+        deadline = time.monotonic() + TRAFFIC_BASE_S + len(orders)
         done = asyncio.Event()
         fired: list[str] = []
 
@@ -275,9 +277,14 @@ async def count(core: Core, observed: Observed, outbox_unsent: int) -> dict[str,
         inbound = (
             await connection.execute(text("SELECT natural_key, headers, outcome, error, kind FROM inbound_message"))
         ).all()
-    keys = {r[0] for r in inbound if r[0] is not None}
-    request_ids = {_headers(r[1]).get("x-request-id") for r in inbound}
-    unrecorded = [a for a in observed.answers if a.idempotency_key not in keys and a.request_id not in request_ids]
+    by_key = {r[0]: r[2] for r in inbound if r[0] is not None}
+    by_request_id = {_headers(r[1]).get("x-request-id"): r[2] for r in inbound}
+
+    def outcome(answer: Answer) -> str | None:
+        return by_key.get(answer.idempotency_key) or by_request_id.get(answer.request_id)
+
+    unrecorded = [a for a in observed.answers if outcome(a) is None]
+    malformed = [a for a in observed.answers if a.what.startswith("malformed:")]
     lost_orders = [k for k in observed.acknowledged_orders if k not in orders]
     lost_payments = [t for t in observed.acknowledged_payments if t not in vouchers]
     duplicated = (sum(1 for n in orders.values() if n > 1) + sum(1 for n in vouchers.values() if n > 1)
@@ -302,8 +309,11 @@ async def count(core: Core, observed: Observed, outbox_unsent: int) -> dict[str,
             "http_5xx_by_family": dict(Counter(f.split(":")[0] for f, _, _, _ in observed.malformed_5xx)),
             "http_5xx_samples": _samples(observed.malformed_5xx),
             "unrecorded_by": dict(Counter(f"{a.what} {a.status}" for a in unrecorded)),
-            "abandoned_by_kind": dict(Counter(r[4] for r in inbound if r[3] == ABANDONED)),
-            "malformed_answers": dict(sorted(observed.malformed_status.items())),
+            "abandoned_requests": [
+                f"{r[4]} {_headers(r[1]).get('x-request-id')}" for r in inbound if r[3] == ABANDONED
+            ][:10],
+            "malformed_answers": dict(sorted(Counter(f"{_family(a)} {a.status}" for a in malformed).items())),
+            "malformed_outcomes": dict(sorted(Counter(f"{_family(a)} {outcome(a)}" for a in malformed).items())),
             "traffic_5xx_samples": observed.traffic_5xx[:5],
             "refused_samples": observed.refused[:5],
             "lost_samples": [*lost_orders[:5], *lost_payments[:5]],
@@ -312,13 +322,17 @@ async def count(core: Core, observed: Observed, outbox_unsent: int) -> dict[str,
 
 
 async def _scalar(connection: Any, sql: str) -> int:
-    """`connection` is a session or a connection: both execute text the same way."""
     return int((await connection.execute(text(sql))).scalar_one())
 
 
 async def _pending(core: Core) -> int:
     async with core.engine.connect() as connection:
         return await _scalar(connection, PENDING)
+
+
+def _family(answer: Answer) -> str:
+    """malformed:schema:Query.order -> schema"""
+    return answer.what.split(":")[1]
 
 
 def _headers(value: Any) -> dict[str, Any]:
@@ -421,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except asyncio.CancelledError:
         note("terminated; processes stopped and database dropped")
         return 128 + signal.SIGTERM
+    except ProcessError as error:
+        note(f"could not measure: {error}")
+        return 2
 
 
 if __name__ == "__main__":

@@ -47,11 +47,10 @@ class Observed:
 
     answers: list[Answer] = field(default_factory=list)
     acknowledged_orders: set[tuple[str, str]] = field(default_factory=set)
-    acknowledged_payments: set[str] = field(default_factory=set)  # transaction ids acknowledged both times
+    acknowledged_payments: set[str] = field(default_factory=set)  # transaction ids the API answered SUCCESS to
     no_answer: Counter[str] = field(default_factory=Counter)  # attempts that got no HTTP answer, by what
     traffic_5xx: list[tuple[str, int, str]] = field(default_factory=list)  # valid traffic, during faults
     refused: list[tuple[str, str]] = field(default_factory=list)  # valid traffic answered with an error
-    malformed_status: Counter[str] = field(default_factory=Counter)  # "family status"
     malformed_5xx: list[tuple[str, str, int, str]] = field(default_factory=list)  # family, request id, status, body
     unfinished: list[str] = field(default_factory=list)  # gave up at the deadline
 
@@ -108,7 +107,7 @@ class Partner:
             if not await self._notify_until_success(body, deadline):
                 self.observed.unfinished.append(f"payment:{txn}")
                 return
-        self.observed.acknowledged_payments.add(txn)
+            self.observed.acknowledged_payments.add(txn)
 
     async def _notify_until_success(self, body: bytes, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -134,7 +133,7 @@ class Partner:
 
     async def send_malformed(self, request: Malformed) -> None:
         """Sent once; again only if no answer came back (the bench's malformed phase runs without faults)."""
-        request_id = self._request_id("junk")
+        request_id = self._request_id(f"junk-{request.family.split(':')[0]}")
         key = request.idempotency_key or request_id
         headers = {"X-Request-Id": request_id, "Content-Type": "application/json", **request.headers}
         if request.target == GRAPHQL:
@@ -151,8 +150,6 @@ class Partner:
                 continue
             what = f"malformed:{request.family}"
             self.observed.answered(request_id, key if request.target == GRAPHQL else None, what, response)
-            family = request.family.split(":")[0]
-            self.observed.malformed_status[f"{family} {response.status_code}"] += 1
             if response.status_code >= 500:
                 sent = repr(request.body[:60]) + (f" ({len(request.body)} bytes)" if len(request.body) > 60 else "")
                 if request.idempotency_key:

