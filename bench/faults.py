@@ -402,7 +402,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     if not set(databases) <= {"postgresql", "sqlite"}:
         parser.error("--databases takes postgresql and/or sqlite")
     return Options(
-        args.orders or (60 if args.quick else 1000), raw, raw // 3, databases, args.pg_url, args.quick, args.logs
+        args.orders or (60 if args.quick else 400), raw, raw // 3, databases, args.pg_url, args.quick, args.logs
     )
 
 
@@ -415,11 +415,16 @@ async def amain(options: Options) -> int:
     drawing = asyncio.create_task(
         asyncio.to_thread(malformed_requests, options.raw_malformed, options.schema_malformed, SEED)
     )
-    # The databases run side by side: most of a run is waiting for processes to (re)start.
-    runs = await asyncio.gather(*(run_database(kind, options, orders, drawing) for kind in options.databases))
+    # The databases run side by side: most of a run is waiting for processes to (re)start. A task group, not
+    # gather: on Ctrl-C or SIGTERM it waits for every run's cleanup (processes stopped, database dropped).
+    try:
+        async with asyncio.TaskGroup() as group:
+            runs = {kind: group.create_task(run_database(kind, options, orders, drawing)) for kind in options.databases}
+    except* ProcessError as failed:
+        raise failed.exceptions[0] from None
     junk = drawing.result()
     note(f"{len(orders)} orders, {len(junk)} malformed requests ({Counter(m.family.split(':')[0] for m in junk)})")
-    result = summary(options, dict(zip(options.databases, runs, strict=True)), len(junk))
+    result = summary(options, {kind: run.result() for kind, run in runs.items()}, len(junk))
     print(table(result))
     print(json.dumps(result, default=str))
     return 0 if result["verified"] else 1
