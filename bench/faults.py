@@ -8,8 +8,8 @@ Redis in a temporary data directory), with `orderhub serve` and `orderhub worker
 
 1. malformed payloads (hypothesis; schemathesis over schema.graphql), on a calm system, each answer noted;
 2. orders submitted with an Idempotency-Key and retried until acknowledged, each paid order's payment
-   notification sent twice, while the faults fire at set points of progress (SIGKILL of the API and of
-   the worker, Redis stopped, pg_terminate_backend on the bench's database);
+   notification sent twice, while the faults fire at set points of progress (SIGKILL of the worker, the
+   API and redis-server, pg_terminate_backend on the bench's database);
 3. a clean restart of everything, the outbox drained, the inbound sweeper run; then the counts.
 
 Figures are counts, not ratios: the target of each is 0 (`acknowledged` and `stored` aside). The last
