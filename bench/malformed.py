@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ class Malformed:
     target: str  # GRAPHQL or PAYMENT
     body: bytes
     idempotency_key: str | None = None  # None: the bench's own per-request key
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _order(suffix: str) -> dict[str, Any]:

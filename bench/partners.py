@@ -135,7 +135,7 @@ class Partner:
         """Sent once; again only if no answer came back (the bench's malformed phase runs without faults)."""
         request_id = self._request_id(f"junk-{request.family.split(':')[0]}")
         key = request.idempotency_key or request_id
-        headers = {"X-Request-Id": request_id, "Content-Type": "application/json", **request.headers}
+        headers = {"X-Request-Id": request_id, "Content-Type": "application/json"}
         if request.target == GRAPHQL:
             path = "/graphql"
             headers |= {"X-Api-Key": self.api_key, "Idempotency-Key": key}
