@@ -15,7 +15,7 @@ from typing import Any
 
 from arq import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.identity.grouping import group_pending
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
 TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)
+# Two jobs appending the same order's next event: the loser sees the winner's change when it runs again.
+# PostgreSQL names the constraint, SQLite its columns.
+VERSION_RACE = ("uq_order_event_version", "order_event.order_id, order_event.version")
 
 
 def _runtime(ctx: dict[str, Any]) -> Runtime:
@@ -45,7 +48,8 @@ async def unit_of_work(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
     except TRANSIENT as exc:
         raise Retry(defer=timedelta(seconds=2 * ctx.get("job_try", 1))) from exc
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        lost_race = isinstance(exc, IntegrityError) and any(mark in str(exc.orig) for mark in VERSION_RACE)
+        if exc.connection_invalidated or lost_race:
             raise Retry(defer=timedelta(seconds=2 * ctx.get("job_try", 1))) from exc
         raise
     runtime.relay.notify()

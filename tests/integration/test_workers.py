@@ -140,6 +140,22 @@ async def test_transient_database_failure_asks_arq_to_retry(api: Api) -> None:
         await broken.dispose()
 
 
+async def test_losing_an_order_version_race_asks_arq_to_retry(api: Api, creds: Credentials) -> None:
+    """Two jobs appending the same order's next event (grouping and the payment deadline) race on the event
+    version; the loser reads the winner's change when it runs again, so its job must not fail for good."""
+    from arq import Retry
+
+    from workers.jobs import unit_of_work
+
+    await api.gql(SUBMIT_ORDER, {"input": order_input()}, headers=creds.writer)
+    async with api.runtime.core.sessions() as session:
+        taken = (await session.exec(select(OrderEvent).limit(1))).one()
+    repeat = {k: v for k, v in taken.model_dump().items() if k != "id"}
+    with pytest.raises(Retry):
+        async with unit_of_work({"runtime": api.runtime, "job_try": 1}) as session:
+            await session.exec(insert(OrderEvent).values(**repeat))
+
+
 # --- queues: a crash or a burst of long jobs does not hold ordinary jobs back -------------------------------
 
 
