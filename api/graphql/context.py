@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -14,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from api.auth.principal import Customer, Partner, Principal, Staff
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
+from domain.db import READ_ONLY
 from domain.intake.models import Outcome
 from domain.intake.service import mark_outcome
 from domain.orders import queries
@@ -26,7 +26,8 @@ class Loaders:
     """One set per request, so a list of orders costs one query per relation, not one per order."""
 
     def __init__(self, runtime: Runtime) -> None:
-        sessions = runtime.core.sessions
+        def sessions() -> AsyncSession:
+            return runtime.core.sessions(execution_options=READ_ONLY)
 
         async def load_lines(ids: list[int]) -> list[list[OrderLine]]:
             async with sessions() as session:
@@ -70,8 +71,8 @@ class Context(BaseContext):
                 return EVERYONE
         return None
 
-    def read(self) -> Any:
-        return self.runtime.core.sessions()
+    def read(self) -> AsyncSession:
+        return self.runtime.core.sessions(execution_options=READ_ONLY)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
