@@ -9,6 +9,8 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from domain.errors import Problems
+
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -44,3 +46,20 @@ def money_column(*, nullable: bool = False) -> Any:
 
 def id_column() -> Any:
     return Column(BigId, primary_key=True, autoincrement=True)
+
+
+NOTE_LENGTH = 2000
+"""Free text a person writes (a note, a reason), kept in a JSON or unbounded column."""
+
+
+def check_text(problems: Problems, at: tuple[str | int, ...], value: str | None, column: Any) -> None:
+    """Both databases accept or refuse the same text: PostgreSQL refuses a NUL character in any text (and in
+    jsonb) and a string longer than its varchar, where SQLite would store both. The limit is the length the model
+    declares for `column` (`col(Order.sku)`), or an int for text kept in a JSON or unbounded column."""
+    if value is None:
+        return
+    if "\x00" in value:
+        problems.add(at, "contains a NUL character", "INVALID_CHARACTER")
+    limit = column if isinstance(column, int) else getattr(column.type, "length", None)
+    if limit is not None and len(value) > limit:
+        problems.add(at, f"longer than {limit} characters", "TOO_LONG")

@@ -1,0 +1,75 @@
+"""SQLite is not a weaker database: concurrent writes of one order and bad inputs end the same on both."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import func, select
+
+from domain.orders.models import Order, OrderEvent
+from tests.conftest import Api, Credentials
+from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
+
+REQUEST = """mutation($input: RequestShipmentInput!) { requestShipment(input: $input) {
+  userErrors { field code } } }"""
+WITHDRAW = """mutation($input: WithdrawShipmentRequestInput!) { withdrawShipmentRequest(input: $input) {
+  userErrors { field code } } }"""
+PAID = {"status": "PAID", "paidAt": "2026-11-24T20:16:00+08:00"}
+
+
+async def test_ten_concurrent_writes_of_one_order_all_answer_cleanly(api: Api, creds: Credentials) -> None:
+    submitted = await api.gql(SUBMIT_ORDER, {"input": order_input(**PAID)}, headers=creds.writer)
+    gid = submitted["data"]["submitOrder"]["order"]["id"]
+    calls = [
+        *(api.gql(REQUEST, {"input": {"orderId": gid}}, headers=creds.admin) for _ in range(4)),
+        *(api.gql(WITHDRAW, {"input": {"orderId": gid, "reason": "wrong click"}}, headers=creds.admin)
+          for _ in range(3)),
+        *(api.gql(SUBMIT_ORDER, {"input": order_input(**PAID)}, headers=creds.writer) for _ in range(3)),
+    ]  # fmt: skip
+    answers: list[dict[str, Any]] = await asyncio.gather(*calls)
+    assert [a.get("errors") for a in answers] == [None] * 10
+    codes = {e["code"] for a in answers for payload in a["data"].values() for e in payload["userErrors"]}
+    assert codes <= {"ILLEGAL_TRANSITION"}  # a withdrawal that came before any request, nothing else
+    async with api.runtime.core.sessions() as session:
+        order = (await session.execute(select(Order))).scalar_one()
+        events = (await session.execute(select(func.count()).select_from(OrderEvent))).scalar_one()
+    assert order.version == events  # every change one event at the next version, none lost
+
+
+BAD_INPUTS: list[tuple[dict[str, Any], list[str], str]] = [
+    ({"lines": [{"sku": "A", "title": "tea\x00", "quantity": 1, "unitPrice": "95.90"}]},
+     ["input", "lines", "0", "title"], "INVALID_CHARACTER"),
+    ({"lines": [{"sku": "A" * 1_000_000, "quantity": 1, "unitPrice": "95.90"}]},
+     ["input", "lines", "0", "sku"], "TOO_LONG"),
+    ({"channelOrderId": "4102938475610293847\x00"}, ["input", "channelOrderId"], "INVALID_CHARACTER"),
+    ({"warehouseCode": "W" * 41}, ["input", "warehouseCode"], "TOO_LONG"),
+    ({"buyer": {"platformBuyerId": "b" * 201}}, ["input", "buyer", "platformBuyerId"], "TOO_LONG"),
+    ({"attribution": {"landingUrl": "https://shop.example/?" + "x" * 500}},
+     ["input", "attribution", "landingUrl"], "TOO_LONG"),
+    ({"placedAt": "9999-12-31T23:59:59+08:00"}, ["input", "placedAt"], "INVALID_TIME"),
+    ({"placedAt": "1970-01-01T00:00:00Z"}, ["input", "placedAt"], "INVALID_TIME"),
+    ({**PAID, "paidAt": "2026-11-24T20:15:02+08:00"}, ["input", "paidAt"], "INVALID_TIME"),
+]  # fmt: skip
+
+
+async def test_the_same_bad_input_is_refused_alike_on_both_databases(api: Api, creds: Credentials) -> None:
+    for overrides, field, code in BAD_INPUTS:
+        extra = {"totalAmount": None, "discountAmount": "0"} if "lines" in overrides else {}
+        result = await api.gql(SUBMIT_ORDER, {"input": order_input(**{**extra, **overrides})}, headers=creds.writer)
+        assert result.get("errors") is None, field
+        payload = result["data"]["submitOrder"]
+        assert (payload["order"], [(e["field"], e["code"]) for e in payload["userErrors"]]) == (None, [(field, code)])
+    async with api.runtime.core.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Order))).scalar_one() == 0
+
+
+async def test_a_note_with_a_nul_character_is_refused_alike(api: Api, creds: Credentials) -> None:
+    submitted = await api.gql(SUBMIT_ORDER, {"input": order_input(**PAID)}, headers=creds.writer)
+    gid = submitted["data"]["submitOrder"]["order"]["id"]
+    note = """mutation($input: RequestShipmentInput!) { requestShipment(input: $input) {
+      order { status } userErrors { field code } } }"""
+    result = await api.gql(note, {"input": {"orderId": gid, "note": "rush\x00"}}, headers=creds.admin)
+    assert result["data"]["requestShipment"] == {
+        "order": None, "userErrors": [{"field": ["input", "note"], "code": "INVALID_CHARACTER"}]
+    }  # fmt: skip
