@@ -19,6 +19,7 @@ from domain.intake.service import mark_outcome
 from domain.orders import queries
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
+from domain.orders.supersede import superseded_by
 from workers.runtime import Runtime
 
 
@@ -44,7 +45,13 @@ class Loaders:
                 found = await cleaning_versions(session, ids)
             return [found.get(i) for i in ids]
 
+        async def load_successors(ids: list[int]) -> list[int | None]:
+            async with sessions() as session:
+                found = await superseded_by(session, ids)
+            return [found.get(i) for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.successors: DataLoader[int, int | None] = DataLoader(load_successors)
         self.cleaning: DataLoader[int, int | None] = DataLoader(load_cleaning)
         self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
 
