@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import SessionTransaction, SessionTransactionOrigin
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,20 +41,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-READ_ONLY: dict[str, Any] = {"sqlite_begin": "BEGIN"}
-"""Session execution options for a unit that only reads: on SQLite it neither waits for nor blocks writers."""
-
-
 def _sqlite_begin(connection: Connection) -> None:
-    """SQLite has no row locks: a transaction that reads an order and then writes it must hold the database's
-    single write lock from its start (BEGIN IMMEDIATE), or a concurrent writer's commit makes its write fail with
+    """SQLite has no row locks: a unit that reads an order and then writes it must hold the database's single
+    write lock from its start (BEGIN IMMEDIATE), or a concurrent writer's commit makes its write fail with
     "database is locked" instead of waiting its turn (busy_timeout) and then reading what that writer committed.
-    Sessions opened with `READ_ONLY` begin deferred, as readers never need the lock."""
-    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE"))
+    Sessions that only read begin deferred (see `_Session`), and so do connections used directly (migrations,
+    which must not wait for a running writer when there is nothing to migrate)."""
+    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+class _Session(Session):
+    """A unit of work is written `session.begin()` (only the boundary commits); a session that merely reads begins
+    on its first query. The first takes SQLite's write lock at once, the second never waits for it."""
+
+
+@event.listens_for(_Session, "after_transaction_create")
+def _choose_begin(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        explicit = transaction.origin is SessionTransactionOrigin.BEGIN
+        session.execution_options = session.execution_options.union(
+            {"sqlite_begin": "BEGIN IMMEDIATE" if explicit else "BEGIN"}
+        )
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=AsyncSession, sync_session_class=_Session, expire_on_commit=False)
 
 
 def migrate(url: str, revision: str = "heads") -> None:

@@ -13,7 +13,6 @@ from strawberry.fastapi import BaseContext
 from api.auth.principal import Customer, Partner, Principal, Staff
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
-from domain.db import READ_ONLY
 from domain.intake.models import Outcome
 from domain.intake.service import mark_outcome
 from domain.orders import queries
@@ -27,8 +26,7 @@ class Loaders:
     """One set per request, so a list of orders costs one query per relation, not one per order."""
 
     def __init__(self, runtime: Runtime) -> None:
-        def sessions() -> AsyncSession:
-            return runtime.core.sessions(execution_options=READ_ONLY)
+        sessions = runtime.core.sessions
 
         async def load_lines(ids: list[int]) -> list[list[OrderLine]]:
             async with sessions() as session:
@@ -79,7 +77,7 @@ class Context(BaseContext):
         return None
 
     def read(self) -> AsyncSession:
-        return self.runtime.core.sessions(execution_options=READ_ONLY)
+        return self.runtime.core.sessions()
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:

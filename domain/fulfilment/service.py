@@ -203,7 +203,7 @@ class FulfilmentService:
     async def _apply(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, rule: ShippedRule) -> None:
         status = S(order.status)
         now = utcnow()
-        if status in (S.CANCELLED, S.REFUNDED, S.MERGED):
+        if status in (S.CANCELLED, S.REFUNDED, S.MERGED, S.VOID):
             await self._hold(
                 result, order, ev, by, ExceptionKind.EVENT_FOR_CANCELLED_ORDER, f"{ev.kind} for a {status} order"
             )

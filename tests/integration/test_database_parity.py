@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from domain.orders.models import Order, OrderEvent
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
+from workers.runtime import Runtime
 
 REQUEST = """mutation($input: RequestShipmentInput!) { requestShipment(input: $input) {
   userErrors { field code } } }"""
@@ -73,3 +74,13 @@ async def test_a_note_with_a_nul_character_is_refused_alike(api: Api, creds: Cre
     assert result["data"]["requestShipment"] == {
         "order": None, "userErrors": [{"field": ["input", "note"], "code": "INVALID_CHARACTER"}]
     }  # fmt: skip
+
+
+async def test_a_read_never_waits_for_a_unit_of_work(rt: Runtime) -> None:
+    """A unit of work (`session.begin()`) holds SQLite's write lock from its start; a session that only reads
+    begins deferred, so reading while a unit is open (here in the same task) cannot wait for the lock."""
+    async with rt.core.sessions() as writer, writer.begin():
+        await writer.execute(text("UPDATE outbox SET id = id WHERE 1 = 0"))
+        async with rt.core.sessions() as reader:
+            count = await asyncio.wait_for(reader.execute(select(func.count()).select_from(Order)), 20)
+    assert count.scalar_one() == 0
