@@ -63,3 +63,27 @@ def check_text(problems: Problems, at: tuple[str | int, ...], value: str | None,
     limit = column if isinstance(column, int) else getattr(column.type, "length", None)
     if limit is not None and len(value) > limit:
         problems.add(at, f"longer than {limit} characters", "TOO_LONG")
+
+
+def check_row(
+    problems: Problems, model: type[Any], row: dict[str, Any], paths: dict[str, tuple[str | int, ...]]
+) -> None:
+    """`check_text` for every string of a row about to be inserted into `model`'s table, JSON values included;
+    `paths` names the input field behind each column (a column not named is named itself)."""
+    columns = model.__table__.c
+    for name, value in row.items():
+        at = paths.get(name, (name,))
+        if isinstance(value, str):
+            check_text(problems, at, value, columns[name])
+        elif isinstance(value, dict | list) and _has_nul(value):
+            problems.add(at, "contains a NUL character", "INVALID_CHARACTER")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

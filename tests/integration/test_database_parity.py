@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
 
+from domain.access.service import issue_partner_key
+from domain.fulfilment.models import FulfilmentEvidence
 from domain.orders.models import Order, OrderEvent
 from tests.conftest import Api, Credentials
+from tests.integration.fulfilment_fixtures import CARRIER, WAREHOUSE, carrier_event, scan
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.runtime import Runtime
 
@@ -84,3 +88,26 @@ async def test_a_read_never_waits_for_a_unit_of_work(rt: Runtime) -> None:
         async with rt.core.sessions() as reader:
             count = await asyncio.wait_for(reader.execute(select(func.count()).select_from(Order)), 20)
     assert count.scalar_one() == 0
+
+
+async def test_warehouse_and_carrier_text_is_held_to_its_columns(api: Api, creds: Credentials) -> None:
+    at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    bad_scan = scan("PACKED", at, "S-1", zone="P\x00", station="s" * 61)
+    answer = await api.gql(WAREHOUSE, {"input": bad_scan}, headers=creds.wms_only)
+    assert [(e["field"], e["code"]) for e in answer["data"]["recordWarehouseEvent"]["userErrors"]] == [
+        (["input", "scan", "zone"], "INVALID_CHARACTER"), (["input", "scan", "station"], "TOO_LONG"),
+    ]  # fmt: skip
+    carrier = await issue_carrier_key(api)
+    signed = {**carrier_event("DELIVERED", at, "C-1"), "signer": "Wang\x00"}
+    answer = await api.gql(CARRIER, {"input": signed}, headers=carrier)
+    assert [(e["field"], e["code"]) for e in answer["data"]["recordCarrierEvent"]["userErrors"]] == [
+        (["input", "signer"], "INVALID_CHARACTER")
+    ]
+    async with api.runtime.core.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(FulfilmentEvidence))).scalar_one() == 0
+
+
+async def issue_carrier_key(api: Api) -> dict[str, str]:
+    async with api.runtime.core.sessions() as session, session.begin():
+        key = await issue_partner_key(session, "sf-express", ["carrier:write"])
+    return {"X-Api-Key": key.key}
