@@ -53,6 +53,7 @@ BAD_INPUTS: list[tuple[dict[str, Any], list[str], str]] = [
     ({"attribution": {"landingUrl": "https://shop.example/?" + "x" * 500}},
      ["input", "attribution", "landingUrl"], "TOO_LONG"),
     ({"placedAt": "9999-12-31T23:59:59+08:00"}, ["input", "placedAt"], "INVALID_TIME"),
+    ({"placedAt": "9999-12-31T23:59:59-08:00"}, ["input", "placedAt"], "INVALID_TIME"),
     ({"placedAt": "1970-01-01T00:00:00Z"}, ["input", "placedAt"], "INVALID_TIME"),
     ({**PAID, "paidAt": "2026-11-24T20:15:02+08:00"}, ["input", "paidAt"], "INVALID_TIME"),
 ]  # fmt: skip

@@ -86,7 +86,8 @@ async def test_cli_replay_prints_the_dry_run_diff(api: Api, creds: Credentials) 
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert '"3916620753462938475-ERR", "3916620753462938475"' in out.decode()
-    assert "1 message(s), 1 would change, 0 applied" in out.decode()
+    assert "supersedes 3916620753462938475-ERR" in out.decode()
+    assert "1 message(s), 1 would change, 0 applied, 1 supersede an order" in out.decode()
     assert await order_ids(api) == ["3916620753462938475-ERR"]
 
 
