@@ -65,6 +65,13 @@ def check_text(problems: Problems, at: tuple[str | int, ...], value: str | None,
         problems.add(at, f"longer than {limit} characters", "TOO_LONG")
 
 
+def check_note(name: str, value: str | None) -> None:
+    """A note or reason a person writes: refused, naming `name`, with a NUL character or past NOTE_LENGTH."""
+    problems = Problems()
+    check_text(problems, (name,), value, NOTE_LENGTH)
+    problems.raise_if_any()
+
+
 def check_row(
     problems: Problems, model: type[Any], row: dict[str, Any], paths: dict[str, tuple[str | int, ...]]
 ) -> None:

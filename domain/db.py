@@ -30,9 +30,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own transaction handling is off (it would BEGIN only before the first write, deferred):
-    # `_sqlite_begin` opens every transaction instead.
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -45,14 +42,24 @@ def _sqlite_begin(connection: Connection) -> None:
     """SQLite has no row locks: a unit that reads an order and then writes it must hold the database's single
     write lock from its start (BEGIN IMMEDIATE), or a concurrent writer's commit makes its write fail with
     "database is locked" instead of waiting its turn (busy_timeout) and then reading what that writer committed.
-    Sessions that only read begin deferred (see `_Session`), and so do connections used directly (migrations,
-    which must not wait for a running writer when there is nothing to migrate)."""
-    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    Only units of work (see `_Session`) begin IMMEDIATE here. Anything else (a session that began on its own,
+    a connection used directly, migrations) is left to the driver: its reads run outside any transaction, so
+    they neither wait for the lock nor hold a stale snapshot, and its first write begins IMMEDIATE."""
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    if connection.get_execution_options().get("sqlite_begin", "ON_FIRST_WRITE") == "ON_FIRST_WRITE":
+        if driver.isolation_level != "IMMEDIATE":
+            driver.isolation_level = "IMMEDIATE"
+        return
+    if driver.isolation_level is not None:
+        driver.isolation_level = None
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class _Session(Session):
     """A unit of work is written `session.begin()` (only the boundary commits); a session that merely reads begins
-    on its first query. The first takes SQLite's write lock at once, the second never waits for it."""
+    on its first query. The first takes SQLite's write lock at once, the second only if it writes."""
 
 
 @event.listens_for(_Session, "after_transaction_create")
@@ -60,7 +67,7 @@ def _choose_begin(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         explicit = transaction.origin is SessionTransactionOrigin.BEGIN
         session.execution_options = session.execution_options.union(
-            {"sqlite_begin": "BEGIN IMMEDIATE" if explicit else "BEGIN"}
+            {"sqlite_begin": "IMMEDIATE" if explicit else "ON_FIRST_WRITE"}
         )
 
 

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
-from domain.columns import NOTE_LENGTH, check_text
-from domain.errors import Problems, UserError
+from domain.columns import check_note
+from domain.errors import UserError
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import EvidenceOutcome, ExceptionKind, FulfilmentEvidence, OrderException
@@ -88,7 +88,7 @@ class FulfilmentService:
         self, order_id: int, by: Provenance, requested_at: datetime | None = None, note: str | None = None
     ) -> Order:
         """Records the click and nothing more: no physical time, no customer notification."""
-        _check_free_text("note", note)
+        check_note("note", note)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
             raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
@@ -118,7 +118,7 @@ class FulfilmentService:
         """Takes back a ship click before the warehouse acts: the order is PAID again and its request time cleared."""
         if not reason.strip():
             raise UserError.one(("reason",), "say why the ship request is withdrawn", "REQUIRED")
-        _check_free_text("reason", reason)
+        check_note("reason", reason)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
             raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
@@ -426,9 +426,3 @@ class FulfilmentService:
             "inbound_message_id": by.inbound_message_id,
             "details": ev.details,
         }
-
-
-def _check_free_text(name: str, value: str | None) -> None:
-    problems = Problems()
-    check_text(problems, (name,), value, NOTE_LENGTH)
-    problems.raise_if_any()

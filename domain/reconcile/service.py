@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
-from domain.columns import NOTE_LENGTH, check_text
-from domain.errors import Problem, Problems, UserError
+from domain.columns import check_note
+from domain.errors import Problem, UserError
 from domain.ledger.service import reverse_voucher
 from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, TUNE_POSTGRESQL
 from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
@@ -181,9 +181,7 @@ async def resolve_item(
         raise UserError.one(("itemId",), f"already resolved ({item.resolution})", "ALREADY_RESOLVED")
     if not note.strip():
         raise UserError.one(("note",), "say why", "NOTE_REQUIRED")
-    problems = Problems()
-    check_text(problems, ("note",), note, NOTE_LENGTH)
-    problems.raise_if_any()
+    check_note("note", note)
     if resolution == Resolution.REVERSED:
         if item.voucher_id is None:
             raise UserError.one(("resolution",), "no voucher of ours to reverse", "NOTHING_TO_REVERSE")
