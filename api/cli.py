@@ -339,6 +339,7 @@ async def _replay(args: argparse.Namespace) -> int:
         async with core.sessions() as session:
             orders = None
             if args.apply:
+                await session.begin()  # a unit of work: on SQLite it takes the write lock at once
                 orders = OrderService(session, core.identity, Outbox(), settings.payment_deadline_minutes * 60)
             try:
                 items = await replay(session, core.vault, args.channel, args.start, args.end, orders=orders,
@@ -353,9 +354,12 @@ async def _replay(args: argparse.Namespace) -> int:
         state = "applied" if item.applied else ("error" if item.error else "dry-run")
         change = json.dumps(item.diff, ensure_ascii=False) if item.diff else ("-" if item.stored else "new")
         print(f"#{item.message_id} {item.received_at.isoformat()} {state} {item.channel_order_id or '?'} {change}"
+              + (f" supersedes {item.supersedes}" if item.supersedes else "")
               + (f" ({item.error})" if item.error else ""))  # fmt: skip
     changed = sum(1 for i in items if i.diff)
-    print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied")
+    superseding = sum(1 for i in items if i.supersedes)
+    print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied, "
+          f"{superseding} supersede an order")  # fmt: skip
 
 
 async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:

@@ -46,7 +46,9 @@ class Problems:
             return as_utc(moment)
         except ValueError:
             self.add(at, "time needs a UTC offset", "INVALID_TIME")
-            return None
+        except OverflowError:  # 9999-12-31T23:00-08:00 is past the last moment in UTC
+            self.add(at, "time out of range", "INVALID_TIME")
+        return None
 
     def raise_if_any(self) -> None:
         if self.items:

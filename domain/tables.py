@@ -7,7 +7,7 @@ from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdCha
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
-from domain.orders.models import Order, OrderEvent, OrderLine
+from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
@@ -36,6 +36,7 @@ __all__ = [
     "OrderGroup",
     "OrderIdentity",
     "OrderLine",
+    "OrderSupersession",
     "OutboxMessage",
     "PartnerKey",
     "ReconItem",

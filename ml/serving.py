@@ -22,7 +22,7 @@ from ml.model import Baseline, Prediction
 from ml.registry import Artifact
 
 log = logging.getLogger(__name__)
-FINAL = frozenset({"DELIVERED", "COMPLETED", "CANCELLED", "REFUNDED", "MERGED"})
+FINAL = frozenset({"DELIVERED", "COMPLETED", "CANCELLED", "REFUNDED", "MERGED", "VOID"})
 MODEL = "MODEL"
 BASELINE = "BASELINE"
 HORIZON_S = 365 * 86400.0  # an uncalibrated interval is unbounded; a date needs a bound

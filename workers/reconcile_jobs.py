@@ -19,11 +19,15 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     settings = _runtime(ctx).settings
     if not force and not service.due(utcnow(), ZoneInfo(settings.reconcile_timezone), settings.reconcile_hour):
         return []
-    async with unit_of_work(ctx) as session:
-        if settings.statement_dir is not None and settings.statement_dir.is_dir():
-            await service.import_folder(session, settings.statement_dir)
-        pending = [s.id for s in await service.unreconciled(session) if s.id is not None]
-        runs = await service.reconcile(session, pending, trigger="cron")
+    try:
+        async with unit_of_work(ctx) as session:
+            if settings.statement_dir is not None and settings.statement_dir.is_dir():
+                await service.import_folder(session, settings.statement_dir)
+            pending = [s.id for s in await service.unreconciled(session) if s.id is not None]
+            runs = await service.reconcile(session, pending, trigger="cron")
+    except service.AlreadyReconciling as busy:
+        log.info("reconciliation skipped, someone else is at it: %s", busy)
+        return []
     for run in runs:
         log.info("reconciled %s: %s/%s matched, %s", run.provider, run.matched, run.statement_lines, run.counts)
     return [run.id for run in runs if run.id is not None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -21,6 +20,7 @@ from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders import queries
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
+from domain.orders.supersede import superseded_by
 from workers.runtime import Runtime
 
 
@@ -45,6 +45,11 @@ class Loaders:
                 found = await cleaning_versions(session, ids)
             return [found.get(i) for i in ids]
 
+        async def load_successors(ids: list[int]) -> list[int | None]:
+            async with sessions() as session:
+                found = await superseded_by(session, ids)
+            return [found.get(i) for i in ids]
+
         async def load_adjustments(ids: list[int]) -> list[list[OrderAdjustment]]:
             async with sessions() as session:
                 found = await ledger_queries.adjustments_of(session, ids)
@@ -58,6 +63,7 @@ class Loaders:
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
         self.adjustments: DataLoader[int, list[OrderAdjustment]] = DataLoader(load_adjustments)
         self.vouchers: DataLoader[int, list[FundVoucher]] = DataLoader(load_vouchers)
+        self.successors: DataLoader[int, int | None] = DataLoader(load_successors)
         self.cleaning: DataLoader[int, int | None] = DataLoader(load_cleaning)
         self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
 
@@ -86,7 +92,7 @@ class Context(BaseContext):
                 return EVERYONE if channels is None else Viewer(channels=channels)
         return None
 
-    def read(self) -> Any:
+    def read(self) -> AsyncSession:
         return self.runtime.core.sessions()
 
     @asynccontextmanager

@@ -47,6 +47,7 @@ EvidenceOutcomeEnum = strawberry.enum(
 class FulfilmentErrorCode(Enum):
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
+    INVALID_CHARACTER = "INVALID_CHARACTER"
     TOO_MANY = "TOO_MANY"
     INVALID_VALUE = "INVALID_VALUE"
     INVALID_TIME = "INVALID_TIME"

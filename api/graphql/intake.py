@@ -230,6 +230,10 @@ class ReplayedMessage:
     diff: JSON = strawberry.field(description="Field -> [stored, would be], for fields that differ.")
     error: str | None
     applied: bool
+    supersedes: str | None = strawberry.field(
+        description="The channel order number of the order this message made before, when today's rules name the "
+        "sale differently: applying makes that order VOID with a link to this one, once."
+    )
 
 
 @strawberry.input
@@ -344,6 +348,7 @@ def _replayed(item: replay.Replayed) -> ReplayedMessage:
         diff=item.diff,
         error=item.error,
         applied=item.applied,
+        supersedes=item.supersedes,
     )
 
 

@@ -46,8 +46,11 @@ class MoneyErrorCode(Enum):
     REASON_REQUIRED = "REASON_REQUIRED"
     ALREADY_RESOLVED = "ALREADY_RESOLVED"
     NOTE_REQUIRED = "NOTE_REQUIRED"
+    INVALID_CHARACTER = "INVALID_CHARACTER"
+    TOO_LONG = "TOO_LONG"
     NOTHING_TO_REVERSE = "NOTHING_TO_REVERSE"
     INVALID_STATEMENT = "INVALID_STATEMENT"
+    ALREADY_RECONCILING = "ALREADY_RECONCILING"
     INVALID = "INVALID"
 
 
@@ -363,12 +366,15 @@ class MoneyMutations:
     async def run_reconciliation(
         self, info: Info[Context, None], input: RunReconciliationInput
     ) -> RunReconciliationPayload:
-        async with info.context.unit_of_work() as session:
-            if input.statement_ids is None:
-                ids = [s.id for s in await service.unreconciled(session) if s.id is not None]
-            else:
-                ids = [decode_gid(i, "Statement")[1] for i in input.statement_ids]
-            runs = await service.reconcile(session, ids, trigger=f"staff:{_actor(info)}")
+        try:
+            async with info.context.unit_of_work() as session:
+                if input.statement_ids is None:
+                    ids = [s.id for s in await service.unreconciled(session) if s.id is not None]
+                else:
+                    ids = [decode_gid(i, "Statement")[1] for i in input.statement_ids]
+                runs = await service.reconcile(session, ids, trigger=f"staff:{_actor(info)}")
+        except UserError as error:
+            return RunReconciliationPayload(runs=[], user_errors=_errors(error.problems))
         return RunReconciliationPayload(runs=[ReconRun.of(r) for r in runs], user_errors=[])
 
     @strawberry.mutation(

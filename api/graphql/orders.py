@@ -47,6 +47,7 @@ class OrderErrorCode(Enum):
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
+    INVALID_CHARACTER = "INVALID_CHARACTER"
     TOO_MANY = "TOO_MANY"
     INVALID_STATUS = "INVALID_STATUS"
     STATUS_NOT_SUBMITTABLE = "STATUS_NOT_SUBMITTABLE"
@@ -282,6 +283,15 @@ class Order(Node):
     )
     async def parent_order(self, info: Info[Context, None]) -> Order | None:
         return None if self.row.parent_order_id is None else await load_order(info, self.row.parent_order_id)
+
+    @strawberry.field(
+        description="On a VOID order: the order of the same sale under its right channel order number, which a "
+        "replay under corrected cleaning rules made and which holds the sale's payments from then on."
+    )
+    async def superseded_by(self, info: Info[Context, None]) -> Order | None:
+        assert self.row.id is not None
+        successor = await info.context.loaders.successors.load(self.row.id)
+        return None if successor is None else await load_order(info, successor)
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:

@@ -28,8 +28,10 @@ from domain.channels.service import (
 from domain.errors import UserError
 from domain.intake.models import InboundMessage
 from domain.intake.vault import Vault
+from domain.orders.models import Order
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
+from domain.orders.supersede import supersede, superseded_by
 
 MAX_REPLAY = 1000
 
@@ -73,6 +75,9 @@ class Replayed:
     diff: dict[str, list[Any]] = field(default_factory=dict)
     error: str | None = None
     applied: bool = False
+    supersedes: str | None = None
+    """The channel order number of the order this message made before, when today's rules name the sale
+    differently: applying voids that order in favour of this one (domain/orders/supersede.py)."""
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, list[Any]]:
@@ -118,13 +123,28 @@ async def replay(
         item.channel_order_id = normalized.canonical.channel_order_id
         item.rule_version = normalized.rule_version
         item.diff = diff(item.stored, item.would_be)
+        old_order = await _renamed_order(session, stored, item.channel_order_id)
+        item.supersedes = old_order.channel_order_id if old_order else None
         if orders is not None:
             try:
                 async with session.begin_nested():
                     by = Provenance(Source.CHANNEL, actor, message.id)
-                    await accept(session, orders, adapter, channel, payload, message.id, by)
+                    accepted = await accept(session, orders, adapter, channel, payload, message.id, by)
+                    if old_order is not None and old_order.id != accepted.order_id:
+                        assert old_order.id is not None
+                        system = Provenance(Source.SYSTEM, actor, message.id)
+                        await supersede(session, orders.outbox, old_order.id, accepted.order_id, system)
                 item.applied = True
             except UserError as error:
                 item.error = str(error)
         results.append(item)
     return results
+
+
+async def _renamed_order(session: AsyncSession, stored: ChannelIntake | None, channel_order_id: str) -> Order | None:
+    """The order the message made under another channel order number, unless it was superseded already."""
+    if stored is None or stored.order_id is None or stored.channel_order_id == channel_order_id:
+        return None
+    if await superseded_by(session, [stored.order_id]):
+        return None
+    return await session.get(Order, stored.order_id)

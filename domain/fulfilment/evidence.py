@@ -14,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.columns import check_row
 from domain.errors import Problems
+from domain.fulfilment.models import FulfilmentEvidence
 from domain.orders.status import Source
 
 Path = tuple[str | int, ...]
@@ -173,7 +175,7 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
     }.get(sub.status, EvidenceKind.WAREHOUSE_OUTBOUND)
     if kind is EvidenceKind.WAREHOUSE_OUTBOUND and sub.confirm_type == "INTERMEDIATE":
         kind = EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND  # only the final confirmation says everything left
-    return Evidence(
+    evidence = Evidence(
         source=Source.WMS,
         event_key=f"confirm:{warehouse}:{dedup}",
         kind=kind,
@@ -209,6 +211,7 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
             ],
         },
     )
+    return _storable(evidence, at, problems, _CONFIRMATION_INPUTS)
 
 
 def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence | None:
@@ -228,7 +231,7 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
     if len(problems.items) > start:
         return None
     assert event_id and code and warehouse and kind
-    return Evidence(
+    evidence = Evidence(
         source=Source.WMS,
         event_key=f"scan:{warehouse}:{event_id}",
         kind=kind,
@@ -244,6 +247,7 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
         customer_id=customer_id,
         customer_grade=customer_grade,
     )
+    return _storable(evidence, at, problems, _SCAN_INPUTS)
 
 
 def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Evidence | None:
@@ -260,7 +264,7 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
     if len(problems.items) > start:
         return None
     assert event_id and carrier and tracking and kind
-    return Evidence(
+    evidence = Evidence(
         source=Source.CARRIER,
         event_key=f"carrier:{carrier}:{event_id}",
         kind=kind,
@@ -273,6 +277,7 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
         tracking_number=tracking,
         details={"action": sub.action, "location": sub.location, "signer": sub.signer},
     )
+    return _storable(evidence, at, problems, _CARRIER_INPUTS)
 
 
 def _required(text: str | None, at: Path, problems: Problems) -> str | None:
@@ -305,3 +310,42 @@ def _customer(
     if cleaned is None and cleaned_grade is not None:
         problems.add((*at, "customerId"), "a customer grade needs the customer id it grades", "REQUIRED")
     return cleaned, cleaned_grade
+
+
+# The input field behind each stored column, per kind of evidence: a refusal names what the partner sent.
+_CONFIRMATION_INPUTS: dict[str, str] = {
+    "event_key": "outBizCode",
+    "order_reference": "deliveryOrderCode",
+    "warehouse_code": "warehouseCode",
+    "operator": "operatorName",
+    "carrier_code": "logisticsCode",
+    "tracking_number": "expressCode",
+    "details": "",  # packages and order lines: the confirmation as a whole
+}
+_SCAN_INPUTS: dict[str, str] = {
+    "event_key": "eventId",
+    "order_reference": "deliveryOrderCode",
+    "warehouse_code": "warehouseCode",
+    "zone": "zone",
+    "station": "station",
+    "operator": "operatorName",
+    "tracking_number": "expressCode",
+}
+_CARRIER_INPUTS: dict[str, str] = {
+    "event_key": "eventId",
+    "carrier_code": "carrierCode",
+    "tracking_number": "trackingNumber",
+    "station": "location",
+    "operator": "courier",
+    "details": "signer",
+}
+
+
+def _storable(evidence: Evidence, at: Path, problems: Problems, inputs: dict[str, str]) -> Evidence | None:
+    """What the evidence row will hold, held to its columns (`check_row`), each named by the input it came from."""
+    row = {name: getattr(evidence, name) for name in inputs}
+    start = len(problems.items)
+    check_row(
+        problems, FulfilmentEvidence, row, {name: (*at, field) if field else at for name, field in inputs.items()}
+    )
+    return evidence if len(problems.items) == start else None

@@ -30,6 +30,7 @@ STEP_LABEL: dict[OrderStatus, str] = {
     S.CANCELLED: "cancelled",
     S.REFUNDED: "refunded",
     S.MERGED: "merged",
+    S.VOID: "void (superseded)",
 }
 NEXT_STEP: dict[OrderStatus, str] = {
     S.PENDING_PAYMENT: "paid",

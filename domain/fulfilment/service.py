@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
+from domain.columns import check_note
 from domain.errors import UserError
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
@@ -87,6 +88,7 @@ class FulfilmentService:
         self, order_id: int, by: Provenance, requested_at: datetime | None = None, note: str | None = None
     ) -> Order:
         """Records the click and nothing more: no physical time, no customer notification."""
+        check_note("note", note)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
             raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
@@ -116,6 +118,7 @@ class FulfilmentService:
         """Takes back a ship click before the warehouse acts: the order is PAID again and its request time cleared."""
         if not reason.strip():
             raise UserError.one(("reason",), "say why the ship request is withdrawn", "REQUIRED")
+        check_note("reason", reason)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
             raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
@@ -207,7 +210,7 @@ class FulfilmentService:
     async def _apply(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, rule: ShippedRule) -> None:
         status = S(order.status)
         now = utcnow()
-        if status in (S.CANCELLED, S.REFUNDED, S.MERGED):
+        if status in (S.CANCELLED, S.REFUNDED, S.MERGED, S.VOID):
             await self._hold(
                 result, order, ev, by, ExceptionKind.EVENT_FOR_CANCELLED_ORDER, f"{ev.kind} for a {status} order"
             )

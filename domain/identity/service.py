@@ -32,7 +32,7 @@ from domain.identity.models import (
 from domain.identity.phones import PhoneRejected, masked_pattern, normalize_phone
 from domain.identity.uid import IdentityKey, candidate_uids, derive_uid
 from domain.orders.commands import CanonicalOrder
-from domain.orders.models import Order
+from domain.orders.models import Order, OrderSupersession
 from domain.outbox.service import Outbox
 from domain.sql import dialect
 
@@ -360,7 +360,12 @@ async def _insert(session: AsyncSession, model: type, rows: Sequence[dict[str, o
 
 
 async def payment_target(session: AsyncSession, order_id: int) -> int:
-    """Where a payment for this order belongs: the group's parent for a merged child, else the order."""
+    """Where a payment for this order belongs: the group's parent for a merged child, the order that superseded a
+    void one (the provider knows only the number it was paid under), else the order."""
+    query = select(OrderSupersession.new_order_id).where(OrderSupersession.old_order_id == order_id)
+    successor = (await session.exec(query)).first()
+    if successor is not None:
+        return await payment_target(session, successor)
     parent = (await session.exec(select(Order.parent_order_id).where(Order.id == order_id))).first()
     return parent if parent is not None else order_id
 

@@ -7,12 +7,19 @@ round trip instead of one error at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sqlmodel import col
+
+from domain.clock import utcnow
+from domain.columns import check_text
 from domain.errors import Problems
+from domain.identity.models import BuyerAlias, OrderIdentity
 from domain.money import MoneyError, check_currency, parse_minor
 from domain.orders.channels import parse_channel
+from domain.orders.models import Order, OrderLine
 from domain.orders.status import OrderStatus
 
 Path = tuple[str | int, ...]
@@ -122,13 +129,10 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
     order_id = sub.channel_order_id.strip()
     if not order_id:
         problems.add((*at, "channelOrderId"), "channel order id is required", "REQUIRED")
-    elif len(order_id) > 100:
-        problems.add((*at, "channelOrderId"), "channel order id is longer than 100 characters", "TOO_LONG")
+    _texts(sub, order_id, at, problems)
     status = _status(sub.status, (*at, "status"), problems)
     currency = _currency(sub.currency, (*at, "currencyCode"), problems)
-    placed_at = problems.aware_time(sub.placed_at, (*at, "placedAt"))
-    paid_at = problems.aware_time(sub.paid_at, (*at, "paidAt"))
-    cancelled_at = problems.aware_time(sub.cancelled_at, (*at, "cancelledAt"))
+    placed_at, paid_at, cancelled_at = _times(sub, at, problems)
     if status is OrderStatus.PAID and sub.paid_at is None:
         problems.add((*at, "paidAt"), "a paid order needs its payment time", "REQUIRED")
     if status is OrderStatus.CANCELLED and sub.cancelled_at is None:
@@ -173,13 +177,50 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         platform_buyer_id=(sub.platform_buyer_id or None),
         warehouse_code=(sub.warehouse_code or None),
         raw_status=sub.raw_status,
-        buyer_aliases=tuple((kind, value.strip()[:200]) for kind, value in sub.buyer_aliases if value.strip()),
-        receiver_region=(sub.receiver_region or "").strip()[:40] or None,
+        buyer_aliases=tuple((kind, value.strip()) for kind, value in sub.buyer_aliases if value.strip()),
+        receiver_region=(sub.receiver_region or "").strip() or None,
         attribution=attribution,
     )
 
 
-_ATTRIBUTION_LIMITS = {"utmSource": 100, "utmMedium": 100, "utmCampaign": 200, "landingUrl": 500}
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+"""An order's times lie between 2000 and a day after now (clocks of channels drift; a year-9999 time is a bug)."""
+
+
+def _times(sub: OrderSubmission, at: Path, problems: Problems) -> tuple[datetime | None, ...]:
+    """Payment and cancellation follow placement; none lies outside [EARLIEST, now + CLOCK_SKEW]."""
+    latest = utcnow() + CLOCK_SKEW
+    moments = []
+    for name, given in (("placedAt", sub.placed_at), ("paidAt", sub.paid_at), ("cancelledAt", sub.cancelled_at)):
+        moment = problems.aware_time(given, (*at, name))
+        if moment is not None and not EARLIEST <= moment <= latest:
+            problems.add((*at, name), f"must lie between {EARLIEST:%Y-%m-%d} and a day from now", "INVALID_TIME")
+            moment = None
+        moments.append(moment)
+    placed_at, paid_at, cancelled_at = moments
+    for name, moment in (("paidAt", paid_at), ("cancelledAt", cancelled_at)):
+        if placed_at is not None and moment is not None and moment < placed_at:
+            problems.add((*at, name), "cannot precede placedAt", "INVALID_TIME")
+    return placed_at, paid_at, cancelled_at
+
+
+def _texts(sub: OrderSubmission, order_id: str, at: Path, problems: Problems) -> None:
+    """Free text is held to the columns that store it, so SQLite refuses what PostgreSQL would."""
+    for name, value, column in (
+        ("channelOrderId", order_id, col(Order.channel_order_id)),
+        ("warehouseCode", sub.warehouse_code, col(Order.warehouse_code)),
+        ("rawStatus", sub.raw_status, col(Order.raw_status)),
+        ("buyer.platformBuyerId", sub.platform_buyer_id, col(Order.platform_buyer_id)),
+        ("buyer.receiverRegion", (sub.receiver_region or "").strip(), col(OrderIdentity.receiver_region)),
+    ):
+        check_text(problems, (*at, *name.split(".")), value, column)
+    for index, (_, value) in enumerate(sub.buyer_aliases):
+        check_text(problems, (*at, "buyer", "aliases", index, "value"), value.strip(), col(BuyerAlias.value))
+
+
+_ATTRIBUTION_COLUMNS: dict[str, Any] = {"utmSource": col(Order.utm_source), "utmMedium": col(Order.utm_medium),
+                        "utmCampaign": col(Order.utm_campaign), "landingUrl": col(Order.landing_url)}  # fmt: skip
 
 
 def _attribution(sub: AttributionSubmission | None, at: Path, problems: Problems) -> Attribution:
@@ -189,12 +230,12 @@ def _attribution(sub: AttributionSubmission | None, at: Path, problems: Problems
              "landingUrl": sub.landing_url}  # fmt: skip
     cleaned = {name: (value or "").strip() or None for name, value in given.items()}
     for name, value in cleaned.items():
-        if value is not None and len(value) > _ATTRIBUTION_LIMITS[name]:
-            problems.add((*at, name), f"longer than {_ATTRIBUTION_LIMITS[name]} characters", "TOO_LONG")
+        check_text(problems, (*at, name), value, _ATTRIBUTION_COLUMNS[name])
     query = parse_qs(urlsplit(cleaned["landingUrl"] or "").query)
     for name, param in (("utmSource", "utm_source"), ("utmMedium", "utm_medium"), ("utmCampaign", "utm_campaign")):
         if cleaned[name] is None and query.get(param):
-            cleaned[name] = query[param][0].strip()[: _ATTRIBUTION_LIMITS[name]] or None
+            limit = _ATTRIBUTION_COLUMNS[name].type.length
+            cleaned[name] = query[param][0].strip()[:limit] or None
     source = cleaned["utmSource"]
     return Attribution(
         utm_source=None if source is None else source.lower(),
@@ -248,6 +289,8 @@ def _lines(
         here = (*at, index)
         if not line.sku.strip():
             problems.add((*here, "sku"), "sku is required", "REQUIRED")
+        check_text(problems, (*here, "sku"), line.sku.strip(), col(OrderLine.sku))
+        check_text(problems, (*here, "title"), line.title.strip(), col(OrderLine.title))
         if line.quantity <= 0:
             problems.add((*here, "quantity"), "quantity must be at least 1", "INVALID_QUANTITY")
         price = _amount(line.unit_price, currency, (*here, "unitPrice"), problems)

@@ -120,3 +120,21 @@ class OrderEvent(SQLModel, table=True):
         sa_column=Column(BigId, ForeignKey("inbound_message.id"), nullable=True),
     )
     data: dict[str, Any] = Field(sa_column=json_column())
+
+
+class OrderSupersession(SQLModel, table=True):
+    """An order made under a wrong channel order number, and the order of the same sale under the right one.
+
+    Keyed by the old order, so that it is superseded once however often a replay runs."""
+
+    __tablename__ = "order_supersession"
+
+    old_order_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("orders.id", ondelete="RESTRICT"), primary_key=True, autoincrement=False)
+    )
+    new_order_id: int = Field(sa_column=_order_fk())
+    inbound_message_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("inbound_message.id"), nullable=True)
+    )
+    actor: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -24,7 +24,7 @@ from domain.identity.service import (
     resolve_buyers,
 )
 from domain.orders.commands import CanonicalOrder
-from domain.orders.models import Order, OrderEvent, OrderLine
+from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.orders.status import (
     MOVES,
     STAGE_BITS,
@@ -109,7 +109,7 @@ class OrderService:
             key = (order.channel, order.channel_order_id)
             if key in results:
                 continue
-            row = existing[key]
+            row = await self._successor(existing[key])
             changed = await self._update_existing(row, order, by, (index,))
             assert row.id is not None
             results[key] = Applied(row.id, False, changed)
@@ -128,6 +128,20 @@ class OrderService:
             for row in (await self.session.exec(query)).all():
                 found[(row.channel, row.channel_order_id)] = row
         return found
+
+    async def _successor(self, row: Order) -> Order:
+        """A snapshot under a superseded order's number (the upstream fault lasting beyond the replayed window)
+        applies to the order of the same sale under its right number."""
+        while row.status == OrderStatus.VOID:
+            query = select(Order).join(OrderSupersession, col(OrderSupersession.new_order_id) == Order.id)
+            query = query.where(OrderSupersession.old_order_id == row.id)
+            if dialect(self.session) == "postgresql":
+                query = query.with_for_update(of=Order)
+            successor = (await self.session.exec(query)).first()
+            if successor is None:
+                break
+            row = successor
+        return row
 
     async def _insert_new(self, orders: list[CanonicalOrder], by: Provenance) -> dict[tuple[str, str], int]:
         unique = list({(o.channel, o.channel_order_id): o for o in orders}.values())

@@ -20,6 +20,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
     REFUNDED = "REFUNDED"
     MERGED = "MERGED"
+    VOID = "VOID"
 
 
 class Source(StrEnum):
@@ -52,6 +53,8 @@ class EventType(StrEnum):
     EXCEPTION_RESOLVED = "EXCEPTION_RESOLVED"
     ORDER_MERGED = "ORDER_MERGED"
     ORDER_SPLIT = "ORDER_SPLIT"
+    ORDER_SUPERSEDED = "ORDER_SUPERSEDED"
+    SUPERSEDES_ORDER = "SUPERSEDES_ORDER"
     NEXT_STEP_PREDICTED = "NEXT_STEP_PREDICTED"
 
 
@@ -151,12 +154,21 @@ RULES: tuple[Rule, ...] = (
         frozenset({Source.STAFF}),
         "Grouping is a guess about intent; a person who knows the orders were separate purchases restores them.",
     ),
+    Rule(
+        EventType.ORDER_SUPERSEDED,
+        frozenset({S.PENDING_PAYMENT, S.PAID}),
+        S.VOID,
+        frozenset({Source.SYSTEM}),
+        "A replay under corrected cleaning rules found the sale's true channel order number: the order made under "
+        "the wrong one is void and points at the right one. Only before the warehouse is asked to act, since "
+        "goods moved under the wrong number need a person; and only by the replay, never by hand.",
+    ),
 )
 
 # The legal status graph: used by the machine and, later, to measure the shortest path.
 GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.MERGED}),
-    S.PAID: frozenset({S.SHIP_REQUESTED, S.CANCELLED, S.REFUNDED}),
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.MERGED, S.VOID}),
+    S.PAID: frozenset({S.SHIP_REQUESTED, S.CANCELLED, S.REFUNDED, S.VOID}),
     S.SHIP_REQUESTED: frozenset({S.PAID, S.PICKED, S.PACKED, S.SHIPPED, S.CANCELLED}),
     S.PICKED: frozenset({S.PACKED, S.SHIPPED}),
     S.PACKED: frozenset({S.SHIPPED}),
@@ -166,6 +178,7 @@ GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
     S.MERGED: frozenset({S.PENDING_PAYMENT}),
+    S.VOID: frozenset(),
 }
 
 FINAL = frozenset(status for status, targets in GRAPH.items() if not targets)

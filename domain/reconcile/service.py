@@ -15,7 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
-from domain.errors import UserError
+from domain.columns import check_note
+from domain.errors import Problem, UserError
 from domain.ledger.service import reverse_voucher
 from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, TUNE_POSTGRESQL
 from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
@@ -114,8 +115,22 @@ async def _run(session: AsyncSession, provider: str, statements: list[Statement]
     return await close_run(session, run, lines, counts)
 
 
+class AlreadyReconciling(UserError):
+    """One run per statement: of two callers at once (a click during the daily job), the second is refused."""
+
+    def __init__(self, statement_ids: list[int | None]) -> None:
+        listed = ", ".join(str(i) for i in statement_ids)
+        super().__init__(
+            [Problem(("statementIds",), f"statement(s) {listed} already reconciled or being reconciled",
+                     "ALREADY_RECONCILING")]
+        )  # fmt: skip
+
+
 async def open_run(session: AsyncSession, provider: str, statements: list[Statement], trigger: str) -> ReconRun:
-    """The run row, over the statements' combined period, and the statements marked as its own."""
+    """The run row, over the statements' combined period, and the statements claimed as its own.
+
+    The claim is a guarded update (`run_id IS NULL`): on PostgreSQL a concurrent claimer waits for the row lock
+    and then finds the statement taken; on SQLite the write lock taken at BEGIN serializes the two outright."""
     start = min(s.period_start for s in statements)
     end = max(s.period_end for s in statements)
     run = ReconRun(
@@ -126,7 +141,11 @@ async def open_run(session: AsyncSession, provider: str, statements: list[Statem
     await session.flush()
     assert run.id is not None
     ids = [s.id for s in statements]
-    await session.exec(update(Statement).where(col(Statement.id).in_(ids)).values(run_id=run.id))
+    claimed = await session.exec(
+        update(Statement).where(col(Statement.id).in_(ids), col(Statement.run_id).is_(None)).values(run_id=run.id)
+    )
+    if claimed.rowcount != len(ids):
+        raise AlreadyReconciling(ids)
     return run
 
 
@@ -162,6 +181,7 @@ async def resolve_item(
         raise UserError.one(("itemId",), f"already resolved ({item.resolution})", "ALREADY_RESOLVED")
     if not note.strip():
         raise UserError.one(("note",), "say why", "NOTE_REQUIRED")
+    check_note("note", note)
     if resolution == Resolution.REVERSED:
         if item.voucher_id is None:
             raise UserError.one(("resolution",), "no voucher of ours to reverse", "NOTHING_TO_REVERSE")

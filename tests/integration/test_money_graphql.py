@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.auth.tokens import issue_staff_token
+from api.graphql.ids import encode_gid
 from domain.access.service import create_staff
 from domain.ledger.models import VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
 from domain.outbox.service import Outbox
+from domain.reconcile.service import import_statement, parse_statement
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
@@ -21,6 +24,8 @@ UPLOAD = """mutation Up($input: UploadStatementInput!) {
 }"""
 RUN = """mutation { runReconciliation(input: {}) { runs { id matched statementLines matchRate drifts { drift count }
   items(first: 10) { nodes { id drift providerTransactionId voucherId } } } userErrors { code } } }"""
+RUN_SOME = """mutation($input: RunReconciliationInput!) { runReconciliation(input: $input) {
+  runs { items(first: 10) { nodes { id } } } userErrors { field code } } }"""
 RESOLVE = """mutation R($input: ResolveReconItemInput!) {
   resolveReconItem(input: $input) { item { resolution resolvedBy note } userErrors { field code } } }"""
 SETTLEMENT = """query S($from: DateTime!, $to: DateTime!) {
@@ -92,3 +97,18 @@ async def test_upload_reconcile_reverse_and_settle(api: Api, creds: Credentials)
     assert settlement["data"]["settlementByBuyer"]["nodes"] == [
         {"buyerUid": buyer, "orders": 1, "received": {"amount": "80.00", "currencyCode": "CNY"}}
     ]
+
+
+async def test_a_second_reconciliation_of_a_statement_is_told_it_is_already_reconciling(api: Api) -> None:
+    staff = await finance(api)
+    data = wechat_trade_bill([BillRow(DAY, "W9", "T9", "PAYMENT", 8000)])
+    async with api.runtime.core.sessions() as session, session.begin():
+        parsed = parse_statement("wx.csv", data)
+        imported = await import_statement(session, "wx.csv", data, parsed, "finance@shop.example")
+    variables = {"input": {"statementIds": [encode_gid("Statement", imported.statement_id)]}}
+    first, second = await asyncio.gather(*(api.gql(RUN_SOME, variables, headers=staff) for _ in range(2)))
+    payloads = sorted((r["data"]["runReconciliation"] for r in (first, second)), key=lambda p: len(p["runs"]))
+    assert payloads[0] == {"runs": [], "userErrors": [{"field": ["input", "statementIds"],
+                                                       "code": "ALREADY_RECONCILING"}]}  # fmt: skip
+    assert [len(run["items"]["nodes"]) for run in payloads[1]["runs"]] == [1]
+    assert payloads[1]["userErrors"] == []

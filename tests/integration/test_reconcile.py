@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,9 +17,17 @@ from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
 from domain.outbox.service import Outbox
 from domain.reconcile.bulk import import_and_reconcile_bank_csv, import_bank_csv
-from domain.reconcile.models import ReconItem, Resolution, Statement
+from domain.reconcile.models import ReconItem, ReconRun, Resolution, Statement
 from domain.reconcile.models import StatementLine as StoredLine
-from domain.reconcile.service import due, import_statement, match_rate, parse_statement, reconcile, resolve_item
+from domain.reconcile.service import (
+    AlreadyReconciling,
+    due,
+    import_statement,
+    match_rate,
+    parse_statement,
+    reconcile,
+    resolve_item,
+)
 from domain.reconcile.statements.bank import BankColumns
 from domain.reconcile.statements.lines import StatementError
 from sim.statements import BillRow, bank_csv
@@ -221,3 +231,34 @@ async def test_import_and_reconcile_at_once_matches_import_then_reconcile(rt: Ru
             trigger="test",
         )  # fmt: skip
     assert (again.is_new, again.statement_id, runs) == (False, first.statement_id, [])
+
+
+async def test_two_reconciliations_of_one_statement_at_once_make_one_run(rt: Runtime) -> None:
+    data = bank_csv([BillRow(DAY, f"R{n}", f"T-R{n}", "PAYMENT", 100 + n) for n in range(3)])
+    async with rt.core.sessions() as session, session.begin():
+        imported = await import_statement(session, "r.csv", data, parse_statement("r.csv", data), "finance")
+
+    async def run_once(trigger: str) -> list[ReconRun]:
+        async with rt.core.sessions() as session, session.begin():
+            return await reconcile(session, [imported.statement_id], trigger=trigger)
+
+    outcomes = await asyncio.gather(run_once("staff"), run_once("cron"), return_exceptions=True)
+    [won] = [o for o in outcomes if isinstance(o, list)]
+    [lost] = [o for o in outcomes if isinstance(o, BaseException)]
+    assert isinstance(lost, AlreadyReconciling) and lost.problems[0].code == "ALREADY_RECONCILING"
+    async with rt.core.sessions() as session:
+        runs = (await session.exec(select(ReconRun))).all()
+        items = (await session.exec(select(ReconItem))).all()
+    assert [r.id for r in runs] == [won[0].id]
+    assert sorted(i.provider_txn_id for i in items) == ["R0", "R1", "R2"]
+    # the daily job meeting the same race skips quietly instead of failing
+    async with rt.core.sessions() as session, session.begin():
+        await session.exec(update(Statement).values(run_id=None))
+    outcomes = await asyncio.gather(
+        reconcile_daily({"runtime": rt}, force=True), run_once("staff"), return_exceptions=True
+    )
+    made = [o for o in outcomes if isinstance(o, list) and o]
+    assert len(made) == 1 and not [o for o in outcomes if isinstance(o, BaseException)
+                                   and not isinstance(o, AlreadyReconciling)]  # fmt: skip
+    async with rt.core.sessions() as session:
+        assert len((await session.exec(select(ReconItem))).all()) == 6  # three of the first run, three of this one

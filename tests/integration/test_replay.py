@@ -9,8 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from api.graphql.ids import encode_gid
 from domain.channels.models import ChannelIntake
-from domain.orders.models import Order
+from domain.identity.models import BuyerChannel
+from domain.ledger.models import FundVoucher, OrderAdjustment, VoucherKind, VoucherStatus
+from domain.ledger.service import PaymentNotice, post_notice
+from domain.orders.models import Order, OrderEvent, OrderSupersession
+from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
 from tests.fixtures.channels import order_object, payload
 from tests.integration.test_channel_intake import SAVE_RULES, submit
@@ -81,5 +86,71 @@ async def test_cli_replay_prints_the_dry_run_diff(api: Api, creds: Credentials) 
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     assert '"3916620753462938475-ERR", "3916620753462938475"' in out.decode()
-    assert "1 message(s), 1 would change, 0 applied" in out.decode()
+    assert "supersedes 3916620753462938475-ERR" in out.decode()
+    assert "1 message(s), 1 would change, 0 applied, 1 supersede an order" in out.decode()
     assert await order_ids(api) == ["3916620753462938475-ERR"]
+
+
+SUPERSEDE = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
+  messages { channelOrderId supersedes applied error } userErrors { code } } }"""
+NODE = """query($id: ID!) { node(id: $id) { ... on Order { channelOrderId status supersededBy { channelOrderId }
+  timeline { flow { label } } backtrack { blockingPoint { summary } } } } }"""
+MINE = """query { myOrders(first: 10) { edges { node { id status } } } }"""
+
+
+async def test_a_replay_that_renames_an_order_supersedes_the_old_one_once(api: Api, creds: Credentials) -> None:
+    data = payload("TAOBAO")
+    order_object("TAOBAO", data).update(order_id_suffix="ERR")
+    await submit(api, creds, "TAOBAO", data)
+    async with api.runtime.core.sessions() as session, session.begin():
+        [old] = (await session.execute(select(Order))).scalars()
+        paid = PaymentNotice("alipay", "P1", VoucherKind.PAYMENT, old.channel_order_id, old.total_amount,
+                             old.currency, VoucherStatus.CONFIRMED, old.placed_at)  # fmt: skip
+        await post_notice(session, paid, outbox=Outbox())
+    rule = {"op": "drop", "path": "trade_fullinfo_get_response.trade.order_id_suffix"}
+    await api.gql(SAVE_RULES, {"input": {"channel": "TAOBAO", "rules": [rule]}}, headers=creds.admin)
+
+    dry = await api.gql(SUPERSEDE, {"input": {"channel": "TAOBAO", **WINDOW}}, headers=creds.admin)
+    assert dry["data"]["replayChannelMessages"]["messages"] == [
+        {"channelOrderId": "3916620753462938475", "supersedes": "3916620753462938475-ERR", "applied": False,
+         "error": None}
+    ]  # fmt: skip
+    answers = [
+        (await api.gql(SUPERSEDE, {"input": {"channel": "TAOBAO", "apply": True, **WINDOW}}, headers=creds.admin))
+        for _ in range(2)
+    ]
+    assert [a["data"]["replayChannelMessages"]["messages"][0]["supersedes"] for a in answers] == [
+        "3916620753462938475-ERR", None,
+    ]  # fmt: skip
+    assert all(a["data"]["replayChannelMessages"]["messages"][0]["applied"] for a in answers)
+
+    async with api.runtime.core.sessions() as session:
+        orders = {o.channel_order_id: o for o in (await session.execute(select(Order))).scalars()}
+        new = orders["3916620753462938475"]
+        assert orders["3916620753462938475-ERR"].status == "VOID" and new.status != "VOID"
+        voucher = (await session.execute(select(FundVoucher))).scalar_one()
+        adjustment = (await session.execute(select(OrderAdjustment))).scalar_one()
+        assert (voucher.order_id, adjustment.order_id) == (new.id, new.id)
+        links = (await session.execute(select(BuyerChannel.first_order_id))).scalars().all()
+        assert set(links) <= {new.id}
+        events = (await session.execute(select(OrderEvent.type).where(OrderEvent.order_id == old.id))).scalars()
+        assert list(events).count("ORDER_SUPERSEDED") == 1
+        assert (await session.execute(select(func.count()).select_from(OrderSupersession))).scalar_one() == 1
+    assert new.buyer_uid is not None and new.buyer_uid == old.buyer_uid
+    mine = await api.gql(MINE, headers=creds.customer(api.runtime, new.buyer_uid))
+    assert [e["node"]["id"] for e in mine["data"]["myOrders"]["edges"]] == [encode_gid("Order", new.id)]
+    assert old.id is not None
+    shown = await api.gql(NODE, {"id": encode_gid("Order", old.id)}, headers=creds.admin)
+    node = shown["data"]["node"]
+    assert (node["channelOrderId"], node["status"], node["supersededBy"]) == (
+        "3916620753462938475-ERR", "VOID", {"channelOrderId": "3916620753462938475"},
+    )  # fmt: skip
+    assert node["timeline"]["flow"][-1]["label"] == "void (superseded)"
+    # the fault outlasting the replayed window: a later notice under the old number pays the new order
+    async with api.runtime.core.sessions() as session, session.begin():
+        late = PaymentNotice("alipay", "P2", VoucherKind.PAYMENT, old.channel_order_id, 100, old.currency,
+                             VoucherStatus.CONFIRMED, old.placed_at)  # fmt: skip
+        await post_notice(session, late, outbox=Outbox())
+    async with api.runtime.core.sessions() as session:
+        targets = (await session.execute(select(FundVoucher.order_id).order_by(FundVoucher.id))).scalars().all()
+    assert targets == [new.id, new.id]

@@ -39,6 +39,8 @@ E = EventType
         (S.PACKED, E.ORDER_SHIPPED, Source.WMS, S.SHIPPED),
         (S.SHIP_REQUESTED, E.ORDER_SHIPPED, Source.CARRIER, S.SHIPPED),
         (S.SHIPPED, E.ORDER_DELIVERED, Source.CARRIER, S.DELIVERED),
+        (S.PENDING_PAYMENT, E.ORDER_SUPERSEDED, Source.SYSTEM, S.VOID),
+        (S.PAID, E.ORDER_SUPERSEDED, Source.SYSTEM, S.VOID),
     ],
 )
 def test_allowed_transitions(current: S, event: E, source: Source, expected: S) -> None:
@@ -63,6 +65,7 @@ def test_allowed_transitions(current: S, event: E, source: Source, expected: S) 
         (S.SHIPPED, E.ORDER_DELIVERED, Source.STAFF),
         (S.SHIPPED, E.ORDER_DELIVERED, Source.WMS),
         (S.PAID, E.SHIP_REQUESTED, Source.WMS),
+        (S.PAID, E.ORDER_SUPERSEDED, Source.STAFF),
     ],
 )
 def test_refused_sources(current: S, event: E, source: Source) -> None:
@@ -91,6 +94,9 @@ def test_refused_sources(current: S, event: E, source: Source) -> None:
         (S.CANCELLED, E.ORDER_SHIPPED, Source.CARRIER),
         (S.PENDING_PAYMENT, E.SHIP_REQUESTED, Source.STAFF),
         (S.SHIPPED, E.ORDER_SHIPPED, Source.WMS),
+        (S.SHIP_REQUESTED, E.ORDER_SUPERSEDED, Source.SYSTEM),
+        (S.CANCELLED, E.ORDER_SUPERSEDED, Source.SYSTEM),
+        (S.PAID, E.SUPERSEDES_ORDER, Source.SYSTEM),
     ],
 )
 def test_illegal_transitions(current: S, event: E, source: Source) -> None:
@@ -112,8 +118,8 @@ def test_decide_never_leaves_the_graph() -> None:
         assert target in GRAPH[current]
     # paid, cancelled, completed: 1 + 3 + 1 from-states times 2, 3, 2 sources; then the fulfilment rules:
     # ship request 1 x 1, its withdrawal 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1;
-    # merge and split 1 x 1 each
-    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 1 + 2 + 3 * 2 + 1 + 1 + 1
+    # merge and split 1 x 1 each; supersede 2 x 1
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 1 + 2 + 3 * 2 + 1 + 1 + 1 + 2
 
 
 def test_every_rule_follows_an_edge() -> None:
@@ -132,7 +138,7 @@ def test_graph_is_closed_over_statuses() -> None:
 
 
 def test_final_states_have_no_exits() -> None:
-    assert {S.CANCELLED, S.REFUNDED} == FINAL  # a merged order returns to PENDING_PAYMENT when staff split it
+    assert {S.CANCELLED, S.REFUNDED, S.VOID} == FINAL  # a merged order returns to PENDING_PAYMENT when staff split it
     for status in FINAL:
         assert GRAPH[status] == frozenset()
         for event, source in itertools.product(E, Source):
@@ -193,7 +199,7 @@ def test_rank_orders_the_main_flow() -> None:
     assert rank(S.PENDING_PAYMENT) == 0
     assert rank(S.PAID) < rank(S.SHIPPED) < rank(S.COMPLETED)
     off_flow = set(S) - set(flow)
-    assert off_flow == {S.CANCELLED, S.REFUNDED, S.MERGED}
+    assert off_flow == {S.CANCELLED, S.REFUNDED, S.MERGED, S.VOID}
     for status in off_flow:
         assert rank(status) > max(ranks)
 
