@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from graphql import GraphQLObjectType
 from sqlmodel import SQLModel, col, select
 
 from api.graphql.ids import encode_gid
+from api.graphql.schema import NODES, build_schema
 from domain.channels.models import DriftAlert
 from domain.clock import utcnow
 from domain.identity.models import MatchSuggestion
@@ -100,3 +102,9 @@ async def test_a_recorded_request_that_is_not_a_channel_payload_stays_hidden(api
     key = await _first_id(api, InboundMessage, InboundMessage.kind == "graphql")
     hidden = await api.gql(NODE, {"id": encode_gid("InboundMessage", key)}, headers=world["who"]["cs"])
     assert hidden["data"]["node"] is None
+
+
+def test_every_node_type_has_a_lookup() -> None:
+    types = build_schema()._schema.type_map.values()
+    nodes = {t.name for t in types if isinstance(t, GraphQLObjectType) and "Node" in [i.name for i in t.interfaces]}
+    assert nodes == set(NODES)
