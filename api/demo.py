@@ -332,13 +332,13 @@ async def _live_push(runtime: Runtime, port: int, partner_key: str, day: SimDay)
 
 INTAKE_SUBMIT = """mutation($input: SubmitChannelOrderInput!) { submitChannelOrder(input: $input) {
   order { channelOrderId } userErrors { code } } }"""
-INTAKE_PIN = """mutation($c: String!) { pinSchemaBaseline(input: {channel: $c}) { userErrors { code } } }"""
+INTAKE_PIN = """mutation($c: SalesChannel!) { pinSchemaBaseline(input: {channel: $c}) { userErrors { code } } }"""
 INTAKE_RULES = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $input) {
   ruleSet { version } userErrors { field message code } } }"""
 INTAKE_ALERTS = """{ driftAlerts(first: 50) { nodes { channel path change detail example count } } }"""
 INTAKE_REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
   messages { channelOrderId diff applied error outcomeBefore } userErrors { code } } }"""
-INTAKE_MONITOR = """query($c: String!) { upstreamMonitor(channel: $c) { timeline { what summary } } }"""
+INTAKE_MONITOR = """query($c: SalesChannel!) { upstreamMonitor(channel: $c) { timeline { what summary } } }"""
 INTAKE_RULE_SETS = {
     "AMAZON": [{"op": "drop_if_equals", "path": "order.order_id_suffix", "value": "ERR"}],
     "DOUYIN": [{"op": "map_values", "path": "data.shop_order_detail.order_status", "mapping": {"106": 105}}],

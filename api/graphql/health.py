@@ -1,7 +1,7 @@
 """Order health over GraphQL: the five metrics now, their trend, the orders behind each, thresholds and alerts.
 
-Inputs name metrics, periods and dimensions as strings so that a wrong one comes back as a `userErrors` entry
-naming the field and the accepted values, the way every other refusal of orderhub does.
+Channels and the period to compute are enums. Query inputs still name metrics, periods and dimensions as
+strings so that a wrong one comes back as a `userErrors` entry naming the field and the accepted values.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, encode_cursor
+from api.graphql.orders import SalesChannel
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
@@ -515,7 +516,7 @@ class HealthDrilldownInput:
     at: datetime | None = None
     start: datetime | None = strawberry.field(default=None, name="from")
     end: datetime | None = strawberry.field(default=None, name="to")
-    channel: str | None = None
+    channel: SalesChannel | None = None  # type: ignore[valid-type]
     warehouse_code: str | None = None
 
 
@@ -670,7 +671,7 @@ class HealthQueries:
 
 @strawberry.input
 class ComputeHealthInput:
-    period: str = strawberry.field(default="DAY", description="HOUR or DAY: the one holding `at`.")
+    period: HealthPeriod = strawberry.field(default=Period.DAY, description="The one holding `at`.")  # type: ignore[valid-type]
     at: datetime | None = None
 
 
@@ -703,7 +704,9 @@ class ReportOrderCustomerInput:
     channel_order_id: str
     customer_id: str
     customer_grade: str | None = None
-    channel: str | None = strawberry.field(default=None, description="Needed only when two channels share the id.")
+    channel: SalesChannel | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Needed only when two channels share the id."
+    )
 
 
 @strawberry.type
@@ -739,9 +742,9 @@ class HealthMutations:
                          "raising or clearing alerts.", extensions=allow(roles=OPS))  # fmt: skip
     async def compute_health(self, info: Info[Context, None], input: ComputeHealthInput) -> ComputeHealthPayload:
         problems = Problems()
-        period = parse_period(input.period, ("period",), problems)
+        period = Period(input.period)
         at = problems.aware_time(input.at, ("at",))
-        if problems.items or period is None:
+        if problems.items:
             return ComputeHealthPayload(report=None, alerts_raised=[], alerts_cleared=[],
                                         user_errors=user_errors(problems.items))  # fmt: skip
         report, transitions = await compute_and_alert(info, period, at or utcnow())
@@ -791,7 +794,9 @@ class HealthMutations:
             problems.raise_if_any()
             assert report is not None
             async with ctx.unit_of_work() as session:
-                order = await find_order(session, input.channel, input.channel_order_id, principal.channels)
+                order = await find_order(
+                    session, input.channel and input.channel.value, input.channel_order_id, principal.channels
+                )
                 assert order.id is not None
                 reported = await record_customer_ref(session, order.id, report, f"partner:{principal.name}")
                 await ctx.mark_applied(session)

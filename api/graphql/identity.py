@@ -13,6 +13,7 @@ from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.node import Node, visible_row
 from api.graphql.orders import BuyerAliasKind, Order, SalesChannel, load_order
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
@@ -72,13 +73,13 @@ class Buyer:
 
 
 @strawberry.type(description="A masked-phone order that may belong to a known buyer; a person decides.")
-class MatchSuggestion:
+class MatchSuggestion(Node):
     row: strawberry.Private[SuggestionRow]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        assert self.row.id is not None
-        return strawberry.ID(encode_gid("MatchSuggestion", self.row.id))
+    @classmethod
+    def of(cls, row: SuggestionRow) -> MatchSuggestion:
+        assert row.id is not None
+        return cls(id=strawberry.ID(encode_gid("MatchSuggestion", row.id)), row=row)
 
     @strawberry.field
     def status(self) -> SuggestionStatusEnum:  # type: ignore[valid-type]
@@ -140,6 +141,11 @@ class DuplicateCell:
     top_products: list[DuplicateProduct]
 
 
+async def load_suggestion(info: Info[Context, None], key: int) -> MatchSuggestion | None:
+    row = await visible_row(info, SuggestionRow, key, any_staff=True)
+    return None if row is None else MatchSuggestion.of(row)
+
+
 @strawberry.type
 class IdentityQueries:
     @strawberry.field(description="Staff: one buyer's channels, primary channel and platform ids.", extensions=STAFF)
@@ -168,7 +174,7 @@ class IdentityQueries:
         async with info.context.read() as session:
             rows, more = await queries.suggestions(session, SuggestionStatus(status).value, first, after_id)
         return connection(
-            [MatchSuggestion(row=r) for r in rows],
+            [MatchSuggestion.of(r) for r in rows],
             [encode_cursor("suggestion", r.id) for r in rows if r.id is not None],
             more,
             after_id is not None,
@@ -304,4 +310,4 @@ class IdentityMutations:
                 row = await decide_suggestion(session, key, input.confirm, _actor(info))
         except UserError as error:
             return DecideMatchSuggestionPayload(suggestion=None, user_errors=_errors(error.problems))
-        return DecideMatchSuggestionPayload(suggestion=MatchSuggestion(row=row), user_errors=[])
+        return DecideMatchSuggestionPayload(suggestion=MatchSuggestion.of(row), user_errors=[])

@@ -14,8 +14,8 @@ from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, encode_cursor, encode_gid
-from api.graphql.node import Node
-from api.graphql.orders import Order, _load_payload_orders
+from api.graphql.node import Node, visible_row
+from api.graphql.orders import Order, SalesChannel, _load_payload_orders
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
@@ -24,8 +24,10 @@ from domain.channels.models import CleaningRuleSet as RuleRow
 from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.service import accept, decode, pin_baseline, record_payload, save_rules, source_and_kind, watch
 from domain.errors import Problem, UserError
+from domain.intake.models import InboundMessage as MessageRow
 from domain.intake.models import Outcome
 from domain.intake.record import close
+from domain.orders.channels import Channel
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
@@ -151,7 +153,9 @@ class UpstreamMonitor:
 
 @strawberry.input(description="A channel's own order payload, exactly as the channel sent it.")
 class SubmitChannelOrderInput:
-    channel: str = strawberry.field(description="TAOBAO, TMALL, DOUYIN, WECHAT_CHANNELS or AMAZON.")
+    channel: SalesChannel = strawberry.field(  # type: ignore[valid-type]
+        description="TAOBAO, TMALL, DOUYIN, WECHAT_CHANNELS or AMAZON (WECHAT_MINI has no payload format)."
+    )
     payload: str = strawberry.field(description="The raw JSON text; recorded before it is parsed.")
 
 
@@ -169,7 +173,7 @@ class SubmitChannelOrderPayload:
 
 @strawberry.input
 class SaveCleaningRulesInput:
-    channel: str
+    channel: SalesChannel  # type: ignore[valid-type]
     rules: JSON = strawberry.field(
         description='A list such as [{"op": "drop_if_equals", "path": "order_id_suffix", "value": "ERR"}].'
     )
@@ -184,7 +188,7 @@ class SaveCleaningRulesPayload:
 
 @strawberry.input
 class PinSchemaBaselineInput:
-    channel: str
+    channel: SalesChannel  # type: ignore[valid-type]
     pinned: bool = True
 
 
@@ -217,6 +221,15 @@ class InboundMessage(Node):
     body_size: int
     repeats: int
 
+    @classmethod
+    def of(cls, row: MessageRow) -> InboundMessage:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(encode_gid("InboundMessage", row.id)), source=row.source, kind=row.kind,
+            received_at=row.received_at, outcome=row.outcome, error=row.error, body_size=row.body_size,
+            repeats=row.repeats,
+        )  # fmt: skip
+
 
 @strawberry.type(description="One recorded message played through today's rules and adapters.")
 class ReplayedMessage:
@@ -238,7 +251,7 @@ class ReplayedMessage:
 
 @strawberry.input
 class ReplayInput:
-    channel: str
+    channel: SalesChannel  # type: ignore[valid-type]
     received_from: datetime
     received_to: datetime
     apply: bool = strawberry.field(default=False, description="False: a dry run that changes nothing.")
@@ -263,13 +276,13 @@ class IntakeMutations:
         assert isinstance(ctx.principal, Partner)
         body = input.payload.encode()
         sessions = ctx.runtime.core.sessions
-        recorded = await record_payload(sessions, ctx.runtime.core.vault, input.channel, body,
+        recorded = await record_payload(sessions, ctx.runtime.core.vault, input.channel.value, body,
                                         partner_key_id=ctx.principal.key_id)  # fmt: skip
         message_id = recorded.message_id
-        channel, _ = source_and_kind(input.channel)
+        channel, _ = source_and_kind(input.channel.value)
         findings: list[str] = []
         try:
-            adapter, payload = decode(input.channel, body)
+            adapter, payload = decode(input.channel.value, body)
             async with ctx.unit_of_work() as session:
                 findings = [
                     f"{f.change} {f.path} {f.detail}".strip() for f in await watch(session, adapter, channel, payload)
@@ -306,7 +319,7 @@ class IntakeMutations:
         try:
             async with ctx.unit_of_work() as session:
                 row = await save_rules(
-                    session, ctx.runtime.core.vault, input.channel, input.rules, input.note, _staff_name(info)
+                    session, ctx.runtime.core.vault, input.channel.value, input.rules, input.note, _staff_name(info)
                 )
         except UserError as error:
             return SaveCleaningRulesPayload(rule_set=None, user_errors=_errors(error.problems))
@@ -322,7 +335,7 @@ class IntakeMutations:
         ctx = info.context
         try:
             async with ctx.unit_of_work() as session:
-                row = await pin_baseline(session, input.channel, _staff_name(info), pinned=input.pinned)
+                row = await pin_baseline(session, input.channel.value, _staff_name(info), pinned=input.pinned)
         except UserError as error:
             return PinSchemaBaselinePayload(baseline=None, user_errors=_errors(error.problems))
         baseline = SchemaBaseline(
@@ -368,13 +381,13 @@ class ReplayMutations:
                     deadline = settings.payment_deadline_minutes * 60
                     orders = OrderService(session, ctx.runtime.core.identity, Outbox(), deadline)
                     items = await replay.replay(
-                        session, ctx.runtime.core.vault, input.channel, input.received_from, input.received_to,
+                        session, ctx.runtime.core.vault, input.channel.value, input.received_from, input.received_to,
                         orders=orders, actor=actor,
                     )  # fmt: skip
             else:
                 async with ctx.read() as session:  # never committed: a dry run leaves no trace
                     items = await replay.replay(
-                        session, ctx.runtime.core.vault, input.channel, input.received_from, input.received_to
+                        session, ctx.runtime.core.vault, input.channel.value, input.received_from, input.received_to
                     )
         except UserError as error:
             return ReplayPayload(messages=[], user_errors=_errors(error.problems))
@@ -385,11 +398,17 @@ class ReplayMutations:
 class IntakeQueries:
     @strawberry.field(description="Drift alerts, newest first.", extensions=allow(any_staff=True))
     async def drift_alerts(
-        self, info: Info[Context, None], first: int, after: str | None = None, channel: str | None = None
+        self,
+        info: Info[Context, None],
+        first: int,
+        after: str | None = None,
+        channel: SalesChannel | None = None,  # type: ignore[valid-type]
     ) -> Connection[DriftAlert]:
         check_page_size(first, None)
         async with info.context.read() as session:
-            rows = await monitor.alerts(session, channel, decode_cursor(after, "drift"), first + 1)
+            rows = await monitor.alerts(
+                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1
+            )
         page = rows[:first]
         return connection(
             [DriftAlert.of(r) for r in page],
@@ -405,7 +424,7 @@ class IntakeQueries:
     async def inbound_messages(
         self,
         info: Info[Context, None],
-        channel: str,
+        channel: SalesChannel,  # type: ignore[valid-type]
         first: int,
         after: str | None = None,
         received_from: datetime | None = None,
@@ -415,40 +434,49 @@ class IntakeQueries:
         check_page_size(first, None)
         async with info.context.read() as session:
             rows = await replay.find_messages(
-                session, channel, received_from, received_to, outcome, decode_cursor(after, "inbound") or 0, first + 1
+                session,
+                channel.value,
+                received_from,
+                received_to,
+                outcome,
+                decode_cursor(after, "inbound") or 0,
+                first + 1,
             )
         page = rows[:first]
-        nodes = [
-            InboundMessage(
-                id=strawberry.ID(encode_gid("InboundMessage", r.id or 0)),
-                source=r.source,
-                kind=r.kind,
-                received_at=r.received_at,
-                outcome=r.outcome,
-                error=r.error,
-                body_size=r.body_size,
-                repeats=r.repeats,
-            )
-            for r in page
-        ]
         return connection(
-            nodes, [encode_cursor("inbound", r.id or 0) for r in page], len(rows) > first, after is not None
-        )
+            [InboundMessage.of(r) for r in page], [encode_cursor("inbound", r.id or 0) for r in page],
+            len(rows) > first, after is not None,
+        )  # fmt: skip
 
     @strawberry.field(description="Every saved version of a channel's cleaning rules, newest first.",
                       extensions=allow(any_staff=True))  # fmt: skip
-    async def cleaning_rules(self, info: Info[Context, None], channel: str) -> list[CleaningRuleSet]:
+    async def cleaning_rules(
+        self,
+        info: Info[Context, None],
+        channel: SalesChannel,  # type: ignore[valid-type]
+        first: int,
+        after: str | None = None,
+    ) -> Connection[CleaningRuleSet]:
+        check_page_size(first, None)
         async with info.context.read() as session:
-            rows = await monitor.rule_versions(session, channel)
-        return [CleaningRuleSet.of(r) for r in rows]
+            rows = await monitor.rule_versions(session, channel.value, decode_cursor(after, "rules"), first + 1)
+        page = rows[:first]
+        return connection(
+            [CleaningRuleSet.of(r) for r in page], [encode_cursor("rules", r.version) for r in page],
+            len(rows) > first, after is not None,
+        )  # fmt: skip
 
     @strawberry.field(
         description="A channel's upstream changes over time and the cleaning rules in force.",
         extensions=allow(any_staff=True),
     )
-    async def upstream_monitor(self, info: Info[Context, None], channel: str) -> UpstreamMonitor | None:
+    async def upstream_monitor(
+        self,
+        info: Info[Context, None],
+        channel: SalesChannel,  # type: ignore[valid-type]
+    ) -> UpstreamMonitor | None:
         async with info.context.read() as session:
-            view = await monitor.upstream(session, channel)
+            view = await monitor.upstream(session, channel.value)
         if view is None:
             return None
         return UpstreamMonitor(
@@ -459,3 +487,14 @@ class IntakeQueries:
             baseline_pinned_at=view.pinned_at,
             timeline=[UpstreamChange(at=e.at, what=e.what, summary=e.summary) for e in view.timeline],
         )
+
+
+async def load_drift_alert(info: Info[Context, None], key: int) -> DriftAlert | None:
+    row = await visible_row(info, AlertRow, key, any_staff=True)
+    return None if row is None else DriftAlert.of(row)
+
+
+async def load_inbound_message(info: Info[Context, None], key: int) -> InboundMessage | None:
+    """Only a channel's messages, as `inboundMessages` lists them; other recorded traffic stays unlisted."""
+    row = await visible_row(info, MessageRow, key, any_staff=True)
+    return None if row is None or row.source not in set(Channel) else InboundMessage.of(row)

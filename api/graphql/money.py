@@ -16,8 +16,9 @@ from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.node import Node, NodeLoader, visible_row
 from api.graphql.pagination import Connection, check_page_size, connection
-from api.graphql.permissions import allow
+from api.graphql.permissions import allow, may
 from api.graphql.scalars import Money
 from domain.access.policy import Role
 from domain.errors import Problem, UserError
@@ -77,8 +78,7 @@ def _actor(info: Info[Context, None]) -> str:
 
 
 @strawberry.type
-class FundVoucher:
-    id: strawberry.ID
+class FundVoucher(Node):
     provider: str
     provider_transaction_id: str
     kind: str
@@ -106,8 +106,7 @@ class FundVoucher:
 
 
 @strawberry.type(description="One change of an order's received amount, with who made it and why.")
-class OrderAdjustment:
-    id: strawberry.ID
+class OrderAdjustment(Node):
     amount: Money
     voucher_id: strawberry.ID
     actor: str
@@ -193,20 +192,27 @@ def _page(rows: list[R], first: int, after: str | None, kind: str, node: Callabl
 
 
 @strawberry.type
-class Statement:
-    id: strawberry.ID
+class Statement(Node):
     provider: str
     format: str
     filename: str
     lines: int
     period_start: datetime
     period_end: datetime
-    already_imported: bool
+    already_imported: bool = strawberry.field(description="True when an upload was a file imported before.")
+
+    @classmethod
+    def of(cls, row: recon.Statement, already_imported: bool = False) -> Statement:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(encode_gid("Statement", row.id)), provider=row.provider, format=row.format,
+            filename=row.filename, lines=row.line_count, period_start=row.period_start, period_end=row.period_end,
+            already_imported=already_imported,
+        )  # fmt: skip
 
 
 @strawberry.type
-class ReconItem:
-    id: strawberry.ID
+class ReconItem(Node):
     drift: ReconDrift  # type: ignore[valid-type]
     provider_transaction_id: str
     voucher_id: strawberry.ID | None
@@ -238,8 +244,7 @@ class DriftCount:
 
 
 @strawberry.type
-class ReconRun:
-    id: strawberry.ID
+class ReconRun(Node):
     provider: str
     period_start: datetime
     period_end: datetime
@@ -465,3 +470,40 @@ class MoneyQueries:
         nodes = [BuyerSettlement(buyer_uid=r.buyer_uid, received=Money.of(r.received, r.currency), orders=r.orders)
                  for r in page]  # fmt: skip
         return connection(nodes, [f"buyer:{r.buyer_uid}" for r in page], len(rows) > first, after is not None)
+
+
+async def _voucher(info: Info[Context, None], key: int) -> FundVoucher | None:
+    """As listed: on its order's money to any staff, in suspense to finance."""
+    row = await visible_row(info, ledger.FundVoucher, key, any_staff=True)
+    if row is None or (row.order_id is None and not may(info, **FINANCE)):
+        return None
+    return FundVoucher.of(row)
+
+
+async def _adjustment(info: Info[Context, None], key: int) -> OrderAdjustment | None:
+    row = await visible_row(info, ledger.OrderAdjustment, key, any_staff=True)
+    return None if row is None else OrderAdjustment.of(row)
+
+
+async def _statement(info: Info[Context, None], key: int) -> Statement | None:
+    row = await visible_row(info, recon.Statement, key, **FINANCE)
+    return None if row is None else Statement.of(row)
+
+
+async def _recon_run(info: Info[Context, None], key: int) -> ReconRun | None:
+    row = await visible_row(info, recon.ReconRun, key, **FINANCE)
+    return None if row is None else ReconRun.of(row)
+
+
+async def _recon_item(info: Info[Context, None], key: int) -> ReconItem | None:
+    row = await visible_row(info, recon.ReconItem, key, **FINANCE)
+    return None if row is None else ReconItem.of(row)
+
+
+MONEY_NODES: dict[str, NodeLoader] = {
+    "FundVoucher": _voucher,
+    "OrderAdjustment": _adjustment,
+    "Statement": _statement,
+    "ReconRun": _recon_run,
+    "ReconItem": _recon_item,
+}

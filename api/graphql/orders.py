@@ -16,7 +16,7 @@ from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
 from api.graphql.money import OrderMoney, order_money
-from api.graphql.node import Node
+from api.graphql.node import Node, visible_row
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import Decimal, Money
@@ -336,6 +336,12 @@ async def load_order(info: Info[Context, None], key: int) -> Order | None:
     return None if row is None else Order.of(row)
 
 
+async def load_event(info: Info[Context, None], key: int) -> OrderEvent | None:
+    """As `Order.events` lists them: to staff only (customers follow the journey's flow instead)."""
+    row = await visible_row(info, EventRow, key, any_staff=True)
+    return None if row is None or await load_order(info, row.order_id) is None else OrderEvent.of(row)
+
+
 @strawberry.type
 class OrderQueries:
     @strawberry.field(
@@ -436,12 +442,14 @@ class OrderLineInput:
 
 @strawberry.input(description="A canonical order as a channel bridge submits it.")
 class OrderInput:
-    channel: str = strawberry.field(description="A SalesChannel name, e.g. TAOBAO.")
+    channel: SalesChannel  # type: ignore[valid-type]
     channel_order_id: str
     currency_code: str
     placed_at: datetime
     lines: list[OrderLineInput]
-    status: str = strawberry.field(default="PENDING_PAYMENT", description="PENDING_PAYMENT, PAID or CANCELLED.")
+    status: OrderStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        default=OrderStatus.PENDING_PAYMENT, description="PENDING_PAYMENT, PAID or CANCELLED; others are refused."
+    )
     paid_at: datetime | None = None
     cancelled_at: datetime | None = None
     shipping_amount: Decimal = "0"
@@ -488,9 +496,9 @@ class SubmitOrdersPayload:
 
 def _submission(order: OrderInput) -> OrderSubmission:
     return OrderSubmission(
-        channel=order.channel,
+        channel=order.channel.value,
         channel_order_id=order.channel_order_id,
-        status=order.status,
+        status=order.status.value,
         currency=order.currency_code,
         placed_at=order.placed_at,
         lines=[LineSubmission(x.sku, x.title, x.quantity, str(x.unit_price)) for x in order.lines],

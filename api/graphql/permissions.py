@@ -8,7 +8,7 @@ from graphql import GraphQLError
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from api.auth.principal import Anonymous, Customer, Partner, Staff
+from api.auth.principal import Anonymous, Customer, Partner, Principal, Staff
 from domain.access.policy import Role, Scope
 
 
@@ -28,22 +28,32 @@ class Allow(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
+        if isinstance(principal, Anonymous):
+            raise GraphQLError(f"authentication required ({principal.reason})", extensions={"code": "UNAUTHENTICATED"})
+        if self.permits(principal):
+            return True
+        raise GraphQLError(self._denied(), extensions={"code": "FORBIDDEN"})
+
+    def permits(self, principal: Principal) -> bool:
         match principal:
-            case Anonymous(reason=reason):
-                raise GraphQLError(f"authentication required ({reason})", extensions={"code": "UNAUTHENTICATED"})
             case Partner(scopes=held) if self.scopes & held:
                 return True
             case Staff(roles=held) if self.any_staff or self.roles & held:
                 return True
             case Customer() if self.customers:
                 return True
-        raise GraphQLError(self._denied(), extensions={"code": "FORBIDDEN"})
+        return False
 
     def _denied(self) -> str:
         needs = [f"scope {s.value}" for s in sorted(self.scopes)]
         needs += ["any staff role"] if self.any_staff else [f"role {r.value}" for r in sorted(self.roles)]
         needs += ["a customer token"] if self.customers else []
         return "not allowed: needs " + " or ".join(needs)
+
+
+def may(info: Info, **kwargs: Any) -> bool:
+    """The same rule as `allow`, asked quietly: for node(id:), which answers null rather than refusing."""
+    return Allow(**kwargs).permits(info.context.principal)
 
 
 def allow(**kwargs: Any) -> list[PermissionExtension]:

@@ -28,12 +28,18 @@ from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.health import HealthMutations, HealthQueries
-from api.graphql.identity import IdentityMutations, IdentityQueries
+from api.graphql.identity import IdentityMutations, IdentityQueries, load_suggestion
 from api.graphql.ids import decode_gid
-from api.graphql.intake import IntakeMutations, IntakeQueries, ReplayMutations
-from api.graphql.money import MoneyMutations, MoneyQueries
-from api.graphql.node import Node
-from api.graphql.orders import Order, OrderMutations, OrderQueries, load_order
+from api.graphql.intake import (
+    IntakeMutations,
+    IntakeQueries,
+    ReplayMutations,
+    load_drift_alert,
+    load_inbound_message,
+)
+from api.graphql.money import MONEY_NODES, MoneyMutations, MoneyQueries
+from api.graphql.node import Node, NodeLoader
+from api.graphql.orders import Order, OrderMutations, OrderQueries, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.selfcheck import SelfCheckQueries
@@ -44,6 +50,23 @@ from domain.settings import Settings
 log = logging.getLogger(__name__)
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+async def _exception(info: Info[Context, None], key: int) -> Node | None:
+    found = await load_exceptions(info, [key]) if isinstance(info.context.principal, Staff) else []
+    return found[0] if found else None
+
+
+NODES: dict[str, NodeLoader] = {
+    "Order": load_order,
+    "OrderEvent": load_event,
+    "OrderException": _exception,
+    "DriftAlert": load_drift_alert,
+    "InboundMessage": load_inbound_message,
+    "MatchSuggestion": load_suggestion,
+    **MONEY_NODES,
+}
+"""Every Node type by its global id's type name: node(id:) answers each, or null."""
 
 
 @strawberry.type
@@ -58,17 +81,13 @@ class Query(
     HealthQueries,
 ):
     @strawberry.field(
-        description="Any object by its global id, if the caller may see it (order exceptions: staff only).",
+        description="Any object by its global id, or null unless the caller may see it where it is listed.",
         extensions=allow(**READ_ORDERS),
     )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         type_name, key = decode_gid(id)
-        if type_name == "Order":
-            return await load_order(info, key)
-        if type_name == "OrderException" and isinstance(info.context.principal, Staff):
-            found = await load_exceptions(info, [key])
-            return found[0] if found else None
-        return None
+        load = NODES.get(type_name)
+        return None if load is None else await load(info, key)
 
 
 @strawberry.type

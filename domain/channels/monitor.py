@@ -56,13 +56,19 @@ async def alerts(session: AsyncSession, channel: str | None, before_id: int | No
     return list((await session.exec(query)).all())
 
 
-async def rule_versions(session: AsyncSession, channel_name: str) -> list[CleaningRuleSet]:
+async def rule_versions(
+    session: AsyncSession, channel_name: str, below: int | None = None, limit: int | None = None
+) -> list[CleaningRuleSet]:
+    """Newest first; `below` pages on by version, which only ever grows."""
     channel, kind = source_and_kind(channel_name)
     query = (
         select(CleaningRuleSet)
         .where(CleaningRuleSet.channel == channel, CleaningRuleSet.kind == kind)
         .order_by(col(CleaningRuleSet.version).desc())
+        .limit(limit)
     )
+    if below is not None:
+        query = query.where(col(CleaningRuleSet.version) < below)
     return list((await session.exec(query)).all())
 
 

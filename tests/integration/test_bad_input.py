@@ -41,7 +41,6 @@ async def test_malformed_json_is_recorded_with_its_position(api: Api, creds: Cre
 @pytest.mark.parametrize(
     ("overrides", "field", "code"),
     [
-        ({"channel": "PINDUODUO"}, ["input", "channel"], "UNKNOWN_CHANNEL"),
         ({"channelOrderId": "  "}, ["input", "channelOrderId"], "REQUIRED"),
         ({"lines": []}, ["input", "lines"], "REQUIRED"),
         ({"currencyCode": "RMB"}, ["input", "currencyCode"], "INVALID_CURRENCY"),
@@ -83,6 +82,20 @@ async def test_missing_required_field_is_a_validation_error_and_recorded(api: Ap
     [message] = await recorded(api)
     assert message.outcome == Outcome.REJECTED
     assert message.error is not None and "currencyCode" in message.error
+    await nothing_written(api)
+
+
+@pytest.mark.parametrize(("overrides", "named"), [({"channel": "PINDUODUO"}, "SalesChannel"),
+                                                 ({"status": "ON_HOLD"}, "OrderStatus")])  # fmt: skip
+async def test_a_value_outside_an_enum_is_refused_by_name_and_recorded(
+    api: Api, creds: Credentials, overrides: dict[str, str], named: str
+) -> None:
+    result = await api.gql(SUBMIT_ORDER, {"input": order_input(**overrides)}, headers=creds.writer)
+    assert result["data"] is None
+    [value] = overrides.values()
+    assert f"Value '{value}' does not exist in '{named}' enum" in result["errors"][0]["message"]
+    [message] = await recorded(api)
+    assert message.outcome == Outcome.REJECTED and message.error is not None and value in message.error
     await nothing_written(api)
 
 

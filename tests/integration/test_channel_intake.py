@@ -27,10 +27,10 @@ SAVE_RULES = """
 mutation($input: SaveCleaningRulesInput!) {
   saveCleaningRules(input: $input) { ruleSet { version rules createdBy } userErrors { field message code } }
 }"""
-PIN = """mutation($c: String!) { pinSchemaBaseline(input: {channel: $c}) {
+PIN = """mutation($c: SalesChannel!) { pinSchemaBaseline(input: {channel: $c}) {
   baseline { samples fields pinnedAt } userErrors { code } } }"""
 ALERTS = """query { driftAlerts(first: 10) { nodes { channel path change detail example count } } }"""
-MONITOR = """query($c: String!) { upstreamMonitor(channel: $c) { ruleVersion timeline { what summary } } }"""
+MONITOR = """query($c: SalesChannel!) { upstreamMonitor(channel: $c) { ruleVersion timeline { what summary } } }"""
 
 
 async def submit(api: Api, creds: Credentials, channel: str, data: Any) -> dict[str, Any]:
@@ -70,7 +70,7 @@ async def test_each_channel_payload_becomes_an_order_with_its_raw_status(
     [
         ("TAOBAO", '{"trade_fullinfo_get_response": {"trade": ', ["input", "payload"], "NOT_JSON"),
         ("TAOBAO", "[1, 2]", ["input", "payload"], "WRONG_SHAPE"),
-        ("JD", "{}", ["input", "channel"], "UNKNOWN_CHANNEL"),
+        ("WECHAT_MINI", "{}", ["input", "channel"], "UNKNOWN_CHANNEL"),  # a channel without a payload format
         ("DOUYIN", json.dumps({"data": {"shop_order_detail": {"order_id": "6919475937285932451",
                                                                "order_status": "2"}}}),
          ["input", "payload", "data", "shop_order_detail", "order_status"], "WRONG_SHAPE"),
@@ -162,3 +162,23 @@ async def test_pinned_schema_raises_counted_redacted_alerts(api: Api, creds: Cre
     assert any("gained data.shop_order_detail.receiver_phone" in e["summary"] for e in monitor["timeline"])
     denied = await api.gql(ALERTS, headers=creds.writer)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+RULES = """query($c: SalesChannel!, $first: Int!, $after: String) { cleaningRules(channel: $c, first: $first,
+  after: $after) { nodes { version } pageInfo { hasNextPage hasPreviousPage endCursor } } }"""
+
+
+async def test_cleaning_rule_versions_are_a_connection_newest_first(api: Api, creds: Credentials) -> None:
+    for suffix in ("A", "B", "C"):
+        rule = {"op": "drop_if_equals", "path": "order_id_suffix", "value": suffix}
+        saved = await api.gql(SAVE_RULES, {"input": {"channel": "TAOBAO", "rules": [rule]}}, headers=creds.admin)
+        assert saved["data"]["saveCleaningRules"]["userErrors"] == []
+    page = (await api.gql(RULES, {"c": "TAOBAO", "first": 2}, headers=creds.cs))["data"]["cleaningRules"]
+    assert [n["version"] for n in page["nodes"]] == [3, 2]
+    assert (page["pageInfo"]["hasNextPage"], page["pageInfo"]["hasPreviousPage"]) == (True, False)
+    after = {"c": "TAOBAO", "first": 2, "after": page["pageInfo"]["endCursor"]}
+    rest = (await api.gql(RULES, after, headers=creds.cs))["data"]["cleaningRules"]
+    assert [n["version"] for n in rest["nodes"]] == [1]
+    assert (rest["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasPreviousPage"]) == (False, True)
+    too_many = await api.gql(RULES, {"c": "TAOBAO", "first": 101}, headers=creds.cs)
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

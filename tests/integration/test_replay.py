@@ -24,7 +24,7 @@ REPLAY = """
 mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
   messages { channelOrderId ruleVersion diff applied error stored wouldBe }
   userErrors { field code } } }"""
-MESSAGES = """query($c: String!) { inboundMessages(channel: $c, first: 10, outcome: "APPLIED") {
+MESSAGES = """query($c: SalesChannel!) { inboundMessages(channel: $c, first: 10, outcome: "APPLIED") {
   nodes { source kind outcome } } }"""
 WINDOW = {"receivedFrom": "2000-01-01T00:00:00Z", "receivedTo": "2100-01-01T00:00:00Z"}
 
@@ -62,7 +62,7 @@ async def test_replay_dry_run_diff_then_apply_idempotently(api: Api, creds: Cred
     assert await order_ids(api) == ["902-3159896-1390916", "902-3159896-1390916-ERR"]
     async with api.runtime.core.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(ChannelIntake))).scalar_one() == 3
-    unknown = await api.gql(REPLAY, {"input": {"channel": "JD", **WINDOW}}, headers=creds.admin)
+    unknown = await api.gql(REPLAY, {"input": {"channel": "WECHAT_MINI", **WINDOW}}, headers=creds.admin)
     assert unknown["data"]["replayChannelMessages"]["userErrors"] == [{"field": ["input", "channel"],
                                                                       "code": "UNKNOWN_CHANNEL"}]  # fmt: skip
 
