@@ -13,10 +13,20 @@ import json
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from domain.intake.record import Refusal
 
 REFUSAL_STATUS = {Refusal.TOO_LARGE: 413, Refusal.KEY_REUSED: 422}
+
+
+class BodyTooLarge(Exception):
+    """A GraphQL body past its cap, whoever sent it: answered 413 with a GraphQL error."""
+
+
+async def too_large_response(_request: Request, exc: Exception) -> JSONResponse:
+    error = {"message": str(exc), "extensions": {"code": "PAYLOAD_TOO_LARGE"}}
+    return JSONResponse({"errors": [error]}, status_code=413)
 
 
 @dataclass(frozen=True)
