@@ -175,15 +175,23 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
         error_text = "; ".join(e.message for e in result.errors or []) or None
         failure = getattr(request.state, "inbound_failure", None)
-        await _close_message(request, Outcome.FAILED if failure else outcome, failure or error_text)
+        if failure:
+            await _close_message(request, Outcome.FAILED, failure, even_if_written=True)
+        else:
+            await _close_message(request, outcome, error_text)
         return await super().process_result(request, result)
 
 
-async def _close_message(request: Any, outcome: Outcome, error: str | None) -> None:
-    """Writes the outcome unless a resolver already did; a no-op for requests that were not recorded."""
+async def _close_message(request: Any, outcome: Outcome, error: str | None, *, even_if_written: bool = False) -> None:
+    """Writes the outcome unless a resolver already did (an unexpected failure is written even then:
+    it is what became of the request); a no-op for requests that were not recorded."""
     message_id = getattr(request.state, "inbound_message_id", None)
-    if message_id is not None and not getattr(request.state, "inbound_outcome_written", False):
-        await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=True)
+    written = getattr(request.state, "inbound_outcome_written", False)
+    if message_id is None or (written and not even_if_written):
+        return
+    if error is not None and getattr(request.state, "inbound_applied", False):
+        error = f"{error} (after part of the request was applied)"
+    await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=not written)
 
 
 def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:
