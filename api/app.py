@@ -38,6 +38,7 @@ from api.graphql.schema import build_schema
 from api.inbound import (
     REFUSAL_STATUS,
     BodyTooLarge,
+    declared_size,
     decode_json,
     graphql_request_problem,
     read_body,
@@ -78,7 +79,7 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
     recorded = await record(runtime.core.sessions, runtime.core.vault, arrival, max_body_bytes=limit)
     request.state.inbound_message_id = recorded.message_id
     if recorded.refusal is Refusal.TOO_LARGE:
-        raise BodyTooLarge(recorded.reason or "body too large")
+        raise BodyTooLarge(body.size, limit)
     if recorded.refusal is not None:
         raise HTTPException(REFUSAL_STATUS[recorded.refusal], recorded.reason)
     problem = None
@@ -94,11 +95,15 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
 
 async def _read_within_cap(request: Request, settings: Settings) -> None:
     """Unrecorded callers' bodies are capped too: `ORDERHUB_MAX_UPLOAD_BYTES` for multipart uploads,
-    `ORDERHUB_MAX_BODY_BYTES` otherwise. The body read is kept on the request for the GraphQL view."""
+    `ORDERHUB_MAX_BODY_BYTES` otherwise. A declared length past the cap is refused before a byte is
+    read; the body read is kept on the request for the GraphQL view."""
     limit = settings.max_upload_bytes if _is_multipart(request) else settings.max_body_bytes
+    declared = declared_size(request)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(declared, limit)
     body = await read_body(request, limit)
     if not body.complete:
-        raise BodyTooLarge(f"body of {body.size} bytes exceeds the limit of {limit}")
+        raise BodyTooLarge(body.size, limit)
 
 
 def _is_multipart(request: Request) -> bool:

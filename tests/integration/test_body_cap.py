@@ -76,3 +76,23 @@ async def test_multipart_upload_has_its_own_larger_cap(capped: Api, creds: Crede
     assert over.status_code == 413
     assert over.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert "exceeds the limit of 4000" in over.json()["errors"][0]["message"]
+
+
+async def test_upload_declared_past_its_cap_is_refused_before_it_is_read(capped: Api, creds: Credentials) -> None:
+    pulled = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(5):
+            pulled += 1
+            yield b"x" * 1000
+
+    headers = {
+        **creds.admin,
+        "Apollo-Require-Preflight": "true",
+        "Content-Type": "multipart/form-data; boundary=cap",
+        "Content-Length": "200000000",
+    }
+    response = await capped.client.post("/graphql", content=chunks(), headers=headers)
+    _assert_too_large(response, 200_000_000, 4000)
+    assert pulled == 0
