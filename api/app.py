@@ -35,11 +35,19 @@ from api.board import mount_board
 from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.inbound import REFUSAL_STATUS, decode_json, graphql_request_problem, read_body
+from api.inbound import (
+    REFUSAL_STATUS,
+    BodyTooLarge,
+    declared_size,
+    decode_json,
+    graphql_request_problem,
+    read_body,
+    too_large_response,
+)
 from api.payments import router as payments_router
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
-from domain.intake.record import Arrival, close, record
+from domain.intake.record import Arrival, Refusal, close, record
 from domain.settings import Settings, get_settings
 from workers.runtime import Runtime, build_runtime
 
@@ -70,10 +78,12 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
     )
     recorded = await record(runtime.core.sessions, runtime.core.vault, arrival, max_body_bytes=limit)
     request.state.inbound_message_id = recorded.message_id
+    if recorded.refusal is Refusal.TOO_LARGE:
+        raise BodyTooLarge(body.size, limit)
     if recorded.refusal is not None:
         raise HTTPException(REFUSAL_STATUS[recorded.refusal], recorded.reason)
     problem = None
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if not _is_multipart(request):
         problem = graphql_request_problem(body.head)
     if problem is not None:
         await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, problem, release_key=True)
@@ -81,6 +91,23 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
     if partner is None:
         await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, "invalid API key")
     return recorded.message_id
+
+
+async def _read_within_cap(request: Request, settings: Settings) -> None:
+    """Unrecorded callers' bodies are capped too: `ORDERHUB_MAX_UPLOAD_BYTES` for multipart uploads,
+    `ORDERHUB_MAX_BODY_BYTES` otherwise. A declared length past the cap is refused before a byte is
+    read; the body read is kept on the request for the GraphQL view."""
+    limit = settings.max_upload_bytes if _is_multipart(request) else settings.max_body_bytes
+    declared = declared_size(request)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(declared, limit)
+    body = await read_body(request, limit)
+    if not body.complete:
+        raise BodyTooLarge(body.size, limit)
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
 # A browser form can post multipart without a preflight; one of these headers proves the caller could not.
@@ -92,13 +119,14 @@ async def get_context(request: HTTPConnection) -> Context:
     if request.scope["type"] == "websocket":
         return Context(runtime, Anonymous("no connection_init yet"))
     assert isinstance(request, Request)
-    if request.headers.get("content-type", "").startswith("multipart/form-data") and not any(
-        request.headers.get(h) for h in PREFLIGHT_HEADERS
-    ):
+    if _is_multipart(request) and not any(request.headers.get(h) for h in PREFLIGHT_HEADERS):
         raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
+    partner_request = request.method == "POST" and api_key_of(request.headers) is not None
+    if request.method == "POST" and not partner_request:
+        await _read_within_cap(request, runtime.settings)
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
     message_id = None
-    if request.method == "POST" and api_key_of(request.headers) is not None:
+    if partner_request:
         message_id = await _record_partner_request(
             request, runtime, principal if isinstance(principal, Partner) else None
         )
@@ -152,15 +180,23 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         outcome = Outcome.REJECTED if result.errors else Outcome.APPLIED
         error_text = "; ".join(e.message for e in result.errors or []) or None
         failure = getattr(request.state, "inbound_failure", None)
-        await _close_message(request, Outcome.FAILED if failure else outcome, failure or error_text)
+        if failure:
+            await _close_message(request, Outcome.FAILED, failure, even_if_written=True)
+        else:
+            await _close_message(request, outcome, error_text)
         return await super().process_result(request, result)
 
 
-async def _close_message(request: Any, outcome: Outcome, error: str | None) -> None:
-    """Writes the outcome unless a resolver already did; a no-op for requests that were not recorded."""
+async def _close_message(request: Any, outcome: Outcome, error: str | None, *, even_if_written: bool = False) -> None:
+    """Writes the outcome unless a resolver already did (an unexpected failure is written even then:
+    it is what became of the request); a no-op for requests that were not recorded."""
     message_id = getattr(request.state, "inbound_message_id", None)
-    if message_id is not None and not getattr(request.state, "inbound_outcome_written", False):
-        await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=True)
+    written = getattr(request.state, "inbound_outcome_written", False)
+    if message_id is None or (written and not even_if_written):
+        return
+    if error is not None and getattr(request.state, "inbound_applied", False):
+        error = f"{error} (after part of the request was applied)"
+    await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=not written)
 
 
 def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:
@@ -198,6 +234,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await app.state.runtime.close()
 
     app = FastAPI(title="orderhub", lifespan=lifespan)
+    app.add_exception_handler(BodyTooLarge, too_large_response)
     if runtime is not None:
         app.state.runtime = runtime
 

@@ -13,10 +13,24 @@ import json
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from domain.intake.record import Refusal
 
 REFUSAL_STATUS = {Refusal.TOO_LARGE: 413, Refusal.KEY_REUSED: 422}
+
+
+class BodyTooLarge(Exception):
+    """A GraphQL body past its cap, whoever sent it: answered 413 with a GraphQL error. The reason
+    is worded as the record stage stores it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"body of {size} bytes exceeds the limit of {limit}")
+
+
+async def too_large_response(_request: Request, exc: Exception) -> JSONResponse:
+    error = {"message": str(exc), "extensions": {"code": "PAYLOAD_TOO_LARGE"}}
+    return JSONResponse({"errors": [error]}, status_code=413)
 
 
 @dataclass(frozen=True)
@@ -47,10 +61,15 @@ async def read_body(request: Request, limit: int) -> Body:
     return Body(head, len(head))
 
 
-async def _whole_size(request: Request, seen: int) -> int:
+def declared_size(request: Request) -> int | None:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and len(declared) < 19 and int(declared) >= seen:
-        return int(declared)
+    return int(declared) if declared.isdigit() and len(declared) < 19 else None
+
+
+async def _whole_size(request: Request, seen: int) -> int:
+    declared = declared_size(request)
+    if declared is not None and declared >= seen:
+        return declared
     async for chunk in request.stream():
         seen += len(chunk)
     return seen

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     stuck_after_ship_request_minutes: int = 240
     max_body_bytes: int = 2_000_000
+    # Multipart GraphQL requests (staff uploading bank statements) may be larger than other bodies.
+    max_upload_bytes: int = 200_000_000
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 20
     graphql_max_tokens: int = 20_000

@@ -76,6 +76,7 @@ class Context(BaseContext):
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         self.inbound_message_id = inbound_message_id
         self._applied_in_work = False
+        self._refusals: list[str] = []  # of this request's mutations, for its recorded outcome
         self.loaders = Loaders(runtime)
 
     @property
@@ -102,18 +103,30 @@ class Context(BaseContext):
         async with self.runtime.core.sessions() as session, session.begin():
             yield session
         if self._applied_in_work:
+            self.request.state.inbound_applied = True
             self._outcome_written()
         self.runtime.relay.notify()
 
+    def _refused_in_part(self) -> str | None:
+        return f"refused in part: {'; '.join(self._refusals)}" if self._refusals else None
+
     async def mark_applied(self, session: AsyncSession) -> None:
-        """Closes the recorded request in the same unit of work as the change it caused."""
+        """Closes the recorded request in the same unit of work as the change it caused; refusals of
+        the request's other mutations stay in its error."""
         if self.inbound_message_id is not None:
-            await mark_outcome(session, self.inbound_message_id, Outcome.APPLIED)
+            await mark_outcome(session, self.inbound_message_id, Outcome.APPLIED, self._refused_in_part())
             self._applied_in_work = True
 
     async def record_outcome(self, outcome: Outcome, error: str | None = None) -> None:
+        """A request of several mutations is APPLIED if any of them was, with the others' refusals as
+        its error: the stored outcome tells what became of every part, not only of the last one."""
         if self.inbound_message_id is None:
             return
+        if outcome is Outcome.REJECTED:
+            self._refusals.append(error or "refused")
+            error = "; ".join(self._refusals)
+            if getattr(self.request.state, "inbound_applied", False):
+                outcome, error = Outcome.APPLIED, self._refused_in_part()
         await close(self.runtime.core.sessions, self.inbound_message_id, outcome, error)
         self._outcome_written()
 

@@ -1,4 +1,7 @@
-"""Find recorded messages that never got an outcome: their processor stopped between stages."""
+"""Find recorded messages that never got an outcome: their processor stopped between stages.
+
+Every entry point writes an outcome for whatever it refused, applied or failed on, in the same
+request; a message still PENDING after the grace period can only be one whose process died."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage, Outcome
 
-ABANDONED = "no outcome recorded: the process handling it stopped; replay the message to apply it"
+ABANDONED = "abandoned: the process handling it stopped before writing an outcome; replay the message to apply it"
 
 
 async def fail_abandoned(session: AsyncSession, grace: timedelta) -> int:

@@ -4,16 +4,19 @@ bound to their channels, throttled staff sign-in."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from api.app import create_app
 from api.pubsub import PushHub
-from domain.access.service import disable_staff, issue_partner_key, set_staff_roles
+from domain.access import service as access_service
+from domain.access.service import create_staff, disable_staff, issue_partner_key, set_staff_roles
 from domain.clock import utcnow
 from domain.outbox.service import Outbox
 from tests.conftest import Api, Credentials
@@ -197,3 +200,55 @@ async def test_channel_bound_key_cannot_report_on_another_channels_order(api: Ap
     assert refused["data"]["reportOrderCustomer"]["userErrors"] == [
         {"field": ["input", "channelOrderId"], "code": "NOT_FOUND"}
     ]
+
+
+# Argon2 costs far apart: the slow one takes a large fraction of a second, the fast one microseconds.
+SLOW_HASH = PasswordHash((Argon2Hasher(time_cost=12, memory_cost=65536, parallelism=1),))
+FAST_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+
+
+async def _ticks_during(work: Awaitable[Any]) -> int:
+    """How often another coroutine on the same loop ran while `work` was awaited."""
+    ticks, done = 0, False
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await work
+    finally:
+        done = True
+        await ticker
+    return ticks
+
+
+async def _login_ticks(api: Api, email: str) -> int:
+    async def login() -> None:
+        result = await api.gql(LOGIN, {"input": {"email": email, "password": "correct horse battery"}})
+        assert "errors" not in result
+
+    return await _ticks_during(login())
+
+
+async def test_staff_password_hashing_and_checking_run_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow hash leaves the loop serving: a ticker runs through it, so a slow hash sees many more ticks
+    than a fast one; on the loop, both would see only the ticks of the database calls around them."""
+    creating = {}
+    for email, hasher in (("fast@shop.example", FAST_HASH), ("slow@shop.example", SLOW_HASH)):
+        monkeypatch.setattr(access_service, "_passwords", hasher)
+        async with api.runtime.core.sessions() as session, session.begin():
+            creating[email] = await _ticks_during(create_staff(session, email, "correct horse battery", ["cs"]))
+    assert creating["slow@shop.example"] > 5 * creating["fast@shop.example"], creating
+    fast = await _login_ticks(api, "fast@shop.example")
+    slow = await _login_ticks(api, "slow@shop.example")  # checked at the cost stored in its hash
+    assert slow > 5 * fast, (slow, fast)
+    unknown_slow = await _login_ticks(api, "nobody@shop.example")  # hashed anyway, at SLOW_HASH's cost
+    monkeypatch.setattr(access_service, "_passwords", FAST_HASH)
+    unknown_fast = await _login_ticks(api, "nobody@shop.example")
+    assert unknown_slow > 5 * unknown_fast, (unknown_slow, unknown_fast)

@@ -227,6 +227,7 @@ async def test_graphql_body_over_the_cap_is_413(api: Api, creds: Credentials) ->
     finally:
         core.settings = original
     assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     message = await only_message(api)
     assert message.outcome == Outcome.REJECTED and message.body_size > 5000
     assert message.error == f"body of {message.body_size} bytes exceeds the limit of 1000"
