@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
+from api.demo_edges import edges_demo
 from api.demo_fulfilment import fulfilment_demo
 from api.demo_health import health_demo
 from api.demo_prediction import prediction_demo
@@ -217,6 +218,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
+    await edges_demo(runtime, port)
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
     _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")

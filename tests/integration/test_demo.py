@@ -29,7 +29,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     full = result.stdout
-    money = full.split("== money:", 1)[1].split("== health:", 1)[0]
+    money, edges = full.split("== money:", 1)[1].split("== health:", 1)[0].split("== edges:", 1)
     health = full.split("== health:", 1)[1].split("== identity:", 1)[0]
     identity_section = full.split("== identity:", 1)[1].split("== try it", 1)[0]
     out = full.split("== money:", 1)[0]
@@ -82,6 +82,13 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert "double postings: 0" in money
     assert re.search(r"match rate: \d+\.\d\d% of \d+ statement lines", money)
     assert re.search(r"reversed duplicate notification \S+R: -\d+\.\d\d CNY", money)
+    kinds_opened = re.findall(r"voucher posted: yes; .*; exception (\w+)$", edges, re.MULTILINE)
+    assert kinds_opened == ["PAYMENT_AMOUNT_MISMATCH", "PAYMENT_AMOUNT_MISMATCH", "PAYMENT_CURRENCY_MISMATCH",
+                            "PAYMENT_ON_CLOSED_ORDER", "UNMATCHED_PAYMENT"], edges  # fmt: skip
+    assert "orders paid with a wrong amount or currency: 0 of 4" in edges and "order PAID" not in edges
+    assert len(re.findall(r"-> HTTP 4\d\d REJECTED \w", edges)) == 6, edges  # and the long key's first use APPLIED
+    assert "5xx answers: 0, messages without an outcome: 0" in edges
+    assert re.search(r"runs made: 1 \(lianlian.*\n.*answered: ALREADY_RECONCILING\n", edges), edges
     verdicts = re.findall(
         r"^   ([A-Za-z -]+?)\s+(\d+)/(\d+)\s+(\d+\.\d\d%|n/a)\s+healthy [<>] \d+\.\d\d%\s+(healthy|UNHEALTHY|no data)$",
         health,
