@@ -339,7 +339,7 @@ INTAKE_RULES = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(
   ruleSet { version } userErrors { field message code } } }"""
 INTAKE_ALERTS = """{ driftAlerts(first: 50) { nodes { channel path change detail example count } } }"""
 INTAKE_REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {
-  messages { channelOrderId diff applied error outcomeBefore } userErrors { code } } }"""
+  messages { channelOrderId diff applied error outcomeBefore supersedes } userErrors { code } } }"""
 INTAKE_MONITOR = """query($c: SalesChannel!) { upstreamMonitor(channel: $c) { timeline { what summary } } }"""
 INTAKE_RULE_SETS = {
     "AMAZON": [{"op": "drop_if_equals", "path": "order.order_id_suffix", "value": "ERR"}],
@@ -405,9 +405,19 @@ async def _channel_intake_demo(port: int, bridge_key: str, staff_email: str, pas
               f"{len(changed)} would change")  # fmt: skip
         if changed:
             print(f"     e.g. {json.dumps(changed[0]['diff'])}")
-        for channel in ("DOUYIN", "WECHAT_CHANNELS"):
+        superseding = sum(m["supersedes"] is not None for m in dry["replayChannelMessages"]["messages"])
+        print(f"   ... of which {superseding} name the sale differently: applying makes the old order VOID, once")
+        for channel in ("AMAZON", "DOUYIN", "WECHAT_CHANNELS"):
             real = await _gql(client, INTAKE_REPLAY, {"input": {"channel": channel, "apply": True, **window}}, staff)
             messages = real["replayChannelMessages"]["messages"]
+            if channel == "AMAZON":
+                again = await _gql(
+                    client, INTAKE_REPLAY, {"input": {"channel": channel, "apply": True, **window}}, staff
+                )
+                twice = sum(m["supersedes"] is not None for m in again["replayChannelMessages"]["messages"])
+                print(f"   replay applied, AMAZON: {sum(m['supersedes'] is not None for m in messages)} -ERR orders "
+                      f"superseded by the right number; applied again: {twice} more")  # fmt: skip
+                continue
             rescued = sum(m["applied"] and m["outcomeBefore"] == "REJECTED" for m in messages)
             again = sum(m["applied"] and m["outcomeBefore"] != "REJECTED" for m in messages)
             print(

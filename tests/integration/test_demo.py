@@ -74,6 +74,12 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert re.search(r"replay dry run, AMAZON: \d+ messages, [1-9]\d* would change", intake)
     assert re.search(r'"channelOrderId": \["\d{3}-\d{7}-\d{7}-ERR", "\d{3}-\d{7}-\d{7}"\]', intake)
     assert re.search(r"replay applied, DOUYIN: [1-9]\d* refused payloads now accepted", intake)
+    superseding = int(re.search(r"of which (\d+) name the sale differently", intake).group(1))
+    assert superseding > 0
+    assert (
+        f"replay applied, AMAZON: {superseding} -ERR orders superseded by the right number; applied again: 0 more"
+        in intake
+    )
     assert re.search(r"after the rules: \d+ payloads, 0 refused, 0 order numbers ending in -ERR", intake)
     assert "payloads gained order.order_id_suffix on" in intake
     assert "rule v1 drops it when it is 'ERR'" in intake
