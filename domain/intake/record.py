@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -109,7 +110,16 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 async def record(
     sessions: Callable[[], AsyncSession], vault: Vault, arrival: Arrival, *, max_body_bytes: int
 ) -> Recorded:
-    """Store the message and commit; a refusal of the record stage is stored with its outcome."""
+    """Store the message and commit; a refusal of the record stage is stored with its outcome.
+
+    A pooled connection the database dropped while we used it (a restart, a terminated backend) is ours to
+    replace, not the sender's problem: the store is tried once more on a fresh connection."""
+    try:
+        async with sessions() as session, session.begin():
+            return await _store(session, vault, arrival, max_body_bytes)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
     async with sessions() as session, session.begin():
         return await _store(session, vault, arrival, max_body_bytes)
 
