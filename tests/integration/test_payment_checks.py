@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
-from pydantic import SecretStr
 from sqlmodel import select
 
 from domain.fulfilment.models import OrderException
@@ -41,6 +40,7 @@ from tests.integration.test_payments import (
     order_id,
     payment_messages,
     post_wechat,
+    providers_configured,
     rows,
 )
 
@@ -65,23 +65,10 @@ def providers() -> Providers:
 @pytest.fixture
 async def merchant(api: Api, providers: Providers, tmp_path: Path) -> AsyncIterator[Api]:
     """Every provider configured, with this merchant's own ids at WeChat Pay and Alipay as the sim names them."""
-    core = api.runtime.core
-    original = core.settings
-    core.settings = original.model_copy(
-        update={
-            "wechatpay_platform_public_key_path": providers.wechat.write_public_key(tmp_path / "wechat.pem"),
-            "wechatpay_platform_serial": providers.wechat.serial,
-            "wechatpay_apiv3_key": SecretStr(providers.wechat.apiv3_key),
-            "alipay_public_key_path": providers.alipay.write_public_key(tmp_path / "alipay.pem"),
-            "payment_webhook_secrets": {"lianlian": SecretStr(GENERIC_SECRET)},
-            "wechatpay_mchid": WECHATPAY_MCHID,
-            "wechatpay_appid": WECHATPAY_APPID,
-            "alipay_seller_id": ALIPAY_SELLER_ID,
-            "alipay_app_id": ALIPAY_APP_ID,
-        }
-    )
-    yield api
-    core.settings = original
+    ids = {"wechatpay_mchid": WECHATPAY_MCHID, "wechatpay_appid": WECHATPAY_APPID,
+           "alipay_seller_id": ALIPAY_SELLER_ID, "alipay_app_id": ALIPAY_APP_ID}  # fmt: skip
+    async with providers_configured(api, providers, tmp_path, **ids) as configured:
+        yield configured
 
 
 async def status_of(api: Api, oid: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ def platforms() -> Providers:
     return Providers(WechatPayPlatform(), AlipayPlatform())
 
 
-@pytest.fixture
-async def pay(api: Api, platforms: Providers, tmp_path: Path) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def providers_configured(api: Api, platforms: Providers, tmp_path: Path, **extra: Any) -> AsyncIterator[Api]:
+    """Every provider configured with the platforms' keys (and `extra` settings) for the length of a test."""
     core = api.runtime.core
     original = core.settings
     core.settings = original.model_copy(
@@ -58,10 +60,19 @@ async def pay(api: Api, platforms: Providers, tmp_path: Path) -> AsyncIterator[A
             "wechatpay_apiv3_key": SecretStr(platforms.wechat.apiv3_key),
             "alipay_public_key_path": platforms.alipay.write_public_key(tmp_path / "alipay.pem"),
             "payment_webhook_secrets": {"lianlian": SecretStr(GENERIC_SECRET)},
+            **extra,
         }
     )
-    yield api
-    core.settings = original
+    try:
+        yield api
+    finally:
+        core.settings = original
+
+
+@pytest.fixture
+async def pay(api: Api, platforms: Providers, tmp_path: Path) -> AsyncIterator[Api]:
+    async with providers_configured(api, platforms, tmp_path) as configured:
+        yield configured
 
 
 async def order_id(api: Api, creds: Credentials) -> int:
