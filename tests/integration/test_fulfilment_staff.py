@@ -20,7 +20,7 @@ from tests.integration.fulfilment_fixtures import (
     request_ship,
     scan,
 )
-from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
+from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 
 MY_ORDERS = """query { myOrders(first: 10) { edges { node { id status warehouseCode currentOperator
   predictedNextAt lastStageDuration { seconds text } backtrack { blockingPoint { operator summary } } } } } }"""
@@ -151,7 +151,7 @@ async def test_shipped_notification_job_checks_the_parcel_left(api: Api, creds: 
     ctx = {"runtime": api.runtime}
     now = utcnow()
     await request_ship(api, who, order["id"], now - timedelta(hours=2))
-    assert await notify_customer_shipped(ctx, key, 3) is False  # a forged job for a clicked order tells nobody
+    assert await record_shipped_notice(ctx, key, 3) is False  # a forged job for a clicked order tells nobody
     await api.gql(WAREHOUSE, {"input": confirmation(now - timedelta(hours=1), "DO-1")}, headers=creds.wms_only)
     [job] = await outbox_rows(api, "notify_customer_shipped")
-    assert await notify_customer_shipped(ctx, **job.payload) is True
+    assert await record_shipped_notice(ctx, **job.payload) is True
