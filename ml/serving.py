@@ -16,13 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.orders.status import FINAL, OrderStatus
 from ml.eventlog import Event
 from ml.features import Timeline, features
 from ml.model import Baseline, Prediction
 from ml.registry import Artifact
 
 log = logging.getLogger(__name__)
-FINAL = frozenset({"DELIVERED", "COMPLETED", "CANCELLED", "REFUNDED", "MERGED", "VOID"})
+NOTHING_TO_PREDICT = frozenset(str(status) for status in FINAL | {OrderStatus.DELIVERED, OrderStatus.MERGED})
+"""Last steps after which no forecast is made: the order's life ended, or its next move is not a step of the
+flow but a decision (completion after the return window, a person splitting a merged group)."""
 MODEL = "MODEL"
 BASELINE = "BASELINE"
 HORIZON_S = 365 * 86400.0  # an uncalibrated interval is unbounded; a date needs a bound
@@ -48,7 +51,7 @@ def forecast(
         return _none("an order without events")
     prefix = sorted(events, key=lambda e: e.at)
     last = prefix[-1]
-    if last.activity in FINAL:
+    if last.activity in NOTHING_TO_PREDICT:
         return None
     row = features(prefix, timeline)
     if artifact is None:

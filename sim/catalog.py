@@ -64,8 +64,6 @@ CATALOG: Final[tuple[Product, ...]] = (
     Product("SKU-PET-002", "豆腐猫砂 6L×4袋", "Tofu Cat Litter, 6L x 4 Bags", 6990, 8),
 )
 
-BY_SKU: Final[dict[str, Product]] = {product.sku: product for product in CATALOG}
-
 WAREHOUSES: Final[tuple[str, ...]] = ("WH-SH-01", "WH-GZ-02", "WH-CD-03")
 # Shanghai serves the east coast, where most of the volume is; Chengdu is the small western overflow site.
 WAREHOUSE_WEIGHTS: Final[tuple[int, ...]] = (50, 32, 18)

@@ -76,7 +76,7 @@ def generate_fulfilment(
         fates[order.channel_order_id] = fate
         produced = [e for e in _order_events(rng, order, fate) if e.at <= cutoff]
         events.extend(produced)
-        _score(truth, fate, produced, cutoff, stuck_after)
+        count_truth(truth, fate, produced, cutoff, stuck_after)
     events.sort(key=lambda e: (e.at, e.order.channel_order_id))
     truth["orders"] = len(paid)
     return SimFulfilment(cutoff, tuple(events), fates, dict(truth))
@@ -234,7 +234,7 @@ def _carrier(
     return FulfilmentEvent(at, "carrier", order, body)
 
 
-def _score(
+def count_truth(
     truth: Counter[str],
     fate: str,
     produced: list[FulfilmentEvent],

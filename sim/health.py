@@ -19,7 +19,7 @@ from random import Random
 from typing import Final
 
 from sim.day import SimDay, SimOrder
-from sim.fulfilment import NORMAL, FulfilmentEvent, SimFulfilment, _score, generate_fulfilment
+from sim.fulfilment import NORMAL, FulfilmentEvent, SimFulfilment, count_truth, generate_fulfilment
 from sim.statements import BillRow
 
 SOURCES: Final = {
@@ -128,7 +128,7 @@ def generate_health(day: SimDay, cutoff: datetime, *, limit: int | None = None) 
             truth["drift"] += 2  # SHIP_REQUESTED -> PAID -> SHIP_REQUESTED: two changes no path needs
         events.extend(produced)
         scored: Counter[str] = Counter()
-        _score(scored, fate, [e for e in produced if e.kind in ("request", "warehouse", "carrier")], cutoff,
+        count_truth(scored, fate, [e for e in produced if e.kind in ("request", "warehouse", "carrier")], cutoff,
                timedelta(days=365))  # fmt: skip
         opened = sum(n for k, n in scored.items() if k.startswith("fault:"))
         truth["exceptions"] += opened

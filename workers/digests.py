@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workers.jobs import _runtime, unit_of_work
+from workers.jobs import runtime_of, unit_of_work
 from workers.notifiers import Robot, broadcast, robots_from_settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ async def deliver_digest(
     mark_sent: Callable[[AsyncSession, list[Pending]], Awaitable[None]],
 ) -> int:
     """`collect` reads what is unsent and its message (None: nothing to send); returns how many items left."""
-    robots = robots_from_settings(_runtime(ctx).settings) if robots is None else robots
+    robots = robots_from_settings(runtime_of(ctx).settings) if robots is None else robots
     if not robots:
         return 0
     async with unit_of_work(ctx) as session:

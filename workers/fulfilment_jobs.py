@@ -1,4 +1,4 @@
-"""Fulfilment jobs: the cron that finds orders stuck after a ship request, and the shipped notification."""
+"""Fulfilment jobs: the cron that finds orders stuck after a ship request, and the shipped notice."""
 
 from __future__ import annotations
 
@@ -24,13 +24,18 @@ async def find_stuck_shipments(ctx: dict[str, Any]) -> int:
         return await open_stuck_exceptions(session, Outbox(), threshold, utcnow())
 
 
-async def notify_customer_shipped(ctx: dict[str, Any], order_id: int, version: int) -> bool:
-    """Enqueued only by physical outbound evidence; checks again that the parcel left before telling anyone."""
+async def record_shipped_notice(ctx: dict[str, Any], order_id: int, version: int) -> bool:
+    """Runs as the job NOTIFY_SHIPPED_JOB, enqueued only by physical outbound evidence. There is no push
+    provider yet, so nothing is sent: it checks again that the parcel left and logs the notice the customer
+    is owed, so that the log shows which customers a provider would have told."""
     async with unit_of_work(ctx) as session:
         order = await session.get(Order, order_id)
     if order is None or order.shipped_at is None:
         return False
     log.info(
-        "order %s shipped at %s: customer notified (tracking %s)", order_id, order.shipped_at, order.tracking_number
+        "order %s shipped at %s: customer is owed a shipped notice (tracking %s); none sent, no push provider",
+        order_id,
+        order.shipped_at,
+        order.tracking_number,
     )
     return True

@@ -14,13 +14,13 @@ from domain.health.models import HealthAlert
 from domain.health.service import refresh
 from domain.health.windows import Period
 from workers.digests import deliver_digest
-from workers.jobs import _runtime, unit_of_work
+from workers.jobs import runtime_of, unit_of_work
 from workers.notifiers import Robot
 
 
 async def compute_health(ctx: dict[str, Any]) -> int:
     """The hour that just ended and the day so far; returns how many alerts were raised or cleared."""
-    settings = _runtime(ctx).settings
+    settings = runtime_of(ctx).settings
     tz = ZoneInfo(settings.merchant_timezone)
     now = utcnow()
     async with unit_of_work(ctx) as session:

@@ -34,14 +34,14 @@ TRANSIENT = (OperationalError, RedisConnectionError, ConnectionError, TimeoutErr
 VERSION_RACE = ("uq_order_event_version", "order_event.order_id, order_event.version")
 
 
-def _runtime(ctx: dict[str, Any]) -> Runtime:
+def runtime_of(ctx: dict[str, Any]) -> Runtime:
     runtime: Runtime = ctx["runtime"]
     return runtime
 
 
 @asynccontextmanager
 async def unit_of_work(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     try:
         async with runtime.core.sessions() as session, session.begin():
             yield session
@@ -68,7 +68,7 @@ async def check_payment_deadline(ctx: dict[str, Any], order_id: int) -> bool:
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Sends outbox rows a crash left behind; rows younger than the grace period are the relay's. A large
     backlog is sent over several runs, each well within the default queue's job timeout."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     grace = timedelta(seconds=runtime.settings.outbox_grace_seconds)
     until = time.monotonic() + SWEEP_SECONDS
     sent = 0
@@ -84,14 +84,14 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 async def sweep_inbound(ctx: dict[str, Any]) -> int:
     """Messages whose processor died keep no outcome; mark them so that they are visible and replayable."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     async with unit_of_work(ctx) as session:
         return await fail_abandoned(session, timedelta(seconds=runtime.settings.outbox_grace_seconds * 10))
 
 
 async def group_pending_orders(ctx: dict[str, Any], order_id: int) -> int | None:
     """Groups a pending order with its buyer's duplicates once the merge window passed; the parent id or None."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     outbox = Outbox()
     async with unit_of_work(ctx) as session:
         settings = runtime.settings

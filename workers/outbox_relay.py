@@ -12,7 +12,6 @@ from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -143,7 +142,3 @@ class OutboxRelay:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-
-
-def redis_client(url: str) -> Redis:
-    return Redis.from_url(url)

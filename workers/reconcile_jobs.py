@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
 from domain.reconcile import service
-from workers.jobs import _runtime, unit_of_work
+from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[int]:
     """Wakes hourly and acts in the configured local hour (09:00 Asia/Shanghai by default), so the hour and
     time zone stay settings rather than a schedule frozen at import. Returns the ids of the runs it made."""
-    settings = _runtime(ctx).settings
+    settings = runtime_of(ctx).settings
     if not force and not service.due(utcnow(), ZoneInfo(settings.reconcile_timezone), settings.reconcile_hour):
         return []
     try:

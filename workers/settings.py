@@ -8,7 +8,8 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
-from workers.fulfilment_jobs import find_stuck_shipments, notify_customer_shipped
+from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
+from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
@@ -19,7 +20,7 @@ from workers.runtime import Runtime
 
 FUNCTIONS = [
     func(check_payment_deadline, max_tries=5),
-    func(notify_customer_shipped, max_tries=5),
+    func(record_shipped_notice, name=NOTIFY_SHIPPED_JOB, max_tries=5),
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
     func(push_health_alerts, max_tries=5),

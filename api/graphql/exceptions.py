@@ -82,9 +82,9 @@ class OrderException(Node):
 
     @strawberry.field(description="Null for evidence about an order orderhub does not know.")
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
-        from api.graphql.fulfilment import _order
+        from api.graphql.fulfilment import load_any_order
 
-        return await _order(info, self.row.order_id)
+        return await load_any_order(info, self.row.order_id)
 
 
 async def load_exceptions(info: Info[Context, None], ids: list[int]) -> list[OrderException]:

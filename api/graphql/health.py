@@ -236,9 +236,9 @@ class DriftingOrder:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
-        from api.graphql.fulfilment import _order
+        from api.graphql.fulfilment import load_any_order
 
-        return await _order(info, self.order_id)
+        return await load_any_order(info, self.order_id)
 
 
 @strawberry.type(description="Mis-attributed orders sharing a landing URL and utm_source (null: missing).")
@@ -283,9 +283,9 @@ class IdDisagreement:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
-        from api.graphql.fulfilment import _order
+        from api.graphql.fulfilment import load_any_order
 
-        return await _order(info, self.order_id)
+        return await load_any_order(info, self.order_id)
 
 
 @strawberry.type
@@ -303,9 +303,9 @@ class UnmatchedItem:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
-        from api.graphql.fulfilment import _order
+        from api.graphql.fulfilment import load_any_order
 
-        return await _order(info, self.order_id)
+        return await load_any_order(info, self.order_id)
 
 
 @strawberry.type
@@ -717,9 +717,9 @@ class ReportOrderCustomerPayload:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
-        from api.graphql.fulfilment import _order
+        from api.graphql.fulfilment import load_any_order
 
-        return await _order(info, self.order_id)
+        return await load_any_order(info, self.order_id)
 
 
 async def compute_and_alert(

@@ -15,7 +15,7 @@ from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
 from api.graphql.ids import decode_cursor, encode_cursor, encode_gid
 from api.graphql.node import Node, visible_row
-from api.graphql.orders import Order, SalesChannel, _load_payload_orders
+from api.graphql.orders import Order, SalesChannel, load_payload_orders
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
@@ -168,7 +168,7 @@ class SubmitChannelOrderPayload:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> Order | None:
-        return (await _load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
+        return (await load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
 
 
 @strawberry.input

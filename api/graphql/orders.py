@@ -468,7 +468,7 @@ class SubmitOrdersInput:
     orders: list[OrderInput] = strawberry.field(description=f"At most {MAX_BATCH}; all are applied or none.")
 
 
-async def _load_payload_orders(info: Info[Context, None], ids: list[int]) -> list[Order]:
+async def load_payload_orders(info: Info[Context, None], ids: list[int]) -> list[Order]:
     async with info.context.read() as session:
         rows = await queries.get_orders(session, queries.EVERYONE, ids)
     return [Order.of(rows[i]) for i in ids]
@@ -481,7 +481,7 @@ class SubmitOrderPayload:
 
     @strawberry.field
     async def order(self, info: Info[Context, None]) -> Order | None:
-        return (await _load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
+        return (await load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
 
 
 @strawberry.type
@@ -491,7 +491,7 @@ class SubmitOrdersPayload:
 
     @strawberry.field
     async def orders(self, info: Info[Context, None]) -> list[Order]:
-        return await _load_payload_orders(info, self.order_ids)
+        return await load_payload_orders(info, self.order_ids)
 
 
 def _submission(order: OrderInput) -> OrderSubmission:

@@ -61,4 +61,3 @@ def allow(**kwargs: Any) -> list[PermissionExtension]:
 
 
 READ_ORDERS = dict(scopes=frozenset({Scope.ORDERS_READ, Scope.ORDERS_WRITE}), any_staff=True, customers=True)
-STAFF_OR_PARTNER = dict(scopes=frozenset(Scope), any_staff=True)

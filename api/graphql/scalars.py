@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as PyDecimal
 from typing import NewType
 
 import strawberry
@@ -33,7 +32,3 @@ class Money:
     @classmethod
     def of(cls, minor: int, currency: str) -> Money:
         return cls(amount=format_minor(minor, currency), currency_code=currency)  # type: ignore[arg-type]
-
-
-def to_decimal(money: Money) -> PyDecimal:
-    return PyDecimal(str(money.amount))

@@ -41,7 +41,6 @@ NEXT_STEP: dict[OrderStatus, str] = {
     S.SHIPPED: "signed",
     S.DELIVERED: "completed",
 }
-_DONE = FINAL | {S.COMPLETED}
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime, *, oper
     status = S(order.status)
     since = order.stage_entered_at or last.at
     seconds = max(0, int((now - since).total_seconds()))
-    waiting_for = None if status in _DONE else NEXT_STEP.get(status)
+    waiting_for = None if status in FINAL else NEXT_STEP.get(status)
     place = where(order, operator_shown=operator_shown)
     if waiting_for is None:
         summary = f"{STEP_LABEL[status]} {format_duration(seconds)} ago"

@@ -26,12 +26,23 @@ from domain.health.customer_refs import CustomerReport, record_customer_ref
 from domain.health.models import ExternalSystem
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
-from domain.orders.status import PHYSICAL_SOURCES, EventType, OrderStatus, Source, TransitionRefused, decide, rank
+from domain.orders.status import (
+    NOT_TO_SHIP,
+    PHYSICAL_SOURCES,
+    EventType,
+    OrderStatus,
+    Source,
+    TransitionRefused,
+    decide,
+    rank,
+)
 from domain.outbox.service import Outbox
 from domain.prediction.service import schedule_prediction
 from domain.sql import dialect, insert_ignore
 
 NOTIFY_SHIPPED_JOB = "notify_customer_shipped"
+"""The outbox job for a parcel that left. The name is what queued rows carry, so it stays; until a push provider
+exists the job only logs the notice owed (`workers.fulfilment_jobs.record_shipped_notice`)."""
 S = OrderStatus
 
 _MILESTONES: dict[EvidenceKind, tuple[EventType, str]] = {
@@ -210,7 +221,7 @@ class FulfilmentService:
     async def _apply(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, rule: ShippedRule) -> None:
         status = S(order.status)
         now = utcnow()
-        if status in (S.CANCELLED, S.REFUNDED, S.MERGED, S.VOID):
+        if status in NOT_TO_SHIP:
             await self._hold(
                 result, order, ev, by, ExceptionKind.EVENT_FOR_CANCELLED_ORDER, f"{ev.kind} for a {status} order"
             )

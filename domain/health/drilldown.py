@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.policy import Role
 from domain.columns import UtcDateTime
 from domain.fulfilment.models import MONEY_KINDS, ExceptionKind
-from domain.health.metrics import CLOSURE_WINDOW, UNMATCHED_LINE, _quoted, attribution_sql, within_72h
+from domain.health.metrics import CLOSURE_WINDOW, UNMATCHED_LINE, attribution_sql, quoted, within_72h
 from domain.health.windows import Window
 from domain.orders.models import OrderEvent
 from domain.orders.status import MOVES, EventType, OrderStatus
@@ -150,7 +150,7 @@ FROM recon_item ri
 LEFT JOIN statement_line l ON l.id = ri.statement_line_id
 LEFT JOIN fund_voucher f ON f.id = ri.voucher_id
 {"JOIN orders o ON o.id = f.order_id" if filtered else ""}
-WHERE ri.drift IN ({_quoted(UNMATCHED_ITEMS)})
+WHERE ri.drift IN ({quoted(UNMATCHED_ITEMS)})
   AND EXISTS (SELECT 1 FROM statement st WHERE st.run_id = ri.run_id)
   AND COALESCE(l.occurred_at, f.provider_time, f.received_at) >= :start
   AND COALESCE(l.occurred_at, f.provider_time, f.received_at) < :end{scope.where() if filtered else ""}{keyset}

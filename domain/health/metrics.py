@@ -40,7 +40,7 @@ UNMATCHED_LINE = (
 """A statement line with one of these items found no confirmed voucher of the same amount, currency and kind."""
 
 
-def _quoted(values: Iterable[str]) -> str:
+def quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)  # enum values only: never user input
 
 
@@ -58,8 +58,8 @@ def shortest_path_sql(first: str, current: str) -> str:
     return f"CASE {first} {' '.join(branches)} ELSE 0 END"
 
 
-_STAGE_EVENTS = _quoted(e.value for e in (EventType.ORDER_PICKED, EventType.ORDER_PACKED))
-_MOVES = _quoted(sorted(e.value for e in MOVES))
+_STAGE_EVENTS = quoted(e.value for e in (EventType.ORDER_PICKED, EventType.ORDER_PACKED))
+_MOVES = quoted(sorted(e.value for e in MOVES))
 
 # drift of one order = changes - (shortest path + stages entered other than the current one); summed over rows
 DRIFT_TERMS = f"""
@@ -72,7 +72,7 @@ DRIFT_TERMS = f"""
 def attribution_sql(order: str = "o") -> str:
     """True when the order's channel is known and the utm_source it came with is one that channel's traffic carries."""
     pairs = " OR ".join(
-        f"({order}.channel = '{channel.value}' AND {order}.utm_source IN ({_quoted(sorted(sources))}))"
+        f"({order}.channel = '{channel.value}' AND {order}.utm_source IN ({quoted(sorted(sources))}))"
         for channel, sources in CHANNEL_SOURCES.items()
     )
     return f"({order}.utm_source IS NOT NULL AND ({pairs}))"  # never NULL, so NOT picks the mis-attributed
@@ -116,7 +116,7 @@ FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
     "end",
 )
 
-_UNMATCHED = f"ri.run_id = st.run_id AND ri.drift IN ({_quoted(UNMATCHED_LINE)})"
+_UNMATCHED = f"ri.run_id = st.run_id AND ri.drift IN ({quoted(UNMATCHED_LINE)})"
 _LINES = "st.run_id IS NOT NULL AND l.occurred_at >= :start AND l.occurred_at < :end"
 
 VOUCHER_MATCH = _timed(

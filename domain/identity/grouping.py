@@ -18,7 +18,7 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.identity.models import OrderGroup
 from domain.orders.models import Order, OrderEvent, OrderLine
-from domain.orders.service import PAYMENT_DEADLINE_JOB, Provenance, _Change, append_event, publish_change, save_order
+from domain.orders.service import PAYMENT_DEADLINE_JOB, Change, Provenance, append_event, publish_change, save_order
 from domain.orders.status import EventType, OrderStatus, Source, decide
 from domain.outbox.service import Outbox
 from domain.sql import dialect, take_sqlite_write_lock
@@ -191,7 +191,7 @@ async def _merge(session: AsyncSession, outbox: Outbox, child: Order, parent_id:
         session,
         outbox,
         child,
-        _Change(EventType.ORDER_MERGED, status, utcnow(), {"parent_order_id": parent_id}),
+        Change(EventType.ORDER_MERGED, status, utcnow(), {"parent_order_id": parent_id}),
         GROUPER,
     )
     await save_order(session, child, {"status": status.value, "parent_order_id": parent_id})
@@ -214,12 +214,12 @@ async def split_group(session: AsyncSession, outbox: Outbox, parent_order_id: in
     children = list((await session.exec(select(Order).where(Order.parent_order_id == parent_order_id))).all())
     for child in children:
         status = decide(OrderStatus(child.status), EventType.ORDER_SPLIT, by.source)
-        change = _Change(EventType.ORDER_SPLIT, status, utcnow(), {"parent_order_id": parent_order_id})
+        change = Change(EventType.ORDER_SPLIT, status, utcnow(), {"parent_order_id": parent_order_id})
         await append_event(session, outbox, child, change, by)
         await save_order(session, child, {"status": status.value, "parent_order_id": None})
     now = utcnow()
     await append_event(
-        session, outbox, parent, _Change(EventType.ORDER_CANCELLED, cancelled, now, {"reason": "group split"}), by
+        session, outbox, parent, Change(EventType.ORDER_CANCELLED, cancelled, now, {"reason": "group split"}), by
     )
     await save_order(session, parent, {"status": cancelled.value, "cancelled_at": now})
     group.split_at, group.split_by = now, actor

@@ -26,7 +26,7 @@ from domain.ledger.providers.verdict import NoticeRejected
 from domain.money import Money, MoneyError, check_currency
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, move_order, save_order
-from domain.orders.status import FINAL, EventType, OrderStatus, Source
+from domain.orders.status import ENDED_UNFULFILLED, EventType, OrderStatus, Source
 from domain.outbox.service import Outbox
 from domain.settings import Settings
 from domain.sql import dialect
@@ -103,7 +103,7 @@ async def check_payment(
     due = Money(order.total_amount, order.currency)
     received = await _received(session, order.id, order.currency)
     kind, why = None, ""
-    if OrderStatus(order.status) in FINAL:
+    if OrderStatus(order.status) in ENDED_UNFULFILLED:
         kind, why = ExceptionKind.PAYMENT_ON_CLOSED_ORDER, f"the order is {order.status}"
     elif payment.money.currency != order.currency:
         kind, why = ExceptionKind.PAYMENT_CURRENCY_MISMATCH, f"the order is due {due}"

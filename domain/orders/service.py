@@ -60,14 +60,11 @@ class Applied:
 
 
 @dataclass
-class _Change:
+class Change:
     event: EventType
     status: OrderStatus
     occurred_at: datetime
     data: dict[str, Any]
-
-
-Change = _Change
 
 
 def _check_channels(orders: Sequence[CanonicalOrder], by: Provenance) -> None:
@@ -200,7 +197,7 @@ class OrderService:
         return max(0, int((due - now).total_seconds()))
 
     def _order_row(
-        self, order: CanonicalOrder, history: list[_Change], now: datetime, buyer: BuyerKey
+        self, order: CanonicalOrder, history: list[Change], now: datetime, buyer: BuyerKey
     ) -> dict[str, Any]:
         return {
             "channel": order.channel,
@@ -271,7 +268,7 @@ class OrderService:
             OrderLine.__table__.delete().where(OrderLine.__table__.c.order_id == row.id)  # type: ignore[attr-defined]
         )
         await self.session.execute(insert(OrderLine), [_line_row(row.id, line) for line in order.lines])
-        change = _Change(
+        change = Change(
             EventType.ORDER_AMENDED,
             OrderStatus(row.status),
             utcnow(),
@@ -310,7 +307,7 @@ async def move_order(
     """The one way a channel's report or a posted payment pays or cancels an order: the state machine decides
     (raising TransitionRefused), the log and the push follow, and the moment lands in its column."""
     new_status = decide(OrderStatus(row.status), event, by.source)
-    await append_event(session, outbox, row, _Change(event, new_status, moment, data), by)
+    await append_event(session, outbox, row, Change(event, new_status, moment, data), by)
     await save_order(session, row, {**(values or {}), "status": new_status.value, _MOMENT_COLUMNS[event]: moment})
     return new_status
 
@@ -326,14 +323,14 @@ async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: 
     )
     if seen.first() is not None:
         return False
-    change = _Change(EventType.PAYMENT_OVERDUE, OrderStatus.PENDING_PAYMENT, utcnow(), {})
+    change = Change(EventType.PAYMENT_OVERDUE, OrderStatus.PENDING_PAYMENT, utcnow(), {})
     await append_event(session, outbox, row, change, Provenance(Source.SYSTEM, "system:payment-deadline"))
     await save_order(session, row, {})
     await outbox.flush(session)
     return True
 
 
-async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change: _Change, by: Provenance) -> None:
+async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change: Change, by: Provenance) -> None:
     """Every change of an order is one event at the next version, and one push after commit."""
     assert row.id is not None
     row.version += 1
@@ -393,11 +390,11 @@ CREATED = OrderStatus.PENDING_PAYMENT
 """Every order's first status: its log opens with ORDER_PLACED (here, or a group parent's in identity)."""
 
 
-def _creation_history(order: CanonicalOrder) -> list[_Change]:
-    history = [_Change(EventType.ORDER_PLACED, CREATED, order.placed_at, {"raw_status": order.raw_status})]
+def _creation_history(order: CanonicalOrder) -> list[Change]:
+    history = [Change(EventType.ORDER_PLACED, CREATED, order.placed_at, {"raw_status": order.raw_status})]
     if order.paid_at is not None and order.status is not OrderStatus.PENDING_PAYMENT:
         history.append(
-            _Change(
+            Change(
                 EventType.ORDER_PAID,
                 decide(OrderStatus.PENDING_PAYMENT, EventType.ORDER_PAID, Source.CHANNEL),
                 order.paid_at,
@@ -407,7 +404,7 @@ def _creation_history(order: CanonicalOrder) -> list[_Change]:
     if order.status is OrderStatus.CANCELLED:
         assert order.cancelled_at is not None
         status = decide(history[-1].status, EventType.ORDER_CANCELLED, Source.CHANNEL)
-        history.append(_Change(EventType.ORDER_CANCELLED, status, order.cancelled_at, {}))
+        history.append(Change(EventType.ORDER_CANCELLED, status, order.cancelled_at, {}))
     return history
 
 
@@ -423,7 +420,7 @@ def _line_row(order_id: int, line: Any) -> dict[str, Any]:
     }
 
 
-def _event_row(order_id: int, version: int, change: _Change, by: Provenance, now: datetime) -> dict[str, Any]:
+def _event_row(order_id: int, version: int, change: Change, by: Provenance, now: datetime) -> dict[str, Any]:
     return {
         "order_id": order_id,
         "version": version,

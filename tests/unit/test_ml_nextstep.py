@@ -229,3 +229,19 @@ def test_serving_forecasts_the_next_stage_and_time_and_has_an_answer_for_odd_inp
         "next-step forecast: none: no promoted model",
         "next-step forecast: no promoted model: the per-stage median serves",
     ]
+
+
+def test_no_forecast_after_a_final_status_a_delivery_or_a_merge(tmp_path: Path) -> None:
+    """The stop set derives from the state machine's FINAL, so a VOID order (superseded by a replay) or a
+    COMPLETED one gets no forecast; nor does a delivered order (completion is the channel's decision) or a
+    merged one (a person splits it). Any other step, even one never seen, gets one."""
+    from ml.registry import current, train
+    from ml.serving import forecast
+
+    log = synthetic_log(300)
+    assert train(log, tmp_path, unit="hours").promoted
+    artifact = current(tmp_path)
+    at = datetime(2024, 1, 21, 9)
+    for status in ("DELIVERED", "COMPLETED", "CANCELLED", "REFUNDED", "MERGED", "VOID"):
+        assert forecast([Event(at, "o", status)], Timeline.of(log), artifact) is None, status
+    assert forecast([Event(at, "o", "SHIPPED")], Timeline.of(log), artifact) is not None
