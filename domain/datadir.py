@@ -24,8 +24,12 @@ def private_dir(path: Path, *, narrow: bool = False) -> Path:
 
 
 def create_private_file(path: Path) -> None:
-    """Creates an empty 0600 file unless it exists; SQLite gives its -wal and -shm files the database's mode."""
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    """Creates an empty 0600 file unless it exists; SQLite gives its -wal and -shm files the database's mode.
+
+    An existing file is never opened: closing a descriptor drops every POSIX lock this process holds on the
+    file, and SQLite keeps its locks there (a second engine on an open database broke the first's locks)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
 
 
 def write_private_text(path: Path, text: str) -> None:
