@@ -47,9 +47,9 @@ from api.inbound import (
 from api.payments import router as payments_router
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
-from domain.intake.record import Arrival, Refusal, close, record
+from domain.pipeline.record import Arrival, Refusal, close, record
 from domain.settings import Settings, get_settings
-from workers.runtime import Runtime, build_runtime
+from runtime.process import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
 

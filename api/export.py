@@ -17,7 +17,7 @@ from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
 from domain.health.export import OrderExport, Period, has_orders, parse_format, resolve_period
-from workers.runtime import Runtime
+from runtime.process import Runtime
 
 router = APIRouter(tags=["export"])
 

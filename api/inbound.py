@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from domain.intake.record import Refusal
+from domain.pipeline.record import Refusal
 
 REFUSAL_STATUS = {Refusal.TOO_LARGE: 413, Refusal.KEY_REUSED: 422}
 

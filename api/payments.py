@@ -20,13 +20,13 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
-from domain.intake.record import Arrival, close, mark_outcome, record
 from domain.ledger.checks import refuse_misaddressed
 from domain.ledger.providers import alipay, generic, wechatpay
 from domain.ledger.providers.verdict import Checked, NoticeRejected, check_storable, load_rsa_public_key
 from domain.ledger.service import PaymentNotice, post_notice
 from domain.outbox.service import Outbox
-from workers.runtime import Runtime
+from domain.pipeline.record import Arrival, close, mark_outcome, record
+from runtime.process import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/payments", tags=["payments"])

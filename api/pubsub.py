@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from domain.access.service import ACCESS_TOPIC
-from workers.outbox_relay import channel_name
+from runtime.outbox_relay import channel_name
 
 log = logging.getLogger(__name__)
 

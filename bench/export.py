@@ -157,7 +157,7 @@ async def run(n: int, admin_url: str) -> dict[str, object]:
                 results[f"select_{rows}"] = measure("bench.export", ["--bare-select", url, START.isoformat(), end], env)
                 for fmt in ("csv", "xlsx"):
                     out = Path(tmp) / f"orders-{rows}.{fmt}"
-                    figures = measure("api.cli", ["export", *period, "--format", fmt, "--output", str(out)], env)
+                    figures = measure("cli.main", ["export", *period, "--format", fmt, "--output", str(out)], env)
                     figures["bytes"] = out.stat().st_size
                     out.unlink()
                     results[f"{fmt}_{rows}"] = figures

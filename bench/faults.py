@@ -45,10 +45,10 @@ from bench.partners import PROVIDER, Answer, Observed, Partner, drive
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from bench.processes import ProcessError, Stack, free_port
 from domain.access.service import issue_partner_key
-from domain.bootstrap import Core, build_core
 from domain.db import migrate
 from domain.intake.sweeper import ABANDONED, fail_abandoned
 from domain.settings import Settings
+from runtime.core import Core, build_core
 from sim.day import SimOrder, generate_day
 
 SEED = 20261207

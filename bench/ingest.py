@@ -37,10 +37,10 @@ import redis.exceptions
 
 from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
 from domain.access.service import issue_partner_key
-from domain.bootstrap import build_core, identity_keys
 from domain.db import REPO_ROOT, migrate
 from domain.identity.service import BuyerIdentity
 from domain.settings import Settings
+from runtime.core import build_core, identity_keys
 from sim.day import CANCELLED, PAID, SimOrder, generate_day
 
 T = TypeVar("T")

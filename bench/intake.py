@@ -18,7 +18,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from domain.bootstrap import Core, build_core
 from domain.channels import drift
 from domain.channels.adapter import normalize
 from domain.channels.cleaning import clean
@@ -27,6 +26,7 @@ from domain.channels.registry import adapter_for
 from domain.channels.service import decode, record_payload, rules_in_force, save_rules, watch
 from domain.clock import utcnow
 from domain.settings import Settings
+from runtime.core import Core, build_core
 from sim.channel_feed import FEED_CHANNELS, channel_day
 
 SUFFIX_RULE = {"op": "drop_if_equals", "path": "order_id_suffix", "value": "ERR"}

@@ -30,8 +30,8 @@ from pydantic import SecretStr
 from api.app import create_app
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.settings import Settings
+from runtime.process import build_runtime
 from sim.payment_providers import WechatPayPlatform, wechat_transaction
-from workers.runtime import build_runtime
 
 CONCURRENCY = 16
 REPEATS = 0.3

@@ -31,7 +31,7 @@ from domain.clock import utcnow
 from domain.db import migrate
 from domain.outbox.models import OutboxMessage
 from domain.settings import Settings
-from workers.runtime import Runtime, build_runtime
+from runtime.process import Runtime, build_runtime
 
 ORDERS_PER_COMMIT = 100
 BURST_ORDERS = 5_000

@@ -34,9 +34,9 @@ from ml.features import NAMES, Timeline
 from ml.model import Baseline, NextStepModel
 from ml.registry import Artifact, save
 from ml.serving import forecast
+from runtime.process import build_runtime
 from sim.history import simulate_history
 from workers.ml_jobs import Serving, ServingCache, models_dir, predict_next_step, serving_cache
-from workers.runtime import build_runtime
 
 TZ = "Asia/Shanghai"
 START = date(2026, 6, 1)

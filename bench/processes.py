@@ -130,9 +130,9 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         python = sys.executable
-        serve = [python, "-m", "api.cli", "serve", "--port", str(self.port)]
+        serve = [python, "-m", "cli.main", "serve", "--port", str(self.port)]
         self.api = Managed("api", serve, env, log_dir / "api.log")
-        worker = [python, "-m", "api.cli", "worker"]
+        worker = [python, "-m", "cli.main", "worker"]
         self.worker = Managed("worker", worker, env, log_dir / "worker.log", ready_line="Starting worker")
         self.redis: Managed | None = None
         if redis_port is not None:

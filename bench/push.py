@@ -257,8 +257,8 @@ STEPS = [
 async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, float], bytes]:
     from api.auth.tokens import issue_customer_token, issue_staff_token
     from domain.access.service import create_staff, issue_partner_key
-    from domain.bootstrap import build_core
     from domain.settings import Settings
+    from runtime.core import build_core
 
     settings = Settings(data_dir=data_dir, database_url=None, redis_url=None)
     core = await build_core(settings)

@@ -24,8 +24,8 @@ from api.auth.tokens import issue_customer_token, issue_staff_token
 from domain.access.service import create_staff, issue_partner_key
 from domain.db import migrate
 from domain.settings import Settings
-from workers.embedded_redis import EmbeddedRedis
-from workers.runtime import Runtime, build_runtime
+from runtime.embedded_redis import EmbeddedRedis
+from runtime.process import Runtime, build_runtime
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN = os.environ.get("ORDERHUB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from runtime.notifiers import Robot, broadcast, robots_from_settings
 from workers.jobs import runtime_of, unit_of_work
-from workers.notifiers import Robot, broadcast, robots_from_settings
 
 log = logging.getLogger(__name__)
 

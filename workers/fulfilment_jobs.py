@@ -10,8 +10,8 @@ from domain.clock import utcnow
 from domain.fulfilment.exceptions import open_stuck_exceptions
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
+from runtime.process import Runtime
 from workers.jobs import unit_of_work
-from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from domain.health import alerts
 from domain.health.models import HealthAlert
 from domain.health.service import refresh
 from domain.health.windows import Period
+from runtime.notifiers import Robot
 from workers.digests import deliver_digest
 from workers.jobs import runtime_of, unit_of_work
-from workers.notifiers import Robot
 
 
 async def compute_health(ctx: dict[str, Any]) -> int:

@@ -7,8 +7,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels.monitor import digest, mark_sent, unsent_alerts
+from runtime.notifiers import Robot
 from workers.digests import deliver_digest
-from workers.notifiers import Robot
 
 
 async def push_drift_alerts(ctx: dict[str, Any], robots: list[Robot] | None = None) -> int:

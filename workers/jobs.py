@@ -22,8 +22,8 @@ from domain.identity.grouping import group_pending
 from domain.intake.sweeper import fail_abandoned
 from domain.orders.service import flag_overdue_payment
 from domain.outbox.service import Outbox
-from workers.outbox_relay import relay_once
-from workers.runtime import Runtime
+from runtime.outbox_relay import relay_once
+from runtime.process import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from ml.model import Baseline
 from ml.orders import order_event_log, order_steps
 from ml.registry import Artifact, current, latest_baseline, train
 from ml.serving import Forecast, forecast
+from runtime.process import Runtime
 from workers.jobs import unit_of_work
-from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SERVING_TTL_S = 60.0  # how stale the workload counts and the registry may be in a worker

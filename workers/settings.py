@@ -9,14 +9,14 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
+from runtime.process import Runtime
+from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
-from workers.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.reconcile_jobs import reconcile_daily
-from workers.runtime import Runtime
 
 FUNCTIONS = [
     func(check_payment_deadline, max_tries=5),
@@ -39,7 +39,7 @@ CRON_JOBS = [
 
 
 def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) -> Worker:
-    """The arq Worker of one queue: the functions and crons that run on it (see workers.queues)."""
+    """The arq Worker of one queue: the functions and crons that run on it (see runtime.queues)."""
     options: dict[str, Any] = {
         "functions": [f for f in FUNCTIONS if queue_of(f.name) == queue],
         "cron_jobs": [c for c in CRON_JOBS if queue_of(c.coroutine.__name__) == queue],

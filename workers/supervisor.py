@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from workers.queues import Queue
+from runtime.queues import Queue
 
 log = logging.getLogger(__name__)
 

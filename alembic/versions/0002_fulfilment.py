@@ -14,8 +14,8 @@ from alembic import op
 import domain.columns
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0002'
-down_revision: Union[str, None] = '0001'
+revision: str = "0002"
+down_revision: Union[str, None] = "0001"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

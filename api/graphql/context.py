@@ -14,14 +14,14 @@ from api.auth.principal import Customer, Partner, Principal, Staff
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.intake.models import Outcome
-from domain.intake.record import close, mark_outcome
 from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders import queries
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
 from domain.orders.supersede import superseded_by
-from workers.runtime import Runtime
+from domain.pipeline.record import close, mark_outcome
+from runtime.process import Runtime
 
 
 class Loaders:

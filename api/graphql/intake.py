@@ -26,11 +26,11 @@ from domain.channels.service import accept, decode, pin_baseline, record_payload
 from domain.errors import Problem, UserError
 from domain.intake.models import InboundMessage as MessageRow
 from domain.intake.models import Outcome
-from domain.intake.record import close
 from domain.orders.channels import Channel
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
+from domain.pipeline.record import close
 
 
 @strawberry.enum(description="Why a channel payload or an intake setting was refused.")

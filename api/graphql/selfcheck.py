@@ -12,7 +12,7 @@ from api.graphql.permissions import allow
 from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.health import selfcheck as service
-from workers.notifiers import probe_robots
+from runtime.notifiers import probe_robots
 
 
 @strawberry.type(description="One configuration check: pass or fail, what was found, and the one-line fix.")

@@ -25,11 +25,11 @@ from domain.channels.registry import adapter_for
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
-from domain.intake.record import Arrival, Recorded, mark_outcome, record
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.orders.commands import CanonicalOrder
 from domain.orders.service import OrderService, Provenance
+from domain.pipeline.record import Arrival, Recorded, mark_outcome, record
 from domain.sql import dialect, insert_ignore
 
 MAX_PAYLOAD_BYTES = 256 * 1024

@@ -1,4 +1,4 @@
-"""Reading the traffic mirror back; recording it is `domain.intake.record`."""
+"""Reading the traffic mirror back; recording it is `domain.pipeline.record`."""
 
 from __future__ import annotations
 

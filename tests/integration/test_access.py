@@ -19,11 +19,11 @@ from domain.access import service as access_service
 from domain.access.service import create_staff, disable_staff, issue_partner_key, set_staff_roles
 from domain.clock import utcnow
 from domain.outbox.service import Outbox
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, paid_order, scan
 from tests.integration.orders_fixtures import ORDER, ORDERS, SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
-from workers.runtime import Runtime
 
 LOGIN = """
 mutation Login($input: StaffLoginInput!) { staffLogin(input: $input) { token userErrors { code } } }

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
-from workers.runtime import Runtime
 
 UPLOAD = "mutation Up($input: UploadStatementInput!) { uploadStatement(input: $input) { userErrors { code } } }"
 

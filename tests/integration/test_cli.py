@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[2]
 
 def run(args: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -57,7 +57,7 @@ def test_bad_scope_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli.main",
             "token",
             "partner",
             "--name",
@@ -79,7 +79,7 @@ def test_bad_scope_is_refused_with_a_clear_message(env: dict[str, str]) -> None:
 def test_database_url_setting_is_honoured(env: dict[str, str]) -> None:
     bad = {**env, "ORDERHUB_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "migrate"], env=bad, cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli.main", "migrate"], env=bad, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
     assert "127.0.0.1" in result.stderr or "Connect" in result.stderr
@@ -98,6 +98,6 @@ def test_reconcile_a_statement_file_once(env: dict[str, str], tmp_path: Path) ->
     broken = tmp_path / "broken.csv"
     broken.write_bytes(bill.read_bytes().replace(b"`80.00", b"`8O.00", 1))
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "reconcile", str(broken)], env=env, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "cli.main", "reconcile", str(broken)], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2 and "broken.csv, line 2, column 应结订单金额" in result.stderr

@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text
 from domain.access.service import issue_partner_key
 from domain.fulfilment.models import FulfilmentEvidence
 from domain.orders.models import Order, OrderEvent
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import CARRIER, WAREHOUSE, carrier_event, scan
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-from workers.runtime import Runtime
 
 REQUEST = """mutation($input: RequestShipmentInput!) { requestShipment(input: $input) {
   userErrors { field code } } }"""

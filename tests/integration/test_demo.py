@@ -20,7 +20,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env["ORDERHUB_DATA_DIR"] = str(tmp_path / "data")
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo", "--orders", "400", "--no-serve", "--port", "0"],
+        [sys.executable, "-m", "cli.main", "demo", "--orders", "400", "--no-serve", "--port", "0"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -20,9 +20,9 @@ from domain.channels.drift import Change, Finding
 from domain.channels.models import DriftAlert
 from domain.channels.service import count_alert
 from domain.clock import utcnow
+from runtime.notifiers import DingTalkRobot, WeComRobot
+from runtime.process import Runtime
 from workers.intake_jobs import push_drift_alerts
-from workers.notifiers import DingTalkRobot, WeComRobot
-from workers.runtime import Runtime
 
 SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 

@@ -10,10 +10,10 @@ import pytest
 
 from api.app import create_app
 from domain.settings import get_settings
+from runtime.outbox_relay import channel_name
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-from workers.outbox_relay import channel_name
-from workers.runtime import Runtime
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 

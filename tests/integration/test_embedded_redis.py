@@ -17,7 +17,7 @@ import redis
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
-from workers.embedded_redis import EmbeddedRedis, _alive
+from runtime.embedded_redis import EmbeddedRedis, _alive
 
 REPO = Path(__file__).parents[2]
 

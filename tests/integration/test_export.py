@@ -199,7 +199,7 @@ async def test_cli_writes_the_same_rows_and_refuses_bad_input(api: Api, creds: C
     target = tmp_path / "week.xlsx"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "api.cli", "export", *args], env=env, cwd=ROOT,
+        return subprocess.run([sys.executable, "-m", "cli.main", "export", *args], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
     done = cli("--days", "7", "--format", "xlsx", "--output", str(target))

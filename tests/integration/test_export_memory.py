@@ -24,7 +24,7 @@ MEASURE = """
 import re, runpy, sys
 sys.argv = ["orderhub", *sys.argv[1:]]
 try:
-    runpy.run_module("api.cli", run_name="__main__")
+    runpy.run_module("cli.main", run_name="__main__")
 except SystemExit as stop:
     assert not stop.code, stop.code
 print(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))

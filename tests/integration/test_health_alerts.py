@@ -11,10 +11,10 @@ from domain.orders.commands import LineSubmission, OrderSubmission, validate_sub
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
+from runtime.notifiers import DingTalkRobot, WeComRobot
+from runtime.process import Runtime
 from tests.integration.test_drift_notifiers import SECRET, Robots, robots  # noqa: F401
 from workers.health_jobs import compute_health, push_health_alerts
-from workers.notifiers import DingTalkRobot, WeComRobot
-from workers.runtime import Runtime
 
 
 async def _submit(rt: Runtime, cid: str, utm_source: str | None) -> None:

@@ -28,11 +28,11 @@ from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
 from domain.reconcile.service import import_statement, parse_statement, reconcile
+from runtime.process import Runtime
 from sim.day import SimOrder, generate_day
 from sim.health import PROVIDER, SimHealth, expected, generate_health
 from sim.money import decimal_text
 from sim.statements import bank_csv
-from workers.runtime import Runtime
 
 DAY = date(2026, 11, 24)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -21,10 +21,10 @@ from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.outbox.models import OutboxMessage
 from domain.outbox.service import Outbox
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.jobs import group_pending_orders
-from workers.runtime import Runtime
 
 BUYER = """query($uid: String!) { buyer(uid: $uid) {
   uid aliases { kind value }

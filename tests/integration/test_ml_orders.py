@@ -16,8 +16,8 @@ from domain.orders.models import Order, OrderEvent
 from domain.prediction.models import NextStepModelRun
 from ml.evaluate import evaluate
 from ml.orders import order_event_log
+from runtime.process import Runtime
 from workers.ml_jobs import models_dir, train_next_step
-from workers.runtime import Runtime
 
 ROOT = Path(__file__).parents[2]
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -107,7 +107,7 @@ async def test_cli_trains_on_the_database_history(rt: Runtime, tmp_path: Path) -
     models = tmp_path / "models"
     args = ["ml", "train", "--from-db", "--unit", "minutes", "--models-dir", str(models)]
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True
+        subprocess.run, [sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert "time to next event, minutes" in result.stdout

@@ -14,11 +14,11 @@ from sqlmodel import col, select
 
 from domain.clock import utcnow
 from domain.orders.models import Order, OrderEvent
+from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, outbox_rows, paid_order, request_ship, scan
 from tests.integration.test_ml_orders import _event, _order
 from workers.ml_jobs import models_dir, predict_next_step, train_next_step
-from workers.runtime import Runtime
 from workers.settings import run_queued_jobs
 
 FAST, SLOW = "Li Lei (E1024)", "Han Meimei (E2048)"

@@ -11,9 +11,9 @@ from sqlmodel import col, select
 
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
-from domain.intake.record import Arrival, close, record
 from domain.intake.sweeper import ABANDONED, fail_abandoned
 from domain.orders.models import Order
+from domain.pipeline.record import Arrival, close, record
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import order_input
 from tests.integration.test_record_stage import only_message

@@ -27,11 +27,11 @@ from domain.clock import utcnow
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.outbox.service import Outbox
+from runtime.outbox_relay import channel_name
+from runtime.process import Runtime, build_runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, PROTOCOL, GraphQLWs, serving
-from workers.outbox_relay import channel_name
-from workers.runtime import Runtime, build_runtime
 
 
 def _phone() -> str:

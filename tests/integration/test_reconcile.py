@@ -30,9 +30,9 @@ from domain.reconcile.service import (
 )
 from domain.reconcile.statements.bank import BankColumns
 from domain.reconcile.statements.lines import StatementError
+from runtime.process import Runtime
 from sim.statements import BillRow, bank_csv
 from workers.reconcile_jobs import reconcile_daily
-from workers.runtime import Runtime
 
 DAY = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 ON_TIME = DAY + timedelta(minutes=1)

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from domain.intake.models import InboundMessage, Outcome
-from domain.intake.record import KEY_REUSED, MAX_NATURAL_KEY, MAX_SOURCE
 from domain.ledger.models import FundVoucher
 from domain.ledger.providers.generic import sign
 from domain.orders.models import Order
+from domain.pipeline.record import KEY_REUSED, MAX_NATURAL_KEY, MAX_SOURCE
 from sim.payment_providers import alipay_trade, wechat_transaction
 from tests.conftest import Api, Credentials
 from tests.fixtures.channels import order_object, payload

@@ -80,7 +80,7 @@ async def test_cli_replay_prints_the_dry_run_diff(api: Api, creds: Credentials) 
             "ORDERHUB_TOKEN_SECRET": "x" * 32}  # fmt: skip
     args = ["replay", "--channel", "taobao", "--from", "2000-01-01T00:00:00+08:00", "--to", "2100-01-01T00:00:00Z"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", *args, env=env, cwd=Path(__file__).parents[2],
+        sys.executable, "-m", "cli.main", *args, env=env, cwd=Path(__file__).parents[2],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 120)

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from api.graphql.schema import SCHEMA_FILE, build_schema
-from workers.runtime import Runtime
+from runtime.process import Runtime
 
 
 def test_schema_graphql_is_exported() -> None:

@@ -24,14 +24,14 @@ from domain.health import selfcheck
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
 from domain.reconcile import service as reconcile
+from runtime.notifiers import probe_robots
+from runtime.process import Runtime
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials, make_settings
 from tests.fixtures.channels import payload
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, confirmation, paid_order, request_ship
 from tests.integration.test_channel_intake import PIN, submit
 from tests.integration.test_drift_notifiers import SECRET, Robots, robots  # noqa: F401
-from workers.notifiers import probe_robots
-from workers.runtime import Runtime
 
 ROOT = Path(__file__).parents[2]
 STRONG_KEY = "k3Y-" + "x" * 40
@@ -223,7 +223,7 @@ def test_cli_prints_and_writes_the_report(tmp_path: Path, fmt: str) -> None:
         "ORDERHUB_MERGE_WINDOW_SECONDS": "5",
     }
     out = tmp_path / f"report.{fmt}"
-    done = subprocess.run([sys.executable, "-m", "api.cli", "selfcheck", "--format", fmt, "--output", str(out)],
+    done = subprocess.run([sys.executable, "-m", "cli.main", "selfcheck", "--format", fmt, "--output", str(out)],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 1, done.stderr  # a fresh install fails checks, and says so in its exit code
     assert out.read_text() == done.stdout

@@ -32,12 +32,12 @@ from sqlmodel import col, select
 from domain.clock import utcnow
 from domain.orders.models import OrderEvent
 from domain.outbox.models import OutboxMessage
+from runtime.outbox_relay import channel_name
+from runtime.process import Runtime, build_runtime
+from runtime.queues import DEFAULT, PREDICT, Queue
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.jobs import check_payment_deadline, sweep_outbox
-from workers.outbox_relay import channel_name
-from workers.queues import DEFAULT, PREDICT, Queue
-from workers.runtime import Runtime, build_runtime
 from workers.settings import create_worker
 from workers.supervisor import Supervisor
 
@@ -267,7 +267,7 @@ def test_worker_process_survives_a_redis_restart(own_redis: RedisServer, tmp_pat
     """The real `orderhub worker`: it used to exit with rc=1 at the first Redis error, every cron with it."""
     env = {**os.environ, "ORDERHUB_DATA_DIR": str(tmp_path), "ORDERHUB_REDIS_URL": own_redis.url,
            "ORDERHUB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'orderhub.db'}"}  # fmt: skip
-    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env, cwd=REPO,
+    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], env=env, cwd=REPO,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     logged: list[str] = []
     threading.Thread(target=lambda: logged.extend(worker.stderr or []), daemon=True).start()

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from domain.identity.masking import install_log_masking, mask_phones
-from domain.intake.record import bounded, error_text
+from domain.pipeline.record import bounded, error_text
 
 
 @pytest.mark.parametrize(

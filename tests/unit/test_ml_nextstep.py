@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main
+from cli.main import main
 from ml.evaluate import evaluate
 from ml.eventlog import Columns, Event, by_case, load_csv, split_by_start
 from ml.features import NAMES, Timeline, examples, features

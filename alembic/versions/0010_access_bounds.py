@@ -1,7 +1,7 @@
 """access bounds: the sales channels a partner key serves
 
-Revision ID: 0013
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 09:00:00
 
 Keys issued before this revision keep `channels` NULL, which means every channel, so that running
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013"
-down_revision: Union[str, None] = "0007"
+revision: str = "0010"
+down_revision: Union[str, None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -24,10 +24,10 @@ from websockets.asyncio.client import connect
 
 from api.app import create_app
 from api.auth.tokens import issue_customer_token
-from api.demo_edges import edges_demo
-from api.demo_fulfilment import fulfilment_demo
-from api.demo_health import health_demo
-from api.demo_prediction import prediction_demo
+from cli.demo.edges import edges_demo
+from cli.demo.fulfilment import fulfilment_demo
+from cli.demo.health import health_demo
+from cli.demo.prediction import prediction_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.identity.models import MatchSuggestion, OrderGroup
@@ -36,10 +36,10 @@ from domain.intake.models import InboundMessage
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import EventType
 from domain.settings import Settings
+from runtime.process import Runtime, build_runtime
 from sim.day import SimDay, SimOrder, generate_day
 from sim.health import plan_attribution
 from sim.identity import generate_identity_traffic
-from workers.runtime import Runtime, build_runtime
 from workers.settings import run_queued_jobs
 
 SUBMIT = """mutation($input: SubmitOrdersInput!) {

@@ -1,7 +1,7 @@
 """health: order attribution, partner customer ids, snapshots, threshold changes, alerts, and the indexes
 the five metrics read at a million orders a day
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03 12:00:00
 
@@ -16,7 +16,7 @@ from alembic import op
 import domain.columns
 from domain.orders.status import MOVES, STAGE_BITS, EventType, OrderStatus, minimum_changes
 
-revision: str = "0008"
+revision: str = "0007"
 down_revision: Union[str, None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id, mark_sent
 from domain.settings import get_settings
-from workers.queues import queue_of
+from runtime.queues import queue_of
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
                 keys += [job_key_prefix + key, result_key_prefix + key, queue_of(row.target).name]
                 args += [defer + redis.expires_extra_ms, job, now + defer, key]
         if keys:
-            pipe.eval(_ENQUEUE, len(keys), *keys, *args)  # EVAL, not EVALSHA: no SCRIPT EXISTS round trip
+            pipe.eval(_ENQUEUE, len(keys), *keys, *args)  # type: ignore[arg-type]  # EVAL, not EVALSHA: no SCRIPT EXISTS round trip
         await pipe.execute()
 
 

@@ -23,9 +23,9 @@ from domain.fulfilment.models import OrderException
 from domain.orders import queries
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
+from runtime.process import Runtime
 from sim.day import SimDay
 from sim.fulfilment import FulfilmentEvent, SimFulfilment, generate_fulfilment
-from workers.runtime import Runtime
 
 SAMPLE = 200
 CONCURRENCY = 4

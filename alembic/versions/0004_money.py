@@ -1,7 +1,7 @@
 """money
 
-Revision ID: 0003
-Revises: 0005
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-25 18:15:48.613523
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 import domain.columns
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0003'
-down_revision: Union[str, None] = "0005"
+revision: str = "0004"
+down_revision: Union[str, None] = "0003"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -23,7 +23,8 @@ class NotifyFailed(Exception):
 
 
 class Robot(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def send(self, client: httpx.AsyncClient, title: str, markdown: str) -> None: ...
 

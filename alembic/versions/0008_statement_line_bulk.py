@@ -1,7 +1,7 @@
 """statement_line: a block-range index on statement_id and a cached id sequence, for million-line loads
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26 12:00:00
 
 """
@@ -10,8 +10,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0010"
-down_revision: Union[str, None] = "0008"
+revision: str = "0008"
+down_revision: Union[str, None] = "0007"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

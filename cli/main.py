@@ -138,7 +138,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
     elif args.command == "worker":
         await _worker(settings, args.queue or ["default", "predict", "long"])
     elif args.command == "demo":
-        from api.demo import run_demo
+        from cli.demo.day import run_demo
 
         return await run_demo(settings, orders=args.orders, seed=args.seed, port=args.port, serve=not args.no_serve)
     elif args.command == "token":
@@ -163,8 +163,8 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     drain, each for up to ORDERHUB_SHUTDOWN_GRACE_SECONDS."""
     import signal
 
-    from workers.queues import QUEUES
-    from workers.runtime import build_runtime
+    from runtime.process import build_runtime
+    from runtime.queues import QUEUES
     from workers.settings import create_worker
     from workers.supervisor import Supervisor
 
@@ -191,10 +191,10 @@ async def _export(settings: Settings, args: argparse.Namespace) -> None:
     import os
     from pathlib import Path
 
-    from domain.bootstrap import build_core
     from domain.clock import utcnow
     from domain.errors import UserError
     from domain.health.export import OrderExport, parse_format, resolve_period
+    from runtime.core import build_core
 
     problems = []
     try:
@@ -240,10 +240,10 @@ async def _selfcheck(settings: Settings, args: argparse.Namespace) -> int:
     """Exits 1 when a check fails or the ratio is over its limit, so a deploy script can stop on it."""
     from pathlib import Path
 
-    from domain.bootstrap import build_core
     from domain.clock import utcnow
     from domain.health.selfcheck import run_selfcheck
-    from workers.notifiers import probe_robots
+    from runtime.core import build_core
+    from runtime.notifiers import probe_robots
 
     core = await build_core(settings)
     try:
@@ -265,8 +265,8 @@ async def _ml(settings: Settings, args: argparse.Namespace) -> None:
     events: list[Event]
     tz = settings.merchant_timezone if args.from_db else None
     if args.from_db:
-        from domain.bootstrap import build_core
         from ml.orders import order_event_log
+        from runtime.core import build_core
 
         core = await build_core(settings)
         try:
@@ -327,11 +327,11 @@ def _moment(text: str) -> datetime:
 async def _replay(args: argparse.Namespace) -> int:
     import json
 
-    from domain.bootstrap import build_core
     from domain.channels.replay import replay
     from domain.errors import UserError
     from domain.orders.service import OrderService
     from domain.outbox.service import Outbox
+    from runtime.core import build_core
 
     settings = get_settings()
     core = await build_core(settings)
@@ -366,8 +366,8 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     """Statement errors are ValueErrors: main prints them (file, line, column) and exits 2."""
     from pathlib import Path
 
-    from domain.bootstrap import build_core
     from domain.reconcile import service
+    from runtime.core import build_core
 
     core = await build_core(settings)
     try:
@@ -394,7 +394,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
 async def _token(args: argparse.Namespace) -> None:
     from api.auth.tokens import issue_customer_token, issue_staff_token
     from domain.access.service import create_staff, issue_partner_key
-    from domain.bootstrap import build_core
+    from runtime.core import build_core
 
     settings = get_settings()
     core = await build_core(settings)
@@ -434,7 +434,7 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     from domain.access.service import disable_staff, set_staff_roles
     from domain.errors import UserError
     from domain.outbox.service import Outbox
-    from workers.runtime import build_runtime
+    from runtime.process import build_runtime
 
     runtime = await build_runtime(settings)
     try:

@@ -18,9 +18,9 @@ from domain.clock import utcnow
 from domain.orders.models import Order
 from domain.prediction.service import record_run, registry_index
 from ml.registry import train
+from runtime.process import Runtime
 from sim.history import simulate_history
 from workers.ml_jobs import models_dir
-from workers.runtime import Runtime
 from workers.settings import run_queued_jobs
 
 HISTORY_DAYS = 21

@@ -1,6 +1,6 @@
 """intake
 
-Revision ID: 0005
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-25 17:54:56.255955
 
@@ -14,7 +14,7 @@ from alembic import op
 import domain.columns
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0005'
+revision: str = "0003"
 down_revision: Union[str, None] = "0002"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

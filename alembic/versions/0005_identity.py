@@ -1,7 +1,7 @@
 """identity: aliases, conflicts, channel links, suggestions, groups
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 17:57:29.546390
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 import domain.columns
 
 
-revision: str = '0004'
-down_revision: Union[str, None] = "0003"
+revision: str = "0005"
+down_revision: Union[str, None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

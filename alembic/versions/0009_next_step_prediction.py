@@ -1,7 +1,7 @@
 """next-step prediction: the stored prediction on orders, and the registry of model runs
 
-Revision ID: 0007
-Revises: 0010
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 import domain.columns
 
-revision: str = "0007"
-down_revision: Union[str, None] = "0010"
+revision: str = "0009"
+down_revision: Union[str, None] = "0008"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -17,10 +17,10 @@ from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.health.selfcheck import run_selfcheck
 from domain.orders.models import Order
+from runtime.notifiers import probe_robots
+from runtime.process import Runtime
 from sim.day import SimDay
 from sim.health import customer_of
-from workers.notifiers import probe_robots
-from workers.runtime import Runtime
 
 REPORTED = 60
 WITHDRAWN = 3

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from arq.connections import ArqRedis
 
-from domain.bootstrap import Core, build_core
 from domain.datadir import private_dir
 from domain.settings import Settings
-from workers.embedded_redis import EmbeddedRedis
-from workers.outbox_relay import OutboxRelay
+from runtime.core import Core, build_core
+from runtime.embedded_redis import EmbeddedRedis
+from runtime.outbox_relay import OutboxRelay
 
 
 @dataclass

@@ -22,6 +22,7 @@ from domain.clock import utcnow
 from domain.intake.models import InboundMessage, Outcome
 from domain.ledger.models import FundVoucher
 from domain.orders.models import Order
+from runtime.process import Runtime
 from sim.payment_providers import (
     AlipayPlatform,
     WechatPayPlatform,
@@ -30,7 +31,6 @@ from sim.payment_providers import (
     wechat_transaction,
 )
 from sim.statements import BillRow, bank_csv, yuan
-from workers.runtime import Runtime
 
 ORDER = """query($id: ID!) { order(id: $id) { status money { amountDue { amount currencyCode }
   amountReceived { amount currencyCode } receivedInOtherCurrencies { amount currencyCode }

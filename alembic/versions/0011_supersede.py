@@ -1,7 +1,7 @@
 """order supersession: an order made under a wrong channel order number points at the right one
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 09:30:00
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 import domain.columns
 
-revision: str = "0014"
-down_revision: Union[str, None] = "0013"
+revision: str = "0011"
+down_revision: Union[str, None] = "0010"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

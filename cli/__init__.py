@@ -1,0 +1,1 @@
+"""The `orderhub` command line: it composes the API, the workers and the demo, which never import each other."""
