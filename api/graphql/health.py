@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 from graphql import GraphQLError
-from sqlmodel import col, select
 from strawberry.types import Info
 
 from api.auth.principal import Partner, Staff
@@ -28,11 +27,10 @@ from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
 from domain.clock import utcnow
 from domain.errors import Problem, Problems, UserError
-from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.models import OrderException as ExceptionRow
 from domain.health import alerts as health_alerts
 from domain.health import drilldown
-from domain.health.customer_refs import differing_systems, find_order, record_customer_ref, refs_of, validate_report
+from domain.health.customer_refs import find_order, record_customer_ref, validate_report
 from domain.health.metrics import Measured, measure, measure_all, roll_up
 from domain.health.models import ExternalSystem
 from domain.health.service import refresh
@@ -48,10 +46,7 @@ from domain.health.thresholds import (
 )
 from domain.health.windows import LENGTH, Dimension, Period, Window, parse_dimension, parse_period, resolve_window
 from domain.intake.models import Outcome
-from domain.ledger.models import FundVoucher
-from domain.orders import queries
 from domain.reconcile.models import ReconItem as ReconItemRow
-from domain.reconcile.models import ReconRun
 
 if TYPE_CHECKING:
     from api.graphql.exceptions import OrderException
@@ -258,11 +253,8 @@ class MisattributionGroup:
             page = await drilldown.misattributed_orders(
                 session, self.scope, self.landing_url or "", self.utm_source or "", first, decode_cursor(after, "order")
             )
-            ids = [int(r["order_id"]) for r in page.rows]
-            rows = await queries.get_orders(session, queries.EVERYONE, ids)
-        return connection(
-            [Order.of(rows[i]) for i in ids], [encode_cursor("order", i) for i in ids], page.has_next, after is not None
-        )
+        cursors = [encode_cursor("order", o.id) for o in page.entries]
+        return _connection([Order.of(o) for o in page.entries], cursors, page, after)
 
 
 @strawberry.type(description="A system's record of the order's customer.")
@@ -348,6 +340,10 @@ def _empty() -> Connection[Any]:
     return connection([], [], False, False)
 
 
+def _connection(nodes: list[Any], cursors: list[str], page: drilldown.Page[Any], after: str | None) -> Connection[Any]:
+    return connection(nodes, cursors, page.has_next, after is not None)
+
+
 @strawberry.type(description="The orders behind each metric for one period; ask only for the lists you need.")
 class HealthDrilldown:
     scope: strawberry.Private[drilldown.Scope | None]
@@ -373,19 +369,14 @@ class HealthDrilldown:
             page = await drilldown.drifting_orders(
                 session, self.scope, first, None if key is None else (key[0], key[1])
             )
-            ids = [int(r["order_id"]) for r in page.rows]
-            events = await queries.events_of(session, ids)
-        nodes = []
-        for r in page.rows:
-            flips = drilldown.flips(events[int(r["order_id"])])
-            nodes.append(
-                DriftingOrder(
-                    order_id=int(r["order_id"]), drift=int(r["drift"]), status_changes=len(flips),
-                    minimum_changes=len(flips) - int(r["drift"]), flips=[_flip(f) for f in flips],
-                )
-            )  # fmt: skip
-        cursors = [_cursor(int(r["drift"]), int(r["order_id"])) for r in page.rows]
-        return connection(nodes, cursors, page.has_next, after is not None)
+        nodes = [
+            DriftingOrder(
+                order_id=e.order_id, drift=e.drift, status_changes=len(e.flips),
+                minimum_changes=len(e.flips) - e.drift, flips=[_flip(f) for f in e.flips],
+            )
+            for e in page.entries
+        ]  # fmt: skip
+        return _connection(nodes, [_cursor(*e.key) for e in page.entries], page, after)
 
     @strawberry.field(description="Channel attribution: mis-attributed orders grouped by landing URL and utm_source.")
     async def misattributed(
@@ -401,13 +392,12 @@ class HealthDrilldown:
             )
         nodes = [
             MisattributionGroup(
-                scope=self.scope, landing_url=r["landing_url"] or None, utm_source=r["utm_source"] or None,
-                missing_utm_source=not r["utm_source"], order_count=int(r["orders"]),
+                scope=self.scope, landing_url=g.landing_url or None, utm_source=g.utm_source or None,
+                missing_utm_source=not g.utm_source, order_count=g.order_count,
             )
-            for r in page.rows
+            for g in page.entries
         ]  # fmt: skip
-        cursors = [_cursor(int(r["orders"]), r["landing_url"], r["utm_source"]) for r in page.rows]
-        return connection(nodes, cursors, page.has_next, after is not None)
+        return _connection(nodes, [_cursor(*g.key) for g in page.entries], page, after)
 
     @strawberry.field(description="Voucher match: unmatched statement lines and vouchers, largest amount first.")
     async def unmatched_vouchers(
@@ -421,26 +411,8 @@ class HealthDrilldown:
             page = await drilldown.unmatched_items(
                 session, self.scope, first, None if key is None else (key[0], key[1])
             )
-            ids = [int(r["item_id"]) for r in page.rows]
-            items = {i.id: i for i in (await session.exec(select(ReconItemRow).where(col(ReconItemRow.id).in_(ids))))}
-            run_ids = {i.run_id for i in items.values()}
-            runs = {r.id: r for r in (await session.exec(select(ReconRun).where(col(ReconRun.id).in_(run_ids))))}
-            voucher_ids = {i.voucher_id for i in items.values() if i.voucher_id is not None}
-            query = select(FundVoucher).where(col(FundVoucher.id).in_(voucher_ids))
-            vouchers = {v.id: v for v in (await session.exec(query))}
-        nodes = []
-        for item_id in ids:
-            item = items[item_id]
-            voucher = vouchers.get(item.voucher_id) if item.voucher_id is not None else None
-            nodes.append(
-                UnmatchedItem(
-                    row=item, order_id=None if voucher is None else voucher.order_id,
-                    provider=runs[item.run_id].provider,
-                    side="VOUCHER" if item.statement_line_id is None else "STATEMENT_LINE",
-                )
-            )  # fmt: skip
-        cursors = [_cursor(int(r["weight"]), int(r["item_id"])) for r in page.rows]
-        return connection(nodes, cursors, page.has_next, after is not None)
+        nodes = [UnmatchedItem(row=u.item, order_id=u.order_id, provider=u.provider, side=u.side) for u in page.entries]
+        return _connection(nodes, [_cursor(*u.key) for u in page.entries], page, after)
 
     @strawberry.field(description="ID consistency: orders whose systems name different customers.")
     async def id_disagreements(
@@ -454,21 +426,19 @@ class HealthDrilldown:
             page = await drilldown.disagreeing_orders(
                 session, self.scope, first, None if key is None else (key[0], key[1])
             )
-            refs = await refs_of(session, [int(r["order_id"]) for r in page.rows])
         nodes = [
             IdDisagreement(
-                order_id=int(r["order_id"]),
+                order_id=d.order_id,
                 reports=[
                     CustomerReport(system=x.system, customer_id=x.customer_id, customer_grade=x.customer_grade,
                                    reported_by=x.reported_by, reported_at=x.reported_at, updated_at=x.updated_at)
-                    for x in refs[int(r["order_id"])]
+                    for x in d.reports
                 ],
-                differing_systems=differing_systems(refs[int(r["order_id"])]),
+                differing_systems=d.differing_systems,
             )
-            for r in page.rows
+            for d in page.entries
         ]  # fmt: skip
-        cursors = [_cursor(int(r["ids"]), int(r["order_id"])) for r in page.rows]
-        return connection(nodes, cursors, page.has_next, after is not None)
+        return _connection(nodes, [_cursor(*d.key) for d in page.entries], page, after)
 
     @strawberry.field(description="Exception closure: exceptions not closed within 72 h, oldest first.")
     async def late_exceptions(
@@ -477,20 +447,13 @@ class HealthDrilldown:
         check_page_size(first, None)
         if self.scope is None:
             return _empty()
-        now = utcnow()
         async with info.context.read() as session:
-            page = await drilldown.late_exceptions(session, self.scope, now, first, decode_cursor(after, "exception"))
-            rows = [await session.get(ExceptionRow, int(r["exception_id"])) for r in page.rows]
-        nodes = [
-            LateException(
-                row=x, role=drilldown.CLOSER[ExceptionKind(x.kind)].value,
-                hours_open=round(((x.resolved_at or now) - x.opened_at).total_seconds() / 3600, 2),
+            page = await drilldown.late_exceptions(
+                session, self.scope, utcnow(), first, decode_cursor(after, "exception")
             )
-            for x in rows
-            if x is not None
-        ]  # fmt: skip
-        ids = [int(r["exception_id"]) for r in page.rows]
-        return connection(nodes, [encode_cursor("exception", i) for i in ids], page.has_next, after is not None)
+        nodes = [LateException(row=x.exception, role=x.role.value, hours_open=x.hours_open) for x in page.entries]
+        cursors = [encode_cursor("exception", x.exception.id) for x in page.entries]
+        return _connection(nodes, cursors, page, after)
 
     @strawberry.field(
         description="Exceptions not closed within 72 h, counted by kind and the role that could close them."
