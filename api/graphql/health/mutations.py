@@ -19,6 +19,7 @@ from domain.clock import utcnow
 from domain.errors import Problems, UserError
 from domain.health import alerts as health_alerts
 from domain.health.customer_refs import find_order, record_customer_ref, validate_report
+from domain.health.errors import HealthErrorCode
 from domain.health.models import ExternalSystem
 from domain.health.service import refresh
 from domain.health.thresholds import (
@@ -38,9 +39,9 @@ from api.graphql.health.types import (
     HealthThreshold,
     HealthUserError,
     OrderRef,
+    health_errors,
     merchant_zone,
     threshold_of,
-    user_errors,
 )
 
 OPS = frozenset({Role.OPS, Role.ADMIN})
@@ -130,7 +131,7 @@ class HealthMutations:
         at = problems.aware_time(input.at, ("at",))
         if problems.items:
             return ComputeHealthPayload(report=None, alerts_raised=[], alerts_cleared=[],
-                                        user_errors=user_errors(problems.items))  # fmt: skip
+                                        user_errors=health_errors(problems.items))  # fmt: skip
         report, transitions = await compute_and_alert(info, period, at or utcnow())
         return ComputeHealthPayload(
             report=report, alerts_raised=[t.metric for t in transitions if t.raised],
@@ -150,7 +151,7 @@ class HealthMutations:
                     session, input.metric, input.threshold, by=f"staff:{principal.email}", reason=input.reason
                 )
         except UserError as error:
-            return SetHealthThresholdPayload(threshold=None, user_errors=user_errors(error.problems))
+            return SetHealthThresholdPayload(threshold=None, user_errors=health_errors(error.problems))
         return SetHealthThresholdPayload(
             threshold=threshold_of(Metric(input.metric.strip().upper()), value), user_errors=[]
         )
@@ -168,7 +169,7 @@ class HealthMutations:
         problems = Problems()
         report = validate_report(input.system, input.customer_id, input.customer_grade, (), problems)
         if not input.channel_order_id.strip():
-            problems.add(("channelOrderId",), "channel order id is required", "REQUIRED")
+            problems.add(("channel_order_id",), "channel order id is required", HealthErrorCode.REQUIRED)
         if report is not None and WRITE_SCOPE[report.system].value not in principal.scopes:
             raise GraphQLError(
                 f"not allowed: reporting for {report.system} needs scope {WRITE_SCOPE[report.system].value}",
@@ -186,5 +187,5 @@ class HealthMutations:
                 await ctx.mark_applied(session)
         except UserError as error:
             await ctx.record_outcome(Outcome.REJECTED, str(error))
-            return ReportOrderCustomerPayload(order_id=None, repeated=False, user_errors=user_errors(error.problems))
+            return ReportOrderCustomerPayload(order_id=None, repeated=False, user_errors=health_errors(error.problems))
         return ReportOrderCustomerPayload(order_id=reported.order_id, repeated=reported.repeated, user_errors=[])

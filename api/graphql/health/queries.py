@@ -21,6 +21,7 @@ from domain.errors import Problems
 from domain.health import alerts as health_alerts
 from domain.health import drilldown
 from domain.health import selfcheck as checks
+from domain.health.errors import HealthErrorCode
 from domain.health.metrics import measure, measure_all, roll_up
 from domain.health.snapshots import stored_trend, trend_starts
 from domain.health.thresholds import (
@@ -45,10 +46,10 @@ from api.graphql.health.types import (
     HealthTrendPoint,
     HealthTrendSeries,
     SelfCheckReport,
+    health_errors,
     merchant_zone,
     threshold_of,
     to_graphql,
-    user_errors,
 )
 
 
@@ -110,7 +111,7 @@ class HealthQueries:
         now = utcnow()
         if problems.items or window is None or dimension is None:
             return HealthReport(period=None, start=None, end=None, computed_at=now, metrics=[],
-                                user_errors=user_errors(problems.items))  # fmt: skip
+                                user_errors=health_errors(problems.items))  # fmt: skip
         async with info.context.read() as session:
             thresholds = await current_thresholds(session)
             rows = await measure_all(session, metrics, window, now, dimension)
@@ -130,14 +131,14 @@ class HealthQueries:
         end = problems.aware_time(given.end, ("end",))
         retention = info.context.runtime.settings.retention_days
         if given.count < 1:
-            problems.add(("count",), "ask for at least one period", "OUT_OF_RANGE")
+            problems.add(("count",), "ask for at least one period", HealthErrorCode.OUT_OF_RANGE)
         elif period is not None and LENGTH[period] * given.count > LENGTH[Period.DAY] * retention:
             problems.add(("count",), f"{given.count} periods reach past the {retention}-day retention window",
-                         "PERIOD_TOO_LONG")  # fmt: skip
+                         HealthErrorCode.PERIOD_TOO_LONG)  # fmt: skip
         if dimension is not None and dimension is not Dimension.ALL and not given.key:
-            problems.add(("key",), f"name the {dimension.value.lower()} to follow", "REQUIRED")
+            problems.add(("key",), f"name the {dimension.value.lower()} to follow", HealthErrorCode.REQUIRED)
         if problems.items or period is None or dimension is None:
-            return HealthTrend(period=None, series=[], user_errors=user_errors(problems.items))
+            return HealthTrend(period=None, series=[], user_errors=health_errors(problems.items))
         windows = trend_starts(period, end or utcnow(), given.count, merchant_zone(info))
         now = utcnow()
         series = []
@@ -179,7 +180,7 @@ class HealthQueries:
         problems = Problems()
         window = _window(info, problems, given.period, given.at, given.start, given.end)
         if problems.items or window is None:
-            return HealthDrilldown(scope=None, user_errors=user_errors(problems.items))
+            return HealthDrilldown(scope=None, user_errors=health_errors(problems.items))
         scope = drilldown.Scope(window, (given.channel or "").strip().upper() or None, given.warehouse_code or None)
         return HealthDrilldown(scope=scope, user_errors=[])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -15,13 +14,13 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.pagination import Connection, check_page_size, connection
 from domain.clock import utcnow
 from domain.errors import Problem
 from domain.fulfilment.models import OrderException as ExceptionRow
-from domain.health import drilldown
+from domain.health import drilldown, errors
 from domain.health import selfcheck as checks
 from domain.health.metrics import Measured
 from domain.health.thresholds import (
@@ -53,40 +52,18 @@ HealthDimension = strawberry.enum(
 )
 
 
-@strawberry.enum(description="Why a health request was refused.")
-class HealthErrorCode(Enum):
-    UNKNOWN_METRIC = "UNKNOWN_METRIC"
-    UNKNOWN_PERIOD = "UNKNOWN_PERIOD"
-    UNKNOWN_DIMENSION = "UNKNOWN_DIMENSION"
-    INVERTED_RANGE = "INVERTED_RANGE"
-    PERIOD_TOO_LONG = "PERIOD_TOO_LONG"
-    INVALID_TIME = "INVALID_TIME"
-    REQUIRED = "REQUIRED"
-    OUT_OF_RANGE = "OUT_OF_RANGE"
-    UNCHANGED = "UNCHANGED"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_VALUE = "INVALID_VALUE"
-    TOO_LONG = "TOO_LONG"
-    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
-    AMBIGUOUS_ORDER = "AMBIGUOUS_ORDER"
-    INVALID = "INVALID"
+HealthErrorCode = strawberry.enum(errors.HealthErrorCode, description="Why a health request was refused.")
 
 
 @strawberry.type
 class HealthUserError:
     field: list[str] | None
     message: str
-    code: HealthErrorCode
+    code: HealthErrorCode  # type: ignore[valid-type]
 
 
-def user_errors(problems: list[Problem]) -> list[HealthUserError]:
-    return [
-        HealthUserError(
-            field=field_path(("input",), p), message=p.message,
-            code=code_of(HealthErrorCode, p.code, HealthErrorCode.INVALID),
-        )
-        for p in problems
-    ]  # fmt: skip
+def health_errors(problems: list[Problem]) -> list[HealthUserError]:
+    return user_errors(HealthUserError, HealthErrorCode, problems)
 
 
 @strawberry.type(description="One metric's value for a period, overall or for one channel or warehouse.")

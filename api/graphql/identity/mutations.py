@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Staff
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors
 from api.graphql.identity.types import STAFF, IdentityErrorCode, IdentityUserError, MatchSuggestion
 from api.graphql.ids import decode_gid
 from api.graphql.orders import Order, load_order
@@ -18,14 +18,7 @@ from domain.outbox.service import Outbox
 
 
 def _errors(problems: list[Problem]) -> list[IdentityUserError]:
-    return [
-        IdentityUserError(
-            field=field_path((), p),
-            message=p.message,
-            code=code_of(IdentityErrorCode, p.code, IdentityErrorCode.INVALID),
-        )
-        for p in problems
-    ]
+    return user_errors(IdentityUserError, IdentityErrorCode, problems)
 
 
 @strawberry.input

@@ -4,7 +4,6 @@ grouped duplicates."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -15,7 +14,7 @@ from api.graphql.node import Node
 from api.graphql.orders import BuyerAliasKind, Order, SalesChannel, load_order
 from api.graphql.permissions import allow
 from api.graphql.scalars import Money
-from domain.identity import queries
+from domain.identity import errors, queries
 from domain.identity.models import AliasConflict as ConflictRow
 from domain.identity.models import AliasKind, SuggestionStatus
 from domain.identity.models import BuyerChannel as LinkRow
@@ -134,18 +133,11 @@ class DuplicateCell:
     top_products: list[DuplicateProduct]
 
 
-@strawberry.enum(description="Why an identity mutation was refused.")
-class IdentityErrorCode(Enum):
-    NOT_A_GROUP = "NOT_A_GROUP"
-    GROUP_PAID = "GROUP_PAID"
-    NOT_FOUND = "NOT_FOUND"
-    ALREADY_DECIDED = "ALREADY_DECIDED"
-    ALREADY_MATCHED = "ALREADY_MATCHED"
-    INVALID = "INVALID"
+IdentityErrorCode = strawberry.enum(errors.IdentityErrorCode, description="Why an identity mutation was refused.")
 
 
 @strawberry.type
 class IdentityUserError:
     field: list[str] | None
     message: str
-    code: IdentityErrorCode
+    code: IdentityErrorCode  # type: ignore[valid-type]

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Staff
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors
 from api.graphql.ids import decode_gid, encode_gid
 from api.graphql.money.types import (
     FINANCE,
@@ -31,13 +31,7 @@ from domain.reconcile.statements.lines import StatementError
 
 
 def _errors(problems: list[Problem]) -> list[MoneyUserError]:
-    return [
-        MoneyUserError(
-            field=field_path(("input",), p), message=p.message,
-            code=code_of(MoneyErrorCode, p.code, MoneyErrorCode.INVALID),
-        )
-        for p in problems
-    ]  # fmt: skip
+    return user_errors(MoneyUserError, MoneyErrorCode, problems)
 
 
 def _actor(info: Info[Context, None]) -> str:
@@ -120,7 +114,7 @@ class MoneyMutations:
         try:
             parsed = service.parse_statement(filename, data, provider=input.provider or "bank")
         except StatementError as exc:
-            problem = Problem(("file",), str(exc), "INVALID_STATEMENT")
+            problem = Problem(("file",), str(exc), MoneyErrorCode.INVALID_STATEMENT)
             return UploadStatementPayload(statement=None, user_errors=_errors([problem]))
         async with info.context.unit_of_work() as session:
             imported = await service.import_statement(session, filename, data, parsed, _actor(info))

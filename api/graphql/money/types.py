@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from typing import TypeVar
 
 import strawberry
@@ -18,6 +17,7 @@ from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from api.graphql.scalars import Money
 from domain.access.policy import Role
+from domain.ledger import errors
 from domain.ledger import models as ledger
 from domain.ledger.queries import OrderBalance
 from domain.money import Money as DomainMoney
@@ -29,29 +29,14 @@ ReconDrift = strawberry.enum(recon.Drift, name="ReconDrift")
 ReconResolution = strawberry.enum(recon.Resolution, name="ReconResolution")
 
 
-@strawberry.enum
-class MoneyErrorCode(Enum):
-    NOT_FOUND = "NOT_FOUND"
-    ALREADY_REVERSED = "ALREADY_REVERSED"
-    NOT_REVERSIBLE = "NOT_REVERSIBLE"
-    NOT_CONFIRMED = "NOT_CONFIRMED"
-    NOT_IN_SUSPENSE = "NOT_IN_SUSPENSE"
-    REASON_REQUIRED = "REASON_REQUIRED"
-    ALREADY_RESOLVED = "ALREADY_RESOLVED"
-    NOTE_REQUIRED = "NOTE_REQUIRED"
-    INVALID_CHARACTER = "INVALID_CHARACTER"
-    TOO_LONG = "TOO_LONG"
-    NOTHING_TO_REVERSE = "NOTHING_TO_REVERSE"
-    INVALID_STATEMENT = "INVALID_STATEMENT"
-    ALREADY_RECONCILING = "ALREADY_RECONCILING"
-    INVALID = "INVALID"
+MoneyErrorCode = strawberry.enum(errors.MoneyErrorCode)
 
 
 @strawberry.type
 class MoneyUserError:
     field: list[str] | None
     message: str
-    code: MoneyErrorCode
+    code: MoneyErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from domain.access import errors
 
-@strawberry.enum
-class StaffLoginErrorCode(Enum):
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+StaffLoginErrorCode = strawberry.enum(errors.StaffLoginErrorCode)
 
 
 @strawberry.type
 class StaffLoginError:
     field: list[str] | None
     message: str
-    code: StaffLoginErrorCode
+    code: StaffLoginErrorCode  # type: ignore[valid-type]
