@@ -81,6 +81,14 @@ def parse_metric(name: str, at: tuple[str | int, ...], problems: Problems) -> Me
         return None
 
 
+def parse_metrics(names: list[str] | None, at: tuple[str | int, ...], problems: Problems) -> list[Metric]:
+    """All five when none are named; at most the first ten names are read (there are five metrics)."""
+    if names is None:
+        return list(Metric)
+    parsed = [parse_metric(name, (*at, i), problems) for i, name in enumerate(names[:10])]
+    return [m for m in parsed if m is not None]
+
+
 def is_healthy(metric: Metric, value: float | None, threshold: float) -> bool | None:
     """None for an empty period: no orders is neither healthy nor unhealthy."""
     if value is None:

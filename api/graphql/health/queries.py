@@ -7,12 +7,25 @@ entry naming the field and the accepted values."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
+from api.graphql.health.types import (
+    HealthAlert,
+    HealthDrilldown,
+    HealthMetricValue,
+    HealthReport,
+    HealthThreshold,
+    HealthTrend,
+    HealthTrendSeries,
+    SelfCheckReport,
+    health_errors,
+    merchant_zone,
+    threshold_of,
+    to_graphql,
+)
 from api.graphql.orders import SalesChannel
 from api.graphql.permissions import allow
 from domain.access.policy import Role
@@ -21,36 +34,11 @@ from domain.errors import Problems
 from domain.health import alerts as health_alerts
 from domain.health import drilldown
 from domain.health import selfcheck as checks
-from domain.health.errors import HealthErrorCode
-from domain.health.metrics import measure, measure_all, roll_up
-from domain.health.snapshots import stored_trend, trend_starts
-from domain.health.thresholds import (
-    DEFINITIONS,
-    Metric,
-    current_thresholds,
-    is_healthy,
-    parse_metric,
-)
-from domain.health.windows import LENGTH, Dimension, Period, Window, parse_dimension, parse_period, resolve_window
+from domain.health.metrics import measure_all
+from domain.health.thresholds import Metric, current_thresholds, parse_metrics
+from domain.health.trend import resolve_trend, trend
+from domain.health.windows import Window, parse_dimension, resolve_window
 from runtime.notifiers import probe_robots
-
-if TYPE_CHECKING:
-    pass
-from api.graphql.health.types import (
-    HealthAlert,
-    HealthDrilldown,
-    HealthMetricValue,
-    HealthReport,
-    HealthThreshold,
-    HealthTrend,
-    HealthTrendPoint,
-    HealthTrendSeries,
-    SelfCheckReport,
-    health_errors,
-    merchant_zone,
-    threshold_of,
-    to_graphql,
-)
 
 
 def _window(info: Info[Context, None], problems: Problems, period: str, at: datetime | None,
@@ -69,13 +57,6 @@ class HealthInput:
     end: datetime | None = strawberry.field(default=None, name="to")
     dimension: str = strawberry.field(default="ALL", description="ALL, CHANNEL or WAREHOUSE.")
     metrics: list[str] | None = strawberry.field(default=None, description="HealthMetric names; all five by default.")
-
-
-def _metrics(names: list[str] | None, problems: Problems) -> list[Metric]:
-    if names is None:
-        return list(Metric)
-    parsed = [parse_metric(name, ("metrics", i), problems) for i, name in enumerate(names[:10])]
-    return [m for m in parsed if m is not None]
 
 
 @strawberry.input
@@ -107,7 +88,7 @@ class HealthQueries:
         problems = Problems()
         window = _window(info, problems, given.period, given.at, given.start, given.end)
         dimension = parse_dimension(given.dimension, ("dimension",), problems)
-        metrics = _metrics(given.metrics, problems)
+        metrics = parse_metrics(given.metrics, ("metrics",), problems)
         now = utcnow()
         if problems.items or window is None or dimension is None:
             return HealthReport(period=None, start=None, end=None, computed_at=now, metrics=[],
@@ -125,51 +106,16 @@ class HealthQueries:
     async def health_trend(self, info: Info[Context, None], input: HealthTrendInput | None = None) -> HealthTrend:
         given = input or HealthTrendInput()
         problems = Problems()
-        period = parse_period(given.period, ("period",), problems)
-        dimension = parse_dimension(given.dimension, ("dimension",), problems)
-        metrics = _metrics(given.metrics, problems)
-        end = problems.aware_time(given.end, ("end",))
-        retention = info.context.runtime.settings.retention_days
-        if given.count < 1:
-            problems.add(("count",), "ask for at least one period", HealthErrorCode.OUT_OF_RANGE)
-        elif period is not None and LENGTH[period] * given.count > LENGTH[Period.DAY] * retention:
-            problems.add(("count",), f"{given.count} periods reach past the {retention}-day retention window",
-                         HealthErrorCode.PERIOD_TOO_LONG)  # fmt: skip
-        if dimension is not None and dimension is not Dimension.ALL and not given.key:
-            problems.add(("key",), f"name the {dimension.value.lower()} to follow", HealthErrorCode.REQUIRED)
-        if problems.items or period is None or dimension is None:
+        request = resolve_trend(
+            problems, merchant_zone(info), info.context.runtime.settings.retention_days, utcnow(),
+            metrics=given.metrics, period=given.period, dimension=given.dimension, count=given.count,
+            end=given.end, key=given.key,
+        )  # fmt: skip
+        if request is None:
             return HealthTrend(period=None, series=[], user_errors=health_errors(problems.items))
-        windows = trend_starts(period, end or utcnow(), given.count, merchant_zone(info))
-        now = utcnow()
-        series = []
         async with info.context.read() as session:
-            thresholds = await current_thresholds(session)
-            for metric in metrics:
-                key = None if dimension is Dimension.ALL else given.key
-                stored = await stored_trend(session, metric, period, [w.start for w in windows], dimension, key)
-                points = []
-                for w in windows:
-                    snap = stored.get(w.start)
-                    if snap is not None:
-                        points.append(HealthTrendPoint(
-                            start=w.start, end=w.end, numerator=snap.numerator, denominator=snap.denominator,
-                            value=snap.value, threshold=snap.threshold,
-                            healthy=is_healthy(metric, snap.value, snap.threshold), computed_at=snap.computed_at,
-                            stored=True))  # fmt: skip
-                        continue
-                    counts = await measure(session, metric, w, now, grouped=dimension is not Dimension.ALL)
-                    rows = roll_up(metric, counts, dimension)
-                    row = next((r for r in rows if key in (None, r.channel, r.warehouse_code)), None)
-                    n, d = (row.numerator, row.denominator) if row else (0, 0)
-                    value = n / d if d else None
-                    points.append(HealthTrendPoint(
-                        start=w.start, end=w.end, numerator=n, denominator=d, value=value,
-                        threshold=thresholds[metric], healthy=is_healthy(metric, value, thresholds[metric]),
-                        computed_at=None, stored=False))  # fmt: skip
-                d = DEFINITIONS[metric]
-                series.append(HealthTrendSeries(metric=metric, title=d.title, threshold=thresholds[metric],
-                                                healthy_below=d.below, points=points))  # fmt: skip
-        return HealthTrend(period=period, series=series, user_errors=[])
+            series = await trend(session, request, utcnow())
+        return HealthTrend(period=request.period, series=[HealthTrendSeries.of(s) for s in series], user_errors=[])
 
     @strawberry.field(description="Staff: the orders, vouchers and exceptions behind each metric for a period.",
                       extensions=allow(any_staff=True))  # fmt: skip

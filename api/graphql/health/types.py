@@ -20,7 +20,7 @@ from api.graphql.pagination import Connection, check_page_size, connection
 from domain.clock import utcnow
 from domain.errors import Problem
 from domain.fulfilment.models import OrderException as ExceptionRow
-from domain.health import drilldown, errors
+from domain.health import drilldown, errors, trend
 from domain.health import selfcheck as checks
 from domain.health.metrics import Measured
 from domain.health.thresholds import (
@@ -118,6 +118,13 @@ class HealthTrendPoint:
     computed_at: datetime | None = strawberry.field(description="When the stored snapshot was computed.")
     stored: bool = strawberry.field(description="False: no snapshot existed, so the point was computed now.")
 
+    @classmethod
+    def of(cls, p: trend.TrendPoint) -> HealthTrendPoint:
+        return cls(
+            start=p.window.start, end=p.window.end, numerator=p.numerator, denominator=p.denominator, value=p.value,
+            threshold=p.threshold, healthy=p.healthy, computed_at=p.computed_at, stored=p.stored,
+        )  # fmt: skip
+
 
 @strawberry.type
 class HealthTrendSeries:
@@ -126,6 +133,12 @@ class HealthTrendSeries:
     threshold: float
     healthy_below: bool
     points: list[HealthTrendPoint]
+
+    @classmethod
+    def of(cls, s: trend.TrendSeries) -> HealthTrendSeries:
+        d = DEFINITIONS[s.metric]
+        return cls(metric=s.metric, title=d.title, threshold=s.threshold, healthy_below=d.below,
+                   points=[HealthTrendPoint.of(p) for p in s.points])  # fmt: skip
 
 
 @strawberry.type
