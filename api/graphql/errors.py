@@ -66,3 +66,9 @@ def user_errors(
 ) -> list[U]:
     """One `userErrors` entry per problem, in the area's entry type (its `field`, `message` and `code`)."""
     return [entry(field=field_path(prefix, p), message=p.message, code=area_code(codes, p.code)) for p in problems]
+
+
+def summary(problems: Iterable[Problem]) -> str:
+    """The problems as one line, in GraphQL spelling: what a rejected message is recorded with, as its sender
+    would read it (the domain's own `str(UserError)` names fields the domain's way)."""
+    return "; ".join(f"{'.'.join(field_path((), p))}: {p.message} ({p.code})" for p in problems)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import domain
-from api.graphql.errors import area_code, field_path, user_errors
+from api.graphql.errors import area_code, field_path, summary, user_errors
 from domain.access.errors import AccessErrorCode, StaffLoginErrorCode
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import CommonCode, ErrorCode, Problem
@@ -159,4 +159,15 @@ def test_one_mapping_builds_every_areas_entries() -> None:
         ["input", "orderId"],
         "no such order",
         HealthErrorCode.NOT_FOUND,
+    )
+
+
+def test_a_rejected_message_is_recorded_in_graphql_spelling() -> None:
+    problems = [
+        Problem(("orders", 0, "channel_order_id"), "channel order id is required", OrderErrorCode.REQUIRED),
+        Problem(("orders", 0, "currency"), "'RMB' is not an ISO 4217 currency code", CommonCode.INVALID_CURRENCY),
+    ]
+    assert summary(problems) == (
+        "orders.0.channelOrderId: channel order id is required (REQUIRED); "
+        "orders.0.currencyCode: 'RMB' is not an ISO 4217 currency code (INVALID_CURRENCY)"
     )

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
+from api.graphql.errors import summary
 from api.graphql.orders import SalesChannel
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
@@ -186,6 +187,6 @@ class HealthMutations:
                 reported = await record_customer_ref(session, order.id, report, f"partner:{principal.name}")
                 await ctx.mark_applied(session)
         except UserError as error:
-            await ctx.record_outcome(Outcome.REJECTED, str(error))
+            await ctx.record_outcome(Outcome.REJECTED, summary(error.problems))
             return ReportOrderCustomerPayload(order_id=None, repeated=False, user_errors=health_errors(error.problems))
         return ReportOrderCustomerPayload(order_id=reported.order_id, repeated=reported.repeated, user_errors=[])
