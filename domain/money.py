@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from domain.errors import CommonCode, ErrorCode
+
 # Active ISO 4217 codes whose minor unit is not two digits.
 _EXPONENTS = {
     "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
@@ -29,7 +31,7 @@ _AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class MoneyError(ValueError):
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: ErrorCode) -> None:
         super().__init__(message)
         self.code = code
 
@@ -41,7 +43,7 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:
-            raise MoneyError(f"cannot add {other.currency} to {self.currency}", "CURRENCY_MISMATCH")
+            raise MoneyError(f"cannot add {other.currency} to {self.currency}", CommonCode.CURRENCY_MISMATCH)
         return Money(self.minor + other.minor, self.currency)
 
     def decimal(self) -> Decimal:
@@ -53,7 +55,7 @@ class Money:
 
 def check_currency(code: str) -> str:
     if code not in CURRENCY_EXPONENTS:
-        raise MoneyError(f"{code!r} is not an ISO 4217 currency code", "INVALID_CURRENCY")
+        raise MoneyError(f"{code!r} is not an ISO 4217 currency code", CommonCode.INVALID_CURRENCY)
     return code
 
 
@@ -69,14 +71,14 @@ def parse_minor(text: str, currency: str, *, allow_negative: bool = False) -> in
     """
     cleaned = text.strip()
     if not _AMOUNT.match(cleaned):
-        raise MoneyError(f"{text!r} is not a decimal amount", "INVALID_AMOUNT")
+        raise MoneyError(f"{text!r} is not a decimal amount", CommonCode.INVALID_AMOUNT)
     negative = cleaned.startswith("-")
     whole, _, fraction = cleaned.lstrip("-").partition(".")
     if negative and not allow_negative and (whole.strip("0") or fraction.strip("0")):
-        raise MoneyError(f"{text!r} is negative", "NEGATIVE_AMOUNT")
+        raise MoneyError(f"{text!r} is negative", CommonCode.NEGATIVE_AMOUNT)
     digits = exponent(currency)
     if fraction[digits:].strip("0"):
-        raise MoneyError(f"{text!r} has more decimals than {currency} allows ({digits})", "INVALID_AMOUNT")
+        raise MoneyError(f"{text!r} has more decimals than {currency} allows ({digits})", CommonCode.INVALID_AMOUNT)
     minor = int(whole + fraction[:digits].ljust(digits, "0"))
     return -minor if negative else minor
 

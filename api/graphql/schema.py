@@ -27,8 +27,10 @@ from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
 from api.graphql.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
-from api.graphql.health import HealthMutations, HealthQueries
-from api.graphql.identity import IdentityMutations, IdentityQueries, load_suggestion
+from api.graphql.health.mutations import HealthMutations
+from api.graphql.health.queries import HealthQueries, SelfCheckQueries
+from api.graphql.identity.mutations import IdentityMutations
+from api.graphql.identity.queries import IdentityQueries, load_suggestion
 from api.graphql.ids import decode_gid
 from api.graphql.intake import (
     IntakeMutations,
@@ -37,13 +39,13 @@ from api.graphql.intake import (
     load_drift_alert,
     load_inbound_message,
 )
-from api.graphql.money import MONEY_NODES, MoneyMutations, MoneyQueries
+from api.graphql.money.mutations import MoneyMutations
+from api.graphql.money.queries import MONEY_NODES, MoneyQueries
 from api.graphql.node import Node, NodeLoader
 from api.graphql.orders import Order, OrderMutations, OrderQueries, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
-from api.graphql.selfcheck import SelfCheckQueries
-from api.graphql.staff import StaffMutations
+from api.graphql.staff.mutations import StaffMutations
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
 

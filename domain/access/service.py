@@ -12,6 +12,7 @@ from pwdlib import PasswordHash
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.access.errors import AccessErrorCode
 from domain.access.models import PartnerKey, StaffUser
 from domain.access.policy import Role, Scope, parse_channels, parse_roles, parse_scopes
 from domain.clock import utcnow
@@ -98,7 +99,7 @@ async def active_staff(session: AsyncSession, user_id: int) -> StaffUser | None:
 async def _staff_by_email(session: AsyncSession, email: str) -> StaffUser:
     user = (await session.exec(select(StaffUser).where(StaffUser.email == email.strip().lower()))).first()
     if user is None:
-        raise UserError.one(("email",), f"no staff account {email!r}", "NOT_FOUND")
+        raise UserError.one(("email",), f"no staff account {email!r}", AccessErrorCode.NOT_FOUND)
     return user
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems, UserError
 from domain.orders.channels import Channel
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
@@ -35,7 +36,9 @@ def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> Can
     `channel` is the channel the sender declared: Taobao and Tmall share one trade format."""
     problems = Problems()
     if not isinstance(payload, Mapping):
-        raise UserError.one(("payload",), f"expected a JSON object, got {type(payload).__name__}", "WRONG_SHAPE")
+        raise UserError.one(
+            ("payload",), f"expected a JSON object, got {type(payload).__name__}", IntakeErrorCode.WRONG_SHAPE
+        )
     submission = adapter.parse(payload, problems)
     problems.raise_if_any()
     assert submission is not None
@@ -50,5 +53,5 @@ def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> Can
 def map_status(adapter: Adapter, raw: str, at: tuple[str | int, ...], problems: Problems) -> OrderStatus | None:
     status = adapter.statuses.get(raw)
     if status is None and raw:
-        problems.add(at, f"unknown {adapter.channel.value} status {raw!r}", "UNKNOWN_STATUS")
+        problems.add(at, f"unknown {adapter.channel.value} status {raw!r}", IntakeErrorCode.UNKNOWN_STATUS)
     return status

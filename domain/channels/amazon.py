@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
+from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
 from domain.money import MoneyError, format_minor, parse_minor
 from domain.orders.channels import Channel
@@ -34,17 +35,19 @@ def _money(source: Mapping[str, Any], key: str, at: f.Path, problems: Problems, 
     if value is None:
         return 0
     if not isinstance(value, Mapping):
-        problems.add((*at, key), "expected a Money object {CurrencyCode, Amount}", "WRONG_SHAPE")
+        problems.add((*at, key), "expected a Money object {CurrencyCode, Amount}", IntakeErrorCode.WRONG_SHAPE)
         return 0
     code = f.text(value, "CurrencyCode", (*at, key), problems)
     amount = f.text(value, "Amount", (*at, key), problems)
     if code and currency and code != currency:
-        problems.add((*at, key, "CurrencyCode"), f"{code} differs from the order's {currency}", "WRONG_SHAPE")
+        problems.add(
+            (*at, key, "CurrencyCode"), f"{code} differs from the order's {currency}", IntakeErrorCode.WRONG_SHAPE
+        )
         return 0
     try:
         return parse_minor(amount, currency) if amount and currency else 0
     except MoneyError as exc:
-        problems.add((*at, key, "Amount"), str(exc), "WRONG_SHAPE")
+        problems.add((*at, key, "Amount"), str(exc), IntakeErrorCode.WRONG_SHAPE)
         return 0
 
 
@@ -67,7 +70,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     status = map_status(ADAPTER, raw, (*oat, "OrderStatus"), problems)
     placed = f.iso_time(order, "PurchaseDate", oat, problems)
     if placed is None and "PurchaseDate" not in order:
-        problems.add((*oat, "PurchaseDate"), "expected the purchase time", "WRONG_SHAPE")
+        problems.add((*oat, "PurchaseDate"), "expected the purchase time", IntakeErrorCode.WRONG_SHAPE)
     updated = f.iso_time(order, "LastUpdateDate", oat, problems)
     total = f.obj(order, "OrderTotal", oat, problems) if status is not S.PENDING_PAYMENT else order.get("OrderTotal")
     currency = ""
@@ -80,7 +83,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     for index, item in enumerate(items):
         here = (*iat, index)
         if not isinstance(item, Mapping):
-            problems.add(here, "expected an object", "WRONG_SHAPE")
+            problems.add(here, "expected an object", IntakeErrorCode.WRONG_SHAPE)
             continue
         quantity = f.integer(item, "QuantityOrdered", here, problems)
         price = _money(item, "ItemPrice", here, problems, currency)  # the price of all units, not of one
@@ -88,7 +91,11 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         discount += _money(item, "PromotionDiscount", here, problems, currency)
         discount += _money(item, "ShippingDiscount", here, problems, currency)
         if quantity > 0 and price % quantity:
-            problems.add((*here, "ItemPrice"), f"{price} does not split evenly over {quantity} units", "WRONG_SHAPE")
+            problems.add(
+                (*here, "ItemPrice"),
+                f"{price} does not split evenly over {quantity} units",
+                IntakeErrorCode.WRONG_SHAPE,
+            )
         lines.append(
             LineSubmission(
                 sku=f.text(item, "SellerSKU", here, problems, required=False) or f.text(item, "ASIN", here, problems),

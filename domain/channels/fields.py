@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
 from domain.money import format_minor
 from domain.orders.commands import AttributionSubmission
@@ -23,7 +24,7 @@ def _kind(value: Any) -> str:
 def obj(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> Mapping[str, Any]:
     value = source.get(key)
     if not isinstance(value, Mapping):
-        problems.add((*at, key), f"expected an object, got {_kind(value)}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected an object, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
         return {}
     return value
 
@@ -31,10 +32,10 @@ def obj(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> Ma
 def array(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> list[Any]:
     value = source.get(key)
     if not isinstance(value, list):
-        problems.add((*at, key), f"expected a list, got {_kind(value)}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected a list, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
         return []
     if not value:
-        problems.add((*at, key), "expected at least one entry", "WRONG_SHAPE")
+        problems.add((*at, key), "expected at least one entry", IntakeErrorCode.WRONG_SHAPE)
     return value
 
 
@@ -44,7 +45,7 @@ def text(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, r
     if value is None and not required:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int) or (isinstance(value, str) and not value.strip()):
-        problems.add((*at, key), f"expected a non-empty string, got {_kind(value)}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected a non-empty string, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
         return ""
     return str(value).strip()
 
@@ -54,7 +55,7 @@ def integer(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *
     if value is None and not required:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add((*at, key), f"expected an integer, got {_kind(value)}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected an integer, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
         return 0
     return value
 
@@ -63,7 +64,7 @@ def fen(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, re
     """An amount in fen (integer minor units of CNY), as the decimal text canonical validation reads."""
     value = integer(source, key, at, problems, required=required)
     if value < 0:
-        problems.add((*at, key), "amount is negative", "WRONG_SHAPE")
+        problems.add((*at, key), "amount is negative", IntakeErrorCode.WRONG_SHAPE)
     return format_minor(value, "CNY")
 
 
@@ -72,7 +73,7 @@ def unix_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems)
     if value in (None, 0):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.add((*at, key), f"expected unix seconds, got {_kind(value)}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected unix seconds, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
         return None
     return datetime.fromtimestamp(value, UTC)
 
@@ -85,7 +86,7 @@ def shanghai_time(source: Mapping[str, Any], key: str, at: Path, problems: Probl
     try:
         return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
-        problems.add((*at, key), f"expected yyyy-MM-dd HH:mm:ss, got {value!r}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected yyyy-MM-dd HH:mm:ss, got {value!r}", IntakeErrorCode.WRONG_SHAPE)
         return None
 
 
@@ -98,7 +99,7 @@ def iso_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems) 
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        problems.add((*at, key), f"expected an ISO 8601 time with offset, got {value!r}", "WRONG_SHAPE")
+        problems.add((*at, key), f"expected an ISO 8601 time with offset, got {value!r}", IntakeErrorCode.WRONG_SHAPE)
         return None
     return moment
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.channels.errors import IntakeErrorCode
 from domain.channels.models import ChannelIntake
 from domain.channels.service import (
     UNKNOWN,
@@ -47,7 +48,7 @@ async def find_messages(
 ) -> list[InboundMessage]:
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
     query = (
         select(InboundMessage)
         .where(InboundMessage.source == channel, InboundMessage.kind == kind, col(InboundMessage.id) > after_id)

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.channels import drift
 from domain.channels.adapter import Adapter, normalize
 from domain.channels.cleaning import Rule, clean, parse_rules
+from domain.channels.errors import IntakeErrorCode
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.registry import adapter_for
 from domain.clock import utcnow
@@ -74,24 +75,30 @@ async def record_payload(
 def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
     adapter = adapter_for(channel_name)
     if adapter is None:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
     if len(body) > MAX_PAYLOAD_BYTES:
         raise UserError.one(
-            ("payload",), f"payload of {len(body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}", "TOO_LARGE"
+            ("payload",),
+            f"payload of {len(body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}",
+            IntakeErrorCode.TOO_LARGE,
         )
     try:
         payload = json.loads(body)
     except UnicodeDecodeError as exc:
-        raise UserError.one(("payload",), f"payload is not UTF-8: {exc}", "NOT_JSON") from exc
+        raise UserError.one(("payload",), f"payload is not UTF-8: {exc}", IntakeErrorCode.NOT_JSON) from exc
     except json.JSONDecodeError as exc:
         message = f"not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
-        raise UserError.one(("payload",), message, "NOT_JSON") from exc
+        raise UserError.one(("payload",), message, IntakeErrorCode.NOT_JSON) from exc
     except ValueError as exc:  # an integer literal beyond Python's digit limit
-        raise UserError.one(("payload",), f"JSON not accepted: {str(exc).split(';')[0]}", "NOT_JSON") from exc
+        raise UserError.one(
+            ("payload",), f"JSON not accepted: {str(exc).split(';')[0]}", IntakeErrorCode.NOT_JSON
+        ) from exc
     except RecursionError as exc:
-        raise UserError.one(("payload",), "JSON nested too deeply", "NOT_JSON") from exc
+        raise UserError.one(("payload",), "JSON nested too deeply", IntakeErrorCode.NOT_JSON) from exc
     if not isinstance(payload, dict):
-        raise UserError.one(("payload",), f"expected a JSON object, got {drift.json_type(payload)}", "WRONG_SHAPE")
+        raise UserError.one(
+            ("payload",), f"expected a JSON object, got {drift.json_type(payload)}", IntakeErrorCode.WRONG_SHAPE
+        )
     return adapter, payload
 
 
@@ -177,10 +184,10 @@ async def learn(session: AsyncSession, adapter: Adapter, channel: str, payload: 
 async def pin_baseline(session: AsyncSession, channel_name: str, staff: str, *, pinned: bool = True) -> SchemaBaseline:
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
     baseline = await _baseline(session, channel, kind)
     if baseline is None:
-        raise UserError.one(("channel",), "no accepted payload yet: nothing to pin", "NO_BASELINE")
+        raise UserError.one(("channel",), "no accepted payload yet: nothing to pin", IntakeErrorCode.NO_BASELINE)
     baseline.pinned_at = utcnow() if pinned else None
     baseline.pinned_by = staff if pinned else None
     session.add(baseline)
@@ -291,7 +298,7 @@ async def save_rules(
     channel, kind = source_and_kind(channel_name)
     problems = Problems()
     if channel == UNKNOWN:
-        problems.add(("channel",), f"no adapter for channel {channel_name!r}", "UNKNOWN_CHANNEL")
+        problems.add(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
         problems.raise_if_any()
     rules = parse_rules(raw_rules, problems)
     problems.raise_if_any()
@@ -302,7 +309,11 @@ async def save_rules(
         try:
             normalize(adapter, clean(rules, sample))
         except UserError as error:
-            problems.add(("rules",), f"breaks the canonical mapping of message {message_id}: {error}", "BREAKS_MAPPING")
+            problems.add(
+                ("rules",),
+                f"breaks the canonical mapping of message {message_id}: {error}",
+                IntakeErrorCode.BREAKS_MAPPING,
+            )
             break
     problems.raise_if_any()
     latest = (

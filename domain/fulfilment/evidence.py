@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.columns import check_row
 from domain.errors import Problems
+from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import FulfilmentEvidence
 from domain.orders.status import Source
 
@@ -142,27 +143,39 @@ class Evidence:
 
 def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Problems) -> Evidence | None:
     start = len(problems.items)
-    code = _required(sub.delivery_order_code, (*at, "deliveryOrderCode"), problems)
-    warehouse = _required(sub.warehouse_code, (*at, "warehouseCode"), problems)
-    dedup = _required(sub.out_biz_code, (*at, "outBizCode"), problems)
+    code = _required(sub.delivery_order_code, (*at, "delivery_order_code"), problems)
+    warehouse = _required(sub.warehouse_code, (*at, "warehouse_code"), problems)
+    dedup = _required(sub.out_biz_code, (*at, "out_biz_code"), problems)
     if sub.status not in CONFIRM_STATUSES:
         problems.add(
-            (*at, "status"), f"unknown status {sub.status!r}; one of {', '.join(CONFIRM_STATUSES)}", "INVALID_VALUE"
+            (*at, "status"),
+            f"unknown status {sub.status!r}; one of {', '.join(CONFIRM_STATUSES)}",
+            FulfilmentErrorCode.INVALID_VALUE,
         )
     if sub.confirm_type not in CONFIRM_TYPES:
-        problems.add((*at, "confirmType"), f"unknown confirm type {sub.confirm_type!r}", "INVALID_VALUE")
-    operate_time = problems.aware_time(sub.operate_time, (*at, "operateTime"))
+        problems.add(
+            (*at, "confirm_type"), f"unknown confirm type {sub.confirm_type!r}", FulfilmentErrorCode.INVALID_VALUE
+        )
+    operate_time = problems.aware_time(sub.operate_time, (*at, "operate_time"))
     customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if len(sub.packages) > MAX_ITEMS:
-        problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", "TOO_MANY")
+        problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", FulfilmentErrorCode.TOO_MANY)
     if len(sub.lines) > MAX_ITEMS:
-        problems.add((*at, "orderLines"), f"at most {MAX_ITEMS} lines", "TOO_MANY")
+        problems.add((*at, "order_lines"), f"at most {MAX_ITEMS} lines", FulfilmentErrorCode.TOO_MANY)
     for index, line in enumerate(sub.lines[:MAX_ITEMS]):
         if line.actual_qty < 0 or line.plan_qty < 0:
-            problems.add((*at, "orderLines", index, "actualQty"), "quantities cannot be negative", "INVALID_QUANTITY")
+            problems.add(
+                (*at, "order_lines", index, "actual_qty"),
+                "quantities cannot be negative",
+                FulfilmentErrorCode.INVALID_QUANTITY,
+            )
     for index, package in enumerate(sub.packages[:MAX_ITEMS]):
         if package.weight_grams is not None and package.weight_grams < 0:
-            problems.add((*at, "packages", index, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
+            problems.add(
+                (*at, "packages", index, "weight_grams"),
+                "weight cannot be negative",
+                FulfilmentErrorCode.INVALID_QUANTITY,
+            )
     if len(problems.items) > start:
         return None
     assert code and warehouse and dedup
@@ -216,18 +229,20 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
 
 def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence | None:
     start = len(problems.items)
-    event_id = _required(sub.event_id, (*at, "eventId"), problems)
-    code = _required(sub.delivery_order_code, (*at, "deliveryOrderCode"), problems)
-    warehouse = _required(sub.warehouse_code, (*at, "warehouseCode"), problems)
+    event_id = _required(sub.event_id, (*at, "event_id"), problems)
+    code = _required(sub.delivery_order_code, (*at, "delivery_order_code"), problems)
+    warehouse = _required(sub.warehouse_code, (*at, "warehouse_code"), problems)
     kind = SCAN_TYPES.get(sub.scan_type)
     if kind is None:
         problems.add(
-            (*at, "scanType"), f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}", "INVALID_VALUE"
+            (*at, "scan_type"),
+            f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}",
+            FulfilmentErrorCode.INVALID_VALUE,
         )
-    scanned_at = problems.aware_time(sub.scanned_at, (*at, "scannedAt"))
+    scanned_at = problems.aware_time(sub.scanned_at, (*at, "scanned_at"))
     customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if sub.weight_grams is not None and sub.weight_grams < 0:
-        problems.add((*at, "weightGrams"), "weight cannot be negative", "INVALID_QUANTITY")
+        problems.add((*at, "weight_grams"), "weight cannot be negative", FulfilmentErrorCode.INVALID_QUANTITY)
     if len(problems.items) > start:
         return None
     assert event_id and code and warehouse and kind
@@ -252,15 +267,17 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
 
 def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Evidence | None:
     start = len(problems.items)
-    event_id = _required(sub.event_id, (*at, "eventId"), problems)
-    carrier = _required(sub.carrier_code, (*at, "carrierCode"), problems)
-    tracking = _required(sub.tracking_number, (*at, "trackingNumber"), problems)
+    event_id = _required(sub.event_id, (*at, "event_id"), problems)
+    carrier = _required(sub.carrier_code, (*at, "carrier_code"), problems)
+    tracking = _required(sub.tracking_number, (*at, "tracking_number"), problems)
     kind = CARRIER_ACTIONS.get(sub.action)
     if kind is None:
         problems.add(
-            (*at, "action"), f"unknown action {sub.action!r}; one of {', '.join(CARRIER_ACTIONS)}", "INVALID_VALUE"
+            (*at, "action"),
+            f"unknown action {sub.action!r}; one of {', '.join(CARRIER_ACTIONS)}",
+            FulfilmentErrorCode.INVALID_VALUE,
         )
-    occurred_at = problems.aware_time(sub.occurred_at, (*at, "occurredAt"))
+    occurred_at = problems.aware_time(sub.occurred_at, (*at, "occurred_at"))
     if len(problems.items) > start:
         return None
     assert event_id and carrier and tracking and kind
@@ -283,10 +300,10 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
 def _required(text: str | None, at: Path, problems: Problems) -> str | None:
     value = (text or "").strip()
     if not value:
-        problems.add(at, "required", "REQUIRED")
+        problems.add(at, "required", FulfilmentErrorCode.REQUIRED)
         return None
     if len(value) > 100:
-        problems.add(at, "longer than 100 characters", "TOO_LONG")
+        problems.add(at, "longer than 100 characters", FulfilmentErrorCode.TOO_LONG)
         return None
     return value
 
@@ -304,37 +321,41 @@ def _customer(
     cleaned = (customer_id or "").strip() or None
     cleaned_grade = (grade or "").strip() or None
     if cleaned is not None and len(cleaned) > 100:
-        problems.add((*at, "customerId"), "customer id is longer than 100 characters", "TOO_LONG")
+        problems.add((*at, "customer_id"), "customer id is longer than 100 characters", FulfilmentErrorCode.TOO_LONG)
     if cleaned_grade is not None and len(cleaned_grade) > 40:
-        problems.add((*at, "customerGrade"), "customer grade is longer than 40 characters", "TOO_LONG")
+        problems.add(
+            (*at, "customer_grade"), "customer grade is longer than 40 characters", FulfilmentErrorCode.TOO_LONG
+        )
     if cleaned is None and cleaned_grade is not None:
-        problems.add((*at, "customerId"), "a customer grade needs the customer id it grades", "REQUIRED")
+        problems.add(
+            (*at, "customer_id"), "a customer grade needs the customer id it grades", FulfilmentErrorCode.REQUIRED
+        )
     return cleaned, cleaned_grade
 
 
 # The input field behind each stored column, per kind of evidence: a refusal names what the partner sent.
 _CONFIRMATION_INPUTS: dict[str, str] = {
-    "event_key": "outBizCode",
-    "order_reference": "deliveryOrderCode",
-    "warehouse_code": "warehouseCode",
-    "operator": "operatorName",
-    "carrier_code": "logisticsCode",
-    "tracking_number": "expressCode",
+    "event_key": "out_biz_code",
+    "order_reference": "delivery_order_code",
+    "warehouse_code": "warehouse_code",
+    "operator": "operator_name",
+    "carrier_code": "logistics_code",
+    "tracking_number": "express_code",
     "details": "",  # packages and order lines: the confirmation as a whole
 }
 _SCAN_INPUTS: dict[str, str] = {
-    "event_key": "eventId",
-    "order_reference": "deliveryOrderCode",
-    "warehouse_code": "warehouseCode",
+    "event_key": "event_id",
+    "order_reference": "delivery_order_code",
+    "warehouse_code": "warehouse_code",
     "zone": "zone",
     "station": "station",
-    "operator": "operatorName",
-    "tracking_number": "expressCode",
+    "operator": "operator_name",
+    "tracking_number": "express_code",
 }
 _CARRIER_INPUTS: dict[str, str] = {
-    "event_key": "eventId",
-    "carrier_code": "carrierCode",
-    "tracking_number": "trackingNumber",
+    "event_key": "event_id",
+    "carrier_code": "carrier_code",
+    "tracking_number": "tracking_number",
     "station": "location",
     "operator": "courier",
     "details": "signer",

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problems
+from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import ExceptionKind, ShippedRuleVersion
 
 
@@ -98,11 +99,13 @@ async def change_rule(
     """Store the next version; the row keeps the values it replaced, so every change can be read back."""
     problems = Problems()
     if min_minutes_after_request is not None and not 0 <= min_minutes_after_request <= 24 * 60:
-        problems.add(("minMinutesAfterRequest",), "must be between 0 and 1440 minutes", "OUT_OF_RANGE")
+        problems.add(
+            ("min_minutes_after_request",), "must be between 0 and 1440 minutes", FulfilmentErrorCode.OUT_OF_RANGE
+        )
     if clock_skew_minutes is not None and not 0 <= clock_skew_minutes <= 24 * 60:
-        problems.add(("clockSkewMinutes",), "must be between 0 and 1440 minutes", "OUT_OF_RANGE")
+        problems.add(("clock_skew_minutes",), "must be between 0 and 1440 minutes", FulfilmentErrorCode.OUT_OF_RANGE)
     if not reason.strip():
-        problems.add(("reason",), "say why the rule changes", "REQUIRED")
+        problems.add(("reason",), "say why the rule changes", FulfilmentErrorCode.REQUIRED)
     problems.raise_if_any()
     old = await current_rule(session)
     new = ShippedRule(

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import utcnow
 from domain.columns import check_note
 from domain.errors import UserError
+from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import EvidenceOutcome, ExceptionKind, FulfilmentEvidence, OrderException
@@ -81,9 +82,9 @@ async def find_order_by_reference(session: AsyncSession, reference: str, by_trac
     rows = list((await session.exec(query)).all())
     if len(rows) > 1:
         raise UserError.one(
-            ("trackingNumber" if by_tracking else "deliveryOrderCode",),
+            ("tracking_number" if by_tracking else "delivery_order_code",),
             f"{reference!r} matches more than one order",
-            "AMBIGUOUS_ORDER",
+            FulfilmentErrorCode.AMBIGUOUS_ORDER,
         )
     return rows[0] if rows else None
 
@@ -102,19 +103,23 @@ class FulfilmentService:
         check_note("note", note)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
-            raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
+            raise UserError.one(("order_id",), "no such order", FulfilmentErrorCode.NOT_FOUND)
         now = utcnow()
         moment = requested_at or now
         if moment > now + timedelta(minutes=(await current_rule(self.session)).clock_skew_minutes):
-            raise UserError.one(("requestedAt",), "a ship request cannot be in the future", "CLOCK_SKEW")
+            raise UserError.one(
+                ("requested_at",), "a ship request cannot be in the future", FulfilmentErrorCode.CLOCK_SKEW
+            )
         if moment < order.placed_at:
-            raise UserError.one(("requestedAt",), "a ship request cannot precede the order", "INVALID_TIME")
+            raise UserError.one(
+                ("requested_at",), "a ship request cannot precede the order", FulfilmentErrorCode.INVALID_TIME
+            )
         if order.status == S.SHIP_REQUESTED:
             return order  # a second click changes nothing
         try:
             status = decide(S(order.status), EventType.SHIP_REQUESTED, by.source)
         except TransitionRefused as refused:
-            raise UserError.one(("orderId",), str(refused), refused.code) from refused
+            raise UserError.one(("order_id",), str(refused), refused.code) from refused
         await append_event(
             self.session, self.outbox, order, Change(EventType.SHIP_REQUESTED, status, moment, {"note": note}), by
         )
@@ -128,15 +133,15 @@ class FulfilmentService:
     ) -> Order:
         """Takes back a ship click before the warehouse acts: the order is PAID again and its request time cleared."""
         if not reason.strip():
-            raise UserError.one(("reason",), "say why the ship request is withdrawn", "REQUIRED")
+            raise UserError.one(("reason",), "say why the ship request is withdrawn", FulfilmentErrorCode.REQUIRED)
         check_note("reason", reason)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
-            raise UserError.one(("orderId",), "no such order", "NOT_FOUND")
+            raise UserError.one(("order_id",), "no such order", FulfilmentErrorCode.NOT_FOUND)
         try:
             status = decide(S(order.status), EventType.SHIP_REQUEST_WITHDRAWN, by.source)
         except TransitionRefused as refused:
-            raise UserError.one(("orderId",), str(refused), refused.code) from refused
+            raise UserError.one(("order_id",), str(refused), refused.code) from refused
         moment = withdrawn_at or utcnow()
         change = Change(EventType.SHIP_REQUEST_WITHDRAWN, status, moment, {"reason": reason.strip()})
         await append_event(self.session, self.outbox, order, change, by)
@@ -167,9 +172,9 @@ class FulfilmentService:
         if order is not None and by.channels is not None and order.channel not in by.channels:
             served = ", ".join(sorted(by.channels)) or "no channel"
             raise UserError.one(
-                ("trackingNumber" if evidence.by_tracking else "deliveryOrderCode",),
+                ("tracking_number" if evidence.by_tracking else "delivery_order_code",),
                 f"this API key serves {served}, not {order.channel}",
-                "CHANNEL_NOT_ALLOWED",
+                FulfilmentErrorCode.CHANNEL_NOT_ALLOWED,
             )
         result = Recorded(evidence_id, None if order is None else order.id, EvidenceOutcome.NOTED, "")
         if order is None:
@@ -194,14 +199,18 @@ class FulfilmentService:
         """A person accepts held outbound evidence: the order ships with the evidence's own time and source."""
         case = await self.session.get(OrderException, exception_id)
         if case is None or case.evidence_id is None or case.order_id is None:
-            raise UserError.one(("exceptionId",), "this exception holds no evidence to apply", "NOT_ALLOWED")
+            raise UserError.one(
+                ("exception_id",), "this exception holds no evidence to apply", FulfilmentErrorCode.NOT_ALLOWED
+            )
         row = await self.session.get(FulfilmentEvidence, case.evidence_id)
         order = await self.session.get(Order, case.order_id, with_for_update=dialect(self.session) == "postgresql")
         assert row is not None and row.id is not None and order is not None
         kind = EvidenceKind(row.kind)
         if kind not in OUTBOUND or S(order.status) not in (S.SHIP_REQUESTED, S.PICKED, S.PACKED):
             raise UserError.one(
-                ("acceptHeldEvidence",), f"{kind} cannot ship an order that is {order.status}", "ILLEGAL_TRANSITION"
+                ("accept_held_evidence",),
+                f"{kind} cannot ship an order that is {order.status}",
+                FulfilmentErrorCode.ILLEGAL_TRANSITION,
             )
         evidence = Evidence(
             Source(row.source), row.event_key, kind, row.order_reference, False, row.occurred_at, row.warehouse_code,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
+from domain.health.errors import HealthErrorCode
 from domain.health.models import ExternalSystem, OrderCustomerRef
 from domain.orders.channels import parse_channel
 from domain.orders.models import Order
@@ -43,15 +44,19 @@ def validate_report(
     try:
         parsed = ExternalSystem(system.strip().upper())
     except ValueError:
-        problems.add((*at, "system"), f"unknown system {system!r}; one of {', '.join(ExternalSystem)}", "INVALID_VALUE")
+        problems.add(
+            (*at, "system"),
+            f"unknown system {system!r}; one of {', '.join(ExternalSystem)}",
+            HealthErrorCode.INVALID_VALUE,
+        )
     cleaned = (customer_id or "").strip()
     if not cleaned:
-        problems.add((*at, "customerId"), "customer id is required", "REQUIRED")
+        problems.add((*at, "customer_id"), "customer id is required", HealthErrorCode.REQUIRED)
     elif len(cleaned) > 100:
-        problems.add((*at, "customerId"), "customer id is longer than 100 characters", "TOO_LONG")
+        problems.add((*at, "customer_id"), "customer id is longer than 100 characters", HealthErrorCode.TOO_LONG)
     cleaned_grade = (grade or "").strip() or None
     if cleaned_grade is not None and len(cleaned_grade) > 40:
-        problems.add((*at, "customerGrade"), "customer grade is longer than 40 characters", "TOO_LONG")
+        problems.add((*at, "customer_grade"), "customer grade is longer than 40 characters", HealthErrorCode.TOO_LONG)
     if len(problems.items) > start:
         return None
     return CustomerReport(parsed, cleaned, cleaned_grade)
@@ -68,14 +73,16 @@ async def find_order(
     if channel:
         known = parse_channel(channel)
         if known is None:
-            raise UserError.one(("channel",), f"unknown channel {channel!r}", "UNKNOWN_CHANNEL")
+            raise UserError.one(("channel",), f"unknown channel {channel!r}", HealthErrorCode.UNKNOWN_CHANNEL)
         query = query.where(Order.channel == known.value)
     rows = list((await session.exec(query.order_by(col(Order.id)).limit(2))).all())
     if not rows:
-        raise UserError.one(("channelOrderId",), f"no order {channel_order_id!r}", "NOT_FOUND")
+        raise UserError.one(("channel_order_id",), f"no order {channel_order_id!r}", HealthErrorCode.NOT_FOUND)
     if len(rows) > 1:
         raise UserError.one(
-            ("channel",), f"{channel_order_id!r} is known on several channels: name one", "AMBIGUOUS_ORDER"
+            ("channel",),
+            f"{channel_order_id!r} is known on several channels: name one",
+            HealthErrorCode.AMBIGUOUS_ORDER,
         )
     return rows[0]
 

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import as_utc
 from domain.errors import Problems, UserError
 from domain.fulfilment.models import ExceptionState, OrderException
+from domain.health.errors import ExportErrorCode
 from domain.health.xlsx import XlsxStream
 from domain.ledger.models import OrderAdjustment
 from domain.money import format_minor
@@ -101,7 +102,9 @@ def parse_format(name: str, at: tuple[str | int, ...] = ("format",)) -> ExportFo
         return ExportFormat(name.strip().lower())
     except ValueError:
         known = ", ".join(f.value for f in ExportFormat)
-        raise UserError.one(at, f"unknown export format {name!r}; known: {known}", "UNKNOWN_FORMAT") from None
+        raise UserError.one(
+            at, f"unknown export format {name!r}; known: {known}", ExportErrorCode.UNKNOWN_FORMAT
+        ) from None
 
 
 def resolve_period(
@@ -117,17 +120,19 @@ def resolve_period(
     start = problems.aware_time(start, ("from",))
     end = problems.aware_time(end, ("to",))
     if days is not None and not 1 <= days <= retention_days:
-        problems.add(("days",), f"must be between 1 and {retention_days} (the retention window)", "OUT_OF_RANGE")
+        problems.add(
+            ("days",), f"must be between 1 and {retention_days} (the retention window)", ExportErrorCode.OUT_OF_RANGE
+        )
     problems.raise_if_any()
     end = end or as_utc(now)
     start = start or end - timedelta(days=days or DEFAULT_DAYS)
     if start >= end:
-        problems.add(("from",), f"{start.isoformat()} is not before {end.isoformat()}", "INVERTED_PERIOD")
+        problems.add(("from",), f"{start.isoformat()} is not before {end.isoformat()}", ExportErrorCode.INVERTED_PERIOD)
     elif end - start > timedelta(days=retention_days):
         problems.add(
             ("from",),
             f"the period covers {(end - start).days} days; the retention window is {retention_days}",
-            "PERIOD_TOO_LONG",
+            ExportErrorCode.PERIOD_TOO_LONG,
         )
     problems.raise_if_any()
     return Period(start, end)

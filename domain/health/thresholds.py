@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
+from domain.health.errors import HealthErrorCode
 from domain.health.models import HealthThresholdChange
 
 
@@ -76,8 +77,16 @@ def parse_metric(name: str, at: tuple[str | int, ...], problems: Problems) -> Me
     try:
         return Metric(name.strip().upper())
     except ValueError:
-        problems.add(at, f"unknown metric {name!r}; one of {', '.join(Metric)}", "UNKNOWN_METRIC")
+        problems.add(at, f"unknown metric {name!r}; one of {', '.join(Metric)}", HealthErrorCode.UNKNOWN_METRIC)
         return None
+
+
+def parse_metrics(names: list[str] | None, at: tuple[str | int, ...], problems: Problems) -> list[Metric]:
+    """All five when none are named; at most the first ten names are read (there are five metrics)."""
+    if names is None:
+        return list(Metric)
+    parsed = [parse_metric(name, (*at, i), problems) for i, name in enumerate(names[:10])]
+    return [m for m in parsed if m is not None]
 
 
 def is_healthy(metric: Metric, value: float | None, threshold: float) -> bool | None:
@@ -110,14 +119,18 @@ async def change_threshold(session: AsyncSession, metric_name: str, value: float
     problems = Problems()
     metric = parse_metric(metric_name, ("metric",), problems)
     if not 0.0 <= value <= 1.0:
-        problems.add(("threshold",), "a threshold is a fraction between 0 and 1 (e.g. 0.995 for 99.5%)", "OUT_OF_RANGE")
+        problems.add(
+            ("threshold",),
+            "a threshold is a fraction between 0 and 1 (e.g. 0.995 for 99.5%)",
+            HealthErrorCode.OUT_OF_RANGE,
+        )
     if not reason.strip():
-        problems.add(("reason",), "say why the threshold changes", "REQUIRED")
+        problems.add(("reason",), "say why the threshold changes", HealthErrorCode.REQUIRED)
     problems.raise_if_any()
     assert metric is not None
     old = (await current_thresholds(session))[metric]
     if old == value:
-        raise UserError.one(("threshold",), f"the threshold of {metric} is already {value}", "UNCHANGED")
+        raise UserError.one(("threshold",), f"the threshold of {metric} is already {value}", HealthErrorCode.UNCHANGED)
     session.add(
         HealthThresholdChange(
             metric=metric.value,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
 from domain.errors import Problems
+from domain.health.errors import HealthErrorCode
 
 
 class Period(StrEnum):
@@ -54,7 +55,7 @@ def parse_period(name: str, at: tuple[str | int, ...], problems: Problems) -> Pe
     try:
         return Period(name.strip().upper())
     except ValueError:
-        problems.add(at, f"unknown period {name!r}; one of {', '.join(Period)}", "UNKNOWN_PERIOD")
+        problems.add(at, f"unknown period {name!r}; one of {', '.join(Period)}", HealthErrorCode.UNKNOWN_PERIOD)
         return None
 
 
@@ -62,7 +63,9 @@ def parse_dimension(name: str, at: tuple[str | int, ...], problems: Problems) ->
     try:
         return Dimension(name.strip().upper())
     except ValueError:
-        problems.add(at, f"unknown dimension {name!r}; one of {', '.join(Dimension)}", "UNKNOWN_DIMENSION")
+        problems.add(
+            at, f"unknown dimension {name!r}; one of {', '.join(Dimension)}", HealthErrorCode.UNKNOWN_DIMENSION
+        )
         return None
 
 
@@ -86,17 +89,25 @@ def resolve_window(
     start = problems.aware_time(start, ("from",))
     end = problems.aware_time(end, ("to",))
     if (start is None) != (end is None):
-        problems.add(("from" if start is None else "to",), "give both from and to, or neither", "REQUIRED")
+        problems.add(
+            ("from" if start is None else "to",), "give both from and to, or neither", HealthErrorCode.REQUIRED
+        )
         return None
     if chosen is None or len(problems.items) > before:
         return None
     if start is not None and end is not None:
         if end <= start:
-            problems.add(("to",), f"to ({end.isoformat()}) must be after from ({start.isoformat()})", "INVERTED_RANGE")
+            problems.add(
+                ("to",),
+                f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
+                HealthErrorCode.INVERTED_RANGE,
+            )
             return None
         if end - start > timedelta(days=retention_days):
             problems.add(
-                ("to",), f"the range is longer than the {retention_days}-day retention window", "PERIOD_TOO_LONG"
+                ("to",),
+                f"the range is longer than the {retention_days}-day retention window",
+                HealthErrorCode.PERIOD_TOO_LONG,
             )
             return None
         return Window(start, end, None)

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.identity.errors import IdentityErrorCode
 from domain.identity.models import OrderGroup
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.service import PAYMENT_DEADLINE_JOB, Change, Provenance, append_event, publish_change, save_order
@@ -201,14 +202,16 @@ async def split_group(session: AsyncSession, outbox: Outbox, parent_order_id: in
     """Staff undo a group: children return to PENDING_PAYMENT, the parent is cancelled. Refused once paid."""
     group = (await session.exec(select(OrderGroup).where(OrderGroup.parent_order_id == parent_order_id))).first()
     if group is None or group.split_at is not None:
-        raise UserError.one(("input", "parentOrderId"), "not an open order group", "NOT_A_GROUP")
+        raise UserError.one(("parent_order_id",), "not an open order group", IdentityErrorCode.NOT_A_GROUP)
     await lock_buyer(session, group.uid)
     parent = await session.get(Order, parent_order_id, populate_existing=True)
     assert parent is not None
     by = Provenance(Source.STAFF, actor)
     if parent.status != OrderStatus.PENDING_PAYMENT:
         raise UserError.one(
-            ("input", "parentOrderId"), f"the group is {parent.status}: its payment stays on it", "GROUP_PAID"
+            ("parent_order_id",),
+            f"the group is {parent.status}: its payment stays on it",
+            IdentityErrorCode.GROUP_PAID,
         )
     cancelled = decide(OrderStatus(parent.status), EventType.ORDER_CANCELLED, by.source)
     children = list((await session.exec(select(Order).where(Order.parent_order_id == parent_order_id))).all())

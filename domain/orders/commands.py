@@ -19,6 +19,7 @@ from domain.errors import Problems
 from domain.identity.models import BuyerAlias, OrderIdentity
 from domain.money import MoneyError, check_currency, parse_minor
 from domain.orders.channels import parse_channel
+from domain.orders.errors import OrderErrorCode
 from domain.orders.models import Order, OrderLine
 from domain.orders.status import OrderStatus
 
@@ -125,37 +126,39 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
     start = len(problems.items)
     channel = parse_channel(sub.channel)
     if channel is None:
-        problems.add((*at, "channel"), f"unknown channel {sub.channel!r}", "UNKNOWN_CHANNEL")
+        problems.add((*at, "channel"), f"unknown channel {sub.channel!r}", OrderErrorCode.UNKNOWN_CHANNEL)
     order_id = sub.channel_order_id.strip()
     if not order_id:
-        problems.add((*at, "channelOrderId"), "channel order id is required", "REQUIRED")
+        problems.add((*at, "channel_order_id"), "channel order id is required", OrderErrorCode.REQUIRED)
     _texts(sub, order_id, at, problems)
     status = _status(sub.status, (*at, "status"), problems)
-    currency = _currency(sub.currency, (*at, "currencyCode"), problems)
+    currency = _currency(sub.currency, (*at, "currency"), problems)
     placed_at, paid_at, cancelled_at = _times(sub, at, problems)
     if status is OrderStatus.PAID and sub.paid_at is None:
-        problems.add((*at, "paidAt"), "a paid order needs its payment time", "REQUIRED")
+        problems.add((*at, "paid_at"), "a paid order needs its payment time", OrderErrorCode.REQUIRED)
     if status is OrderStatus.CANCELLED and sub.cancelled_at is None:
-        problems.add((*at, "cancelledAt"), "a cancelled order needs its cancellation time", "REQUIRED")
+        problems.add((*at, "cancelled_at"), "a cancelled order needs its cancellation time", OrderErrorCode.REQUIRED)
     lines = _lines(sub.lines, currency, (*at, "lines"), problems)
-    shipping = _amount(sub.shipping_amount, currency, (*at, "shippingAmount"), problems)
+    shipping = _amount(sub.shipping_amount, currency, (*at, "shipping_amount"), problems)
     attribution = _attribution(sub.attribution, (*at, "attribution"), problems)
-    discount = _amount(sub.discount_amount, currency, (*at, "discountAmount"), problems)
+    discount = _amount(sub.discount_amount, currency, (*at, "discount_amount"), problems)
     if len(problems.items) > start:
         return None
     assert status and currency and placed_at and lines is not None and channel
     items = sum(line.amount for line in lines)
     total = items + (shipping or 0) - (discount or 0)
     if total < 0:
-        problems.add((*at, "discountAmount"), "the discount exceeds the order's amount", "NEGATIVE_AMOUNT")
+        problems.add(
+            (*at, "discount_amount"), "the discount exceeds the order's amount", OrderErrorCode.NEGATIVE_AMOUNT
+        )
         return None
     if sub.total_amount is not None:
-        claimed = _amount(sub.total_amount, currency, (*at, "totalAmount"), problems)
+        claimed = _amount(sub.total_amount, currency, (*at, "total_amount"), problems)
         if claimed is not None and claimed != total:
             problems.add(
-                (*at, "totalAmount"),
+                (*at, "total_amount"),
                 f"total {sub.total_amount} differs from lines + shipping - discount",
-                "AMOUNT_MISMATCH",
+                OrderErrorCode.AMOUNT_MISMATCH,
             )
             return None
         if claimed is None:
@@ -192,56 +195,58 @@ def _times(sub: OrderSubmission, at: Path, problems: Problems) -> tuple[datetime
     """Payment and cancellation follow placement; none lies outside [EARLIEST, now + CLOCK_SKEW]."""
     latest = utcnow() + CLOCK_SKEW
     moments = []
-    for name, given in (("placedAt", sub.placed_at), ("paidAt", sub.paid_at), ("cancelledAt", sub.cancelled_at)):
+    for name, given in (("placed_at", sub.placed_at), ("paid_at", sub.paid_at), ("cancelled_at", sub.cancelled_at)):
         moment = problems.aware_time(given, (*at, name))
         if moment is not None and not EARLIEST <= moment <= latest:
-            problems.add((*at, name), f"must lie between {EARLIEST:%Y-%m-%d} and a day from now", "INVALID_TIME")
+            problems.add(
+                (*at, name), f"must lie between {EARLIEST:%Y-%m-%d} and a day from now", OrderErrorCode.INVALID_TIME
+            )
             moment = None
         moments.append(moment)
     placed_at, paid_at, cancelled_at = moments
-    for name, moment in (("paidAt", paid_at), ("cancelledAt", cancelled_at)):
+    for name, moment in (("paid_at", paid_at), ("cancelled_at", cancelled_at)):
         if placed_at is not None and moment is not None and moment < placed_at:
-            problems.add((*at, name), "cannot precede placedAt", "INVALID_TIME")
+            problems.add((*at, name), "cannot precede placedAt", OrderErrorCode.INVALID_TIME)
     return placed_at, paid_at, cancelled_at
 
 
 def _texts(sub: OrderSubmission, order_id: str, at: Path, problems: Problems) -> None:
     """Free text is held to the columns that store it, so SQLite refuses what PostgreSQL would."""
     for name, value, column in (
-        ("channelOrderId", order_id, col(Order.channel_order_id)),
-        ("warehouseCode", sub.warehouse_code, col(Order.warehouse_code)),
-        ("rawStatus", sub.raw_status, col(Order.raw_status)),
-        ("buyer.platformBuyerId", sub.platform_buyer_id, col(Order.platform_buyer_id)),
-        ("buyer.receiverRegion", (sub.receiver_region or "").strip(), col(OrderIdentity.receiver_region)),
+        ("channel_order_id", order_id, col(Order.channel_order_id)),
+        ("warehouse_code", sub.warehouse_code, col(Order.warehouse_code)),
+        ("raw_status", sub.raw_status, col(Order.raw_status)),
+        ("buyer.platform_buyer_id", sub.platform_buyer_id, col(Order.platform_buyer_id)),
+        ("buyer.receiver_region", (sub.receiver_region or "").strip(), col(OrderIdentity.receiver_region)),
     ):
         check_text(problems, (*at, *name.split(".")), value, column)
     for index, (_, value) in enumerate(sub.buyer_aliases):
         check_text(problems, (*at, "buyer", "aliases", index, "value"), value.strip(), col(BuyerAlias.value))
 
 
-_ATTRIBUTION_COLUMNS: dict[str, Any] = {"utmSource": col(Order.utm_source), "utmMedium": col(Order.utm_medium),
-                        "utmCampaign": col(Order.utm_campaign), "landingUrl": col(Order.landing_url)}  # fmt: skip
+_ATTRIBUTION_COLUMNS: dict[str, Any] = {"utm_source": col(Order.utm_source), "utm_medium": col(Order.utm_medium),
+                        "utm_campaign": col(Order.utm_campaign), "landing_url": col(Order.landing_url)}  # fmt: skip
 
 
 def _attribution(sub: AttributionSubmission | None, at: Path, problems: Problems) -> Attribution:
     if sub is None:
         return Attribution()
-    given = {"utmSource": sub.utm_source, "utmMedium": sub.utm_medium, "utmCampaign": sub.utm_campaign,
-             "landingUrl": sub.landing_url}  # fmt: skip
+    given = {"utm_source": sub.utm_source, "utm_medium": sub.utm_medium, "utm_campaign": sub.utm_campaign,
+             "landing_url": sub.landing_url}  # fmt: skip
     cleaned = {name: (value or "").strip() or None for name, value in given.items()}
     for name, value in cleaned.items():
         check_text(problems, (*at, name), value, _ATTRIBUTION_COLUMNS[name])
-    query = parse_qs(urlsplit(cleaned["landingUrl"] or "").query)
-    for name, param in (("utmSource", "utm_source"), ("utmMedium", "utm_medium"), ("utmCampaign", "utm_campaign")):
-        if cleaned[name] is None and query.get(param):
+    query = parse_qs(urlsplit(cleaned["landing_url"] or "").query)
+    for name in ("utm_source", "utm_medium", "utm_campaign"):  # the landing URL's own parameters fill the gaps
+        if cleaned[name] is None and query.get(name):
             limit = _ATTRIBUTION_COLUMNS[name].type.length
-            cleaned[name] = query[param][0].strip()[:limit] or None
-    source = cleaned["utmSource"]
+            cleaned[name] = query[name][0].strip()[:limit] or None
+    source = cleaned["utm_source"]
     return Attribution(
         utm_source=None if source is None else source.lower(),
-        utm_medium=cleaned["utmMedium"],
-        utm_campaign=cleaned["utmCampaign"],
-        landing_url=cleaned["landingUrl"],
+        utm_medium=cleaned["utm_medium"],
+        utm_campaign=cleaned["utm_campaign"],
+        landing_url=cleaned["landing_url"],
     )
 
 
@@ -249,10 +254,10 @@ def _status(text: str, at: Path, problems: Problems) -> OrderStatus | None:
     try:
         status = OrderStatus(text)
     except ValueError:
-        problems.add(at, f"unknown status {text!r}", "INVALID_STATUS")
+        problems.add(at, f"unknown status {text!r}", OrderErrorCode.INVALID_STATUS)
         return None
     if status not in SUBMITTABLE:
-        problems.add(at, f"a channel cannot submit status {status}", "STATUS_NOT_SUBMITTABLE")
+        problems.add(at, f"a channel cannot submit status {status}", OrderErrorCode.STATUS_NOT_SUBMITTABLE)
         return None
     return status
 
@@ -279,21 +284,21 @@ def _lines(
     lines: list[LineSubmission], currency: str | None, at: Path, problems: Problems
 ) -> list[CanonicalLine] | None:
     if not lines:
-        problems.add(at, "an order needs at least one line", "REQUIRED")
+        problems.add(at, "an order needs at least one line", OrderErrorCode.REQUIRED)
         return None
     if len(lines) > MAX_LINES:
-        problems.add(at, f"at most {MAX_LINES} lines per order", "TOO_MANY")
+        problems.add(at, f"at most {MAX_LINES} lines per order", OrderErrorCode.TOO_MANY)
         return None
     result: list[CanonicalLine] = []
     for index, line in enumerate(lines):
         here = (*at, index)
         if not line.sku.strip():
-            problems.add((*here, "sku"), "sku is required", "REQUIRED")
+            problems.add((*here, "sku"), "sku is required", OrderErrorCode.REQUIRED)
         check_text(problems, (*here, "sku"), line.sku.strip(), col(OrderLine.sku))
         check_text(problems, (*here, "title"), line.title.strip(), col(OrderLine.title))
         if line.quantity <= 0:
-            problems.add((*here, "quantity"), "quantity must be at least 1", "INVALID_QUANTITY")
-        price = _amount(line.unit_price, currency, (*here, "unitPrice"), problems)
+            problems.add((*here, "quantity"), "quantity must be at least 1", OrderErrorCode.INVALID_QUANTITY)
+        price = _amount(line.unit_price, currency, (*here, "unit_price"), problems)
         if price is not None and line.quantity > 0:
             result.append(
                 CanonicalLine(

@@ -24,6 +24,7 @@ from domain.identity.service import (
     resolve_buyers,
 )
 from domain.orders.commands import CanonicalOrder
+from domain.orders.errors import OrderErrorCode
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.orders.status import (
     MOVES,
@@ -73,7 +74,9 @@ def _check_channels(orders: Sequence[CanonicalOrder], by: Provenance) -> None:
         return
     served = ", ".join(sorted(by.channels)) or "no channel"
     problems = [
-        Problem((index, "channel"), f"this API key serves {served}, not {order.channel}", "CHANNEL_NOT_ALLOWED")
+        Problem(
+            (index, "channel"), f"this API key serves {served}, not {order.channel}", OrderErrorCode.CHANNEL_NOT_ALLOWED
+        )
         for index, order in enumerate(orders)
         if order.channel not in by.channels
     ]
@@ -236,9 +239,9 @@ class OrderService:
         if stored != order.content():
             if row.status != OrderStatus.PENDING_PAYMENT:
                 raise UserError.one(
-                    (*at, "channelOrderId"),
+                    (*at, "channel_order_id"),
                     f"order {order.channel}/{order.channel_order_id} is {row.status}: its amounts and lines are final",
-                    "ORDER_LOCKED",
+                    OrderErrorCode.ORDER_LOCKED,
                 )
             await self._amend(row, order, by)
         if row.status == OrderStatus.MERGED:  # identity: a grouped duplicate's payment pays its parent

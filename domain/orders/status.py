@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
 
+from domain.errors import ErrorCode
+from domain.orders.errors import OrderErrorCode
+
 
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "PENDING_PAYMENT"
@@ -196,7 +199,7 @@ order (it lives again only if staff split the group), so warehouse evidence for 
 
 
 class TransitionRefused(Exception):
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: ErrorCode) -> None:
         super().__init__(message)
         self.code = code
 
@@ -207,12 +210,14 @@ def decide(current: OrderStatus, event: EventType, source: Source) -> OrderStatu
         if rule.event is not event:
             continue
         if source not in rule.sources:
-            raise TransitionRefused(f"{event} may not come from {source}: {rule.why}", "SOURCE_NOT_ALLOWED")
+            raise TransitionRefused(
+                f"{event} may not come from {source}: {rule.why}", OrderErrorCode.SOURCE_NOT_ALLOWED
+            )
         if current not in rule.from_states:
-            raise TransitionRefused(f"{event} is not allowed from {current}", "ILLEGAL_TRANSITION")
+            raise TransitionRefused(f"{event} is not allowed from {current}", OrderErrorCode.ILLEGAL_TRANSITION)
         assert rule.to_state in GRAPH[current], "a rule leaves the status graph"
         return rule.to_state
-    raise TransitionRefused(f"no rule handles {event}", "ILLEGAL_TRANSITION")
+    raise TransitionRefused(f"no rule handles {event}", OrderErrorCode.ILLEGAL_TRANSITION)
 
 
 MOVES = frozenset(rule.event for rule in RULES)

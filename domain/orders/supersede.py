@@ -62,7 +62,7 @@ async def supersede(
         status = decide(OrderStatus(old.status), EventType.ORDER_SUPERSEDED, by.source)
     except TransitionRefused as refused:
         raise UserError.one(
-            ("channelOrderId",),
+            ("channel_order_id",),
             f"order {old.channel}/{old.channel_order_id} is {old.status}: only an unshipped order is superseded by "
             f"{new.channel_order_id}; {refused}",
             refused.code,

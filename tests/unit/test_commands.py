@@ -134,29 +134,29 @@ def test_content_is_what_a_repeat_must_match() -> None:
     ("changes", "path", "code"),
     [
         ({"channel": "EBAY"}, (*AT, "channel"), "UNKNOWN_CHANNEL"),
-        ({"channel_order_id": "   "}, (*AT, "channelOrderId"), "REQUIRED"),
-        ({"channel_order_id": "x" * 101}, (*AT, "channelOrderId"), "TOO_LONG"),
-        ({"currency": "RMB"}, (*AT, "currencyCode"), "INVALID_CURRENCY"),
+        ({"channel_order_id": "   "}, (*AT, "channel_order_id"), "REQUIRED"),
+        ({"channel_order_id": "x" * 101}, (*AT, "channel_order_id"), "TOO_LONG"),
+        ({"currency": "RMB"}, (*AT, "currency"), "INVALID_CURRENCY"),
         ({"status": "SHIPPED"}, (*AT, "status"), "STATUS_NOT_SUBMITTABLE"),
         ({"status": "SHIP_REQUESTED"}, (*AT, "status"), "STATUS_NOT_SUBMITTABLE"),
         ({"status": "paid"}, (*AT, "status"), "INVALID_STATUS"),
-        ({"placed_at": datetime(2024, 11, 11, 0, 5)}, (*AT, "placedAt"), "INVALID_TIME"),
-        ({"paid_at": datetime(2024, 11, 11, 0, 7)}, (*AT, "paidAt"), "INVALID_TIME"),
-        ({"paid_at": None}, (*AT, "paidAt"), "REQUIRED"),
-        ({"status": "CANCELLED", "cancelled_at": None}, (*AT, "cancelledAt"), "REQUIRED"),
+        ({"placed_at": datetime(2024, 11, 11, 0, 5)}, (*AT, "placed_at"), "INVALID_TIME"),
+        ({"paid_at": datetime(2024, 11, 11, 0, 7)}, (*AT, "paid_at"), "INVALID_TIME"),
+        ({"paid_at": None}, (*AT, "paid_at"), "REQUIRED"),
+        ({"status": "CANCELLED", "cancelled_at": None}, (*AT, "cancelled_at"), "REQUIRED"),
         ({"lines": []}, (*AT, "lines"), "REQUIRED"),
         ({"lines": [LineSubmission("S", "t", 1, "1.00")] * (MAX_LINES + 1)}, (*AT, "lines"), "TOO_MANY"),
-        ({"lines": [LineSubmission("A", "t", 2, "-80.00")]}, (*AT, "lines", 0, "unitPrice"), "NEGATIVE_AMOUNT"),
-        ({"lines": [LineSubmission("A", "t", 2, "80.001")]}, (*AT, "lines", 0, "unitPrice"), "INVALID_AMOUNT"),
+        ({"lines": [LineSubmission("A", "t", 2, "-80.00")]}, (*AT, "lines", 0, "unit_price"), "NEGATIVE_AMOUNT"),
+        ({"lines": [LineSubmission("A", "t", 2, "80.001")]}, (*AT, "lines", 0, "unit_price"), "INVALID_AMOUNT"),
         ({"lines": [LineSubmission("A", "t", 0, "80.00")]}, (*AT, "lines", 0, "quantity"), "INVALID_QUANTITY"),
         ({"lines": [LineSubmission("A", "t", -1, "80.00")]}, (*AT, "lines", 0, "quantity"), "INVALID_QUANTITY"),
         ({"lines": [LineSubmission(" ", "t", 1, "80.00")]}, (*AT, "lines", 0, "sku"), "REQUIRED"),
-        ({"shipping_amount": "-1.00"}, (*AT, "shippingAmount"), "NEGATIVE_AMOUNT"),
-        ({"discount_amount": "abc"}, (*AT, "discountAmount"), "INVALID_AMOUNT"),
-        ({"total_amount": "202.01"}, (*AT, "totalAmount"), "AMOUNT_MISMATCH"),
-        ({"total_amount": "197.50"}, (*AT, "totalAmount"), "AMOUNT_MISMATCH"),
-        ({"total_amount": "1e3"}, (*AT, "totalAmount"), "INVALID_AMOUNT"),
-        ({"discount_amount": "300.00", "total_amount": None}, (*AT, "discountAmount"), "NEGATIVE_AMOUNT"),
+        ({"shipping_amount": "-1.00"}, (*AT, "shipping_amount"), "NEGATIVE_AMOUNT"),
+        ({"discount_amount": "abc"}, (*AT, "discount_amount"), "INVALID_AMOUNT"),
+        ({"total_amount": "202.01"}, (*AT, "total_amount"), "AMOUNT_MISMATCH"),
+        ({"total_amount": "197.50"}, (*AT, "total_amount"), "AMOUNT_MISMATCH"),
+        ({"total_amount": "1e3"}, (*AT, "total_amount"), "INVALID_AMOUNT"),
+        ({"discount_amount": "300.00", "total_amount": None}, (*AT, "discount_amount"), "NEGATIVE_AMOUNT"),
     ],
 )
 def test_each_bad_field_is_named(changes: dict[str, Any], path: tuple[str | int, ...], code: str) -> None:
@@ -180,7 +180,7 @@ def test_discount_exactly_the_order_is_free_not_negative() -> None:
 
 def test_path_prefix_is_used_verbatim() -> None:
     _, problems = validate(good(currency="XYZ"), at=("input", "orders", 7))
-    assert [p.field for p in problems] == [("input", "orders", 7, "currencyCode")]
+    assert [p.field for p in problems] == [("input", "orders", 7, "currency")]
 
 
 def test_several_problems_are_reported_at_once() -> None:
@@ -199,12 +199,12 @@ def test_several_problems_are_reported_at_once() -> None:
     assert order is None
     assert {(p.field, p.code) for p in problems} == {
         ((*AT, "channel"), "UNKNOWN_CHANNEL"),
-        ((*AT, "channelOrderId"), "REQUIRED"),
+        ((*AT, "channel_order_id"), "REQUIRED"),
         ((*AT, "status"), "STATUS_NOT_SUBMITTABLE"),
-        ((*AT, "placedAt"), "INVALID_TIME"),
+        ((*AT, "placed_at"), "INVALID_TIME"),
         ((*AT, "lines", 0, "quantity"), "INVALID_QUANTITY"),
-        ((*AT, "lines", 1, "unitPrice"), "NEGATIVE_AMOUNT"),
-        ((*AT, "shippingAmount"), "INVALID_AMOUNT"),
+        ((*AT, "lines", 1, "unit_price"), "NEGATIVE_AMOUNT"),
+        ((*AT, "shipping_amount"), "INVALID_AMOUNT"),
     }
     assert len(problems) == 7
 
@@ -212,7 +212,7 @@ def test_several_problems_are_reported_at_once() -> None:
 def test_bad_currency_suppresses_amount_noise() -> None:
     """Without a currency no amount can be judged, so only the currency is reported."""
     _, problems = validate(good(currency="cny", shipping_amount="oops"))
-    assert [(p.field, p.code) for p in problems] == [((*AT, "currencyCode"), "INVALID_CURRENCY")]
+    assert [(p.field, p.code) for p in problems] == [((*AT, "currency"), "INVALID_CURRENCY")]
 
 
 def test_problems_accumulate_across_orders_and_raise_together() -> None:

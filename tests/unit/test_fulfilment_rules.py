@@ -83,10 +83,10 @@ def test_validation_names_every_bad_field() -> None:
     naive = datetime(2026, 11, 24, 12, 0)
     assert validate_scan(ScanSubmission("", "4102", " ", "FLOATED", naive), ("scan",), problems) is None
     assert {(p.field, p.code) for p in problems.items} == {
-        (("scan", "eventId"), "REQUIRED"),
-        (("scan", "warehouseCode"), "REQUIRED"),
-        (("scan", "scanType"), "INVALID_VALUE"),
-        (("scan", "scannedAt"), "INVALID_TIME"),
+        (("scan", "event_id"), "REQUIRED"),
+        (("scan", "warehouse_code"), "REQUIRED"),
+        (("scan", "scan_type"), "INVALID_VALUE"),
+        (("scan", "scanned_at"), "INVALID_TIME"),
     }
     problems = Problems()
     assert validate_carrier(CarrierSubmission("e", "SF", "SF1", "LOST", T0), (), problems) is None

@@ -81,7 +81,7 @@ def test_attribution_is_lower_cased_and_read_from_the_landing_url() -> None:
     assert not problems.items
     assert (got.utm_source, got.utm_medium, got.utm_campaign) == ("douyin", "live", None)
     _attribution(AttributionSubmission(utm_source="x" * 101), ("attribution",), problems)
-    assert [(p.field, p.code) for p in problems.items] == [(("attribution", "utmSource"), "TOO_LONG")]
+    assert [(p.field, p.code) for p in problems.items] == [(("attribution", "utm_source"), "TOO_LONG")]
 
 
 def test_windows_follow_the_merchant_clock_and_refuse_bad_ranges() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from graphql import GraphQLError
@@ -12,19 +11,8 @@ from strawberry.types import Info
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import issue_staff_token
 from api.graphql.context import Context
+from api.graphql.staff.types import StaffLoginError, StaffLoginErrorCode
 from domain.access.service import verify_staff
-
-
-@strawberry.enum
-class StaffLoginErrorCode(Enum):
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-
-
-@strawberry.type
-class StaffLoginError:
-    field: list[str] | None
-    message: str
-    code: StaffLoginErrorCode
 
 
 @strawberry.input

@@ -1,0 +1,1 @@
+"""Buyer identity over GraphQL (domain/identity), for staff."""
