@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,11 +49,13 @@ class Core:
         request that writes (a channel payload's own record) would wait for it forever."""
         return self.engine.dialect.name != "sqlite"
 
-    @cached_property
+    # Built on each use, not kept: they read the settings in force (tests replace them on a running core).
+
+    @property
     def submit_orders(self) -> SubmitOrders:
         return SubmitOrders(self.identity, self.settings.payment_deadline_minutes * 60)
 
-    @cached_property
+    @property
     def payment_notifications(self) -> PaymentNotifications:
         return PaymentNotifications(self.settings)
 
