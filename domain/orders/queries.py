@@ -82,13 +82,8 @@ async def get_order(session: AsyncSession, viewer: Viewer, order_id: int) -> Ord
     return (await session.exec(query)).first()
 
 
-async def get_orders(
-    session: AsyncSession, viewer: Viewer, ids: Sequence[int], *, fresh: bool = False
-) -> dict[int, Order]:
-    """`fresh` reads rows over what the session already holds (a unit of work reading back what it wrote)."""
+async def get_orders(session: AsyncSession, viewer: Viewer, ids: Sequence[int]) -> dict[int, Order]:
     query = _visible(select(Order).where(col(Order.id).in_(ids)), viewer)
-    if fresh:
-        query = query.execution_options(populate_existing=True)
     return {row.id: row for row in (await session.exec(query)).all() if row.id is not None}
 
 

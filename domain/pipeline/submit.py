@@ -1,8 +1,9 @@
 """The handler of canonical order submissions (a partner's `submitOrder` / `submitOrders`).
 
 Validate every order first, then apply all of them in one unit of work of the recorded message, which
-writes its outcome and reads back the orders the caller is answered with: record, orders and outcome
-commit together. Any problem refuses the whole batch, and the refusal is the message's outcome.
+writes its outcome too: record, orders and outcome commit together. The caller is answered with the
+orders as the unit of work left them, without reading them again. Any problem refuses the whole batch,
+and the refusal is the message's outcome.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 from domain.errors import Problem, Problems, UserError
 from domain.identity.service import BuyerIdentity
-from domain.orders import queries
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
 from domain.orders.models import Order
 from domain.orders.service import OrderService, Provenance
@@ -44,8 +44,6 @@ class SubmitOrders:
             async with message.work() as session:
                 service = OrderService(session, self.identity, Outbox(), self.payment_deadline_s)
                 applied = await service.submit([o for o in canonical if o is not None], by)
-                ids = [a.order_id for a in applied]
-                rows = await queries.get_orders(session, queries.EVERYONE, ids, fresh=True)
                 await message.applied_in(session)
         except UserError as error:
             relocated = [
@@ -54,7 +52,7 @@ class SubmitOrders:
             ]
             await message.refuse(str(UserError(relocated)))
             return Submitted([], relocated)
-        return Submitted([rows[i] for i in ids], [])
+        return Submitted([a.row for a in applied], [])
 
 
 def validated(submissions: Sequence[OrderSubmission], problems: Problems) -> list[CanonicalOrder | None]:
