@@ -48,7 +48,7 @@ class Message:
         self._arrival: Arrival | None = None
         self._open: AsyncSession | None = None  # a transaction holding the record, not committed yet
         self.id: int | None = None
-        self.applied = False  # some unit of work of this message committed
+        self.applied = False  # a unit of work of this message committed it APPLIED
         self._applied_here = False  # the current unit of work wrote the outcome
         self.outcome_written = False
         self.refusals: list[str] = []
@@ -178,6 +178,9 @@ class Message:
         self.outcome_written = True
 
     async def abandon(self) -> None:
-        """A request that ended without an outcome (its client went away): what was received stays."""
-        if self._open is not None:
-            await self.close(Outcome.FAILED, "the request ended before it was answered")
+        """A request that ended without an outcome (its client went away, cancelling it): what was received
+        stays, recorded again if its unit of work rolled it back. A committed record left without an
+        outcome is the sweeper's, as after a crash."""
+        lost = self.id is None and self._arrival is not None
+        if not self.outcome_written and (self._open is not None or lost):
+            await self.close(Outcome.FAILED, "the request ended before its outcome was written")

@@ -21,7 +21,7 @@ from domain.ledger.providers.verdict import Checked, NoticeRejected, check_stora
 from domain.ledger.service import PaymentNotice, PostingOutcome, post_notice
 from domain.outbox.service import Outbox
 from domain.pipeline.message import Message
-from domain.pipeline.record import REFUSAL_STATUS, Arrival
+from domain.pipeline.record import REFUSAL_STATUS, Arrival, Recorded
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,15 @@ class PaymentNotifications:
             checked, failure = Checked(SignatureVerdict.INVALID), exc
         arrival = replace(notification.arrival, signature=checked.verdict)
         recorded = await message.begin(arrival)
+        try:
+            return await self._handle(message, notification, recorded, checked, failure)
+        finally:
+            await message.abandon()
+
+    async def _handle(
+        self, message: Message, notification: Notification, recorded: Recorded, checked: Checked,
+        failure: Exception | None,
+    ) -> str:  # fmt: skip
         if recorded.refusal is not None:
             raise NotificationRefused(REFUSAL_STATUS[recorded.refusal], recorded.reason or recorded.refusal)
         if failure is not None:
@@ -75,9 +84,6 @@ class PaymentNotifications:
             notice = self._notice(message, notification)
         except NotificationRefused as refused:
             raise await self._refuse(message, refused.status, refused.reason) from refused
-        except BaseException:
-            await message.abandon()
-            raise
         try:
             async with message.work() as session:
                 if notice is None:
@@ -85,7 +91,11 @@ class PaymentNotifications:
                     return IGNORED
                 outbox = Outbox()
                 posting = await post_notice(
-                    session, notice, outbox=outbox, inbound_message_id=message.id, received_at=arrival.received_at
+                    session,
+                    notice,
+                    outbox=outbox,
+                    inbound_message_id=message.id,
+                    received_at=notification.arrival.received_at,
                 )
                 await outbox.flush(session)
                 posted = posting.outcome == PostingOutcome.POSTED
