@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -339,11 +340,12 @@ async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: 
 async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change: Change, by: Provenance) -> None:
     """Every change of an order is one event at the next version, and one push after commit."""
     assert row.id is not None
-    row.version += 1
+    counters = {"version": row.version + 1}
     if change.event in MOVES:  # counted here, where every change passes, so health reads them without the log
-        row.status_changes += 1
-        row.stages_entered |= STAGE_BITS.get(change.status, 0)
-        row.min_status_changes = minimum_changes(CREATED, change.status, row.stages_entered)
+        stages = row.stages_entered | STAGE_BITS.get(change.status, 0)
+        counters |= {"status_changes": row.status_changes + 1, "stages_entered": stages,
+                     "min_status_changes": minimum_changes(CREATED, change.status, stages)}  # fmt: skip
+    _keep(row, counters)  # written by save_order, which every change calls next
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
     # a move to another stage makes the stored prediction stale until the prediction job replaces it
     predicted = row.predicted_next_at if change.status.value == row.status else None
@@ -358,8 +360,14 @@ async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) 
         "min_status_changes": row.min_status_changes, "stages_entered": row.stages_entered,
     }  # fmt: skip
     await session.exec(update(Order).where(col(Order.id) == row.id).values(**values))
+    _keep(row, values)
+
+
+def _keep(row: Order, values: dict[str, Any]) -> None:
+    """The row object follows what was written, as the database holds it: set as committed, not as a change
+    of the ORM's to flush, which would write the same values again in an UPDATE of its own."""
     for name, value in values.items():
-        setattr(row, name, value)
+        set_committed_value(row, name, value)
 
 
 def publish_change(
