@@ -23,11 +23,13 @@ from api.auth.principal import (
     Anonymous,
     Customer,
     Partner,
+    Principal,
     Staff,
     accounts_of,
     api_key_of,
     authenticate,
     bearer_of,
+    partner_of,
 )
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import decode_token
@@ -36,7 +38,6 @@ from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.inbound import (
-    REFUSAL_STATUS,
     BodyTooLarge,
     declared_size,
     decode_json,
@@ -47,7 +48,8 @@ from api.inbound import (
 from api.payments import router as payments_router
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
-from domain.pipeline.record import Arrival, Refusal, close, record
+from domain.pipeline.message import Message
+from domain.pipeline.record import REFUSAL_STATUS, Arrival, Refusal
 from domain.settings import Settings, get_settings
 from runtime.process import Runtime, build_runtime
 
@@ -61,11 +63,28 @@ def _runtime(request: Any) -> Runtime:
     return runtime
 
 
-async def _record_partner_request(request: Request, runtime: Runtime, partner: Partner | None) -> int:
-    """The record stage: the raw body is committed before parsing, so nothing a partner sent is lost.
-    A request refused here (too large, key reused, not a GraphQL request) is REJECTED with the reason."""
+async def _record_partner_request(request: Request, runtime: Runtime, key: str) -> tuple[Principal, Message]:
+    """The record stage: the raw body is recorded before parsing, so nothing a partner sent is lost.
+    A request refused here (too large, key reused, not a GraphQL request) is REJECTED with the reason.
+
+    Where it can, the record waits uncommitted in the transaction that also read the API key, and the
+    request's first unit of work commits it together with the change and the outcome (`Message`)."""
+    core = runtime.core
     limit = runtime.settings.max_body_bytes
     body = await read_body(request, limit)
+    message = core.message(after_commit=runtime.relay.notify)
+    request.state.message = message
+    natural_key = request.headers.get("idempotency-key")
+    session = core.sessions() if core.record_joins_work and natural_key is None and body.complete else None
+    if session is None:
+        principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
+    else:
+        try:
+            principal = await partner_of(session, key)
+        except BaseException:
+            await session.close()
+            raise
+    partner = principal if isinstance(principal, Partner) else None
     arrival = Arrival(
         source=f"partner:{partner.name}" if partner else "partner:unknown",
         kind=GRAPHQL_KIND,
@@ -73,11 +92,10 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
         size=body.size,
         headers=request.headers,
         signature=SignatureVerdict.VALID if partner else SignatureVerdict.INVALID,
-        natural_key=request.headers.get("idempotency-key"),
+        natural_key=natural_key,
         partner_key_id=partner.key_id if partner else None,
     )
-    recorded = await record(runtime.core.sessions, runtime.core.vault, arrival, max_body_bytes=limit)
-    request.state.inbound_message_id = recorded.message_id
+    recorded = await (message.record(arrival) if session is None else message.open(session, arrival))
     if recorded.refusal is Refusal.TOO_LARGE:
         raise BodyTooLarge(body.size, limit)
     if recorded.refusal is not None:
@@ -86,11 +104,11 @@ async def _record_partner_request(request: Request, runtime: Runtime, partner: P
     if not _is_multipart(request):
         problem = graphql_request_problem(body.head)
     if problem is not None:
-        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, problem, release_key=True)
+        await message.close(Outcome.REJECTED, problem, release_key=True)
         raise HTTPException(400, mask_phones(problem))
     if partner is None:
-        await close(runtime.core.sessions, recorded.message_id, Outcome.REJECTED, "invalid API key")
-    return recorded.message_id
+        await message.close(Outcome.REJECTED, "invalid API key")
+    return principal, message
 
 
 async def _read_within_cap(request: Request, settings: Settings) -> None:
@@ -121,16 +139,13 @@ async def get_context(request: HTTPConnection) -> Context:
     assert isinstance(request, Request)
     if _is_multipart(request) and not any(request.headers.get(h) for h in PREFLIGHT_HEADERS):
         raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
-    partner_request = request.method == "POST" and api_key_of(request.headers) is not None
-    if request.method == "POST" and not partner_request:
+    key = api_key_of(request.headers)
+    if request.method == "POST" and key is not None:
+        return Context(runtime, *await _record_partner_request(request, runtime, key))
+    if request.method == "POST":
         await _read_within_cap(request, runtime.settings)
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
-    message_id = None
-    if partner_request:
-        message_id = await _record_partner_request(
-            request, runtime, principal if isinstance(principal, Partner) else None
-        )
-    return Context(runtime, principal, message_id)
+    return Context(runtime, principal)
 
 
 class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
@@ -161,6 +176,10 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         except Exception as exc:
             await _close_message(request, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            message: Message | None = getattr(request.state, "message", None)
+            if message is not None:
+                await message.abandon()
 
     def parse_json(self, data: str | bytes) -> Any:
         """JSON Python cannot hold (too deep, a huge integer) or a bare scalar is a 400, not a 500."""
@@ -190,13 +209,12 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
 async def _close_message(request: Any, outcome: Outcome, error: str | None, *, even_if_written: bool = False) -> None:
     """Writes the outcome unless a resolver already did (an unexpected failure is written even then:
     it is what became of the request); a no-op for requests that were not recorded."""
-    message_id = getattr(request.state, "inbound_message_id", None)
-    written = getattr(request.state, "inbound_outcome_written", False)
-    if message_id is None or (written and not even_if_written):
+    message: Message | None = getattr(request.state, "message", None)
+    if message is None or (message.outcome_written and not even_if_written):
         return
-    if error is not None and getattr(request.state, "inbound_applied", False):
+    if error is not None and message.applied:
         error = f"{error} (after part of the request was applied)"
-    await close(_runtime(request).core.sessions, message_id, outcome, error, only_pending=not written)
+    await message.close(outcome, error, overwrite=even_if_written)
 
 
 def _token_expiry(headers: dict[str, str], secret: str) -> datetime | None:

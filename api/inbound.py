@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from domain.pipeline.record import Refusal
-
-REFUSAL_STATUS = {Refusal.TOO_LARGE: 413, Refusal.KEY_REUSED: 422}
-
 
 class BodyTooLarge(Exception):
     """A GraphQL body past its cap, whoever sent it: answered 413 with a GraphQL error. The reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -13,6 +14,11 @@ from domain.identity.masking import install_log_masking
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey
 from domain.intake.vault import Vault
+from domain.orders.service import OrderService
+from domain.outbox.service import Outbox
+from domain.pipeline.message import Message
+from domain.pipeline.payment import PaymentNotifications
+from domain.pipeline.submit import SubmitOrders
 from domain.settings import Settings
 
 
@@ -26,6 +32,32 @@ class Core:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    # Services for a session, and the pipeline's handlers: wired here, once, for every entry point.
+
+    def order_service(self, session: AsyncSession, outbox: Outbox) -> OrderService:
+        return OrderService(session, self.identity, outbox, self.settings.payment_deadline_minutes * 60)
+
+    def message(self, after_commit: Callable[[], None] = lambda: None) -> Message:
+        """A message about to be recorded; `after_commit` runs after each of its units of work commits."""
+        return Message(self.sessions, self.vault, self.settings.max_body_bytes, after_commit)
+
+    @property
+    def record_joins_work(self) -> bool:
+        """Whether a request's record may wait, uncommitted, for the unit of work that processes it. Not on
+        SQLite: its one write lock would be held while the request runs, and a second session of the same
+        request that writes (a channel payload's own record) would wait for it forever."""
+        return self.engine.dialect.name != "sqlite"
+
+    # Built on each use, not kept: they read the settings in force (tests replace them on a running core).
+
+    @property
+    def submit_orders(self) -> SubmitOrders:
+        return SubmitOrders(self.identity, self.settings.payment_deadline_minutes * 60)
+
+    @property
+    def payment_notifications(self) -> PaymentNotifications:
+        return PaymentNotifications(self.settings)
 
 
 def identity_keys(settings: Settings) -> list[IdentityKey]:

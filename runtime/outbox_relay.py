@@ -116,8 +116,8 @@ class OutboxRelay:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            try:
-                while await relay_once(self.sessions, self.redis):
+            try:  # a short batch was all there was: rows committed since woke the relay again
+                while await relay_once(self.sessions, self.redis) == BATCH:
                     pass
             except Exception:  # Redis or the database is away: try again, more slowly each time
                 failures += 1

@@ -91,15 +91,20 @@ def bearer_of(headers: Mapping[str, str]) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
+async def partner_of(session: AsyncSession, key: str) -> Partner | Anonymous:
+    """The partner an API key stands for, read in the caller's session (a recorded request's own)."""
+    row = await find_partner_key(session, key)
+    if row is None or row.id is None:
+        return Anonymous("invalid API key")
+    channels = None if row.channels is None else frozenset(row.channels)
+    return Partner(row.id, row.name, frozenset(row.scopes), channels)
+
+
 async def authenticate(headers: Mapping[str, str], token_secret: str, accounts: Accounts) -> Principal:
     key = api_key_of(headers)
     if key is not None:
         async with accounts.sessions() as session:
-            row = await find_partner_key(session, key)
-        if row is None or row.id is None:
-            return Anonymous("invalid API key")
-        channels = None if row.channels is None else frozenset(row.channels)
-        return Partner(row.id, row.name, frozenset(row.scopes), channels)
+            return await partner_of(session, key)
     token = bearer_of(headers)
     if token is None:
         return Anonymous()

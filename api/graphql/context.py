@@ -1,9 +1,9 @@
-"""Per-request context: the caller, the recorded inbound message, loaders, and the unit of work."""
+"""Per-request context: the caller, the recorded inbound message and its units of work, and loaders."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,10 +17,14 @@ from domain.intake.models import Outcome
 from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders import queries
+from domain.orders.commands import OrderSubmission
 from domain.orders.models import OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
+from domain.orders.service import Provenance
+from domain.orders.status import Source
 from domain.orders.supersede import superseded_by
-from domain.pipeline.record import close, mark_outcome
+from domain.pipeline.message import Message
+from domain.pipeline.submit import Submitted
 from runtime.process import Runtime
 
 
@@ -69,15 +73,18 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, runtime: Runtime, principal: Principal, inbound_message_id: int | None = None) -> None:
+    def __init__(self, runtime: Runtime, principal: Principal, message: Message | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         self.principal = principal
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
-        self.inbound_message_id = inbound_message_id
-        self._applied_in_work = False
-        self._refusals: list[str] = []  # of this request's mutations, for its recorded outcome
+        # The recorded request (partners' requests are recorded); unrecorded callers' units of work pass through it too.
+        self.message = message or runtime.core.message(after_commit=runtime.relay.notify)
         self.loaders = Loaders(runtime)
+
+    @property
+    def inbound_message_id(self) -> int | None:
+        return self.message.id
 
     @property
     def viewer(self) -> Viewer | None:
@@ -96,40 +103,29 @@ class Context(BaseContext):
     def read(self) -> AsyncSession:
         return self.runtime.core.sessions()
 
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        """The boundary owns the transaction: services flush, this commits, then side effects leave."""
-        self._applied_in_work = False
-        async with self.runtime.core.sessions() as session, session.begin():
-            yield session
-        if self._applied_in_work:
-            self.request.state.inbound_applied = True
-            self._outcome_written()
-        self.runtime.relay.notify()
-
-    def _refused_in_part(self) -> str | None:
-        return f"refused in part: {'; '.join(self._refusals)}" if self._refusals else None
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The boundary owns the transaction: services flush, this commits, then side effects leave. The
+        request's first unit of work also commits its record, when the record waited for it."""
+        return self.message.work()
 
     async def mark_applied(self, session: AsyncSession) -> None:
         """Closes the recorded request in the same unit of work as the change it caused; refusals of
         the request's other mutations stay in its error."""
-        if self.inbound_message_id is not None:
-            await mark_outcome(session, self.inbound_message_id, Outcome.APPLIED, self._refused_in_part())
-            self._applied_in_work = True
+        await self.message.applied_in(session)
 
     async def record_outcome(self, outcome: Outcome, error: str | None = None) -> None:
         """A request of several mutations is APPLIED if any of them was, with the others' refusals as
         its error: the stored outcome tells what became of every part, not only of the last one."""
-        if self.inbound_message_id is None:
-            return
         if outcome is Outcome.REJECTED:
-            self._refusals.append(error or "refused")
-            error = "; ".join(self._refusals)
-            if getattr(self.request.state, "inbound_applied", False):
-                outcome, error = Outcome.APPLIED, self._refused_in_part()
-        await close(self.runtime.core.sessions, self.inbound_message_id, outcome, error)
-        self._outcome_written()
+            await self.message.refuse(error or "refused")
+        else:
+            await self.message.close(outcome, error, overwrite=True)
 
-    def _outcome_written(self) -> None:
-        """Tells the router's result hook that closing the message again would change nothing."""
-        self.request.state.inbound_outcome_written = True
+    def provenance(self) -> Provenance:
+        """A partner's changes, as the order log names their cause."""
+        assert isinstance(self.principal, Partner)
+        partner = self.principal
+        return Provenance(Source.CHANNEL, f"partner:{partner.name}", self.inbound_message_id, partner.channels)
+
+    async def submit_orders(self, submissions: Sequence[OrderSubmission]) -> Submitted:
+        return await self.runtime.core.submit_orders(self.message, submissions, self.provenance())

@@ -42,7 +42,9 @@ from api.graphql.intake import (
 from api.graphql.money.mutations import MoneyMutations
 from api.graphql.money.queries import MONEY_NODES, MoneyQueries
 from api.graphql.node import Node, NodeLoader
-from api.graphql.orders import Order, OrderMutations, OrderQueries, load_event, load_order
+from api.graphql.orders.mutations import OrderMutations
+from api.graphql.orders.queries import OrderQueries
+from api.graphql.orders.types import Order, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff.mutations import StaffMutations
@@ -152,7 +154,12 @@ class OrderhubSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     s = settings or Settings()
-    priced = cost_rule(s.graphql_max_cost)  # one class per schema, so validated documents stay cached
+    # The validation cache keys on the rule classes: made once per schema, a repeated document is validated once.
+    limits = [
+        *QueryDepthLimiter(max_depth=s.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases).validation_rules,
+        cost_rule(s.graphql_max_cost),
+    ]
     # Introspection maps the whole API for whoever asks; it comes with GraphiQL (development, the demo).
     closed = [] if s.graphiql else [DisableIntrospection]
     return OrderhubSchema(
@@ -164,10 +171,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=s.graphql_max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
-            lambda: AddValidationRules([priced]),
+            lambda: AddValidationRules(limits),
             ReportCost,
             lambda: MaskErrors(should_mask_error=_should_mask),
             *closed,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +59,9 @@ class Applied:
     order_id: int
     created: bool
     changed: bool
+    row: Order
+    """The order as stored now: a created one as its INSERT returned it, an existing one as read under its
+    lock and changed here (`save_order` keeps the row in step with what it writes)."""
 
 
 @dataclass
@@ -100,8 +104,9 @@ class OrderService:
         fresh = [o for o in orders if (o.channel, o.channel_order_id) not in existing]
         created = await self._insert_new(fresh, by)
         results: dict[tuple[str, str], Applied] = {}
-        for key, order_id in created.items():
-            results[key] = Applied(order_id, True, True)
+        for key, row in created.items():
+            assert row.id is not None
+            results[key] = Applied(row.id, True, True, row)
         late = [o for o in fresh if (o.channel, o.channel_order_id) not in created]
         if late:  # another process created them between our read and our insert
             existing.update(await self._load_existing(late))
@@ -112,7 +117,7 @@ class OrderService:
             row = await self._successor(existing[key])
             changed = await self._update_existing(row, order, by, (index,))
             assert row.id is not None
-            results[key] = Applied(row.id, False, changed)
+            results[key] = Applied(row.id, False, changed, row)
         await self.outbox.flush(self.session)
         return [results[(o.channel, o.channel_order_id)] for o in orders]
 
@@ -143,7 +148,7 @@ class OrderService:
             row = successor
         return row
 
-    async def _insert_new(self, orders: list[CanonicalOrder], by: Provenance) -> dict[tuple[str, str], int]:
+    async def _insert_new(self, orders: list[CanonicalOrder], by: Provenance) -> dict[tuple[str, str], Order]:
         unique = list({(o.channel, o.channel_order_id): o for o in orders}.values())
         if not unique:
             return {}
@@ -153,15 +158,17 @@ class OrderService:
         keys = [(o.channel, o.channel_order_id) for o in unique]
         rows = [self._order_row(o, histories[k], now, buyers[k]) for o, k in zip(unique, keys, strict=True)]
         insert_fn = pg_insert if dialect(self.session) == "postgresql" else sqlite_insert
-        table = Order.__table__  # type: ignore[attr-defined]
-        # executemany with RETURNING: one cached statement, batched by SQLAlchemy's insertmanyvalues
+        # executemany with RETURNING: one cached statement, batched by SQLAlchemy's insertmanyvalues; the
+        # rows come back whole, so the caller answers with them without reading them again. render_nulls keeps
+        # the ORM from splitting the batch by which columns are null.
         statement = (
-            insert_fn(table)
+            insert_fn(Order)
             .on_conflict_do_nothing(index_elements=["channel", "channel_order_id"])
-            .returning(table.c.id, table.c.channel, table.c.channel_order_id)
+            .returning(Order)
+            .execution_options(render_nulls=True)
         )
-        result = await self.session.execute(statement, rows)
-        created = {(r.channel, r.channel_order_id): int(r.id) for r in result}
+        inserted = {(r.channel, r.channel_order_id): r for r in await self.session.scalars(statement, rows)}
+        created = {key: int(row.id) for key, row in inserted.items() if row.id is not None}
         buyer_uids = {(r["channel"], r["channel_order_id"]): r["buyer_uid"] for r in rows}
         lines: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -192,7 +199,7 @@ class OrderService:
             if (k := (o.channel, o.channel_order_id)) in created
         ]
         await record_sightings(self.session, self.identity, self.outbox, sightings)
-        return created
+        return inserted
 
     def _until_deadline(self, order: CanonicalOrder, now: datetime) -> int:
         """The deadline runs from placement, not from when orderhub heard of the order."""
@@ -336,11 +343,12 @@ async def flag_overdue_payment(session: AsyncSession, outbox: Outbox, order_id: 
 async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change: Change, by: Provenance) -> None:
     """Every change of an order is one event at the next version, and one push after commit."""
     assert row.id is not None
-    row.version += 1
+    counters = {"version": row.version + 1}
     if change.event in MOVES:  # counted here, where every change passes, so health reads them without the log
-        row.status_changes += 1
-        row.stages_entered |= STAGE_BITS.get(change.status, 0)
-        row.min_status_changes = minimum_changes(CREATED, change.status, row.stages_entered)
+        stages = row.stages_entered | STAGE_BITS.get(change.status, 0)
+        counters |= {"status_changes": row.status_changes + 1, "stages_entered": stages,
+                     "min_status_changes": minimum_changes(CREATED, change.status, stages)}  # fmt: skip
+    _keep(row, counters)  # written by save_order, which every change calls next
     await session.execute(insert(OrderEvent), [_event_row(row.id, row.version, change, by, utcnow())])
     # a move to another stage makes the stored prediction stale until the prediction job replaces it
     predicted = row.predicted_next_at if change.status.value == row.status else None
@@ -355,8 +363,14 @@ async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) 
         "min_status_changes": row.min_status_changes, "stages_entered": row.stages_entered,
     }  # fmt: skip
     await session.exec(update(Order).where(col(Order.id) == row.id).values(**values))
+    _keep(row, values)
+
+
+def _keep(row: Order, values: dict[str, Any]) -> None:
+    """The row object follows what was written, as the database holds it: set as committed, not as a change
+    of the ORM's to flush, which would write the same values again in an UPDATE of its own."""
     for name, value in values.items():
-        setattr(row, name, value)
+        set_committed_value(row, name, value)
 
 
 def publish_change(

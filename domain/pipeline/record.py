@@ -59,6 +59,10 @@ class Refusal(StrEnum):
     KEY_REUSED = "KEY_REUSED"
 
 
+REFUSAL_STATUS = {Refusal.TOO_LARGE: 413, Refusal.KEY_REUSED: 422}
+"""The status every HTTP entry point answers a refusal of the record stage with."""
+
+
 @dataclass(frozen=True)
 class Arrival:
     """One inbound message as it arrived; `body` holds at most the cap, `size` is the whole body's."""
@@ -116,15 +120,22 @@ async def record(
     replace, not the sender's problem: the store is tried once more on a fresh connection."""
     try:
         async with sessions() as session, session.begin():
-            return await _store(session, vault, arrival, max_body_bytes)
+            return await store(session, vault, arrival, max_body_bytes)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
     async with sessions() as session, session.begin():
-        return await _store(session, vault, arrival, max_body_bytes)
+        return await store(session, vault, arrival, max_body_bytes)
 
 
-async def _store(session: AsyncSession, vault: Vault, arrival: Arrival, max_body_bytes: int) -> Recorded:
+async def store(
+    session: AsyncSession, vault: Vault, arrival: Arrival, max_body_bytes: int,
+    *, outcome: Outcome = Outcome.PENDING, error: str | None = None,
+) -> Recorded:  # fmt: skip
+    """The record stage inside the caller's transaction: a handler that processes the message in the same
+    unit of work commits record, change and outcome together, and `outcome` saves the later UPDATE when
+    it is known already (a refusal). Whoever calls this must record the message alone if that unit of
+    work fails (`Message` does)."""
     kept = arrival.body[:max_body_bytes]
     values: dict[str, Any] = {
         "source": bounded(arrival.source, MAX_SOURCE),
@@ -137,9 +148,11 @@ async def _store(session: AsyncSession, vault: Vault, arrival: Arrival, max_body
         "received_at": arrival.received_at or utcnow(),
         "signature": arrival.signature,
         "partner_key_id": arrival.partner_key_id,
-        "outcome": Outcome.PENDING,
+        "outcome": outcome,
         "repeats": 0,
     }
+    if outcome is not Outcome.PENDING:
+        values |= {"error": error_text(error), "processed_at": utcnow()}
     if values["body_size"] > max_body_bytes:
         reason = f"body of {values['body_size']} bytes exceeds the limit of {max_body_bytes}"
         return await _insert_refused(session, values, Refusal.TOO_LARGE, reason)

@@ -1,40 +1,31 @@
-"""Orders over GraphQL: the type, the queries, and the partner submission mutations."""
+"""The order as GraphQL shows it: the Order type with its lines and event log, the submission inputs, and
+the payloads the submit mutations answer with."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.auth.principal import Partner
 from api.graphql import journey
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
-from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.ids import decode_cursor, encode_cursor, encode_gid
 from api.graphql.money import OrderMoney, order_money
 from api.graphql.node import Node, visible_row
 from api.graphql.pagination import Connection, check_page_size, connection
-from api.graphql.permissions import READ_ORDERS, allow
+from api.graphql.permissions import allow
 from api.graphql.scalars import Decimal, Money
-from domain.access.policy import Scope
-from domain.errors import Problem, Problems, UserError
 from domain.identity.models import AliasKind
-from domain.intake.models import Outcome
 from domain.orders import queries
 from domain.orders.channels import Channel
-from domain.orders.commands import AttributionSubmission, LineSubmission, OrderSubmission, validate_submission
 from domain.orders.models import Order as OrderRow
 from domain.orders.models import OrderEvent as EventRow
 from domain.orders.models import OrderLine as LineRow
-from domain.orders.service import OrderService, Provenance
 from domain.orders.status import EventType, OrderStatus, Source
-from domain.outbox.service import Outbox
-
-MAX_BATCH = 100
+from domain.pipeline.submit import MAX_BATCH
 
 SalesChannel = strawberry.enum(Channel, name="SalesChannel", description="Where an order was placed.")
 OrderStatusEnum = strawberry.enum(OrderStatus, name="OrderStatus")
@@ -342,52 +333,6 @@ async def load_event(info: Info[Context, None], key: int) -> OrderEvent | None:
     return None if row is None or await load_order(info, row.order_id) is None else OrderEvent.of(row)
 
 
-@strawberry.type
-class OrderQueries:
-    @strawberry.field(
-        description="An order by id; another buyer's order answers null, as if it did not exist.",
-        extensions=allow(**READ_ORDERS),
-    )
-    async def order(self, info: Info[Context, None], id: strawberry.ID) -> Order | None:
-        _, key = decode_gid(id, "Order")
-        return await load_order(info, key)
-
-    @strawberry.field(
-        description="Orders visible to the caller, newest first. Customers see only their own.",
-        extensions=allow(**READ_ORDERS),
-    )
-    async def orders(
-        self,
-        info: Info[Context, None],
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: OrderFilter | None = None,
-    ) -> Connection[Order]:
-        check_page_size(first, last)
-        viewer = info.context.viewer
-        assert viewer is not None
-        f = filter or OrderFilter()
-        criteria = queries.OrderFilter(
-            statuses=[s.value for s in f.statuses or []],
-            channels=[c.value for c in f.channels or []],
-            placed_from=f.placed_from,
-            placed_to=f.placed_to,
-            buyer_uid=f.buyer_uid,
-            warehouse_code=f.warehouse_code,
-        )
-        request = queries.PageRequest(first, decode_cursor(after, "order"), last, decode_cursor(before, "order"))
-        async with info.context.read() as session:
-            page = await queries.list_orders(session, viewer, criteria, request)
-        return connection(
-            [Order.of(row) for row in page.rows],
-            [encode_cursor("order", row.id) for row in page.rows if row.id is not None],
-            page.has_next,
-            page.has_previous,
-        )
-
-
 BuyerAliasKind = strawberry.enum(AliasKind, name="BuyerAliasKind", description="Kinds of platform buyer id.")
 
 
@@ -476,120 +421,19 @@ async def load_payload_orders(info: Info[Context, None], ids: list[int]) -> list
 
 @strawberry.type
 class SubmitOrderPayload:
-    order_ids: strawberry.Private[list[int]]
+    rows: strawberry.Private[list[OrderRow]]  # as the submission's unit of work read them back
     user_errors: list[OrderUserError]
 
     @strawberry.field
-    async def order(self, info: Info[Context, None]) -> Order | None:
-        return (await load_payload_orders(info, self.order_ids))[0] if self.order_ids else None
+    def order(self) -> Order | None:
+        return Order.of(self.rows[0]) if self.rows else None
 
 
 @strawberry.type
 class SubmitOrdersPayload:
-    order_ids: strawberry.Private[list[int]]
+    rows: strawberry.Private[list[OrderRow]]
     user_errors: list[OrderUserError]
 
     @strawberry.field
-    async def orders(self, info: Info[Context, None]) -> list[Order]:
-        return await load_payload_orders(info, self.order_ids)
-
-
-def _submission(order: OrderInput) -> OrderSubmission:
-    return OrderSubmission(
-        channel=order.channel.value,
-        channel_order_id=order.channel_order_id,
-        status=order.status.value,
-        currency=order.currency_code,
-        placed_at=order.placed_at,
-        lines=[LineSubmission(x.sku, x.title, x.quantity, str(x.unit_price)) for x in order.lines],
-        paid_at=order.paid_at,
-        cancelled_at=order.cancelled_at,
-        shipping_amount=str(order.shipping_amount),
-        discount_amount=str(order.discount_amount),
-        total_amount=None if order.total_amount is None else str(order.total_amount),
-        buyer_phone=order.buyer.phone if order.buyer else None,
-        platform_buyer_id=order.buyer.platform_buyer_id if order.buyer else None,
-        buyer_aliases=[(a.kind.value, a.value) for a in (order.buyer.aliases or [])] if order.buyer else [],
-        receiver_region=order.buyer.receiver_region if order.buyer else None,
-        warehouse_code=order.warehouse_code,
-        raw_status=order.raw_status,
-        attribution=None
-        if order.attribution is None
-        else AttributionSubmission(
-            order.attribution.utm_source,
-            order.attribution.utm_medium,
-            order.attribution.utm_campaign,
-            order.attribution.landing_url,
-        ),
-    )
-
-
-def _user_errors(problems: list[Problem], prefix: tuple[str, ...]) -> list[OrderUserError]:
-    return [
-        OrderUserError(
-            field=field_path(prefix, p), message=p.message, code=code_of(OrderErrorCode, p.code, OrderErrorCode.INVALID)
-        )
-        for p in problems
-    ]
-
-
-async def _submit(info: Info[Context, None], orders: list[OrderInput]) -> tuple[list[int], list[Problem]]:
-    """Validate all, then apply all in one unit of work; any problem rejects the whole batch."""
-    ctx = info.context
-    problems = Problems()
-    if len(orders) > MAX_BATCH:
-        problems.add(("orders",), f"at most {MAX_BATCH} orders per request", "TOO_MANY")
-    canonical = [validate_submission(_submission(o), ("orders", i), problems) for i, o in enumerate(orders[:MAX_BATCH])]
-    seen: dict[tuple[str, str], int] = {}
-    for index, order in enumerate(canonical):
-        if order is None:
-            continue
-        key = (order.channel, order.channel_order_id)
-        if key in seen:
-            problems.add(
-                ("orders", index, "channelOrderId"), f"same order as orders[{seen[key]}]", "DUPLICATE_IN_BATCH"
-            )
-        seen.setdefault(key, index)
-    try:
-        problems.raise_if_any()
-        assert isinstance(ctx.principal, Partner)
-        by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels)
-        settings = ctx.runtime.settings
-        async with ctx.unit_of_work() as session:
-            service = OrderService(session, ctx.runtime.core.identity, Outbox(), settings.payment_deadline_minutes * 60)
-            applied = await service.submit([o for o in canonical if o is not None], by)
-            await ctx.mark_applied(session)
-    except UserError as error:
-        relocated = [
-            Problem(("orders", *p.field) if isinstance(p.field[0], int) else p.field, p.message, p.code)
-            for p in error.problems
-        ]
-        await ctx.record_outcome(Outcome.REJECTED, str(UserError(relocated)))
-        return [], relocated
-    return [a.order_id for a in applied], []
-
-
-def _single(problems: list[Problem]) -> list[Problem]:
-    """A single submission's paths drop the batch position: input.currencyCode, not input.orders.0.currencyCode."""
-    return [Problem(p.field[2:] if p.field[:1] == ("orders",) else p.field, p.message, p.code) for p in problems]
-
-
-@strawberry.type
-class OrderMutations:
-    @strawberry.mutation(
-        description="Submit one canonical order. Idempotent on (channel, channelOrderId).",
-        extensions=allow(scopes=frozenset({Scope.ORDERS_WRITE})),
-    )
-    async def submit_order(self, info: Info[Context, None], input: OrderInput) -> SubmitOrderPayload:
-        ids, problems = await _submit(info, [input])
-        return SubmitOrderPayload(order_ids=ids, user_errors=_user_errors(_single(problems), ("input",)))
-
-    @strawberry.mutation(
-        description="Submit up to 100 canonical orders in one unit of work.",
-        extensions=allow(scopes=frozenset({Scope.ORDERS_WRITE})),
-    )
-    async def submit_orders(
-        self, info: Info[Context, None], input: Annotated[SubmitOrdersInput, strawberry.argument()]
-    ) -> SubmitOrdersPayload:
-        ids, problems = await _submit(info, input.orders)
-        return SubmitOrdersPayload(order_ids=ids, user_errors=_user_errors(problems, ("input",)))
+    def orders(self) -> list[Order]:
+        return [Order.of(row) for row in self.rows]

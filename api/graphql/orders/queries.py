@@ -1,0 +1,59 @@
+"""Order reads: one order by id, and the caller's orders as a connection."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.context import Context
+from api.graphql.ids import decode_cursor, decode_gid, encode_cursor
+from api.graphql.orders.types import Order, OrderFilter, load_order
+from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.permissions import READ_ORDERS, allow
+from domain.orders import queries
+
+
+@strawberry.type
+class OrderQueries:
+    @strawberry.field(
+        description="An order by id; another buyer's order answers null, as if it did not exist.",
+        extensions=allow(**READ_ORDERS),
+    )
+    async def order(self, info: Info[Context, None], id: strawberry.ID) -> Order | None:
+        _, key = decode_gid(id, "Order")
+        return await load_order(info, key)
+
+    @strawberry.field(
+        description="Orders visible to the caller, newest first. Customers see only their own.",
+        extensions=allow(**READ_ORDERS),
+    )
+    async def orders(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: OrderFilter | None = None,
+    ) -> Connection[Order]:
+        check_page_size(first, last)
+        viewer = info.context.viewer
+        assert viewer is not None
+        f = filter or OrderFilter()
+        criteria = queries.OrderFilter(
+            statuses=[s.value for s in f.statuses or []],
+            channels=[c.value for c in f.channels or []],
+            placed_from=f.placed_from,
+            placed_to=f.placed_to,
+            buyer_uid=f.buyer_uid,
+            warehouse_code=f.warehouse_code,
+        )
+        request = queries.PageRequest(first, decode_cursor(after, "order"), last, decode_cursor(before, "order"))
+        async with info.context.read() as session:
+            page = await queries.list_orders(session, viewer, criteria, request)
+        return connection(
+            [Order.of(row) for row in page.rows],
+            [encode_cursor("order", row.id) for row in page.rows if row.id is not None],
+            page.has_next,
+            page.has_previous,
+        )
