@@ -13,6 +13,7 @@ from domain.identity.masking import install_log_masking
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey
 from domain.intake.vault import Vault
+from domain.pipeline.channel import ChannelPayloads
 from domain.settings import Settings
 
 
@@ -26,6 +27,10 @@ class Core:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    def channel_payloads(self) -> ChannelPayloads:
+        """The channel payload handler, for the API, replay and bulk intake alike."""
+        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60)
 
 
 def identity_keys(settings: Settings) -> list[IdentityKey]:

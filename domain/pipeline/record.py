@@ -20,7 +20,7 @@ Nothing a sender writes can make the record itself fail:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -122,6 +122,14 @@ async def record(
             raise
     async with sessions() as session, session.begin():
         return await _store(session, vault, arrival, max_body_bytes)
+
+
+async def record_all(
+    sessions: Callable[[], AsyncSession], vault: Vault, arrivals: Sequence[Arrival], *, max_body_bytes: int
+) -> list[Recorded]:
+    """Store many messages under one commit (a bulk sender's batch): each is stored as `record` stores it."""
+    async with sessions() as session, session.begin():
+        return [await _store(session, vault, arrival, max_body_bytes) for arrival in arrivals]
 
 
 async def _store(session: AsyncSession, vault: Vault, arrival: Arrival, max_body_bytes: int) -> Recorded:
