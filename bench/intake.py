@@ -33,8 +33,8 @@ from domain.channels.service import record_payloads, rules_in_force, save_rules
 from domain.clock import utcnow
 from domain.intake.models import InboundMessage, Outcome
 from domain.orders.models import Order
-from domain.orders.status import Source
 from domain.orders.service import Provenance
+from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage, Handled
 from domain.settings import Settings
 from runtime.core import Core, build_core

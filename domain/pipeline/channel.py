@@ -233,7 +233,11 @@ async def _apply_run(
 
 
 async def _apply_alone(
-    session: AsyncSession, orders: Callable[[], OrderService], item: Prepared, handled: dict[int, Handled], isolate: bool
+    session: AsyncSession,
+    orders: Callable[[], OrderService],
+    item: Prepared,
+    handled: dict[int, Handled],
+    isolate: bool,
 ) -> None:
     result = handled[item.message.message_id]
     try:
