@@ -151,7 +151,7 @@ async def apply(session: AsyncSession, orders: OrderService, prepared: Sequence[
             "rule_version": item.rule_version, "canonical": canonical_json(canonical), "recorded_at": now,
         })  # fmt: skip
         learned.setdefault((item.channel, item.adapter.kind), (item.adapter, []))[1].append(item.payload)
-    await session.execute(insert(ChannelIntake), rows)
+    await session.execute(insert(ChannelIntake.__table__), rows)  # type: ignore[attr-defined]  # Core: no ORM bulk
     for (channel, _), (adapter, payloads) in learned.items():
         await learn_many(session, adapter, channel, payloads)
     ids = [p.message.message_id for p in prepared]
