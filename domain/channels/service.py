@@ -144,7 +144,7 @@ async def count_alerts(session: AsyncSession, found: Sequence[tuple[str, str, dr
     columns = ("channel", "kind", "path", "change", "detail")
     counted: dict[tuple[str, ...], dict[str, Any]] = {}
     for channel, kind, finding in found:
-        values = {
+        values: dict[str, Any] = {
             "channel": channel,
             "kind": kind,
             "path": finding.path[:300],
