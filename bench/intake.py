@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.channels import drift
 from domain.channels.adapter import normalize
 from domain.channels.cleaning import clean
@@ -152,50 +153,56 @@ def _json_loads(bodies: list[bytes], rounds: int) -> float:
     return (time.perf_counter() - started) / rounds
 
 
-async def run(per_channel: int, batch: int) -> dict[str, Any]:
-    payloads = _payloads(per_channel)
+async def run(per_channel: int, batch: int, database: str, pg_url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        secrets = {"vault_key": "bench-vault", "identity_key": "bench-identity-key", "token_secret": "bench"}
-        settings = Settings(data_dir=Path(tmp), database_url=url, **secrets)  # type: ignore[arg-type]
-        core = await build_core(settings)
-        try:
-            await _prepare(core, payloads)
-            await _warm_up(core)
-            results: dict[str, Any] = {}
-            mismatches: list[str] = []
-            for channel, bodies in payloads.items():
-                adapter = adapter_for(channel)
-                assert adapter is not None
-                async with core.sessions() as session:
-                    _, rules = await rules_in_force(session, channel, adapter.kind)
-                    baseline = (await session.exec(
-                        SchemaBaseline.__table__.select().where(SchemaBaseline.__table__.c.channel == channel)  # type: ignore[attr-defined]
-                    )).first()  # fmt: skip
-                stages = partial(_in_memory, channel, shape=baseline.shape, rules=rules)
-                run = await _pipeline(core, channel, bodies, batch, stages)
-                pipeline, memory = run.pipeline, run.memory
-                mismatches.extend(await _verify(core, channel, bodies, run))
-                outcomes = {o.value: sum(h.outcome is o for h in run.handled) for o in Outcome}
-                loads = _json_loads(bodies, 20)
-                n = len(bodies)
-                results[channel] = {
-                    "messages": n,
-                    "pipeline_per_s": round(n / pipeline),
-                    "stages_in_memory_per_s": round(n / memory),
-                    "json_loads_per_s": round(n / loads),
-                    "ratio_pipeline_vs_json_loads": round(loads / pipeline, 5),
-                    "ratio_in_memory_vs_json_loads": round(loads / memory, 4),
-                    "pipeline_vs_in_memory": round(memory / pipeline, 4),
-                    "pipeline_vs_in_memory_cpu": round(run.memory_cpu / run.pipeline_cpu, 4),
-                    "outcomes": {k: v for k, v in outcomes.items() if v},
-                }
-                line = f"{channel:<16} {n:>5} msgs  pipeline {n / pipeline:>7.0f}/s  "
-                line += f"in memory {n / memory:>7.0f}/s  json.loads {n / loads:>8.0f}/s  "
-                line += f"pipeline/in memory {memory / pipeline:.3f} (cpu {run.memory_cpu / run.pipeline_cpu:.3f})"
-                print(line)
-        finally:
-            await core.close()
+        if database == "sqlite":
+            return await _run(f"sqlite+aiosqlite:///{tmp}/bench.db", Path(tmp), per_channel, batch)
+        async with temporary_database(pg_url) as url:
+            return await _run(sqlalchemy_url(url), Path(tmp), per_channel, batch)
+
+
+async def _run(url: str, data_dir: Path, per_channel: int, batch: int) -> dict[str, Any]:
+    payloads = _payloads(per_channel)
+    secrets = {"vault_key": "bench-vault", "identity_key": "bench-identity-key", "token_secret": "bench"}
+    settings = Settings(data_dir=data_dir, database_url=url, **secrets)  # type: ignore[arg-type]
+    core = await build_core(settings)
+    try:
+        await _prepare(core, payloads)
+        await _warm_up(core)
+        results: dict[str, Any] = {}
+        mismatches: list[str] = []
+        for channel, bodies in payloads.items():
+            adapter = adapter_for(channel)
+            assert adapter is not None
+            async with core.sessions() as session:
+                _, rules = await rules_in_force(session, channel, adapter.kind)
+                baseline = (await session.exec(
+                    SchemaBaseline.__table__.select().where(SchemaBaseline.__table__.c.channel == channel)  # type: ignore[attr-defined]
+                )).first()  # fmt: skip
+            stages = partial(_in_memory, channel, shape=baseline.shape, rules=rules)
+            run = await _pipeline(core, channel, bodies, batch, stages)
+            pipeline, memory = run.pipeline, run.memory
+            mismatches.extend(await _verify(core, channel, bodies, run))
+            outcomes = {o.value: sum(h.outcome is o for h in run.handled) for o in Outcome}
+            loads = _json_loads(bodies, 20)
+            n = len(bodies)
+            results[channel] = {
+                "messages": n,
+                "pipeline_per_s": round(n / pipeline),
+                "stages_in_memory_per_s": round(n / memory),
+                "json_loads_per_s": round(n / loads),
+                "ratio_pipeline_vs_json_loads": round(loads / pipeline, 5),
+                "ratio_in_memory_vs_json_loads": round(loads / memory, 4),
+                "pipeline_vs_in_memory": round(memory / pipeline, 4),
+                "pipeline_vs_in_memory_cpu": round(run.memory_cpu / run.pipeline_cpu, 4),
+                "outcomes": {k: v for k, v in outcomes.items() if v},
+            }
+            line = f"{channel:<16} {n:>5} msgs  pipeline {n / pipeline:>7.0f}/s  "
+            line += f"in memory {n / memory:>7.0f}/s  json.loads {n / loads:>8.0f}/s  "
+            line += f"pipeline/in memory {memory / pipeline:.3f} (cpu {run.memory_cpu / run.pipeline_cpu:.3f})"
+            print(line)
+    finally:
+        await core.close()
     for mismatch in mismatches:
         print("MISMATCH", mismatch)
     return {
@@ -209,10 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer messages, for a smoke run")
     parser.add_argument("--batch", type=int, default=100, help="payloads per unit of work (1: one at a time)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="admin URL; a temporary database is made beside")
     args = parser.parse_args()
     per_channel = 100 if args.quick else 600
-    results = asyncio.run(run(per_channel, args.batch))
-    print(json.dumps({"bench": "intake", "per_channel": per_channel, "batch": args.batch} | results))
+    results = asyncio.run(run(per_channel, args.batch, args.database, args.pg_url))
+    head = {"bench": "intake", "database": args.database, "per_channel": per_channel, "batch": args.batch}
+    print(json.dumps(head | results))
 
 
 if __name__ == "__main__":
