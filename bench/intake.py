@@ -215,7 +215,7 @@ async def _run(url: str, data_dir: Path, per_channel: int, batch: int) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer messages, for a smoke run")
-    parser.add_argument("--batch", type=int, default=100, help="payloads per unit of work (1: one at a time)")
+    parser.add_argument("--batch", type=int, default=200, help="payloads per unit of work (1: one at a time)")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="admin URL; a temporary database is made beside")
     args = parser.parse_args()

@@ -58,6 +58,8 @@ class IntakeMutations:
                 handled = await core.channel_payloads().process(
                     session, ChannelMessage(recorded.message_id, input.channel.value, body, by)
                 )
+                if handled.outcome is Outcome.APPLIED:  # the request's own record closes with the payload's
+                    await ctx.mark_applied(session)
         except Exception as exc:
             await close(core.sessions, recorded.message_id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
             raise
