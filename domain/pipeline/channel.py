@@ -2,10 +2,12 @@
 applied, with its outcome written in the same unit of work as the order it made.
 
 Live traffic, replay and bulk intake all come here. A batch of one channel's payloads shares one unit of
-work because a commit costs more than everything else a payload needs; what one payload does must still
-not cost another its outcome, so the batch is applied optimistically and, when a payload is refused or
-fails, the others are applied again without it (each refusal named by its own message) or one by one.
-Drift alerts and the learned schema are written once per batch with every payload's share counted.
+work because what a unit of work costs whatever its size (the commit, reading the rules and the schema,
+the order service's statements) then comes once per batch instead of once per payload. What one payload
+does must still not cost another its outcome, so the batch is applied under a savepoint and, when a
+payload is refused or fails, the others are applied again without it (each refusal named by its own
+message) or one by one. Drift alerts and the learned schema are written once per batch with every
+payload's share counted. Each message is given once per batch.
 """
 
 from __future__ import annotations
@@ -211,8 +213,11 @@ async def _apply_run(
             async with session.begin_nested():
                 order_ids = await apply(session, orders(), run)
         except UserError as error:
+            if len(run) == 1:
+                _refuse(handled[run[0].message.message_id], error.problems)
+                return
             refused = _refused_indexes(error, len(run))
-            if refused is None or len(run) == 1:  # not attributable to one payload: each on its own
+            if refused is None:  # not attributable to one payload: each on its own
                 for item in run:
                     await _apply_alone(session, orders, item, handled, isolate)
                 return
@@ -220,9 +225,12 @@ async def _apply_run(
                 _refuse(handled[run[index].message.message_id], [p for p in error.problems if p.field[:1] == (index,)])
             run = [item for index, item in enumerate(run) if index not in refused]
             continue
-        except Exception:
+        except Exception as exc:
             if not isolate:
                 raise
+            if len(run) == 1:
+                _fail(handled[run[0].message.message_id], exc)
+                return
             for item in run:
                 await _apply_alone(session, orders, item, handled, isolate)
             return
@@ -249,9 +257,14 @@ async def _apply_alone(
     except Exception as exc:
         if not isolate:
             raise
-        result.outcome, result.error = Outcome.FAILED, error_text(f"{type(exc).__name__}: {exc}")
+        _fail(result, exc)
         return
     result.outcome, result.order_id = Outcome.APPLIED, order_id
+
+
+def _fail(handled: Handled, exc: Exception) -> None:
+    handled.outcome, handled.error = Outcome.FAILED, error_text(f"{type(exc).__name__}: {exc}")
+    handled.order_id = handled.rule_version = handled.canonical = None
 
 
 def _handled(prepared: Prepared) -> Handled:
