@@ -10,6 +10,7 @@ of work rolls back and the caller writes REJECTED.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,19 +25,29 @@ from domain.pipeline.record import mark_outcome
 OutcomeWriter = Callable[[AsyncSession], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who sent the evidence and the recorded message it came in; `channels` bounds the orders it may touch."""
+
+    actor: str
+    message_id: int | None
+    channels: frozenset[str] | None = None
+
+
 async def process_evidence(
     session: AsyncSession,
     evidence: Evidence | None,
     problems: Problems,
-    by: Provenance,
+    sender: Sender,
     applied: OutcomeWriter | None = None,
 ) -> Recorded:
     """`evidence` as validated, with the `problems` validation found: any problem refuses it."""
     problems.raise_if_any()
     assert evidence is not None
+    by = Provenance(evidence.source, sender.actor, sender.message_id, sender.channels)
     recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
     if applied is not None:
         await applied(session)
-    elif by.inbound_message_id is not None:
-        await mark_outcome(session, by.inbound_message_id, Outcome.APPLIED)
+    elif sender.message_id is not None:
+        await mark_outcome(session, sender.message_id, Outcome.APPLIED)
     return recorded

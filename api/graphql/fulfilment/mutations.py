@@ -32,18 +32,17 @@ from domain.intake.models import Outcome
 from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
-from domain.pipeline.evidence import process_evidence
+from domain.pipeline.evidence import Sender, process_evidence
 
 
 async def _evidence(info: Info[Context, None], evidence: ev.Evidence | None, problems: Problems) -> EvidencePayload:
     """The request's outcome is written by the context: a request may carry several mutations."""
     ctx = info.context
     assert isinstance(ctx.principal, Partner)
-    source = evidence.source if evidence is not None else Source.WMS
-    by = Provenance(source, f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels)
+    sender = Sender(f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels)
     try:
         async with ctx.unit_of_work() as session:
-            recorded = await process_evidence(session, evidence, problems, by, ctx.mark_applied)
+            recorded = await process_evidence(session, evidence, problems, sender, ctx.mark_applied)
     except UserError as error:
         await ctx.record_outcome(Outcome.REJECTED, str(error))
         return EvidencePayload.refused(error.problems)
