@@ -80,6 +80,8 @@ class Prepared:
     canonical: CanonicalOrder | None = None
     rule_version: int | None = None
     refusal: UserError | None = None
+    learning: bool = False
+    """The channel's schema is not pinned yet: an accepted payload teaches it."""
 
     def summary(self) -> list[str]:
         return [f"{f.change} {f.path} {f.detail}".strip() for f in self.findings]
@@ -120,6 +122,8 @@ async def prepare(
         state = states[key]
         if state.baseline is not None and state.baseline.pinned_at is not None:
             prepared.findings = drift.compare(state.baseline.shape, payload, adapter.enum_paths, adapter.known_values())
+        else:
+            prepared.learning = True
         prepared.canonical = normalize(adapter, clean(state.rules, payload), prepared.channel)
         prepared.rule_version = state.rule_version
     except UserError as error:
@@ -152,7 +156,8 @@ async def apply(session: AsyncSession, orders: OrderService, prepared: Sequence[
             "channel_order_id": canonical.channel_order_id, "order_id": result.order_id,
             "rule_version": item.rule_version, "canonical": canonical_json(canonical), "recorded_at": now,
         })  # fmt: skip
-        learned.setdefault((item.channel, item.adapter.kind), (item.adapter, []))[1].append(item.payload)
+        if item.learning:
+            learned.setdefault((item.channel, item.adapter.kind), (item.adapter, []))[1].append(item.payload)
     await session.execute(insert(ChannelIntake.__table__), rows)  # type: ignore[attr-defined]  # Core: no ORM bulk
     for (channel, _), (adapter, payloads) in learned.items():
         await learn_many(session, adapter, channel, payloads)
