@@ -329,8 +329,6 @@ async def _replay(args: argparse.Namespace) -> int:
 
     from domain.channels.replay import replay
     from domain.errors import UserError
-    from domain.orders.service import OrderService
-    from domain.outbox.service import Outbox
     from runtime.core import build_core
 
     settings = get_settings()
@@ -340,7 +338,7 @@ async def _replay(args: argparse.Namespace) -> int:
             orders = None
             if args.apply:
                 await session.begin()  # a unit of work: on SQLite it takes the write lock at once
-                orders = OrderService(session, core.identity, Outbox(), settings.payment_deadline_minutes * 60)
+                orders = core.channel_payloads().orders(session)
             try:
                 items = await replay(session, core.vault, args.channel, args.start, args.end, orders=orders,
                                      actor="system:cli-replay")  # fmt: skip

@@ -41,6 +41,26 @@ async def insert_ignore(
     return None if row is None else int(row[0])
 
 
+async def insert_ignore_many(
+    session: AsyncSession,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    conflict_columns: Sequence[str],
+) -> list[Any]:
+    """`insert_ignore` for many rows in one round trip; returns the inserted rows' id and conflict columns
+    (a row that met its natural key returns nothing, so callers match by those columns, not by position)."""
+    if not rows:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c.id, *(table.c[name] for name in conflict_columns))
+    )
+    return list((await session.execute(statement, list(rows))).all())
+
+
 async def take_sqlite_write_lock(session: AsyncSession) -> None:
     """On SQLite, take the single write lock before reading, so a read-then-write job sees what a
     concurrent job committed instead of failing on its write; PostgreSQL callers lock rows instead."""

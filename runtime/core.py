@@ -16,6 +16,7 @@ from domain.identity.uid import IdentityKey
 from domain.intake.vault import Vault
 from domain.orders.service import OrderService
 from domain.outbox.service import Outbox
+from domain.pipeline.channel import ChannelPayloads
 from domain.pipeline.message import Message
 from domain.pipeline.payment import PaymentNotifications
 from domain.pipeline.submit import SubmitOrders
@@ -58,6 +59,10 @@ class Core:
     @property
     def payment_notifications(self) -> PaymentNotifications:
         return PaymentNotifications(self.settings)
+
+    def channel_payloads(self) -> ChannelPayloads:
+        """The channel payload handler, for the API, replay and bulk intake alike."""
+        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60)
 
 
 def identity_keys(settings: Settings) -> list[IdentityKey]:

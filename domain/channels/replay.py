@@ -1,9 +1,10 @@
 """The traffic mirror played back: recorded channel payloads through today's rules and adapters.
 
-A replayed message runs the stages live traffic runs (decode, drift watch, clean, normalize,
-apply). A dry run shows, per message, what the canonical order would become and how that differs
-from what the message produced when it arrived, and is never committed; applying re-submits
-through the idempotent order service, one savepoint per message so one refusal does not undo the rest.
+A replayed message runs the handler live traffic runs (`domain/pipeline/channel.py`: decode, drift
+watch, clean, normalize, apply). A dry run shows, per message, what the canonical order would become
+and how that differs from what the message produced when it arrived, and is never committed; applying
+re-submits through the idempotent order service, one savepoint per message so one refusal does not
+undo the rest.
 """
 
 from __future__ import annotations
@@ -17,15 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels.errors import IntakeErrorCode
 from domain.channels.models import ChannelIntake
-from domain.channels.service import (
-    UNKNOWN,
-    accept,
-    canonical_json,
-    decode,
-    normalize_payload,
-    source_and_kind,
-    watch,
-)
+from domain.channels.service import UNKNOWN, canonical_json, source_and_kind
 from domain.errors import UserError
 from domain.intake.models import InboundMessage
 from domain.intake.vault import Vault
@@ -33,6 +26,7 @@ from domain.orders.models import Order
 from domain.orders.service import OrderService, Provenance
 from domain.orders.status import Source
 from domain.orders.supersede import supersede, superseded_by
+from domain.pipeline.channel import ChannelMessage, ChannelState, apply, count_drift, prepare
 
 MAX_REPLAY = 1000
 
@@ -99,6 +93,7 @@ async def replay(
 ) -> list[Replayed]:
     """Dry run unless `orders` is given; the caller owns the unit of work."""
     channel, _ = source_and_kind(channel_name)
+    states: dict[tuple[str, str], ChannelState] = {}
     results = []
     for message in await find_messages(session, channel_name, start, end):
         assert message.id is not None
@@ -112,29 +107,27 @@ async def replay(
             )
         ).first()
         item.stored = stored.canonical if stored else None
-        try:
-            adapter, payload = decode(channel, vault.open(message.body))
-            await watch(session, adapter, channel, payload)
-            normalized = await normalize_payload(session, adapter, channel, payload)
-        except UserError as error:
-            item.error = str(error)
+        by = Provenance(Source.CHANNEL, actor, message.id)
+        prepared = await prepare(session, ChannelMessage(message.id, channel, vault.open(message.body), by), states)
+        await count_drift(session, [prepared])
+        if prepared.refusal is not None or prepared.canonical is None:
+            item.error = str(prepared.refusal)
             results.append(item)
             continue
-        item.would_be = canonical_json(normalized.canonical)
-        item.channel_order_id = normalized.canonical.channel_order_id
-        item.rule_version = normalized.rule_version
+        item.would_be = canonical_json(prepared.canonical)
+        item.channel_order_id = prepared.canonical.channel_order_id
+        item.rule_version = prepared.rule_version
         item.diff = diff(item.stored, item.would_be)
         old_order = await _renamed_order(session, stored, item.channel_order_id)
         item.supersedes = old_order.channel_order_id if old_order else None
         if orders is not None:
             try:
                 async with session.begin_nested():
-                    by = Provenance(Source.CHANNEL, actor, message.id)
-                    accepted = await accept(session, orders, adapter, channel, payload, message.id, by)
-                    if old_order is not None and old_order.id != accepted.order_id:
+                    [order_id] = await apply(session, orders, [prepared])
+                    if old_order is not None and old_order.id != order_id:
                         assert old_order.id is not None
                         system = Provenance(Source.SYSTEM, actor, message.id)
-                        await supersede(session, orders.outbox, old_order.id, accepted.order_id, system)
+                        await supersede(session, orders.outbox, old_order.id, order_id, system)
                 item.applied = True
             except UserError as error:
                 item.error = str(error)

@@ -1,4 +1,5 @@
-"""The channel intake pipeline: record, decode, watch for drift, clean, normalize, apply.
+"""The stages of channel intake: record, decode, watch for drift, clean, normalize; and the rules and
+schemas staff keep. The handler that runs them on a recorded payload is `domain/pipeline/channel.py`.
 
 Each stage's failure is answered with a field path, and the raw payload is recorded before any
 stage runs, so a refused payload can be read, fixed by a rule and replayed.
@@ -8,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from domain.channels import drift
 from domain.channels.adapter import Adapter, normalize
 from domain.channels.cleaning import Rule, clean, parse_rules
 from domain.channels.errors import IntakeErrorCode
-from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.channels.models import CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.registry import adapter_for
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
@@ -29,8 +29,7 @@ from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.orders.commands import CanonicalOrder
-from domain.orders.service import OrderService, Provenance
-from domain.pipeline.record import Arrival, Recorded, mark_outcome, record
+from domain.pipeline.record import Arrival, Recorded, record, record_all
 from domain.sql import dialect, insert_ignore
 
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -46,19 +45,13 @@ def source_and_kind(channel_name: str) -> tuple[str, str]:
     return channel.value, adapter.kind
 
 
-async def record_payload(
-    sessions: Callable[[], AsyncSession],
-    vault: Vault,
-    channel_name: str,
-    body: bytes,
-    *,
-    partner_key_id: int | None = None,
-    received_at: datetime | None = None,
-) -> Recorded:
-    """The record stage for a payload, committed alone; a repeat of the same bytes is counted on the
-    first record rather than stored twice. A payload over the limit is kept cut, REJECTED at once."""
+def arrival(
+    channel_name: str, body: bytes, *, partner_key_id: int | None = None, received_at: datetime | None = None
+) -> Arrival:
+    """A payload as the record stage stores it: its SHA-256 is its natural key, so a repeat of the same bytes
+    is counted on the first record rather than stored twice."""
     source, kind = source_and_kind(channel_name)
-    arrival = Arrival(
+    return Arrival(
         source=source,
         kind=kind,
         body=body[:MAX_PAYLOAD_BYTES],
@@ -69,7 +62,28 @@ async def record_payload(
         partner_key_id=partner_key_id,
         received_at=received_at,
     )
-    return await record(sessions, vault, arrival, max_body_bytes=MAX_PAYLOAD_BYTES)
+
+
+async def record_payload(
+    sessions: Callable[[], AsyncSession],
+    vault: Vault,
+    channel_name: str,
+    body: bytes,
+    *,
+    partner_key_id: int | None = None,
+    received_at: datetime | None = None,
+) -> Recorded:
+    """The record stage for a payload, committed alone. A payload over the limit is kept cut, REJECTED at once."""
+    payload = arrival(channel_name, body, partner_key_id=partner_key_id, received_at=received_at)
+    return await record(sessions, vault, payload, max_body_bytes=MAX_PAYLOAD_BYTES)
+
+
+async def record_payloads(
+    sessions: Callable[[], AsyncSession], vault: Vault, channel_name: str, bodies: Sequence[bytes]
+) -> list[Recorded]:
+    """A batch of one channel's payloads recorded under one commit, each as `record_payload` records it."""
+    arrivals = [arrival(channel_name, body) for body in bodies]
+    return await record_all(sessions, vault, arrivals, max_body_bytes=MAX_PAYLOAD_BYTES)
 
 
 def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
@@ -122,48 +136,59 @@ async def watch(
     session: AsyncSession, adapter: Adapter, channel: str, payload: Any, now: datetime | None = None
 ) -> list[drift.Finding]:
     """Compare with the pinned baseline and count each difference; unpinned baselines are still learning."""
-    baseline = await _baseline(session, channel, adapter.kind)
+    baseline = await load_baseline(session, channel, adapter.kind)
     if baseline is None or baseline.pinned_at is None:
         return []
     findings = drift.compare(baseline.shape, payload, adapter.enum_paths, adapter.known_values())
-    moment = now or utcnow()
-    for finding in findings:
-        await count_alert(session, channel, adapter.kind, finding, moment)
+    await count_alerts(session, [(channel, adapter.kind, f) for f in findings], now or utcnow())
     return findings
 
 
-async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
-    """Concurrent payloads may raise the same alert at once: the database decides which one inserts."""
-    values = {
-        "channel": channel,
-        "kind": kind,
-        "path": finding.path[:300],
-        "change": finding.change.value,
-        "detail": finding.detail[:200],
-        "example": finding.example,
-        "first_seen": at,
-        "last_seen": at,
-        "count": 1,
-        "notified_count": 0,
-    }
+async def count_alerts(session: AsyncSession, found: Sequence[tuple[str, str, drift.Finding]], at: datetime) -> None:
+    """Each distinct alert counted once with every sighting: many payloads cost one statement per alert.
+
+    Concurrent payloads may raise the same alert at once: the database decides which one inserts."""
     columns = ("channel", "kind", "path", "change", "detail")
-    if await insert_ignore(session, DriftAlert, values, columns) is not None:
-        return
-    await session.exec(
-        update(DriftAlert)
-        .where(*(getattr(DriftAlert, c) == values[c] for c in columns))
-        .values(count=DriftAlert.count + 1, last_seen=at)
-    )
+    counted: dict[tuple[str, ...], dict[str, Any]] = {}
+    for channel, kind, finding in found:
+        values: dict[str, Any] = {
+            "channel": channel,
+            "kind": kind,
+            "path": finding.path[:300],
+            "change": finding.change.value,
+            "detail": finding.detail[:200],
+            "example": finding.example,
+            "first_seen": at,
+            "last_seen": at,
+            "count": 0,
+            "notified_count": 0,
+        }
+        counted.setdefault(tuple(values[c] for c in columns), values)["count"] += 1
+    for values in counted.values():
+        if await insert_ignore(session, DriftAlert, values, columns) is not None:
+            continue
+        await session.exec(
+            update(DriftAlert)
+            .where(*(getattr(DriftAlert, c) == values[c] for c in columns))
+            .values(count=DriftAlert.count + values["count"], last_seen=at)
+        )
 
 
-async def _baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBaseline | None:
+async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
+    await count_alerts(session, [(channel, kind, finding)], at)
+
+
+async def load_baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBaseline | None:
     query = select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == kind)
     return (await session.exec(query)).first()
 
 
-async def learn(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> None:
+async def learn_many(session: AsyncSession, adapter: Adapter, channel: str, payloads: Sequence[Any]) -> None:
     """Accepted payloads teach the baseline until staff pin it; the row is locked so no sample is lost."""
-    if await _baseline(session, channel, adapter.kind) is None:
+    baseline = await load_baseline(session, channel, adapter.kind)
+    if baseline is not None and baseline.pinned_at is not None:
+        return
+    if baseline is None:
         empty = {"fields": {}, "samples": 0}
         values = {"channel": channel, "kind": adapter.kind, "shape": empty, "samples": 0, "updated_at": utcnow()}
         await insert_ignore(session, SchemaBaseline, values, ("channel", "kind"))
@@ -173,7 +198,9 @@ async def learn(session: AsyncSession, adapter: Adapter, channel: str, payload: 
     baseline = (await session.exec(query.execution_options(populate_existing=True))).one()
     if baseline.pinned_at is not None:
         return
-    shape = drift.learn(baseline.shape, payload, adapter.enum_paths)
+    shape = baseline.shape
+    for payload in payloads:
+        shape = drift.learn(shape, payload, adapter.enum_paths)
     await session.exec(
         update(SchemaBaseline)
         .where(col(SchemaBaseline.id) == baseline.id)
@@ -185,7 +212,7 @@ async def pin_baseline(session: AsyncSession, channel_name: str, staff: str, *, 
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
         raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
-    baseline = await _baseline(session, channel, kind)
+    baseline = await load_baseline(session, channel, kind)
     if baseline is None:
         raise UserError.one(("channel",), "no accepted payload yet: nothing to pin", IntakeErrorCode.NO_BASELINE)
     baseline.pinned_at = utcnow() if pinned else None
@@ -217,53 +244,6 @@ def canonical_json(order: CanonicalOrder) -> dict[str, Any]:
         "warehouseCode": order.warehouse_code,
         "lines": [[x.sku, x.title, x.quantity, x.unit_price] for x in order.lines],
     }
-
-
-@dataclass(frozen=True)
-class Normalized:
-    canonical: CanonicalOrder
-    rule_version: int
-
-
-async def normalize_payload(session: AsyncSession, adapter: Adapter, channel: str, payload: Any) -> Normalized:
-    version, rules = await rules_in_force(session, channel, adapter.kind)
-    return Normalized(normalize(adapter, clean(rules, payload), channel), version)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    order_id: int
-    canonical: CanonicalOrder
-    rule_version: int
-
-
-async def accept(
-    session: AsyncSession,
-    orders: OrderService,
-    adapter: Adapter,
-    channel: str,
-    payload: Any,
-    message_id: int,
-    by: Provenance,
-) -> Accepted:
-    """Clean, normalize and apply in the caller's unit of work; a UserError leaves nothing behind."""
-    normalized = await normalize_payload(session, adapter, channel, payload)
-    [applied] = await orders.submit([normalized.canonical], by)
-    session.add(
-        ChannelIntake(
-            inbound_message_id=message_id,
-            channel=channel,
-            kind=adapter.kind,
-            channel_order_id=normalized.canonical.channel_order_id,
-            order_id=applied.order_id,
-            rule_version=normalized.rule_version,
-            canonical=canonical_json(normalized.canonical),
-            recorded_at=utcnow(),
-        )
-    )
-    await learn(session, adapter, channel, payload)
-    await mark_outcome(session, message_id, Outcome.APPLIED)
-    return Accepted(applied.order_id, normalized.canonical, normalized.rule_version)
 
 
 async def accepted_samples(

@@ -227,6 +227,19 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
     return _storable(evidence, at, problems, _CONFIRMATION_INPUTS)
 
 
+def validate_warehouse(
+    confirmation: ConfirmationSubmission | None, scan: ScanSubmission | None, problems: Problems
+) -> Evidence | None:
+    """A warehouse event is exactly one of a delivery-order confirmation or a floor scan."""
+    if (confirmation is None) == (scan is None):
+        problems.add(("confirmation",), "give exactly one of confirmation or scan", "ONE_OF")
+        return None
+    if confirmation is not None:
+        return validate_confirmation(confirmation, ("confirmation",), problems)
+    assert scan is not None
+    return validate_scan(scan, ("scan",), problems)
+
+
 def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence | None:
     start = len(problems.items)
     event_id = _required(sub.event_id, (*at, "event_id"), problems)

@@ -278,20 +278,19 @@ async def _link_channels(session: AsyncSession, sightings: Sequence[Sighting]) -
         return
     table = BuyerChannel.__table__  # type: ignore[attr-defined]
     insert_fn = pg_insert if dialect(session) == "postgresql" else sqlite_insert
-    statement = insert_fn(table).values(
-        [
-            {
-                "uid": uid,
-                "key_version": s.buyer.key_version,
-                "channel": channel,
-                "first_order_id": s.order_id,
-                "first_order_at": s.order.placed_at,
-                "first_order_amount": s.order.total_amount,
-                "currency": s.order.currency,
-            }
-            for (uid, channel), s in sorted(first.items())
-        ]
-    )
+    rows = [
+        {
+            "uid": uid,
+            "key_version": s.buyer.key_version,
+            "channel": channel,
+            "first_order_id": s.order_id,
+            "first_order_at": s.order.placed_at,
+            "first_order_amount": s.order.total_amount,
+            "currency": s.order.currency,
+        }
+        for (uid, channel), s in sorted(first.items())
+    ]
+    statement = insert_fn(table)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=["uid", "channel"],
@@ -303,7 +302,7 @@ async def _link_channels(session: AsyncSession, sightings: Sequence[Sighting]) -
         },
         where=excluded.first_order_at < table.c.first_order_at,
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)  # executemany: one compiled statement whatever the batch size
 
 
 async def _suggest(
@@ -357,7 +356,7 @@ async def _insert(session: AsyncSession, model: type, rows: Sequence[dict[str, o
     table = model.__table__  # type: ignore[attr-defined]
     insert_fn = pg_insert if dialect(session) == "postgresql" else sqlite_insert
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    await session.execute(insert_fn(table).values(unique).on_conflict_do_nothing(index_elements=keys))
+    await session.execute(insert_fn(table).on_conflict_do_nothing(index_elements=keys), unique)
 
 
 async def payment_target(session: AsyncSession, order_id: int) -> int:

@@ -72,17 +72,16 @@ class Change:
     data: dict[str, Any]
 
 
-def _check_channels(orders: Sequence[CanonicalOrder], by: Provenance) -> None:
+def _check_channels(orders: Sequence[CanonicalOrder], each: Sequence[Provenance]) -> None:
     """A key serving one channel must not create, pay or cancel another channel's orders."""
-    if by.channels is None:
-        return
-    served = ", ".join(sorted(by.channels)) or "no channel"
     problems = [
         Problem(
-            (index, "channel"), f"this API key serves {served}, not {order.channel}", OrderErrorCode.CHANNEL_NOT_ALLOWED
+            (index, "channel"),
+            f"this API key serves {', '.join(sorted(by.channels)) or 'no channel'}, not {order.channel}",
+            OrderErrorCode.CHANNEL_NOT_ALLOWED,
         )
-        for index, order in enumerate(orders)
-        if order.channel not in by.channels
+        for index, (order, by) in enumerate(zip(orders, each, strict=True))
+        if by.channels is not None and order.channel not in by.channels
     ]
     if problems:
         raise UserError(problems)
@@ -97,12 +96,15 @@ class OrderService:
         self.outbox = outbox
         self.payment_deadline_s = payment_deadline_s
 
-    async def submit(self, orders: Sequence[CanonicalOrder], by: Provenance) -> list[Applied]:
-        """Idempotent on (channel, channel order id): a repeat changes nothing."""
-        _check_channels(orders, by)
+    async def submit(self, orders: Sequence[CanonicalOrder], by: Provenance | Sequence[Provenance]) -> list[Applied]:
+        """Idempotent on (channel, channel order id): a repeat changes nothing. `by` may name each order's own
+        provenance (a batch of recorded messages), else one provenance covers them all."""
+        each = [by] * len(orders) if isinstance(by, Provenance) else list(by)
+        _check_channels(orders, each)
+        by_key = {(o.channel, o.channel_order_id): own for o, own in zip(orders, each, strict=True)}
         existing = await self._load_existing(orders)
         fresh = [o for o in orders if (o.channel, o.channel_order_id) not in existing]
-        created = await self._insert_new(fresh, by)
+        created = await self._insert_new(fresh, by_key)
         results: dict[tuple[str, str], Applied] = {}
         for key, row in created.items():
             assert row.id is not None
@@ -115,7 +117,7 @@ class OrderService:
             if key in results:
                 continue
             row = await self._successor(existing[key])
-            changed = await self._update_existing(row, order, by, (index,))
+            changed = await self._update_existing(row, order, each[index], (index,))
             assert row.id is not None
             results[key] = Applied(row.id, False, changed, row)
         await self.outbox.flush(self.session)
@@ -148,7 +150,9 @@ class OrderService:
             row = successor
         return row
 
-    async def _insert_new(self, orders: list[CanonicalOrder], by: Provenance) -> dict[tuple[str, str], Order]:
+    async def _insert_new(
+        self, orders: list[CanonicalOrder], by: dict[tuple[str, str], Provenance]
+    ) -> dict[tuple[str, str], Order]:
         unique = list({(o.channel, o.channel_order_id): o for o in orders}.values())
         if not unique:
             return {}
@@ -179,7 +183,7 @@ class OrderService:
             order_id = created[key]
             lines.extend(_line_row(order_id, line) for line in order.lines)
             for version, change in enumerate(histories[key], start=1):
-                events.append(_event_row(order_id, version, change, by, now))
+                events.append(_event_row(order_id, version, change, by[key], now))
             final = histories[key][-1]
             publish_change(
                 self.outbox, order_id, len(histories[key]), final.status, buyer_uids[key], order.warehouse_code,

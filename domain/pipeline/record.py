@@ -20,7 +20,7 @@ Nothing a sender writes can make the record itself fail:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +35,7 @@ from domain.clock import utcnow
 from domain.identity.masking import mask_phones
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.intake.vault import Vault
-from domain.sql import insert_ignore
+from domain.sql import insert_ignore, insert_ignore_many
 
 MAX_SOURCE = 100
 MAX_KIND = 100
@@ -128,14 +128,35 @@ async def record(
         return await store(session, vault, arrival, max_body_bytes)
 
 
-async def store(
-    session: AsyncSession, vault: Vault, arrival: Arrival, max_body_bytes: int,
-    *, outcome: Outcome = Outcome.PENDING, error: str | None = None,
-) -> Recorded:  # fmt: skip
-    """The record stage inside the caller's transaction: a handler that processes the message in the same
-    unit of work commits record, change and outcome together, and `outcome` saves the later UPDATE when
-    it is known already (a refusal). Whoever calls this must record the message alone if that unit of
-    work fails (`Message` does)."""
+async def record_all(
+    sessions: Callable[[], AsyncSession], vault: Vault, arrivals: Sequence[Arrival], *, max_body_bytes: int
+) -> list[Recorded]:
+    """Store many messages under one commit (a bulk sender's batch), each as `record` stores it: the first
+    of each natural key not seen before in one statement, the others (a repeat, a key met, one too large,
+    one without a key) one by one."""
+    async with sessions() as session, session.begin():
+        rows = [_values(vault, arrival, max_body_bytes) for arrival in arrivals]
+        first: dict[tuple[str, str, str], int] = {}
+        for index, (arrival, values) in enumerate(zip(arrivals, rows, strict=True)):
+            if arrival.natural_key is not None and values["body_size"] <= max_body_bytes:
+                values["natural_key"] = bounded(arrival.natural_key, MAX_NATURAL_KEY)
+                first.setdefault((values["source"], values["kind"], values["natural_key"]), index)
+        columns = ("source", "kind", "natural_key")
+        inserted = await insert_ignore_many(session, InboundMessage, [rows[i] for i in first.values()], columns)
+        ids = {(r.source, r.kind, r.natural_key): int(r.id) for r in inserted}
+        results = []
+        for index, (arrival, values) in enumerate(zip(arrivals, rows, strict=True)):
+            key = (values["source"], values["kind"], values["natural_key"])
+            if key in ids and first.get(key) == index:
+                results.append(Recorded(ids[key], True))
+            else:
+                results.append(await store(session, vault, arrival, max_body_bytes))
+        return results
+
+
+def _values(
+    vault: Vault, arrival: Arrival, max_body_bytes: int, outcome: Outcome = Outcome.PENDING, error: str | None = None
+) -> dict[str, Any]:
     kept = arrival.body[:max_body_bytes]
     values: dict[str, Any] = {
         "source": bounded(arrival.source, MAX_SOURCE),
@@ -153,6 +174,18 @@ async def store(
     }
     if outcome is not Outcome.PENDING:
         values |= {"error": error_text(error), "processed_at": utcnow()}
+    return values
+
+
+async def store(
+    session: AsyncSession, vault: Vault, arrival: Arrival, max_body_bytes: int,
+    *, outcome: Outcome = Outcome.PENDING, error: str | None = None,
+) -> Recorded:  # fmt: skip
+    """The record stage inside the caller's transaction: a handler that processes the message in the same
+    unit of work commits record, change and outcome together, and `outcome` saves the later UPDATE when
+    it is known already (a refusal). Whoever calls this must record the message alone if that unit of
+    work fails (`Message` does)."""
+    values = _values(vault, arrival, max_body_bytes, outcome, error)
     if values["body_size"] > max_body_bytes:
         reason = f"body of {values['body_size']} bytes exceeds the limit of {max_body_bytes}"
         return await _insert_refused(session, values, Refusal.TOO_LARGE, reason)

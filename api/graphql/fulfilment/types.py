@@ -1,5 +1,5 @@
-"""Fulfilment over GraphQL: the staff ship request, partner warehouse and carrier events, and the
-customer's own orders. The order's timelines and backtrack live in `journey.py`."""
+"""Fulfilment's GraphQL types: the ship request, warehouse and carrier events as partners send them, and
+what orderhub did with each."""
 
 from __future__ import annotations
 
@@ -10,23 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
 from api.graphql.errors import code_of, field_path
-from api.graphql.ids import decode_cursor, decode_gid, encode_cursor
-from api.graphql.pagination import Connection, check_page_size, connection
-from api.graphql.permissions import allow
-from domain.access.policy import Role, Scope
-from domain.clock import as_utc
-from domain.errors import Problem, Problems, UserError
+from domain.access.policy import Role
+from domain.errors import Problem
 from domain.fulfilment import evidence as ev
 from domain.fulfilment.models import EvidenceOutcome
-from domain.fulfilment.service import FulfilmentService, Recorded
-from domain.intake.models import Outcome
+from domain.fulfilment.service import Recorded
 from domain.orders import queries
-from domain.orders.service import Provenance
-from domain.orders.status import Source
-from domain.outbox.service import Outbox
 
 if TYPE_CHECKING:
     from api.graphql.exceptions import OrderException
@@ -197,6 +188,20 @@ class EvidencePayload:
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
         return await load_any_order(info, self.order_id)
 
+    @classmethod
+    def of(cls, recorded: Recorded) -> EvidencePayload:
+        return cls(
+            outcome=recorded.outcome, decision=recorded.decision, repeated=recorded.repeated,
+            order_id=recorded.order_id, exception_ids=recorded.exception_ids, user_errors=[],
+        )  # fmt: skip
+
+    @classmethod
+    def refused(cls, problems: list[Problem]) -> EvidencePayload:
+        return cls(
+            outcome=None, decision=None, repeated=False, order_id=None, exception_ids=[],
+            user_errors=user_errors(problems),
+        )  # fmt: skip
+
     @strawberry.field(description="Exceptions this event opened.")
     async def exceptions(self, info: Info[Context, None]) -> list[ExceptionRef]:
         from api.graphql.exceptions import load_exceptions
@@ -216,7 +221,7 @@ async def load_any_order(info: Info[Context, None], order_id: int | None) -> Ord
     return None if row is None else Order.of(row)
 
 
-def _confirmation(c: DeliveryOrderConfirmationInput) -> ev.ConfirmationSubmission:
+def confirmation_of(c: DeliveryOrderConfirmationInput) -> ev.ConfirmationSubmission:
     return ev.ConfirmationSubmission(
         delivery_order_code=c.delivery_order_code, warehouse_code=c.warehouse_code, status=c.status,
         out_biz_code=c.out_biz_code, confirm_type=c.confirm_type, operator_code=c.operator_code,
@@ -232,7 +237,7 @@ def _confirmation(c: DeliveryOrderConfirmationInput) -> ev.ConfirmationSubmissio
     )  # fmt: skip
 
 
-def _scan(s: WarehouseScanInput) -> ev.ScanSubmission:
+def scan_of(s: WarehouseScanInput) -> ev.ScanSubmission:
     return ev.ScanSubmission(
         event_id=s.event_id, delivery_order_code=s.delivery_order_code, warehouse_code=s.warehouse_code,
         scan_type=s.scan_type, scanned_at=s.scanned_at, zone=s.zone, station=s.station,
@@ -241,121 +246,7 @@ def _scan(s: WarehouseScanInput) -> ev.ScanSubmission:
     )  # fmt: skip
 
 
-async def _record(info: Info[Context, None], evidence: ev.Evidence | None, problems: Problems) -> EvidencePayload:
-    ctx = info.context
-    try:
-        problems.raise_if_any()
-        assert evidence is not None and isinstance(ctx.principal, Partner)
-        by = Provenance(
-            evidence.source, f"partner:{ctx.principal.name}", ctx.inbound_message_id, ctx.principal.channels
-        )
-        async with ctx.unit_of_work() as session:
-            recorded: Recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
-            await ctx.mark_applied(session)
-    except UserError as error:
-        await ctx.record_outcome(Outcome.REJECTED, str(error))
-        return EvidencePayload(
-            outcome=None, decision=None, repeated=False, order_id=None, exception_ids=[],
-            user_errors=user_errors(error.problems),
-        )  # fmt: skip
-    return EvidencePayload(
-        outcome=recorded.outcome, decision=recorded.decision, repeated=recorded.repeated,
-        order_id=recorded.order_id, exception_ids=recorded.exception_ids, user_errors=[],
-    )  # fmt: skip
-
-
-@strawberry.type
-class FulfilmentQueries:
-    @strawberry.field(description="The calling customer's own orders, newest first.", extensions=allow(customers=True))
-    async def my_orders(self, info: Info[Context, None], first: int, after: str | None = None) -> Connection[OrderRef]:
-        from api.graphql.orders import Order
-
-        check_page_size(first, None)
-        viewer = info.context.viewer
-        assert viewer is not None and not viewer.unrestricted
-        request = queries.PageRequest(first, decode_cursor(after, "order"))
-        async with info.context.read() as session:
-            page = await queries.list_orders(session, viewer, queries.OrderFilter(), request)
-        return connection(
-            [Order.of(row) for row in page.rows],
-            [encode_cursor("order", row.id) for row in page.rows if row.id is not None],
-            page.has_next,
-            page.has_previous,
-        )
-
-
-@strawberry.type
-class FulfilmentMutations:
-    @strawberry.mutation(
-        description="Record a staff ship request. It sets shipRequestedAt and SHIP_REQUESTED, nothing more: "
-        "SHIPPED comes only from warehouse or carrier evidence.",
-        extensions=allow(roles=OPS),
+def carrier_of(c: CarrierEventInput) -> ev.CarrierSubmission:
+    return ev.CarrierSubmission(
+        c.event_id, c.carrier_code, c.tracking_number, c.action, c.occurred_at, c.location, c.courier, c.signer
     )
-    async def request_shipment(self, info: Info[Context, None], input: RequestShipmentInput) -> RequestShipmentPayload:
-        ctx = info.context
-        _, key = decode_gid(input.order_id, "Order")
-        assert isinstance(ctx.principal, Staff)
-        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
-        try:
-            requested_at = None
-            if input.requested_at is not None:
-                try:
-                    requested_at = as_utc(input.requested_at)
-                except ValueError as exc:
-                    raise UserError.one(("requestedAt",), "time needs a UTC offset", "INVALID_TIME") from exc
-            async with ctx.unit_of_work() as session:
-                await FulfilmentService(session, Outbox()).request_shipment(key, by, requested_at, input.note)
-        except UserError as error:
-            return RequestShipmentPayload(order_id=None, user_errors=user_errors(error.problems))
-        return RequestShipmentPayload(order_id=key, user_errors=[])
-
-    @strawberry.mutation(
-        description="Take back a ship click before the warehouse acts: the order is PAID again. Each round trip "
-        "is status drift.",
-        extensions=allow(roles=OPS),
-    )
-    async def withdraw_shipment_request(
-        self, info: Info[Context, None], input: WithdrawShipmentRequestInput
-    ) -> RequestShipmentPayload:
-        ctx = info.context
-        _, key = decode_gid(input.order_id, "Order")
-        assert isinstance(ctx.principal, Staff)
-        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
-        try:
-            problems = Problems()
-            withdrawn_at = problems.aware_time(input.withdrawn_at, ("withdrawnAt",))
-            problems.raise_if_any()
-            async with ctx.unit_of_work() as session:
-                await FulfilmentService(session, Outbox()).withdraw_shipment(key, by, input.reason, withdrawn_at)
-        except UserError as error:
-            return RequestShipmentPayload(order_id=None, user_errors=user_errors(error.problems))
-        return RequestShipmentPayload(order_id=key, user_errors=[])
-
-    @strawberry.mutation(
-        description="A warehouse delivery-order confirmation or floor scan. Idempotent on the dedup code / "
-        "event id. Evidence that breaks the shipped rule changes nothing and opens an exception.",
-        extensions=allow(scopes=frozenset({Scope.WMS_WRITE})),
-    )
-    async def record_warehouse_event(self, info: Info[Context, None], input: WarehouseEventInput) -> EvidencePayload:
-        problems = Problems()
-        evidence = None
-        if (input.confirmation is None) == (input.scan is None):
-            problems.add(("confirmation",), "give exactly one of confirmation or scan", "ONE_OF")
-        elif input.confirmation is not None:
-            evidence = ev.validate_confirmation(_confirmation(input.confirmation), ("confirmation",), problems)
-        elif input.scan is not None:
-            evidence = ev.validate_scan(_scan(input.scan), ("scan",), problems)
-        return await _record(info, evidence, problems)
-
-    @strawberry.mutation(
-        description="A carrier tracking event (picked up, in transit, signed). Idempotent on the event id.",
-        extensions=allow(scopes=frozenset({Scope.CARRIER_WRITE})),
-    )
-    async def record_carrier_event(self, info: Info[Context, None], input: CarrierEventInput) -> EvidencePayload:
-        problems = Problems()
-        submission = ev.CarrierSubmission(
-            input.event_id, input.carrier_code, input.tracking_number, input.action, input.occurred_at,
-            input.location, input.courier, input.signer,
-        )  # fmt: skip
-        evidence = ev.validate_carrier(submission, (), problems)
-        return await _record(info, evidence, problems)

@@ -1,0 +1,132 @@
+"""Channel intake's queries: drift alerts, recorded messages, cleaning rule versions, the upstream monitor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from api.graphql.context import Context
+from api.graphql.ids import decode_cursor, encode_cursor
+from api.graphql.intake.types import (
+    CleaningRuleSet,
+    DriftAlert,
+    InboundMessage,
+    UpstreamChange,
+    UpstreamMonitor,
+)
+from api.graphql.node import visible_row
+from api.graphql.orders import SalesChannel
+from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.permissions import allow
+from domain.channels import monitor, replay
+from domain.channels.models import DriftAlert as AlertRow
+from domain.intake.models import InboundMessage as MessageRow
+from domain.orders.channels import Channel
+
+
+@strawberry.type
+class IntakeQueries:
+    @strawberry.field(description="Drift alerts, newest first.", extensions=allow(any_staff=True))
+    async def drift_alerts(
+        self,
+        info: Info[Context, None],
+        first: int,
+        after: str | None = None,
+        channel: SalesChannel | None = None,  # type: ignore[valid-type]
+    ) -> Connection[DriftAlert]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await monitor.alerts(
+                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1
+            )
+        page = rows[:first]
+        return connection(
+            [DriftAlert.of(r) for r in page],
+            [encode_cursor("drift", r.id or 0) for r in page],
+            has_next=len(rows) > first,
+            has_previous=after is not None,
+        )
+
+    @strawberry.field(
+        description="A channel's recorded inbound messages in a time window, oldest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def inbound_messages(
+        self,
+        info: Info[Context, None],
+        channel: SalesChannel,  # type: ignore[valid-type]
+        first: int,
+        after: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        outcome: str | None = None,
+    ) -> Connection[InboundMessage]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await replay.find_messages(
+                session,
+                channel.value,
+                received_from,
+                received_to,
+                outcome,
+                decode_cursor(after, "inbound") or 0,
+                first + 1,
+            )
+        page = rows[:first]
+        return connection(
+            [InboundMessage.of(r) for r in page], [encode_cursor("inbound", r.id or 0) for r in page],
+            len(rows) > first, after is not None,
+        )  # fmt: skip
+
+    @strawberry.field(description="Every saved version of a channel's cleaning rules, newest first.",
+                      extensions=allow(any_staff=True))  # fmt: skip
+    async def cleaning_rules(
+        self,
+        info: Info[Context, None],
+        channel: SalesChannel,  # type: ignore[valid-type]
+        first: int,
+        after: str | None = None,
+    ) -> Connection[CleaningRuleSet]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await monitor.rule_versions(session, channel.value, decode_cursor(after, "rules"), first + 1)
+        page = rows[:first]
+        return connection(
+            [CleaningRuleSet.of(r) for r in page], [encode_cursor("rules", r.version) for r in page],
+            len(rows) > first, after is not None,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="A channel's upstream changes over time and the cleaning rules in force.",
+        extensions=allow(any_staff=True),
+    )
+    async def upstream_monitor(
+        self,
+        info: Info[Context, None],
+        channel: SalesChannel,  # type: ignore[valid-type]
+    ) -> UpstreamMonitor | None:
+        async with info.context.read() as session:
+            view = await monitor.upstream(session, channel.value)
+        if view is None:
+            return None
+        return UpstreamMonitor(
+            channel=view.channel,
+            kind=view.kind,
+            rule_version=view.rule_version,
+            rules_in_force=view.rules,
+            baseline_pinned_at=view.pinned_at,
+            timeline=[UpstreamChange(at=e.at, what=e.what, summary=e.summary) for e in view.timeline],
+        )
+
+
+async def load_drift_alert(info: Info[Context, None], key: int) -> DriftAlert | None:
+    row = await visible_row(info, AlertRow, key, any_staff=True)
+    return None if row is None else DriftAlert.of(row)
+
+
+async def load_inbound_message(info: Info[Context, None], key: int) -> InboundMessage | None:
+    """Only a channel's messages, as `inboundMessages` lists them; other recorded traffic stays unlisted."""
+    row = await visible_row(info, MessageRow, key, any_staff=True)
+    return None if row is None or row.source not in set(Channel) else InboundMessage.of(row)
