@@ -124,14 +124,13 @@ VOUCHER_MATCH = _timed(
        SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM recon_item ri WHERE ri.statement_line_id = l.id AND {_UNMATCHED})
            THEN 1 ELSE 0 END) AS numerator,
        COUNT(*) AS denominator
-FROM statement_line l JOIN statement st ON st.id = l.statement_id
-LEFT JOIN fund_voucher f ON f.provider = st.provider AND f.provider_txn_id = l.provider_txn_id AND f.kind = l.kind
-LEFT JOIN orders o ON o.id = f.order_id
+FROM statement_line l JOIN statement st ON st.id = l.statement_id LEFT JOIN orders o ON o.id = l.order_id
 WHERE {_LINES} {GROUP}""",
     "start",
     "end",
 )
-"""Per channel and warehouse a line is known only through its voucher's order: a join of every line."""
+"""Per channel and warehouse through the order reconciliation stored on each line (its voucher's order), so the
+vouchers are not joined at all."""
 
 VOUCHER_MATCH_OVERALL = _timed(
     f"""SELECT NULL AS channel, NULL AS warehouse_code, COUNT(*) - (

@@ -5,36 +5,37 @@ seconds there alone. The server parses CSV an order of magnitude faster, and the
 parser makes (amount syntax, time syntax, currency) become set-based queries that still name the line
 and column of the first offence.
 
-Writing a million lines into `statement_line` (heap, primary key, WAL) is the slowest step and needs no
-answer from the reconciliation, nor the reconciliation from it: `import_and_reconcile_bank_csv` runs the
-two side by side on two connections, each reading the same bytes through the same expressions. Only the
-session's connection writes; the other reads, and its temporary staging table dies with its transaction.
+`import_and_reconcile_bank_csv` imports and reconciles at once: the file is read, checked, normalized and
+classified in an embedded DuckDB (see `_Lake`), and PostgreSQL receives the lines in one COPY, each already
+carrying the order of its voucher, then the run and its to-check items, all in the session's one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import hashlib
 import io
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import duckdb
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.money import CURRENCY_EXPONENTS
-from domain.reconcile.matching import TUNE_POSTGRESQL, classified_items
+from domain.reconcile.matching import classified_items, voucher_columns
 from domain.reconcile.models import ReconRun, Statement
-from domain.reconcile.service import Imported, close_run, open_run
+from domain.reconcile.service import LINE_COLUMNS, Imported, close_run, open_run
 from domain.reconcile.statements.bank import BankColumns
 from domain.reconcile.statements.lines import StatementError
 from domain.sql import insert_ignore
@@ -203,31 +204,76 @@ async def import_and_reconcile_bank_csv(
     session: AsyncSession, filename: str, data: bytes, columns: BankColumns, *, provider: str, tz: str,
     uploaded_by: str, trigger: str,
 ) -> tuple[Imported, list[ReconRun]]:  # fmt: skip
-    """`import_bank_csv` then `reconcile` of that one statement, with the same result, in about the time the
-    lines take to write: the classification runs meanwhile on a second connection, from its own copy of the
-    file. The same file twice is imported once and reconciled once, as `reconcile` of nothing new would."""
+    """`import_bank_csv` then `reconcile` of that one statement, with the same result and the same single
+    transaction, in about the time of one COPY of the file: see `_Lake`. The same file twice is imported once and
+    reconciled once, as `reconcile` of nothing new would."""
     layout = _layout(filename, data, columns)
     existing = await _existing(session, layout)
     if existing is not None:
         return existing, []
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine), "sessions come from the factory, which binds them to the engine"
-    async with engine.connect() as side:
-        classifying = asyncio.create_task(_classify_staged(side, layout, provider=provider, tz=tz))
+    with tempfile.TemporaryDirectory(prefix="orderhub-statement-") as folder:
+        lake = _Lake(Path(folder), layout)
         try:
-            imported = await _load(session, layout, provider=provider, tz=tz, uploaded_by=uploaded_by)
-        except BaseException:
-            # The writer's error names the bad line; the reader, fed the same bytes, fails alike or is cut short.
-            classifying.cancel()
-            with contextlib.suppress(BaseException):
-                await classifying
-            raise
+            return await _import_and_reconcile(session, lake, provider=provider, tz=tz, uploaded_by=uploaded_by,
+                                               trigger=trigger)  # fmt: skip
+        finally:
+            lake.close()
+
+
+async def _import_and_reconcile(
+    session: AsyncSession, lake: _Lake, *, provider: str, tz: str, uploaded_by: str, trigger: str
+) -> tuple[Imported, list[ReconRun]]:
+    layout = lake.layout
+    count, first, last = await asyncio.to_thread(lake.load)
+    start, end = _days(layout, first, last, tz)
+    connection = await session.connection()
+    driver = await _driver(connection)
+    # The COPY below reads the lines' local times in the statement's zone; the caller's comes back afterwards.
+    zone = await driver.fetchval("SELECT current_setting('TimeZone')")
+    await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
+    await driver.copy_from_query(
+        f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+            WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
+        provider, start, end, output=str(lake.vouchers_csv), format="csv",
+    )  # fmt: skip
+    values: dict[str, Any] = {
+        "provider": provider, "format": "bank-csv", "filename": layout.filename[:300],
+        "content_hash": layout.content_hash, "period_start": start, "period_end": end, "line_count": count,
+        "uploaded_by": uploaded_by, "received_at": utcnow(), "run_id": None,
+    }  # fmt: skip
+    statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
+    if statement_id is None:
+        raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
+    await asyncio.to_thread(lake.write_lines, statement_id)
+    # The lines go in while DuckDB classifies them: neither needs the other's answer.
+    classifying = asyncio.create_task(asyncio.to_thread(lake.classify))
+    try:
+        await driver.copy_to_table(
+            "statement_line", source=str(lake.lines_csv), format="csv", columns=[*LINE_COLUMNS, "order_id"]
+        )
+    finally:
         items = await classifying
-    statement = await session.get(Statement, imported.statement_id)
+    await driver.execute("SELECT set_config('TimeZone', $1, true)", zone)
+    # A voucher notified outside the period with a transaction id of the statement takes part too (the stored
+    # path's `OR f.provider_txn_id IN (SELECT txn FROM s)`); rare, so looked up once the lines are in.
+    stray = await driver.fetch(
+        f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+            WHERE f.provider = $1 AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)
+              AND f.provider_txn_id IN (SELECT provider_txn_id FROM statement_line WHERE statement_id = $4)""",
+        provider, start, end, statement_id,
+    )  # fmt: skip
+    if stray:
+        items = await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
+        await driver.execute(
+            """UPDATE statement_line l SET order_id = f.order_id FROM fund_voucher f
+               WHERE l.statement_id = $1 AND l.order_id IS NULL AND f.id = ANY($2::bigint[])
+                 AND f.provider_txn_id = l.provider_txn_id AND f.kind = l.kind AND f.order_id IS NOT NULL""",
+            statement_id, [row["voucher_id"] for row in stray],
+        )  # fmt: skip
+    statement = await session.get(Statement, statement_id)
     assert statement is not None
     run = await open_run(session, provider, [statement], trigger)
     arrays = [list(column) for column in zip(*items, strict=True)] if items else [[] for _ in range(7)]
-    driver = await _driver(await session.connection())
     await driver.execute(
         """WITH found AS (
                SELECT l.id, l.line_no FROM statement_line l JOIN unnest($5::int[]) AS wanted (line_no) USING (line_no)
@@ -239,28 +285,123 @@ async def import_and_reconcile_bank_csv(
            FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::text[])
                 AS i (drift, txn, voucher_id, line_no, system_amount, statement_amount, currency)
            LEFT JOIN found USING (line_no)""",
-        run.id, *arrays, imported.statement_id,
+        run.id, *arrays, statement_id,
     )  # fmt: skip
     counts = dict(Counter(str(item[0]) for item in items))
-    return imported, [await close_run(session, run, imported.lines, counts)]
+    return Imported(statement_id, True, count), [await close_run(session, run, count, counts)]
 
 
-async def _classify_staged(side: AsyncConnection, layout: _Layout, *, provider: str, tz: str) -> list[tuple[Any, ...]]:
-    """The to-check items of the file (line numbers for line ids), read on `side` and never written."""
-    for setting in TUNE_POSTGRESQL:  # also opens the transaction the staging table lives in
-        await side.execute(text(setting))
-    driver = await _driver(side)
-    await _stage(driver, layout)
-    _, start, end = await _period(driver, layout, tz)
-    lines = (
-        f"SELECT n + 1 AS line_id, NULLIF({layout.txn}, '') AS txn, {layout.kind_sql()} AS kind, "
-        f"{layout.amount_sql()} AS amount, {layout.currency_sql(':fixed_currency')} AS currency FROM statement_stage"
-    )
-    result = await side.execute(
-        classified_items(lines),
-        {"provider": provider, "start": start, "end": end, "fixed_currency": layout.columns.fixed_currency},
-    )
-    return [tuple(row) for row in result.all()]
+class _Lake:
+    """One statement file in an in-memory DuckDB, beside the session's PostgreSQL transaction.
+
+    Why: on PostgreSQL the file is written three times over (a staging COPY, the `INSERT ... SELECT` into
+    `statement_line` with its key, and the join that classifies), on a machine whose cores are shared. DuckDB
+    reads the CSV on every core in a fraction of a second, checks it, joins it with the period's vouchers
+    (exported once with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as
+    one CSV that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile,
+    with the same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the
+    statement, its lines, the run and its items, in the caller's one transaction. Every method blocks: call it
+    in a thread."""
+
+    def __init__(self, folder: Path, layout: _Layout) -> None:
+        self.layout = layout
+        self.statement_csv = folder / "statement.csv"
+        self.vouchers_csv = folder / "vouchers.csv"
+        self.lines_csv = folder / "lines.csv"
+        self.db = duckdb.connect(":memory:")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load(self) -> tuple[int, str | None, str | None]:
+        """The file read and checked; its line count and first and last time, for the period."""
+        layout = self.layout
+        self.statement_csv.write_bytes(layout.rows)
+        cells = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(layout.width))
+        try:
+            self.db.execute(
+                f"""CREATE TABLE raw AS SELECT * FROM read_csv({_literal(self.statement_csv)}, header = false,
+                      auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false,
+                      columns = {{{cells}}})"""
+            )
+        except duckdb.Error as exc:
+            raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+        currency, txn, amount, when = layout.currency_sql("$fixed"), layout.txn, layout.amount, layout.when
+        invalid = (
+            f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR NOT regexp_matches({amount}, '{_AMOUNT}') "
+            f"OR {when} IS NULL OR NOT regexp_matches({when}, '{_TIME}') "
+            f"OR NOT COALESCE({currency} IN ({', '.join(repr(c) for c in TWO_DECIMAL_CURRENCIES)}), false)"
+        )
+        fixed = {"fixed": layout.columns.fixed_currency}
+        bad = self.db.execute(
+            f"SELECT rowid + 2, {txn}, {amount}, {when}, {currency} FROM raw WHERE {invalid} ORDER BY rowid LIMIT 1",
+            fixed,
+        ).fetchone()
+        if bad is not None:
+            raise _offence(layout, int(bad[0]), {"txn": bad[1], "amount": bad[2], "at": bad[3], "currency": bad[4]})
+        summary = self.db.execute(f"SELECT count(*), min({when}), max({when}) FROM raw").fetchone()
+        assert summary is not None
+        self.db.execute(
+            f"""CREATE TABLE lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
+                  {f"NULLIF({layout.order}, '')" if layout.order else "NULL::VARCHAR"} AS order_ref,
+                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount, {currency} AS currency,
+                  {when} AS occurred_at
+                FROM raw""",
+            fixed,
+        )  # fmt: skip
+        self.db.execute("DROP TABLE raw")
+        return int(summary[0]), summary[1], summary[2]
+
+    def write_lines(self, statement_id: int) -> None:
+        """The vouchers exported by PostgreSQL read in, and the lines written out as `statement_line` rows, each
+        with the order of the voucher of its transaction id and kind."""
+        self.db.execute(
+            f"""CREATE TABLE vouchers AS SELECT * FROM read_csv({_literal(self.vouchers_csv)}, header = false,
+                  auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false,
+                  columns = {{{", ".join(f"'{name}': '{kind}'" for name, kind in _VOUCHER_TYPES)}}})"""
+        )
+        self.db.execute(
+            f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
+                             l.occurred_at, v.order_id
+                      FROM lines l LEFT JOIN vouchers v ON v.txn = l.txn AND v.kind = l.kind)
+                TO {_literal(self.lines_csv)} (FORMAT csv, HEADER false)"""
+        )
+
+    def classify(self) -> list[tuple[Any, ...]]:
+        """The to-check items, line numbers standing for line ids."""
+        query = classified_items(
+            "SELECT line_no AS line_id, txn, kind, amount, currency FROM lines",
+            "SELECT * FROM vouchers WHERE reconciled",
+        )
+        return [tuple(row) for row in self.db.execute(query).fetchall()]
+
+    def add_vouchers(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """More vouchers taking part; the items classified again."""
+        self.db.executemany(f"INSERT INTO vouchers VALUES ({', '.join('?' for _ in _VOUCHER_TYPES)})", rows)
+        return self.classify()
+
+
+_VOUCHER_TYPES = (
+    ("voucher_id", "BIGINT"), ("txn", "VARCHAR"), ("kind", "VARCHAR"), ("amount", "BIGINT"), ("currency", "VARCHAR"),
+    ("status", "VARCHAR"), ("order_ref", "VARCHAR"), ("order_id", "BIGINT"), ("late", "BOOLEAN"),
+    ("reconciled", "BOOLEAN"),
+)  # fmt: skip
+"""The columns of `voucher_columns`, in order, as DuckDB types."""
+
+
+def _literal(path: Path) -> str:
+    text_ = str(path)
+    assert "'" not in text_, "a temporary folder's name"
+    return f"'{text_}'"
+
+
+def _days(layout: _Layout, first: str | None, last: str | None, tz: str) -> tuple[datetime, datetime]:
+    """The whole local days the lines cover."""
+    if first is None or last is None:
+        raise StatementError(layout.filename, 1, None, "no lines: the period cannot be known")
+    tzinfo = ZoneInfo(tz)
+    start = datetime.fromisoformat(first[:10]).replace(tzinfo=tzinfo)
+    return start, datetime.fromisoformat(last[:10]).replace(tzinfo=tzinfo) + timedelta(days=1)
 
 
 async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
@@ -276,6 +417,11 @@ async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
     )  # fmt: skip
     if row is None:
         return
+    raise _offence(layout, int(row["n"]) + 1, dict(row))
+
+
+def _offence(layout: _Layout, line: int, row: dict[str, Any]) -> StatementError:
+    """The first offending column of an offending line (its cells by `txn`, `amount`, `at` and `currency`)."""
     columns = layout.columns
     patterns = {"txn": r".+", "amount": _AMOUNT, "at": _TIME}
     column, value = next(
@@ -285,4 +431,4 @@ async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
         or (row[k] not in TWO_DECIMAL_CURRENCIES if k == "currency" else not re.match(patterns[k], row[k]))
     )  # fmt: skip
     message = "is not a two-decimal currency" if column == columns.currency else "is not valid here"
-    raise StatementError(layout.filename, int(row["n"]) + 1, column, f"{value!r} {message}")
+    return StatementError(layout.filename, line, column, f"{value!r} {message}")
