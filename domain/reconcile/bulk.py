@@ -224,18 +224,33 @@ async def _import_and_reconcile(
     session: AsyncSession, lake: _Lake, *, provider: str, tz: str, uploaded_by: str, trigger: str
 ) -> tuple[Imported, list[ReconRun]]:
     layout = lake.layout
-    count, first, last = await asyncio.to_thread(lake.load)
-    start, end = _days(layout, first, last, tz)
-    connection = await session.connection()
-    driver = await _driver(connection)
-    # The COPY below reads the lines' local times in the statement's zone; the caller's comes back afterwards.
-    zone = await driver.fetchval("SELECT current_setting('TimeZone')")
-    await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
-    await driver.copy_from_query(
-        f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-            WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
-        provider, start, end, output=str(lake.vouchers_csv), format="csv",
-    )  # fmt: skip
+    count, first, last = await asyncio.to_thread(lake.read)
+    driver = await _driver(await session.connection())
+    # The period's vouchers are exported while DuckDB checks the lines: the first and last time give the period
+    # unless a time is malformed, and then the check names the line.
+    checking = asyncio.create_task(asyncio.to_thread(lake.check))
+    try:
+        start, end = _days(layout, first, last, tz)
+        await driver.copy_from_query(
+            f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+                WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
+            provider, start, end, output=str(lake.vouchers_csv), format="csv",
+        )  # fmt: skip
+    finally:
+        await checking
+    # A voucher notified outside the period takes part if the statement has its transaction id (the stored path's
+    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up for the lines that found no voucher of their id and
+    # kind in the period, by the key's index.
+    unmatched = await asyncio.to_thread(lake.take_vouchers)
+    if unmatched:
+        stray = await driver.fetch(
+            f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+                WHERE f.provider = $1 AND f.provider_txn_id = ANY($4::text[])
+                  AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)""",
+            provider, start, end, unmatched,
+        )  # fmt: skip
+        if stray:
+            await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
     values: dict[str, Any] = {
         "provider": provider, "format": "bank-csv", "filename": layout.filename[:300],
         "content_hash": layout.content_hash, "period_start": start, "period_end": end, "line_count": count,
@@ -245,7 +260,10 @@ async def _import_and_reconcile(
     if statement_id is None:
         raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
     await asyncio.to_thread(lake.write_lines, statement_id)
-    # The lines go in while DuckDB classifies them: neither needs the other's answer.
+    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards. DuckDB
+    # classifies meanwhile: neither needs the other's answer.
+    zone = await driver.fetchval("SELECT current_setting('TimeZone')")
+    await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
     classifying = asyncio.create_task(asyncio.to_thread(lake.classify))
     try:
         await driver.copy_to_table(
@@ -254,22 +272,6 @@ async def _import_and_reconcile(
     finally:
         items = await classifying
     await driver.execute("SELECT set_config('TimeZone', $1, true)", zone)
-    # A voucher notified outside the period with a transaction id of the statement takes part too (the stored
-    # path's `OR f.provider_txn_id IN (SELECT txn FROM s)`); rare, so looked up once the lines are in.
-    stray = await driver.fetch(
-        f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-            WHERE f.provider = $1 AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)
-              AND f.provider_txn_id IN (SELECT provider_txn_id FROM statement_line WHERE statement_id = $4)""",
-        provider, start, end, statement_id,
-    )  # fmt: skip
-    if stray:
-        items = await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
-        await driver.execute(
-            """UPDATE statement_line l SET order_id = f.order_id FROM fund_voucher f
-               WHERE l.statement_id = $1 AND l.order_id IS NULL AND f.id = ANY($2::bigint[])
-                 AND f.provider_txn_id = l.provider_txn_id AND f.kind = l.kind AND f.order_id IS NOT NULL""",
-            statement_id, [row["voucher_id"] for row in stray],
-        )  # fmt: skip
     statement = await session.get(Statement, statement_id)
     assert statement is not None
     run = await open_run(session, provider, [statement], trigger)
@@ -301,7 +303,7 @@ class _Lake:
     one CSV that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile,
     with the same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the
     statement, its lines, the run and its items, in the caller's one transaction. Every method blocks: call it
-    in a thread."""
+    in a thread, one at a time."""
 
     def __init__(self, folder: Path, layout: _Layout) -> None:
         self.layout = layout
@@ -309,12 +311,13 @@ class _Lake:
         self.vouchers_csv = folder / "vouchers.csv"
         self.lines_csv = folder / "lines.csv"
         self.db = duckdb.connect(":memory:")
+        self.fixed = {"fixed": layout.columns.fixed_currency}
 
     def close(self) -> None:
         self.db.close()
 
-    def load(self) -> tuple[int, str | None, str | None]:
-        """The file read and checked; its line count and first and last time, for the period."""
+    def read(self) -> tuple[int, str | None, str | None]:
+        """The file read in; its line count and its first and last time as written, for the period."""
         layout = self.layout
         self.statement_csv.write_bytes(layout.rows)
         cells = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(layout.width))
@@ -326,40 +329,54 @@ class _Lake:
             )
         except duckdb.Error as exc:
             raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+        when = layout.when
+        summary = self.db.execute(f"SELECT count(*), min({when}), max({when}) FROM raw").fetchone()
+        assert summary is not None
+        return int(summary[0]), summary[1], summary[2]
+
+    def check(self) -> None:
+        """Names the first offending line, as the PostgreSQL path does; then the lines as `statement_line` reads
+        them (a view: the casts run where the lines are read)."""
+        layout = self.layout
         currency, txn, amount, when = layout.currency_sql("$fixed"), layout.txn, layout.amount, layout.when
         invalid = (
             f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR NOT regexp_matches({amount}, '{_AMOUNT}') "
             f"OR {when} IS NULL OR NOT regexp_matches({when}, '{_TIME}') "
             f"OR NOT COALESCE({currency} IN ({', '.join(repr(c) for c in TWO_DECIMAL_CURRENCIES)}), false)"
         )
-        fixed = {"fixed": layout.columns.fixed_currency}
         bad = self.db.execute(
             f"SELECT rowid + 2, {txn}, {amount}, {when}, {currency} FROM raw WHERE {invalid} ORDER BY rowid LIMIT 1",
-            fixed,
+            self.fixed,
         ).fetchone()
         if bad is not None:
             raise _offence(layout, int(bad[0]), {"txn": bad[1], "amount": bad[2], "at": bad[3], "currency": bad[4]})
-        summary = self.db.execute(f"SELECT count(*), min({when}), max({when}) FROM raw").fetchone()
-        assert summary is not None
+        fixed = layout.columns.fixed_currency
         self.db.execute(
-            f"""CREATE TABLE lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
+            f"""CREATE VIEW lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
                   {f"NULLIF({layout.order}, '')" if layout.order else "NULL::VARCHAR"} AS order_ref,
-                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount, {currency} AS currency,
-                  {when} AS occurred_at
-                FROM raw""",
-            fixed,
+                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount,
+                  {layout.currency_sql(_quote(fixed) if fixed else "NULL")} AS currency, {when} AS occurred_at
+                FROM raw"""
         )  # fmt: skip
-        self.db.execute("DROP TABLE raw")
-        return int(summary[0]), summary[1], summary[2]
 
-    def write_lines(self, statement_id: int) -> None:
-        """The vouchers exported by PostgreSQL read in, and the lines written out as `statement_line` rows, each
-        with the order of the voucher of its transaction id and kind."""
+    def take_vouchers(self) -> list[str]:
+        """The vouchers exported by PostgreSQL read in; the transaction ids of lines that found none of their
+        kind among them."""
         self.db.execute(
             f"""CREATE TABLE vouchers AS SELECT * FROM read_csv({_literal(self.vouchers_csv)}, header = false,
                   auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false,
                   columns = {{{", ".join(f"'{name}': '{kind}'" for name, kind in _VOUCHER_TYPES)}}})"""
         )
+        found = self.db.execute(
+            "SELECT DISTINCT l.txn FROM lines l ANTI JOIN vouchers v ON v.txn = l.txn AND v.kind = l.kind"
+        ).fetchall()
+        return [str(row[0]) for row in found]
+
+    def add_vouchers(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(f"INSERT INTO vouchers VALUES ({', '.join('?' for _ in _VOUCHER_TYPES)})", rows)
+
+    def write_lines(self, statement_id: int) -> None:
+        """The lines as `statement_line` rows, each with the order of the voucher of its transaction id and kind."""
         self.db.execute(
             f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
                              l.occurred_at, v.order_id
@@ -375,10 +392,9 @@ class _Lake:
         )
         return [tuple(row) for row in self.db.execute(query).fetchall()]
 
-    def add_vouchers(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """More vouchers taking part; the items classified again."""
-        self.db.executemany(f"INSERT INTO vouchers VALUES ({', '.join('?' for _ in _VOUCHER_TYPES)})", rows)
-        return self.classify()
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 _VOUCHER_TYPES = (
