@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.money import CURRENCY_EXPONENTS
-from domain.reconcile.matching import classified_items, voucher_columns
+from domain.reconcile.matching import RECONCILED_VOUCHER, classified_items
 from domain.reconcile.models import ReconRun, Statement
 from domain.reconcile.service import LINE_COLUMNS, Imported, close_run, open_run
 from domain.reconcile.statements.bank import BankColumns
@@ -224,27 +224,31 @@ async def _import_and_reconcile(
     session: AsyncSession, lake: _Lake, *, provider: str, tz: str, uploaded_by: str, trigger: str
 ) -> tuple[Imported, list[ReconRun]]:
     layout = lake.layout
-    count, first, last = await asyncio.to_thread(lake.read)
     driver = await _driver(await session.connection())
-    # The period's vouchers are exported while DuckDB checks the lines: the first and last time give the period
-    # unless a time is malformed, and then the check names the line.
-    checking = asyncio.create_task(asyncio.to_thread(lake.check))
+    # The vouchers of the days between the first and the last line (most files are in time order) are exported
+    # while DuckDB reads and checks the file; whatever the whole period adds is exported afterwards.
+    guess = _guess_days(layout, tz)
+    exporting = asyncio.create_task(lake.export(driver, provider, *guess)) if guess else None
     try:
-        start, end = _days(layout, first, last, tz)
-        await driver.copy_from_query(
-            f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-                WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
-            provider, start, end, output=str(lake.vouchers_csv), format="csv",
-        )  # fmt: skip
+        count, first, last = await asyncio.to_thread(lake.read_and_check)
     finally:
-        await checking
+        if exporting is not None:
+            await exporting
+    start, end = _days(layout, first, last, tz)
+    if guess is None or not start <= guess[0] < guess[1] <= end:
+        lake.forget_exports()
+        await lake.export(driver, provider, start, end)
+    else:
+        for since, until in ((start, guess[0]), (guess[1], end)):
+            if since < until:
+                await lake.export(driver, provider, since, until)
     # A voucher notified outside the period takes part if the statement has its transaction id (the stored path's
-    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up for the lines that found no voucher of their id and
-    # kind in the period, by the key's index.
-    unmatched = await asyncio.to_thread(lake.take_vouchers)
+    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up by the key's index for the lines that found no
+    # voucher of their id and kind in the period.
+    unmatched = await asyncio.to_thread(lake.take_vouchers, end)
     if unmatched:
         stray = await driver.fetch(
-            f"""SELECT {voucher_columns("$3")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+            f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
                 WHERE f.provider = $1 AND f.provider_txn_id = ANY($4::text[])
                   AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)""",
             provider, start, end, unmatched,
@@ -259,16 +263,12 @@ async def _import_and_reconcile(
     statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
     if statement_id is None:
         raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
-    await asyncio.to_thread(lake.write_lines, statement_id)
-    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards. DuckDB
-    # classifies meanwhile: neither needs the other's answer.
+    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards.
     zone = await driver.fetchval("SELECT current_setting('TimeZone')")
     await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
     classifying = asyncio.create_task(asyncio.to_thread(lake.classify))
     try:
-        await driver.copy_to_table(
-            "statement_line", source=str(lake.lines_csv), format="csv", columns=[*LINE_COLUMNS, "order_id"]
-        )
+        await lake.store_lines(driver, statement_id, count)
     finally:
         items = await classifying
     await driver.execute("SELECT set_config('TimeZone', $1, true)", zone)
@@ -293,122 +293,202 @@ async def _import_and_reconcile(
     return Imported(statement_id, True, count), [await close_run(session, run, count, counts)]
 
 
+_EXPORTED = f"""f.id, f.provider_txn_id, f.kind, f.amount, f.currency, f.status, f.order_ref, f.order_id,
+    (date_part('epoch', f.received_at) * 1000000)::bigint,
+    (o.cancelled_at IS NOT NULL AND o.cancelled_at < f.received_at), ({RECONCILED_VOUCHER})"""
+"""What DuckDB is given of a voucher (`FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id`): the
+columns `domain.reconcile.matching.voucher_columns` names, except that `late` is worked out in DuckDB from the
+time received (in microseconds since 1970; exact in a double until the year 2255) once the period is known."""
+
+_EXPORTED_TYPES = (
+    ("voucher_id", "BIGINT"), ("txn", "VARCHAR"), ("kind", "VARCHAR"), ("amount", "BIGINT"), ("currency", "VARCHAR"),
+    ("status", "VARCHAR"), ("order_ref", "VARCHAR"), ("order_id", "BIGINT"), ("received_us", "BIGINT"),
+    ("cancelled_first", "BOOLEAN"), ("reconciled", "BOOLEAN"),
+)  # fmt: skip
+
+_LINES_A_COPY = 125_000
+"""Lines per COPY: DuckDB writes the next part while PostgreSQL stores this one."""
+
+
 class _Lake:
     """One statement file in an in-memory DuckDB, beside the session's PostgreSQL transaction.
 
-    Why: on PostgreSQL the file is written three times over (a staging COPY, the `INSERT ... SELECT` into
-    `statement_line` with its key, and the join that classifies), on a machine whose cores are shared. DuckDB
+    Why: on PostgreSQL the file went in three times over (a staging COPY, the `INSERT ... SELECT` into
+    `statement_line` with its key, and the join that classifies), all on one core of a shared machine. DuckDB
     reads the CSV on every core in a fraction of a second, checks it, joins it with the period's vouchers
-    (exported once with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as
-    one CSV that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile,
-    with the same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the
-    statement, its lines, the run and its items, in the caller's one transaction. Every method blocks: call it
-    in a thread, one at a time."""
+    (exported with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as CSV
+    that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile, with the
+    same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the statement,
+    its lines, the run and its items, in the caller's one transaction. The methods that are not coroutines block:
+    call them in a thread."""
 
     def __init__(self, folder: Path, layout: _Layout) -> None:
         self.layout = layout
-        self.statement_csv = folder / "statement.csv"
-        self.vouchers_csv = folder / "vouchers.csv"
-        self.lines_csv = folder / "lines.csv"
+        self.folder = folder
+        self.exports: list[Path] = []
         self.db = duckdb.connect(":memory:")
-        self.fixed = {"fixed": layout.columns.fixed_currency}
 
     def close(self) -> None:
         self.db.close()
 
-    def read(self) -> tuple[int, str | None, str | None]:
-        """The file read in; its line count and its first and last time as written, for the period."""
+    def read_and_check(self) -> tuple[int, str | None, str | None]:
+        """The file read in and checked (the first offending line is named, as the PostgreSQL path does); its
+        line count and first and last time, for the period."""
         layout = self.layout
-        self.statement_csv.write_bytes(layout.rows)
+        path = self.folder / "statement.csv"
+        path.write_bytes(layout.rows)
         cells = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(layout.width))
         try:
             self.db.execute(
-                f"""CREATE TABLE raw AS SELECT * FROM read_csv({_literal(self.statement_csv)}, header = false,
-                      auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false,
-                      columns = {{{cells}}})"""
+                f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(path)}, {_CSV}, columns = {{{cells}}})"
             )
         except duckdb.Error as exc:
             raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
-        when = layout.when
-        summary = self.db.execute(f"SELECT count(*), min({when}), max({when}) FROM raw").fetchone()
-        assert summary is not None
-        return int(summary[0]), summary[1], summary[2]
-
-    def check(self) -> None:
-        """Names the first offending line, as the PostgreSQL path does; then the lines as `statement_line` reads
-        them (a view: the casts run where the lines are read)."""
-        layout = self.layout
-        currency, txn, amount, when = layout.currency_sql("$fixed"), layout.txn, layout.amount, layout.when
+        fixed = layout.columns.fixed_currency
+        currency = layout.currency_sql(_quote(fixed) if fixed else "NULL::VARCHAR")
+        txn, amount, when = layout.txn, layout.amount, layout.when
         invalid = (
             f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR NOT regexp_matches({amount}, '{_AMOUNT}') "
             f"OR {when} IS NULL OR NOT regexp_matches({when}, '{_TIME}') "
-            f"OR NOT COALESCE({currency} IN ({', '.join(repr(c) for c in TWO_DECIMAL_CURRENCIES)}), false)"
+            f"OR NOT COALESCE({currency} IN ({', '.join(_quote(c) for c in TWO_DECIMAL_CURRENCIES)}), false)"
         )
         bad = self.db.execute(
-            f"SELECT rowid + 2, {txn}, {amount}, {when}, {currency} FROM raw WHERE {invalid} ORDER BY rowid LIMIT 1",
-            self.fixed,
+            f"SELECT rowid + 2, {txn}, {amount}, {when}, {currency} FROM raw WHERE {invalid} ORDER BY rowid LIMIT 1"
         ).fetchone()
         if bad is not None:
             raise _offence(layout, int(bad[0]), {"txn": bad[1], "amount": bad[2], "at": bad[3], "currency": bad[4]})
-        fixed = layout.columns.fixed_currency
+        # The lines as `statement_line` has them, line numbers standing for ids, cast once.
         self.db.execute(
-            f"""CREATE VIEW lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
+            f"""CREATE TABLE lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
                   {f"NULLIF({layout.order}, '')" if layout.order else "NULL::VARCHAR"} AS order_ref,
-                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount,
-                  {layout.currency_sql(_quote(fixed) if fixed else "NULL")} AS currency, {when} AS occurred_at
+                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount, {currency} AS currency,
+                  {when} AS occurred_at
                 FROM raw"""
         )  # fmt: skip
+        self.db.execute("DROP TABLE raw")
+        summary = self.db.execute("SELECT count(*), min(occurred_at), max(occurred_at) FROM lines").fetchone()
+        assert summary is not None
+        return int(summary[0]), summary[1], summary[2]
 
-    def take_vouchers(self) -> list[str]:
-        """The vouchers exported by PostgreSQL read in; the transaction ids of lines that found none of their
-        kind among them."""
+    async def export(self, driver: Any, provider: str, since: datetime, until: datetime) -> None:
+        """The provider's vouchers with a provider time in [since, until), into a CSV file of their own."""
+        path = self.folder / f"vouchers-{len(self.exports)}.csv"
+        self.exports.append(path)
+        await driver.copy_from_query(
+            f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+                WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
+            provider, since, until, output=str(path), format="csv",
+        )  # fmt: skip
+
+    def forget_exports(self) -> None:
+        self.exports = []
+
+    def take_vouchers(self, end: datetime) -> list[str]:
+        """The exported vouchers read in, late ones (received after `end` or after their order's cancellation)
+        marked; the transaction ids of lines that found none of their id and kind among them."""
+        files = "[" + ", ".join(_literal(p) for p in self.exports) + "]"
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _EXPORTED_TYPES)
+        self.db.execute(f"CREATE TABLE exported AS SELECT * FROM read_csv({files}, {_CSV}, columns = {{{columns}}})")
+        end_us = int(end.timestamp()) * 1_000_000 + end.microsecond
         self.db.execute(
-            f"""CREATE TABLE vouchers AS SELECT * FROM read_csv({_literal(self.vouchers_csv)}, header = false,
-                  auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false,
-                  columns = {{{", ".join(f"'{name}': '{kind}'" for name, kind in _VOUCHER_TYPES)}}})"""
+            f"""CREATE VIEW vouchers AS SELECT voucher_id, txn, kind, amount, currency, status, order_ref, order_id,
+                  (received_us >= {end_us} OR cancelled_first) AS late, reconciled
+                FROM exported"""
+        )  # fmt: skip
+        # Each line with the voucher of its transaction id and kind, if the period has one: its order is stored
+        # with the line.
+        self.db.execute(
+            """CREATE TABLE joined AS SELECT l.*, v.voucher_id, v.order_id
+               FROM lines l LEFT JOIN exported v ON v.txn = l.txn AND v.kind = l.kind"""
         )
-        found = self.db.execute(
-            "SELECT DISTINCT l.txn FROM lines l ANTI JOIN vouchers v ON v.txn = l.txn AND v.kind = l.kind"
-        ).fetchall()
+        self.db.execute("DROP TABLE lines")
+        found = self.db.execute("SELECT DISTINCT txn FROM joined WHERE voucher_id IS NULL").fetchall()
         return [str(row[0]) for row in found]
 
     def add_vouchers(self, rows: list[tuple[Any, ...]]) -> None:
-        self.db.executemany(f"INSERT INTO vouchers VALUES ({', '.join('?' for _ in _VOUCHER_TYPES)})", rows)
-
-    def write_lines(self, statement_id: int) -> None:
-        """The lines as `statement_line` rows, each with the order of the voucher of its transaction id and kind."""
+        self.db.executemany(f"INSERT INTO exported VALUES ({', '.join('?' for _ in _EXPORTED_TYPES)})", rows)
         self.db.execute(
-            f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
-                             l.occurred_at, v.order_id
-                      FROM lines l LEFT JOIN vouchers v ON v.txn = l.txn AND v.kind = l.kind)
-                TO {_literal(self.lines_csv)} (FORMAT csv, HEADER false)"""
+            """UPDATE joined SET voucher_id = v.voucher_id, order_id = v.order_id FROM exported v
+               WHERE joined.voucher_id IS NULL AND v.txn = joined.txn AND v.kind = joined.kind"""
         )
+
+    async def store_lines(self, driver: Any, statement_id: int, count: int) -> None:
+        """The lines COPYed into `statement_line`, each with the order of the voucher of its transaction id and
+        kind, part by part: DuckDB writes the next part while PostgreSQL stores the one before."""
+        columns = [*LINE_COLUMNS, "order_id"]
+        parts = [(since, min(since + _LINES_A_COPY, count)) for since in range(0, count, _LINES_A_COPY)]
+        writer = self.db.cursor()
+        try:
+            written = asyncio.create_task(asyncio.to_thread(self._write_part, writer, statement_id, *parts[0]))
+            for index in range(len(parts)):
+                path = await written
+                if index + 1 < len(parts):
+                    written = asyncio.create_task(
+                        asyncio.to_thread(self._write_part, writer, statement_id, *parts[index + 1])
+                    )
+                try:
+                    await driver.copy_to_table("statement_line", source=str(path), format="csv", columns=columns)
+                except BaseException:
+                    if index + 1 < len(parts):
+                        await written
+                    raise
+        finally:
+            writer.close()
+
+    def _write_part(self, cursor: duckdb.DuckDBPyConnection, statement_id: int, since: int, until: int) -> Path:
+        path = self.folder / f"lines-{since}.csv"
+        cursor.execute(
+            f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
+                             l.occurred_at, l.order_id
+                      FROM joined l WHERE l.line_no >= {since + 2} AND l.line_no < {until + 2})
+                TO {_literal(path)} (FORMAT csv, HEADER false)"""
+        )  # fmt: skip
+        return path
 
     def classify(self) -> list[tuple[Any, ...]]:
         """The to-check items, line numbers standing for line ids."""
         query = classified_items(
-            "SELECT line_no AS line_id, txn, kind, amount, currency FROM lines",
+            "SELECT line_no AS line_id, txn, kind, amount, currency FROM joined",
             "SELECT * FROM vouchers WHERE reconciled",
         )
-        return [tuple(row) for row in self.db.execute(query).fetchall()]
+        cursor = self.db.cursor()
+        try:
+            return [tuple(row) for row in cursor.execute(query).fetchall()]
+        finally:
+            cursor.close()
+
+
+_CSV = "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false"
+"""PostgreSQL's CSV as DuckDB reads it: an empty quoted cell is an empty string, not NULL."""
 
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-_VOUCHER_TYPES = (
-    ("voucher_id", "BIGINT"), ("txn", "VARCHAR"), ("kind", "VARCHAR"), ("amount", "BIGINT"), ("currency", "VARCHAR"),
-    ("status", "VARCHAR"), ("order_ref", "VARCHAR"), ("order_id", "BIGINT"), ("late", "BOOLEAN"),
-    ("reconciled", "BOOLEAN"),
-)  # fmt: skip
-"""The columns of `voucher_columns`, in order, as DuckDB types."""
-
-
 def _literal(path: Path) -> str:
-    text_ = str(path)
-    assert "'" not in text_, "a temporary folder's name"
-    return f"'{text_}'"
+    return _quote(str(path))
+
+
+def _guess_days(layout: _Layout, tz: str) -> tuple[datetime, datetime] | None:
+    """The days from the first line's time to the last's, or None where either is not plainly a time: part of the
+    period (the whole is from the earliest to the latest) whichever order the file is in."""
+    rows = layout.rows
+    newline = rows.find(b"\n")
+    firsts = rows[: newline if newline >= 0 else len(rows)]
+    body = rows.rstrip(b"\r\n")
+    lasts = body[body.rfind(b"\n") + 1 :]
+    column = int(layout.when[1:])
+    try:
+        times = [next(csv.reader([line.decode()]))[column] for line in (firsts, lasts)]
+    except (UnicodeDecodeError, StopIteration, IndexError, csv.Error):
+        return None
+    if not all(re.match(_TIME, t) for t in times):
+        return None
+    try:
+        return _days(layout, min(times), max(times), tz)
+    except ValueError:
+        return None
 
 
 def _days(layout: _Layout, first: str | None, last: str | None, tz: str) -> tuple[datetime, datetime]:

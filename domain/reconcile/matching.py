@@ -25,6 +25,10 @@ STORED_LINES = """
 """
 
 
+RECONCILED_VOUCHER = "f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')"
+"""Settled payments and refunds: the vouchers a statement is reconciled against."""
+
+
 def voucher_columns(end: str) -> str:
     """What the classification reads of a voucher (`FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id`),
     `end` being the period's end as a parameter: `late` says its callback came after the period or after its order
@@ -34,13 +38,13 @@ def voucher_columns(end: str) -> str:
     f.id AS voucher_id, f.provider_txn_id AS txn, f.kind AS kind, f.amount AS amount, f.currency AS currency,
     f.status AS status, f.order_ref AS order_ref, f.order_id AS order_id,
     (f.received_at >= {end} OR (o.cancelled_at IS NOT NULL AND o.cancelled_at < f.received_at)) AS late,
-    (f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')) AS reconciled
+    ({RECONCILED_VOUCHER}) AS reconciled
 """
 
 
 _VOUCHERS = f"""
     SELECT {voucher_columns(":end")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-    WHERE f.provider = :provider AND f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')
+    WHERE f.provider = :provider AND {RECONCILED_VOUCHER}
       AND ((f.provider_time >= :start AND f.provider_time < :end) OR f.provider_txn_id IN (SELECT txn FROM s))
 """
 
