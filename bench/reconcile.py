@@ -149,7 +149,7 @@ async def run(n: int, admin_url: str) -> dict[str, object]:
                         session, statement.name, data, BankColumns(), provider="lianlian", tz="Asia/Shanghai",
                         uploaded_by="bench", trigger="bench",
                     )  # fmt: skip
-                seconds = time.perf_counter() - started; print("total-with-commit", seconds)
+                seconds = time.perf_counter() - started
             finally:
                 await engine.dispose()
             lines, items = await stored(url, imported.statement_id)

@@ -120,17 +120,16 @@ _UNMATCHED = f"ri.run_id = st.run_id AND ri.drift IN ({quoted(UNMATCHED_LINE)})"
 _LINES = "st.run_id IS NOT NULL AND l.occurred_at >= :start AND l.occurred_at < :end"
 
 VOUCHER_MATCH = _timed(
-    f"""SELECT {DIMENSIONS},
-       SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM recon_item ri WHERE ri.statement_line_id = l.id AND {_UNMATCHED})
-           THEN 1 ELSE 0 END) AS numerator,
-       COUNT(*) AS denominator
+    f"""SELECT {DIMENSIONS}, COUNT(*) - COUNT(u.statement_line_id) AS numerator, COUNT(*) AS denominator
 FROM statement_line l JOIN statement st ON st.id = l.statement_id LEFT JOIN orders o ON o.id = l.order_id
+LEFT JOIN (SELECT DISTINCT ri.run_id, ri.statement_line_id FROM recon_item ri
+           WHERE ri.drift IN ({quoted(UNMATCHED_LINE)})) u ON u.statement_line_id = l.id AND u.run_id = st.run_id
 WHERE {_LINES} {GROUP}""",
     "start",
     "end",
 )
 """Per channel and warehouse through the order reconciliation stored on each line (its voucher's order), so the
-vouchers are not joined at all."""
+vouchers are not joined at all; the few unmatched lines are joined as a set, not looked up line by line."""
 
 VOUCHER_MATCH_OVERALL = _timed(
     f"""SELECT NULL AS channel, NULL AS warehouse_code, COUNT(*) - (
