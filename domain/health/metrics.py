@@ -153,11 +153,14 @@ FROM orders o WHERE {ORDER_PERIOD} {GROUP}""",
 
 def exception_closure(session: AsyncSession, *, grouped: bool = True) -> TextClause:
     closed = within_72h(session, "x.opened_at", "x.resolved_at")
-    dims, join, group = (
-        (DIMENSIONS, "LEFT JOIN orders o ON o.id = x.order_id", GROUP)
-        if grouped
-        else ("NULL AS channel, NULL AS warehouse_code", "", "")
+    # A day's few exceptions look their orders up one by one (the LIMIT keeps PostgreSQL from turning the lookup
+    # back into a join that hashes every order).
+    join = (
+        "LEFT JOIN LATERAL (SELECT o.channel, o.warehouse_code FROM orders o WHERE o.id = x.order_id LIMIT 1) o ON true"
+        if dialect(session) == "postgresql"
+        else "LEFT JOIN orders o ON o.id = x.order_id"
     )
+    dims, join, group = (DIMENSIONS, join, GROUP) if grouped else ("NULL AS channel, NULL AS warehouse_code", "", "")
     return _timed(
         f"""SELECT {dims}, SUM(CASE WHEN {closed} THEN 1 ELSE 0 END) AS numerator,
        SUM(CASE WHEN {closed} OR x.opened_at <= :aged THEN 1 ELSE 0 END) AS denominator
