@@ -6,7 +6,7 @@ parser makes (amount syntax, time syntax, currency) become set-based queries tha
 and column of the first offence.
 
 `import_and_reconcile_bank_csv` imports and reconciles at once: the file is read, checked, normalized and
-classified in an embedded DuckDB (see `_Lake`), and PostgreSQL receives the lines in one COPY, each already
+classified in an embedded DuckDB (see `_Lake`), and PostgreSQL receives the lines by COPY, each already
 carrying the order of its voucher, then the run and its to-check items, all in the session's one transaction.
 """
 
