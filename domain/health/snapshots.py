@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.health.metrics import Measured, measure, roll_up
+from domain.health.metrics import Measured, measure_many, roll_up
 from domain.health.models import HealthSnapshot
 from domain.health.thresholds import Metric, current_thresholds
 from domain.health.windows import LENGTH, Dimension, Period, Window, window_of
@@ -35,8 +35,7 @@ async def compute_snapshots(
     window = window_of(period, at, tz)
     thresholds = await current_thresholds(session)
     rows: list[Measured] = []
-    for metric in Metric:
-        counts = await measure(session, metric, window, now)
+    for metric, counts in (await measure_many(session, Metric, window, now)).items():
         for dimension in Dimension:
             rows.extend(roll_up(metric, counts, dimension))
     await session.execute(

@@ -5,36 +5,37 @@ seconds there alone. The server parses CSV an order of magnitude faster, and the
 parser makes (amount syntax, time syntax, currency) become set-based queries that still name the line
 and column of the first offence.
 
-Writing a million lines into `statement_line` (heap, primary key, WAL) is the slowest step and needs no
-answer from the reconciliation, nor the reconciliation from it: `import_and_reconcile_bank_csv` runs the
-two side by side on two connections, each reading the same bytes through the same expressions. Only the
-session's connection writes; the other reads, and its temporary staging table dies with its transaction.
+`import_and_reconcile_bank_csv` imports and reconciles at once: the file is read, checked, normalized and
+classified in an embedded DuckDB (see `_Lake`), and PostgreSQL receives the lines by COPY, each already
+carrying the order of its voucher, then the run and its to-check items, all in the session's one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import hashlib
 import io
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import duckdb
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.money import CURRENCY_EXPONENTS
-from domain.reconcile.matching import TUNE_POSTGRESQL, classified_items
+from domain.reconcile.matching import RECONCILED_VOUCHER, classified_items
 from domain.reconcile.models import ReconRun, Statement
-from domain.reconcile.service import Imported, close_run, open_run
+from domain.reconcile.service import LINE_COLUMNS, Imported, close_run, open_run
 from domain.reconcile.statements.bank import BankColumns
 from domain.reconcile.statements.lines import StatementError
 from domain.sql import insert_ignore
@@ -203,31 +204,78 @@ async def import_and_reconcile_bank_csv(
     session: AsyncSession, filename: str, data: bytes, columns: BankColumns, *, provider: str, tz: str,
     uploaded_by: str, trigger: str,
 ) -> tuple[Imported, list[ReconRun]]:  # fmt: skip
-    """`import_bank_csv` then `reconcile` of that one statement, with the same result, in about the time the
-    lines take to write: the classification runs meanwhile on a second connection, from its own copy of the
-    file. The same file twice is imported once and reconciled once, as `reconcile` of nothing new would."""
+    """`import_bank_csv` then `reconcile` of that one statement, with the same result and the same single
+    transaction, in about the time of one COPY of the file: see `_Lake`. The same file twice is imported once and
+    reconciled once, as `reconcile` of nothing new would."""
     layout = _layout(filename, data, columns)
     existing = await _existing(session, layout)
     if existing is not None:
         return existing, []
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine), "sessions come from the factory, which binds them to the engine"
-    async with engine.connect() as side:
-        classifying = asyncio.create_task(_classify_staged(side, layout, provider=provider, tz=tz))
+    with tempfile.TemporaryDirectory(prefix="orderhub-statement-") as folder:
+        lake = _Lake(Path(folder), layout)
         try:
-            imported = await _load(session, layout, provider=provider, tz=tz, uploaded_by=uploaded_by)
-        except BaseException:
-            # The writer's error names the bad line; the reader, fed the same bytes, fails alike or is cut short.
-            classifying.cancel()
-            with contextlib.suppress(BaseException):
-                await classifying
-            raise
+            return await _import_and_reconcile(session, lake, provider=provider, tz=tz, uploaded_by=uploaded_by,
+                                               trigger=trigger)  # fmt: skip
+        finally:
+            lake.close()
+
+
+async def _import_and_reconcile(
+    session: AsyncSession, lake: _Lake, *, provider: str, tz: str, uploaded_by: str, trigger: str
+) -> tuple[Imported, list[ReconRun]]:
+    layout = lake.layout
+    driver = await _driver(await session.connection())
+    # The vouchers of the days between the first and the last line (most files are in time order) are exported
+    # while DuckDB reads and checks the file; whatever the whole period adds is exported afterwards.
+    guess = _guess_days(layout, tz)
+    exporting = asyncio.create_task(lake.export(driver, provider, *guess)) if guess else None
+    try:
+        count, first, last = await asyncio.to_thread(lake.read_and_check)
+    finally:
+        if exporting is not None:
+            await exporting
+    start, end = _days(layout, first, last, tz)
+    if guess is None or not start <= guess[0] < guess[1] <= end:
+        lake.forget_exports()
+        await lake.export(driver, provider, start, end)
+    else:
+        for since, until in ((start, guess[0]), (guess[1], end)):
+            if since < until:
+                await lake.export(driver, provider, since, until)
+    # A voucher notified outside the period takes part if the statement has its transaction id (the stored path's
+    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up by the key's index for the lines that found no
+    # voucher of their id and kind in the period.
+    unmatched = await asyncio.to_thread(lake.take_vouchers, end)
+    if unmatched:
+        stray = await driver.fetch(
+            f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+                WHERE f.provider = $1 AND f.provider_txn_id = ANY($4::text[])
+                  AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)""",
+            provider, start, end, unmatched,
+        )  # fmt: skip
+        if stray:
+            await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
+    values: dict[str, Any] = {
+        "provider": provider, "format": "bank-csv", "filename": layout.filename[:300],
+        "content_hash": layout.content_hash, "period_start": start, "period_end": end, "line_count": count,
+        "uploaded_by": uploaded_by, "received_at": utcnow(), "run_id": None,
+    }  # fmt: skip
+    statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
+    if statement_id is None:
+        raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
+    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards.
+    zone = await driver.fetchval("SELECT current_setting('TimeZone')")
+    await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
+    classifying = asyncio.create_task(asyncio.to_thread(lake.classify))
+    try:
+        await lake.store_lines(driver, statement_id, count)
+    finally:
         items = await classifying
-    statement = await session.get(Statement, imported.statement_id)
+    await driver.execute("SELECT set_config('TimeZone', $1, true)", zone)
+    statement = await session.get(Statement, statement_id)
     assert statement is not None
     run = await open_run(session, provider, [statement], trigger)
     arrays = [list(column) for column in zip(*items, strict=True)] if items else [[] for _ in range(7)]
-    driver = await _driver(await session.connection())
     await driver.execute(
         """WITH found AS (
                SELECT l.id, l.line_no FROM statement_line l JOIN unnest($5::int[]) AS wanted (line_no) USING (line_no)
@@ -239,28 +287,217 @@ async def import_and_reconcile_bank_csv(
            FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::text[])
                 AS i (drift, txn, voucher_id, line_no, system_amount, statement_amount, currency)
            LEFT JOIN found USING (line_no)""",
-        run.id, *arrays, imported.statement_id,
+        run.id, *arrays, statement_id,
     )  # fmt: skip
     counts = dict(Counter(str(item[0]) for item in items))
-    return imported, [await close_run(session, run, imported.lines, counts)]
+    return Imported(statement_id, True, count), [await close_run(session, run, count, counts)]
 
 
-async def _classify_staged(side: AsyncConnection, layout: _Layout, *, provider: str, tz: str) -> list[tuple[Any, ...]]:
-    """The to-check items of the file (line numbers for line ids), read on `side` and never written."""
-    for setting in TUNE_POSTGRESQL:  # also opens the transaction the staging table lives in
-        await side.execute(text(setting))
-    driver = await _driver(side)
-    await _stage(driver, layout)
-    _, start, end = await _period(driver, layout, tz)
-    lines = (
-        f"SELECT n + 1 AS line_id, NULLIF({layout.txn}, '') AS txn, {layout.kind_sql()} AS kind, "
-        f"{layout.amount_sql()} AS amount, {layout.currency_sql(':fixed_currency')} AS currency FROM statement_stage"
-    )
-    result = await side.execute(
-        classified_items(lines),
-        {"provider": provider, "start": start, "end": end, "fixed_currency": layout.columns.fixed_currency},
-    )
-    return [tuple(row) for row in result.all()]
+_EXPORTED = f"""f.id, f.provider_txn_id, f.kind, f.amount, f.currency, f.status, f.order_ref, f.order_id,
+    (date_part('epoch', f.received_at) * 1000000)::bigint,
+    (o.cancelled_at IS NOT NULL AND o.cancelled_at < f.received_at), ({RECONCILED_VOUCHER})"""
+"""What DuckDB is given of a voucher (`FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id`): the
+columns `domain.reconcile.matching.voucher_columns` names, except that `late` is worked out in DuckDB from the
+time received (in microseconds since 1970; exact in a double until the year 2255) once the period is known."""
+
+_EXPORTED_TYPES = (
+    ("voucher_id", "BIGINT"), ("txn", "VARCHAR"), ("kind", "VARCHAR"), ("amount", "BIGINT"), ("currency", "VARCHAR"),
+    ("status", "VARCHAR"), ("order_ref", "VARCHAR"), ("order_id", "BIGINT"), ("received_us", "BIGINT"),
+    ("cancelled_first", "BOOLEAN"), ("reconciled", "BOOLEAN"),
+)  # fmt: skip
+
+_LINES_A_COPY = 125_000
+"""Lines per COPY: DuckDB writes the next part while PostgreSQL stores this one."""
+
+
+class _Lake:
+    """One statement file in an in-memory DuckDB, beside the session's PostgreSQL transaction.
+
+    Why: on PostgreSQL the file went in three times over (a staging COPY, the `INSERT ... SELECT` into
+    `statement_line` with its key, and the join that classifies), all on one core of a shared machine. DuckDB
+    reads the CSV on every core in a fraction of a second, checks it, joins it with the period's vouchers
+    (exported with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as CSV
+    that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile, with the
+    same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the statement,
+    its lines, the run and its items, in the caller's one transaction. The methods that are not coroutines block:
+    call them in a thread."""
+
+    def __init__(self, folder: Path, layout: _Layout) -> None:
+        self.layout = layout
+        self.folder = folder
+        self.exports: list[Path] = []
+        self.db = duckdb.connect(":memory:")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def read_and_check(self) -> tuple[int, str | None, str | None]:
+        """The file read in and checked (the first offending line is named, as the PostgreSQL path does); its
+        line count and first and last time, for the period."""
+        layout = self.layout
+        path = self.folder / "statement.csv"
+        path.write_bytes(layout.rows)
+        cells = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(layout.width))
+        try:
+            self.db.execute(
+                f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(path)}, {_CSV}, columns = {{{cells}}})"
+            )
+        except duckdb.Error as exc:
+            raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+        fixed = layout.columns.fixed_currency
+        currency = layout.currency_sql(_quote(fixed) if fixed else "NULL::VARCHAR")
+        txn, amount, when = layout.txn, layout.amount, layout.when
+        invalid = (
+            f"{txn} IS NULL OR {txn} = '' OR {amount} IS NULL OR NOT regexp_matches({amount}, '{_AMOUNT}') "
+            f"OR {when} IS NULL OR NOT regexp_matches({when}, '{_TIME}') "
+            f"OR NOT COALESCE({currency} IN ({', '.join(_quote(c) for c in TWO_DECIMAL_CURRENCIES)}), false)"
+        )
+        bad = self.db.execute(
+            f"SELECT rowid + 2, {txn}, {amount}, {when}, {currency} FROM raw WHERE {invalid} ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            raise _offence(layout, int(bad[0]), {"txn": bad[1], "amount": bad[2], "at": bad[3], "currency": bad[4]})
+        # The lines as `statement_line` has them, line numbers standing for ids, cast once.
+        self.db.execute(
+            f"""CREATE TABLE lines AS SELECT rowid + 2 AS line_no, {txn} AS txn, {layout.kind_sql()} AS kind,
+                  {f"NULLIF({layout.order}, '')" if layout.order else "NULL::VARCHAR"} AS order_ref,
+                  CAST(CAST({amount} AS DECIMAL(18, 2)) * 100 AS BIGINT) AS amount, {currency} AS currency,
+                  {when} AS occurred_at
+                FROM raw"""
+        )  # fmt: skip
+        self.db.execute("DROP TABLE raw")
+        summary = self.db.execute("SELECT count(*), min(occurred_at), max(occurred_at) FROM lines").fetchone()
+        assert summary is not None
+        return int(summary[0]), summary[1], summary[2]
+
+    async def export(self, driver: Any, provider: str, since: datetime, until: datetime) -> None:
+        """The provider's vouchers with a provider time in [since, until), into a CSV file of their own."""
+        path = self.folder / f"vouchers-{len(self.exports)}.csv"
+        self.exports.append(path)
+        await driver.copy_from_query(
+            f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+                WHERE f.provider = $1 AND f.provider_time >= $2 AND f.provider_time < $3""",
+            provider, since, until, output=str(path), format="csv",
+        )  # fmt: skip
+
+    def forget_exports(self) -> None:
+        self.exports = []
+
+    def take_vouchers(self, end: datetime) -> list[str]:
+        """The exported vouchers read in, late ones (received after `end` or after their order's cancellation)
+        marked; the transaction ids of lines that found none of their id and kind among them."""
+        files = "[" + ", ".join(_literal(p) for p in self.exports) + "]"
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _EXPORTED_TYPES)
+        self.db.execute(f"CREATE TABLE exported AS SELECT * FROM read_csv({files}, {_CSV}, columns = {{{columns}}})")
+        end_us = int(end.timestamp()) * 1_000_000 + end.microsecond
+        self.db.execute(
+            f"""CREATE VIEW vouchers AS SELECT voucher_id, txn, kind, amount, currency, status, order_ref, order_id,
+                  (received_us >= {end_us} OR cancelled_first) AS late, reconciled
+                FROM exported"""
+        )  # fmt: skip
+        # Each line with the voucher of its transaction id and kind, if the period has one: its order is stored
+        # with the line.
+        self.db.execute(
+            """CREATE TABLE joined AS SELECT l.*, v.voucher_id, v.order_id
+               FROM lines l LEFT JOIN exported v ON v.txn = l.txn AND v.kind = l.kind"""
+        )
+        self.db.execute("DROP TABLE lines")
+        found = self.db.execute("SELECT DISTINCT txn FROM joined WHERE voucher_id IS NULL").fetchall()
+        return [str(row[0]) for row in found]
+
+    def add_vouchers(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(f"INSERT INTO exported VALUES ({', '.join('?' for _ in _EXPORTED_TYPES)})", rows)
+        self.db.execute(
+            """UPDATE joined SET voucher_id = v.voucher_id, order_id = v.order_id FROM exported v
+               WHERE joined.voucher_id IS NULL AND v.txn = joined.txn AND v.kind = joined.kind"""
+        )
+
+    async def store_lines(self, driver: Any, statement_id: int, count: int) -> None:
+        """The lines COPYed into `statement_line`, each with the order of the voucher of its transaction id and
+        kind, part by part: DuckDB writes the next part while PostgreSQL stores the one before."""
+        columns = [*LINE_COLUMNS, "order_id"]
+        parts = [(since, min(since + _LINES_A_COPY, count)) for since in range(0, count, _LINES_A_COPY)]
+        writer = self.db.cursor()
+        try:
+            written = asyncio.create_task(asyncio.to_thread(self._write_part, writer, statement_id, *parts[0]))
+            for index in range(len(parts)):
+                path = await written
+                if index + 1 < len(parts):
+                    written = asyncio.create_task(
+                        asyncio.to_thread(self._write_part, writer, statement_id, *parts[index + 1])
+                    )
+                try:
+                    await driver.copy_to_table("statement_line", source=str(path), format="csv", columns=columns)
+                except BaseException:
+                    if index + 1 < len(parts):
+                        await written
+                    raise
+        finally:
+            writer.close()
+
+    def _write_part(self, cursor: duckdb.DuckDBPyConnection, statement_id: int, since: int, until: int) -> Path:
+        path = self.folder / f"lines-{since}.csv"
+        cursor.execute(
+            f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
+                             l.occurred_at, l.order_id
+                      FROM joined l WHERE l.line_no >= {since + 2} AND l.line_no < {until + 2})
+                TO {_literal(path)} (FORMAT csv, HEADER false)"""
+        )  # fmt: skip
+        return path
+
+    def classify(self) -> list[tuple[Any, ...]]:
+        """The to-check items, line numbers standing for line ids."""
+        query = classified_items(
+            "SELECT line_no AS line_id, txn, kind, amount, currency FROM joined",
+            "SELECT * FROM vouchers WHERE reconciled",
+        )
+        cursor = self.db.cursor()
+        try:
+            return [tuple(row) for row in cursor.execute(query).fetchall()]
+        finally:
+            cursor.close()
+
+
+_CSV = "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false"
+"""PostgreSQL's CSV as DuckDB reads it: an empty quoted cell is an empty string, not NULL."""
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _literal(path: Path) -> str:
+    return _quote(str(path))
+
+
+def _guess_days(layout: _Layout, tz: str) -> tuple[datetime, datetime] | None:
+    """The days from the first line's time to the last's, or None where either is not plainly a time: part of the
+    period (the whole is from the earliest to the latest) whichever order the file is in."""
+    rows = layout.rows
+    newline = rows.find(b"\n")
+    firsts = rows[: newline if newline >= 0 else len(rows)]
+    body = rows.rstrip(b"\r\n")
+    lasts = body[body.rfind(b"\n") + 1 :]
+    column = int(layout.when[1:])
+    try:
+        times = [next(csv.reader([line.decode()]))[column] for line in (firsts, lasts)]
+    except (UnicodeDecodeError, StopIteration, IndexError, csv.Error):
+        return None
+    if not all(re.match(_TIME, t) for t in times):
+        return None
+    try:
+        return _days(layout, min(times), max(times), tz)
+    except ValueError:
+        return None
+
+
+def _days(layout: _Layout, first: str | None, last: str | None, tz: str) -> tuple[datetime, datetime]:
+    """The whole local days the lines cover."""
+    if first is None or last is None:
+        raise StatementError(layout.filename, 1, None, "no lines: the period cannot be known")
+    tzinfo = ZoneInfo(tz)
+    start = datetime.fromisoformat(first[:10]).replace(tzinfo=tzinfo)
+    return start, datetime.fromisoformat(last[:10]).replace(tzinfo=tzinfo) + timedelta(days=1)
 
 
 async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
@@ -276,6 +513,11 @@ async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
     )  # fmt: skip
     if row is None:
         return
+    raise _offence(layout, int(row["n"]) + 1, dict(row))
+
+
+def _offence(layout: _Layout, line: int, row: dict[str, Any]) -> StatementError:
+    """The first offending column of an offending line (its cells by `txn`, `amount`, `at` and `currency`)."""
     columns = layout.columns
     patterns = {"txn": r".+", "amount": _AMOUNT, "at": _TIME}
     column, value = next(
@@ -285,4 +527,4 @@ async def _name_first_bad_line(driver: Any, layout: _Layout) -> None:
         or (row[k] not in TWO_DECIMAL_CURRENCIES if k == "currency" else not re.match(patterns[k], row[k]))
     )  # fmt: skip
     message = "is not a two-decimal currency" if column == columns.currency else "is not valid here"
-    raise StatementError(layout.filename, int(row["n"]) + 1, column, f"{value!r} {message}")
+    return StatementError(layout.filename, line, column, f"{value!r} {message}")

@@ -14,7 +14,7 @@ The lines come from `STORED_LINES` (a run's statements) or from a statement stil
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import bindparam, text
 
 from domain.columns import UtcDateTime
 
@@ -24,23 +24,39 @@ STORED_LINES = """
     WHERE st.run_id = :run
 """
 
-_CLASSIFIED = """
-WITH s AS NOT MATERIALIZED ({lines}), v AS (
-    SELECT f.id AS voucher_id, f.provider_txn_id AS txn, f.kind AS kind, f.amount AS amount,
-           f.currency AS currency, f.status AS status, f.order_ref AS order_ref, f.received_at AS received_at,
-           o.cancelled_at AS cancelled_at
-    FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-    WHERE f.provider = :provider AND f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')
+
+RECONCILED_VOUCHER = "f.kind IN ('PAYMENT', 'REFUND') AND f.status IN ('CONFIRMED', 'REVERSED')"
+"""Settled payments and refunds: the vouchers a statement is reconciled against."""
+
+
+def voucher_columns(end: str) -> str:
+    """What the classification reads of a voucher (`FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id`),
+    `end` being the period's end as a parameter: `late` says its callback came after the period or after its order
+    was cancelled; only `reconciled` ones (settled payments and refunds) take part, the others lend a line their
+    order only."""
+    return f"""
+    f.id AS voucher_id, f.provider_txn_id AS txn, f.kind AS kind, f.amount AS amount, f.currency AS currency,
+    f.status AS status, f.order_ref AS order_ref, f.order_id AS order_id,
+    (f.received_at >= {end} OR (o.cancelled_at IS NOT NULL AND o.cancelled_at < f.received_at)) AS late,
+    ({RECONCILED_VOUCHER}) AS reconciled
+"""
+
+
+_VOUCHERS = f"""
+    SELECT {voucher_columns(":end")} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+    WHERE f.provider = :provider AND {RECONCILED_VOUCHER}
       AND ((f.provider_time >= :start AND f.provider_time < :end) OR f.provider_txn_id IN (SELECT txn FROM s))
-), joined AS MATERIALIZED (
+"""
+
+_CLASSIFIED = """
+WITH s AS NOT MATERIALIZED ({lines}), v AS ({vouchers}), joined AS MATERIALIZED (
     SELECT v.voucher_id, s.line_id, COALESCE(v.txn, s.txn) AS txn, v.kind AS system_kind,
            v.amount AS system_amount, s.amount AS statement_amount,
            COALESCE(v.currency, s.currency) AS currency, v.status, v.order_ref, CASE
              WHEN s.kind <> v.kind THEN 'STATUS_MISMATCH'
              WHEN s.currency <> v.currency THEN 'CURRENCY_MISMATCH'
              WHEN s.amount <> v.amount THEN 'AMOUNT_MISMATCH'
-             WHEN v.received_at >= :end OR (v.cancelled_at IS NOT NULL AND v.cancelled_at < v.received_at)
-               THEN 'DELAYED_CALLBACK'
+             WHEN v.late THEN 'DELAYED_CALLBACK'
            END AS difference
     FROM v FULL OUTER JOIN s ON s.txn = v.txn
 ), copies AS MATERIALIZED (
@@ -71,26 +87,37 @@ WITH s AS NOT MATERIALIZED ({lines}), v AS (
 _DATES = (bindparam("start", type_=UtcDateTime()), bindparam("end", type_=UtcDateTime()))
 
 
-def classified_items(lines: str) -> TextClause:
-    """The to-check items of `lines` (a SELECT, see the module's docstring), as rows ready for recon_item."""
-    return text(
-        _CLASSIFIED.replace("{lines}", lines)
-        + """
+_ITEMS = """
 SELECT drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
 FROM classified WHERE drift IS NOT NULL
 """
-    ).bindparams(*_DATES)
+
+
+def classified_items(lines: str, vouchers: str) -> str:
+    """The to-check items of `lines` (a SELECT, see the module's docstring) against `vouchers` (a SELECT of
+    `voucher_columns`' names), as rows ready for recon_item: plain SQL that DuckDB runs as well as PostgreSQL."""
+    return _CLASSIFIED.replace("{lines}", lines).replace("{vouchers}", vouchers) + _ITEMS
 
 
 INSERT_ITEMS = text(
     "INSERT INTO recon_item (run_id, drift, provider_txn_id, voucher_id, statement_line_id, system_amount, "
     "statement_amount, currency)"
-    + _CLASSIFIED.replace("{lines}", STORED_LINES)
+    + _CLASSIFIED.replace("{lines}", STORED_LINES).replace("{vouchers}", _VOUCHERS)
     + """
 SELECT :run, drift, txn, voucher_id, line_id, system_amount, statement_amount, currency
 FROM classified WHERE drift IS NOT NULL
 """
 ).bindparams(*_DATES)
+
+LINK_ORDERS = text(
+    """UPDATE statement_line SET order_id = f.order_id
+FROM statement st, fund_voucher f
+WHERE statement_line.statement_id = st.id AND st.run_id = :run AND f.provider = st.provider
+  AND f.provider_txn_id = statement_line.provider_txn_id AND f.kind = statement_line.kind
+  AND f.order_id IS NOT NULL"""
+)
+"""Each line of a run gets the order of the voucher with its transaction id and kind (matched or not: a line
+that differs in amount still belongs to that order), for health per channel and warehouse."""
 
 COUNT_ITEMS = text("SELECT drift, COUNT(*) FROM recon_item WHERE run_id = :run GROUP BY drift")
 

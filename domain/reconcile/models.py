@@ -64,6 +64,10 @@ class StatementLine(SQLModel, table=True):
     amount: int = Field(sa_column=money_column())
     currency: str = Field(max_length=3)
     occurred_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # The order of the voucher with the line's transaction id and kind, written when the line is reconciled, so
+    # that health per channel and warehouse reads the order without joining every line to the vouchers. No foreign
+    # key, for the reason above; an order is never deleted (`ondelete="RESTRICT"` wherever it is referenced).
+    order_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
 
 
 class ReconRun(SQLModel, table=True):

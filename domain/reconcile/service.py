@@ -19,7 +19,7 @@ from domain.columns import check_note
 from domain.errors import Problem, UserError
 from domain.ledger.errors import MoneyErrorCode
 from domain.ledger.service import reverse_voucher
-from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, TUNE_POSTGRESQL
+from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, LINK_ORDERS, TUNE_POSTGRESQL
 from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
 from domain.reconcile.statements import alipay, bank, wechatpay
 from domain.reconcile.statements.lines import ParsedStatement
@@ -111,6 +111,7 @@ async def _run(session: AsyncSession, provider: str, statements: list[Statement]
     await session.execute(
         INSERT_ITEMS, params={"run": run.id, "provider": provider, "start": run.period_start, "end": run.period_end}
     )
+    await session.execute(LINK_ORDERS, params={"run": run.id})
     counts = {str(drift): int(n) for drift, n in (await session.execute(COUNT_ITEMS, params={"run": run.id})).all()}
     lines = int((await session.execute(COUNT_LINES, params={"run": run.id})).one()[0])
     return await close_run(session, run, lines, counts)

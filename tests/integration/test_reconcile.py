@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
+from domain.orders.models import Order
 from domain.outbox.service import Outbox
 from domain.reconcile.bulk import import_and_reconcile_bank_csv, import_bank_csv
 from domain.reconcile.models import ReconItem, ReconRun, Resolution, Statement
@@ -262,3 +263,54 @@ async def test_two_reconciliations_of_one_statement_at_once_make_one_run(rt: Run
                                    and not isinstance(o, AlreadyReconciling)]  # fmt: skip
     async with rt.core.sessions() as session:
         assert len((await session.exec(select(ReconItem))).all()) == 6  # three of the first run, three of this one
+
+
+async def test_lines_keep_their_vouchers_order_and_vouchers_outside_the_period_take_part(rt: Runtime) -> None:
+    """Both paths store on each line the order of the voucher of its transaction id and kind, and both reconcile
+    a line against a voucher the provider dated outside the statement's days."""
+    async with rt.core.sessions() as session, session.begin():
+        for n in range(2):
+            session.add(
+                Order(channel="TMALL", channel_order_id=f"T-OK{n}", status="PAID", currency="CNY", items_amount=500,
+                      shipping_amount=0, discount_amount=0, total_amount=500, placed_at=DAY, created_at=DAY,
+                      updated_at=DAY)
+            )  # fmt: skip
+    early = DAY - timedelta(days=3)
+    vouchers = [
+        (notice("OK0", 500), ON_TIME),
+        (PaymentNotice("lianlian", "OK1", VoucherKind.PAYMENT, "T-OK1", 500, "CNY", VoucherStatus.CONFIRMED, early),
+         early),
+        (notice("NO", 700), ON_TIME),
+    ]  # fmt: skip
+    await post_vouchers(rt, vouchers)
+    lines = [BillRow(DAY, "OK0", "T-OK0", "PAYMENT", 500), BillRow(DAY, "OK1", "T-OK1", "PAYMENT", 500),
+             BillRow(DAY, "NO", "T-NO", "REFUND", 700), BillRow(DAY, "ZZ", "", "PAYMENT", 100)]  # fmt: skip
+    data = bank_csv(lines)
+    async with rt.core.sessions() as session:
+        orders = dict((await session.exec(select(Order.channel_order_id, Order.id))).all())
+    want_orders = {"OK0": orders["T-OK0"], "OK1": orders["T-OK1"], "NO": None, "ZZ": None}
+
+    async def stored_orders(session: AsyncSession, statement_id: int) -> dict[str, int | None]:
+        found = await session.exec(select(StoredLine).where(StoredLine.statement_id == statement_id))
+        return {line.provider_txn_id: line.order_id for line in found.all()}
+
+    async with rt.core.sessions() as session:
+        await session.begin()
+        parsed = parse_statement("bank.csv", data, provider="lianlian")
+        imported = await import_statement(session, "bank.csv", data, parsed, "t")
+        [expected_run] = await reconcile(session, [imported.statement_id], trigger="test")
+        assert await stored_orders(session, imported.statement_id) == want_orders
+        expected = {(drift, txn) for drift, txn, *_ in await stored_items(session, expected_run.id)}
+        await session.rollback()
+    assert expected == {("STATUS_MISMATCH", "NO"), ("MISSING_IN_SYSTEM", "ZZ")}
+    if rt.core.engine.dialect.name != "postgresql":
+        return
+    async with rt.core.sessions() as session, session.begin():
+        first, [run] = await import_and_reconcile_bank_csv(
+            session, "bank.csv", data, BankColumns(), provider="lianlian", tz="Asia/Shanghai", uploaded_by="t",
+            trigger="test",
+        )  # fmt: skip
+    async with rt.core.sessions() as session:
+        assert await stored_orders(session, first.statement_id) == want_orders
+        assert {(drift, txn) for drift, txn, *_ in await stored_items(session, run.id)} == expected
+    assert (run.counts, run.matched) == (expected_run.counts, expected_run.matched)
