@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from domain.access.service import ACCESS_TOPIC
-from runtime.outbox_relay import channel_name
+from runtime.outbox_relay import DEFAULT_PUBSUB_PREFIX, channel_name
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,9 @@ def mailbox_key(topic: str, envelope: Envelope) -> tuple[Hashable, int]:
 class PushHub:
     """One per API process; started on the first subscription, stopped with the app."""
 
-    def __init__(self, redis_url: str, queue_size: int) -> None:
+    def __init__(self, redis_url: str, queue_size: int, prefix: str = DEFAULT_PUBSUB_PREFIX) -> None:
         self.redis_url = redis_url
+        self.prefix = prefix
         self.client_name = f"orderhub-push-{os.getpid()}-{secrets.token_hex(3)}"
         self.reconnect_delay_s = 1.0
         self.queue_size = queue_size
@@ -205,7 +206,7 @@ class PushHub:
                 return
             self._redis = Redis.from_url(self.redis_url, client_name=self.client_name)
             self._pubsub = self._redis.pubsub()
-            channels = [channel_name(t) for t in (*TOPICS, ACCESS)]
+            channels = [channel_name(t, self.prefix) for t in (*TOPICS, ACCESS)]
             try:
                 await self._pubsub.subscribe(*channels)
                 confirmed = 0
@@ -248,7 +249,7 @@ class PushHub:
 
     async def _dispatch(self) -> None:
         assert self._pubsub is not None
-        topics = {channel_name(t).encode(): t for t in (*TOPICS, ACCESS)}
+        topics = {channel_name(t, self.prefix).encode(): t for t in (*TOPICS, ACCESS)}
         gap = False
         while True:
             try:
