@@ -33,6 +33,7 @@ import json
 import os
 import resource
 import secrets
+import signal
 import socket
 import statistics
 import sys
@@ -51,6 +52,7 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = "graphql-transport-ws"
 CONNECT_CONCURRENCY = 64
+PROFILE = os.environ.get("ORDERHUB_BENCH_PROFILE")  # a file: the API server runs under cProfile
 SUBSCRIPTION = "subscription { orderUpdates { eventId issuedAt version status snapshot order { id status version } } }"
 SUBMIT = (
     "mutation($input: OrderInput!) { submitOrder(input: $input) { order { id version buyerUid } userErrors { code } } }"
@@ -276,7 +278,11 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env["ORDERHUB_DATA_DIR"] = str(data_dir)
     command = [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
-    server = await asyncio.create_subprocess_exec(*command, "--log-level", "warning", cwd=ROOT, env=env)
+    if PROFILE:
+        command = [sys.executable, "-m", "bench.push", "--profiled-server", str(port), PROFILE]
+    if not PROFILE:
+        command += ["--log-level", "warning"]
+    server = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
     audience = Audience(n)
     sample = b""
     try:
@@ -314,6 +320,8 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
             await audience.connect(subscriber)
             print(f"orderhub: {n} subscribers connected in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             results = []
+            if PROFILE:
+                server.send_signal(signal.SIGUSR1)
             for round_no, step in enumerate(STEPS[:rounds], start=1):
                 version = base_version + round_no
                 markers = (f'"version":{version},'.encode(), f'"status":"{step.status}"'.encode())
@@ -326,6 +334,8 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
 
                 results.append(await audience.run_round(trigger, lambda data, m=markers: all(x in data for x in m)))
                 await asyncio.sleep(0.3)
+            if PROFILE:
+                server.send_signal(signal.SIGUSR1)
             await asyncio.sleep(1.0)
             assert audience.strays == 0, f"{audience.strays} pushed messages beyond one per subscriber per round"
             last = base_version + rounds
@@ -353,6 +363,33 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
         await audience.close()
         await _stop(server)
     return _summary(results), sample
+
+
+def _profiled_server(port: int, path: str) -> None:
+    """The API server under cProfile (ORDERHUB_BENCH_PROFILE), in CPU time (wall time on a shared
+    machine charges the waits to whatever runs), profiling only between two SIGUSR1 (the bench sends
+    them around the measured rounds, leaving out the connection set-up). uvicorn re-raises SIGTERM
+    once shut down: a no-op handler lets the stats be written first."""
+    import cProfile
+    import signal
+
+    import uvicorn
+
+    profile = cProfile.Profile(time.process_time)
+    active = [False]
+
+    def toggle(*_: object) -> None:
+        (profile.disable if active[0] else profile.enable)()
+        active[0] = not active[0]
+
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGUSR1, toggle)
+    server = uvicorn.Server(uvicorn.Config("api.asgi:app", host="127.0.0.1", port=port, log_level="warning"))
+    try:
+        server.run()
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
 
 
 async def _broadcast_server(port: int) -> None:
@@ -418,7 +455,7 @@ async def _baseline(n: int, rounds: int, sample: bytes) -> dict[str, float]:
 
 
 async def main(n: int, requested: int) -> dict[str, Any]:
-    limit = _raise_fd_limit(2 * n + 256)
+    limit = _raise_fd_limit(n + 512)  # each process (the clients, the server) holds one socket per subscriber
     rounds = max(1, min(requested, len(STEPS)))
     if rounds != requested:
         print(f"rounds capped at {rounds}: the order has {len(STEPS)} physical steps", file=sys.stderr)
@@ -449,7 +486,11 @@ def cli() -> None:
     parser.add_argument("-n", "--subscribers", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--broadcast-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--profiled-server", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profiled_server is not None:
+        _profiled_server(int(args.profiled_server[0]), args.profiled_server[1])
+        return
     if args.broadcast_server is not None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_broadcast_server(args.broadcast_server))

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import strawberry
-from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, print_ast
+from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode, execute, print_ast
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
@@ -47,6 +47,7 @@ from domain.orders.status import OrderStatus
 
 SNAPSHOT_ORDERS = 100
 REMEMBERED_VERSIONS = 10_000
+SELECTIONS_PRINTED = 256
 
 VERSION_RULE = (
     "Delivery is at-least-once and may arrive out of order across API processes: "
@@ -116,6 +117,23 @@ class PushTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             raise WebSocketDisconnected from exc
 
 
+_PRINTED: OrderedDict[int, tuple[OperationDefinitionNode, str]] = OrderedDict()
+
+
+def _printed(document: DocumentNode) -> str:
+    """The selection as text, the part of the key that says what was asked. Printing costs about a
+    millisecond; the parser cache hands every subscription of the same query the same operation node,
+    so it is printed once per query (the entry holds the node, so its id is not reused meanwhile)."""
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    found = _PRINTED.get(id(operation))
+    if found is None or found[0] is not operation:
+        found = _PRINTED[id(operation)] = (operation, print_ast(document))
+        while len(_PRINTED) > SELECTIONS_PRINTED:
+            _PRINTED.popitem(last=False)
+    return found[1]
+
+
 class Fanout:
     """One subscription's side of the shared execution: what it asked for (the selection and its
     variables, read once) and who asks (the viewer kind). Staff roles and a customer's identity are
@@ -134,7 +152,7 @@ class Fanout:
             if isinstance(principal, Staff)
             else ("customer", principal.buyer_uid if isinstance(principal, Customer) else None)
         )
-        self.key = (print_ast(self.document), json.dumps(self.variables, sort_keys=True, default=str), kind)
+        self.key = (_printed(self.document), json.dumps(self.variables, sort_keys=True, default=str), kind)
 
     async def deliver(self, hub: PushHub, event_key: Hashable, update: object) -> bool:
         """Sends the shared text of this event; False when the event must take strawberry's own path
@@ -241,10 +259,13 @@ def _update(row: OrderRow, event_id: str, issued_at: datetime, version: int, sta
     )
 
 
-async def _pushed(hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope) -> OrderUpdate | None:
+async def _pushed(
+    hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope
+) -> tuple[OrderUpdate, Hashable] | None:
     """Ownership is checked again for every event, on the row as stored, with the queries' policy,
     and the event must be one this database committed (pub/sub channels are shared by everything on
-    that Redis). Both are read once per event and process and shared by every subscriber shown it."""
+    that Redis). Both are read once per event and process and shared by every subscriber shown it,
+    and so is the update built from them (with its key for the shared execution)."""
     order_id, version, status = envelope.get("order_id"), envelope.get("version"), envelope.get("status")
     if not isinstance(order_id, int) or not isinstance(version, int):
         return None
@@ -257,11 +278,19 @@ async def _pushed(hub: PushHub, ctx: Context, viewer: Viewer, envelope: Envelope
     row, committed = await hub.shared(("order", order_id, version), load, keep=lambda found: found[1] is not None)
     if row is None or committed is None or committed != status or not viewer.sees(row):
         return None
-    try:
-        issued_at = _parse_time(envelope.get("issued_at")) or row.updated_at
-        return _update(row, str(envelope.get("event_id")), issued_at, version, str(status), False)
-    except ValueError:
-        return None
+    event_id, issued = str(envelope.get("event_id")), envelope.get("issued_at")
+
+    async def build() -> tuple[OrderUpdate, Hashable] | None:
+        assert row is not None
+        try:
+            issued_at = _parse_time(issued) or row.updated_at
+            update = _update(row, event_id, issued_at, version, str(status), False)
+        except ValueError:
+            return None
+        return update, _event_key(update)
+
+    built_from = ("update", order_id, version, status, event_id, str(issued), id(row))
+    return await hub.shared(built_from, build)
 
 
 def _event_key(update: OrderUpdate | ExceptionUpdate) -> Hashable:
@@ -325,10 +354,10 @@ class Subscription:
                             yield update
                 else:
                     pushed = await _pushed(hub, ctx, viewer, envelope)
-                    fresh = pushed is not None and _is_newer(last, pushed)
-                    if pushed is not None and fresh and not await fanout.deliver(hub, _event_key(pushed), pushed):
+                    fresh = pushed is not None and _is_newer(last, pushed[0])
+                    if pushed is not None and fresh and not await fanout.deliver(hub, pushed[1], pushed[0]):
                         ctx.loaders = Loaders(ctx.runtime)
-                        yield pushed
+                        yield pushed[0]
                 envelope = await listener.mailbox.get()
         except Lagged:
             raise _lagged() from None
