@@ -21,7 +21,7 @@ import contextlib
 import inspect
 import json
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Hashable
+from collections.abc import AsyncGenerator, Callable, Hashable
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, NoReturn
@@ -37,7 +37,7 @@ from api.auth.principal import Anonymous, Customer, Staff, accounts_of
 from api.graphql.context import Context, Loaders
 from api.graphql.ids import decode_gid, encode_gid
 from api.graphql.orders import Order, OrderStatusEnum
-from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Envelope, Lagged, Listener, Mailbox, PushHub, Revoked
+from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Direct, Envelope, Lagged, Listener, Mailbox, PushHub, Revoked
 from domain.clock import utcnow
 from domain.fulfilment.exceptions import committed_exception
 from domain.orders import queries
@@ -104,8 +104,8 @@ class PushTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def send_shared(self, operation: Operation[Context, None], payload: str) -> None:
         """Sends a `next` message whose payload was executed and encoded once for every subscriber."""
-        if operation.completed:
-            return
+        if operation.completed or self.operations.get(operation.id) is not operation:
+            return  # completed by the client (its task is being cancelled) or by the server
         text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{payload}}}'
         socket = getattr(self.websocket, "ws", None)
         if not isinstance(socket, WebSocket):
@@ -136,13 +136,14 @@ def _printed(document: DocumentNode) -> str:
 
 class Fanout:
     """One subscription's side of the shared execution: what it asked for (the selection and its
-    variables, read once) and who asks (the viewer kind). Staff roles and a customer's identity are
-    part of the key: fields gated by role, or shown to a customer only for their own orders, come out
-    the same for everyone with the same key."""
+    variables, read once), who asks (the viewer kind) and on which operation it sends. Staff roles and
+    a customer's identity are part of the key: fields gated by role, or shown to a customer only for
+    their own orders, come out the same for everyone with the same key."""
 
     def __init__(self, info: Info[Context, None]) -> None:
         raw = info._raw_info
         self.info = info
+        self.operation = _OPERATION.get()  # read in the operation's own task
         self.document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
         self.operation_name = raw.operation.name.value if raw.operation.name else None
         self.variables = dict(raw.variable_values)
@@ -154,18 +155,25 @@ class Fanout:
         )
         self.key = (_printed(self.document), json.dumps(self.variables, sort_keys=True, default=str), kind)
 
-    async def deliver(self, hub: PushHub, event_key: Hashable, update: object) -> bool:
-        """Sends the shared text of this event; False when the event must take strawberry's own path
-        (no graphql-transport-ws operation, or the execution had errors, which are masked and
-        reported per subscriber as before)."""
-        operation = _OPERATION.get()
-        if operation is None or not isinstance(operation.handler, PushTransportWSHandler):
+    @property
+    def shares(self) -> bool:
+        """Only graphql-transport-ws operations of our handler can send shared text."""
+        return self.operation is not None and isinstance(self.operation.handler, PushTransportWSHandler)
+
+    async def prepare(self, hub: PushHub, event_key: Hashable, update: object, record: Callable[[], bool]) -> Direct:
+        """The send of this event's shared text; False when it must take strawberry's own path (the
+        execution had errors, which are masked and reported per subscriber as before). `record` says
+        whether to send (not a repeat) and remembers it was sent."""
+        if not self.shares:
             return False
         payload = await hub.shared(("text", event_key, self.key), lambda: self._execute(update))
         if payload is None:
             return False
-        await operation.handler.send_shared(operation, payload)
-        return True
+        if not record():
+            return True
+        operation = self.operation
+        assert operation is not None and isinstance(operation.handler, PushTransportWSHandler)
+        return lambda: operation.handler.send_shared(operation, payload)  # type: ignore[union-attr]
 
     async def _execute(self, update: object) -> str | None:
         ctx = self.info.context
@@ -206,6 +214,15 @@ async def _check_credentials(ctx: Context) -> None:
     principal = ctx.principal
     if isinstance(principal, Staff) and await accounts_of(ctx.request).current(principal.user_id) != principal:
         await _close_revoked(ctx)
+
+
+async def _allowed_now(ctx: Context) -> bool:
+    """`_check_credentials` as a question: a direct delivery hands a refusal to the subscription's task."""
+    expires = ctx.credentials_expire_at
+    if expires is not None and utcnow() >= expires:
+        return False
+    principal = ctx.principal
+    return not isinstance(principal, Staff) or await accounts_of(ctx.request).current(principal.user_id) == principal
 
 
 async def _close_revoked(ctx: Context) -> NoReturn:
@@ -303,6 +320,10 @@ def _event_key(update: OrderUpdate | ExceptionUpdate) -> Hashable:
     return ("exception", update.event_id, update.issued_at.isoformat(), *map(str, fields))
 
 
+def _repeat(last: OrderedDict[int, int], update: OrderUpdate) -> bool:
+    return update.version <= last.get(update.order.row.id or 0, 0)
+
+
 def _is_newer(last: OrderedDict[int, int], update: OrderUpdate) -> bool:
     """Remembers the highest version sent per order; anything not higher is a repeat or arrived late."""
     row_id = update.order.row.id or 0
@@ -343,6 +364,16 @@ class Subscription:
         hub.register(listener)
         fanout = Fanout(info)
         last: OrderedDict[int, int] = OrderedDict()
+
+        async def prepare(envelope: Envelope) -> Direct:
+            if not await _allowed_now(ctx):
+                return False  # the subscription's task ends it
+            pushed = await _pushed(hub, ctx, viewer, envelope)
+            if pushed is None or _repeat(last, pushed[0]):
+                return True
+            update, event_key = pushed
+            return await fanout.prepare(hub, event_key, update, lambda: _is_newer(last, update))
+
         try:
             envelope = RESYNC
             while True:
@@ -352,12 +383,16 @@ class Subscription:
                     for update in await _snapshot(ctx, viewer, key):
                         if _is_newer(last, update):
                             yield update
+                    if fanout.shares:
+                        listener.direct = prepare
                 else:
-                    pushed = await _pushed(hub, ctx, viewer, envelope)
-                    fresh = pushed is not None and _is_newer(last, pushed[0])
-                    if pushed is not None and fresh and not await fanout.deliver(hub, pushed[1], pushed[0]):
-                        ctx.loaders = Loaders(ctx.runtime)
-                        yield pushed[0]
+                    prepared = await prepare(envelope)
+                    if prepared is False and (pushed := await _pushed(hub, ctx, viewer, envelope)) is not None:
+                        if _is_newer(last, pushed[0]):
+                            ctx.loaders = Loaders(ctx.runtime)
+                            yield pushed[0]
+                    elif prepared is not True and prepared is not False:
+                        await prepared()
                 envelope = await listener.mailbox.get()
         except Lagged:
             raise _lagged() from None
@@ -380,8 +415,13 @@ class Subscription:
                 envelope = await listener.mailbox.get()
                 await _check_credentials(ctx)
                 update = None if envelope is RESYNC else await _exception_update(hub, ctx, envelope)
-                if update is not None and not await fanout.deliver(hub, _event_key(update), update):
+                if update is None:
+                    continue
+                prepared = await fanout.prepare(hub, _event_key(update), update, lambda: True)
+                if prepared is False:
                     yield update
+                elif prepared is not True:
+                    await prepared()
         except Lagged:
             raise _lagged() from None
         except Revoked:
