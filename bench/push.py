@@ -344,7 +344,14 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
                     assert result["outcome"] in ("APPLIED", "NOTED") and result["order"]["version"] == v, result
                     assert result["order"]["status"] == s.status, result
 
-                results.append(await audience.run_round(trigger, lambda data, m=markers: all(x in data for x in m)))
+                done = await audience.run_round(trigger, lambda data, m=markers: all(x in data for x in m))
+                results.append(done)
+                first, last = (min(done.received) - done.sent) * 1000, (max(done.received) - done.sent) * 1000
+                response = (done.responded - done.sent) * 1000
+                print(
+                    f"orderhub: {step.label}: response {response:.0f} ms, deliveries {first:.0f} to {last:.0f} ms",
+                    file=sys.stderr,
+                )
                 await asyncio.sleep(0.3)
             if PROFILE:
                 server.send_signal(signal.SIGUSR1)

@@ -21,7 +21,7 @@ import contextlib
 import inspect
 import json
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Hashable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, NoReturn
@@ -48,6 +48,7 @@ from domain.orders.status import OrderStatus
 SNAPSHOT_ORDERS = 100
 REMEMBERED_VERSIONS = 10_000
 SELECTIONS_PRINTED = 256
+ENVELOPE_KEYS = ("order_id", "version", "status", "event_id", "issued_at")
 
 VERSION_RULE = (
     "Delivery is at-least-once and may arrive out of order across API processes: "
@@ -106,7 +107,7 @@ class PushTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         """Sends a `next` message whose payload was executed and encoded once for every subscriber."""
         if operation.completed or self.operations.get(operation.id) is not operation:
             return  # completed by the client (its task is being cancelled) or by the server
-        text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{payload}}}'
+        text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{payload}}}'  # strawberry's own order
         socket = getattr(self.websocket, "ws", None)
         if not isinstance(socket, WebSocket):
             await self.websocket.send_json(json.loads(text))
@@ -160,20 +161,27 @@ class Fanout:
         """Only graphql-transport-ws operations of our handler can send shared text."""
         return self.operation is not None and isinstance(self.operation.handler, PushTransportWSHandler)
 
-    async def prepare(self, hub: PushHub, event_key: Hashable, update: object, record: Callable[[], bool]) -> Direct:
-        """The send of this event's shared text; False when it must take strawberry's own path (the
-        execution had errors, which are masked and reported per subscriber as before). `record` says
-        whether to send (not a repeat) and remembers it was sent."""
-        if not self.shares:
-            return False
-        payload = await hub.shared(("text", event_key, self.key), lambda: self._execute(update))
-        if payload is None:
-            return False
-        if not record():
-            return True
+    async def text(self, hub: PushHub, event_key: Hashable, update: object) -> str | None:
+        """The event's payload as this selection and viewer kind are shown it, executed and encoded once;
+        None when it must take strawberry's own path (the execution had errors, which are masked and
+        reported per subscriber as before)."""
+        return await hub.shared(("text", event_key, self.key), lambda: self._execute(update))  # type: ignore[no-any-return]
+
+    def sender(self, payload: str) -> Callable[[], Coroutine[Any, Any, None]]:
         operation = self.operation
         assert operation is not None and isinstance(operation.handler, PushTransportWSHandler)
-        return lambda: operation.handler.send_shared(operation, payload)  # type: ignore[union-attr]
+        handler = operation.handler
+        return lambda: handler.send_shared(operation, payload)
+
+    async def prepare(self, hub: PushHub, event_key: Hashable, update: object, record: Callable[[], bool]) -> Direct:
+        """The send of this event's shared text; False when it must take strawberry's own path.
+        `record` says whether to send (not a repeat) and remembers it was sent."""
+        if not self.shares:
+            return False
+        payload = await self.text(hub, event_key, update)
+        if payload is None:
+            return False
+        return self.sender(payload) if record() else True
 
     async def _execute(self, update: object) -> str | None:
         ctx = self.info.context
@@ -320,6 +328,12 @@ def _event_key(update: OrderUpdate | ExceptionUpdate) -> Hashable:
     return ("exception", update.event_id, update.issued_at.isoformat(), *map(str, fields))
 
 
+def _found(shown: tuple[OrderUpdate, str | None] | None) -> bool:
+    """Kept for the other subscribers unless not found: an early or forged envelope must not hide the
+    real one that follows (each subscriber reads again, as `_pushed` does)."""
+    return shown is not None
+
+
 def _repeat(last: OrderedDict[int, int], update: OrderUpdate) -> bool:
     return update.version <= last.get(update.order.row.id or 0, 0)
 
@@ -365,14 +379,28 @@ class Subscription:
         fanout = Fanout(info)
         last: OrderedDict[int, int] = OrderedDict()
 
+        async def shown(envelope: Envelope) -> tuple[OrderUpdate, str | None] | None:
+            """The event as this kind of viewer is shown it, and its shared text (None: execution failed)."""
+            pushed = await _pushed(hub, ctx, viewer, envelope)
+            if pushed is None:
+                return None
+            update, event_key = pushed
+            return update, await fanout.text(hub, event_key, update)
+
         async def prepare(envelope: Envelope) -> Direct:
+            """Per subscriber only the checks that differ between subscribers of one key: its token's
+            expiry and account, and whether it already sent this version; the rest is read once."""
             if not await _allowed_now(ctx):
                 return False  # the subscription's task ends it
-            pushed = await _pushed(hub, ctx, viewer, envelope)
-            if pushed is None or _repeat(last, pushed[0]):
+            event = tuple(envelope.get(k) for k in ENVELOPE_KEYS)
+            found = await hub.shared(("shown", event, fanout.key), lambda: shown(envelope), keep=_found)
+            if found is None or _repeat(last, found[0]):
                 return True
-            update, event_key = pushed
-            return await fanout.prepare(hub, event_key, update, lambda: _is_newer(last, update))
+            update, payload = found
+            if payload is None or not fanout.shares:
+                return False
+            _is_newer(last, update)
+            return fanout.sender(payload)
 
         try:
             envelope = RESYNC
