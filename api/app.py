@@ -37,6 +37,7 @@ from api.board import mount_board
 from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.graphql.subscriptions import PushTransportWSHandler
 from api.inbound import (
     BodyTooLarge,
     declared_size,
@@ -149,6 +150,8 @@ async def get_context(request: HTTPConnection) -> Context:
 
 
 class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
+    graphql_transport_ws_handler_class = PushTransportWSHandler  # pushed events: executed once, sent to all
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Browsers cannot set websocket headers, so the token arrives in connection_init's payload;
         only customers and staff may subscribe. A refusal closes the socket with 4403."""

@@ -5,6 +5,14 @@ A Redis connection per subscriber would cost a socket and a server-side client f
 websocket; one shared subscription per process costs one, whatever the number of subscribers.
 Events reach only mailboxes registered for them (by order, by buyer, or all), so routing cost
 follows the number of interested subscribers, not the number connected.
+
+Direct delivery: a subscription idle in its mailbox may register a `direct` function, and a single
+fan-out task then delivers each event to it in the order events arrived, without waking the
+subscription's task (a wake-up through the GraphQL layers cost more than the send itself). A direct
+delivery runs eagerly: it finishes without ever yielding to the event loop when what it needs is
+already read; the first one of an event waits for the shared reads, and the rest find them done. A
+send that has to wait (a client that stopped reading, its socket full) is left to finish on a task of
+its own, and that subscriber's next events go through its mailbox, so it holds up nobody else.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import logging
 import os
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,7 +32,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from domain.access.service import ACCESS_TOPIC
-from runtime.outbox_relay import channel_name
+from runtime.outbox_relay import DEFAULT_PUBSUB_PREFIX, channel_name
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +72,16 @@ class Mailbox:
         self.lagged = False
         self.revoked = False
         self._resync = False
+        self._waiting = False
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def idle(self) -> bool:
+        """Its reader waits on an empty mailbox with nothing to report: an event delivered directly now
+        cannot overtake one the reader is still working on."""
+        return self._waiting and not self._items and not (self.lagged or self.revoked or self._resync)
 
     def put(self, key: Hashable, version: int, envelope: Envelope) -> None:
         if len(self._items) >= self.capacity:
@@ -109,11 +124,20 @@ class Mailbox:
             if self._resync:
                 break
             self._ready.clear()
-            await self._ready.wait()
+            self._waiting = True
+            try:
+                await self._ready.wait()
+            finally:
+                self._waiting = False
         if self._resync:
             self._resync = False
             return RESYNC
         return self._items.popleft()[2]
+
+
+Direct = bool | Callable[[], Coroutine[Any, Any, None]]
+"""What a direct delivery prepared: the send to make; True when the event is not for this subscriber
+(or a repeat), so nothing is sent; False when it must go through the subscription's task."""
 
 
 @dataclass(eq=False)
@@ -125,6 +149,38 @@ class Listener:
     order_id: int | None = None
     buyer_uid: str | None = None
     staff_user_id: int | None = None
+    direct: Callable[[Envelope], Coroutine[Any, Any, Direct]] | None = None
+    """Prepares an event's delivery without the subscription's task. Set by the subscription once it
+    has sent its snapshot."""
+    in_flight: asyncio.Future[None] | None = None
+
+
+def eager(coro: Coroutine[Any, Any, T]) -> T | asyncio.Future[T]:
+    """Runs `coro` until it first has to wait: its result when it never did, else a task finishing it.
+    (Python 3.12's eager tasks do this; a task per subscriber and event is what direct delivery saves.)"""
+    try:
+        waiting = coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    return asyncio.ensure_future(_finish(coro, waiting))
+
+
+async def _finish(coro: Coroutine[Any, Any, T], waiting: Any) -> T:
+    """Drives a started coroutine as a task would: wait for the future it yielded, then resume it."""
+    try:
+        while True:
+            if waiting is None:  # a bare yield (asyncio.sleep(0))
+                await asyncio.sleep(0)
+            else:
+                waiting._asyncio_future_blocking = False
+                await asyncio.wait([waiting])
+            try:
+                waiting = coro.send(None)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+    except asyncio.CancelledError:
+        coro.close()
+        raise
 
 
 @dataclass
@@ -178,11 +234,17 @@ def mailbox_key(topic: str, envelope: Envelope) -> tuple[Hashable, int]:
     return envelope.get("exception_id"), 0
 
 
+def _observe(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.debug("direct push delivery failed", exc_info=done.exception())
+
+
 class PushHub:
     """One per API process; started on the first subscription, stopped with the app."""
 
-    def __init__(self, redis_url: str, queue_size: int) -> None:
+    def __init__(self, redis_url: str, queue_size: int, prefix: str = DEFAULT_PUBSUB_PREFIX) -> None:
         self.redis_url = redis_url
+        self.prefix = prefix
         self.client_name = f"orderhub-push-{os.getpid()}-{secrets.token_hex(3)}"
         self.reconnect_delay_s = 1.0
         self.queue_size = queue_size
@@ -193,6 +255,9 @@ class PushHub:
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._loads: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        self._fanout: deque[tuple[Hashable, int, Envelope, list[Listener]]] = deque()
+        self._fanout_ready = asyncio.Event()
+        self._fanout_task: asyncio.Task[None] | None = None
 
     @property
     def listeners(self) -> int:
@@ -205,7 +270,7 @@ class PushHub:
                 return
             self._redis = Redis.from_url(self.redis_url, client_name=self.client_name)
             self._pubsub = self._redis.pubsub()
-            channels = [channel_name(t) for t in (*TOPICS, ACCESS)]
+            channels = [channel_name(t, self.prefix) for t in (*TOPICS, ACCESS)]
             try:
                 await self._pubsub.subscribe(*channels)
                 confirmed = 0
@@ -218,6 +283,7 @@ class PushHub:
                 await self.stop()
                 raise
             self._task = asyncio.create_task(self._dispatch(), name="push-dispatcher")
+            self._fanout_task = asyncio.create_task(self._deliver_directly(), name="push-fan-out")
 
     def shared(
         self, key: Hashable, load: Callable[[], Awaitable[T]], keep: Callable[[T], bool] = lambda _: True
@@ -248,7 +314,7 @@ class PushHub:
 
     async def _dispatch(self) -> None:
         assert self._pubsub is not None
-        topics = {channel_name(t).encode(): t for t in (*TOPICS, ACCESS)}
+        topics = {channel_name(t, self.prefix).encode(): t for t in (*TOPICS, ACCESS)}
         gap = False
         while True:
             try:
@@ -285,9 +351,47 @@ class PushHub:
             self._revoke(envelope.get("staff_user_id"))
             return
         key, version = mailbox_key(topic, envelope)
+        direct = []
         for listener in self.routes.matching(topic, envelope):
-            listener.mailbox.put(key, version, envelope)
+            if listener.direct is None:
+                listener.mailbox.put(key, version, envelope)
+            else:
+                direct.append(listener)
             self.delivered += 1
+        if direct:
+            self._fanout.append((key, version, envelope, direct))
+            self._fanout_ready.set()
+
+    async def _deliver_directly(self) -> None:
+        """Events in arrival order; per event, each listener in turn, directly when it is idle."""
+        while True:
+            while not self._fanout:
+                self._fanout_ready.clear()
+                await self._fanout_ready.wait()
+            key, version, envelope, listeners = self._fanout.popleft()
+            for listener in listeners:
+                await self._deliver(listener, key, version, envelope)
+
+    async def _deliver(self, listener: Listener, key: Hashable, version: int, envelope: Envelope) -> None:
+        mailbox, prepare = listener.mailbox, listener.direct
+        busy = listener.in_flight is not None and not listener.in_flight.done()
+        if prepare is None or busy or not mailbox.idle:
+            mailbox.put(key, version, envelope)
+            return
+        try:
+            prepared = eager(prepare(envelope))
+            if isinstance(prepared, asyncio.Future):  # the first of its kind waits for the shared reads
+                prepared = await prepared
+        except Exception:  # the connection went away meanwhile: its subscription is ending
+            log.debug("direct push delivery failed", exc_info=True)
+            return
+        if prepared is False:
+            mailbox.put(key, version, envelope)
+        elif prepared is not True:
+            sending = eager(prepared())
+            if isinstance(sending, asyncio.Future):  # its socket is full: it finishes alone, later events queue
+                listener.in_flight = sending
+                sending.add_done_callback(_observe)
 
     def _revoke(self, staff_user_id: object) -> None:
         for listener in self.routes.all():
@@ -295,6 +399,11 @@ class PushHub:
                 listener.mailbox.revoke()
 
     async def stop(self) -> None:
+        if self._fanout_task is not None:
+            self._fanout_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fanout_task
+            self._fanout_task = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

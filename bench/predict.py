@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
+from sqlmodel import col
 
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.db import migrate_async
@@ -36,7 +38,7 @@ from ml.registry import Artifact, save
 from ml.serving import forecast
 from runtime.process import build_runtime
 from sim.history import simulate_history
-from workers.ml_jobs import Serving, ServingCache, models_dir, predict_next_step, serving_cache
+from workers.ml_jobs import SERVING_TTL_S, Serving, ServingCache, models_dir, predict_next_step, serving_cache
 
 TZ = "Asia/Shanghai"
 START = date(2026, 6, 1)
@@ -105,22 +107,73 @@ async def measure_jobs(admin_url: str, events: list[Event], artifact: Artifact, 
                 await record_run(session, run | {"metrics": {}, "promoted": True, "reason": "bench"})
             model_ctx: dict[str, Any] = {"runtime": runtime}
             await predict_next_step(model_ctx, ids[0], 10**6)  # loads the model and the workload timeline once
-            model_s = await _jobs(model_ctx, ids)
+            model = await _jobs(model_ctx, ids)
+            model_stored = await _stored(runtime, ids, "MODEL")
             state = serving_cache(model_ctx).state
             assert state is not None
             baseline = Serving(None, artifact.baseline, state.timeline, state.loaded)
             base_ctx = {"runtime": runtime, "next_step": ServingCache(baseline)}
-            base_s = await _jobs(base_ctx, ids)
+            base = await _jobs(base_ctx, ids)
+            base_stored = await _stored(runtime, ids, "BASELINE")
+            # The worker's state goes stale every SERVING_TTL_S: the jobs meanwhile, while it reloads.
+            state.loaded -= SERVING_TTL_S
+            reload = await _jobs(model_ctx, ids[: len(ids) // 4])
+            refreshing = serving_cache(model_ctx).refreshing
+            if refreshing is not None:
+                await refreshing
+            reloaded = serving_cache(model_ctx).state
+            assert reloaded is not None and reloaded is not state, "the stale state was not reloaded"
         finally:
             await runtime.close()
-    return {"jobs": len(ids), "model_jobs_per_s": len(ids) / model_s, "baseline_jobs_per_s": len(ids) / base_s}
+    verified = (
+        model.superseded == base.superseded == 0
+        and model_stored == len(ids) - model.none
+        and base_stored == len(ids) - base.none
+    )
+    return {
+        "jobs": len(ids),
+        "model_jobs_per_s": len(ids) / model.seconds,
+        "baseline_jobs_per_s": len(ids) / base.seconds,
+        "model_job_max_ms": model.max_ms,
+        "baseline_job_max_ms": base.max_ms,
+        "model_job_p99_ms": model.p99_ms,
+        "baseline_job_p99_ms": base.p99_ms,
+        "jobs_during_reload": len(ids) // 4,
+        "job_max_ms_during_reload": reload.max_ms,
+        "stored_model": model_stored,
+        "stored_baseline": base_stored,
+        "verified": verified,
+    }
 
 
-async def _jobs(ctx: dict[str, Any], ids: list[int]) -> float:
+@dataclass
+class JobRun:
+    seconds: float
+    max_ms: float
+    p99_ms: float
+    superseded: int
+    none: int
+
+
+async def _jobs(ctx: dict[str, Any], ids: list[int]) -> JobRun:
+    times: list[float] = []
+    outcomes: list[str] = []
     started = time.perf_counter()
     for order_id in ids:
-        await predict_next_step(ctx, order_id, 10**6)
-    return time.perf_counter() - started
+        begun = time.perf_counter()
+        outcomes.append(await predict_next_step(ctx, order_id, 10**6))
+        times.append((time.perf_counter() - begun) * 1000)
+    seconds = time.perf_counter() - started
+    superseded = sum(o.startswith("superseded") for o in outcomes)
+    none = sum(o.startswith("none") for o in outcomes)
+    return JobRun(seconds, max(times), percentile(times, 0.99), superseded, none)
+
+
+async def _stored(runtime: Any, ids: list[int], basis: str) -> int:
+    """Orders whose stored prediction came from `basis`: the jobs' work, counted in the database."""
+    async with runtime.core.sessions() as session:
+        query = select(func.count()).where(col(Order.id).in_(ids), Order.prediction_basis == basis)
+        return int((await session.execute(query)).scalar_one())
 
 
 async def _seed(runtime: Any, cases: dict[str, list[Event]], chosen: list[str], shift: timedelta) -> list[int]:
@@ -199,6 +252,8 @@ async def run(events_wanted: int, admin_url: str) -> dict[str, Any]:
         "latency_p99_ratio": round(latency["model_p99_ms"] / latency["baseline_p99_ms"], 2),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in jobs.items()},
         "job_throughput_ratio": round(jobs["model_jobs_per_s"] / jobs["baseline_jobs_per_s"], 3),
+        "job_ratio": round(jobs["model_jobs_per_s"] / jobs["baseline_jobs_per_s"], 3),
+        "max_job_ms": round(max(jobs["model_job_max_ms"], jobs["job_max_ms_during_reload"]), 1),
     }
     print(f"training: features {features_s:.1f} s, trees {fit_s:.1f} s (median baseline {baseline_s:.2f} s)")
     print(
@@ -207,7 +262,8 @@ async def run(events_wanted: int, admin_url: str) -> dict[str, Any]:
     )
     print(
         f"prediction job: {jobs['model_jobs_per_s']:.0f} orders/s with the model, "
-        f"{jobs['baseline_jobs_per_s']:.0f} with the median ({result['job_throughput_ratio']:.2f}x)"
+        f"{jobs['baseline_jobs_per_s']:.0f} with the median ({result['job_throughput_ratio']:.2f}x); longest job "
+        f"{jobs['model_job_max_ms']:.1f} ms, {jobs['job_max_ms_during_reload']:.1f} ms while the state reloaded"
     )
     return result
 

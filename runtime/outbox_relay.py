@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id, mark_sent
-from domain.settings import get_settings
+from domain.settings import Settings
 from runtime.queues import queue_of
 
 log = logging.getLogger(__name__)
@@ -39,13 +39,18 @@ return enqueued
 """
 
 
-def channel_name(topic: str) -> str:
-    """Deployments sharing one Redis keep apart by ORDERHUB_PUBSUB_PREFIX: every process of one
-    deployment reads the same environment, so publishers and subscribers agree on the name."""
-    return f"{get_settings().pubsub_prefix}:{topic}"
+DEFAULT_PUBSUB_PREFIX: str = Settings.model_fields["pubsub_prefix"].default
 
 
-async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
+def channel_name(topic: str, prefix: str = DEFAULT_PUBSUB_PREFIX) -> str:
+    """Deployments sharing one Redis keep apart by their pub/sub prefix (ORDERHUB_PUBSUB_PREFIX). The
+    relay and the push hub are handed the prefix of the runtime they serve, not the process's global
+    settings: a process may hold runtimes of two deployments (tests, the demo), and each must publish
+    where its own subscribers listen."""
+    return f"{prefix}:{topic}"
+
+
+async def send(redis: ArqRedis, rows: list[OutboxMessage], prefix: str = DEFAULT_PUBSUB_PREFIX) -> None:
     """Publishing is at-least-once; enqueueing is exactly-once per row thanks to the job id.
 
     The whole batch is one round trip: arq's own enqueue_job takes three per job, which made the
@@ -56,7 +61,7 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for row in rows:
             if row.kind == OutboxKind.PUBLISH:
-                pipe.publish(channel_name(row.target), json.dumps(row.payload))
+                pipe.publish(channel_name(row.target, prefix), json.dumps(row.payload))
             elif row.kind == OutboxKind.JOB:
                 key, defer = job_id(row), row.defer_seconds * 1000
                 job = serialize_job(row.target, (), row.payload, None, now, serializer=redis.job_serializer)
@@ -68,7 +73,11 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage]) -> None:
 
 
 async def relay_once(
-    sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, *, older_than: timedelta | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+    *,
+    older_than: timedelta | None = None,
+    prefix: str = DEFAULT_PUBSUB_PREFIX,
 ) -> int:
     """Send one batch; returns how many rows were sent. The rows stay locked during the one round trip
     to Redis, so that the relays of other processes skip them instead of sending them again."""
@@ -76,7 +85,7 @@ async def relay_once(
         rows = list(await claim_unsent(session, limit=BATCH, older_than=older_than))
         if not rows:
             return 0
-        await send(redis, rows)
+        await send(redis, rows, prefix)
         await mark_sent(session, [r.id for r in rows if r.id is not None])
     return len(rows)
 
@@ -87,10 +96,16 @@ class OutboxRelay:
     `drain_seconds`; anything left then is the sweeper's."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], redis: ArqRedis, *, drain_seconds: float = 10.0
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: ArqRedis,
+        *,
+        drain_seconds: float = 10.0,
+        prefix: str = DEFAULT_PUBSUB_PREFIX,
     ) -> None:
         self.sessions = sessions
         self.redis = redis
+        self.prefix = prefix
         self.drain_seconds = drain_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -117,7 +132,7 @@ class OutboxRelay:
             await self._wake.wait()
             self._wake.clear()
             try:  # a short batch was all there was: rows committed since woke the relay again
-                while await relay_once(self.sessions, self.redis) == BATCH:
+                while await relay_once(self.sessions, self.redis, prefix=self.prefix) == BATCH:
                     pass
             except Exception:  # Redis or the database is away: try again, more slowly each time
                 failures += 1

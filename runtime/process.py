@@ -44,7 +44,9 @@ async def build_runtime(settings: Settings, *, migrate: bool = True, relay: bool
     core = await build_core(settings, migrate=migrate)
     url, embedded = resolve_redis(settings)
     redis = ArqRedis.from_url(url)
-    outbox_relay = OutboxRelay(core.sessions, redis, drain_seconds=settings.shutdown_grace_seconds)
+    outbox_relay = OutboxRelay(
+        core.sessions, redis, drain_seconds=settings.shutdown_grace_seconds, prefix=settings.pubsub_prefix
+    )
     if relay:
         outbox_relay.start()
     return Runtime(core, url, redis, outbox_relay, embedded)

@@ -74,7 +74,9 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     sent = 0
     try:
         while time.monotonic() < until and (
-            count := await relay_once(runtime.core.sessions, runtime.redis, older_than=grace)
+            count := await relay_once(
+                runtime.core.sessions, runtime.redis, older_than=grace, prefix=runtime.settings.pubsub_prefix
+            )
         ):
             sent += count
     except TRANSIENT as exc:

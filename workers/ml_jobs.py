@@ -71,6 +71,7 @@ class ServingCache:
     prediction reloaded a week of event log): the worker's ctx holds this one object, and jobs update it."""
 
     state: Serving | None = None
+    refreshing: asyncio.Task[None] | None = None
 
 
 def serving_cache(ctx: dict[str, Any]) -> ServingCache:
@@ -79,9 +80,33 @@ def serving_cache(ctx: dict[str, Any]) -> ServingCache:
 
 
 async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
-    cached = serving_cache(ctx).state
-    if cached is not None and time.monotonic() - cached.loaded < SERVING_TTL_S:
-        return cached
+    """The state jobs predict with. Only a worker's first job waits for it; once it is older than
+    SERVING_TTL_S, jobs keep predicting with it while a background task reads the new one (a week of
+    event log took the job that found it stale past 100 ms)."""
+    cache = serving_cache(ctx)
+    cached = cache.state
+    if cached is None:
+        cache.state = await _load(ctx, now)
+        return cache.state
+    if time.monotonic() - cached.loaded >= SERVING_TTL_S and cache.refreshing is None:
+        cache.refreshing = asyncio.create_task(_refresh(ctx, cache), name="next-step-serving-refresh")
+    return cached
+
+
+async def _refresh(ctx: dict[str, Any], cache: ServingCache) -> None:
+    try:
+        fresh = await _load(ctx)
+        if cache.state is not None:  # training cleared it meanwhile: the next job loads the new model
+            cache.state = fresh
+    except Exception:  # the stale state keeps serving; the next job past the TTL tries again
+        log.exception("reloading the next-step model and workload failed")
+    finally:
+        cache.refreshing = None
+
+
+async def _load(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
+    """The registry's current model and the workload timeline; file reads and the timeline's build run in
+    threads, so the jobs sharing the worker's event loop are not held up by them."""
     runtime: Runtime = ctx["runtime"]
     async with runtime.core.sessions() as session:
         index = await registry_index(session)
@@ -89,22 +114,30 @@ async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
     artifact = await asyncio.to_thread(current, directory, index.current) if index.current else None
     baseline = await asyncio.to_thread(latest_baseline, directory) if artifact is None else artifact.baseline
     recent = await order_event_log(runtime.core.sessions, since=(now or utcnow()) - WORKLOAD_WINDOW)
-    state = Serving(artifact, baseline, Timeline.of(recent, runtime.settings.merchant_timezone), time.monotonic())
-    serving_cache(ctx).state = state
-    return state
+    timeline = await asyncio.to_thread(Timeline.of, recent, runtime.settings.merchant_timezone)
+    return Serving(artifact, baseline, timeline, time.monotonic())
 
 
 async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) -> str:
     """Enqueued after each fulfilment move (`version`: the order's version after it); stores the forecast for
     the order as it is now, unless a later move enqueued its own job. Every odd order has an answer (see
-    ml.serving)."""
+    ml.serving).
+
+    The job is bound by its database round trips, the model by the CPU: the forecast runs in a thread
+    while the check for a later move waits on the database, so the model's millisecond hides behind a
+    round trip instead of adding to it (a superseded job reads the order's steps for nothing)."""
     runtime: Runtime = ctx["runtime"]
-    async with runtime.core.sessions() as session:
-        if await superseded(session, order_id, version):
-            return "superseded by a later move"
-        steps = await order_steps(session, order_id)
     state = await serving(ctx)
-    result = forecast(steps, state.timeline, state.artifact, state.baseline)
+    async with runtime.core.sessions() as session:
+        steps = await order_steps(session, order_id)
+        model = (state.timeline, state.artifact, state.baseline)
+        guess = asyncio.ensure_future(asyncio.to_thread(forecast, steps, *model))
+        try:
+            later = await superseded(session, order_id, version)
+        finally:
+            result = await guess  # never left running unobserved
+    if later:
+        return "superseded by a later move"
     async with unit_of_work(ctx) as session:
         changed = await store_prediction(session, Outbox(), order_id, stored(result))
     outcome = "none" if result is None else f"{result.basis.lower()} {result.at.isoformat()}"

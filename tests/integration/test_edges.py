@@ -6,41 +6,40 @@ import asyncio
 import json
 
 import httpx
-import pytest
 
 from api.app import create_app
 from domain.settings import get_settings
 from runtime.outbox_relay import channel_name
-from runtime.process import Runtime
+from runtime.process import Runtime, build_runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
-async def test_pubsub_channels_carry_the_configured_prefix(
-    api: Api, creds: Credentials, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ORDERHUB_PUBSUB_PREFIX", "shop7")
-    get_settings.cache_clear()
+async def test_pubsub_channels_carry_the_configured_prefix(api: Api, creds: Credentials) -> None:
+    """The relay publishes under the prefix of its runtime's settings, not the process's global ones."""
+    assert channel_name("orders", "shop7") == "shop7:orders"
+    settings = api.runtime.settings.model_copy(update={"pubsub_prefix": "shop7"})
+    shop7 = await build_runtime(settings, migrate=False)
+    pubsub = shop7.redis.pubsub()
     try:
-        assert channel_name("orders") == "shop7:orders"
-        pubsub = api.runtime.redis.pubsub()
         await pubsub.subscribe("shop7:orders")  # pub/sub spans every db of this Redis: match on the buyer too
-        created = await api.gql(SUBMIT_ORDER, {"input": order_input("PREFIXED")}, headers=creds.writer)
+        async with await _client(shop7, graphiql=False) as client:
+            body = {"query": SUBMIT_ORDER, "variables": {"input": order_input("PREFIXED")}}
+            created = (await client.post("/graphql", json=body, headers=creds.writer)).json()
         order = created["data"]["submitOrder"]["order"]
         mine = (int(order["id"].rsplit("/", 1)[1]), order["buyerUid"])
-        await api.runtime.relay.drained()
+        await shop7.relay.drained()
         envelope: dict[str, object] = {}
         async with asyncio.timeout(5):
             while (envelope.get("order_id"), envelope.get("buyer_uid")) != mine:
                 message = await pubsub.get_message(timeout=1)
                 if message and message["type"] == "message":
                     envelope = json.loads(message["data"])
-        await pubsub.aclose()
     finally:
-        monkeypatch.delenv("ORDERHUB_PUBSUB_PREFIX")
-        get_settings.cache_clear()
+        await pubsub.aclose()
+        await shop7.close()
     assert channel_name("orders") == "orderhub:orders"
 
 
