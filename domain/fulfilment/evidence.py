@@ -232,7 +232,7 @@ def validate_warehouse(
 ) -> Evidence | None:
     """A warehouse event is exactly one of a delivery-order confirmation or a floor scan."""
     if (confirmation is None) == (scan is None):
-        problems.add(("confirmation",), "give exactly one of confirmation or scan", "ONE_OF")
+        problems.add(("confirmation",), "give exactly one of confirmation or scan", FulfilmentErrorCode.ONE_OF)
         return None
     if confirmation is not None:
         return validate_confirmation(confirmation, ("confirmation",), problems)

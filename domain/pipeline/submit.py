@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from domain.errors import Problem, Problems, UserError
 from domain.identity.service import BuyerIdentity
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
+from domain.orders.errors import OrderErrorCode
 from domain.orders.models import Order
 from domain.orders.service import OrderService, Provenance
 from domain.outbox.service import Outbox
@@ -58,7 +59,7 @@ class SubmitOrders:
 def validated(submissions: Sequence[OrderSubmission], problems: Problems) -> list[CanonicalOrder | None]:
     """At most MAX_BATCH orders, each valid, none twice in one batch."""
     if len(submissions) > MAX_BATCH:
-        problems.add(("orders",), f"at most {MAX_BATCH} orders per request", "TOO_MANY")
+        problems.add(("orders",), f"at most {MAX_BATCH} orders per request", OrderErrorCode.TOO_MANY)
     canonical = [validate_submission(s, ("orders", i), problems) for i, s in enumerate(submissions[:MAX_BATCH])]
     seen: dict[tuple[str, str], int] = {}
     for index, order in enumerate(canonical):
@@ -67,7 +68,9 @@ def validated(submissions: Sequence[OrderSubmission], problems: Problems) -> lis
         key = (order.channel, order.channel_order_id)
         if key in seen:
             problems.add(
-                ("orders", index, "channelOrderId"), f"same order as orders[{seen[key]}]", "DUPLICATE_IN_BATCH"
+                ("orders", index, "channel_order_id"),
+                f"same order as orders[{seen[key]}]",
+                OrderErrorCode.DUPLICATE_IN_BATCH,
             )
         seen.setdefault(key, index)
     return canonical

@@ -4,16 +4,16 @@ what orderhub did with each."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors as shared_user_errors
 from domain.access.policy import Role
 from domain.errors import Problem
+from domain.fulfilment import errors
 from domain.fulfilment import evidence as ev
 from domain.fulfilment.models import EvidenceOutcome
 from domain.fulfilment.service import Recorded
@@ -34,44 +34,18 @@ EvidenceOutcomeEnum = strawberry.enum(
 )
 
 
-@strawberry.enum(description="Why a fulfilment request was refused.")
-class FulfilmentErrorCode(Enum):
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    INVALID_CHARACTER = "INVALID_CHARACTER"
-    TOO_MANY = "TOO_MANY"
-    INVALID_VALUE = "INVALID_VALUE"
-    INVALID_TIME = "INVALID_TIME"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    ONE_OF = "ONE_OF"
-    NOT_FOUND = "NOT_FOUND"
-    AMBIGUOUS_ORDER = "AMBIGUOUS_ORDER"
-    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-    SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
-    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
-    CLOCK_SKEW = "CLOCK_SKEW"
-    ALREADY_RESOLVED = "ALREADY_RESOLVED"
-    OUT_OF_RANGE = "OUT_OF_RANGE"
-    NOT_ALLOWED = "NOT_ALLOWED"
-    INVALID = "INVALID"
+FulfilmentErrorCode = strawberry.enum(errors.FulfilmentErrorCode, description="Why a fulfilment request was refused.")
 
 
 @strawberry.type
 class FulfilmentUserError:
     field: list[str] | None
     message: str
-    code: FulfilmentErrorCode
+    code: FulfilmentErrorCode  # type: ignore[valid-type]
 
 
 def user_errors(problems: list[Problem]) -> list[FulfilmentUserError]:
-    return [
-        FulfilmentUserError(
-            field=field_path(("input",), p),
-            message=p.message,
-            code=code_of(FulfilmentErrorCode, p.code, FulfilmentErrorCode.INVALID),
-        )
-        for p in problems
-    ]
+    return shared_user_errors(FulfilmentUserError, FulfilmentErrorCode, problems)
 
 
 @strawberry.input

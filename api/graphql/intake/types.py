@@ -4,18 +4,17 @@ messages and their replay."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors as shared_user_errors
 from api.graphql.ids import encode_gid
 from api.graphql.node import Node
 from api.graphql.orders import Order, SalesChannel, load_payload_orders
-from domain.channels import replay
+from domain.channels import errors, replay
 from domain.channels.models import CleaningRuleSet as RuleRow
 from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.models import SchemaBaseline as BaselineRow
@@ -23,44 +22,20 @@ from domain.errors import Problem
 from domain.intake.models import InboundMessage as MessageRow
 from domain.pipeline.channel import Handled
 
-
-@strawberry.enum(description="Why a channel payload or an intake setting was refused.")
-class IntakeErrorCode(Enum):
-    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
-    TOO_LARGE = "TOO_LARGE"
-    NOT_JSON = "NOT_JSON"
-    WRONG_SHAPE = "WRONG_SHAPE"
-    UNKNOWN_STATUS = "UNKNOWN_STATUS"
-    REQUIRED = "REQUIRED"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
-    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
-    INVALID_CURRENCY = "INVALID_CURRENCY"
-    ORDER_LOCKED = "ORDER_LOCKED"
-    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
-    INVALID_RULE = "INVALID_RULE"
-    BREAKS_MAPPING = "BREAKS_MAPPING"
-    NO_BASELINE = "NO_BASELINE"
-    INVALID = "INVALID"
+IntakeErrorCode = strawberry.enum(
+    errors.IntakeErrorCode, description="Why a channel payload or an intake setting was refused."
+)
 
 
 @strawberry.type
 class IntakeUserError:
     field: list[str] | None
     message: str
-    code: IntakeErrorCode
+    code: IntakeErrorCode  # type: ignore[valid-type]
 
 
 def user_errors(problems: list[Problem]) -> list[IntakeUserError]:
-    return [
-        IntakeUserError(
-            field=field_path(("input",), p),
-            message=p.message,
-            code=code_of(IntakeErrorCode, p.code, IntakeErrorCode.INVALID),
-        )
-        for p in problems
-    ]
+    return shared_user_errors(IntakeUserError, IntakeErrorCode, problems)
 
 
 @strawberry.type(description="A difference between a payload and its channel's pinned schema.")

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.errors import code_of, field_path
+from api.graphql.errors import user_errors as shared_user_errors
 from api.graphql.orders.types import (
     OrderErrorCode,
     OrderInput,
@@ -74,14 +74,7 @@ def submission_of(order: OrderInput) -> OrderSubmission:
 
 def user_errors(problems: list[Problem]) -> list[OrderUserError]:
     """The domain's paths start at `orders`; GraphQL's at the mutation's `input` argument."""
-    return [
-        OrderUserError(
-            field=field_path(("input",), p),
-            message=p.message,
-            code=code_of(OrderErrorCode, p.code, OrderErrorCode.INVALID),
-        )
-        for p in problems
-    ]
+    return shared_user_errors(OrderUserError, OrderErrorCode, problems)
 
 
 def single(problems: list[Problem]) -> list[Problem]:

@@ -4,7 +4,6 @@ the payloads the submit mutations answer with."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,7 +18,7 @@ from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from api.graphql.scalars import Decimal, Money
 from domain.identity.models import AliasKind
-from domain.orders import queries
+from domain.orders import errors, queries
 from domain.orders.channels import Channel
 from domain.orders.models import Order as OrderRow
 from domain.orders.models import OrderEvent as EventRow
@@ -33,34 +32,14 @@ EventTypeEnum = strawberry.enum(EventType, name="OrderEventType")
 EventSourceEnum = strawberry.enum(Source, name="EventSource", description="Who caused an event.")
 
 
-@strawberry.enum(description="Why an order submission was refused.")
-class OrderErrorCode(Enum):
-    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    INVALID_CHARACTER = "INVALID_CHARACTER"
-    TOO_MANY = "TOO_MANY"
-    INVALID_STATUS = "INVALID_STATUS"
-    STATUS_NOT_SUBMITTABLE = "STATUS_NOT_SUBMITTABLE"
-    INVALID_CURRENCY = "INVALID_CURRENCY"
-    INVALID_TIME = "INVALID_TIME"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
-    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    DUPLICATE_IN_BATCH = "DUPLICATE_IN_BATCH"
-    ORDER_LOCKED = "ORDER_LOCKED"
-    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-    SOURCE_NOT_ALLOWED = "SOURCE_NOT_ALLOWED"
-    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
-    INVALID = "INVALID"
+OrderErrorCode = strawberry.enum(errors.OrderErrorCode, description="Why an order submission was refused.")
 
 
 @strawberry.type
 class OrderUserError:
     field: list[str] | None
     message: str
-    code: OrderErrorCode
+    code: OrderErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type
