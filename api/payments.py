@@ -15,6 +15,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api.graphql.errors import summary
 from api.inbound import Body, read_body
 from domain.clock import utcnow
 from domain.identity.masking import mask_phones
@@ -41,7 +42,7 @@ async def _ingest(
     runtime: Runtime = request.app.state.runtime
     arrival = Arrival(source, KIND, body.head, body.size, request.headers, SignatureVerdict.NOT_APPLICABLE,
                       received_at=utcnow())  # fmt: skip
-    message = runtime.core.message(after_commit=runtime.relay.notify)
+    message = runtime.core.message(after_commit=runtime.relay.notify, describe=summary)
     return await runtime.core.payment_notifications(message, Notification(arrival, body.complete, check, parse))
 
 

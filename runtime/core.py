@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.datadir import private_dir
 from domain.db import make_engine, make_session_factory, migrate_async
+from domain.errors import Problem
 from domain.identity.masking import install_log_masking
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey
@@ -17,7 +18,7 @@ from domain.intake.vault import Vault
 from domain.orders.service import OrderService
 from domain.outbox.service import Outbox
 from domain.pipeline.channel import ChannelPayloads
-from domain.pipeline.message import Message
+from domain.pipeline.message import Message, in_domain_terms
 from domain.pipeline.payment import PaymentNotifications
 from domain.pipeline.submit import SubmitOrders
 from domain.settings import Settings
@@ -39,9 +40,13 @@ class Core:
     def order_service(self, session: AsyncSession, outbox: Outbox) -> OrderService:
         return OrderService(session, self.identity, outbox, self.settings.payment_deadline_minutes * 60)
 
-    def message(self, after_commit: Callable[[], None] = lambda: None) -> Message:
+    def message(
+        self,
+        after_commit: Callable[[], None] = lambda: None,
+        describe: Callable[[Sequence[Problem]], str] = in_domain_terms,
+    ) -> Message:
         """A message about to be recorded; `after_commit` runs after each of its units of work commits."""
-        return Message(self.sessions, self.vault, self.settings.max_body_bytes, after_commit)
+        return Message(self.sessions, self.vault, self.settings.max_body_bytes, after_commit, describe)
 
     @property
     def record_joins_work(self) -> bool:

@@ -53,14 +53,6 @@ def area_code(codes: type[E], code: str) -> E:
         return codes["INVALID"]
 
 
-def code_of(enum: type[E], code: str, fallback: E) -> E:
-    """Kept for modules not yet on `user_errors`: the same lookup as `area_code` with the fallback spelled out."""
-    try:
-        return enum[str(code)]
-    except KeyError:
-        return fallback
-
-
 def user_errors(
     entry: Callable[..., U], codes: type[E], problems: Iterable[Problem], prefix: tuple[str, ...] = ("input",)
 ) -> list[U]:

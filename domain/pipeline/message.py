@@ -19,20 +19,26 @@ every part, not only of the last one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.errors import Problem, UserError
 from domain.intake.models import Outcome
 from domain.intake.vault import Vault
 from domain.pipeline.record import Arrival, Recorded, close, mark_outcome, record, store
 
 
+def in_domain_terms(problems: Sequence[Problem]) -> str:
+    return str(UserError(list(problems)))
+
+
 class Message:
     """Per message, not shared between tasks. `after_commit` runs after every commit that may have
-    written outbox rows (the runtime wakes its relay there)."""
+    written outbox rows (the runtime wakes its relay there). `describe` words a refusal as the sender
+    reads it (the API spells field names the GraphQL way), for the stored outcome."""
 
     def __init__(
         self,
@@ -40,8 +46,10 @@ class Message:
         vault: Vault,
         max_body_bytes: int,
         after_commit: Callable[[], None] = lambda: None,
+        describe: Callable[[Sequence[Problem]], str] = in_domain_terms,
     ) -> None:
         self._sessions = sessions
+        self.describe = describe
         self._vault = vault
         self._max_body_bytes = max_body_bytes
         self._after_commit = after_commit

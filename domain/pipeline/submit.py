@@ -51,7 +51,7 @@ class SubmitOrders:
                 Problem(("orders", *p.field) if isinstance(p.field[0], int) else p.field, p.message, p.code)
                 for p in error.problems
             ]
-            await message.refuse(str(UserError(relocated)))
+            await message.refuse(message.describe(relocated))
             return Submitted([], relocated)
         return Submitted([a.row for a in applied], [])
 

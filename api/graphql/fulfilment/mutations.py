@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
+from api.graphql.errors import summary
 from api.graphql.fulfilment.types import (
     OPS,
     CarrierEventInput,
@@ -44,7 +45,7 @@ async def _evidence(info: Info[Context, None], evidence: ev.Evidence | None, pro
         async with ctx.unit_of_work() as session:
             recorded = await process_evidence(session, evidence, problems, sender, ctx.mark_applied)
     except UserError as error:
-        await ctx.record_outcome(Outcome.REJECTED, str(error))
+        await ctx.record_outcome(Outcome.REJECTED, summary(error.problems))
         return EvidencePayload.refused(error.problems)
     return EvidencePayload.of(recorded)
 
