@@ -306,6 +306,9 @@ _EXPORTED_TYPES = (
     ("cancelled_first", "BOOLEAN"), ("reconciled", "BOOLEAN"),
 )  # fmt: skip
 
+_DUCKDB_MEMORY = "1GB"
+"""About three times what a million-line statement and its vouchers take."""
+
 _LINES_A_COPY = 125_000
 """Lines per COPY: DuckDB writes the next part while PostgreSQL stores this one."""
 
@@ -319,14 +322,15 @@ class _Lake:
     (exported with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as CSV
     that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile, with the
     same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the statement,
-    its lines, the run and its items, in the caller's one transaction. The methods that are not coroutines block:
-    call them in a thread."""
+    its lines, the run and its items, in the caller's one transaction. The files go through a temporary folder
+    (about four times the statement's size). The methods that are not coroutines block: call them in a thread."""
 
     def __init__(self, folder: Path, layout: _Layout) -> None:
         self.layout = layout
         self.folder = folder
         self.exports: list[Path] = []
-        self.db = duckdb.connect(":memory:")
+        # Bounded, so that a big statement spills to the temporary folder rather than swell the API process.
+        self.db = duckdb.connect(":memory:", config={"memory_limit": _DUCKDB_MEMORY, "temp_directory": str(folder)})
 
     def close(self) -> None:
         self.db.close()
