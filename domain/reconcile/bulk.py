@@ -348,6 +348,8 @@ class _Lake:
             )
         except duckdb.Error as exc:
             raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+        # Row ids now number the lines in file order; nothing after this depends on the order rows come out in.
+        self.db.execute("SET preserve_insertion_order = false")
         fixed = layout.columns.fixed_currency
         currency = layout.currency_sql(_quote(fixed) if fixed else "NULL::VARCHAR")
         txn, amount, when = layout.txn, layout.amount, layout.when
