@@ -242,19 +242,7 @@ async def _import_and_reconcile(
         for since, until in ((start, guess[0]), (guess[1], end)):
             if since < until:
                 await lake.export(driver, provider, since, until)
-    # A voucher notified outside the period takes part if the statement has its transaction id (the stored path's
-    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up by the key's index for the lines that found no
-    # voucher of their id and kind in the period.
-    unmatched = await asyncio.to_thread(lake.take_vouchers, end)
-    if unmatched:
-        stray = await driver.fetch(
-            f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
-                WHERE f.provider = $1 AND f.provider_txn_id = ANY($4::text[])
-                  AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)""",
-            provider, start, end, unmatched,
-        )  # fmt: skip
-        if stray:
-            await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
+    await asyncio.to_thread(lake.take_vouchers, end)
     values: dict[str, Any] = {
         "provider": provider, "format": "bank-csv", "filename": layout.filename[:300],
         "content_hash": layout.content_hash, "period_start": start, "period_end": end, "line_count": count,
@@ -263,15 +251,35 @@ async def _import_and_reconcile(
     statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
     if statement_id is None:
         raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
-    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards.
+    # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards. DuckDB
+    # classifies meanwhile: neither needs the other's answer.
     zone = await driver.fetchval("SELECT current_setting('TimeZone')")
     await driver.execute("SELECT set_config('TimeZone', $1, true)", tz)
     classifying = asyncio.create_task(asyncio.to_thread(lake.classify))
     try:
         await lake.store_lines(driver, statement_id, count)
     finally:
-        items = await classifying
+        unmatched, items = await classifying
     await driver.execute("SELECT set_config('TimeZone', $1, true)", zone)
+    # A voucher notified outside the period takes part if the statement has its transaction id (the stored path's
+    # `OR f.provider_txn_id IN (SELECT txn FROM s)`); looked up by the key's index for the lines that found no
+    # voucher of their id and kind in the period. Rare: then the classification is done again and those lines
+    # get their order.
+    stray = await driver.fetch(
+        f"""SELECT {_EXPORTED} FROM fund_voucher f LEFT JOIN orders o ON o.id = f.order_id
+            WHERE f.provider = $1 AND f.provider_txn_id = ANY($4::text[])
+              AND NOT COALESCE(f.provider_time >= $2 AND f.provider_time < $3, false)""",
+        provider, start, end, unmatched,
+    ) if unmatched else []  # fmt: skip
+    if stray:
+        await asyncio.to_thread(lake.add_vouchers, [tuple(row) for row in stray])
+        _, items = await asyncio.to_thread(lake.classify)
+        await driver.execute(
+            """UPDATE statement_line l SET order_id = f.order_id FROM fund_voucher f
+               WHERE l.statement_id = $1 AND l.order_id IS NULL AND f.id = ANY($2::bigint[])
+                 AND f.provider_txn_id = l.provider_txn_id AND f.kind = l.kind AND f.order_id IS NOT NULL""",
+            statement_id, [row[0] for row in stray],
+        )  # fmt: skip
     statement = await session.get(Statement, statement_id)
     assert statement is not None
     run = await open_run(session, provider, [statement], trigger)
@@ -306,6 +314,9 @@ _EXPORTED_TYPES = (
     ("cancelled_first", "BOOLEAN"), ("reconciled", "BOOLEAN"),
 )  # fmt: skip
 
+_DUCKDB_MEMORY = "1GB"
+"""About three times what a million-line statement and its vouchers take."""
+
 _LINES_A_COPY = 125_000
 """Lines per COPY: DuckDB writes the next part while PostgreSQL stores this one."""
 
@@ -319,14 +330,15 @@ class _Lake:
     (exported with `COPY ... TO STDOUT`) and writes the normalized lines, each with its voucher's order, as CSV
     that PostgreSQL COPYs straight into `statement_line`; the classification runs in DuckDB meanwhile, with the
     same SQL as a stored run (`domain.reconcile.matching`). PostgreSQL keeps everything stored: the statement,
-    its lines, the run and its items, in the caller's one transaction. The methods that are not coroutines block:
-    call them in a thread."""
+    its lines, the run and its items, in the caller's one transaction. The files go through a temporary folder
+    (about four times the statement's size). The methods that are not coroutines block: call them in a thread."""
 
     def __init__(self, folder: Path, layout: _Layout) -> None:
         self.layout = layout
         self.folder = folder
         self.exports: list[Path] = []
-        self.db = duckdb.connect(":memory:")
+        # Bounded, so that a big statement spills to the temporary folder rather than swell the API process.
+        self.db = duckdb.connect(":memory:", config={"memory_limit": _DUCKDB_MEMORY, "temp_directory": str(folder)})
 
     def close(self) -> None:
         self.db.close()
@@ -344,6 +356,8 @@ class _Lake:
             )
         except duckdb.Error as exc:
             raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+        # Row ids now number the lines in file order; nothing after this depends on the order rows come out in.
+        self.db.execute("SET preserve_insertion_order = false")
         fixed = layout.columns.fixed_currency
         currency = layout.currency_sql(_quote(fixed) if fixed else "NULL::VARCHAR")
         txn, amount, when = layout.txn, layout.amount, layout.when
@@ -383,9 +397,9 @@ class _Lake:
     def forget_exports(self) -> None:
         self.exports = []
 
-    def take_vouchers(self, end: datetime) -> list[str]:
+    def take_vouchers(self, end: datetime) -> None:
         """The exported vouchers read in, late ones (received after `end` or after their order's cancellation)
-        marked; the transaction ids of lines that found none of their id and kind among them."""
+        marked."""
         files = "[" + ", ".join(_literal(p) for p in self.exports) + "]"
         columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _EXPORTED_TYPES)
         self.db.execute(f"CREATE TABLE exported AS SELECT * FROM read_csv({files}, {_CSV}, columns = {{{columns}}})")
@@ -395,22 +409,9 @@ class _Lake:
                   (received_us >= {end_us} OR cancelled_first) AS late, reconciled
                 FROM exported"""
         )  # fmt: skip
-        # Each line with the voucher of its transaction id and kind, if the period has one: its order is stored
-        # with the line.
-        self.db.execute(
-            """CREATE TABLE joined AS SELECT l.*, v.voucher_id, v.order_id
-               FROM lines l LEFT JOIN exported v ON v.txn = l.txn AND v.kind = l.kind"""
-        )
-        self.db.execute("DROP TABLE lines")
-        found = self.db.execute("SELECT DISTINCT txn FROM joined WHERE voucher_id IS NULL").fetchall()
-        return [str(row[0]) for row in found]
 
     def add_vouchers(self, rows: list[tuple[Any, ...]]) -> None:
         self.db.executemany(f"INSERT INTO exported VALUES ({', '.join('?' for _ in _EXPORTED_TYPES)})", rows)
-        self.db.execute(
-            """UPDATE joined SET voucher_id = v.voucher_id, order_id = v.order_id FROM exported v
-               WHERE joined.voucher_id IS NULL AND v.txn = joined.txn AND v.kind = joined.kind"""
-        )
 
     async def store_lines(self, driver: Any, statement_id: int, count: int) -> None:
         """The lines COPYed into `statement_line`, each with the order of the voucher of its transaction id and
@@ -439,23 +440,29 @@ class _Lake:
         path = self.folder / f"lines-{since}.csv"
         cursor.execute(
             f"""COPY (SELECT {int(statement_id)}, l.line_no, l.txn, l.kind, l.order_ref, l.amount, l.currency,
-                             l.occurred_at, l.order_id
-                      FROM joined l WHERE l.line_no >= {since + 2} AND l.line_no < {until + 2})
+                             l.occurred_at, v.order_id
+                      FROM lines l LEFT JOIN exported v ON v.txn = l.txn AND v.kind = l.kind
+                      WHERE l.line_no >= {since + 2} AND l.line_no < {until + 2})
                 TO {_literal(path)} (FORMAT csv, HEADER false)"""
         )  # fmt: skip
         return path
 
-    def classify(self) -> list[tuple[Any, ...]]:
-        """The to-check items, line numbers standing for line ids."""
+    def classify(self) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The transaction ids of lines that found no voucher of their id and kind, and the to-check items, line
+        numbers standing for line ids."""
         query = classified_items(
-            "SELECT line_no AS line_id, txn, kind, amount, currency FROM joined",
+            "SELECT line_no AS line_id, txn, kind, amount, currency FROM lines",
             "SELECT * FROM vouchers WHERE reconciled",
         )
         cursor = self.db.cursor()
         try:
-            return [tuple(row) for row in cursor.execute(query).fetchall()]
+            unmatched = cursor.execute(
+                "SELECT DISTINCT l.txn FROM lines l ANTI JOIN exported v ON v.txn = l.txn AND v.kind = l.kind"
+            ).fetchall()
+            items = [tuple(row) for row in cursor.execute(query).fetchall()]
         finally:
             cursor.close()
+        return [str(row[0]) for row in unmatched], items
 
 
 _CSV = "header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false"

@@ -8,8 +8,9 @@ and keeps all but the first. `doubled` finds, among the few vouchers left withou
 already has a matched voucher of the same amount (the provider notified one payment twice under two ids).
 The CASE is the whole classification, in the order a person would ask the questions.
 
-The lines come from `STORED_LINES` (a run's statements) or from a statement still being loaded (see
-`domain.reconcile.bulk`): anything yielding line_id, txn, kind, amount and currency.
+The lines come from `STORED_LINES` (a run's statements) or from a statement file being imported, in DuckDB (see
+`domain.reconcile.bulk`): anything yielding line_id, txn, kind, amount and currency; the vouchers from the period's
+in PostgreSQL or from their export, with the names `voucher_columns` gives.
 """
 
 from __future__ import annotations
