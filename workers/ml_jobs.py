@@ -14,6 +14,7 @@ from domain.clock import utcnow
 from domain.outbox.service import Outbox
 from domain.prediction.service import (
     NO_PREDICTION,
+    RegistryIndex,
     StoredPrediction,
     record_run,
     registry_index,
@@ -63,6 +64,7 @@ class Serving:
     baseline: Baseline | None
     timeline: Timeline
     loaded: float
+    index: RegistryIndex | None = None  # what the registry said when loaded
 
 
 @dataclass
@@ -95,7 +97,7 @@ async def serving(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
 
 async def _refresh(ctx: dict[str, Any], cache: ServingCache) -> None:
     try:
-        fresh = await _load(ctx)
+        fresh = await _load(ctx, previous=cache.state)
         if cache.state is not None:  # training cleared it meanwhile: the next job loads the new model
             cache.state = fresh
     except Exception:  # the stale state keeps serving; the next job past the TTL tries again
@@ -104,18 +106,22 @@ async def _refresh(ctx: dict[str, Any], cache: ServingCache) -> None:
         cache.refreshing = None
 
 
-async def _load(ctx: dict[str, Any], now: datetime | None = None) -> Serving:
-    """The registry's current model and the workload timeline; file reads and the timeline's build run in
-    threads, so the jobs sharing the worker's event loop are not held up by them."""
+async def _load(ctx: dict[str, Any], now: datetime | None = None, previous: Serving | None = None) -> Serving:
+    """The registry's current model and the workload timeline. The model files are read again only when
+    training changed what the registry points at: unpickling 600 trees holds the interpreter for a few
+    hundred milliseconds, thread or not. The timeline is built in a thread."""
     runtime: Runtime = ctx["runtime"]
     async with runtime.core.sessions() as session:
         index = await registry_index(session)
     directory = models_dir(runtime)
-    artifact = await asyncio.to_thread(current, directory, index.current) if index.current else None
-    baseline = await asyncio.to_thread(latest_baseline, directory) if artifact is None else artifact.baseline
+    if previous is not None and previous.index == index:
+        artifact, baseline = previous.artifact, previous.baseline
+    else:
+        artifact = await asyncio.to_thread(current, directory, index.current) if index.current else None
+        baseline = await asyncio.to_thread(latest_baseline, directory) if artifact is None else artifact.baseline
     recent = await order_event_log(runtime.core.sessions, since=(now or utcnow()) - WORKLOAD_WINDOW)
     timeline = await asyncio.to_thread(Timeline.of, recent, runtime.settings.merchant_timezone)
-    return Serving(artifact, baseline, timeline, time.monotonic())
+    return Serving(artifact, baseline, timeline, time.monotonic(), index)
 
 
 async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) -> str:
