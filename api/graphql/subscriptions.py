@@ -385,7 +385,7 @@ class Subscription:
             if pushed is None:
                 return None
             update, event_key = pushed
-            return update, await fanout.text(hub, event_key, update)
+            return update, await fanout.text(hub, event_key, update) if fanout.shares else None
 
         async def prepare(envelope: Envelope) -> Direct:
             """Per subscriber only the checks that differ between subscribers of one key: its token's
