@@ -8,12 +8,13 @@ import json
 from sqlalchemy import select
 
 from domain.channels.models import ChannelIntake
-from domain.channels.service import record_payloads
+from domain.channels.service import MAX_PAYLOAD_BYTES, record_payloads
 from domain.intake.models import InboundMessage, Outcome
 from domain.orders.models import Order, OrderEvent
 from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage
+from domain.pipeline.record import Refusal
 from runtime.process import Runtime
 from tests.fixtures.channels import order_object, payload
 
@@ -77,3 +78,22 @@ async def test_two_snapshots_of_one_order_in_a_batch_apply_in_arrival_order(rt: 
     assert order.status == "PAID"  # created pending by the first snapshot, then paid by the second
     assert [tuple(e) for e in events] == [("ORDER_PLACED", messages[0].message_id),
                                           ("ORDER_PAID", messages[1].message_id)]  # fmt: skip
+
+
+async def test_recording_a_batch_counts_repeats_and_refuses_a_body_too_large(rt: Runtime) -> None:
+    core = rt.core
+    [first] = await record_payloads(core.sessions, core.vault, "AMAZON", [amazon("111-0000001-0000001")])
+    too_large = b"x" * (MAX_PAYLOAD_BYTES + 1)
+    again, new, repeat, refused = await record_payloads(
+        core.sessions,
+        core.vault,
+        "AMAZON",
+        [amazon("111-0000001-0000001"), amazon("111-0000002-0000002"), amazon("111-0000002-0000002"), too_large],
+    )
+    assert (again.message_id, again.is_new) == (first.message_id, False)
+    assert new.is_new and (repeat.message_id, repeat.is_new) == (new.message_id, False)
+    assert refused.is_new and refused.refusal is Refusal.TOO_LARGE
+    async with core.sessions() as session:
+        rows = {r.id: r for r in (await session.execute(select(InboundMessage))).scalars()}
+    assert (rows[first.message_id].repeats, rows[new.message_id].repeats) == (1, 1)
+    assert rows[refused.message_id].outcome == Outcome.REJECTED and len(rows) == 3
