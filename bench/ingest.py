@@ -194,6 +194,10 @@ class Phase:
     concurrency: int
     timing: Timing
 
+    def cpu_ms_per_order(self) -> float | None:
+        cpu_s = self.timing.server_cpu_s
+        return None if cpu_s is None else round(1000 * cpu_s / self.orders, 2)
+
     @property
     def rate(self) -> float:
         return self.orders / self.timing.seconds
@@ -568,6 +572,9 @@ class Report:
             "batch_orders_per_s": round(self.batch.rate, 1),
             "single_ratio": round(self.ratio(self.single), 3),
             "batch_ratio": round(self.ratio(self.batch), 3),
+            # CPU of the API process per order: steadier than the ratios on a machine shared with other work
+            "single_api_cpu_ms_per_order": self.single.cpu_ms_per_order(),
+            "batch_api_cpu_ms_per_order": self.batch.cpu_ms_per_order(),
             "target_single_ratio": TARGET_SINGLE_RATIO,
             "target_batch_ratio": TARGET_BATCH_RATIO,
             "verified": not self.verification.problems,

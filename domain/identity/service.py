@@ -356,6 +356,7 @@ async def _insert(session: AsyncSession, model: type, rows: Sequence[dict[str, o
     table = model.__table__  # type: ignore[attr-defined]
     insert_fn = pg_insert if dialect(session) == "postgresql" else sqlite_insert
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    # the rows as executemany parameters, not `.values(rows)`: a multi-row VALUES is compiled anew on every call
     await session.execute(insert_fn(table).on_conflict_do_nothing(index_elements=keys), unique)
 
 

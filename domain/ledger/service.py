@@ -27,7 +27,7 @@ from domain.ledger.checks import PostedPayment, check_payment, unmatched_key
 from domain.ledger.errors import MoneyErrorCode
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, VoucherKind, VoucherStatus
 from domain.money import Money
-from domain.orders.models import Order
+from domain.orders.models import Order, OrderSupersession
 from domain.outbox.service import Outbox
 from domain.sql import dialect, insert_ignore, insert_or_count_repeat
 
@@ -83,10 +83,20 @@ async def resolve_order(session: AsyncSession, order_ref: str | None) -> int | N
     A payment for a grouped duplicate belongs to the group's parent order."""
     if not order_ref:
         return None
-    ids = (await session.exec(select(Order.id).where(Order.channel_order_id == order_ref).limit(2))).all()
-    if len(ids) != 1 or ids[0] is None:
+    # one read for the common case: the order, its parent and its successor (a supersession is keyed by the old order)
+    query = (
+        select(Order.id, Order.parent_order_id, OrderSupersession.new_order_id)
+        .outerjoin(OrderSupersession, col(OrderSupersession.old_order_id) == Order.id)
+        .where(Order.channel_order_id == order_ref)
+        .limit(2)
+    )
+    found = (await session.exec(query)).all()
+    if len(found) != 1 or found[0][0] is None:
         return None
-    return await payment_target(session, int(ids[0]))
+    order_id, parent_id, successor_id = found[0]
+    if successor_id is not None:
+        return await payment_target(session, successor_id)
+    return parent_id if parent_id is not None else int(order_id)
 
 
 async def post_notice(
