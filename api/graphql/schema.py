@@ -25,8 +25,8 @@ from strawberry.types import ExecutionContext, Info
 from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost
-from api.graphql.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
+from api.graphql.fulfilment.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.health.mutations import HealthMutations
 from api.graphql.health.queries import HealthQueries, SelfCheckQueries
 from api.graphql.identity.mutations import IdentityMutations

@@ -20,11 +20,11 @@ from domain.fulfilment.service import Recorded
 from domain.orders import queries
 
 if TYPE_CHECKING:
-    from api.graphql.exceptions import OrderException
+    from api.graphql.fulfilment.exceptions import OrderException
     from api.graphql.orders import Order
 
 OrderRef = Annotated["Order", strawberry.lazy("api.graphql.orders")]
-ExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.exceptions")]
+ExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.fulfilment.exceptions")]
 OPS = frozenset({Role.OPS, Role.ADMIN})
 
 EvidenceOutcomeEnum = strawberry.enum(
@@ -178,7 +178,7 @@ class EvidencePayload:
 
     @strawberry.field(description="Exceptions this event opened.")
     async def exceptions(self, info: Info[Context, None]) -> list[ExceptionRef]:
-        from api.graphql.exceptions import load_exceptions
+        from api.graphql.fulfilment.exceptions import load_exceptions
 
         return await load_exceptions(info, self.exception_ids)
 

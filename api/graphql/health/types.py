@@ -33,13 +33,13 @@ from domain.health.windows import Dimension, Period
 from domain.reconcile.models import ReconItem as ReconItemRow
 
 if TYPE_CHECKING:
-    from api.graphql.exceptions import OrderException
+    from api.graphql.fulfilment.exceptions import OrderException
     from api.graphql.money.types import ReconItem
     from api.graphql.orders import Order
 
 
 OrderRef = Annotated["Order", strawberry.lazy("api.graphql.orders")]
-ExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.exceptions")]
+ExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.fulfilment.exceptions")]
 ReconItemRef = Annotated["ReconItem", strawberry.lazy("api.graphql.money.types")]
 HealthMetric = strawberry.enum(Metric, name="HealthMetric", description="The five order-health metrics.")
 HealthPeriod = strawberry.enum(Period, name="HealthPeriod")
@@ -246,7 +246,7 @@ class LateException:
 
     @strawberry.field
     def exception(self) -> ExceptionRef:
-        from api.graphql.exceptions import OrderException
+        from api.graphql.fulfilment.exceptions import OrderException
 
         return OrderException.of(self.row)
 
