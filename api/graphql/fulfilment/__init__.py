@@ -1,5 +1,5 @@
 """Fulfilment over GraphQL: types, queries, mutations. The order's timelines and backtrack live in
-`api/graphql/journey.py`."""
+`api/graphql/journey/`."""
 
 from api.graphql.fulfilment.mutations import FulfilmentMutations
 from api.graphql.fulfilment.queries import FulfilmentQueries
