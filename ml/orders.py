@@ -3,6 +3,7 @@ append-only order event log, so the same features and evaluation run on this mer
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,11 @@ async def order_event_log(sessions: async_sessionmaker[AsyncSession], since: dat
     async with sessions() as session:
         rows = (await session.execute(query)).all()
         known = {int(r[0]): _basket(r[1:]) for r in (await session.execute(baskets)).all()}
+    # a week of rows becomes steps off the event loop: a worker's jobs keep running while it reloads
+    return await asyncio.to_thread(_event_log, rows, known, since)
+
+
+def _event_log(rows: Sequence[Any], known: dict[int, Any], since: datetime | None) -> list[Event]:
     events: list[Event] = []
     by_order: dict[int, list[Any]] = {}
     for row in rows:
