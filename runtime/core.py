@@ -65,9 +65,9 @@ class Core:
     def payment_notifications(self) -> PaymentNotifications:
         return PaymentNotifications(self.settings)
 
-    def channel_payloads(self) -> ChannelPayloads:
+    def channel_payloads(self, describe: Callable[[Sequence[Problem]], str] = in_domain_terms) -> ChannelPayloads:
         """The channel payload handler, for the API, replay and bulk intake alike."""
-        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60)
+        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60, describe)
 
 
 def identity_keys(settings: Settings) -> list[IdentityKey]:

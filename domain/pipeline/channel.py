@@ -41,6 +41,7 @@ from domain.intake.models import InboundMessage, Outcome
 from domain.orders.commands import CanonicalOrder
 from domain.orders.service import OrderService, Provenance
 from domain.outbox.service import Outbox
+from domain.pipeline.message import in_domain_terms
 from domain.pipeline.record import error_text, mark_outcome
 
 
@@ -173,9 +174,15 @@ async def apply(session: AsyncSession, orders: OrderService, prepared: Sequence[
 class ChannelPayloads:
     """The handler; the caller owns the unit of work (the API's request, a bulk run's batch)."""
 
-    def __init__(self, identity: BuyerIdentity, payment_deadline_s: int) -> None:
+    def __init__(
+        self,
+        identity: BuyerIdentity,
+        payment_deadline_s: int,
+        describe: Callable[[Sequence[Problem]], str] = in_domain_terms,
+    ) -> None:
         self.identity = identity
         self.payment_deadline_s = payment_deadline_s
+        self.describe = describe  # a refusal's stored reason, worded as the sender reads it
 
     def orders(self, session: AsyncSession) -> OrderService:
         return OrderService(session, self.identity, Outbox(), self.payment_deadline_s)
@@ -199,6 +206,8 @@ class ChannelPayloads:
         for run in _distinct_runs([p for p in prepared if p.refusal is None]):
             await _apply_run(session, lambda: self.orders(session), run, handled, isolate_failures)
         for item in handled.values():
+            if item.outcome is Outcome.REJECTED and item.problems:
+                item.error = self.describe(item.problems)
             if item.outcome is not Outcome.APPLIED:
                 await mark_outcome(session, item.message_id, item.outcome, item.error)
         return [handled[m.message_id] for m in messages]

@@ -7,6 +7,7 @@ import json
 
 from sqlalchemy import select
 
+from api.graphql.errors import summary
 from domain.channels.models import ChannelIntake
 from domain.channels.service import MAX_PAYLOAD_BYTES, record_payloads
 from domain.intake.models import InboundMessage, Outcome
@@ -43,7 +44,9 @@ async def test_a_batch_gives_each_payload_its_own_outcome(rt: Runtime) -> None:
         third.message_id, "AMAZON", third.body, Provenance(Source.CHANNEL, "partner:x", third.message_id, frozenset())
     )
     async with core.sessions() as session, session.begin():
-        handled = await core.channel_payloads().process_batch(session, messages)
+        handled = await core.channel_payloads(describe=lambda ps: f"worded: {summary(ps)}").process_batch(
+            session, messages
+        )
 
     assert [h.outcome for h in handled] == [Outcome.APPLIED, Outcome.REJECTED, Outcome.REJECTED, Outcome.APPLIED]
     assert handled[1].problems[0].code == "NOT_JSON"
@@ -51,10 +54,12 @@ async def test_a_batch_gives_each_payload_its_own_outcome(rt: Runtime) -> None:
                                                                           "CHANNEL_NOT_ALLOWED")  # fmt: skip
     async with core.sessions() as session:
         stored = dict((await session.execute(select(InboundMessage.id, InboundMessage.outcome))).all())
+        reason = await session.execute(select(InboundMessage.error).where(InboundMessage.id == third.message_id))
         orders = sorted((await session.execute(select(Order.channel_order_id))).scalars())
         intake = (await session.execute(select(ChannelIntake.inbound_message_id))).scalars().all()
         events = (await session.execute(select(OrderEvent.inbound_message_id))).scalars().all()
     assert [stored[m.message_id] for m in messages] == [h.outcome for h in handled]
+    assert reason.scalar_one().startswith("worded: canonical.channel: this API key serves no channel")
     assert orders == ["111-0000001-0000001", "111-0000003-0000003"]
     assert sorted(intake) == sorted([messages[0].message_id, messages[3].message_id])
     assert set(events) == {messages[0].message_id, messages[3].message_id}  # each order names its own message

@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
+from api.graphql.errors import summary
 from api.graphql.intake.types import (
     CleaningRuleSet,
     PinSchemaBaselineInput,
@@ -55,7 +56,7 @@ class IntakeMutations:
         by = Provenance(Source.CHANNEL, f"partner:{ctx.principal.name}", recorded.message_id, ctx.principal.channels)
         try:
             async with ctx.unit_of_work() as session:
-                handled = await core.channel_payloads().process(
+                handled = await core.channel_payloads(describe=summary).process(
                     session, ChannelMessage(recorded.message_id, input.channel.value, body, by)
                 )
                 if handled.outcome is Outcome.APPLIED:  # the request's own record closes with the payload's
