@@ -40,7 +40,8 @@ class Outbox:
     async def flush(self, session: AsyncSession) -> int:
         count = len(self.rows)
         if self.rows:
-            await session.execute(insert(OutboxMessage), self.rows)
+            # on the table: a plain executemany, without the ORM's bulk path (once per unit of work)
+            await session.execute(insert(OutboxMessage.__table__), self.rows)  # type: ignore[attr-defined]
             self.rows = []
         return count
 
