@@ -7,7 +7,6 @@ row sent twice enqueues once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
