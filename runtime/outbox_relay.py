@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.outbox.models import OutboxKind, OutboxMessage
-from domain.outbox.service import claim_unsent, job_id, mark_sent
+from domain.outbox.service import claim_unsent, job_id
 from domain.settings import Settings
 from runtime.queues import queue_of
 
@@ -79,14 +79,14 @@ async def relay_once(
     older_than: timedelta | None = None,
     prefix: str = DEFAULT_PUBSUB_PREFIX,
 ) -> int:
-    """Send one batch; returns how many rows were sent. The rows stay locked during the one round trip
-    to Redis, so that the relays of other processes skip them instead of sending them again."""
+    """Send one batch; returns how many rows were sent. The rows are claimed and marked sent in one
+    statement and stay locked during the one round trip to Redis, so that the relays of other processes
+    skip them instead of sending them again; if the send fails, the transaction rolls the mark back."""
     async with sessions() as session, session.begin():
-        rows = list(await claim_unsent(session, limit=BATCH, older_than=older_than))
+        rows = await claim_unsent(session, limit=BATCH, older_than=older_than)
         if not rows:
             return 0
         await send(redis, rows, prefix)
-        await mark_sent(session, [r.id for r in rows if r.id is not None])
     return len(rows)
 
 

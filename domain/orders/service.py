@@ -193,10 +193,11 @@ class OrderService:
                 self.outbox.enqueue(
                     PAYMENT_DEADLINE_JOB, {"order_id": order_id}, defer_seconds=self._until_deadline(order, now)
                 )
+        # on the tables, not the models: plain executemany INSERTs, without the ORM's bulk path per statement
         if lines:
-            await self.session.execute(insert(OrderLine), lines)
+            await self.session.execute(insert(OrderLine.__table__), lines)  # type: ignore[attr-defined]
         if events:
-            await self.session.execute(insert(OrderEvent), events)
+            await self.session.execute(insert(OrderEvent.__table__), events)  # type: ignore[attr-defined]
         sightings = [
             Sighting(o, created[k], buyers[k], histories[k][-1].status is OrderStatus.PENDING_PAYMENT)
             for o in unique

@@ -7,7 +7,6 @@ row sent twice enqueues once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +39,8 @@ class Outbox:
     async def flush(self, session: AsyncSession) -> int:
         count = len(self.rows)
         if self.rows:
-            await session.execute(insert(OutboxMessage), self.rows)
+            # on the table: a plain executemany, without the ORM's bulk path (once per unit of work)
+            await session.execute(insert(OutboxMessage.__table__), self.rows)  # type: ignore[attr-defined]
             self.rows = []
         return count
 
@@ -52,18 +52,26 @@ def job_id(message: OutboxMessage) -> str:
 
 async def claim_unsent(
     session: AsyncSession, *, limit: int, older_than: timedelta | None = None
-) -> Sequence[OutboxMessage]:
-    """Unsent rows, oldest first; on PostgreSQL rows another relay holds are skipped."""
-    query = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)  # type: ignore[union-attr,arg-type]
+) -> list[OutboxMessage]:
+    """Unsent rows, oldest first, marked sent in the same statement that claims them: the caller sends
+    them before its transaction commits, and a failed send rolls the mark back. On PostgreSQL the rows
+    stay locked until then, and rows another relay holds are skipped.
+
+    One UPDATE ... RETURNING instead of a SELECT and an UPDATE: each relay pass runs after a commit, and
+    under single-order traffic that is once or more per request, so a statement less there is a
+    statement less per request."""
+    pick = select(OutboxMessage.id).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)  # type: ignore[union-attr,arg-type]
     if older_than is not None:
-        query = query.where(OutboxMessage.created_at < utcnow() - older_than)
+        pick = pick.where(OutboxMessage.created_at < utcnow() - older_than)
     if dialect(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return (await session.exec(query)).all()
-
-
-async def mark_sent(session: AsyncSession, ids: Sequence[int]) -> None:
-    if ids:
-        await session.exec(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(sent_at=utcnow())  # type: ignore[union-attr]
-        )
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(pick.scalar_subquery()))  # type: ignore[union-attr]
+        .values(sent_at=utcnow())
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.scalars(statement)).all())
+    rows.sort(key=lambda row: row.id or 0)
+    return rows
