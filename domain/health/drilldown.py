@@ -20,7 +20,14 @@ from domain.access.policy import Role
 from domain.columns import UtcDateTime
 from domain.fulfilment.models import MONEY_KINDS, ExceptionKind, OrderException
 from domain.health.customer_refs import differing_systems, refs_of
-from domain.health.metrics import CLOSURE_WINDOW, UNMATCHED_LINE, attribution_sql, quoted, within_72h
+from domain.health.metrics import (
+    CLOSURE_WINDOW,
+    ORDER_PERIOD,
+    UNMATCHED_LINE,
+    attribution_sql,
+    quoted,
+    within_72h,
+)
 from domain.health.models import OrderCustomerRef
 from domain.health.windows import Window
 from domain.ledger.models import FundVoucher
@@ -126,7 +133,7 @@ async def drifting_orders(
     drift = "(o.status_changes - o.min_status_changes)"
     keyset = "" if after is None else f" AND ({drift} < :d OR ({drift} = :d AND o.id < :after))"
     sql = f"""SELECT o.id AS order_id, {drift} AS drift FROM orders o
-WHERE o.placed_at >= :start AND o.placed_at < :end AND {drift} > 0{scope.where()}{keyset}
+WHERE {ORDER_PERIOD} AND {drift} > 0{scope.where()}{keyset}
 ORDER BY drift DESC, o.id DESC LIMIT :limit"""
     params = scope.params()
     if after is not None:
@@ -163,7 +170,7 @@ async def misattributed_groups(
     sql = f"""SELECT COALESCE(o.landing_url, '') AS landing_url, COALESCE(o.utm_source, '') AS utm_source,
        COUNT(*) AS orders
 FROM orders o
-WHERE o.placed_at >= :start AND o.placed_at < :end AND NOT {attribution_sql()}{scope.where()}
+WHERE {ORDER_PERIOD} AND NOT {attribution_sql()}{scope.where()}
 GROUP BY COALESCE(o.landing_url, ''), COALESCE(o.utm_source, ''){" HAVING 1 = 1" + keyset if keyset else ""}
 ORDER BY orders DESC, landing_url, utm_source LIMIT :limit"""
     params = scope.params()
@@ -179,7 +186,7 @@ async def misattributed_orders(
     """One group's orders, newest id first; `after` is the last order id seen."""
     keyset = "" if after is None else " AND o.id < :after"
     sql = f"""SELECT o.id AS order_id FROM orders o
-WHERE o.placed_at >= :start AND o.placed_at < :end AND NOT {attribution_sql()}{scope.where()}
+WHERE {ORDER_PERIOD} AND NOT {attribution_sql()}{scope.where()}
   AND COALESCE(o.landing_url, '') = :u AND COALESCE(o.utm_source, '') = :s{keyset}
 ORDER BY o.id DESC LIMIT :limit"""
     params = {**scope.params(), "u": landing_url, "s": utm_source, "after": after}
@@ -264,7 +271,7 @@ async def disagreeing_orders(
     ids = "COUNT(DISTINCT r.customer_id)"
     keyset = "" if after is None else f" HAVING ({ids} < :n OR ({ids} = :n AND o.id < :after))"
     sql = f"""SELECT o.id AS order_id, {ids} AS ids FROM orders o JOIN order_customer_ref r ON r.order_id = o.id
-WHERE o.placed_at >= :start AND o.placed_at < :end AND o.customer_ids_differ = 1{scope.where()}
+WHERE {ORDER_PERIOD} AND o.customer_ids_differ = 1{scope.where()}
 GROUP BY o.id{keyset}
 ORDER BY ids DESC, o.id DESC LIMIT :limit"""
     params = scope.params()

@@ -88,7 +88,10 @@ def _timed(sql: str, *names: str) -> TextClause:
     return text(sql).bindparams(*(bindparam(n, type_=UtcDateTime()) for n in names))
 
 
-ORDER_PERIOD = "o.placed_at >= :start AND o.placed_at < :end"
+COUNTED = "o.status <> 'VOID'"
+"""An order superseded by the true one (domain/orders/supersede.py) is the same sale: counting both would count
+that sale twice, so health reads only the order that stands."""
+ORDER_PERIOD = f"o.placed_at >= :start AND o.placed_at < :end AND {COUNTED}"
 DIMENSIONS = "o.channel AS channel, o.warehouse_code AS warehouse_code"
 GROUP = "GROUP BY o.channel, o.warehouse_code"
 
