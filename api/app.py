@@ -37,7 +37,6 @@ from api.auth.tokens import decode_token
 from api.board import mount_board
 from api.export import router as export_router
 from api.graphql.context import Context
-from api.graphql.errors import summary
 from api.graphql.schema import build_schema
 from api.graphql.subscriptions import PushTransportWSHandler
 from api.inbound import (
@@ -45,6 +44,7 @@ from api.inbound import (
     declared_size,
     decode_json,
     graphql_request_problem,
+    new_message,
     read_body,
     too_large_response,
 )
@@ -75,7 +75,7 @@ async def _record_partner_request(request: Request, runtime: Runtime, key: str) 
     core = runtime.core
     limit = runtime.settings.max_body_bytes
     body = await read_body(request, limit)
-    message = core.message(after_commit=runtime.relay.notify, describe=summary)
+    message = new_message(runtime)
     request.state.message = message
     natural_key = request.headers.get("idempotency-key")
     session = core.sessions() if core.record_joins_work and natural_key is None and body.complete else None

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.graphql.errors import summary
+from domain.pipeline.message import Message
+from runtime.process import Runtime
+
 
 class BodyTooLarge(Exception):
     """A GraphQL body past its cap, whoever sent it: answered 413 with a GraphQL error. The reason
@@ -104,3 +108,9 @@ def graphql_request_problem(body: bytes) -> str | None:
         if value is not None and not isinstance(value, expected):
             return f"{name} must be {_type(expected())} or null, got {_type(value)}"
     return None
+
+
+def new_message(runtime: Runtime) -> Message:
+    """A message received by this process: its commits wake the outbox relay, and its refusals are worded as
+    the sender reads them (GraphQL spelling)."""
+    return runtime.core.message(after_commit=runtime.relay.notify, describe=summary)

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.graphql.errors import summary
-from api.inbound import Body, read_body
+from api.inbound import Body, new_message, read_body
 from domain.clock import utcnow
 from domain.identity.masking import mask_phones
 from domain.intake.models import SignatureVerdict
@@ -42,7 +41,7 @@ async def _ingest(
     runtime: Runtime = request.app.state.runtime
     arrival = Arrival(source, KIND, body.head, body.size, request.headers, SignatureVerdict.NOT_APPLICABLE,
                       received_at=utcnow())  # fmt: skip
-    message = runtime.core.message(after_commit=runtime.relay.notify, describe=summary)
+    message = new_message(runtime)
     return await runtime.core.payment_notifications(message, Notification(arrival, body.complete, check, parse))
 
 

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth.principal import Customer, Partner, Principal, Staff
-from api.graphql.errors import summary
+from api.inbound import new_message
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.intake.models import Outcome
@@ -80,7 +80,7 @@ class Context(BaseContext):
         self.principal = principal
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         # The recorded request (partners' requests are recorded); unrecorded callers' units of work pass through it too.
-        self.message = message or runtime.core.message(after_commit=runtime.relay.notify, describe=summary)
+        self.message = message or new_message(runtime)
         self.loaders = Loaders(runtime)
 
     @property

@@ -206,7 +206,7 @@ class ChannelPayloads:
         for run in _distinct_runs([p for p in prepared if p.refusal is None]):
             await _apply_run(session, lambda: self.orders(session), run, handled, isolate_failures)
         for item in handled.values():
-            if item.outcome is Outcome.REJECTED and item.problems:
+            if item.outcome is Outcome.REJECTED:
                 item.error = self.describe(item.problems)
             if item.outcome is not Outcome.APPLIED:
                 await mark_outcome(session, item.message_id, item.outcome, item.error)
@@ -292,7 +292,7 @@ def _handled(prepared: Prepared) -> Handled:
 
 def _refuse(handled: Handled, problems: Sequence[Problem]) -> None:
     handled.problems = relocate(problems)
-    handled.outcome, handled.error = Outcome.REJECTED, str(UserError(handled.problems))
+    handled.outcome, handled.error = Outcome.REJECTED, None  # worded by the handler's `describe`
     handled.order_id = handled.rule_version = handled.canonical = None
 
 

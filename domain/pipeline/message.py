@@ -134,10 +134,7 @@ class Message:
 
     async def applied_in(self, session: AsyncSession) -> None:
         """Closes the message in the same unit of work as the change it caused."""
-        if self.id is not None:
-            error = self._refused_in_part()
-            await mark_outcome(session, self.id, Outcome.APPLIED, error)
-            self._applied_here = True
+        await self.close_in(session, Outcome.APPLIED, self._refused_in_part())
 
     async def close_in(self, session: AsyncSession, outcome: Outcome, error: str | None = None) -> None:
         """Write the outcome in the current unit of work (`work`), committed with it."""
