@@ -174,10 +174,6 @@ async def count_alerts(session: AsyncSession, found: Sequence[tuple[str, str, dr
         )
 
 
-async def count_alert(session: AsyncSession, channel: str, kind: str, finding: drift.Finding, at: datetime) -> None:
-    await count_alerts(session, [(channel, kind, finding)], at)
-
-
 async def load_baseline(session: AsyncSession, channel: str, kind: str) -> SchemaBaseline | None:
     query = select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == kind)
     return (await session.exec(query)).first()

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from domain.channels.drift import Change, Finding
 from domain.channels.models import DriftAlert
-from domain.channels.service import count_alert
+from domain.channels.service import count_alerts
 from domain.clock import utcnow
 from runtime.notifiers import DingTalkRobot, WeComRobot
 from runtime.process import Runtime
@@ -84,7 +84,7 @@ async def storm(rt: Runtime, times: int) -> None:
     async with rt.core.sessions() as session, session.begin():
         for _ in range(times):
             for finding in findings:
-                await count_alert(session, "AMAZON", "amazon.order", finding, utcnow())
+                await count_alerts(session, [("AMAZON", "amazon.order", finding)], utcnow())
 
 
 async def test_a_storm_becomes_one_signed_message_per_robot_per_window(rt: Runtime, robots: Robots) -> None:
