@@ -49,6 +49,7 @@ from api.inbound import (
     too_large_response,
 )
 from api.payments import router as payments_router
+from api.readiness import router as readiness_router
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.pipeline.message import Message
@@ -249,7 +250,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             finally:
                 await _stop_push(app)
             return
-        app.state.runtime = await build_runtime(settings)
+        app.state.runtime = await build_runtime(settings, migrate=settings.migrate_on_start)
         # What start-up built (modules, the schema, the mappers) lives as long as the process: frozen, the
         # collector stops walking it again in every full collection while requests are served.
         gc.freeze()
@@ -285,10 +286,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(router, prefix="/graphql")
     app.include_router(payments_router)
     app.include_router(export_router)
+    app.include_router(readiness_router)
     mount_board(app)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app

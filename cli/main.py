@@ -31,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["default", "predict", "long"],
         help="serve only this queue (repeatable; default: all three)",
     )
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a live worker serves each queue (its heartbeat in Redis), else 1; one line of text",
+    )
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("schema", help="export schema.graphql")
 
@@ -116,11 +121,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from domain.db import migrate
-
-    migrate(get_settings().resolved_database_url())
+    if not asyncio.run(_may_start(get_settings(), "serve")):
+        return 2
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
+
+
+async def _may_start(settings: Settings, command: str) -> bool:
+    """Refuses, with every reason at once, to start a process that would fail later or quietly misbehave."""
+    from runtime.startup import startup_problems
+
+    problems = await startup_problems(settings)
+    if problems:
+        reasons = "".join(f"\n  - {problem}" for problem in problems)
+        print(f"orderhub {command}: refusing to start:{reasons}", file=sys.stderr)
+    return not problems
 
 
 async def _dispatch(args: argparse.Namespace) -> int | None:
@@ -136,7 +151,12 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         export_schema()
         print(f"wrote {SCHEMA_FILE}")
     elif args.command == "worker":
-        await _worker(settings, args.queue or ["default", "predict", "long"])
+        queues = args.queue or ["default", "predict", "long"]
+        if args.check:
+            return await _worker_check(settings, queues)
+        if not await _may_start(settings, "worker"):
+            return 2
+        await _worker(settings, queues)
     elif args.command == "demo":
         from cli.demo.day import run_demo
 
@@ -165,15 +185,21 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
 
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
+    from workers.heartbeat import Heartbeat
     from workers.settings import create_worker
     from workers.supervisor import Supervisor
 
-    runtime = await build_runtime(settings)
-    supervisor = Supervisor(lambda queue: create_worker(runtime, queue), [QUEUES[name] for name in queues])
+    runtime = await build_runtime(settings, migrate=False)  # the start-up check migrated, if it may
+    heartbeat = Heartbeat(runtime, queues, lambda: supervisor.jobs_in_flight)
+    supervisor = Supervisor(
+        lambda queue: create_worker(runtime, queue, on_job_start=heartbeat.job_started),
+        [QUEUES[name] for name in queues],
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    beating = asyncio.create_task(heartbeat.run())
     running = asyncio.create_task(supervisor.run())
     stopping = asyncio.create_task(stop.wait())
     try:
@@ -183,7 +209,33 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
         await running
     finally:
         stopping.cancel()
+        beating.cancel()
+        await heartbeat.remove()
         await runtime.close()
+
+
+async def _worker_check(settings: Settings, queues: list[str]) -> int:
+    """For a process manager's probe: reads the heartbeats only, never the database."""
+    from redis.asyncio import Redis
+
+    from domain.clock import utcnow
+    from runtime.heartbeat import check_workers, read_beats
+    from runtime.process import resolve_redis
+
+    url, embedded = resolve_redis(settings)
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        beats = await read_beats(client, settings.pubsub_prefix)
+    except Exception as exc:  # the probe answers one line whatever went wrong
+        print(f"failed: Redis does not answer: {type(exc).__name__}: {exc}")
+        return 1
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            embedded.stop()
+    result = check_workers(beats, queues, utcnow(), settings.worker_heartbeat_seconds)
+    print(result.line)
+    return 0 if result.ok else 1
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> None:

@@ -6,6 +6,7 @@ import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,8 @@ from domain.datadir import private_dir, write_private_text
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDERHUB_", extra="ignore")
 
+    # "production" refuses to start on generated or default secrets; so does any PostgreSQL database.
+    environment: Literal["development", "production"] = "development"
     data_dir: Path = Path(".orderhub")
     database_url: str | None = None
     redis_url: str | None = None
@@ -39,6 +42,11 @@ class Settings(BaseSettings):
     outbox_grace_seconds: int = 30
     # How long a graceful stop waits for jobs in flight (worker) and then for the outbox to drain.
     shutdown_grace_seconds: float = 10.0
+    # Off, `serve` and `worker` refuse to start on a database behind the code: `orderhub migrate` is a release
+    # step, run once, instead of every process racing to migrate at start.
+    migrate_on_start: bool = True
+    # How often a worker writes its heartbeat to Redis; one older than three beats counts as a dead worker.
+    worker_heartbeat_seconds: float = 10.0
     stuck_after_ship_request_minutes: int = 240
     max_body_bytes: int = 2_000_000
     # Multipart GraphQL requests (staff uploading bank statements) may be larger than other bodies.
@@ -83,6 +91,11 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         return url
 
+    @property
+    def is_production(self) -> bool:
+        """A PostgreSQL database is a deployment, not a laptop, even when nobody said so."""
+        return self.environment == "production" or self.resolved_database_url().startswith("postgresql")
+
     def secret(self, name: str) -> str:
         """Secrets missing from the environment come from a file in the data directory.
 
@@ -95,14 +108,14 @@ class Settings(BaseSettings):
         return _local_secrets(self.data_dir.resolve())[name]
 
 
-_SECRET_NAMES = ("identity_key", "token_secret", "vault_key")
+SECRET_NAMES = ("identity_key", "token_secret", "vault_key")
 
 
 @lru_cache
 def _local_secrets(data_dir: Path) -> dict[str, str]:
     path = private_dir(data_dir, narrow=True) / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    missing = [name for name in _SECRET_NAMES if name not in stored]
+    missing = [name for name in SECRET_NAMES if name not in stored]
     if missing:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
         write_private_text(path, json.dumps(stored, indent=2))

@@ -35,6 +35,10 @@ class Supervisor:
         self._retiring: set[asyncio.Task[None]] = set()  # workers that lost Redis, finishing their jobs
         self._stopping = asyncio.Event()
 
+    @property
+    def jobs_in_flight(self) -> int:
+        return sum(len(worker.tasks) for worker in self._current.values())
+
     async def run(self) -> None:
         """Returns when every worker ended on its own (burst) or after stop()."""
         await asyncio.gather(*(self._serve(queue) for queue in self.queues))
