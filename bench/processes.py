@@ -158,16 +158,7 @@ class Stack:
         self._supervisor = asyncio.create_task(self._supervise(), name="supervisor")
 
     async def wait_api(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if not self.api.running:
-                    raise ProcessError(f"API exited while starting:\n{self.api.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-        raise ProcessError(f"API not healthy after {START_TIMEOUT_S}s:\n{self.api.log_tail()}")
+        await wait_answering(self.api, self.url)
 
     async def _wait_redis(self) -> None:
         assert self.redis is not None
@@ -235,6 +226,20 @@ class Stack:
         return {
             p.name: {"starts": p.starts, "kills": p.kills, "crashes": dict(Counter(p.crashes))} for p in self.processes
         }
+
+
+async def wait_answering(api: Managed, url: str, path: str = "/healthz") -> None:
+    """Until the API process at `url` answers 200 on `path` (`/readyz` waits for its database and Redis too)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if not api.running:
+                raise ProcessError(f"{api.name} exited while starting:\n{api.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(path)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise ProcessError(f"{api.name} not answering {path} after {START_TIMEOUT_S}s:\n{api.log_tail()}")
 
 
 def embedded_redis_servers(data_dir: Path) -> list[int]:
