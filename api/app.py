@@ -56,6 +56,7 @@ from domain.pipeline.message import Message
 from domain.pipeline.record import REFUSAL_STATUS, Arrival, Refusal
 from domain.settings import Settings, get_settings
 from runtime.process import Runtime, build_runtime
+from runtime.startup import settings_problems
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             finally:
                 await _stop_push(app)
             return
+        problems = settings_problems(settings)  # `orderhub serve` checked more; `uvicorn api.asgi:app` did not
+        if problems:
+            raise RuntimeError("refusing to start: " + "; ".join(problems))
         app.state.runtime = await build_runtime(settings, migrate=settings.migrate_on_start)
         # What start-up built (modules, the schema, the mappers) lives as long as the process: frozen, the
         # collector stops walking it again in every full collection while requests are served.
