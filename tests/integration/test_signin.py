@@ -3,17 +3,20 @@ against local WeChat and SMS servers that check the real signatures."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 from pydantic import SecretStr
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from api.app import create_app
+from api.pubsub import PushHub
 from domain.access.service import issue_partner_key
 from domain.clock import utcnow
 from domain.settings import Settings
@@ -21,6 +24,7 @@ from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, S
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import ORDERS, SUBMIT_ORDERS, order_input
+from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
 from tests.integration.signin_fakes import Providers, provider_settings, providers
 
 TOKENS = "tokens { accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt } retryAfterSeconds"
@@ -357,3 +361,42 @@ async def test_one_address_is_held_back_after_too_many_attempts(rt: Runtime, fak
         assert held["userErrors"][0]["code"] == "THROTTLED" and held["retryAfterSeconds"] >= 1
         refresh = (await api.gql(REFRESH, {"input": {"refreshToken": "ohr_x"}}))["data"]["refreshToken"]
         assert refresh["userErrors"][0]["code"] == "THROTTLED"
+
+
+async def test_sign_out_closes_the_buyers_websockets_on_another_process(signin: Api, rt: Runtime) -> None:
+    """The process holding the websocket trusts its cache for a minute: only the published revocation can
+    close the socket and make it forget, and it does both at once."""
+    key = await partner(rt, ["customers:write"])
+    tokens = tokens_of(await signin.gql(ISSUE, {"input": {"phone": PHONE}}, headers=key), "issueCustomerToken")
+    other = tokens_of(await signin.gql(ISSUE, {"input": {"phone": PHONE}}, headers=key), "issueCustomerToken")
+    settings = rt.settings.model_copy(update={"customer_session_check_seconds": 60})
+    holder = create_app(settings=settings, runtime=rt)
+    async with (
+        serving(holder) as url,
+        GraphQLWs.open(url, bearer(tokens["accessToken"])) as ws,
+        GraphQLWs.open(url, bearer(other["accessToken"])) as kept,
+    ):
+        await ws.subscribe(ORDER_UPDATES)
+        await kept.subscribe(ORDER_UPDATES)
+        async with asyncio.timeout(10):
+            while _listeners(holder) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        out = await signin.gql(SIGN_OUT, {"input": {}}, headers=bearer(tokens["accessToken"]))
+        assert out["data"]["signOut"]["signedOut"] is True
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.receive()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        async with asyncio.timeout(10):
+            while _listeners(holder) != 1:  # noqa: ASYNC110 (the buyer's other sign-in still listens)
+                await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=holder), base_url="http://o.test") as client:
+            held = await Api(client, rt).gql(ORDERS, {"first": 1}, headers=bearer(tokens["accessToken"]))
+        assert held["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    with pytest.raises(websockets.ConnectionClosed):
+        async with serving(holder) as url, GraphQLWs.open(url, bearer(tokens["accessToken"])):
+            pass
+
+
+def _listeners(app: Any) -> int:
+    hub: PushHub | None = getattr(app.state, "push_hub", None)
+    return 0 if hub is None else hub.listeners
