@@ -139,13 +139,14 @@ class SignInMutations:
         ctx = info.context
         identity = ctx.runtime.core.identity
         key = identity.key_for_phone(input.phone)
-        if key.uid is not None:
-            wait = await _throttle(ctx).code_request(key.uid, _address(ctx))
-            if wait is not None:
-                problem = await _throttled(ctx, "requestSignInCode", "phone", wait, key.uid)
-                return RequestSignInCodePayload(
-                    code_sent=False, retry_after_seconds=wait, user_errors=_errors([problem])
-                )
+        throttle = _throttle(ctx)
+        # an unusable phone sends nothing, yet still counts as an attempt from the address
+        wait = await (
+            throttle.attempt(_address(ctx)) if key.uid is None else throttle.code_request(key.uid, _address(ctx))
+        )
+        if wait is not None:
+            problem = await _throttled(ctx, "requestSignInCode", "phone", wait, key.uid)
+            return RequestSignInCodePayload(code_sent=False, retry_after_seconds=wait, user_errors=_errors([problem]))
         refusal = await ctx.runtime.signin.request_code(ctx.unit_of_work, input.phone, _address(ctx))
         if refusal is not None:
             return RequestSignInCodePayload(code_sent=False, retry_after_seconds=None, user_errors=_errors([refusal]))
