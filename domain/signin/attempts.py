@@ -8,6 +8,7 @@ import hmac
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
+from domain.identity.masking import mask_phones
 from domain.signin.models import SignInAttempt
 
 OK = "OK"
@@ -28,7 +29,7 @@ async def record_attempt(
             outcome=outcome,
             subject=subject,
             address=(address or "")[:64] or None,
-            detail=(detail or "")[:300] or None,
+            detail=mask_phones(detail or "")[:300] or None,  # a provider's answer may quote the number
             created_at=utcnow(),
         )
     )
