@@ -34,7 +34,7 @@ class Providers:
     used_codes: set[str] = field(default_factory=set)
     texted: dict[str, list[str]] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
-    mode: str = "ok"  # ok | throttle | down
+    mode: str = "ok"  # ok | throttle | down | slow
     base_url: str = ""
 
     def last_code(self, phone: str) -> str:
@@ -67,6 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.state.mode == "slow":
+            time.sleep(1.0)  # past the client's timeout in the tests that use it
         if self.server.state.mode == "down":
             self._answer(502, {"message": "bad gateway"})
         else:

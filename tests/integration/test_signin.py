@@ -163,6 +163,16 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_sign_in(signin: Api, 
     assert second["refreshToken"] != first["refreshToken"]
     assert await listed(signin, second["accessToken"]) == []
 
+    # two clients racing with the same token: one gets the next pair, the other ends the sign-in
+    race = await asyncio.gather(
+        *(signin.gql(REFRESH, {"input": {"refreshToken": second["refreshToken"]}}) for _ in range(2))
+    )
+    outcomes = sorted("OK" if r["data"]["refreshToken"]["tokens"] else code_of(r, "refreshToken") for r in race)
+    assert outcomes == ["OK", "REFRESH_TOKEN_REUSED"]
+    key2 = await partner(rt, ["customers:write"])
+    first = tokens_of(await signin.gql(ISSUE, {"input": {"phone": PHONE}}, headers=key2), "issueCustomerToken")
+    second = tokens_of(await signin.gql(REFRESH, {"input": {"refreshToken": first["refreshToken"]}}), "refreshToken")
+
     forged = await signin.gql(REFRESH, {"input": {"refreshToken": "ohr_" + "x" * 43}})
     assert code_of(forged, "refreshToken") == "INVALID_REFRESH_TOKEN"
     replayed = await signin.gql(REFRESH, {"input": {"refreshToken": first["refreshToken"]}})
@@ -173,8 +183,8 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_sign_in(signin: Api, 
     stopped = await signin.gql(ORDERS, {"first": 1}, headers=bearer(second["accessToken"]))
     assert stopped["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     async with rt.core.sessions() as session:
-        family = (await session.exec(select(CustomerSession))).one()
-    assert family.revoked_reason == "REFRESH_REUSED"
+        families = (await session.exec(select(CustomerSession))).all()
+    assert [f.revoked_reason for f in families] == ["REFRESH_REUSED", "REFRESH_REUSED"]
 
     fresh = tokens_of(await signin.gql(ISSUE, {"input": {"phone": PHONE}}, headers=key), "issueCustomerToken")
     async with rt.core.sessions() as session, session.begin():
@@ -335,11 +345,15 @@ async def test_tencent_sms_and_provider_failures(rt: Runtime, fakes: Providers) 
         fakes.mode = "down"
         down = (await api.gql(REQUEST, {"input": {"phone": PHONE}}))["data"]["requestSignInCode"]
         assert down["userErrors"][0]["code"] == "PROVIDER_UNAVAILABLE"
+        fakes.mode = "slow"
+        rt.core.settings = rt.core.settings.model_copy(update={"signin_provider_timeout_seconds": 0.3})
+        slow = (await api.gql(REQUEST, {"input": {"phone": PHONE}}))["data"]["requestSignInCode"]
+        assert slow["userErrors"][0]["code"] == "PROVIDER_UNAVAILABLE"
         fakes.mode = "ok"
     # a code that could not be sent is void: nobody can sign in with it
     async with rt.core.sessions() as session:
         reasons = sorted(str(r.void_reason) for r in (await session.exec(select(SignInCode))).all())
-    assert reasons == ["NOT_SENT", "NOT_SENT", "None"]
+    assert reasons == ["NOT_SENT", "NOT_SENT", "NOT_SENT", "None"]
     async with _app(rt, **{**provider_settings(fakes.base_url, sms="tencent"), "tencent_secret_key": "wrong"}) as bad:
         refused = (await bad.gql(REQUEST, {"input": {"phone": "13600003333"}}))["data"]["requestSignInCode"]
         assert refused["userErrors"][0]["code"] == "PROVIDER_REFUSED"
