@@ -81,6 +81,8 @@ async def rotate(session: AsyncSession, token: str, refresh_days: int, outbox: O
     if family.revoked_at is not None:
         return _refused("this sign-in was ended; sign in again", SignInErrorCode.SESSION_REVOKED)
     now = utcnow()
+    if row.spent_at is None and row.expires_at <= now:
+        return _refused("refresh token expired; sign in again", SignInErrorCode.REFRESH_TOKEN_EXPIRED)
     # Spent by a guarded update: of two requests racing with the same token, exactly one wins.
     spend = (
         update(RefreshToken)
@@ -92,8 +94,6 @@ async def rotate(session: AsyncSession, token: str, refresh_days: int, outbox: O
     if spent != 1:
         await revoke(session, family, "REFRESH_REUSED", outbox)
         return _refused("refresh token used twice; this sign-in was ended", SignInErrorCode.REFRESH_TOKEN_REUSED)
-    if row.expires_at <= now:
-        return _refused("refresh token expired; sign in again", SignInErrorCode.REFRESH_TOKEN_EXPIRED)
     return await _next_token(session, family, refresh_days)
 
 
