@@ -32,6 +32,7 @@ from api.auth.principal import (
     bearer_of,
     partner_of,
 )
+from api.auth.signin_throttle import SignInThrottle
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import decode_token
 from api.board import mount_board
@@ -275,10 +276,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def redis() -> tuple[Redis, str]:
         return app.state.runtime.redis, app.state.runtime.redis_url
 
-    app.state.accounts = Accounts(sessions, settings.staff_check_seconds)
+    app.state.accounts = Accounts(sessions, settings.staff_check_seconds, settings.customer_session_check_seconds)
     app.state.login_throttle = LoginThrottle(
         redis, settings.login_failures_per_account, settings.login_failures_per_address
     )
+    app.state.signin_throttle = SignInThrottle(redis, settings)
     router = OrderhubGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,

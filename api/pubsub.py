@@ -149,6 +149,8 @@ class Listener:
     order_id: int | None = None
     buyer_uid: str | None = None
     staff_user_id: int | None = None
+    customer_session: str | None = None
+    """The customer sign-in the subscription acts for: it ends when that sign-in is revoked."""
     direct: Callable[[Envelope], Coroutine[Any, Any, Direct]] | None = None
     """Prepares an event's delivery without the subscription's task. Set by the subscription once it
     has sent its snapshot."""
@@ -258,6 +260,8 @@ class PushHub:
         self._fanout: deque[tuple[Hashable, int, Envelope, list[Listener]]] = deque()
         self._fanout_ready = asyncio.Event()
         self._fanout_task: asyncio.Task[None] | None = None
+        self.on_customer_revoked: Callable[[str], None] | None = None
+        """Told of each revoked customer sign-in: the process forgets what it cached of it."""
 
     @property
     def listeners(self) -> int:
@@ -348,7 +352,7 @@ class PushHub:
         if not isinstance(envelope, dict):
             return
         if topic == ACCESS:
-            self._revoke(envelope.get("staff_user_id"))
+            self._revoke(envelope)
             return
         key, version = mailbox_key(topic, envelope)
         direct = []
@@ -393,10 +397,16 @@ class PushHub:
                 listener.in_flight = sending
                 sending.add_done_callback(_observe)
 
-    def _revoke(self, staff_user_id: object) -> None:
+    def _revoke(self, envelope: Envelope) -> None:
+        """A staff account's access changed, or a customer sign-in was revoked: their subscriptions end."""
+        staff_user_id, customer_session = envelope.get("staff_user_id"), envelope.get("customer_session")
         for listener in self.routes.all():
-            if listener.staff_user_id is not None and listener.staff_user_id == staff_user_id:
+            staff = listener.staff_user_id is not None and listener.staff_user_id == staff_user_id
+            signed_in = listener.customer_session is not None and listener.customer_session == customer_session
+            if staff or signed_in:
                 listener.mailbox.revoke()
+        if isinstance(customer_session, str) and self.on_customer_revoked is not None:
+            self.on_customer_revoked(customer_session)
 
     async def stop(self) -> None:
         if self._fanout_task is not None:

@@ -38,6 +38,39 @@ class Settings(BaseSettings):
     # Failed staff sign-ins allowed per minute for one account and for one client address.
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
+    # Customer sign-in (domain/signin): a short access token, a rotating refresh token per sign-in.
+    customer_access_minutes: int = 15
+    customer_refresh_days: int = 30
+    # How long a process trusts that a customer sign-in is not revoked; the revoking process forgets at
+    # once and open websockets close at once (pub/sub), other processes' requests follow within this.
+    customer_session_check_seconds: float = 2
+    signin_code_seconds: int = 300
+    signin_code_attempts: int = 5
+    # Sign-in code requests: per phone (1 a minute, 5 an hour) and per client address (an hour);
+    # sign-in attempts of any kind per client address (a minute).
+    signin_codes_per_phone_minute: int = 1
+    signin_codes_per_phone_hour: int = 5
+    signin_codes_per_address_hour: int = 30
+    signin_attempts_per_address_minute: int = 30
+    signin_provider_timeout_seconds: float = 5
+    # WeChat mini-program login (jscode2session); the base URL is a setting so tests talk to a local server.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_mini_appid: str | None = None
+    wechat_mini_secret: SecretStr | None = None
+    # The SMS provider for sign-in codes: "aliyun" (Alibaba Cloud SendSms) or "tencent" (Tencent Cloud SendSms).
+    sms_provider: Literal["aliyun", "tencent"] | None = None
+    aliyun_sms_base: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_template_code: str | None = None
+    tencent_sms_base: str = "https://sms.tencentcloudapi.com"
+    tencent_secret_id: str | None = None
+    tencent_secret_key: SecretStr | None = None
+    tencent_sms_region: str = "ap-guangzhou"
+    tencent_sms_sdk_app_id: str | None = None
+    tencent_sms_sign_name: str | None = None
+    tencent_sms_template_id: str | None = None
     payment_deadline_minutes: int = 30
     outbox_grace_seconds: int = 30
     # How long a graceful stop waits for jobs in flight (worker) and then for the outbox to drain.

@@ -11,6 +11,7 @@ from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
+from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, SignInCode
 
 __all__ = [
     "AliasConflict",
@@ -18,6 +19,7 @@ __all__ = [
     "BuyerChannel",
     "ChannelIntake",
     "CleaningRuleSet",
+    "CustomerSession",
     "DriftAlert",
     "FulfilmentEvidence",
     "FundVoucher",
@@ -41,8 +43,11 @@ __all__ = [
     "PartnerKey",
     "ReconItem",
     "ReconRun",
+    "RefreshToken",
     "SchemaBaseline",
     "ShippedRuleVersion",
+    "SignInAttempt",
+    "SignInCode",
     "StaffUser",
     "Statement",
     "StatementLine",

@@ -11,6 +11,7 @@ from domain.settings import Settings
 from runtime.core import Core, build_core
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.outbox_relay import OutboxRelay
+from runtime.signin import SignIn
 
 
 @dataclass
@@ -20,6 +21,10 @@ class Runtime:
     redis: ArqRedis
     relay: OutboxRelay
     embedded: EmbeddedRedis | None = field(default=None)
+    signin: SignIn = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signin = SignIn(self.core)
 
     @property
     def settings(self) -> Settings:
@@ -27,6 +32,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.relay.stop()
+        await self.signin.close()
         await self.redis.aclose()
         await self.core.close()
         if self.embedded is not None:

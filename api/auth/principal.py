@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from api.auth.tokens import TokenInvalid, decode_token
 from domain.access.service import active_staff, find_partner_key
+from domain.signin.sessions import is_live
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Anonymous:
 @dataclass(frozen=True)
 class Customer:
     buyer_uid: str
+    session: str | None = None
+    """The sign-in the token belongs to (domain/signin); None for tokens minted by the command line."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Staff:
 
 Principal = Anonymous | Customer | Partner | Staff
 
+SESSIONS_REMEMBERED = 100_000
+
 
 class Accounts:
     """The credential store as one process sees it. A staff token only says who signed in: whether
@@ -48,10 +53,12 @@ class Accounts:
     `ttl_s` per account and process, so a disabled or demoted account loses its access within
     `ttl_s`, not when its token expires hours later."""
 
-    def __init__(self, sessions: Callable[[], AsyncSession], ttl_s: float) -> None:
+    def __init__(self, sessions: Callable[[], AsyncSession], ttl_s: float, session_ttl_s: float = 0) -> None:
         self.sessions = sessions
         self.ttl_s = ttl_s
+        self.session_ttl_s = session_ttl_s
         self._seen: dict[int, tuple[float, Staff | None]] = {}
+        self._sessions: dict[str, tuple[float, bool]] = {}
 
     async def current(self, user_id: int) -> Staff | None:
         """The account's principal now; None when it is disabled or gone."""
@@ -68,6 +75,25 @@ class Accounts:
 
     def forget(self, user_id: int) -> None:
         self._seen.pop(user_id, None)
+
+    async def signed_in(self, family: str) -> bool:
+        """Whether a customer sign-in still stands, read at most once per `session_ttl_s` per sign-in and
+        process: the process that revokes it forgets at once, the others within `session_ttl_s`."""
+        ttl_s = self.session_ttl_s
+        now = time.monotonic()
+        cached = self._sessions.get(family)
+        if cached is not None and now - cached[0] < ttl_s:
+            return cached[1]
+        async with self.sessions() as session:
+            live = await is_live(session, family)
+        if ttl_s > 0:
+            if len(self._sessions) > SESSIONS_REMEMBERED:
+                self._sessions.clear()
+            self._sessions[family] = (now, live)
+        return live
+
+    def forget_session(self, family: str) -> None:
+        self._sessions.pop(family, None)
 
 
 def accounts_of(connection: HTTPConnection) -> Accounts:
@@ -113,7 +139,12 @@ async def authenticate(headers: Mapping[str, str], token_secret: str, accounts: 
     except TokenInvalid as exc:
         return Anonymous(str(exc))
     if claims["typ"] == "customer":
-        return Customer(str(claims["sub"]))
+        family = claims.get("sid")
+        if family is None:
+            return Customer(str(claims["sub"]))
+        if not await accounts.signed_in(str(family)):
+            return Anonymous("signed out")
+        return Customer(str(claims["sub"]), str(family))
     if claims["typ"] == "staff":
         staff = await accounts.current(int(str(claims["sub"])))
         return Anonymous("staff account disabled") if staff is None else staff

@@ -47,6 +47,7 @@ from api.graphql.orders.queries import OrderQueries
 from api.graphql.orders.types import Order, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
+from api.graphql.signin.mutations import SignInMutations
 from api.graphql.staff.mutations import StaffMutations
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
@@ -105,6 +106,7 @@ class Mutation(
     MoneyMutations,
     IdentityMutations,
     HealthMutations,
+    SignInMutations,
 ):
     pass
 

@@ -87,6 +87,7 @@ def _hub(info: Info[Context, None]) -> PushHub:
     if hub is None:
         runtime = info.context.runtime
         hub = PushHub(runtime.redis_url, runtime.settings.push_queue_size, runtime.settings.pubsub_prefix)
+        hub.on_customer_revoked = accounts_of(info.context.request).forget_session
         state.push_hub = hub
     return hub
 
@@ -222,6 +223,9 @@ async def _check_credentials(ctx: Context) -> None:
     principal = ctx.principal
     if isinstance(principal, Staff) and await accounts_of(ctx.request).current(principal.user_id) != principal:
         await _close_revoked(ctx)
+    signed_in = principal.session if isinstance(principal, Customer) else None
+    if signed_in is not None and not await accounts_of(ctx.request).signed_in(signed_in):
+        await _close_revoked(ctx)
 
 
 async def _allowed_now(ctx: Context) -> bool:
@@ -230,6 +234,8 @@ async def _allowed_now(ctx: Context) -> bool:
     if expires is not None and utcnow() >= expires:
         return False
     principal = ctx.principal
+    if isinstance(principal, Customer) and principal.session is not None:
+        return await accounts_of(ctx.request).signed_in(principal.session)
     return not isinstance(principal, Staff) or await accounts_of(ctx.request).current(principal.user_id) == principal
 
 
@@ -238,16 +244,18 @@ async def _close_revoked(ctx: Context) -> NoReturn:
     with the same account. Closing makes the protocol handler cancel this operation, so this waits."""
     if isinstance(ctx.principal, Staff):
         accounts_of(ctx.request).forget(ctx.principal.user_id)
+    reason = "signed out" if isinstance(ctx.principal, Customer) else "staff access revoked"
     if isinstance(ctx.request, WebSocket):
         with contextlib.suppress(RuntimeError):  # already closing
-            await ctx.request.close(code=4403, reason="staff access revoked")
+            await ctx.request.close(code=4403, reason=reason)
     await asyncio.Event().wait()
     raise AssertionError("unreachable")
 
 
 def _listener(ctx: Context, topic: str, hub: PushHub, **route: Any) -> Listener:
     staff = ctx.principal.user_id if isinstance(ctx.principal, Staff) else None
-    return Listener(topic, Mailbox(hub.queue_size), staff_user_id=staff, **route)
+    signed_in = ctx.principal.session if isinstance(ctx.principal, Customer) else None
+    return Listener(topic, Mailbox(hub.queue_size), staff_user_id=staff, customer_session=signed_in, **route)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -221,6 +221,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await edges_demo(runtime, port)
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
+    await _signin_demo(runtime, base, day)
     _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")
     if serve:
         print("\nserving; press Ctrl-C to stop")
@@ -346,6 +347,38 @@ INTAKE_RULE_SETS = {
     "DOUYIN": [{"op": "map_values", "path": "data.shop_order_detail.order_status", "mapping": {"106": 105}}],
     "WECHAT_CHANNELS": [{"op": "coerce", "path": "order.order_detail.price_info.order_price", "to": "integer"}],
 }
+
+
+EXCHANGE = """mutation($i: IssueCustomerTokenInput!) {
+  issueCustomerToken(input: $i) { tokens { accessToken refreshToken } userErrors { code } } }"""
+REFRESH = (
+    """mutation($i: RefreshTokenInput!) { refreshToken(input: $i) { tokens { accessToken } userErrors { code } } }"""
+)
+
+
+async def _signin_demo(runtime: Runtime, base: str, day: SimDay) -> None:
+    """The merchant's app backend exchanges a buyer's phone for tokens; a replayed refresh token ends the sign-in."""
+    async with runtime.core.sessions() as session, session.begin():
+        app_key = await issue_partner_key(session, "shop-app", ["customers:write"])
+    phone = next(o.buyer_phone for o in day.orders if runtime.core.identity.key_for_phone(o.buyer_phone).uid)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        key = {"X-Api-Key": app_key.key}
+        tokens = (await _gql(client, EXCHANGE, {"i": {"phone": phone}}, key))["issueCustomerToken"]["tokens"]
+        mine = await _gql(
+            client,
+            "{ orders(first: 100) { edges { cursor } } }",
+            {},
+            {"Authorization": f"Bearer {tokens['accessToken']}"},
+        )
+        first = await _gql(client, REFRESH, {"i": {"refreshToken": tokens["refreshToken"]}}, {})
+        replay = await _gql(client, REFRESH, {"i": {"refreshToken": tokens["refreshToken"]}}, {})
+    refreshed = "ok" if first["refreshToken"]["tokens"] else "refused"
+    again = replay["refreshToken"]["userErrors"][0]["code"]
+    print("\n== customer sign-in: the shop's app backend exchanged a buyer's phone for tokens (customers:write)")
+    print(
+        f"   the buyer sees {len(mine['orders']['edges'])} order(s); refresh: {refreshed}; "
+        f"the same refresh token again: {again} (the sign-in ends)"
+    )
 
 
 async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any], headers: dict[str, str]) -> Any:

@@ -63,6 +63,8 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     pat = (*dat, "price_info")
     address = detail.get("delivery_info", {}).get("address_info", {}) if isinstance(detail, Mapping) else {}
     phone = address.get("tel_number") if isinstance(address, Mapping) else None
+    unionid = f.text(order, "unionid", at, problems, required=False)
+    openid = f.text(order, "openid", at, problems, required=False)
     if created is None or status is None or problems.items:
         return None
     return OrderSubmission(
@@ -78,9 +80,9 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         discount_amount=f.fen(price, "discounted_price", pat, problems, required=False),
         total_amount=f.fen(price, "order_price", pat, problems),
         buyer_phone=phone if isinstance(phone, str) and "*" not in phone else None,
-        platform_buyer_id=f.text(order, "unionid", at, problems, required=False)
-        or f.text(order, "openid", at, problems, required=False)
-        or None,
+        platform_buyer_id=unionid or openid or None,
+        # Both ids by their kind: a buyer who signed in to the mini-program with them sees this order.
+        buyer_aliases=[(k, v) for k, v in (("WECHAT_UNIONID", unionid), ("WECHAT_OPENID", openid)) if v],
         raw_status=raw,
         attribution=f.attribution(payload),
     )

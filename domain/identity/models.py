@@ -46,7 +46,8 @@ class BuyerAlias(SQLModel, table=True):
     value: str = Field(max_length=200)
     uid: str = Field(max_length=64, index=True)
     key_version: int
-    order_id: int = Field(sa_column=_order_ref())
+    # The order the alias was learnt from; NULL when the buyer signed in with it (domain/signin).
+    order_id: int | None = Field(default=None, sa_column=_order_ref(nullable=True))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 

@@ -125,6 +125,8 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     suggestions = re.search(r"suggestions raised: (\d+) for (\d+) masked-phone orders", identity_section)
     assert suggestions and int(suggestions.group(1)) == int(suggestions.group(2)) - hidden
     assert re.search(r"heatmap \d{4}-\d\d-\d\d \d\dh \w+ +\d+/\d+ duplicates", identity_section)
+    signin = re.search(r"the buyer sees (\d+) order\(s\); refresh: ok; the same refresh token again: (\w+)", full)
+    assert signin and int(signin.group(1)) > 0 and signin.group(2) == "REFRESH_TOKEN_REUSED", full[-2000:]
     _assert_no_phone_anywhere(tmp_path / "data", result.stdout + result.stderr)
     assert "Traceback" not in result.stderr  # no job failed, e.g. grouping and deadline jobs racing on one order
 

@@ -44,6 +44,11 @@ def test_wechat_channels_order_maps_status_code_and_unionid() -> None:
     assert (order.status, order.raw_status, order.total_amount) == (OrderStatus.PAID, "20", 7300)
     assert order.platform_buyer_id == "o6_bmasdasdsad6_2sgVt7hMZOPfL"
     assert order.lines[0].quantity == 2 and order.lines[0].unit_price == 3900
+    # both ids by their kind: a buyer signed in to the mini-program with either sees the order
+    assert order.buyer_aliases == (
+        ("WECHAT_UNIONID", "o6_bmasdasdsad6_2sgVt7hMZOPfL"),
+        ("WECHAT_OPENID", "oZ8xW5Jx7kQGvB4YpCq1Xn2fLm3A"),
+    )
 
 
 def test_amazon_order_divides_item_price_and_sums_shipping_and_promotions() -> None:

@@ -1,0 +1,1 @@
+"""Customer sign-in over GraphQL (domain/signin): the three ways in, the refresh and the sign-out."""

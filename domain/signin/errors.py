@@ -1,0 +1,26 @@
+"""Why a customer sign-in, a code request, a refresh or a sign-out is refused: the codes `SignInUserError`
+reports. None of them says whether a phone number is known to orderhub.
+
+INVALID is what any other code becomes on its way out."""
+
+from domain.errors import ErrorCode
+
+
+class SignInErrorCode(ErrorCode):
+    INVALID_PHONE = "INVALID_PHONE"
+    INVALID_ACCOUNT = "INVALID_ACCOUNT"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
+    INVALID_CODE = "INVALID_CODE"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    CODE_ALREADY_USED = "CODE_ALREADY_USED"
+    THROTTLED = "THROTTLED"
+    PROVIDER_THROTTLED = "PROVIDER_THROTTLED"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    PROVIDER_REFUSED = "PROVIDER_REFUSED"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    REFRESH_TOKEN_EXPIRED = "REFRESH_TOKEN_EXPIRED"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    SESSION_REVOKED = "SESSION_REVOKED"
+    INVALID = "INVALID"
