@@ -19,6 +19,7 @@ from domain.health.errors import ExportErrorCode, HealthErrorCode
 from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
+from domain.push.errors import PushErrorCode
 
 DOMAIN = Path(inspect.getfile(domain)).parent
 
@@ -31,6 +32,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "intake": IntakeErrorCode,
     "ledger": MoneyErrorCode,
     "orders": OrderErrorCode,
+    "push": PushErrorCode,
     "reconcile": MoneyErrorCode,
 }
 """The enum each domain package raises its codes from; CommonCode is for the rules every area shares."""
