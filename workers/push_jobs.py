@@ -38,12 +38,14 @@ async def push_order_update(
     """Enqueued with the order change that owes the push (PACKED, SHIPPED, DELIVERED, a moved prediction)."""
     at = now or utcnow()
     settings = runtime_of(ctx).settings
+    if JPush.from_settings(settings) is None:
+        return "no push provider configured"  # nothing is owed that could not be sent when it mattered
     async with unit_of_work(ctx) as session:
         notice = await owe_notice(session, Outbox(), order_id, version, PushReason(reason), push_rules(settings), at)
     if notice is None or notice.id is None:
         return "no buyer to tell"
     if notice.state != NoticeState.DUE:
-        return f"{notice.state.lower()} ({notice.error or notice.due_at.isoformat()})"
+        return f"notice {notice.id} is {notice.state} ({notice.error or notice.due_at.isoformat()})"
     return await send_push(ctx, notice.id, now=at)
 
 
@@ -76,6 +78,8 @@ async def send_push(
 
 async def sweep_pushes(ctx: dict[str, Any]) -> int:
     """Notices still owed five minutes after they fell due (their job lost, or out of tries); how many were sent."""
+    if JPush.from_settings(runtime_of(ctx).settings) is None:
+        return 0
     async with unit_of_work(ctx) as session:
         owed = await overdue(session, utcnow(), OVERDUE_AFTER)
     sent = 0
