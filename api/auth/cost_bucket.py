@@ -87,11 +87,11 @@ class CostBucket:
     async def spend(self, key_id: int, cost: int) -> Spend:
         """Takes `cost` points from the key's bucket, or none when they are not all there."""
         limiter, key = self._limiter(), f"key:{key_id}"
-        allowed = cost <= 0 or await limiter.hit(self._item, key, cost=cost)
+        allowed = cost <= 0 or (cost <= self.size and await limiter.hit(self._item, key, cost=cost))
         window = await self._window(key)
         weighted = window.previous * window.previous_expires_in / self.seconds + window.current
         available = max(0, self.size - math.ceil(weighted))
         retry = None
-        if not allowed:
+        if not allowed and cost <= self.size:  # a query costing more than the bucket holds never fits
             retry = max(1, math.ceil(wait_for(window, self.seconds, self.size, cost) * 1000))
         return Spend(allowed, cost, available, self.size, self.restore_rate, retry)
