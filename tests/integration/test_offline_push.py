@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from arq import Retry
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlmodel import select
@@ -22,7 +21,8 @@ from domain.clock import utcnow
 from domain.outbox.service import Outbox
 from domain.prediction.service import StoredPrediction, store_prediction
 from domain.push.models import NoticeState, PushNotice
-from domain.push.service import PUSH_JOB, SEND_PUSH_JOB
+from domain.push.service import PUSH_JOB, SEND_PUSH_JOB, Delivery
+from runtime.jpush import JPush, PushRefused, PushUnavailable
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, outbox_rows, paid_order, request_ship, scan
@@ -69,9 +69,15 @@ class FakeJPush:
 
 
 @pytest.fixture
-async def jpush(rt: Runtime, httpserver: HTTPServer) -> AsyncIterator[FakeJPush]:
+def fake_jpush(httpserver: HTTPServer) -> FakeJPush:
     fake = FakeJPush(httpserver)
     httpserver.expect_request("/v3/push", method="POST").respond_with_handler(fake.handle)
+    return fake
+
+
+@pytest.fixture
+async def jpush(rt: Runtime, fake_jpush: FakeJPush, httpserver: HTTPServer) -> AsyncIterator[FakeJPush]:
+    fake = fake_jpush
     before = rt.core.settings
     rt.core.settings = before.model_copy(
         update={
@@ -175,22 +181,35 @@ async def test_a_buyer_who_opted_out_gets_nothing_also_of_what_was_held(
     assert jpush.pushes == []
 
 
-async def test_jpush_refusals_are_recorded_and_its_limits_retried(
+async def test_jpush_refusals_are_final_and_its_limits_worth_retrying(fake_jpush: FakeJPush) -> None:
+    client = JPush(fake_jpush.server.url_for("/").rstrip("/"), APP_KEY, MASTER_SECRET, 60, False, 5.0)
+    delivery = Delivery(7, ["141fe1da9e8c5e7a1b2"], ["ios"], "订单已发货", "您的订单 TB-1 已发货。", {"version": 3})
+    assert await client.push(delivery) == "1828256758"
+    assert fake_jpush.pushes[0]["notification"]["ios"]["alert"] == {
+        "title": "订单已发货",
+        "body": "您的订单 TB-1 已发货。",
+    }
+    assert "android" not in fake_jpush.pushes[0]["notification"] and fake_jpush.pushes[0]["options"]["sendno"] == 7
+    fake_jpush.refuse = (429, 2002, "Rate limit exceeded")
+    with pytest.raises(PushUnavailable, match="2002"):
+        await client.push(delivery)
+    fake_jpush.refuse = (503, 1030, "internal service timeout")
+    with pytest.raises(PushUnavailable, match="1030"):
+        await client.push(delivery)
+    fake_jpush.refuse = (400, 1011, "cannot find user by this audience")
+    with pytest.raises(PushRefused, match="cannot find user") as refused:
+        await client.push(delivery)
+    assert refused.value.code == 1011
+    fake_jpush.refuse = None
+    wrong = JPush(client.base_url, APP_KEY, "not-the-master-secret", 60, False, 5.0)
+    with pytest.raises(PushRefused) as unauthorised:
+        await wrong.push(delivery)
+    assert unauthorised.value.code == 1004
+
+
+async def test_devices_belong_to_the_buyer_who_registered_them_last(
     api: Api, creds: Credentials, jpush: FakeJPush
 ) -> None:
-    order, job = await _packed(api, creds)
-    await _register(api, creds.customer(api.runtime, order["buyerUid"]), "IOS", "141fe1da9e8c5e7a1b2")
-    jpush.refuse = (429, 2002, "Rate limit exceeded")
-    with pytest.raises(Retry):
-        await push_order_update(_ctx(api.runtime), **job, now=NOON)
-    assert (await _notices(api.runtime))[0].state == NoticeState.DUE  # still owed: the sweep or a retry sends it
-    jpush.refuse = (400, 1011, "cannot find user by this audience")
-    assert "1011" in await push_order_update(_ctx(api.runtime), **job, now=NOON)
-    [notice] = await _notices(api.runtime)
-    assert notice.state == NoticeState.FAILED and "cannot find user by this audience" in (notice.error or "")
-
-
-async def test_devices_belong_to_the_buyer_who_registered_them_last(api: Api, creds: Credentials) -> None:
     one, other = creds.customer(api.runtime, "buyer-one"), creds.customer(api.runtime, "buyer-two")
     await _register(api, one, "ANDROID", "1a0018970a1b2c3d4e5")
     moved = await _register(api, other, "ANDROID", "1a0018970a1b2c3d4e5")
@@ -206,10 +225,7 @@ async def test_devices_belong_to_the_buyer_who_registered_them_last(api: Api, cr
     mine = await api.gql(UNREGISTER, {"input": {"registrationId": "1a0018970a1b2c3d4e5"}}, headers=other)
     assert mine["data"]["unregisterDevice"] == {"registrationId": "1a0018970a1b2c3d4e5", "userErrors": []}
 
-
-async def test_a_prediction_that_moves_far_is_pushed_a_small_move_is_not(
-    api: Api, creds: Credentials, jpush: FakeJPush
-) -> None:
+    # a prediction that moves far is pushed, a small move is not
     order = await paid_order(api, creds)
     await _register(api, creds.customer(api.runtime, order["buyerUid"]), "ANDROID", "1a0018970a1b2c3d4e5")
     key = int(order["id"].rsplit("/", 1)[1])
