@@ -154,6 +154,7 @@ class ReportCost(SchemaExtension):
         yield
 
     def get_results(self) -> dict[str, Any]:
+        self.price = self._price() if self.price is None else self.price  # refused before execution: priced too
         if self.price is None:
             return {}
         cost: dict[str, Any] = {"requestedQueryCost": self.price, "actualQueryCost": self.price}
