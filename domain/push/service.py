@@ -33,6 +33,8 @@ PUSHED_EVENTS = {
     EventType.ORDER_SHIPPED: PushReason.SHIPPED,
     EventType.ORDER_DELIVERED: PushReason.DELIVERED,
 }
+DEVICES_PER_BUYER = 10
+"""A buyer's phones and tablets; past this, the device registered longest ago stops getting pushes."""
 REGISTRATION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 """JPush registration ids are short alphanumeric strings; anything else is not one."""
 
@@ -84,6 +86,9 @@ async def register_device(session: AsyncSession, buyer_uid: str, platform: str, 
     device.buyer_uid, device.platform, device.registered_at = buyer_uid, platform, utcnow()
     session.add(device)
     await session.flush()
+    for stale in (await devices_of(session, buyer_uid))[:-DEVICES_PER_BUYER]:
+        await session.delete(stale)
+    await session.flush()
     return device
 
 
@@ -98,7 +103,9 @@ async def unregister_device(session: AsyncSession, buyer_uid: str, registration_
 
 
 async def devices_of(session: AsyncSession, buyer_uid: str) -> list[PushDevice]:
-    query = select(PushDevice).where(PushDevice.buyer_uid == buyer_uid).order_by(col(PushDevice.id))
+    """Registered longest ago first."""
+    order = (col(PushDevice.registered_at), col(PushDevice.id))
+    query = select(PushDevice).where(PushDevice.buyer_uid == buyer_uid).order_by(*order)
     return list((await session.exec(query)).all())
 
 

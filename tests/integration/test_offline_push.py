@@ -21,7 +21,7 @@ from domain.clock import utcnow
 from domain.outbox.service import Outbox
 from domain.prediction.service import StoredPrediction, store_prediction
 from domain.push.models import NoticeState, PushNotice
-from domain.push.service import PUSH_JOB, SEND_PUSH_JOB, Delivery
+from domain.push.service import DEVICES_PER_BUYER, PUSH_JOB, SEND_PUSH_JOB, Delivery, devices_of
 from runtime.jpush import JPush, PushRefused, PushUnavailable
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
@@ -224,6 +224,11 @@ async def test_devices_belong_to_the_buyer_who_registered_them_last(
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     mine = await api.gql(UNREGISTER, {"input": {"registrationId": "1a0018970a1b2c3d4e5"}}, headers=other)
     assert mine["data"]["unregisterDevice"] == {"registrationId": "1a0018970a1b2c3d4e5", "userErrors": []}
+    for n in range(DEVICES_PER_BUYER + 1):  # a buyer keeps the latest devices, not every phone ever used
+        await _register(api, other, "IOS", f"1500000000000{n:02d}")
+    async with api.runtime.core.sessions() as session:
+        kept = [d.registration_id for d in await devices_of(session, "buyer-two")]
+    assert len(kept) == DEVICES_PER_BUYER and "150000000000000" not in kept
 
     # a prediction that moves far is pushed, a small move is not
     order = await paid_order(api, creds)
