@@ -19,6 +19,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from api.auth.cost_bucket import CostBucket
 from api.auth.principal import (
     Accounts,
     Anonymous,
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redis, settings.login_failures_per_account, settings.login_failures_per_address
     )
     app.state.signin_throttle = SignInThrottle(redis, settings)
+    app.state.cost_bucket = CostBucket(redis, settings.partner_cost_bucket, settings.partner_cost_restore_per_second)
     router = OrderhubGraphQLRouter(
         build_schema(settings),
         context_getter=get_context,

@@ -225,6 +225,7 @@ def _env(data_dir: Path, db_url: str | None) -> dict[str, str]:
         "ORDERHUB_DATA_DIR": str(data_dir),
         "ORDERHUB_GRAPHIQL": "false",
         "ORDERHUB_OUTBOX_GRACE_SECONDS": "1",
+        "ORDERHUB_PARTNER_COST_BUCKET": "0",  # the bench measures the pipeline under faults, not fair use
         "ORDERHUB_PAYMENT_WEBHOOK_SECRETS": json.dumps({PROVIDER: WEBHOOK_SECRET}),
     }
     if db_url is not None:

@@ -289,6 +289,7 @@ async def _orderhub(n: int, rounds: int, data_dir: Path) -> tuple[dict[str, floa
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env["ORDERHUB_DATA_DIR"] = str(data_dir)
+    env["ORDERHUB_PARTNER_COST_BUCKET"] = "0"  # the bench measures pushes, not fair use
     command = [sys.executable, "-m", "uvicorn", "api.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
     if PROFILE:
         command = [sys.executable, "-m", "bench.push", "--profiled-server", str(port), PROFILE]

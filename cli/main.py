@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from domain.errors import UserError
 from domain.settings import Settings, get_settings
 
 
@@ -107,13 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     re_role.add_argument("--email", required=True)
     re_role.add_argument("--roles", required=True, help="comma separated: admin, ops, cs, finance")
 
+    keys = sub.add_parser("keys", help="list, rotate or revoke partner keys; every change goes to the admin log")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    key_commands.add_parser("list", help="active keys: id, name, last four characters, scopes, channels, last use")
+    rotate = key_commands.add_parser("rotate", help="a new key with the same access; the old one stops after --overlap")
+    rotate.add_argument("--id", type=int, required=True)
+    rotate.add_argument("--overlap-minutes", type=int, default=0, help="how long the old key keeps working")
+    revoke = key_commands.add_parser("revoke", help="the key stops working on its next request")
+    revoke.add_argument("--id", type=int, required=True)
+    admin_log = sub.add_parser("admin-log", help="the latest changes of partner keys and staff accounts")
+    admin_log.add_argument("--limit", type=int, default=20)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(asyncio.run(_dispatch(args)) or 0) if args.command != "serve" else _serve(args)
-    except ValueError as exc:
+    except (ValueError, UserError) as exc:
         print(f"orderhub: {exc}", file=sys.stderr)
         return 2
 
@@ -165,6 +177,10 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         await _token(args)
     elif args.command == "staff":
         await _staff(settings, args)
+    elif args.command == "keys":
+        await _keys(settings, args)
+    elif args.command == "admin-log":
+        await _admin_log(settings, args.limit)
     elif args.command == "replay":
         return await _replay(args)
     elif args.command == "reconcile":
@@ -461,7 +477,9 @@ async def _token(args: argparse.Namespace) -> None:
         elif args.kind == "partner":
             async with core.sessions() as session, session.begin():
                 channels = None if args.all_channels else _split(args.channel)
-                key_issued = await issue_partner_key(session, args.name, _split(args.scopes), channels)
+                key_issued = await issue_partner_key(
+                    session, args.name, _split(args.scopes), channels, actor=cli_actor()
+                )
             served = ", ".join(key_issued.channels) if key_issued.channels is not None else "all"
             print(f"partner:  {key_issued.name}\nscopes:   {', '.join(key_issued.scopes)}\nchannels: {served}")
             print(f"api key:  {key_issued.key}")
@@ -469,7 +487,7 @@ async def _token(args: argparse.Namespace) -> None:
         else:
             password = args.password or getpass.getpass("password (12+ characters): ")
             async with core.sessions() as session, session.begin():
-                user = await create_staff(session, args.email, password, _split(args.roles))
+                user = await create_staff(session, args.email, password, _split(args.roles), actor=cli_actor())
             assert user.id is not None
             issued = issue_staff_token(
                 settings.secret("token_secret"), user.id, user.email, user.roles, settings.staff_token_minutes
@@ -482,7 +500,6 @@ async def _token(args: argparse.Namespace) -> None:
 async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     """Commits, then sends the revocation at once so that API processes close the account's websockets."""
     from domain.access.service import disable_staff, set_staff_roles
-    from domain.errors import UserError
     from domain.outbox.service import Outbox
     from runtime.process import build_runtime
 
@@ -490,16 +507,61 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     try:
         async with runtime.core.sessions() as session, session.begin():
             if args.staff_command == "disable":
-                user = await disable_staff(session, args.email, Outbox())
+                user = await disable_staff(session, args.email, Outbox(), actor=cli_actor())
             else:
-                user = await set_staff_roles(session, args.email, _split(args.roles), Outbox())
+                user = await set_staff_roles(session, args.email, _split(args.roles), Outbox(), actor=cli_actor())
         await runtime.relay.drained()
-    except UserError as error:
-        raise ValueError(str(error)) from error
     finally:
         await runtime.close()
     state = "disabled" if user.disabled_at is not None else "active"
     print(f"staff:  {user.email} ({', '.join(user.roles)}), {state}")
+
+
+def cli_actor() -> str:
+    """Who the admin log names for a change made here: the operating-system account that ran the command."""
+    return f"cli:{getpass.getuser()}"
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> None:
+    """The same domain calls as the API's admin mutations, so a change here is logged the same way."""
+    from datetime import timedelta
+
+    from domain.access.service import partner_keys, revoke_partner_key, rotate_partner_key
+    from runtime.core import build_core
+
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session, session.begin():
+            if args.key_command == "list":
+                listed, _ = await partner_keys(session, 100)
+                for key in listed:
+                    row, used = key.row, key.last_used_at.isoformat() if key.last_used_at else "never"
+                    served = ",".join(row.channels) if row.channels is not None else "all"
+                    print(f"{row.id}\t{row.name}\t...{row.last4}\t{','.join(row.scopes)}\t{served}\tlast used {used}")
+            elif args.key_command == "rotate":
+                overlap = timedelta(minutes=args.overlap_minutes)
+                issued = await rotate_partner_key(session, args.id, actor=cli_actor(), overlap=overlap)
+                print(f"partner:  {issued.name} (key {issued.id}, replaces key {args.id})\napi key:  {issued.key}")
+                print("the key is shown once; orderhub stores only its hash")
+            else:
+                row = await revoke_partner_key(session, args.id, actor=cli_actor())
+                print(f"partner key {row.id} ({row.name}, ...{row.last4}) revoked")
+    finally:
+        await core.close()
+
+
+async def _admin_log(settings: Settings, limit: int) -> None:
+    from domain.access.audit import entries
+    from runtime.core import build_core
+
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session:
+            rows, _ = await entries(session, max(1, min(limit, 100)))
+    finally:
+        await core.close()
+    for row in rows:
+        print(f"{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.details}")
 
 
 def _split(text: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -114,6 +115,22 @@ class Settings(BaseSettings):
     merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
+    # Offline pushes to buyers' apps through JPush REST v3 (api.jpush.cn; bjapi.push.jiguang.cn for Beijing apps).
+    jpush_base_url: str = "https://api.jpush.cn"
+    jpush_app_key: str | None = None
+    jpush_master_secret: SecretStr | None = None
+    jpush_apns_production: bool = False
+    push_time_to_live_seconds: int = 86_400  # how long JPush keeps a push for a device that is offline
+    push_timeout_seconds: float = 10.0
+    # Quiet hours on the merchant's clock (merchant_timezone): pushes wait for their end. Equal times: none.
+    push_quiet_start: time = time(22, 0)
+    push_quiet_end: time = time(8, 0)
+    # A new predicted time this far from the last one is pushed to the buyer.
+    push_eta_moved_minutes: int = 60
+    # Fair use: each partner key spends its queries' cost points from a bucket of this size, refilled at this
+    # rate and shared by every API process through Redis. A bucket of 0 turns the limit off.
+    partner_cost_bucket: int = 5_000
+    partner_cost_restore_per_second: int = 250
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

@@ -1,6 +1,6 @@
 """Imports every table so that SQLModel.metadata is complete for alembic and tests."""
 
-from domain.access.models import PartnerKey, StaffUser
+from domain.access.models import AdminLogEntry, PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
@@ -10,10 +10,12 @@ from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustme
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
+from domain.push.models import PushDevice, PushNotice, PushPreference
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, SignInCode
 
 __all__ = [
+    "AdminLogEntry",
     "AliasConflict",
     "BuyerAlias",
     "BuyerChannel",
@@ -41,6 +43,9 @@ __all__ = [
     "OrderSupersession",
     "OutboxMessage",
     "PartnerKey",
+    "PushDevice",
+    "PushNotice",
+    "PushPreference",
     "ReconItem",
     "ReconRun",
     "RefreshToken",

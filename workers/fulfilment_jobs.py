@@ -25,15 +25,15 @@ async def find_stuck_shipments(ctx: dict[str, Any]) -> int:
 
 
 async def record_shipped_notice(ctx: dict[str, Any], order_id: int, version: int) -> bool:
-    """Runs as the job NOTIFY_SHIPPED_JOB, enqueued only by physical outbound evidence. There is no push
-    provider yet, so nothing is sent: it checks again that the parcel left and logs the notice the customer
-    is owed, so that the log shows which customers a provider would have told."""
+    """Runs as the job NOTIFY_SHIPPED_JOB, enqueued only by physical outbound evidence: it checks again that
+    the parcel left and logs it. It sends nothing itself: the buyer's apps are told by the offline push that
+    the same change enqueued (workers/push_jobs.py), which records what JPush answered."""
     async with unit_of_work(ctx) as session:
         order = await session.get(Order, order_id)
     if order is None or order.shipped_at is None:
         return False
     log.info(
-        "order %s shipped at %s: customer is owed a shipped notice (tracking %s); none sent, no push provider",
+        "order %s shipped at %s (tracking %s): the buyer's apps hear of it by offline push, not from here",
         order_id,
         order.shipped_at,
         order.tracking_number,

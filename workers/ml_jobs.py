@@ -140,7 +140,8 @@ async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) ->
     state = await serving(ctx)
     result = forecast(steps, state.timeline, state.artifact, state.baseline)
     async with unit_of_work(ctx) as session:
-        changed = await store_prediction(session, Outbox(), order_id, stored(result))
+        moved = timedelta(minutes=runtime.settings.push_eta_moved_minutes)
+        changed = await store_prediction(session, Outbox(), order_id, stored(result), moved)
     outcome = "none" if result is None else f"{result.basis.lower()} {result.at.isoformat()}"
     return f"{outcome} ({'changed' if changed else 'unchanged'})"
 

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
 from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
+from domain.push.service import PUSH_JOB, SEND_PUSH_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
@@ -16,6 +17,7 @@ from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.push_jobs import push_order_update, send_push, sweep_pushes
 from workers.reconcile_jobs import reconcile_daily
 
 FUNCTIONS = [
@@ -24,6 +26,8 @@ FUNCTIONS = [
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
     func(push_health_alerts, max_tries=5),
+    func(push_order_update, name=PUSH_JOB, max_tries=6),
+    func(send_push, name=SEND_PUSH_JOB, max_tries=6),
 ]
 
 CRON_JOBS = [
@@ -33,6 +37,7 @@ CRON_JOBS = [
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
+    cron(sweep_pushes, minute=set(range(3, 60, 5)), second={40}, unique=True),
     cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
     cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
 ]

@@ -21,6 +21,7 @@ from graphql import (
     ValidationRule,
 )
 
+from api.auth.cost_bucket import Spend
 from api.graphql.pagination import MAX_PAGE
 
 MAX_MUTATIONS = 5
@@ -113,3 +114,25 @@ def root_fields(
 
 def cost_rule(limit: int) -> type[CostRule]:
     return type("CostRule", (CostRule,), {"limit": limit})
+
+
+def throttle_status(spent: Spend) -> dict[str, int]:
+    return {
+        "maximumAvailable": spent.maximum,
+        "currentlyAvailable": spent.available,
+        "restoreRate": spent.restore_rate,
+    }
+
+
+def throttled(spent: Spend) -> GraphQLError:
+    """The top-level error of a partner request refused for fair use: when to retry, and the bucket now."""
+    if spent.cost > spent.maximum:
+        return GraphQLError(
+            f"query cost {spent.cost} exceeds the {spent.maximum} points a partner key's bucket holds",
+            extensions={"code": "MAX_COST_EXCEEDED", "cost": throttle_status(spent)},
+        )
+    return GraphQLError(
+        f"throttled: this query costs {spent.cost} points and {spent.available} are available; "
+        f"retry in {spent.retry_after_ms} ms",
+        extensions={"code": "THROTTLED", "retryAfterMs": spent.retry_after_ms, "cost": throttle_status(spent)},
+    )

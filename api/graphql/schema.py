@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
@@ -22,9 +24,10 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from api.auth.principal import Staff
+from api.auth.cost_bucket import CostBucket, Spend
+from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
-from api.graphql.cost import cost_rule, selection_cost
+from api.graphql.cost import cost_rule, selection_cost, throttle_status, throttled
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.fulfilment.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.health.mutations import HealthMutations
@@ -46,9 +49,11 @@ from api.graphql.orders.mutations import OrderMutations
 from api.graphql.orders.queries import OrderQueries
 from api.graphql.orders.types import Order, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
+from api.graphql.push.mutations import PushMutations
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.signin.mutations import SignInMutations
-from api.graphql.staff.mutations import StaffMutations
+from api.graphql.staff.mutations import AccessMutations, StaffMutations
+from api.graphql.staff.queries import AccessQueries, load_admin_log_entry, load_partner_key, load_staff_account
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
 
@@ -69,6 +74,9 @@ NODES: dict[str, NodeLoader] = {
     "DriftAlert": load_drift_alert,
     "InboundMessage": load_inbound_message,
     "MatchSuggestion": load_suggestion,
+    "PartnerKey": load_partner_key,
+    "StaffAccount": load_staff_account,
+    "AdminLogEntry": load_admin_log_entry,
     **MONEY_NODES,
 }
 """Every Node type by its global id's type name: node(id:) answers each, or null."""
@@ -84,6 +92,7 @@ class Query(
     IdentityQueries,
     SelfCheckQueries,
     HealthQueries,
+    AccessQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",
@@ -107,22 +116,54 @@ class Mutation(
     IdentityMutations,
     HealthMutations,
     SignInMutations,
+    AccessMutations,
+    PushMutations,
 ):
     pass
 
 
 class ReportCost(SchemaExtension):
-    """Returns the operation's price in `extensions.cost`."""
+    """Prices the operation before it runs; a partner key pays the price from its cost-point bucket (fair use)
+    and is refused with THROTTLED while the points are not there. The price, and for partners the bucket, are
+    returned in `extensions.cost`, shaped as Shopify's (requestedQueryCost, actualQueryCost, throttleStatus)."""
 
-    def get_results(self) -> dict[str, Any]:
+    def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
+        super().__init__(execution_context=execution_context)
+        self.price: int | None = None
+        self.spent: Spend | None = None
+
+    def _price(self) -> int | None:
         document = self.execution_context.graphql_document
         if document is None:
-            return {}
+            return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         name = self.execution_context.operation_name
         chosen = [op for op in operations if name is None or (op.name and op.name.value == name)]
-        return {"cost": sum(selection_cost(op.selection_set, fragments) for op in chosen[:1])}
+        return sum(selection_cost(op.selection_set, fragments) for op in chosen[:1])
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        self.price = self._price()
+        context = self.execution_context.context
+        principal = getattr(context, "principal", None)
+        request = getattr(context, "request", None)
+        state = getattr(getattr(request, "app", None), "state", None)
+        bucket: CostBucket | None = getattr(state, "cost_bucket", None)
+        if isinstance(principal, Partner) and bucket is not None and bucket.enabled and self.price is not None:
+            self.spent = await bucket.spend(principal.key_id, self.price)
+            if not self.spent.allowed:
+                self.execution_context.result = GraphQLExecutionResult(data=None, errors=[throttled(self.spent)])
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        self.price = self._price() if self.price is None else self.price  # refused before execution: priced too
+        if self.price is None:
+            return {}
+        cost: dict[str, Any] = {"requestedQueryCost": self.price, "actualQueryCost": self.price}
+        if self.spent is not None:
+            cost["actualQueryCost"] = self.price if self.spent.allowed else None
+            cost["throttleStatus"] = throttle_status(self.spent)
+        return {"cost": cost}
 
 
 def _should_mask(error: GraphQLError) -> bool:

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import strawberry
 from graphql import DocumentNode, ExecutionResult, GraphQLError, OperationDefinitionNode, execute, print_ast
@@ -374,9 +374,23 @@ class Subscription:
         )
     )
     async def order_updates(
-        self, info: Info[Context, None], order_id: strawberry.ID | None = None
+        self,
+        info: Info[Context, None],
+        order_id: strawberry.ID | None = None,
+        statuses: Annotated[
+            list[OrderStatusEnum] | None,  # type: ignore[valid-type]
+            strawberry.argument(
+                description="Only changes into one of these statuses (e.g. [PACKED]), the snapshot included; "
+                "null: every change."
+            ),
+        ] = None,
     ) -> AsyncGenerator[OrderUpdate, None]:
         ctx = info.context
+        wanted = None if statuses is None else frozenset(OrderStatus(s) for s in statuses)
+
+        def shows(update: OrderUpdate) -> bool:
+            return wanted is None or OrderStatus(update.status) in wanted
+
         viewer = _viewer(ctx)
         key = decode_gid(order_id, "Order")[1] if order_id is not None else None
         hub = _hub(info)
@@ -402,7 +416,7 @@ class Subscription:
                 return False  # the subscription's task ends it
             event = tuple(envelope.get(k) for k in ENVELOPE_KEYS)
             found = await hub.shared(("shown", event, fanout.key), lambda: shown(envelope), keep=_found)
-            if found is None or _repeat(last, found[0]):
+            if found is None or _repeat(last, found[0]) or not shows(found[0]):
                 return True
             update, payload = found
             if payload is None or not fanout.shares:
@@ -417,14 +431,14 @@ class Subscription:
                 if envelope is RESYNC:
                     ctx.loaders = Loaders(ctx.runtime)  # a long-lived connection must not serve stale relations
                     for update in await _snapshot(ctx, viewer, key):
-                        if _is_newer(last, update):
+                        if shows(update) and _is_newer(last, update):
                             yield update
                     if fanout.shares:
                         listener.direct = prepare
                 else:
                     prepared = await prepare(envelope)
                     if prepared is False and (pushed := await _pushed(hub, ctx, viewer, envelope)) is not None:
-                        if _is_newer(last, pushed[0]):
+                        if shows(pushed[0]) and _is_newer(last, pushed[0]):
                             ctx.loaders = Loaders(ctx.runtime)
                             yield pushed[0]
                     elif prepared is not True and prepared is not False:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Field, SQLModel
 
@@ -33,3 +34,17 @@ class StaffUser(SQLModel, table=True):
     roles: list[str] = Field(sa_column=json_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class AdminLogEntry(SQLModel, table=True):
+    """One change of who may do what, appended by the code that made it (API or command line), in the same
+    transaction: a change without its entry cannot commit."""
+
+    __tablename__ = "admin_log"
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=40)
+    target: str = Field(max_length=200)
+    details: dict[str, Any] = Field(sa_column=json_column())

@@ -26,14 +26,14 @@ class Role(StrEnum):
     FINANCE = "finance"
 
 
-def parse_scopes(names: list[str]) -> list[Scope]:
+def parse_scopes(names: Sequence[str]) -> list[Scope]:
     unknown = [n for n in names if n not in Scope._value2member_map_]
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(unknown)}; known: {', '.join(s.value for s in Scope)}")
     return [Scope(n) for n in names]
 
 
-def parse_roles(names: list[str]) -> list[Role]:
+def parse_roles(names: Sequence[str]) -> list[Role]:
     unknown = [n for n in names if n not in Role._value2member_map_]
     if unknown:
         raise ValueError(f"unknown roles: {', '.join(unknown)}; known: {', '.join(r.value for r in Role)}")

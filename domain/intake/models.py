@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.columns import BigId, id_column, utc_column
@@ -29,7 +29,11 @@ class SignatureVerdict(StrEnum):
 
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_message"
-    __table_args__ = (UniqueConstraint("source", "kind", "natural_key", name="uq_inbound_natural_key"),)
+    __table_args__ = (
+        UniqueConstraint("source", "kind", "natural_key", name="uq_inbound_natural_key"),
+        # a partner key's last use, shown to administrators, is its latest recorded request
+        Index("ix_inbound_message_partner_key_received", "partner_key_id", "received_at"),
+    )
 
     id: int | None = Field(default=None, sa_column=id_column())
     source: str = Field(max_length=100, index=True)

@@ -39,6 +39,7 @@ from domain.orders.status import (
     rank,
 )
 from domain.outbox.service import Outbox
+from domain.push.service import PUSHED_EVENTS, schedule_push
 from domain.sql import dialect, take_sqlite_write_lock
 
 ORDER_TOPIC = "orders"
@@ -360,6 +361,8 @@ async def append_event(session: AsyncSession, outbox: Outbox, row: Order, change
     publish_change(
         outbox, row.id, row.version, change.status, row.buyer_uid, row.warehouse_code, change.event, predicted
     )
+    if change.event in PUSHED_EVENTS and row.buyer_uid is not None:  # the buyer's app hears of it, even closed
+        schedule_push(outbox, row.id, row.version, PUSHED_EVENTS[change.event])
 
 
 async def save_order(session: AsyncSession, row: Order, values: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ prediction is one more entry of the order's log, so subscribers get it as they g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -20,6 +20,8 @@ from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
 from domain.outbox.service import Outbox
 from domain.prediction.models import NextStepModelRun
+from domain.push.service import eta_moved, schedule_push
+from domain.push.texts import PushReason
 from domain.sql import dialect, take_sqlite_write_lock
 
 PREDICT_JOB = "predict_next_step"
@@ -109,8 +111,11 @@ async def superseded(session: AsyncSession, order_id: int, version: int) -> bool
     return (await session.exec(later.limit(1))).first() is not None
 
 
-async def store_prediction(session: AsyncSession, outbox: Outbox, order_id: int, new: StoredPrediction) -> bool:
-    """Stores the prediction and, if it changed, logs it and pushes it; true when it changed."""
+async def store_prediction(
+    session: AsyncSession, outbox: Outbox, order_id: int, new: StoredPrediction, push_over: timedelta | None = None
+) -> bool:
+    """Stores the prediction and, if it changed, logs it and pushes it; true when it changed. A predicted time
+    that moved by more than `push_over` is also pushed to the buyer's app."""
     await take_sqlite_write_lock(session)  # two moves of one order may be predicted at the same moment
     order = await session.get(Order, order_id, with_for_update=dialect(session) == "postgresql")
     if order is None:
@@ -125,12 +130,16 @@ async def store_prediction(session: AsyncSession, outbox: Outbox, order_id: int,
         "prediction_model_version": new.model_version,
         "prediction_basis": new.basis,
     }
+    before = order.predicted_next_at if order.predicted_next_stage == new.stage else None
     for name, value in values.items():
         setattr(order, name, value)  # the envelope carries the new value
     data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
     change = Change(EventType.NEXT_STEP_PREDICTED, OrderStatus(order.status), utcnow(), data)
     await append_event(session, outbox, order, change, BY)
     await save_order(session, order, values)
+    if push_over is not None and order.buyer_uid is not None and eta_moved(before, new.at, push_over):
+        assert order.id is not None
+        schedule_push(outbox, order.id, order.version, PushReason.ETA_MOVED)
     await outbox.flush(session)
     return True
 

@@ -18,6 +18,7 @@ from api.pubsub import PushHub
 from domain.access import service as access_service
 from domain.access.service import create_staff, disable_staff, issue_partner_key, set_staff_roles
 from domain.clock import utcnow
+from domain.errors import UserError
 from domain.outbox.service import Outbox
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
@@ -131,9 +132,9 @@ async def test_channel_bound_key_cannot_touch_another_channels_orders(api: Api, 
 
 async def test_unknown_channel_is_refused_when_issuing(rt: Runtime) -> None:
     async with rt.core.sessions() as session:
-        with pytest.raises(ValueError, match="unknown channels: tiktok"):
+        with pytest.raises(UserError, match="unknown channels: tiktok"):
             await issue_partner_key(session, "x", ["orders:read"], ["tiktok"])
-        with pytest.raises(ValueError, match="at least one channel"):
+        with pytest.raises(UserError, match="at least one channel"):
             await issue_partner_key(session, "x", ["orders:read"], [])
 
 

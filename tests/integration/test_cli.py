@@ -44,6 +44,13 @@ def test_migrate_and_tokens_on_the_embedded_default(env: dict[str, str], tmp_pat
     assert "ops@shop.example (ops)" in staff
     disabled = run(["staff", "disable", "--email", "OPS@shop.example"], env)
     assert "ops@shop.example (ops), disabled" in disabled
+    listed = run(["keys", "list"], env)  # the same domain code as the API's admin mutations
+    assert f"...{key[-4:]}" in listed and "douyin-bridge" in listed and key not in listed
+    assert "revoked" in run(["keys", "revoke", "--id", listed.split()[0]], env)
+    log = run(["admin-log"], env)
+    actions = [line.split("\t")[2] for line in log.splitlines()]
+    assert actions == ["PARTNER_KEY_REVOKED", "STAFF_DISABLED", "STAFF_CREATED", "PARTNER_KEY_ISSUED"]
+    assert all(line.split("\t")[1].startswith("cli:") for line in log.splitlines()) and key not in log
     data = tmp_path / "data"
     assert data.stat().st_mode & 0o777 == 0o700
     files = [p for p in data.rglob("*") if p.is_file()]

@@ -34,7 +34,7 @@ async def test_submit_creates_order_lines_events_and_outbox(api: Api, creds: Cre
     assert order["itemsAmount"]["amount"] == "115.90"
     assert [line["unitPrice"]["amount"] for line in order["lines"]] == ["100.00", "15.90"]
     assert len(order["buyerUid"]) == 64
-    assert result["extensions"]["cost"] >= 1
+    assert result["extensions"]["cost"]["requestedQueryCost"] >= 1
     assert await count(api, OrderLine) == 2
     assert await count(api, OrderEvent) == 1
     async with api.runtime.core.sessions() as session:

@@ -19,6 +19,7 @@ from domain.health.errors import ExportErrorCode, HealthErrorCode
 from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
+from domain.push.errors import PushErrorCode
 from domain.signin.errors import SignInErrorCode
 
 DOMAIN = Path(inspect.getfile(domain)).parent
@@ -32,6 +33,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "intake": IntakeErrorCode,
     "ledger": MoneyErrorCode,
     "orders": OrderErrorCode,
+    "push": PushErrorCode,
     "reconcile": MoneyErrorCode,
     "signin": SignInErrorCode,
 }

@@ -1,1 +1,1 @@
-"""Staff sign-in over GraphQL (domain/access)."""
+"""Staff sign-in and access administration (partner keys, staff accounts, the admin log): domain/access."""

@@ -1,0 +1,1 @@
+"""Offline push for customer apps over GraphQL (domain/push)."""
