@@ -11,6 +11,7 @@ from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
+from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AliasConflict",
@@ -46,4 +47,8 @@ __all__ = [
     "StaffUser",
     "Statement",
     "StatementLine",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

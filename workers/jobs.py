@@ -75,7 +75,11 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     try:
         while time.monotonic() < until and (
             count := await relay_once(
-                runtime.core.sessions, runtime.redis, older_than=grace, prefix=runtime.settings.pubsub_prefix
+                runtime.core.sessions,
+                runtime.redis,
+                older_than=grace,
+                prefix=runtime.settings.pubsub_prefix,
+                webhooks=runtime.relay.webhooks,
             )
         ):
             sent += count

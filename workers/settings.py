@@ -17,6 +17,7 @@ from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
 from workers.reconcile_jobs import reconcile_daily
+from workers.webhook_jobs import close_webhook_sender, deliver_webhook, notify_webhook_disabled, sweep_webhooks
 
 FUNCTIONS = [
     func(check_payment_deadline, max_tries=5),
@@ -24,10 +25,14 @@ FUNCTIONS = [
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
     func(push_health_alerts, max_tries=5),
+    # Tries here count hand-backs of an endpoint at its concurrency limit too; the delivery counts attempts.
+    func(deliver_webhook, max_tries=10_000),
+    func(notify_webhook_disabled, max_tries=10),
 ]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
+    cron(sweep_webhooks, second={35}, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
@@ -50,6 +55,7 @@ def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) ->
         "max_jobs": queue.max_jobs,
         "job_timeout": queue.job_timeout,
         "keep_result": 3600,
+        "on_shutdown": close_webhook_sender,
     }
     options.update(overrides)
     return Worker(**options)

@@ -49,6 +49,9 @@ from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff.mutations import StaffMutations
 from api.graphql.subscriptions import Subscription
+from api.graphql.webhooks.mutations import WebhookMutations
+from api.graphql.webhooks.queries import WebhookQueries
+from api.graphql.webhooks.types import load_delivery, load_endpoint
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,8 @@ NODES: dict[str, NodeLoader] = {
     "DriftAlert": load_drift_alert,
     "InboundMessage": load_inbound_message,
     "MatchSuggestion": load_suggestion,
+    "WebhookEndpoint": load_endpoint,
+    "WebhookDelivery": load_delivery,
     **MONEY_NODES,
 }
 """Every Node type by its global id's type name: node(id:) answers each, or null."""
@@ -83,6 +88,7 @@ class Query(
     IdentityQueries,
     SelfCheckQueries,
     HealthQueries,
+    WebhookQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",
@@ -105,6 +111,7 @@ class Mutation(
     MoneyMutations,
     IdentityMutations,
     HealthMutations,
+    WebhookMutations,
 ):
     pass
 

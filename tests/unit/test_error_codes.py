@@ -19,6 +19,7 @@ from domain.health.errors import ExportErrorCode, HealthErrorCode
 from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
+from domain.webhooks.errors import WebhookErrorCode
 
 DOMAIN = Path(inspect.getfile(domain)).parent
 
@@ -32,6 +33,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "ledger": MoneyErrorCode,
     "orders": OrderErrorCode,
     "reconcile": MoneyErrorCode,
+    "webhooks": WebhookErrorCode,
 }
 """The enum each domain package raises its codes from; CommonCode is for the rules every area shares."""
 
@@ -130,6 +132,9 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     assert OrderGraphQL is OrderErrorCode
     assert IntakeGraphQL is IntakeErrorCode
     assert FulfilmentGraphQL is FulfilmentErrorCode
+    from api.graphql.webhooks.types import WebhookErrorCode as WebhookGraphQL
+
+    assert WebhookGraphQL is WebhookErrorCode
 
 
 @pytest.mark.parametrize(

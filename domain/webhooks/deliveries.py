@@ -1,0 +1,333 @@
+"""Deliveries: one per endpoint and event, each attempt claimed, made outside any transaction, then logged.
+
+Every attempt runs in three steps: `claim` (a short transaction that counts the attempt and leases the delivery
+for its timeout), the HTTP post (no transaction open), and `record` (the log row, the next retry through the
+outbox, the endpoint's failure count). A worker that dies between claim and record leaves the delivery PENDING
+with its lease run out; the sweeper enqueues it again. A delivery is never lost, and its webhook-id never changes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.access.models import PartnerKey
+from domain.clock import utcnow
+from domain.errors import UserError
+from domain.intake.vault import Vault
+from domain.orders.models import Order
+from domain.outbox.models import OutboxKind, OutboxMessage
+from domain.outbox.service import Outbox
+from domain.sql import insert_ignore_many
+from domain.webhooks.endpoints import Owner, disable, endpoint_of, signing_secrets
+from domain.webhooks.errors import WebhookErrorCode
+from domain.webhooks.events import NewEvent, events_of
+from domain.webhooks.models import (
+    DeliveryState,
+    EndpointState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from domain.webhooks.retry import RetryPolicy
+
+DELIVER_JOB = "deliver_webhook"
+DISABLED_NOTICE_JOB = "notify_webhook_disabled"
+LOGGED_BODY = 1000  # characters of a response body kept in the log
+
+
+@dataclass(frozen=True)
+class Subscription:
+    endpoint_id: int
+    event_types: frozenset[str]
+    channels: frozenset[str] | None  # the partner key's sales channels; None: every channel
+
+
+async def subscriptions(session: AsyncSession) -> list[Subscription]:
+    """Active endpoints of unrevoked keys: what the outbox relay fans events out to."""
+    statement = (
+        select(col(WebhookEndpoint.id), WebhookEndpoint.event_types, PartnerKey.channels)
+        .join(PartnerKey, col(PartnerKey.id) == col(WebhookEndpoint.partner_key_id))
+        .where(col(WebhookEndpoint.state) == EndpointState.ACTIVE, col(PartnerKey.revoked_at).is_(None))
+    )
+    return [
+        Subscription(int(i), frozenset(types), None if channels is None else frozenset(channels))
+        for i, types, channels in (await session.exec(statement)).all()
+        if i is not None
+    ]
+
+
+@dataclass(frozen=True)
+class Due:
+    """A delivery whose attempt `attempt` is to be enqueued; `created_at` keeps its job id unique."""
+
+    delivery_id: int
+    endpoint_id: int
+    attempt: int
+    created_at: datetime
+
+    def job_id(self) -> str:
+        return f"webhook:{self.delivery_id}:{self.attempt}:{int(self.created_at.timestamp() * 1_000_000)}"
+
+    def job_args(self) -> dict[str, Any]:
+        return {"delivery_id": self.delivery_id, "endpoint_id": self.endpoint_id, "attempt": self.attempt}
+
+
+async def fan_out(session: AsyncSession, subs: Sequence[Subscription], rows: Sequence[OutboxMessage]) -> list[Due]:
+    """The deliveries that published rows make, written in the caller's transaction (the relay's claim of those
+    rows, so that they are written exactly when the rows are marked sent). An event already stored (a row sent
+    again) makes nothing twice; an endpoint whose key is bound to channels hears only of its channels' orders."""
+    if not subs:
+        return []
+    wanted = {t for s in subs for t in s.event_types}
+    events = [
+        e
+        for row in rows
+        if row.kind == OutboxKind.PUBLISH
+        for e in events_of(row.target, row.payload, row.created_at)
+        if e.type.value in wanted
+    ]
+    if not events:
+        return []
+    now = utcnow()
+    stored = await insert_ignore_many(session, WebhookEvent, [_event_row(e, now) for e in events], ["key"])
+    new = {str(key): int(event_id) for event_id, key in stored}
+    channels = await _channels_of(session, {e.order_id for e in events if e.key in new and e.order_id is not None})
+    pairs = [
+        {"endpoint_id": s.endpoint_id, "event_id": new[e.key], "state": DeliveryState.PENDING.value, "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for e in events
+        if e.key in new
+        for s in subs
+        if e.type.value in s.event_types and _may_hear(s, e, channels)
+    ]  # fmt: skip
+    made = await insert_ignore_many(session, WebhookDelivery, pairs, ["endpoint_id", "event_id"])
+    return [Due(int(i), int(endpoint), 0, now) for i, endpoint, _ in made]
+
+
+def _event_row(event: NewEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "key": event.key, "message_id": event.message_id, "type": event.type.value, "order_id": event.order_id,
+        "body": event.body(), "created_at": now,
+    }  # fmt: skip
+
+
+async def _channels_of(session: AsyncSession, order_ids: set[int]) -> dict[int, str]:
+    if not order_ids:
+        return {}
+    found = await session.exec(select(Order.id, Order.channel).where(col(Order.id).in_(order_ids)))
+    return {int(i): str(c) for i, c in found.all() if i is not None}
+
+
+def _may_hear(sub: Subscription, event: NewEvent, channels: dict[int, str]) -> bool:
+    if sub.channels is None:
+        return True
+    return event.order_id is not None and channels.get(event.order_id) in sub.channels
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    attempt: int  # this attempt's number, from 1
+    url: str
+    message_id: str
+    body: str
+    signing_secrets: list[str]
+
+
+async def claim(
+    session: AsyncSession, vault: Vault, delivery_id: int, attempt: int, lease: timedelta
+) -> Claimed | None:
+    """Counts attempt `attempt` + 1 if the delivery is still pending after `attempt` tries; None when another run
+    already made it, or the delivery is done, or its endpoint is off. Leased until `lease` from now: past that,
+    an attempt that never got recorded is the sweeper's."""
+    now = utcnow()
+    claimed = (
+        await session.exec(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.id) == delivery_id,
+                col(WebhookDelivery.attempts) == attempt,
+                col(WebhookDelivery.state) == DeliveryState.PENDING,
+            )
+            .values(attempts=attempt + 1, next_attempt_at=now + lease)
+            .returning(col(WebhookDelivery.endpoint_id), col(WebhookDelivery.event_id))
+        )
+    ).first()
+    if claimed is None:
+        return None
+    endpoint_id, event_id = claimed
+    endpoint = await session.get(WebhookEndpoint, endpoint_id)
+    event = await session.get(WebhookEvent, event_id)
+    assert endpoint is not None and event is not None
+    if endpoint.state != EndpointState.ACTIVE:
+        return None
+    return Claimed(delivery_id, attempt + 1, endpoint.url, event.message_id, event.body,
+                   signing_secrets(vault, endpoint, now))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    started_at: datetime
+    duration_ms: int
+    status: int | None = None
+    body: str | None = None
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Any 2xx; a redirect is a failure (it is not followed: the registered URL is the endpoint)."""
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Recorded:
+    state: DeliveryState
+    next_attempt_at: datetime | None
+    endpoint_disabled: bool
+
+
+async def record(
+    session: AsyncSession,
+    outbox: Outbox,
+    claimed: Claimed,
+    result: AttemptResult,
+    policy: RetryPolicy,
+    trigger: str,
+    rng: random.Random | None = None,
+) -> Recorded:
+    """Logs the attempt; on failure schedules the next one through the outbox, or gives up once the retry period
+    is over; counts the endpoint's failures and switches it off (with a notice to the group chats) when
+    the policy says so."""
+    now = utcnow()
+    session.add(
+        WebhookAttempt(
+            delivery_id=claimed.delivery_id, attempt=claimed.attempt, trigger=trigger[:20],
+            started_at=result.started_at, duration_ms=result.duration_ms, response_status=result.status,
+            response_body=None if result.body is None else result.body[:LOGGED_BODY], error=result.error,
+            succeeded=result.succeeded,
+        )
+    )  # fmt: skip
+    delivery = (await session.exec(select(WebhookDelivery).where(col(WebhookDelivery.id) == claimed.delivery_id))).one()
+    endpoint = (
+        await session.exec(
+            select(WebhookEndpoint).where(col(WebhookEndpoint.id) == delivery.endpoint_id).with_for_update()
+        )
+    ).one()
+    delivery.first_attempt_at = delivery.first_attempt_at or result.started_at
+    delivery.last_status, delivery.last_error = result.status, result.error
+    disabled = False
+    if result.succeeded:
+        delivery.state, delivery.delivered_at, delivery.next_attempt_at = DeliveryState.DELIVERED.value, now, None
+        endpoint.consecutive_failures, endpoint.failing_since = 0, None
+    else:
+        endpoint.consecutive_failures += 1
+        endpoint.failing_since = endpoint.failing_since or result.started_at
+        retry_at = policy.next_attempt(delivery.created_at, now, delivery.attempts, rng)
+        if retry_at is None:
+            delivery.state, delivery.next_attempt_at = DeliveryState.FAILED.value, None
+        else:
+            delivery.next_attempt_at = retry_at
+            wait = max(0, int((retry_at - now).total_seconds()))
+            args = {"delivery_id": delivery.id, "endpoint_id": endpoint.id, "attempt": delivery.attempts}
+            outbox.enqueue(DELIVER_JOB, args, defer_seconds=wait)
+        if endpoint.state == EndpointState.ACTIVE and policy.should_disable(
+            endpoint.consecutive_failures, endpoint.failing_since, now
+        ):
+            since = f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+            reason = f"{endpoint.consecutive_failures} attempts in a row failed since {since}"
+            session.add(delivery)
+            await session.flush()
+            await disable(session, endpoint, reason, now)
+            outbox.enqueue(DISABLED_NOTICE_JOB, {"endpoint_id": endpoint.id})
+            disabled = True
+    session.add(delivery)
+    session.add(endpoint)
+    await session.flush()
+    await outbox.flush(session)
+    await session.refresh(delivery)
+    return Recorded(DeliveryState(delivery.state), delivery.next_attempt_at, disabled)
+
+
+async def redeliver(session: AsyncSession, outbox: Outbox, owner: Owner, delivery_id: int) -> WebhookDelivery:
+    """Tries a delivery again now, whatever became of it, with the same webhook-id (receivers drop what they
+    already took). Its retry period starts afresh. Refused while its endpoint is off: enable it first."""
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise UserError.one(("id",), "no such webhook delivery", WebhookErrorCode.NOT_FOUND)
+    try:
+        endpoint = await endpoint_of(session, owner, delivery.endpoint_id)
+    except UserError as hidden:
+        raise UserError.one(("id",), "no such webhook delivery", WebhookErrorCode.NOT_FOUND) from hidden
+    if endpoint.state != EndpointState.ACTIVE:
+        raise UserError.one(("id",), "its endpoint is disabled; enable it first", WebhookErrorCode.ENDPOINT_DISABLED)
+    now = utcnow()
+    delivery.state, delivery.next_attempt_at, delivery.created_at = DeliveryState.PENDING.value, now, now
+    session.add(delivery)
+    await session.flush()
+    args = {"delivery_id": delivery.id, "endpoint_id": endpoint.id, "attempt": delivery.attempts,
+            "trigger": f"manual:{owner.actor}"}  # fmt: skip
+    outbox.enqueue(DELIVER_JOB, args)
+    await outbox.flush(session)
+    return delivery
+
+
+async def overdue(session: AsyncSession, older_than: timedelta, limit: int) -> list[Due]:
+    """Pending deliveries whose attempt should have started `older_than` ago: an enqueue a crash lost, or an
+    attempt whose worker died before recording it."""
+    statement = (
+        select(col(WebhookDelivery.id), WebhookDelivery.endpoint_id, WebhookDelivery.attempts)
+        .where(
+            col(WebhookDelivery.state) == DeliveryState.PENDING,
+            col(WebhookDelivery.next_attempt_at) < utcnow() - older_than,
+        )
+        .order_by(col(WebhookDelivery.next_attempt_at))
+        .limit(limit)
+    )
+    now = utcnow()
+    return [Due(i, e, a, now) for i, e, a in (await session.exec(statement)).all() if i is not None]
+
+
+async def deliveries_of(
+    session: AsyncSession, endpoint_id: int, first: int, after_id: int | None
+) -> tuple[list[WebhookDelivery], bool]:
+    """Newest first."""
+    statement = (
+        select(WebhookDelivery)
+        .where(col(WebhookDelivery.endpoint_id) == endpoint_id)
+        .order_by(col(WebhookDelivery.id).desc())
+        .limit(first + 1)
+    )
+    if after_id is not None:
+        statement = statement.where(col(WebhookDelivery.id) < after_id)
+    rows = list((await session.exec(statement)).all())
+    return rows[:first], len(rows) > first
+
+
+async def attempts_of(session: AsyncSession, delivery_ids: Sequence[int]) -> dict[int, list[WebhookAttempt]]:
+    found: dict[int, list[WebhookAttempt]] = {i: [] for i in delivery_ids}
+    statement = (
+        select(WebhookAttempt)
+        .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))
+        .order_by(col(WebhookAttempt.delivery_id), col(WebhookAttempt.attempt))
+    )
+    for row in (await session.exec(statement)).all():
+        found[row.delivery_id].append(row)
+    return found
+
+
+async def exists(session: AsyncSession, delivery_id: int) -> bool:
+    return (await session.get(WebhookDelivery, delivery_id)) is not None
+
+
+async def events_by_id(session: AsyncSession, event_ids: Sequence[int]) -> dict[int, WebhookEvent]:
+    found = await session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(set(event_ids))))
+    return {row.id: row for row in found.all() if row.id is not None}
