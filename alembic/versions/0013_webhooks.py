@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("id", _ID, autoincrement=True, nullable=False),
         sa.Column("delivery_id", _ID, sa.ForeignKey("webhook_delivery.id"), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=220), nullable=False),
         sa.Column("started_at", _UTC, nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("response_status", sa.Integer(), nullable=True),

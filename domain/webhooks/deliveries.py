@@ -25,7 +25,7 @@ from domain.intake.vault import Vault
 from domain.orders.models import Order
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import Outbox
-from domain.sql import insert_ignore_many
+from domain.sql import insert_ignore_many, take_sqlite_write_lock
 from domain.webhooks.endpoints import Owner, disable, endpoint_of, signing_secrets
 from domain.webhooks.errors import WebhookErrorCode
 from domain.webhooks.events import NewEvent, events_of
@@ -210,7 +210,7 @@ async def record(
     now = utcnow()
     session.add(
         WebhookAttempt(
-            delivery_id=claimed.delivery_id, attempt=claimed.attempt, trigger=trigger[:20],
+            delivery_id=claimed.delivery_id, attempt=claimed.attempt, trigger=trigger[:220],
             started_at=result.started_at, duration_ms=result.duration_ms, response_status=result.status,
             response_body=None if result.body is None else result.body[:LOGGED_BODY], error=result.error,
             succeeded=result.succeeded,
@@ -260,6 +260,7 @@ async def record(
 async def redeliver(session: AsyncSession, outbox: Outbox, owner: Owner, delivery_id: int) -> WebhookDelivery:
     """Tries a delivery again now, whatever became of it, with the same webhook-id (receivers drop what they
     already took). Its retry period starts afresh. Refused while its endpoint is off: enable it first."""
+    await take_sqlite_write_lock(session)
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise UserError.one(("id",), "no such webhook delivery", WebhookErrorCode.NOT_FOUND)

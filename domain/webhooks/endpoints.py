@@ -20,6 +20,7 @@ from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems, UserError
 from domain.intake.vault import Vault
+from domain.sql import take_sqlite_write_lock
 from domain.webhooks.errors import WebhookErrorCode
 from domain.webhooks.events import SELF_SERVICE, WebhookEventType
 from domain.webhooks.models import DeliveryState, EndpointState, WebhookDelivery, WebhookEndpoint
@@ -120,6 +121,7 @@ async def endpoint_of(session: AsyncSession, owner: Owner, endpoint_id: int, *, 
     not exist, as for one that does not."""
     statement = select(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint_id)
     if lock:
+        await take_sqlite_write_lock(session)
         statement = statement.with_for_update()
     row = (await session.exec(statement)).first()
     if row is None or (not owner.is_admin and row.partner_key_id != owner.partner_key_id):

@@ -86,7 +86,7 @@ class WebhookAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=id_column())
     delivery_id: int = Field(sa_column=Column(BigId, ForeignKey("webhook_delivery.id"), nullable=False, index=True))
     attempt: int
-    trigger: str = Field(max_length=20)  # "initial", "retry" or "manual:<who>"
+    trigger: str = Field(max_length=220)  # "initial", "retry" or "manual:<who>"
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     duration_ms: int
     response_status: int | None = None

@@ -84,7 +84,8 @@ async def _workers(rt: Runtime, *queues: Any) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await worker.close()
+            with contextlib.suppress(asyncio.CancelledError):  # a job still running is cancelled with it
+                await worker.close()
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 20) -> None:
