@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -136,7 +136,9 @@ def _may_hear(sub: Subscription, event: NewEvent, channels: dict[int, str]) -> b
 @dataclass(frozen=True)
 class Claimed:
     delivery_id: int
+    endpoint_id: int
     attempt: int  # this attempt's number, from 1
+    created_at: datetime  # the delivery's, from which its retry period runs
     url: str
     message_id: str
     body: str
@@ -159,18 +161,22 @@ async def claim(
                 col(WebhookDelivery.state) == DeliveryState.PENDING,
             )
             .values(attempts=attempt + 1, next_attempt_at=now + lease)
-            .returning(col(WebhookDelivery.endpoint_id), col(WebhookDelivery.event_id))
+            .returning(col(WebhookDelivery.endpoint_id), col(WebhookDelivery.event_id), col(WebhookDelivery.created_at))
         )
     ).first()
     if claimed is None:
         return None
-    endpoint_id, event_id = claimed
-    endpoint = await session.get(WebhookEndpoint, endpoint_id)
-    event = await session.get(WebhookEvent, event_id)
-    assert endpoint is not None and event is not None
+    endpoint_id, event_id, created_at = claimed
+    endpoint, event = (
+        await session.exec(
+            select(WebhookEndpoint, WebhookEvent).where(
+                col(WebhookEndpoint.id) == endpoint_id, col(WebhookEvent.id) == event_id
+            )
+        )
+    ).one()
     if endpoint.state != EndpointState.ACTIVE:
         return None
-    return Claimed(delivery_id, attempt + 1, endpoint.url, event.message_id, event.body,
+    return Claimed(delivery_id, endpoint_id, attempt + 1, created_at, endpoint.url, event.message_id, event.body,
                    signing_secrets(vault, endpoint, now))  # fmt: skip
 
 
@@ -206,55 +212,61 @@ async def record(
 ) -> Recorded:
     """Logs the attempt; on failure schedules the next one through the outbox, or gives up once the retry period
     is over; counts the endpoint's failures and switches it off (with a notice to the group chats) when
-    the policy says so."""
+    the policy says so.
+
+    A success touches the endpoint's row only when it ends a run of failures: deliveries to one endpoint run
+    in parallel, and a write on every success would make them queue for that row's lock."""
     now = utcnow()
-    session.add(
-        WebhookAttempt(
-            delivery_id=claimed.delivery_id, attempt=claimed.attempt, trigger=trigger[:220],
-            started_at=result.started_at, duration_ms=result.duration_ms, response_status=result.status,
-            response_body=None if result.body is None else result.body[:LOGGED_BODY], error=result.error,
-            succeeded=result.succeeded,
-        )
+    await session.execute(
+        insert(WebhookAttempt.__table__),  # type: ignore[attr-defined]
+        {
+            "delivery_id": claimed.delivery_id, "attempt": claimed.attempt, "trigger": trigger[:220],
+            "started_at": result.started_at, "duration_ms": result.duration_ms, "response_status": result.status,
+            "response_body": None if result.body is None else result.body[:LOGGED_BODY], "error": result.error,
+            "succeeded": result.succeeded,
+        },
     )  # fmt: skip
-    delivery = (await session.exec(select(WebhookDelivery).where(col(WebhookDelivery.id) == claimed.delivery_id))).one()
-    endpoint = (
-        await session.exec(
-            select(WebhookEndpoint).where(col(WebhookEndpoint.id) == delivery.endpoint_id).with_for_update()
-        )
-    ).one()
-    delivery.first_attempt_at = delivery.first_attempt_at or result.started_at
-    delivery.last_status, delivery.last_error = result.status, result.error
-    disabled = False
+    outcome = {"last_status": result.status, "last_error": result.error,
+               "first_attempt_at": func.coalesce(WebhookDelivery.first_attempt_at, result.started_at)}  # fmt: skip
+    delivery = update(WebhookDelivery).where(col(WebhookDelivery.id) == claimed.delivery_id)
+    endpoint = update(WebhookEndpoint).where(col(WebhookEndpoint.id) == claimed.endpoint_id)
     if result.succeeded:
-        delivery.state, delivery.delivered_at, delivery.next_attempt_at = DeliveryState.DELIVERED.value, now, None
-        endpoint.consecutive_failures, endpoint.failing_since = 0, None
+        await session.exec(delivery.values(state=DeliveryState.DELIVERED.value, delivered_at=now, next_attempt_at=None,
+                                           **outcome))  # fmt: skip
+        await session.exec(
+            endpoint.where(col(WebhookEndpoint.consecutive_failures) > 0).values(consecutive_failures=0,
+                                                                                 failing_since=None)
+        )  # fmt: skip
+        return Recorded(DeliveryState.DELIVERED, None, False)
+    failing = (
+        await session.exec(
+            endpoint.values(
+                consecutive_failures=WebhookEndpoint.consecutive_failures + 1,
+                failing_since=func.coalesce(WebhookEndpoint.failing_since, result.started_at),
+            ).returning(
+                col(WebhookEndpoint.consecutive_failures), col(WebhookEndpoint.failing_since),
+                col(WebhookEndpoint.state),
+            )
+        )
+    ).one()  # fmt: skip
+    failures, failing_since, state = failing
+    retry_at = policy.next_attempt(claimed.created_at, now, claimed.attempt, rng)
+    if retry_at is None:
+        await session.exec(delivery.values(state=DeliveryState.FAILED.value, next_attempt_at=None, **outcome))
     else:
-        endpoint.consecutive_failures += 1
-        endpoint.failing_since = endpoint.failing_since or result.started_at
-        retry_at = policy.next_attempt(delivery.created_at, now, delivery.attempts, rng)
-        if retry_at is None:
-            delivery.state, delivery.next_attempt_at = DeliveryState.FAILED.value, None
-        else:
-            delivery.next_attempt_at = retry_at
-            wait = max(0, int((retry_at - now).total_seconds()))
-            args = {"delivery_id": delivery.id, "endpoint_id": endpoint.id, "attempt": delivery.attempts}
-            outbox.enqueue(DELIVER_JOB, args, defer_seconds=wait)
-        if endpoint.state == EndpointState.ACTIVE and policy.should_disable(
-            endpoint.consecutive_failures, endpoint.failing_since, now
-        ):
-            since = f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
-            reason = f"{endpoint.consecutive_failures} attempts in a row failed since {since}"
-            session.add(delivery)
-            await session.flush()
-            await disable(session, endpoint, reason, now)
-            outbox.enqueue(DISABLED_NOTICE_JOB, {"endpoint_id": endpoint.id})
-            disabled = True
-    session.add(delivery)
-    session.add(endpoint)
-    await session.flush()
+        await session.exec(delivery.values(next_attempt_at=retry_at, **outcome))
+        args = {"delivery_id": claimed.delivery_id, "endpoint_id": claimed.endpoint_id, "attempt": claimed.attempt}
+        outbox.enqueue(DELIVER_JOB, args, defer_seconds=max(0, int((retry_at - now).total_seconds())))
+    disabled = state == EndpointState.ACTIVE and policy.should_disable(failures, failing_since, now)
+    if disabled:
+        row = (await session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id) == claimed.endpoint_id))).one()
+        await disable(
+            session, row, f"{failures} attempts in a row failed since {failing_since:%Y-%m-%d %H:%M} UTC", now
+        )
+        outbox.enqueue(DISABLED_NOTICE_JOB, {"endpoint_id": claimed.endpoint_id})
     await outbox.flush(session)
-    await session.refresh(delivery)
-    return Recorded(DeliveryState(delivery.state), delivery.next_attempt_at, disabled)
+    given_up = disabled or retry_at is None
+    return Recorded(DeliveryState.FAILED if given_up else DeliveryState.PENDING, retry_at, disabled)
 
 
 async def redeliver(session: AsyncSession, outbox: Outbox, owner: Owner, delivery_id: int) -> WebhookDelivery:
