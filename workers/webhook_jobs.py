@@ -17,6 +17,7 @@ from arq import Retry
 from domain.outbox.service import Outbox
 from domain.webhooks import deliveries
 from domain.webhooks.endpoints import disabled_notice
+from domain.webhooks.models import DeliveryState
 from domain.webhooks.retry import retry_policy
 from runtime.notifiers import broadcast, robots_from_settings
 from runtime.queues import WEBHOOKS
@@ -54,7 +55,7 @@ async def deliver_webhook(
     if not sender.has_room(endpoint_id):
         raise Retry(defer=timedelta(seconds=random.uniform(0.2, 1.0)))
     lease = timedelta(seconds=runtime.settings.webhook_timeout_seconds + 30)
-    async with unit_of_work(ctx) as session:
+    async with unit_of_work(ctx, wakes_relay=False) as session:
         claimed = await deliveries.claim(session, runtime.core.vault, delivery_id, attempt, lease)
         missing = claimed is None and not await deliveries.exists(session, delivery_id)
     if claimed is None:
@@ -62,11 +63,14 @@ async def deliver_webhook(
             raise Retry(defer=timedelta(seconds=0.2 * ctx.get("job_try", 1)))
         return "skipped"
     result = await sender.post(endpoint_id, claimed)
-    async with unit_of_work(ctx) as session:
+    outbox = Outbox()
+    async with unit_of_work(ctx, wakes_relay=False) as session:
         recorded = await deliveries.record(
-            session, Outbox(), claimed, result, retry_policy(runtime.settings),
+            session, outbox, claimed, result, retry_policy(runtime.settings),
             trigger or ("initial" if attempt == 0 else "retry"),
         )  # fmt: skip
+    if recorded.state is not DeliveryState.DELIVERED:  # a retry or a notice went into the outbox
+        runtime.relay.notify()
     if recorded.endpoint_disabled:
         log.warning("webhook endpoint %s disabled after repeated failures", endpoint_id)
     return recorded.state.value
