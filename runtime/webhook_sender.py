@@ -31,14 +31,23 @@ class WebhookSender:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             headers={"user-agent": "orderhub-webhooks/1"},
         )
-        self._busy: defaultdict[int, int] = defaultdict(int)
+        self._busy: defaultdict[int, int] = defaultdict(int)  # attempts posting or waiting to, per endpoint
+        self._gates: dict[int, asyncio.Semaphore] = {}
 
     def has_room(self, endpoint_id: int) -> bool:
         return self._busy[endpoint_id] < self.per_endpoint
 
     async def post(self, endpoint_id: int, claimed: Claimed) -> AttemptResult:
-        """Never raises for what the endpoint does: a timeout, a refused connection or a redirect is a result."""
+        """Never raises for what the endpoint does: a timeout, a refused connection or a redirect is a result.
+        Waits while the endpoint has `per_endpoint` attempts in flight (the rest of one job's batch)."""
         self._busy[endpoint_id] += 1
+        try:
+            async with self._gates.setdefault(endpoint_id, asyncio.Semaphore(self.per_endpoint)):
+                return await self._post(claimed)
+        finally:
+            self._busy[endpoint_id] -= 1
+
+    async def _post(self, claimed: Claimed) -> AttemptResult:
         started, clock = utcnow(), time.perf_counter()
         headers = signed_headers(claimed.signing_secrets, claimed.message_id, started, claimed.body)
         try:
@@ -59,8 +68,6 @@ class WebhookSender:
             )
         except httpx.HTTPError as exc:
             return AttemptResult(started, _ms(clock), error=f"{type(exc).__name__}: {exc}"[:500])
-        finally:
-            self._busy[endpoint_id] -= 1
 
     async def close(self) -> None:
         await self.client.aclose()

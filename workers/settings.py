@@ -25,8 +25,9 @@ FUNCTIONS = [
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
     func(push_health_alerts, max_tries=5),
-    # Tries here count hand-backs of an endpoint at its concurrency limit too; the delivery counts attempts.
-    func(deliver_webhook, max_tries=10_000),
+    # Tries here count hand-backs of an endpoint at its concurrency limit too; the delivery counts attempts. No
+    # result kept: the delivery row is the record, and its claim makes a second run of an attempt a no-op.
+    func(deliver_webhook, max_tries=10_000, keep_result=0),
     func(notify_webhook_disabled, max_tries=10),
 ]
 

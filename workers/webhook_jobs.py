@@ -7,8 +7,11 @@ to the queue at once instead of waiting in its slot, so a slow endpoint never ho
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import random
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -48,32 +51,36 @@ async def close_webhook_sender(ctx: dict[str, Any]) -> None:
 
 
 async def deliver_webhook(
-    ctx: dict[str, Any], delivery_id: int, endpoint_id: int, attempt: int, trigger: str | None = None
+    ctx: dict[str, Any], delivery_ids: list[int], endpoint_id: int, attempt: int, trigger: str | None = None
 ) -> str:
-    """Makes attempt `attempt` + 1 of a delivery, once however often the job runs; returns what became of it."""
+    """Makes attempt `attempt` + 1 of each delivery (all of one endpoint), once however often the job runs;
+    returns how many ended in each state."""
     runtime, sender = runtime_of(ctx), sender_of(ctx)
     if not sender.has_room(endpoint_id):
         raise Retry(defer=timedelta(seconds=random.uniform(0.2, 1.0)))
-    lease = timedelta(seconds=runtime.settings.webhook_timeout_seconds + 30)
+    settings = runtime.settings
+    rounds = math.ceil(len(delivery_ids) / max(1, settings.webhook_endpoint_concurrency))
+    lease = timedelta(seconds=settings.webhook_timeout_seconds * rounds + 30)
     async with unit_of_work(ctx, wakes_relay=False) as session:
-        claimed = await deliveries.claim(session, runtime.core.vault, delivery_id, attempt, lease)
-        missing = claimed is None and not await deliveries.exists(session, delivery_id)
-    if claimed is None:
+        claimed = await deliveries.claim(session, runtime.core.vault, delivery_ids, attempt, lease)
+        missing = not claimed and not await deliveries.any_exist(session, delivery_ids)
+    if not claimed:
         if missing and ctx.get("job_try", 1) < UNCOMMITTED_TRIES:
             raise Retry(defer=timedelta(seconds=0.2 * ctx.get("job_try", 1)))
         return "skipped"
-    result = await sender.post(endpoint_id, claimed)
-    outbox = Outbox()
+    results = await asyncio.gather(*(sender.post(endpoint_id, one) for one in claimed))
+    outbox, policy = Outbox(), retry_policy(settings)
+    why = trigger or ("initial" if attempt == 0 else "retry")
     async with unit_of_work(ctx, wakes_relay=False) as session:
-        recorded = await deliveries.record(
-            session, outbox, claimed, result, retry_policy(runtime.settings),
-            trigger or ("initial" if attempt == 0 else "retry"),
-        )  # fmt: skip
-    if recorded.state is not DeliveryState.DELIVERED:  # a retry or a notice went into the outbox
+        recorded = [
+            await deliveries.record(session, outbox, one, result, policy, why)
+            for one, result in zip(claimed, results, strict=True)
+        ]
+    if any(r.state is not DeliveryState.DELIVERED for r in recorded):  # retries or a notice went into the outbox
         runtime.relay.notify()
-    if recorded.endpoint_disabled:
+    if any(r.endpoint_disabled for r in recorded):
         log.warning("webhook endpoint %s disabled after repeated failures", endpoint_id)
-    return recorded.state.value
+    return " ".join(f"{state.value}={n}" for state, n in sorted(Counter(r.state for r in recorded).items()))
 
 
 async def sweep_webhooks(ctx: dict[str, Any]) -> int:

@@ -67,18 +67,36 @@ async def subscriptions(session: AsyncSession) -> list[Subscription]:
 
 @dataclass(frozen=True)
 class Due:
-    """A delivery whose attempt `attempt` is to be enqueued; `created_at` keeps its job id unique."""
+    """Deliveries of one endpoint whose attempt `attempt` + 1 is to be made by one job; `created_at` keeps the
+    job id unique."""
 
-    delivery_id: int
+    delivery_ids: tuple[int, ...]
     endpoint_id: int
     attempt: int
     created_at: datetime
 
     def job_id(self) -> str:
-        return f"webhook:{self.delivery_id}:{self.attempt}:{int(self.created_at.timestamp() * 1_000_000)}"
+        first, count = self.delivery_ids[0], len(self.delivery_ids)
+        return f"webhook:{first}+{count}:{self.attempt}:{int(self.created_at.timestamp() * 1_000_000)}"
 
     def job_args(self) -> dict[str, Any]:
-        return {"delivery_id": self.delivery_id, "endpoint_id": self.endpoint_id, "attempt": self.attempt}
+        return {"delivery_ids": list(self.delivery_ids), "endpoint_id": self.endpoint_id, "attempt": self.attempt}
+
+
+PER_JOB = 16
+"""First attempts of one endpoint made by one job: a burst of events costs a job and two transactions per 16
+deliveries, not per delivery. Small enough that a job of timeouts stays far within the queue's job timeout."""
+
+
+def _grouped(made: Sequence[tuple[int, int]], now: datetime) -> list[Due]:
+    by_endpoint: dict[int, list[int]] = {}
+    for delivery_id, endpoint_id in made:
+        by_endpoint.setdefault(endpoint_id, []).append(delivery_id)
+    return [
+        Due(tuple(ids[i : i + PER_JOB]), endpoint_id, 0, now)
+        for endpoint_id, ids in by_endpoint.items()
+        for i in range(0, len(ids), PER_JOB)
+    ]
 
 
 async def fan_out(session: AsyncSession, subs: Sequence[Subscription], rows: Sequence[OutboxMessage]) -> list[Due]:
@@ -110,7 +128,7 @@ async def fan_out(session: AsyncSession, subs: Sequence[Subscription], rows: Seq
         if e.type.value in s.event_types and _may_hear(s, e, channels)
     ]  # fmt: skip
     made = await insert_ignore_many(session, WebhookDelivery, pairs, ["endpoint_id", "event_id"])
-    return [Due(int(i), int(endpoint), 0, now) for i, endpoint, _ in made]
+    return _grouped([(int(i), int(endpoint)) for i, endpoint, _ in made], now)
 
 
 def _event_row(event: NewEvent, now: datetime) -> dict[str, Any]:
@@ -146,38 +164,40 @@ class Claimed:
 
 
 async def claim(
-    session: AsyncSession, vault: Vault, delivery_id: int, attempt: int, lease: timedelta
-) -> Claimed | None:
-    """Counts attempt `attempt` + 1 if the delivery is still pending after `attempt` tries; None when another run
-    already made it, or the delivery is done, or its endpoint is off. Leased until `lease` from now: past that,
+    session: AsyncSession, vault: Vault, delivery_ids: Sequence[int], attempt: int, lease: timedelta
+) -> list[Claimed]:
+    """Counts attempt `attempt` + 1 of each delivery still pending after `attempt` tries; leaves out those another
+    run already made, those done, and all when their endpoint is off. Leased until `lease` from now: past that,
     an attempt that never got recorded is the sweeper's."""
     now = utcnow()
     claimed = (
         await session.exec(
             update(WebhookDelivery)
             .where(
-                col(WebhookDelivery.id) == delivery_id,
+                col(WebhookDelivery.id).in_(delivery_ids),
                 col(WebhookDelivery.attempts) == attempt,
                 col(WebhookDelivery.state) == DeliveryState.PENDING,
             )
             .values(attempts=attempt + 1, next_attempt_at=now + lease)
-            .returning(col(WebhookDelivery.endpoint_id), col(WebhookDelivery.event_id), col(WebhookDelivery.created_at))
-        )
-    ).first()
-    if claimed is None:
-        return None
-    endpoint_id, event_id, created_at = claimed
-    endpoint, event = (
-        await session.exec(
-            select(WebhookEndpoint, WebhookEvent).where(
-                col(WebhookEndpoint.id) == endpoint_id, col(WebhookEvent.id) == event_id
+            .returning(
+                col(WebhookDelivery.id), col(WebhookDelivery.endpoint_id), col(WebhookDelivery.event_id),
+                col(WebhookDelivery.created_at),
             )
         )
-    ).one()
+    ).all()  # fmt: skip
+    if not claimed:
+        return []
+    endpoint = await session.get(WebhookEndpoint, claimed[0][1])
+    assert endpoint is not None and all(row[1] == endpoint.id for row in claimed), "one endpoint per job"
     if endpoint.state != EndpointState.ACTIVE:
-        return None
-    return Claimed(delivery_id, endpoint_id, attempt + 1, created_at, endpoint.url, event.message_id, event.body,
-                   signing_secrets(vault, endpoint, now))  # fmt: skip
+        return []
+    events = await events_by_id(session, [row[2] for row in claimed])
+    secrets = signing_secrets(vault, endpoint, now)
+    return [
+        Claimed(delivery_id, endpoint_id, attempt + 1, created_at, endpoint.url, events[event_id].message_id,
+                events[event_id].body, secrets)
+        for delivery_id, endpoint_id, event_id, created_at in sorted(claimed, key=lambda row: row[0])
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -255,7 +275,7 @@ async def record(
         await session.exec(delivery.values(state=DeliveryState.FAILED.value, next_attempt_at=None, **outcome))
     else:
         await session.exec(delivery.values(next_attempt_at=retry_at, **outcome))
-        args = {"delivery_id": claimed.delivery_id, "endpoint_id": claimed.endpoint_id, "attempt": claimed.attempt}
+        args = {"delivery_ids": [claimed.delivery_id], "endpoint_id": claimed.endpoint_id, "attempt": claimed.attempt}
         outbox.enqueue(DELIVER_JOB, args, defer_seconds=max(0, int((retry_at - now).total_seconds())))
     disabled = state == EndpointState.ACTIVE and policy.should_disable(failures, failing_since, now)
     if disabled:
@@ -286,7 +306,7 @@ async def redeliver(session: AsyncSession, outbox: Outbox, owner: Owner, deliver
     delivery.state, delivery.next_attempt_at, delivery.created_at = DeliveryState.PENDING.value, now, now
     session.add(delivery)
     await session.flush()
-    args = {"delivery_id": delivery.id, "endpoint_id": endpoint.id, "attempt": delivery.attempts,
+    args = {"delivery_ids": [delivery.id], "endpoint_id": endpoint.id, "attempt": delivery.attempts,
             "trigger": f"manual:{owner.actor}"}  # fmt: skip
     outbox.enqueue(DELIVER_JOB, args)
     await outbox.flush(session)
@@ -306,7 +326,7 @@ async def overdue(session: AsyncSession, older_than: timedelta, limit: int) -> l
         .limit(limit)
     )
     now = utcnow()
-    return [Due(i, e, a, now) for i, e, a in (await session.exec(statement)).all() if i is not None]
+    return [Due((i,), e, a, now) for i, e, a in (await session.exec(statement)).all() if i is not None]
 
 
 async def deliveries_of(
@@ -337,8 +357,9 @@ async def attempts_of(session: AsyncSession, delivery_ids: Sequence[int]) -> dic
     return found
 
 
-async def exists(session: AsyncSession, delivery_id: int) -> bool:
-    return (await session.get(WebhookDelivery, delivery_id)) is not None
+async def any_exist(session: AsyncSession, delivery_ids: Sequence[int]) -> bool:
+    found = await session.exec(select(col(WebhookDelivery.id)).where(col(WebhookDelivery.id).in_(delivery_ids)))
+    return found.first() is not None
 
 
 async def events_by_id(session: AsyncSession, event_ids: Sequence[int]) -> dict[int, WebhookEvent]:

@@ -229,12 +229,12 @@ async def test_an_attempt_for_an_endpoint_at_its_limit_gives_its_worker_slot_bac
     sender._busy[endpoint] = 1  # an attempt to this endpoint is in flight in this process
     try:
         with pytest.raises(Retry):
-            await deliver_webhook(ctx, delivery.id or 0, endpoint, 0)
+            await deliver_webhook(ctx, [delivery.id or 0], endpoint, 0)
         [untouched] = await _deliveries(rt, endpoint)
         assert untouched.attempts == 0 and receivers.at("/ok/c") == []
         sender._busy[endpoint] = 0
-        assert await deliver_webhook(ctx, delivery.id or 0, endpoint, 0) == "DELIVERED"
-        assert await deliver_webhook(ctx, delivery.id or 0, endpoint, 0) == "skipped"  # arq ran it twice
+        assert await deliver_webhook(ctx, [delivery.id or 0], endpoint, 0) == "DELIVERED=1"
+        assert await deliver_webhook(ctx, [delivery.id or 0], endpoint, 0) == "skipped"  # arq ran it twice
         assert len(receivers.at("/ok/c")) == 1
     finally:
         await close_webhook_sender(ctx)
