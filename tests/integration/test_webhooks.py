@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,11 +18,16 @@ from sqlmodel import col, select
 
 from domain.access.service import issue_partner_key
 from domain.clock import utcnow
+from domain.ledger.models import VoucherKind, VoucherStatus
+from domain.ledger.service import PaymentNotice, post_notice
+from domain.outbox.service import Outbox
+from domain.reconcile import service as statements
 from domain.webhooks import endpoints
 from domain.webhooks.endpoints import Owner
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, WEBHOOKS
+from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from tests.integration.webhook_receivers import Receivers, start_receivers
@@ -238,3 +243,32 @@ async def test_an_attempt_for_an_endpoint_at_its_limit_gives_its_worker_slot_bac
         assert len(receivers.at("/ok/c")) == 1
     finally:
         await close_webhook_sender(ctx)
+
+
+async def test_payments_and_reconciliation_runs_become_events_for_the_endpoints_granted_them(
+    api: Api, receivers: Receivers, hooks: Callable[..., None]
+) -> None:
+    rt = api.runtime
+    hooks()
+    finance = await _register(rt, receivers, "/ok/b", ["payment.posted", "reconciliation.finished"])
+    day = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+    async with rt.core.sessions() as session, session.begin():
+        outbox = Outbox()
+        notice = PaymentNotice("wechatpay", "W1", VoucherKind.PAYMENT, "NO-SUCH-ORDER", 9590, "CNY",
+                               VoucherStatus.CONFIRMED, day)  # fmt: skip
+        await post_notice(session, notice, outbox=outbox, received_at=day)
+        await outbox.flush(session)
+        data = wechat_trade_bill([BillRow(day, "W1", "NO-SUCH-ORDER", "PAYMENT", 9590)])
+        imported = await statements.import_statement(
+            session, "wx.csv", data, statements.parse_statement("wx.csv", data), "finance@shop.example"
+        )
+        [run] = await statements.reconcile(session, [imported.statement_id], trigger="test", outbox=Outbox())
+    rt.relay.notify()
+    await rt.relay.drained()
+    async with rt.core.sessions() as session:
+        found = (await session.exec(select(WebhookEvent).order_by(col(WebhookEvent.id)))).all()
+    assert [e.type for e in found] == ["payment.posted", "reconciliation.finished"]
+    posted, finished = (json.loads(e.body)["data"] for e in found)
+    assert posted["amount"] == {"amount": "95.90", "currencyCode": "CNY"} and posted["providerTransactionId"] == "W1"
+    assert finished["run"] == f"gid://orderhub/ReconRun/{run.id}" and finished["statementLines"] == 1
+    assert len(await _deliveries(rt, finance)) == 2

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.errors import user_errors
+from api.graphql.errors import summary, user_errors
 from api.graphql.ids import decode_gid
 from api.graphql.webhooks.types import (
     MANAGE_EXTENSIONS,
@@ -20,14 +20,17 @@ from api.graphql.webhooks.types import (
     load_delivery,
     owner_of,
 )
-from domain.errors import Problem, UserError
+from domain.errors import UserError
+from domain.intake.models import Outcome
 from domain.outbox.service import Outbox
 from domain.webhooks import deliveries, endpoints
 from domain.webhooks.events import WebhookEventType
 
 
-def _errors(problems: list[Problem]) -> list[WebhookUserError]:
-    return user_errors(WebhookUserError, WebhookErrorCode, problems)
+async def _refused(info: Info[Context, None], error: UserError) -> list[WebhookUserError]:
+    """The recorded request (a partner's) is closed REJECTED with the problems, as the answer names them."""
+    await info.context.record_outcome(Outcome.REJECTED, summary(error.problems))
+    return user_errors(WebhookUserError, WebhookErrorCode, error.problems)
 
 
 def _types(chosen: list[WebhookEventType]) -> list[str]:
@@ -111,8 +114,9 @@ class WebhookMutations:
                     session, info.context.runtime.core.vault, owner, url=input.url,
                     event_types=_types(input.event_types), description=input.description, partner_key_id=key_id,
                 )  # fmt: skip
+                await info.context.mark_applied(session)
         except UserError as error:
-            return CreateWebhookEndpointPayload(endpoint=None, secret=None, user_errors=_errors(error.problems))
+            return CreateWebhookEndpointPayload(endpoint=None, secret=None, user_errors=await _refused(info, error))
         _heard(info)
         return CreateWebhookEndpointPayload(endpoint=WebhookEndpoint.of(row), secret=secret, user_errors=[])
 
@@ -130,8 +134,9 @@ class WebhookMutations:
                     session, owner_of(info.context.principal), key, url=input.url, event_types=types,
                     enabled=input.enabled,
                 )  # fmt: skip
+                await info.context.mark_applied(session)
         except UserError as error:
-            return UpdateWebhookEndpointPayload(endpoint=None, user_errors=_errors(error.problems))
+            return UpdateWebhookEndpointPayload(endpoint=None, user_errors=await _refused(info, error))
         _heard(info)
         return UpdateWebhookEndpointPayload(endpoint=WebhookEndpoint.of(row), user_errors=[])
 
@@ -151,8 +156,9 @@ class WebhookMutations:
                 row, secret = await endpoints.rotate_secret(
                     session, info.context.runtime.core.vault, owner_of(info.context.principal), key, overlap
                 )
+                await info.context.mark_applied(session)
         except UserError as error:
-            return RotateWebhookSecretPayload(endpoint=None, secret=None, user_errors=_errors(error.problems))
+            return RotateWebhookSecretPayload(endpoint=None, secret=None, user_errors=await _refused(info, error))
         return RotateWebhookSecretPayload(endpoint=WebhookEndpoint.of(row), secret=secret, user_errors=[])
 
     @strawberry.mutation(
@@ -166,8 +172,9 @@ class WebhookMutations:
         try:
             async with info.context.unit_of_work() as session:
                 await deliveries.redeliver(session, Outbox(), owner_of(info.context.principal), key)
+                await info.context.mark_applied(session)
         except UserError as error:
-            return RedeliverWebhookPayload(delivery=None, user_errors=_errors(error.problems))
+            return RedeliverWebhookPayload(delivery=None, user_errors=await _refused(info, error))
         return RedeliverWebhookPayload(delivery=await load_delivery(info, key), user_errors=[])
 
 
