@@ -167,8 +167,8 @@ async def claim(
     session: AsyncSession, vault: Vault, delivery_ids: Sequence[int], attempt: int, lease: timedelta
 ) -> list[Claimed]:
     """Counts attempt `attempt` + 1 of each delivery still pending after `attempt` tries; leaves out those another
-    run already made, those done, and all when their endpoint is off. Leased until `lease` from now: past that,
-    an attempt that never got recorded is the sweeper's."""
+    run already made and those done, and gives all up when their endpoint is off or its key revoked. Leased
+    until `lease` from now: past that, an attempt that never got recorded is the sweeper's."""
     now = utcnow()
     claimed = (
         await session.exec(
@@ -189,7 +189,16 @@ async def claim(
         return []
     endpoint = await session.get(WebhookEndpoint, claimed[0][1])
     assert endpoint is not None and all(row[1] == endpoint.id for row in claimed), "one endpoint per job"
-    if endpoint.state != EndpointState.ACTIVE:
+    key = await session.get(PartnerKey, endpoint.partner_key_id)
+    stopped = "endpoint disabled" if endpoint.state != EndpointState.ACTIVE else None
+    if key is None or key.revoked_at is not None:
+        stopped = "partner key revoked"
+    if stopped is not None:  # given up rather than left to the sweeper, which would claim them again and again
+        await session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_([row[0] for row in claimed]))
+            .values(state=DeliveryState.FAILED.value, next_attempt_at=None, last_error=stopped)
+        )
         return []
     events = await events_by_id(session, [row[2] for row in claimed])
     secrets = signing_secrets(vault, endpoint, now)

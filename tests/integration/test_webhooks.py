@@ -16,6 +16,7 @@ from arq import Retry
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from domain.access.models import PartnerKey
 from domain.access.service import issue_partner_key
 from domain.clock import utcnow
 from domain.ledger.models import VoucherKind, VoucherStatus
@@ -23,6 +24,7 @@ from domain.ledger.service import PaymentNotice, post_notice
 from domain.outbox.service import Outbox
 from domain.reconcile import service as statements
 from domain.webhooks import endpoints
+from domain.webhooks.deliveries import redeliver
 from domain.webhooks.endpoints import Owner
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from runtime.process import Runtime
@@ -241,6 +243,17 @@ async def test_an_attempt_for_an_endpoint_at_its_limit_gives_its_worker_slot_bac
         assert await deliver_webhook(ctx, [delivery.id or 0], endpoint, 0) == "DELIVERED=1"
         assert await deliver_webhook(ctx, [delivery.id or 0], endpoint, 0) == "skipped"  # arq ran it twice
         assert len(receivers.at("/ok/c")) == 1
+        async with rt.core.sessions() as session, session.begin():
+            endpoint_row = await session.get(WebhookEndpoint, endpoint)
+            assert endpoint_row is not None
+            await session.exec(
+                update(PartnerKey).where(col(PartnerKey.id) == endpoint_row.partner_key_id).values(revoked_at=utcnow())
+            )
+            await redeliver(session, Outbox(), ADMIN, delivery.id or 0)
+        assert await deliver_webhook(ctx, [delivery.id or 0], endpoint, 1) == "skipped"
+        [revoked] = await _deliveries(rt, endpoint)
+        assert (revoked.state, revoked.last_error) == ("FAILED", "partner key revoked")
+        assert len(receivers.at("/ok/c")) == 1  # nothing more reaches a revoked partner
     finally:
         await close_webhook_sender(ctx)
 
