@@ -432,6 +432,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     """Statement errors are ValueErrors: main prints them (file, line, column) and exits 2."""
     from pathlib import Path
 
+    from domain.outbox.service import Outbox
     from domain.reconcile import service
     from runtime.core import build_core
 
@@ -447,7 +448,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"{name}: {parsed.provider} {parsed.fmt}, {imported.lines} lines, {state}")
                 if imported.is_new:
                     fresh.append(imported.statement_id)
-            runs = await service.reconcile(session, fresh, trigger="cli")
+            runs = await service.reconcile(session, fresh, trigger="cli", outbox=Outbox())
         for run in runs:
             print(
                 f"run {run.id} {run.provider}: {run.matched}/{run.statement_lines} matched "

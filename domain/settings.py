@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     # rate and shared by every API process through Redis. A bucket of 0 turns the limit off.
     partner_cost_bucket: int = 5_000
     partner_cost_restore_per_second: int = 250
+    # Partner webhooks: each attempt's timeout, how many attempts run at once per endpoint and worker process,
+    # the backoff (full jitter between 1 s and base * 2^attempt, capped) and how long a delivery is retried.
+    webhook_timeout_seconds: float = 10.0
+    webhook_endpoint_concurrency: int = 8
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 3600.0
+    webhook_retry_hours: float = 24.0
+    # An endpoint is switched off (and the group chats told) once every attempt failed for this long, and
+    # at least this many in a row.
+    webhook_disable_after_hours: float = 24.0
+    webhook_disable_after_failures: int = 20
+    # How long both secrets sign after a rotation, unless the rotation says otherwise.
+    webhook_secret_overlap_hours: float = 24.0
+    # How long the outbox relay trusts its list of endpoints: a new subscription hears events committed this
+    # much after it was registered.
+    webhook_subscriptions_cache_seconds: float = 1.0
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

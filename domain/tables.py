@@ -13,6 +13,7 @@ from domain.prediction.models import NextStepModelRun
 from domain.push.models import PushDevice, PushNotice, PushPreference
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, SignInCode
+from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AdminLogEntry",
@@ -56,4 +57,8 @@ __all__ = [
     "StaffUser",
     "Statement",
     "StatementLine",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

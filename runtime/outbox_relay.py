@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
@@ -18,7 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id
 from domain.settings import Settings
+from domain.webhooks.deliveries import DELIVER_JOB, Due
 from runtime.queues import queue_of
+from runtime.webhook_fanout import WebhookFanout
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +54,31 @@ def channel_name(topic: str, prefix: str = DEFAULT_PUBSUB_PREFIX) -> str:
     return f"{prefix}:{topic}"
 
 
-async def send(redis: ArqRedis, rows: list[OutboxMessage], prefix: str = DEFAULT_PUBSUB_PREFIX) -> None:
-    """Publishing is at-least-once; enqueueing is exactly-once per row thanks to the job id.
+async def send(
+    redis: ArqRedis, rows: list[OutboxMessage], prefix: str = DEFAULT_PUBSUB_PREFIX, deliveries: Sequence[Due] = ()
+) -> None:
+    """Publishing is at-least-once; enqueueing is exactly-once per row thanks to the job id, and per webhook
+    delivery attempt likewise.
 
     The whole batch is one round trip: arq's own enqueue_job takes three per job, which made the
     relay fall tens of seconds behind a batch load."""
     now = timestamp_ms()
     keys: list[str] = []
     args: list[bytes | int | str] = []
+
+    def enqueue(job_name: str, key: str, payload: dict[str, Any], defer: int) -> None:
+        job = serialize_job(job_name, (), payload, None, now, serializer=redis.job_serializer)
+        keys.extend([job_key_prefix + key, result_key_prefix + key, queue_of(job_name).name])
+        args.extend([defer + redis.expires_extra_ms, job, now + defer, key])
+
     async with redis.pipeline(transaction=False) as pipe:
         for row in rows:
             if row.kind == OutboxKind.PUBLISH:
                 pipe.publish(channel_name(row.target, prefix), json.dumps(row.payload))
             elif row.kind == OutboxKind.JOB:
-                key, defer = job_id(row), row.defer_seconds * 1000
-                job = serialize_job(row.target, (), row.payload, None, now, serializer=redis.job_serializer)
-                keys += [job_key_prefix + key, result_key_prefix + key, queue_of(row.target).name]
-                args += [defer + redis.expires_extra_ms, job, now + defer, key]
+                enqueue(row.target, job_id(row), row.payload, row.defer_seconds * 1000)
+        for due in deliveries:
+            enqueue(DELIVER_JOB, due.job_id(), due.job_args(), 0)
         if keys:
             pipe.eval(_ENQUEUE, len(keys), *keys, *args)  # type: ignore[arg-type]  # EVAL, not EVALSHA: no SCRIPT EXISTS round trip
         await pipe.execute()
@@ -78,15 +90,21 @@ async def relay_once(
     *,
     older_than: timedelta | None = None,
     prefix: str = DEFAULT_PUBSUB_PREFIX,
+    webhooks: WebhookFanout | None = None,
 ) -> int:
     """Send one batch; returns how many rows were sent. The rows are claimed and marked sent in one
     statement and stay locked during the one round trip to Redis, so that the relays of other processes
-    skip them instead of sending them again; if the send fails, the transaction rolls the mark back."""
+    skip them instead of sending them again; if the send fails, the transaction rolls the mark back.
+
+    The same transaction writes the webhook deliveries the rows make (`webhooks`), so they exist exactly when
+    the rows count as sent; their first attempts are enqueued in the same round trip. An attempt that starts
+    before this commits waits for it (see workers/webhook_jobs)."""
     async with sessions() as session, session.begin():
         rows = await claim_unsent(session, limit=BATCH, older_than=older_than)
         if not rows:
             return 0
-        await send(redis, rows, prefix)
+        deliveries = [] if webhooks is None else await webhooks.deliveries(session, rows)
+        await send(redis, rows, prefix, deliveries)
     return len(rows)
 
 
@@ -102,10 +120,12 @@ class OutboxRelay:
         *,
         drain_seconds: float = 10.0,
         prefix: str = DEFAULT_PUBSUB_PREFIX,
+        webhooks: WebhookFanout | None = None,
     ) -> None:
         self.sessions = sessions
         self.redis = redis
         self.prefix = prefix
+        self.webhooks = webhooks
         self.drain_seconds = drain_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -132,7 +152,7 @@ class OutboxRelay:
             await self._wake.wait()
             self._wake.clear()
             try:  # a short batch was all there was: rows committed since woke the relay again
-                while await relay_once(self.sessions, self.redis, prefix=self.prefix) == BATCH:
+                while await relay_once(self.sessions, self.redis, prefix=self.prefix, webhooks=self.webhooks) == BATCH:
                     pass
             except Exception:  # Redis or the database is away: try again, more slowly each time
                 failures += 1

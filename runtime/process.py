@@ -12,6 +12,7 @@ from runtime.core import Core, build_core
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.outbox_relay import OutboxRelay
 from runtime.signin import SignIn
+from runtime.webhook_fanout import WebhookFanout
 
 
 @dataclass
@@ -51,7 +52,11 @@ async def build_runtime(settings: Settings, *, migrate: bool = True, relay: bool
     url, embedded = resolve_redis(settings)
     redis = ArqRedis.from_url(url)
     outbox_relay = OutboxRelay(
-        core.sessions, redis, drain_seconds=settings.shutdown_grace_seconds, prefix=settings.pubsub_prefix
+        core.sessions,
+        redis,
+        drain_seconds=settings.shutdown_grace_seconds,
+        prefix=settings.pubsub_prefix,
+        webhooks=WebhookFanout(settings.webhook_subscriptions_cache_seconds),
     )
     if relay:
         outbox_relay.start()

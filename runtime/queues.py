@@ -23,13 +23,16 @@ class Queue:
 DEFAULT = Queue("arq:queue", job_timeout=50, max_jobs=20)  # arq's default name: jobs queued before the split run
 PREDICT = Queue("arq:queue:predict", job_timeout=120, max_jobs=4)
 LONG = Queue("arq:queue:long", job_timeout=3600, max_jobs=2)
-QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG}
+# Webhook attempts wait on partners' servers, not on our CPU: many slots, each attempt bounded by its own timeout.
+WEBHOOKS = Queue("arq:queue:webhooks", job_timeout=120, max_jobs=64)
+QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG, "webhooks": WEBHOOKS}
 
 _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
     "train_next_step": LONG,
     "reconcile_daily": LONG,
     "compute_health": LONG,
+    "deliver_webhook": WEBHOOKS,
 }
 
 

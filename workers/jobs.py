@@ -40,7 +40,9 @@ def runtime_of(ctx: dict[str, Any]) -> Runtime:
 
 
 @asynccontextmanager
-async def unit_of_work(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(ctx: dict[str, Any], *, wakes_relay: bool = True) -> AsyncIterator[AsyncSession]:
+    """`wakes_relay=False` for a unit of work known to write no outbox row: a relay pass is a transaction of its
+    own, and jobs that run by the thousand (webhook attempts) would double their database work with it."""
     runtime = runtime_of(ctx)
     try:
         async with runtime.core.sessions() as session, session.begin():
@@ -52,7 +54,8 @@ async def unit_of_work(ctx: dict[str, Any]) -> AsyncIterator[AsyncSession]:
         if exc.connection_invalidated or lost_race:
             raise Retry(defer=timedelta(seconds=2 * ctx.get("job_try", 1))) from exc
         raise
-    runtime.relay.notify()
+    if wakes_relay:
+        runtime.relay.notify()
 
 
 async def check_payment_deadline(ctx: dict[str, Any], order_id: int) -> bool:
@@ -75,7 +78,11 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     try:
         while time.monotonic() < until and (
             count := await relay_once(
-                runtime.core.sessions, runtime.redis, older_than=grace, prefix=runtime.settings.pubsub_prefix
+                runtime.core.sessions,
+                runtime.redis,
+                older_than=grace,
+                prefix=runtime.settings.pubsub_prefix,
+                webhooks=runtime.relay.webhooks,
             )
         ):
             sent += count

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
+from domain.outbox.service import Outbox
 from domain.reconcile import service
 from workers.jobs import runtime_of, unit_of_work
 
@@ -24,7 +25,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
                 await service.import_folder(session, settings.statement_dir)
             pending = [s.id for s in await service.unreconciled(session) if s.id is not None]
-            runs = await service.reconcile(session, pending, trigger="cron")
+            runs = await service.reconcile(session, pending, trigger="cron", outbox=Outbox())
     except service.AlreadyReconciling as busy:
         log.info("reconciliation skipped, someone else is at it: %s", busy)
         return []

@@ -19,6 +19,7 @@ from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inb
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
 from workers.push_jobs import push_order_update, send_push, sweep_pushes
 from workers.reconcile_jobs import reconcile_daily
+from workers.webhook_jobs import close_webhook_sender, deliver_webhook, notify_webhook_disabled, sweep_webhooks
 
 FUNCTIONS = [
     func(check_payment_deadline, max_tries=5),
@@ -28,10 +29,15 @@ FUNCTIONS = [
     func(push_health_alerts, max_tries=5),
     func(push_order_update, name=PUSH_JOB, max_tries=6),
     func(send_push, name=SEND_PUSH_JOB, max_tries=6),
+    # Tries here count hand-backs of an endpoint at its concurrency limit too; the delivery counts attempts. No
+    # result kept: the delivery row is the record, and its claim makes a second run of an attempt a no-op.
+    func(deliver_webhook, max_tries=10_000, keep_result=0),
+    func(notify_webhook_disabled, max_tries=10),
 ]
 
 CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
+    cron(sweep_webhooks, second={35}, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
@@ -55,6 +61,7 @@ def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) ->
         "max_jobs": queue.max_jobs,
         "job_timeout": queue.job_timeout,
         "keep_result": 3600,
+        "on_shutdown": close_webhook_sender,
     }
     options.update(overrides)
     return Worker(**options)

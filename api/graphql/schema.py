@@ -55,6 +55,9 @@ from api.graphql.signin.mutations import SignInMutations
 from api.graphql.staff.mutations import AccessMutations, StaffMutations
 from api.graphql.staff.queries import AccessQueries, load_admin_log_entry, load_partner_key, load_staff_account
 from api.graphql.subscriptions import Subscription
+from api.graphql.webhooks.mutations import WebhookMutations
+from api.graphql.webhooks.queries import WebhookQueries
+from api.graphql.webhooks.types import load_delivery, load_endpoint
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,8 @@ NODES: dict[str, NodeLoader] = {
     "PartnerKey": load_partner_key,
     "StaffAccount": load_staff_account,
     "AdminLogEntry": load_admin_log_entry,
+    "WebhookEndpoint": load_endpoint,
+    "WebhookDelivery": load_delivery,
     **MONEY_NODES,
 }
 """Every Node type by its global id's type name: node(id:) answers each, or null."""
@@ -93,6 +98,7 @@ class Query(
     SelfCheckQueries,
     HealthQueries,
     AccessQueries,
+    WebhookQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",
@@ -118,6 +124,7 @@ class Mutation(
     SignInMutations,
     AccessMutations,
     PushMutations,
+    WebhookMutations,
 ):
     pass
 

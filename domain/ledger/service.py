@@ -31,6 +31,9 @@ from domain.orders.models import Order, OrderSupersession
 from domain.outbox.service import Outbox
 from domain.sql import dialect, insert_ignore, insert_or_count_repeat
 
+PAYMENT_TOPIC = "payments"
+"""Confirmed payments, published after commit once per voucher (partner webhooks read them)."""
+
 VOUCHER_KEY = ("provider", "provider_txn_id", "kind")
 PROVIDER_ACTOR = "provider"
 
@@ -188,6 +191,13 @@ async def _check(
     """Runs once per voucher, on the step that confirmed it: only a payment can pay an order."""
     if notice.kind is not VoucherKind.PAYMENT:
         return
+    outbox.publish(
+        PAYMENT_TOPIC,
+        {
+            "voucher_id": voucher_id, "order_id": order_id, "provider": notice.provider,
+            "provider_txn_id": notice.provider_txn_id, "amount": notice.amount, "currency": notice.currency,
+        },
+    )  # fmt: skip
     payment = PostedPayment(
         voucher_id, notice.provider, notice.provider_txn_id, order_id, Money(notice.amount, notice.currency),
         notice.provider_time or now, inbound_message_id,

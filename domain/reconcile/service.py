@@ -19,6 +19,7 @@ from domain.columns import check_note
 from domain.errors import Problem, UserError
 from domain.ledger.errors import MoneyErrorCode
 from domain.ledger.service import reverse_voucher
+from domain.outbox.service import Outbox
 from domain.reconcile.matching import COUNT_ITEMS, COUNT_LINES, INSERT_ITEMS, LINK_ORDERS, TUNE_POSTGRESQL
 from domain.reconcile.models import Drift, ReconItem, ReconRun, Resolution, Statement, StatementLine
 from domain.reconcile.statements import alipay, bank, wechatpay
@@ -26,6 +27,9 @@ from domain.reconcile.statements.lines import ParsedStatement
 from domain.sql import dialect, insert_ignore
 
 LINE_COLUMNS = ("statement_id", "line_no", "provider_txn_id", "kind", "order_ref", "amount", "currency", "occurred_at")
+
+RECONCILIATION_TOPIC = "reconciliation"
+"""Finished reconciliation runs, published after commit (partner webhooks read them)."""
 
 
 def parse_statement(
@@ -94,13 +98,28 @@ async def unreconciled(session: AsyncSession) -> list[Statement]:
     return list((await session.exec(select(Statement).where(col(Statement.run_id).is_(None)))).all())
 
 
-async def reconcile(session: AsyncSession, statement_ids: list[int], *, trigger: str) -> list[ReconRun]:
-    """One run per provider: statements of one provider are reconciled together over their combined period."""
+async def reconcile(
+    session: AsyncSession, statement_ids: list[int], *, trigger: str, outbox: Outbox | None = None
+) -> list[ReconRun]:
+    """One run per provider: statements of one provider are reconciled together over their combined period.
+    Each finished run is published on `outbox` (partner webhooks read it); None publishes nothing."""
     statements = list((await session.exec(select(Statement).where(col(Statement.id).in_(statement_ids)))).all())
     by_provider: dict[str, list[Statement]] = {}
     for statement in statements:
         by_provider.setdefault(statement.provider, []).append(statement)
-    return [await _run(session, provider, group, trigger) for provider, group in sorted(by_provider.items())]
+    runs = [await _run(session, provider, group, trigger) for provider, group in sorted(by_provider.items())]
+    if outbox is not None:
+        for run in runs:
+            outbox.publish(RECONCILIATION_TOPIC, finished(run))
+        await outbox.flush(session)
+    return runs
+
+
+def finished(run: ReconRun) -> dict[str, Any]:
+    return {
+        "run_id": run.id, "provider": run.provider, "statement_lines": run.statement_lines,
+        "matched": run.matched, "counts": run.counts,
+    }  # fmt: skip
 
 
 async def _run(session: AsyncSession, provider: str, statements: list[Statement], trigger: str) -> ReconRun:

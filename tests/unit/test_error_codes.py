@@ -21,6 +21,7 @@ from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
 from domain.push.errors import PushErrorCode
 from domain.signin.errors import SignInErrorCode
+from domain.webhooks.errors import WebhookErrorCode
 
 DOMAIN = Path(inspect.getfile(domain)).parent
 
@@ -36,6 +37,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "push": PushErrorCode,
     "reconcile": MoneyErrorCode,
     "signin": SignInErrorCode,
+    "webhooks": WebhookErrorCode,
 }
 """The enum each domain package raises its codes from; CommonCode is for the rules every area shares."""
 
@@ -134,6 +136,9 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     assert OrderGraphQL is OrderErrorCode
     assert IntakeGraphQL is IntakeErrorCode
     assert FulfilmentGraphQL is FulfilmentErrorCode
+    from api.graphql.webhooks.types import WebhookErrorCode as WebhookGraphQL
+
+    assert WebhookGraphQL is WebhookErrorCode
 
 
 @pytest.mark.parametrize(

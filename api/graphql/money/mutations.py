@@ -135,7 +135,7 @@ class MoneyMutations:
                     ids = [s.id for s in await service.unreconciled(session) if s.id is not None]
                 else:
                     ids = [decode_gid(i, "Statement")[1] for i in input.statement_ids]
-                runs = await service.reconcile(session, ids, trigger=f"staff:{_actor(info)}")
+                runs = await service.reconcile(session, ids, trigger=f"staff:{_actor(info)}", outbox=Outbox())
         except UserError as error:
             return RunReconciliationPayload(runs=[], user_errors=_errors(error.problems))
         return RunReconciliationPayload(runs=[ReconRun.of(r) for r in runs], user_errors=[])

@@ -1,0 +1,1 @@
+"""Partner webhook endpoints over GraphQL (domain/webhooks)."""

@@ -1,0 +1,15 @@
+"""Why a webhook endpoint request is refused."""
+
+from domain.errors import ErrorCode
+
+
+class WebhookErrorCode(ErrorCode):
+    INVALID = "INVALID"
+    INVALID_URL = "INVALID_URL"
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    EVENT_TYPE_NOT_ALLOWED = "EVENT_TYPE_NOT_ALLOWED"
+    NO_EVENT_TYPES = "NO_EVENT_TYPES"
+    NOT_FOUND = "NOT_FOUND"
+    TOO_LONG = "TOO_LONG"
+    INVALID_CHARACTER = "INVALID_CHARACTER"
+    ENDPOINT_DISABLED = "ENDPOINT_DISABLED"
