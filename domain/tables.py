@@ -6,11 +6,12 @@ from domain.fulfilment.models import FulfilmentEvidence, OrderException, Shipped
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
+from domain.invoices.models import InvoiceRequestRow
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
-from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
+from domain.reconcile.models import HeldStatement, ReconItem, ReconRun, Statement, StatementLine
 
 __all__ = [
     "AliasConflict",
@@ -25,7 +26,9 @@ __all__ = [
     "HealthAlert",
     "HealthSnapshot",
     "HealthThresholdChange",
+    "HeldStatement",
     "InboundMessage",
+    "InvoiceRequestRow",
     "MatchSuggestion",
     "NextStepModelRun",
     "Order",

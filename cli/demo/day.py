@@ -28,6 +28,7 @@ from cli.demo.edges import edges_demo
 from cli.demo.fulfilment import fulfilment_demo
 from cli.demo.health import health_demo
 from cli.demo.prediction import prediction_demo
+from cli.demo.upstreams import upstreams_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.identity.models import MatchSuggestion, OrderGroup
@@ -218,6 +219,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
+    await upstreams_demo(runtime, port, bridge.key, seed, day.day)
     await edges_demo(runtime, port)
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)

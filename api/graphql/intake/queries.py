@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -14,6 +15,7 @@ from api.graphql.intake.types import (
     DriftAlert,
     InboundMessage,
     UpstreamChange,
+    UpstreamKind,
     UpstreamMonitor,
 )
 from api.graphql.node import visible_row
@@ -35,12 +37,17 @@ class IntakeQueries:
         first: int,
         after: str | None = None,
         channel: SalesChannel | None = None,  # type: ignore[valid-type]
+        upstream: UpstreamKind | None = None,  # type: ignore[valid-type]
+        upstream_source: Annotated[
+            str | None, strawberry.argument(name="source", description="A provider, warehouse:CODE, bank-csv:NAME…")
+        ] = None,
     ) -> Connection[DriftAlert]:
         check_page_size(first, None)
         async with info.context.read() as session:
             rows = await monitor.alerts(
-                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1
-            )
+                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1,
+                upstream=upstream.value if upstream else None, source=upstream_source,
+            )  # fmt: skip
         page = rows[:first]
         return connection(
             [DriftAlert.of(r) for r in page],
