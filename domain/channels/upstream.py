@@ -4,27 +4,38 @@ Channel order payloads were first (`domain/pipeline/channel.py` watches them in 
 adapters' enum fields). Payment notifications (per provider), warehouse and carrier events (per source)
 and statement files (per format) go through the same baseline, the same field-level findings and the
 same batched alerts: one learned shape per (source, kind), one alert row per distinct difference.
+
+Their cleaning rules (the channels' ops, versioned per source and kind) are applied to what is watched
+before it is compared: a rule that renames a provider's new field to its old name answers its alert.
+They change what the watch sees, not what the provider parsers read (those read the provider's wire
+format as documented); a statement format's `rename` rules on `columns.<name>` are read by the
+statement parsers too (`domain/reconcile/layouts.py`). Replay runs recorded payment notifications
+through today's rules and baseline, without counting anything.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels import drift
+from domain.channels.cleaning import clean, parse_rules
 from domain.channels.errors import IntakeErrorCode
-from domain.channels.models import SchemaBaseline
-from domain.channels.service import count_alerts, load_baseline
+from domain.channels.models import CleaningRuleSet, SchemaBaseline
+from domain.channels.service import count_alerts, load_baseline, rules_in_force
 from domain.clock import utcnow
-from domain.errors import UserError
+from domain.errors import Problems, UserError
+from domain.intake.models import InboundMessage
+from domain.intake.vault import Vault
 from domain.sql import dialect, insert_ignore
 
 
@@ -43,6 +54,10 @@ KIND = {
     UpstreamKind.STATEMENT: "statement-layout",
 }
 """The `kind` column of baselines and alerts for the upstreams that have no adapter kind of their own."""
+
+LEARN_LIMIT = 1000
+"""Samples after which an unpinned baseline stops learning: more of the same teaches nothing, and learning
+locks the baseline row, which would serialise a provider's notifications until someone pins it."""
 
 UPSTREAM_OF_KIND = {kind: upstream for upstream, kind in KIND.items()}
 
@@ -115,8 +130,11 @@ async def observe(
     source = source[:40]
     baseline = await load_baseline(session, source, kind)
     enums = ENUM_PATHS[upstream] if enums is None else enums
+    _, rules = await rules_in_force(session, source, kind)
+    payloads = [clean(rules, payload) for payload in payloads]
     if baseline is None or baseline.pinned_at is None:
-        await learn(session, upstream, source, payloads, enums)
+        if baseline is None or baseline.samples < LEARN_LIMIT:
+            await learn(session, upstream, source, payloads, enums)
         return [[] for _ in payloads]
     found = [drift.compare(baseline.shape, payload, enums) for payload in payloads]
     flat = [(source, kind, finding) for findings in found for finding in findings]
@@ -168,3 +186,70 @@ async def pin(
     session.add(baseline)
     await session.flush()
     return baseline
+
+
+async def save_rules(
+    session: AsyncSession, upstream: UpstreamKind, source: str, raw_rules: Any, note: str, by: str
+) -> CleaningRuleSet:
+    """A new version of a source's watch rules; the highest is in force."""
+    problems = Problems()
+    if upstream is UpstreamKind.CHANNEL:
+        problems.add(("upstream",), "a channel's rules are saved with saveCleaningRules", IntakeErrorCode.INVALID_RULE)
+    rules = parse_rules(raw_rules, problems)
+    problems.raise_if_any()
+    kind, source = KIND[upstream], source[:40]
+    latest = (
+        await session.exec(
+            select(func.max(CleaningRuleSet.version)).where(
+                CleaningRuleSet.channel == source, CleaningRuleSet.kind == kind
+            )
+        )
+    ).one()
+    row = CleaningRuleSet(
+        channel=source, kind=kind, version=int(latest or 0) + 1, rules=[r.as_json() for r in rules],
+        note=note[:500], created_by=by[:200], created_at=utcnow(),
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class Replayed:
+    message_id: int
+    received_at: datetime
+    findings: list[drift.Finding]
+
+
+async def replay_notifications(
+    session: AsyncSession,
+    vault: Vault,
+    provider: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int = 1000,
+) -> list[Replayed]:
+    """Recorded notifications of a provider through today's rules and pinned baseline: which of them show
+    which difference (a field added since when, say). A dry run: nothing is counted or learned."""
+    baseline = await load_baseline(session, provider[:40], KIND[UpstreamKind.PAYMENT])
+    if baseline is None or baseline.pinned_at is None:
+        reason = f"no pinned baseline for payment provider {provider!r}: pin it first"
+        raise UserError.one(("source",), reason, IntakeErrorCode.NO_BASELINE)
+    _, rules = await rules_in_force(session, baseline.channel, baseline.kind)
+    query = (
+        select(InboundMessage)
+        .where(InboundMessage.source == f"payments:{provider}", InboundMessage.kind == KIND[UpstreamKind.PAYMENT])
+        .order_by(col(InboundMessage.id))
+        .limit(limit)
+    )
+    if start is not None:
+        query = query.where(col(InboundMessage.received_at) >= start)
+    if end is not None:
+        query = query.where(col(InboundMessage.received_at) < end)
+    replayed = []
+    for message in (await session.exec(query)).all():
+        assert message.id is not None
+        fields = clean(rules, notification_fields(vault.open(message.body)))
+        found = drift.compare(baseline.shape, fields, ENUM_PATHS[UpstreamKind.PAYMENT])
+        replayed.append(Replayed(message.id, message.received_at, found))
+    return replayed

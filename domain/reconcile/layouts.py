@@ -170,7 +170,8 @@ async def accept_layout(
         raise UserError.one(("heldStatementId",), message, MoneyErrorCode.UNKNOWN_ENCODING) from exc
     if renames:
         await _save_renames(session, held.source, renames, staff)
-    await pin(session, STATEMENT, held.source, staff, shape=_shape(layout.as_payload()))
+    in_force = await renames_in_force(session, held.source)
+    await pin(session, STATEMENT, held.source, staff, shape=_shape(layout.renamed(in_force).as_payload()))
     readable = rename_columns(held.data, await renames_in_force(session, held.source))
     parsed = parse_statement(held.filename, readable, provider=held.provider)
     imported = await import_statement(session, held.filename, held.data, parsed, staff)
@@ -188,7 +189,8 @@ async def _save_renames(session: AsyncSession, source: str, renames: dict[str, s
             )
         )
     ).one()
-    rules = [{"op": "rename", "path": f"columns.{old}", "to": new} for old, new in sorted(renames.items())]
+    merged = await renames_in_force(session, source) | renames
+    rules = [{"op": "rename", "path": f"columns.{old}", "to": new} for old, new in sorted(merged.items())]
     session.add(
         CleaningRuleSet(
             channel=source, kind=KIND[STATEMENT], version=int(latest or 0) + 1, rules=rules,

@@ -30,6 +30,9 @@ PIN = """mutation P($input: PinUpstreamBaselineInput!) { pinUpstreamBaseline(inp
 UPLOAD = """mutation Up($input: UploadStatementInput!) { uploadStatement(input: $input) {
   statement { id lines } held { id source reason } userErrors { field message code } } }"""
 HELD = "query { heldStatements { id filename reason } }"
+REPLAY = """query R($provider: String!) { replayPaymentNotifications(provider: $provider) { messageId drift } }"""
+SAVE_RULES = """mutation S($input: SaveUpstreamRulesInput!) { saveUpstreamRules(input: $input) {
+  ruleSet { kind version } userErrors { code } } }"""
 ACCEPT = """mutation A($input: AcceptStatementLayoutInput!) { acceptStatementLayout(input: $input) {
   statement { id lines } userErrors { field code message } } }"""
 
@@ -66,6 +69,18 @@ async def test_a_payment_provider_adding_a_field_raises_a_payment_alert(pay: Api
     found = await pay.gql(ALERTS, {"upstream": "PAYMENT", "source": "lianlian"}, headers=creds.cs)
     assert {"upstream": "PAYMENT", "source": "lianlian", "channel": "lianlian", "path": "fee_amount",
             "change": "NEW_FIELD", "detail": "string", "count": 1} in found["data"]["driftAlerts"]["nodes"]  # fmt: skip
+    replayed = await pay.gql(REPLAY, {"provider": "lianlian"}, headers=creds.cs)
+    drifted = [m["drift"] for m in replayed["data"]["replayPaymentNotifications"]]
+    assert drifted[-3:] == [[], [], ["NEW_FIELD fee_amount string"]]
+    rules = {"upstream": "PAYMENT", "source": "lianlian", "rules": [{"op": "drop", "path": "fee_amount"}]}
+    saved = await pay.gql(SAVE_RULES, {"input": rules}, headers=creds.admin)
+    assert saved["data"]["saveUpstreamRules"]["ruleSet"]["kind"] == "payment-notification"
+    headers, body = generic_notification(GENERIC_SECRET, base | {"transaction_id": "DRIFT-10", "fee_amount": "0.07"})
+    assert (await pay.client.post(url, content=body, headers=headers)).json()["code"] == "SUCCESS"
+    after = await pay.gql(ALERTS, {"upstream": "PAYMENT", "source": "lianlian"}, headers=creds.cs)
+    assert [n["count"] for n in after["data"]["driftAlerts"]["nodes"] if n["path"] == "fee_amount"] == [1]
+    replayed = await pay.gql(REPLAY, {"provider": "lianlian"}, headers=creds.cs)
+    assert all(m["drift"] == [] for m in replayed["data"]["replayPaymentNotifications"])  # today's rules
     channel_only = await pay.gql("query { driftAlerts(first: 50, channel: TAOBAO) { nodes { upstream } } }",
                                  headers=creds.cs)  # fmt: skip
     assert {n["upstream"] for n in channel_only["data"]["driftAlerts"]["nodes"]} <= {"CHANNEL"}

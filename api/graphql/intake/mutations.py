@@ -19,6 +19,7 @@ from api.graphql.intake.types import (
     ReplayPayload,
     SaveCleaningRulesInput,
     SaveCleaningRulesPayload,
+    SaveUpstreamRulesInput,
     SchemaBaseline,
     SubmitChannelOrderInput,
     SubmitChannelOrderPayload,
@@ -99,6 +100,22 @@ class IntakeMutations:
         except UserError as error:
             return PinSchemaBaselinePayload(baseline=None, user_errors=user_errors(error.problems))
         return PinSchemaBaselinePayload(baseline=SchemaBaseline.of(row), user_errors=[])
+
+    @strawberry.mutation(
+        description="Save a new version of a payment provider's, warehouse's, carrier's or statement format's watch "
+        "rules; the newest is applied to what is watched before it is compared.",
+        extensions=allow(roles=frozenset({Role.ADMIN})),
+    )
+    async def save_upstream_rules(
+        self, info: Info[Context, None], input: SaveUpstreamRulesInput
+    ) -> SaveCleaningRulesPayload:
+        try:
+            async with info.context.unit_of_work() as session:
+                kind = upstream.UpstreamKind(input.upstream.value)
+                row = await upstream.save_rules(session, kind, input.source, input.rules, input.note, staff_name(info))
+        except UserError as error:
+            return SaveCleaningRulesPayload(rule_set=None, user_errors=user_errors(error.problems))
+        return SaveCleaningRulesPayload(rule_set=CleaningRuleSet.of(row), user_errors=[])
 
     @strawberry.mutation(
         description="Pin what a payment provider, warehouse, carrier or statement format has taught: from now on "

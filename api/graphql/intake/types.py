@@ -195,6 +195,24 @@ class PinUpstreamBaselineInput:
     source: str = strawberry.field(description="As drift alerts name it: alipay, warehouse:WH1, bank-csv:icbc.")
 
 
+@strawberry.input
+class SaveUpstreamRulesInput:
+    upstream: UpstreamKind  # type: ignore[valid-type]
+    source: str
+    rules: JSON = strawberry.field(
+        description='The channels\' ops on what is watched, e.g. [{"op": "drop", "path": "fee_amount"}]; a statement '
+        'format\'s [{"op": "rename", "path": "columns.remark", "to": "memo"}] is read by its parser too.'
+    )
+    note: str = ""
+
+
+@strawberry.type(description="A recorded payment notification through today's watch rules and pinned baseline.")
+class ReplayedNotification:
+    message_id: strawberry.ID
+    received_at: datetime
+    drift: list[str] = strawberry.field(description="Differences from the pinned baseline: change, path, detail.")
+
+
 @strawberry.type
 class PinSchemaBaselinePayload:
     baseline: SchemaBaseline | None

@@ -40,6 +40,11 @@ class Layout:
     header_line: int
     columns: dict[str, str]  # header name -> "date:<format>", "amount:<style>" or "text"
 
+    def renamed(self, renames: dict[str, str]) -> Layout:
+        """The layout as the format's column rules make the parser read it."""
+        columns = {renames.get(name, name): value for name, value in self.columns.items()}
+        return Layout(self.encoding, self.delimiter, self.header_line, columns)
+
     def as_payload(self) -> dict[str, Any]:
         """What the drift watch learns and compares: the encoding and delimiter as values, each column a field."""
         return {"encoding": self.encoding, "delimiter": self.delimiter, "columns": dict(self.columns)}
