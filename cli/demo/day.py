@@ -219,10 +219,10 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
-    await upstreams_demo(runtime, port, bridge.key, seed, day.day)
     await edges_demo(runtime, port)
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
+    await upstreams_demo(runtime, port, bridge.key, seed, day.day)  # after identity: its group is not one of those
     _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")
     if serve:
         print("\nserving; press Ctrl-C to stop")
