@@ -374,7 +374,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
             for name in args.files:
                 data = await asyncio.to_thread(Path(name).read_bytes)
                 imported = await layouts.take_statement(
-                    session, Path(name).name, data, provider=args.provider, uploaded_by="cli"
+                    session, Path(name).name, data, provider=args.provider, uploaded_by="cli", vault=core.vault
                 )
                 if isinstance(imported, layouts.Held):
                     print(f"{name}: held, not imported ({imported.source}): {imported.reason}")

@@ -22,7 +22,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     try:
         async with unit_of_work(ctx) as session:
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
-                for held in await layouts.import_folder(session, settings.statement_dir):
+                for held in await layouts.import_folder(session, runtime_of(ctx).core.vault, settings.statement_dir):
                     if isinstance(held, layouts.Held):
                         log.warning("statement held (%s): %s", held.source, held.reason)
             pending = [s.id for s in await service.unreconciled(session) if s.id is not None]

@@ -58,10 +58,10 @@ async def upstreams_demo(runtime: Runtime, port: int, key: str, seed: int, day: 
     await run_queued_jobs(runtime)
     async with runtime.core.sessions() as session, session.begin():
         await layouts.take_statement(session, "bank-1.csv", planted.statement_before, provider="upbank",
-                                     uploaded_by="demo")  # fmt: skip
+                                     uploaded_by="demo", vault=runtime.core.vault)  # fmt: skip
         await pin(session, UpstreamKind.STATEMENT, "bank-csv:upbank", "finance@demo.orderhub")
         held = await layouts.take_statement(session, "bank-2.csv", planted.statement_after, provider="upbank",
-                                            uploaded_by="demo")  # fmt: skip
+                                            uploaded_by="demo", vault=runtime.core.vault)  # fmt: skip
     async with runtime.core.sessions() as session:
         suggested = (await session.exec(select(MatchSuggestion).where(MatchSuggestion.order_id == hidden))).all()
         lines = await group_invoice(session, runtime.core.vault, first)

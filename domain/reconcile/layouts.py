@@ -26,6 +26,7 @@ from domain.channels.service import count_alerts, load_baseline
 from domain.channels.upstream import KIND, UpstreamKind, observe, pin
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.intake.vault import Vault
 from domain.ledger.errors import MoneyErrorCode
 from domain.reconcile.models import HeldStatement
 from domain.reconcile.service import Imported, import_statement, parse_statement
@@ -98,23 +99,24 @@ async def take_statement(
     *,
     provider: str,
     uploaded_by: str,
+    vault: Vault,
     bank_columns: bank.BankColumns | None = None,
     tz: ZoneInfo | None = None,
 ) -> Imported | Held:
-    """Import the file, or hold it when its layout is not its format's. Raises StatementError as the
-    parser does for a file that is wrong in itself (no header, a bad amount)."""
+    """Import the file, or hold it (sealed by `vault`: a statement may name buyers) when its layout is not its
+    format's. Raises StatementError as the parser does for a file that is wrong in itself (a bad amount)."""
     source = source_of(data, provider)
     try:
         layout = read_layout(data)
     except UnknownEncoding as exc:
         finding = drift.Finding("encoding", drift.Change.NEW_VALUE, "unknown", "(unreadable)")
         await count_alerts(session, [(source, KIND[STATEMENT], finding)], utcnow(), upstream=STATEMENT.value)
-        return await _hold(
-            session, source, provider, filename, data, f"unknown encoding: {exc}", [finding], uploaded_by
-        )
+        where = Where(source, provider, filename, uploaded_by)
+        return await _hold(session, vault, where, data, f"unknown encoding: {exc}", [finding])
     findings = await _compare(session, source, layout)
     if findings:
-        return await _hold(session, source, provider, filename, data, explain(findings), findings, uploaded_by)
+        where = Where(source, provider, filename, uploaded_by)
+        return await _hold(session, vault, where, data, explain(findings), findings)
     readable = rename_columns(data, await renames_in_force(session, source))
     parsed = parse_statement(filename, readable, bank_columns=bank_columns, provider=provider, tz=tz)
     return await import_statement(session, filename, data, parsed, uploaded_by)
@@ -134,18 +136,29 @@ def _pinned_enums(shape: dict[str, Any]) -> frozenset[str]:
     return _enums({"columns": dict.fromkeys(columns)})
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a held file came from."""
+
+    source: str
+    provider: str
+    filename: str
+    by: str
+
+
 async def _hold(
-    session: AsyncSession, source: str, provider: str, filename: str, data: bytes, reason: str,
-    findings: list[drift.Finding], by: str,
-) -> Held:  # fmt: skip
+    session: AsyncSession, vault: Vault, where: Where, data: bytes, reason: str, findings: list[drift.Finding]
+) -> Held:
+    """Kept sealed, once per content (the hash is of the file, not of its sealed form)."""
     digest = hashlib.sha256(data).hexdigest()
-    values = {"source": source, "provider": provider[:40], "filename": filename[:300], "content_hash": digest,
-              "data": data, "reason": reason, "held_by": by[:200], "held_at": utcnow()}  # fmt: skip
+    values = {"source": where.source, "provider": where.provider[:40], "filename": where.filename[:300],
+              "content_hash": digest, "data": vault.seal(data), "reason": reason, "held_by": where.by[:200],
+              "held_at": utcnow()}  # fmt: skip
     held_id = await insert_ignore(session, HeldStatement, values, ("content_hash",))
     if held_id is None:
         held_id = (await session.exec(select(HeldStatement.id).where(HeldStatement.content_hash == digest))).one()
     assert held_id is not None
-    return Held(held_id, source, reason, findings)
+    return Held(held_id, where.source, reason, findings)
 
 
 async def held_statements(session: AsyncSession, *, include_released: bool = False) -> list[HeldStatement]:
@@ -156,15 +169,16 @@ async def held_statements(session: AsyncSession, *, include_released: bool = Fal
 
 
 async def accept_layout(
-    session: AsyncSession, held_id: int, staff: str, renames: dict[str, str] | None = None
+    session: AsyncSession, vault: Vault, held_id: int, staff: str, renames: dict[str, str] | None = None
 ) -> Imported:
     """The held file's layout becomes its format's baseline (with `renames`, old header name -> the name the
     parser reads, saved as the format's column rules), and the file is imported."""
     held = await session.get(HeldStatement, held_id)
     if held is None or held.released_at is not None:
         raise UserError.one(("heldStatementId",), "no statement is held under this id", MoneyErrorCode.NOT_FOUND)
+    data = vault.open(held.data)
     try:
-        layout = read_layout(held.data)
+        layout = read_layout(data)
     except UnknownEncoding as exc:
         message = f"cannot accept a layout that cannot be read ({exc}): export the file as UTF-8 or GBK"
         raise UserError.one(("heldStatementId",), message, MoneyErrorCode.UNKNOWN_ENCODING) from exc
@@ -172,9 +186,9 @@ async def accept_layout(
         await _save_renames(session, held.source, renames, staff)
     in_force = await renames_in_force(session, held.source)
     await pin(session, STATEMENT, held.source, staff, shape=_shape(layout.renamed(in_force).as_payload()))
-    readable = rename_columns(held.data, await renames_in_force(session, held.source))
+    readable = rename_columns(data, await renames_in_force(session, held.source))
     parsed = parse_statement(held.filename, readable, provider=held.provider)
-    imported = await import_statement(session, held.filename, held.data, parsed, staff)
+    imported = await import_statement(session, held.filename, data, parsed, staff)
     held.released_at, held.released_by, held.statement_id = utcnow(), staff[:200], imported.statement_id
     session.add(held)
     await session.flush()
@@ -200,10 +214,12 @@ async def _save_renames(session: AsyncSession, source: str, renames: dict[str, s
     await session.flush()
 
 
-async def import_folder(session: AsyncSession, folder: Path, *, uploaded_by: str = "folder") -> list[Imported | Held]:
+async def import_folder(
+    session: AsyncSession, vault: Vault, folder: Path, *, uploaded_by: str = "folder"
+) -> list[Imported | Held]:
     """Every file dropped in the folder, each imported (or held) once however often the folder is scanned."""
     return [
-        await take_statement(session, name, data, provider="bank", uploaded_by=uploaded_by)
+        await take_statement(session, name, data, provider="bank", uploaded_by=uploaded_by, vault=vault)
         for name, data in await asyncio.to_thread(_read_folder, folder)
     ]
 

@@ -16,7 +16,7 @@ from domain.channels.models import DriftAlert
 from domain.channels.upstream import UpstreamKind, evidence_fields, observe, pin
 from domain.errors import Problems
 from domain.fulfilment.evidence import CarrierSubmission, validate_carrier
-from domain.reconcile.models import StatementLine
+from domain.reconcile.models import HeldStatement, StatementLine
 from sim.payment_providers import AlipayPlatform, WechatPayPlatform, generic_notification
 from sim.statements import BillRow, bank_csv
 from tests.conftest import Api, Credentials
@@ -134,6 +134,9 @@ async def test_a_bank_renaming_a_column_is_held_then_accepted_with_the_rename(ap
         ("columns.memo", "MISSING_FIELD"), ("columns.remark", "NEW_FIELD"),
     }  # fmt: skip
 
+    async with api.runtime.core.sessions() as session:
+        [kept] = (await session.exec(select(HeldStatement).where(HeldStatement.filename == "b2.csv"))).all()
+    assert b"T-HELD-1" not in kept.data  # sealed: a statement may name buyers
     accept = {"heldStatementId": held["held"]["id"], "renames": [{"column": "remark", "readsAs": "memo"}]}
     accepted = (await api.gql(ACCEPT, {"input": accept}, headers=creds.admin))["data"]["acceptStatementLayout"]
     assert accepted["userErrors"] == [] and accepted["statement"]["lines"] == 2

@@ -138,8 +138,9 @@ class MoneyMutations:
         try:
             async with info.context.unit_of_work() as session:
                 taken = await layouts.take_statement(
-                    session, filename, data, provider=input.provider or "bank", uploaded_by=_actor(info)
-                )
+                    session, filename, data, provider=input.provider or "bank", uploaded_by=_actor(info),
+                    vault=info.context.runtime.core.vault,
+                )  # fmt: skip
                 if isinstance(taken, layouts.Held):
                     held = await session.get(recon.HeldStatement, taken.held_id)
                     assert held is not None
@@ -162,7 +163,8 @@ class MoneyMutations:
         try:
             async with info.context.unit_of_work() as session:
                 held_id = decode_gid(input.held_statement_id, "HeldStatement")[1]
-                imported = await layouts.accept_layout(session, held_id, _actor(info), renames)
+                vault = info.context.runtime.core.vault
+                imported = await layouts.accept_layout(session, vault, held_id, _actor(info), renames)
                 row = await session.get(recon.Statement, imported.statement_id)
                 assert row is not None
         except UserError as error:
