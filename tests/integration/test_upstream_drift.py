@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from domain.channels.models import DriftAlert
+from domain.channels.models import DriftAlert, SchemaBaseline
 from domain.channels.upstream import UpstreamKind, evidence_fields, observe, pin
 from domain.errors import Problems
 from domain.fulfilment.evidence import CarrierSubmission, validate_carrier
@@ -20,6 +20,7 @@ from domain.reconcile.models import HeldStatement, StatementLine
 from sim.payment_providers import AlipayPlatform, WechatPayPlatform, generic_notification
 from sim.statements import BillRow, bank_csv
 from tests.conftest import Api, Credentials
+from tests.integration.fulfilment_fixtures import CARRIER, callers, carrier_event
 from tests.integration.test_payments import GENERIC_SECRET, Providers, providers_configured
 
 DAY = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
@@ -160,3 +161,14 @@ async def test_a_statement_in_no_known_encoding_is_held_and_cannot_be_accepted(a
     assert refused["statement"] is None and refused["userErrors"][0]["code"] == "UNKNOWN_ENCODING"
     alerts = await api.gql(ALERTS, {"upstream": "STATEMENT", "source": "bank-csv:utf16bank"}, headers=creds.cs)
     assert [(n["path"], n["detail"]) for n in alerts["data"]["driftAlerts"]["nodes"]] == [("encoding", "unknown")]
+
+
+async def test_carrier_events_sent_to_the_api_teach_their_carriers_baseline(api: Api) -> None:
+    who = await callers(api)
+    for n in range(2):
+        event = carrier_event("IN_TRANSIT", DAY, f"drift-{n}", tracking=f"SF-DRIFT-{n}")
+        assert "errors" not in await api.gql(CARRIER, {"input": event}, headers=who.carrier)
+    async with api.runtime.core.sessions() as session:
+        [baseline] = (await session.exec(select(SchemaBaseline).where(SchemaBaseline.channel == "carrier:SF"))).all()
+    assert (baseline.upstream, baseline.kind, baseline.samples) == ("CARRIER", "carrier-event", 2)
+    assert {"kind", "station", "operator", "details.location", "details.action"} <= set(baseline.shape["fields"])
