@@ -1,4 +1,5 @@
-"""The staff download of the order export: GET /export/orders, streamed as the rows are read.
+"""The staff download of the order export: GET /export/orders, streamed as the rows are read; and a group's
+invoice data for finance, GET /export/invoices.
 
 A file is not a GraphQL answer, so this is a plain route; it authenticates the same staff bearer token
 and refuses the same way (UNAUTHENTICATED, FORBIDDEN), and reports bad input as the field at fault.
@@ -17,12 +18,15 @@ from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
 from domain.health.export import OrderExport, Period, has_orders, parse_format, resolve_period
+from domain.invoices import service as invoices
 from runtime.process import Runtime
 
 router = APIRouter(tags=["export"])
 
 EXPORT_ROLES = frozenset(Role)  # staff read every order; the export is the same reading, in bulk
 EMPTY_HEADER = "X-Orderhub-Export-Empty"
+INVOICE_ROLES = frozenset({Role.FINANCE, Role.ADMIN})  # the invoice data holds buyers' names and addresses
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _errors(status: int, problems: list[Problem]) -> JSONResponse:
@@ -84,3 +88,28 @@ async def export_orders(request: Request) -> Response:
     if empty:
         headers[EMPTY_HEADER] = "no orders placed in the period: the file has only the header row"
     return StreamingResponse(body(), media_type=export.media_type, headers=headers)
+
+
+@router.get("/export/invoices")
+async def export_group_invoice(request: Request) -> Response:
+    """`?order=<order id>&format=csv|xlsx`: the order's group's invoice data, for finance."""
+    runtime: Runtime = request.app.state.runtime
+    principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
+    if isinstance(principal, Anonymous):
+        return _errors(401, [Problem((), f"authentication required ({principal.reason})", "UNAUTHENTICATED")])
+    if not isinstance(principal, Staff) or not principal.roles & INVOICE_ROLES:
+        return _errors(403, [Problem((), "not allowed: needs the finance or admin role", "FORBIDDEN")])
+    order, fmt = request.query_params.get("order", ""), request.query_params.get("format", "csv")
+    problems = [] if order.isdigit() else [Problem(("order",), f"{order!r} is not an order id", "INVALID_ID")]
+    if fmt not in ("csv", "xlsx"):
+        problems.append(Problem(("format",), f"{fmt!r} is not csv or xlsx", "INVALID_FORMAT"))
+    if problems:
+        return _errors(400, problems)
+    async with runtime.core.sessions() as session:
+        lines = await invoices.group_invoice(session, runtime.core.vault, int(order))
+    if not lines:
+        return _errors(404, [Problem(("order",), f"order {order} has no invoice request", "NOT_FOUND")])
+    data = invoices.as_csv(lines) if fmt == "csv" else invoices.as_xlsx(lines)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_MEDIA
+    headers = {"Content-Disposition": f'attachment; filename="invoice-{order}.{fmt}"', "Cache-Control": "no-store"}
+    return Response(data, media_type=media, headers=headers)

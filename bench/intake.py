@@ -9,8 +9,16 @@ payload became, its outcome. The baseline: the same stages in memory (`json.load
 clean, adapter) on the same batch, timed right after it. Also reported: bare `json.loads`.
 
 It then checks its counts: every payload recorded once, each with an outcome (none PENDING), as many
-orders as distinct channel order ids applied. Prints one JSON line last, with
-`pipeline_vs_in_memory_min` (the slowest channel's ratio) and `verified`.
+orders as distinct channel order ids applied.
+
+The other upstreams go through the same drift watch (`domain/channels/upstream.py`): payment
+notifications, carrier evidence and bank statement files, each source's baseline learned and pinned
+first, then the messages watched in units of work of `--batch` (baseline read, compare, alert counts;
+a statement's layout read from its bytes), against the same stages in memory (fields read, compare).
+A tenth of them carry a planted change, so alerts are counted too.
+
+Prints one JSON line last, with `pipeline_vs_in_memory_min` (the slowest channel's ratio),
+`watch_ratio_min` (the slowest upstream's watch against its in-memory stages) and `verified`.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,16 +42,22 @@ from domain.channels.cleaning import clean
 from domain.channels.models import SchemaBaseline
 from domain.channels.registry import adapter_for
 from domain.channels.service import record_payloads, rules_in_force, save_rules
+from domain.channels.upstream import ENUM_PATHS, UpstreamKind, evidence_fields, notification_fields, observe, pin
 from domain.clock import utcnow
+from domain.errors import Problems
+from domain.fulfilment.evidence import CarrierSubmission, validate_carrier
 from domain.intake.models import InboundMessage, Outcome
 from domain.orders.models import Order
 from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage, Handled
+from domain.reconcile.statements.layout import read_layout
 from domain.settings import Settings
 from runtime.core import Core, build_core
 from sim.channel_feed import FEED_CHANNELS, channel_day
+from sim.statements import BillRow, bank_csv
 
+WATCH_DAY = datetime(2026, 1, 22, 2, tzinfo=UTC)
 SUFFIX_RULE = {"op": "drop_if_equals", "path": "order_id_suffix", "value": "ERR"}
 
 
@@ -145,6 +159,81 @@ def _in_memory(channel: str, bodies: list[bytes], *, shape: dict[str, Any], rule
     return time.perf_counter() - started
 
 
+def _watched(kind: UpstreamKind, n: int) -> list[bytes]:
+    """Each upstream's messages as they arrive; every tenth has the change the simulator plants."""
+    bodies = []
+    for i in range(n):
+        changed = i % 10 == 9
+        if kind is UpstreamKind.PAYMENT:
+            payload = {"transaction_id": f"W-{i}", "kind": "payment", "order_ref": f"O-{i}", "amount": "9.90",
+                       "currency": "CNY", "status": "confirmed", "occurred_at": WATCH_DAY.isoformat()}  # fmt: skip
+            bodies.append(json.dumps(payload | ({"fee_amount": "0.05"} if changed else {})).encode())
+        elif kind is UpstreamKind.CARRIER:
+            sub = {"event_id": f"e{i}", "carrier_code": "ZTO", "tracking_number": f"75{i:08d}",
+                   "action": "IN_TRANSIT", "location": None if changed else "Hangzhou", "courier": "Li"}  # fmt: skip
+            bodies.append(json.dumps(sub).encode())
+        else:
+            rows = [BillRow(WATCH_DAY, f"B{i}-{j}", f"T{i}-{j}", "PAYMENT", 100 + j) for j in range(20)]
+            data = bank_csv(rows)
+            bodies.append(data.replace(b"memo", b"remark", 1) if changed else data)
+    return bodies
+
+
+def _fields(kind: UpstreamKind, body: bytes) -> tuple[str, dict[str, Any]]:
+    """The stage every watched message needs before the compare: its fields, and its source."""
+    if kind is UpstreamKind.PAYMENT:
+        return "bench-pay", notification_fields(body)
+    if kind is UpstreamKind.CARRIER:
+        sub = json.loads(body)
+        evidence = validate_carrier(CarrierSubmission(occurred_at=WATCH_DAY, **sub), ("input",), Problems())
+        assert evidence is not None
+        _, source, fields = evidence_fields(evidence)
+        return source, fields
+    return "bank-csv:bench", read_layout(body).as_payload()
+
+
+def _watch_in_memory(kind: UpstreamKind, bodies: list[bytes], shape: dict[str, Any]) -> float:
+    started = time.perf_counter()
+    for body in bodies:
+        _, fields = _fields(kind, body)
+        drift.compare(shape, fields, ENUM_PATHS[kind])
+    return time.perf_counter() - started
+
+
+async def _watch(core: Core, n: int, batch: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    kinds = (UpstreamKind.PAYMENT, UpstreamKind.CARRIER, UpstreamKind.STATEMENT)
+    for kind in kinds:  # warm: the statements compiled, the parsers' first calls paid, before anything is timed
+        async with core.sessions() as session, session.begin():
+            await observe(session, kind, "bench-warm-up", [_fields(kind, b)[1] for b in _watched(kind, 10)])
+    for kind in kinds:
+        bodies = _watched(kind, n)
+        source, _ = _fields(kind, bodies[0])
+        async with core.sessions() as session, session.begin():
+            await observe(session, kind, source, [_fields(kind, b)[1] for b in bodies[:9]])
+            baseline = await pin(session, kind, source, "bench")
+        shape = baseline.shape
+        watched = memory = 0.0
+        found = 0
+        for start in range(0, len(bodies), batch):
+            chunk = bodies[start : start + batch]
+            began = time.perf_counter()
+            async with core.sessions() as session, session.begin():
+                seen = await observe(session, kind, source, [_fields(kind, b)[1] for b in chunk])
+            watched += time.perf_counter() - began
+            found += sum(1 for findings in seen if findings)
+            memory += _watch_in_memory(kind, chunk, shape)
+        results[kind.value] = {
+            "messages": len(bodies), "watch_per_s": round(len(bodies) / watched),
+            "stages_in_memory_per_s": round(len(bodies) / memory), "watch_vs_in_memory": round(memory / watched, 4),
+            "with_findings": found, "planted": len(bodies) // 10,
+        }  # fmt: skip
+        print(f"watch {kind.value:<10} {len(bodies):>5} msgs  watch {len(bodies) / watched:>7.0f}/s  "
+              f"in memory {len(bodies) / memory:>7.0f}/s  watch/in memory {memory / watched:.3f}  "
+              f"findings {found}/{len(bodies) // 10} planted")  # fmt: skip
+    return results
+
+
 def _json_loads(bodies: list[bytes], rounds: int) -> float:
     started = time.perf_counter()
     for _ in range(rounds):
@@ -201,6 +290,7 @@ async def _run(url: str, data_dir: Path, per_channel: int, batch: int) -> dict[s
             line += f"in memory {n / memory:>7.0f}/s  json.loads {n / loads:>8.0f}/s  "
             line += f"pipeline/in memory {memory / pipeline:.3f} (cpu {run.memory_cpu / run.pipeline_cpu:.3f})"
             print(line)
+        watch = await _watch(core, per_channel, batch)
     finally:
         await core.close()
     for mismatch in mismatches:
@@ -208,7 +298,9 @@ async def _run(url: str, data_dir: Path, per_channel: int, batch: int) -> dict[s
     return {
         "channels": results,
         "pipeline_vs_in_memory_min": min(r["pipeline_vs_in_memory"] for r in results.values()),
-        "verified": not mismatches,
+        "watch": watch,
+        "watch_ratio_min": min(r["watch_vs_in_memory"] for r in watch.values()),
+        "verified": not mismatches and all(r["with_findings"] == r["planted"] for r in watch.values()),
     }
 
 

@@ -433,7 +433,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from domain.outbox.service import Outbox
-    from domain.reconcile import service
+    from domain.reconcile import layouts, service
     from runtime.core import build_core
 
     core = await build_core(settings)
@@ -442,10 +442,14 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
             fresh = []
             for name in args.files:
                 data = await asyncio.to_thread(Path(name).read_bytes)
-                parsed = service.parse_statement(Path(name).name, data, provider=args.provider)
-                imported = await service.import_statement(session, Path(name).name, data, parsed, "cli")
+                imported = await layouts.take_statement(
+                    session, Path(name).name, data, provider=args.provider, uploaded_by="cli", vault=core.vault
+                )
+                if isinstance(imported, layouts.Held):
+                    print(f"{name}: held, not imported ({imported.source}): {imported.reason}")
+                    continue
                 state = "imported" if imported.is_new else "already imported (same content), not counted again"
-                print(f"{name}: {parsed.provider} {parsed.fmt}, {imported.lines} lines, {state}")
+                print(f"{name}: {imported.lines} lines, {state}")
                 if imported.is_new:
                     fresh.append(imported.statement_id)
             runs = await service.reconcile(session, fresh, trigger="cli", outbox=Outbox())

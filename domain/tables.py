@@ -6,12 +6,13 @@ from domain.fulfilment.models import FulfilmentEvidence, OrderException, Shipped
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
+from domain.invoices.models import InvoiceRequestRow
 from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.push.models import PushDevice, PushNotice, PushPreference
-from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
+from domain.reconcile.models import HeldStatement, ReconItem, ReconRun, Statement, StatementLine
 from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, SignInCode
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -30,7 +31,9 @@ __all__ = [
     "HealthAlert",
     "HealthSnapshot",
     "HealthThresholdChange",
+    "HeldStatement",
     "InboundMessage",
+    "InvoiceRequestRow",
     "MatchSuggestion",
     "NextStepModelRun",
     "Order",

@@ -38,7 +38,7 @@ class Core:
     # Services for a session, and the pipeline's handlers: wired here, once, for every entry point.
 
     def order_service(self, session: AsyncSession, outbox: Outbox) -> OrderService:
-        return OrderService(session, self.identity, outbox, self.settings.payment_deadline_minutes * 60)
+        return OrderService(session, self.identity, outbox, self.settings.payment_deadline_minutes * 60, self.vault)
 
     def message(
         self,
@@ -59,7 +59,7 @@ class Core:
 
     @property
     def submit_orders(self) -> SubmitOrders:
-        return SubmitOrders(self.identity, self.settings.payment_deadline_minutes * 60)
+        return SubmitOrders(self.identity, self.settings.payment_deadline_minutes * 60, self.vault)
 
     @property
     def payment_notifications(self) -> PaymentNotifications:
@@ -67,7 +67,7 @@ class Core:
 
     def channel_payloads(self, describe: Callable[[Sequence[Problem]], str] = in_domain_terms) -> ChannelPayloads:
         """The channel payload handler, for the API, replay and bulk intake alike."""
-        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60, describe)
+        return ChannelPayloads(self.identity, self.settings.payment_deadline_minutes * 60, describe, self.vault)
 
 
 def identity_keys(settings: Settings) -> list[IdentityKey]:

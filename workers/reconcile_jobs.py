@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
 from domain.outbox.service import Outbox
-from domain.reconcile import service
+from domain.reconcile import layouts, service
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,9 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     try:
         async with unit_of_work(ctx) as session:
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
-                await service.import_folder(session, settings.statement_dir)
+                for held in await layouts.import_folder(session, runtime_of(ctx).core.vault, settings.statement_dir):
+                    if isinstance(held, layouts.Held):
+                        log.warning("statement held (%s): %s", held.source, held.reason)
             pending = [s.id for s in await service.unreconciled(session) if s.id is not None]
             runs = await service.reconcile(session, pending, trigger="cron", outbox=Outbox())
     except service.AlreadyReconciling as busy:

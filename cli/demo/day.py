@@ -28,6 +28,7 @@ from cli.demo.edges import edges_demo
 from cli.demo.fulfilment import fulfilment_demo
 from cli.demo.health import health_demo
 from cli.demo.prediction import prediction_demo
+from cli.demo.upstreams import upstreams_demo
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.identity.models import MatchSuggestion, OrderGroup
@@ -222,6 +223,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)
     await _signin_demo(runtime, base, day)
+    await upstreams_demo(runtime, port, bridge.key, seed, day.day)  # after identity: its group is not one of those
     _print_try_it(runtime, counts, port, bridge.key, f"{staff_email} / {password}")
     if serve:
         print("\nserving; press Ctrl-C to stop")

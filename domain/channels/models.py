@@ -54,6 +54,7 @@ class SchemaBaseline(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=id_column())
     channel: str = Field(max_length=40)
     kind: str = Field(max_length=100)
+    upstream: str = Field(default="CHANNEL", max_length=20, sa_column_kwargs={"server_default": "CHANNEL"})
     shape: dict[str, Any] = Field(sa_column=json_column())
     samples: int = 0
     pinned_by: str | None = Field(default=None, max_length=200)
@@ -66,11 +67,14 @@ class DriftAlert(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "kind", "path", "change", "detail", name="uq_drift_alert"),
         Index("ix_drift_alert_channel_first_seen", "channel", "first_seen"),
+        Index("ix_drift_alert_upstream", "upstream", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())
     channel: str = Field(max_length=40)
     kind: str = Field(max_length=100)
+    upstream: str = Field(default="CHANNEL", max_length=20, sa_column_kwargs={"server_default": "CHANNEL"})
+    """CHANNEL, PAYMENT, WAREHOUSE, CARRIER or STATEMENT; `channel` is then the source (provider, format)."""
     path: str = Field(max_length=300)
     change: str = Field(max_length=20)
     detail: str = Field(max_length=200)

@@ -47,10 +47,23 @@ class Upstream:
     timeline: list[Entry]
 
 
-async def alerts(session: AsyncSession, channel: str | None, before_id: int | None, limit: int) -> list[DriftAlert]:
+async def alerts(
+    session: AsyncSession,
+    channel: str | None,
+    before_id: int | None,
+    limit: int,
+    *,
+    upstream: str | None = None,
+    source: str | None = None,
+) -> list[DriftAlert]:
+    """`channel` is a sales channel (its alerts are CHANNEL ones); `source` is any upstream's source as kept."""
     query = select(DriftAlert).order_by(col(DriftAlert.id).desc()).limit(limit)
     if channel:
-        query = query.where(DriftAlert.channel == channel.strip().upper())
+        query = query.where(DriftAlert.channel == channel.strip().upper(), DriftAlert.upstream == "CHANNEL")
+    if upstream:
+        query = query.where(DriftAlert.upstream == upstream)
+    if source:
+        query = query.where(DriftAlert.channel == source.strip())
     if before_id:
         query = query.where(col(DriftAlert.id) < before_id)
     return list((await session.exec(query)).all())
@@ -149,12 +162,13 @@ async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
 
 
 def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
-    """One markdown message for a window's alerts, grouped by channel."""
+    """One markdown message for a window's alerts, grouped by upstream and source."""
     title = f"orderhub: {len(alerts)} upstream payload change(s)"
     lines = [f"### {title}"]
-    for channel in sorted({a.channel for a in alerts}):
-        lines.append(f"**{_title(channel)}**")
-        for a in (x for x in alerts if x.channel == channel):
+    for upstream, channel in sorted({(a.upstream, a.channel) for a in alerts}):
+        label = _title(channel) if upstream == "CHANNEL" else f"{upstream.title()} {channel}"
+        lines.append(f"**{label}**")
+        for a in (x for x in alerts if x.channel == channel and x.upstream == upstream):
             change = CHANGES.get(a.change, a.change).format(path=f"`{a.path}`", detail=a.detail)
             new = a.count - a.notified_count
             lines.append(

@@ -144,7 +144,9 @@ async def watch(
     return findings
 
 
-async def count_alerts(session: AsyncSession, found: Sequence[tuple[str, str, drift.Finding]], at: datetime) -> None:
+async def count_alerts(
+    session: AsyncSession, found: Sequence[tuple[str, str, drift.Finding]], at: datetime, upstream: str = "CHANNEL"
+) -> None:
     """Each distinct alert counted once with every sighting: many payloads cost one statement per alert.
 
     Concurrent payloads may raise the same alert at once: the database decides which one inserts."""
@@ -162,6 +164,7 @@ async def count_alerts(session: AsyncSession, found: Sequence[tuple[str, str, dr
             "last_seen": at,
             "count": 0,
             "notified_count": 0,
+            "upstream": upstream,
         }
         counted.setdefault(tuple(values[c] for c in columns), values)["count"] += 1
     for values in counted.values():

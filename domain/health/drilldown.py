@@ -39,7 +39,7 @@ from domain.reconcile.models import Drift, ReconItem, ReconRun
 CLOSER: dict[ExceptionKind, Role] = (
     {kind: Role.OPS for kind in ExceptionKind}
     | {kind: Role.FINANCE for kind in MONEY_KINDS}
-    | {ExceptionKind.UNKNOWN_ORDER: Role.CS}
+    | {ExceptionKind.UNKNOWN_ORDER: Role.CS, ExceptionKind.INVOICE_CONFLICT: Role.FINANCE}
 )
 """Whose people could have closed an exception of each kind: the floor's problems are ops', money's finance's,
 an order nobody knows is customer service's to trace."""

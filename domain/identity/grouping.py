@@ -18,6 +18,7 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.identity.errors import IdentityErrorCode
 from domain.identity.models import OrderGroup
+from domain.invoices import service as invoices
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.service import PAYMENT_DEADLINE_JOB, Change, Provenance, append_event, publish_change, save_order
 from domain.orders.status import EventType, OrderStatus, Source, decide
@@ -93,6 +94,8 @@ async def group_pending(
     assert parent.id is not None
     for child in siblings:
         await _merge(session, outbox, child, parent.id)
+    grouped = (await session.exec(select(Order).where(Order.parent_order_id == parent.id))).all()
+    await invoices.derive_for_group(session, outbox, parent, list(grouped))
     await outbox.flush(session)
     return Grouped(parent.id, [c.id for c in siblings if c.id is not None], created)
 
@@ -227,6 +230,7 @@ async def split_group(session: AsyncSession, outbox: Outbox, parent_order_id: in
     await save_order(session, parent, {"status": cancelled.value, "cancelled_at": now})
     group.split_at, group.split_by = now, actor
     session.add(group)
+    await invoices.restore_on_split(session, parent_order_id, [c.id for c in children if c.id is not None])
     await session.flush()
     await outbox.flush(session)
     return [c.id for c in children if c.id is not None]

@@ -72,6 +72,8 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     if not text:
         raise PhoneRejected("empty phone number", "EMPTY")
     if _MASK.search(text):
+        if visible_digits(text) < VISIBLE_DIGITS:
+            raise PhoneRejected(f"masked phone number showing fewer than {VISIBLE_DIGITS} digits", "MASKED_SHORT")
         raise PhoneRejected("masked phone number", "MASKED")
     groups = _national_groups(text)
     if _several_numbers(groups):
@@ -97,17 +99,30 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_MASK_CHARS = "*xX×#•●○_?＊"
+_MASKED_MOBILE = re.compile(rf"(1\d{{2,}})([{re.escape(_MASK_CHARS)}]+)(\d{{4,}})")
+VISIBLE_DIGITS = 7
+
+
 def masked_pattern(raw: str | None) -> str | None:
     """The `138****1234` shape of a masked or complete mainland mobile, for suggesting (never making) a match.
 
-    Returns None when too few digits show to say anything: two buyers sharing a prefix is not a hint.
+    Channels hide the middle with as many mask characters as they like (`138******1234`), so the key keeps
+    only the 3-digit prefix and 4-digit suffix. Returns None when fewer than seven digits show: two buyers
+    sharing a prefix is not a hint.
     """
     text = _canonical_text(raw or "")
     if not text:
         return None
     text = _COUNTRY.sub("", text, count=1)
-    shape = "".join("*" if c in "*xX×#•●○_?＊" else c for c in text if c.isdigit() or c in "*xX×#•●○_?＊")
-    if len(shape) != 11 or not shape.startswith("1"):
+    shape = "".join(c for c in text if c.isdigit() or c in _MASK_CHARS)
+    if len(shape) == 11 and shape[:3].isdigit() and shape[7:].isdigit() and shape.startswith("1"):
+        return shape[:3] + "****" + shape[7:]  # the mask may cover fewer than four middle digits
+    found = _MASKED_MOBILE.fullmatch(shape)
+    if found is None or len(found.group(1)) + len(found.group(3)) > 10:
         return None
-    shape = shape[:3] + "****" + shape[7:]
-    return shape if sum(c.isdigit() for c in shape) == 7 else None
+    return found.group(1)[:3] + "****" + found.group(3)[-4:]
+
+
+def visible_digits(raw: str | None) -> int:
+    return sum(c.isdigit() for c in _COUNTRY.sub("", _canonical_text(raw or ""), count=1))

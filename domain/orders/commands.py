@@ -17,6 +17,7 @@ from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems
 from domain.identity.models import BuyerAlias, OrderIdentity
+from domain.invoices.request import InvoiceRequest
 from domain.money import MoneyError, check_currency, parse_minor
 from domain.orders.channels import parse_channel
 from domain.orders.errors import OrderErrorCode
@@ -57,6 +58,7 @@ class OrderSubmission:
     buyer_aliases: list[tuple[str, str]] = field(default_factory=list)  # identity: (kind, platform id)
     receiver_region: str | None = None  # identity: compared for masked-phone suggestions
     attribution: AttributionSubmission | None = None  # health: judged against the channel
+    invoice: InvoiceRequest | None = None  # as the channel sent it; a wrong one is flagged, never refused
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class CanonicalOrder:
     buyer_aliases: tuple[tuple[str, str], ...] = ()
     receiver_region: str | None = None
     attribution: Attribution = Attribution()
+    invoice: InvoiceRequest | None = field(default=None, repr=False)
 
     def content(self) -> dict[str, object]:
         """What a later submission of the same order must agree with to be a mere repeat."""
@@ -183,6 +186,7 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         buyer_aliases=tuple((kind, value.strip()) for kind, value in sub.buyer_aliases if value.strip()),
         receiver_region=(sub.receiver_region or "").strip() or None,
         attribution=attribution,
+        invoice=sub.invoice,
     )
 
 

@@ -24,6 +24,8 @@ from domain.identity.service import (
     redirect_merged,
     resolve_buyers,
 )
+from domain.intake.vault import Vault
+from domain.invoices import store as invoices
 from domain.orders.commands import CanonicalOrder
 from domain.orders.errors import OrderErrorCode
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
@@ -91,11 +93,19 @@ def _check_channels(orders: Sequence[CanonicalOrder], each: Sequence[Provenance]
 class OrderService:
     """Stateless apart from its collaborators; the caller owns the session and commits."""
 
-    def __init__(self, session: AsyncSession, identity: BuyerIdentity, outbox: Outbox, payment_deadline_s: int) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        identity: BuyerIdentity,
+        outbox: Outbox,
+        payment_deadline_s: int,
+        vault: Vault | None = None,
+    ) -> None:
         self.session = session
         self.identity = identity
         self.outbox = outbox
         self.payment_deadline_s = payment_deadline_s
+        self.vault = vault  # seals invoice requests; an order carrying one without it is our bug, not the sender's
 
     async def submit(self, orders: Sequence[CanonicalOrder], by: Provenance | Sequence[Provenance]) -> list[Applied]:
         """Idempotent on (channel, channel order id): a repeat changes nothing. `by` may name each order's own
@@ -121,6 +131,11 @@ class OrderService:
             changed = await self._update_existing(row, order, each[index], (index,))
             assert row.id is not None
             results[key] = Applied(row.id, False, changed, row)
+        asked = [(results[(o.channel, o.channel_order_id)].order_id, o.invoice) for o in orders if o.invoice]
+        if asked:
+            if self.vault is None:
+                raise RuntimeError("invoice requests arrived but the order service has no vault to seal them")
+            await invoices.record(self.session, self.vault, self.identity.current.secret, asked)
         await self.outbox.flush(self.session)
         return [results[(o.channel, o.channel_order_id)] for o in orders]
 

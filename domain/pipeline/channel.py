@@ -38,6 +38,7 @@ from domain.clock import utcnow
 from domain.errors import Problem, UserError
 from domain.identity.service import BuyerIdentity
 from domain.intake.models import InboundMessage, Outcome
+from domain.intake.vault import Vault
 from domain.orders.commands import CanonicalOrder
 from domain.orders.service import OrderService, Provenance
 from domain.outbox.service import Outbox
@@ -179,13 +180,15 @@ class ChannelPayloads:
         identity: BuyerIdentity,
         payment_deadline_s: int,
         describe: Callable[[Sequence[Problem]], str] = in_domain_terms,
+        vault: Vault | None = None,
     ) -> None:
         self.identity = identity
         self.payment_deadline_s = payment_deadline_s
+        self.vault = vault
         self.describe = describe  # a refusal's stored reason, worded as the sender reads it
 
     def orders(self, session: AsyncSession) -> OrderService:
-        return OrderService(session, self.identity, Outbox(), self.payment_deadline_s)
+        return OrderService(session, self.identity, Outbox(), self.payment_deadline_s, self.vault)
 
     async def process(self, session: AsyncSession, message: ChannelMessage) -> Handled:
         """One payload; an unexpected failure propagates (the caller rolls back and writes FAILED)."""

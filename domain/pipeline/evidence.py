@@ -1,5 +1,6 @@
-"""The warehouse and carrier evidence handler: one recorded event applied to its order (moved, noted or
-held as an exception) with the message's outcome written in the same unit of work.
+"""The warehouse and carrier evidence handler: one recorded event watched for drift per source
+(`domain/channels/upstream.py`) and applied to its order (moved, noted or held as an exception) with the
+message's outcome written in the same unit of work.
 
 Evidence arrives as partner requests, recorded whole by the record stage before this runs. A request may
 carry several mutations, so the caller can say how its outcome is written (`applied`); without one the
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.channels.upstream import evidence_fields, observe
 from domain.errors import Problems
 from domain.fulfilment.evidence import Evidence
 from domain.fulfilment.service import FulfilmentService, Recorded
@@ -44,6 +46,8 @@ async def process_evidence(
     """`evidence` as validated, with the `problems` validation found: any problem refuses it."""
     problems.raise_if_any()
     assert evidence is not None
+    upstream, source, fields = evidence_fields(evidence)
+    await observe(session, upstream, source, [fields])
     by = Provenance(evidence.source, sender.actor, sender.message_id, sender.channels)
     recorded = await FulfilmentService(session, Outbox()).record(evidence, by)
     if applied is not None:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from domain.channels.upstream import UpstreamKind, notification_fields, observe
 from domain.errors import UserError
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.ledger.checks import refuse_misaddressed
@@ -86,6 +87,8 @@ class PaymentNotifications:
             raise await self._refuse(message, refused.status, refused.reason) from refused
         try:
             async with message.work() as session:
+                provider = notification.arrival.source.removeprefix("payments:")
+                await observe(session, UpstreamKind.PAYMENT, provider, [notification_fields(notification.arrival.body)])
                 if notice is None:
                     await message.close_in(session, Outcome.APPLIED, "moves no money")
                     return IGNORED

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from domain.errors import Problem, Problems, UserError
 from domain.identity.service import BuyerIdentity
+from domain.intake.vault import Vault
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
 from domain.orders.errors import OrderErrorCode
 from domain.orders.models import Order
@@ -33,9 +34,10 @@ class Submitted:
 
 
 class SubmitOrders:
-    def __init__(self, identity: BuyerIdentity, payment_deadline_s: int) -> None:
+    def __init__(self, identity: BuyerIdentity, payment_deadline_s: int, vault: Vault | None = None) -> None:
         self.identity = identity
         self.payment_deadline_s = payment_deadline_s
+        self.vault = vault
 
     async def __call__(self, message: Message, submissions: Sequence[OrderSubmission], by: Provenance) -> Submitted:
         problems = Problems()
@@ -43,7 +45,7 @@ class SubmitOrders:
         try:
             problems.raise_if_any()
             async with message.work() as session:
-                service = OrderService(session, self.identity, Outbox(), self.payment_deadline_s)
+                service = OrderService(session, self.identity, Outbox(), self.payment_deadline_s, self.vault)
                 applied = await service.submit([o for o in canonical if o is not None], by)
                 await message.applied_in(session)
         except UserError as error:

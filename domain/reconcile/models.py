@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.columns import BigId, id_column, money_column, utc_column
@@ -44,6 +44,27 @@ class Statement(SQLModel, table=True):
     uploaded_by: str = Field(max_length=200)
     received_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     run_id: int | None = Field(default=None, sa_column=Column(BigId, ForeignKey("recon_run.id"), nullable=True))
+
+
+class HeldStatement(SQLModel, table=True):
+    """A statement file whose layout differs from its format's pinned one, kept unread until staff accept
+    the new layout (or fix the file): reconciling it as it is would report wrong differences."""
+
+    __tablename__ = "held_statement"
+    __table_args__ = (UniqueConstraint("content_hash", name="uq_held_statement_content_hash"),)
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    source: str = Field(max_length=40)
+    provider: str = Field(max_length=40)
+    filename: str = Field(max_length=300)
+    content_hash: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    reason: str = Field(sa_column=Column(Text(), nullable=False))
+    held_by: str = Field(max_length=200)
+    held_at: datetime = Field(sa_column=utc_column(nullable=False))
+    released_by: str | None = Field(default=None, max_length=200)
+    released_at: datetime | None = Field(default=None, sa_column=utc_column())
+    statement_id: int | None = Field(default=None, sa_column=Column(BigId, ForeignKey("statement.id"), nullable=True))
 
 
 class StatementLine(SQLModel, table=True):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -223,19 +221,6 @@ async def items_of(session: AsyncSession, run_id: int, after_id: int | None, lim
     if after_id is not None:
         statement = statement.where(col(ReconItem.id) > after_id)
     return list((await session.exec(statement)).all())
-
-
-async def import_folder(session: AsyncSession, folder: Path, *, uploaded_by: str = "folder") -> list[Imported]:
-    """Every file dropped in the folder, each imported once however often the folder is scanned."""
-    imported = []
-    for name, data in await asyncio.to_thread(_read_folder, folder):
-        imported.append(await import_statement(session, name, data, parse_statement(name, data), uploaded_by))
-    return imported
-
-
-def _read_folder(folder: Path) -> list[tuple[str, bytes]]:
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [(p.name, p.read_bytes()) for p in paths]
 
 
 def due(now: datetime, tz: ZoneInfo, hour: int) -> bool:

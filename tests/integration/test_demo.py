@@ -31,7 +31,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     full = result.stdout
     money, edges = full.split("== money:", 1)[1].split("== health:", 1)[0].split("== edges:", 1)
     health = full.split("== health:", 1)[1].split("== identity:", 1)[0]
-    identity_section = full.split("== identity:", 1)[1].split("== try it", 1)[0]
+    identity_section = full.split("== identity:", 1)[1].split("== upstreams:", 1)[0]
     out = full.split("== money:", 1)[0]
     pairs = re.findall(r"^\s+([A-Z_]+)\s+(\d+) / (\d+)$", out, re.MULTILINE)
     assert len(pairs) == 8 + 5  # five channels, three statuses, then five exception kinds of the fulfilment section
@@ -51,6 +51,11 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert f"worker: {pending} unpaid orders flagged" in out
     assert "plaintext phone numbers found in the database file: 0" in out
     assert "REJECTED': 5" in out
+    upstreams = full.split("== upstreams:", 1)[1].split("== try it", 1)[0]
+    assert re.search(r"six-star mask \d{3}\*{6}\d{4}: 1 match suggestion", upstreams), upstreams
+    assert re.search(r"GROUP-\d+ GROUP, .*LOGISTICS_ONLY.*GROUP_SOURCE; one invoice for 95.90 CNY", upstreams)
+    assert "lianlian NEW_FIELD fee_amount: 2 notifications" in upstreams
+    assert "statement held (bank-csv:upbank): layout changed:" in upstreams and "'memo' is gone" in upstreams
     try_it = full.split("== try it", 1)[1]  # last, so the credentials stay on screen while serving
     assert re.search(r"customer token:\s+Authorization: Bearer \S+\.\S+\.\S+", try_it)
     assert "GraphiQL:" in try_it

@@ -29,7 +29,17 @@ KEY = IdentityKey(1, b"k" * 32)
 OTHER_KEY = IdentityKey(2, b"q" * 32)
 
 slow_settings = settings(max_examples=200, deadline=None)
-REJECTION_CODES = {"EMPTY", "MASKED", "SEVERAL", "EXTENSION", "UNPARSEABLE", "INVALID", "POSSIBLE_ONLY", "NOT_MOBILE"}
+REJECTION_CODES = {
+    "EMPTY",
+    "MASKED",
+    "MASKED_SHORT",
+    "SEVERAL",
+    "EXTENSION",
+    "UNPARSEABLE",
+    "INVALID",
+    "POSSIBLE_ONLY",
+    "NOT_MOBILE",
+}
 
 
 @pytest.mark.parametrize(
@@ -231,6 +241,57 @@ def test_masked_pattern_needs_enough_visible_digits() -> None:
     assert masked_pattern("1**********") is None
     assert masked_pattern("") is None
     assert masked_pattern("010-62345678") is None
+
+
+def test_the_seeds_three_forms_of_one_buyers_phone_give_one_suggestion_key() -> None:
+    identity = BuyerIdentity([KEY])
+    keys = [identity.key_for_phone(raw) for raw in ("138****1234", "138-****-1234", "138******1234")]
+    assert {masked_pattern(raw) for raw in ("138****1234", "138-****-1234", "138******1234")} == {"138****1234"}
+    assert len({k.mask for k in keys}) == 1 and keys[0].mask is not None
+    assert all(k.uid is None and k.problem == "MASKED" for k in keys)  # a suggestion, never a match
+    assert identity.key_for_phone("139******1234").mask != keys[0].mask
+
+
+MASK_CHARS = ["*", "x", "X", "×", "#", "•", "●", "＊", "ｘ", "Ｘ", "＃"]
+MASK_SEPARATORS = ["", " ", "-", "\u00a0", "—", "－", "\u200b"]
+
+
+@slow_settings
+@given(
+    national=mobiles(),
+    star=st.sampled_from(MASK_CHARS),
+    length=st.integers(1, 12),
+    sep=st.sampled_from(MASK_SEPARATORS),
+    country=st.sampled_from(COUNTRY_PREFIXES),
+    full_width=st.booleans(),
+)
+def test_a_mask_of_any_length_and_separator_keys_like_the_full_number(
+    national: str, star: str, length: int, sep: str, country: str, full_width: bool
+) -> None:
+    digits = (national[:3], national[7:])
+    if full_width:
+        digits = (_full_width(digits[0]), _full_width(digits[1]))
+    raw = f"{country}{digits[0]}{sep}{star * length}{sep}{digits[1]}"
+    assert masked_pattern(raw) == masked_pattern(national) == national[:3] + "****" + national[7:]
+    key = BuyerIdentity([KEY]).key_for_phone(raw)
+    assert key.uid is None and key.problem is not None
+    assert key.mask == BuyerIdentity([KEY]).key_for_phone(national).mask
+
+
+@slow_settings
+@given(
+    prefix=st.text(alphabet="0123456789", max_size=2),
+    suffix=st.text(alphabet="0123456789", max_size=3),
+    star=st.sampled_from(MASK_CHARS),
+    length=st.integers(2, 12),
+)
+def test_fewer_than_seven_visible_digits_give_no_key_and_say_why(
+    prefix: str, suffix: str, star: str, length: int
+) -> None:
+    raw = "1" + prefix + star * length + suffix
+    assert masked_pattern(raw) is None
+    key = BuyerIdentity([KEY]).key_for_phone(raw)
+    assert (key.uid, key.mask, key.problem) == (None, None, "MASKED_SHORT")
 
 
 # --- uid ---------------------------------------------------------------------------------------

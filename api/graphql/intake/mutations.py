@@ -13,11 +13,13 @@ from api.graphql.intake.types import (
     CleaningRuleSet,
     PinSchemaBaselineInput,
     PinSchemaBaselinePayload,
+    PinUpstreamBaselineInput,
     ReplayedMessage,
     ReplayInput,
     ReplayPayload,
     SaveCleaningRulesInput,
     SaveCleaningRulesPayload,
+    SaveUpstreamRulesInput,
     SchemaBaseline,
     SubmitChannelOrderInput,
     SubmitChannelOrderPayload,
@@ -25,7 +27,7 @@ from api.graphql.intake.types import (
 )
 from api.graphql.permissions import allow
 from domain.access.policy import Role, Scope
-from domain.channels import replay
+from domain.channels import replay, upstream
 from domain.channels.service import pin_baseline, record_payload, save_rules
 from domain.errors import UserError
 from domain.intake.models import Outcome
@@ -95,6 +97,41 @@ class IntakeMutations:
         try:
             async with info.context.unit_of_work() as session:
                 row = await pin_baseline(session, input.channel.value, staff_name(info), pinned=input.pinned)
+        except UserError as error:
+            return PinSchemaBaselinePayload(baseline=None, user_errors=user_errors(error.problems))
+        return PinSchemaBaselinePayload(baseline=SchemaBaseline.of(row), user_errors=[])
+
+    @strawberry.mutation(
+        description="Save a new version of a payment provider's, warehouse's, carrier's or statement format's watch "
+        "rules; the newest is applied to what is watched before it is compared.",
+        extensions=allow(roles=frozenset({Role.ADMIN})),
+    )
+    async def save_upstream_rules(
+        self, info: Info[Context, None], input: SaveUpstreamRulesInput
+    ) -> SaveCleaningRulesPayload:
+        try:
+            async with info.context.unit_of_work() as session:
+                kind = upstream.UpstreamKind(input.upstream.value)
+                row = await upstream.save_rules(session, kind, input.source, input.rules, input.note, staff_name(info))
+        except UserError as error:
+            return SaveCleaningRulesPayload(rule_set=None, user_errors=user_errors(error.problems))
+        return SaveCleaningRulesPayload(rule_set=CleaningRuleSet.of(row), user_errors=[])
+
+    @strawberry.mutation(
+        description="Pin what a payment provider, warehouse, carrier or statement format has taught: from now on "
+        "each of its messages or files is compared with it (a statement whose layout differs is held).",
+        extensions=allow(roles=frozenset({Role.ADMIN, Role.OPS, Role.FINANCE})),
+    )
+    async def pin_upstream_baseline(
+        self, info: Info[Context, None], input: PinUpstreamBaselineInput
+    ) -> PinSchemaBaselinePayload:
+        try:
+            async with info.context.unit_of_work() as session:
+                kind = upstream.UpstreamKind(input.upstream.value)
+                if kind is upstream.UpstreamKind.CHANNEL:
+                    row = await pin_baseline(session, input.source, staff_name(info))
+                else:
+                    row = await upstream.pin(session, kind, input.source, staff_name(info))
         except UserError as error:
             return PinSchemaBaselinePayload(baseline=None, user_errors=user_errors(error.problems))
         return PinSchemaBaselinePayload(baseline=SchemaBaseline.of(row), user_errors=[])

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.ids import decode_cursor, encode_cursor
+from api.graphql.ids import decode_cursor, encode_cursor, encode_gid
 from api.graphql.intake.types import (
     CleaningRuleSet,
     DriftAlert,
     InboundMessage,
+    ReplayedNotification,
     UpstreamChange,
+    UpstreamKind,
     UpstreamMonitor,
 )
 from api.graphql.node import visible_row
 from api.graphql.orders import SalesChannel
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
-from domain.channels import monitor, replay
+from domain.channels import monitor, replay, upstream
 from domain.channels.models import DriftAlert as AlertRow
+from domain.errors import UserError
 from domain.intake.models import InboundMessage as MessageRow
 from domain.orders.channels import Channel
 
@@ -35,12 +40,17 @@ class IntakeQueries:
         first: int,
         after: str | None = None,
         channel: SalesChannel | None = None,  # type: ignore[valid-type]
+        upstream: UpstreamKind | None = None,  # type: ignore[valid-type]
+        upstream_source: Annotated[
+            str | None, strawberry.argument(name="source", description="A provider, warehouse:CODE, bank-csv:NAME…")
+        ] = None,
     ) -> Connection[DriftAlert]:
         check_page_size(first, None)
         async with info.context.read() as session:
             rows = await monitor.alerts(
-                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1
-            )
+                session, channel.value if channel else None, decode_cursor(after, "drift"), first + 1,
+                upstream=upstream.value if upstream else None, source=upstream_source,
+            )  # fmt: skip
         page = rows[:first]
         return connection(
             [DriftAlert.of(r) for r in page],
@@ -48,6 +58,33 @@ class IntakeQueries:
             has_next=len(rows) > first,
             has_previous=after is not None,
         )
+
+    @strawberry.field(
+        description="A payment provider's recorded notifications in a time window through today's watch rules and "
+        "pinned baseline, oldest first: which showed which difference. Nothing is counted.",
+        extensions=allow(any_staff=True),
+    )
+    async def replay_payment_notifications(
+        self,
+        info: Info[Context, None],
+        provider: str,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+    ) -> list[ReplayedNotification]:
+        async with info.context.read() as session:
+            try:
+                found = await upstream.replay_notifications(
+                    session, info.context.runtime.core.vault, provider, received_from, received_to
+                )
+            except UserError as error:
+                raise GraphQLError(str(error), extensions={"code": "NO_BASELINE"}) from error
+        return [
+            ReplayedNotification(
+                message_id=strawberry.ID(encode_gid("InboundMessage", r.message_id)), received_at=r.received_at,
+                drift=[f"{f.change} {f.path} {f.detail}".strip() for f in r.findings],
+            )
+            for r in found
+        ]  # fmt: skip
 
     @strawberry.field(
         description="A channel's recorded inbound messages in a time window, oldest first.",

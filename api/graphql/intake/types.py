@@ -14,7 +14,7 @@ from api.graphql.errors import user_errors as shared_user_errors
 from api.graphql.ids import encode_gid
 from api.graphql.node import Node
 from api.graphql.orders import Order, SalesChannel, load_payload_orders
-from domain.channels import errors, replay
+from domain.channels import errors, replay, upstream
 from domain.channels.models import CleaningRuleSet as RuleRow
 from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.models import SchemaBaseline as BaselineRow
@@ -38,10 +38,19 @@ def user_errors(problems: list[Problem]) -> list[IntakeUserError]:
     return shared_user_errors(IntakeUserError, IntakeErrorCode, problems)
 
 
-@strawberry.type(description="A difference between a payload and its channel's pinned schema.")
+UpstreamKind = strawberry.enum(
+    upstream.UpstreamKind,
+    description="Who sends what is watched: a sales channel, a payment provider, a warehouse, a carrier, or a "
+    "statement format.",
+)
+
+
+@strawberry.type(description="A difference between a payload and its upstream's pinned schema.")
 class DriftAlert(Node):
-    channel: str
+    channel: str = strawberry.field(description="The sales channel, or for other upstreams the source as kept.")
     kind: str
+    upstream: UpstreamKind  # type: ignore[valid-type]
+    source: str = strawberry.field(description="The provider, warehouse, carrier or statement format; the channel.")
     path: str = strawberry.field(description="Field path; `[]` stands for every entry of a list.")
     change: str = strawberry.field(description="NEW_FIELD, MISSING_FIELD, TYPE_CHANGE or NEW_VALUE.")
     detail: str
@@ -57,6 +66,8 @@ class DriftAlert(Node):
             id=strawberry.ID(encode_gid("DriftAlert", row.id)),
             channel=row.channel,
             kind=row.kind,
+            upstream=upstream.UpstreamKind(row.upstream),
+            source=row.channel,
             path=row.path,
             change=row.change,
             detail=row.detail,
@@ -176,6 +187,30 @@ class SaveCleaningRulesPayload:
 class PinSchemaBaselineInput:
     channel: SalesChannel  # type: ignore[valid-type]
     pinned: bool = True
+
+
+@strawberry.input
+class PinUpstreamBaselineInput:
+    upstream: UpstreamKind  # type: ignore[valid-type]
+    source: str = strawberry.field(description="As drift alerts name it: alipay, warehouse:WH1, bank-csv:icbc.")
+
+
+@strawberry.input
+class SaveUpstreamRulesInput:
+    upstream: UpstreamKind  # type: ignore[valid-type]
+    source: str
+    rules: JSON = strawberry.field(
+        description='The channels\' ops on what is watched, e.g. [{"op": "drop", "path": "fee_amount"}]; a statement '
+        'format\'s [{"op": "rename", "path": "columns.remark", "to": "memo"}] is read by its parser too.'
+    )
+    note: str = ""
+
+
+@strawberry.type(description="A recorded payment notification through today's watch rules and pinned baseline.")
+class ReplayedNotification:
+    message_id: strawberry.ID
+    received_at: datetime
+    drift: list[str] = strawberry.field(description="Differences from the pinned baseline: change, path, detail.")
 
 
 @strawberry.type

@@ -10,10 +10,11 @@ from strawberry.types import Info
 from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.errors import user_errors
-from api.graphql.ids import decode_gid, encode_gid
+from api.graphql.ids import decode_gid
 from api.graphql.money.types import (
     FINANCE,
     FundVoucher,
+    HeldStatement,
     MoneyErrorCode,
     MoneyUserError,
     ReconItem,
@@ -25,8 +26,8 @@ from api.graphql.permissions import allow
 from domain.errors import Problem, UserError
 from domain.ledger.service import reattach_voucher, reverse_voucher
 from domain.outbox.service import Outbox
+from domain.reconcile import layouts, service
 from domain.reconcile import models as recon
-from domain.reconcile import service
 from domain.reconcile.statements.lines import StatementError
 
 
@@ -47,6 +48,29 @@ class UploadStatementInput:
 
 @strawberry.type
 class UploadStatementPayload:
+    statement: Statement | None
+    held: HeldStatement | None = strawberry.field(
+        default=None, description="Set instead of statement when the file's layout changed: it is not imported."
+    )
+    user_errors: list[MoneyUserError]
+
+
+@strawberry.input
+class ColumnRenameInput:
+    column: str = strawberry.field(description="The header name in the new file.")
+    reads_as: str = strawberry.field(description="The name the parser reads, as the format's files had it.")
+
+
+@strawberry.input
+class AcceptStatementLayoutInput:
+    held_statement_id: strawberry.ID
+    renames: list[ColumnRenameInput] = strawberry.field(
+        default_factory=list, description="Kept as the format's column rules for every later file."
+    )
+
+
+@strawberry.type
+class AcceptStatementLayoutPayload:
     statement: Statement | None
     user_errors: list[MoneyUserError]
 
@@ -112,18 +136,43 @@ class MoneyMutations:
         data: bytes = await input.file.read()
         filename = str(getattr(input.file, "filename", None) or "upload")
         try:
-            parsed = service.parse_statement(filename, data, provider=input.provider or "bank")
+            async with info.context.unit_of_work() as session:
+                taken = await layouts.take_statement(
+                    session, filename, data, provider=input.provider or "bank", uploaded_by=_actor(info),
+                    vault=info.context.runtime.core.vault,
+                )  # fmt: skip
+                if isinstance(taken, layouts.Held):
+                    held = await session.get(recon.HeldStatement, taken.held_id)
+                    assert held is not None
+                    return UploadStatementPayload(statement=None, held=HeldStatement.of(held), user_errors=[])
+                row = await session.get(recon.Statement, taken.statement_id)
+                assert row is not None
         except StatementError as exc:
             problem = Problem(("file",), str(exc), MoneyErrorCode.INVALID_STATEMENT)
             return UploadStatementPayload(statement=None, user_errors=_errors([problem]))
-        async with info.context.unit_of_work() as session:
-            imported = await service.import_statement(session, filename, data, parsed, _actor(info))
-        statement = Statement(
-            id=strawberry.ID(encode_gid("Statement", imported.statement_id)), provider=parsed.provider,
-            format=parsed.fmt, filename=filename, lines=imported.lines, period_start=parsed.period_start,
-            period_end=parsed.period_end, already_imported=not imported.is_new,
-        )  # fmt: skip
-        return UploadStatementPayload(statement=statement, user_errors=[])
+        return UploadStatementPayload(statement=Statement.of(row, not taken.is_new), user_errors=[])
+
+    @strawberry.mutation(
+        description="Accept a held statement's layout as its format's baseline and import the file.",
+        extensions=allow(**FINANCE),
+    )
+    async def accept_statement_layout(
+        self, info: Info[Context, None], input: AcceptStatementLayoutInput
+    ) -> AcceptStatementLayoutPayload:
+        renames = {r.column: r.reads_as for r in input.renames}
+        try:
+            async with info.context.unit_of_work() as session:
+                held_id = decode_gid(input.held_statement_id, "HeldStatement")[1]
+                vault = info.context.runtime.core.vault
+                imported = await layouts.accept_layout(session, vault, held_id, _actor(info), renames)
+                row = await session.get(recon.Statement, imported.statement_id)
+                assert row is not None
+        except UserError as error:
+            return AcceptStatementLayoutPayload(statement=None, user_errors=_errors(error.problems))
+        except StatementError as exc:
+            problem = Problem(("heldStatementId",), str(exc), MoneyErrorCode.INVALID_STATEMENT)
+            return AcceptStatementLayoutPayload(statement=None, user_errors=_errors([problem]))
+        return AcceptStatementLayoutPayload(statement=Statement.of(row, not imported.is_new), user_errors=[])
 
     @strawberry.mutation(description="Reconcile statements against confirmed vouchers.", extensions=allow(**FINANCE))
     async def run_reconciliation(

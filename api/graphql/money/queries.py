@@ -15,6 +15,8 @@ from api.graphql.money.types import (
     FINANCE,
     BuyerSettlement,
     FundVoucher,
+    GroupInvoiceLine,
+    HeldStatement,
     OrderAdjustment,
     ReconItem,
     ReconRun,
@@ -24,13 +26,35 @@ from api.graphql.node import NodeLoader, visible_row
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow, may
 from api.graphql.scalars import Money
+from domain.invoices import service as invoices
 from domain.ledger import models as ledger
 from domain.ledger.queries import settlement_by_buyer, suspense_vouchers
+from domain.reconcile import layouts
 from domain.reconcile import models as recon
 
 
 @strawberry.type
 class MoneyQueries:
+    @strawberry.field(
+        description="Statement files held for a changed layout, oldest first; accepted ones only when asked.",
+        extensions=allow(**FINANCE),
+    )
+    async def held_statements(self, info: Info[Context, None], include_released: bool = False) -> list[HeldStatement]:
+        async with info.context.read() as session:
+            rows = await layouts.held_statements(session, include_released=include_released)
+        return [HeldStatement.of(r) for r in rows]
+
+    @strawberry.field(
+        description="A group's invoice data: the group's one invoice, then each grouped order's part (logistics "
+        "only, or the primary channel's order it was derived from). Any order of the group may be given.",
+        extensions=allow(**FINANCE),
+    )
+    async def group_invoice(self, info: Info[Context, None], order_id: strawberry.ID) -> list[GroupInvoiceLine]:
+        key = decode_gid(order_id, "Order")[1]
+        async with info.context.read() as session:
+            lines = await invoices.group_invoice(session, info.context.runtime.core.vault, key)
+        return [GroupInvoiceLine.of(line) for line in lines]
+
     @strawberry.field(description="A reconciliation run and its to-check list.", extensions=allow(**FINANCE))
     async def recon_run(self, info: Info[Context, None], id: strawberry.ID) -> ReconRun | None:
         _, key = decode_gid(id, "ReconRun")
@@ -91,6 +115,11 @@ async def _statement(info: Info[Context, None], key: int) -> Statement | None:
     return None if row is None else Statement.of(row)
 
 
+async def _held_statement(info: Info[Context, None], key: int) -> HeldStatement | None:
+    row = await visible_row(info, recon.HeldStatement, key, **FINANCE)
+    return None if row is None else HeldStatement.of(row)
+
+
 async def _recon_run(info: Info[Context, None], key: int) -> ReconRun | None:
     row = await visible_row(info, recon.ReconRun, key, **FINANCE)
     return None if row is None else ReconRun.of(row)
@@ -105,6 +134,7 @@ MONEY_NODES: dict[str, NodeLoader] = {
     "FundVoucher": _voucher,
     "OrderAdjustment": _adjustment,
     "Statement": _statement,
+    "HeldStatement": _held_statement,
     "ReconRun": _recon_run,
     "ReconItem": _recon_item,
 }

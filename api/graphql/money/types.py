@@ -17,6 +17,8 @@ from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from api.graphql.scalars import Money
 from domain.access.policy import Role
+from domain.invoices import models as invoice_models
+from domain.invoices import service as invoices
 from domain.ledger import errors
 from domain.ledger import models as ledger
 from domain.ledger.queries import OrderBalance
@@ -173,6 +175,29 @@ class Statement(Node):
         )  # fmt: skip
 
 
+@strawberry.type(description="A statement file held because its layout is not its format's pinned one.")
+class HeldStatement(Node):
+    source: str = strawberry.field(description="The format it is watched under, such as bank-csv:icbc.")
+    provider: str
+    filename: str
+    reason: str = strawberry.field(description="What changed, in words: the columns gone and new, the encoding.")
+    held_at: datetime
+    held_by: str
+    released_at: datetime | None
+    released_by: str | None
+    statement_id: strawberry.ID | None = strawberry.field(description="The statement it became once accepted.")
+
+    @classmethod
+    def of(cls, row: recon.HeldStatement) -> HeldStatement:
+        assert row.id is not None
+        statement = strawberry.ID(encode_gid("Statement", row.statement_id)) if row.statement_id else None
+        return cls(
+            id=strawberry.ID(encode_gid("HeldStatement", row.id)), source=row.source, provider=row.provider,
+            filename=row.filename, reason=row.reason, held_at=row.held_at, held_by=row.held_by,
+            released_at=row.released_at, released_by=row.released_by, statement_id=statement,
+        )  # fmt: skip
+
+
 @strawberry.type
 class ReconItem(Node):
     drift: ReconDrift  # type: ignore[valid-type]
@@ -241,3 +266,33 @@ class BuyerSettlement:
     buyer_uid: str
     received: Money
     orders: int
+
+
+InvoiceRole = strawberry.enum(invoice_models.InvoiceRole, name="InvoiceRole")
+
+
+@strawberry.type(description="One order's part in its group's invoice, with its request as the channel sent it.")
+class GroupInvoiceLine:
+    order_id: strawberry.ID
+    channel: str
+    channel_order_id: str
+    role: InvoiceRole  # type: ignore[valid-type]
+    amount: Money | None = strawberry.field(description="What to invoice: the group's total on the group's line.")
+    kind: str | None
+    title: str | None
+    tax_id: str | None
+    email: str | None
+    address: str | None
+    problem: str | None = strawberry.field(description="Why the request cannot be issued as asked (a bad tax id).")
+
+    @classmethod
+    def of(cls, line: invoices.InvoiceLine) -> GroupInvoiceLine:
+        assert line.order.id is not None
+        r = line.request
+        amount = None if line.amount is None else Money.of(line.amount, line.order.currency)
+        return cls(
+            order_id=strawberry.ID(encode_gid("Order", line.order.id)), channel=line.order.channel,
+            channel_order_id=line.order.channel_order_id, role=line.role, amount=amount,
+            kind=r.kind if r else None, title=r.title if r else None, tax_id=r.tax_id if r else None,
+            email=r.email if r else None, address=r.address if r else None, problem=line.problem,
+        )  # fmt: skip

@@ -20,6 +20,7 @@ from api.graphql.orders.types import (
 from api.graphql.permissions import allow
 from domain.access.policy import Scope
 from domain.errors import Problem
+from domain.invoices.request import InvoiceRequest
 from domain.orders.commands import AttributionSubmission, LineSubmission, OrderSubmission
 
 
@@ -64,6 +65,11 @@ def submission_of(order: OrderInput) -> OrderSubmission:
         receiver_region=buyer.receiver_region if buyer else None,
         warehouse_code=order.warehouse_code,
         raw_status=order.raw_status,
+        invoice=None
+        if order.invoice is None
+        else InvoiceRequest(
+            order.invoice.title, order.invoice.tax_id, order.invoice.kind, order.invoice.email, order.invoice.address
+        ),
         attribution=None
         if attribution is None
         else AttributionSubmission(

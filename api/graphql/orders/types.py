@@ -364,6 +364,17 @@ class OrderLineInput:
     title: str = ""
 
 
+@strawberry.input(description="The buyer's invoice request as the channel sent it; sealed at rest.")
+class InvoiceInput:
+    title: str = strawberry.field(description="Whom the invoice is for: a person's name or a company's.")
+    tax_id: str | None = strawberry.field(
+        default=None, description="A company's 18-character unified social credit code; a wrong one is flagged."
+    )
+    kind: str = strawberry.field(default="NORMAL", description="As the channel names it: NORMAL, SPECIAL, …")
+    email: str | None = None
+    address: str | None = None
+
+
 @strawberry.input(description="A canonical order as a channel bridge submits it.")
 class OrderInput:
     channel: SalesChannel  # type: ignore[valid-type]
@@ -385,6 +396,7 @@ class OrderInput:
     warehouse_code: str | None = None
     raw_status: str | None = None
     attribution: AttributionInput | None = None
+    invoice: InvoiceInput | None = None
 
 
 @strawberry.input

@@ -1,0 +1,1 @@
+"""Invoice requests as the channel sent them, and the one invoice of a group of duplicate orders."""
