@@ -2,6 +2,7 @@
 
 from domain.access.models import PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.confirmations.models import ShipmentConfirmation
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
@@ -11,6 +12,7 @@ from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
+from domain.shops.models import Shop
 
 __all__ = [
     "AliasConflict",
@@ -42,7 +44,9 @@ __all__ = [
     "ReconItem",
     "ReconRun",
     "SchemaBaseline",
+    "ShipmentConfirmation",
     "ShippedRuleVersion",
+    "Shop",
     "StaffUser",
     "Statement",
     "StatementLine",

@@ -11,6 +11,7 @@ from arq.worker import Worker, func
 from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
+from workers.confirmation_jobs import alert_refused_credentials, confirm_shipment
 from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
@@ -24,6 +25,8 @@ FUNCTIONS = [
     func(group_pending_orders, max_tries=5),
     func(predict_next_step, max_tries=3),
     func(push_health_alerts, max_tries=5),
+    func(confirm_shipment, max_tries=5),  # retries after an answer are new deferred jobs, not arq's tries
+    func(alert_refused_credentials, max_tries=5),
 ]
 
 CRON_JOBS = [

@@ -47,6 +47,8 @@ from api.graphql.orders.queries import OrderQueries
 from api.graphql.orders.types import Order, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
+from api.graphql.shops.mutations import ShopMutations
+from api.graphql.shops.queries import ShopQueries, load_shop
 from api.graphql.staff.mutations import StaffMutations
 from api.graphql.subscriptions import Subscription
 from domain.settings import Settings
@@ -68,6 +70,7 @@ NODES: dict[str, NodeLoader] = {
     "DriftAlert": load_drift_alert,
     "InboundMessage": load_inbound_message,
     "MatchSuggestion": load_suggestion,
+    "Shop": load_shop,
     **MONEY_NODES,
 }
 """Every Node type by its global id's type name: node(id:) answers each, or null."""
@@ -83,6 +86,7 @@ class Query(
     IdentityQueries,
     SelfCheckQueries,
     HealthQueries,
+    ShopQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",
@@ -105,6 +109,7 @@ class Mutation(
     MoneyMutations,
     IdentityMutations,
     HealthMutations,
+    ShopMutations,
 ):
     pass
 

@@ -19,6 +19,7 @@ from domain.health.errors import ExportErrorCode, HealthErrorCode
 from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
+from domain.shops.errors import ShopErrorCode
 
 DOMAIN = Path(inspect.getfile(domain)).parent
 
@@ -32,6 +33,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "ledger": MoneyErrorCode,
     "orders": OrderErrorCode,
     "reconcile": MoneyErrorCode,
+    "shops": ShopErrorCode,
 }
 """The enum each domain package raises its codes from; CommonCode is for the rules every area shares."""
 
@@ -121,6 +123,7 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     from api.graphql.intake.types import IntakeErrorCode as IntakeGraphQL
     from api.graphql.money.types import MoneyErrorCode as MoneyGraphQL
     from api.graphql.orders.types import OrderErrorCode as OrderGraphQL
+    from api.graphql.shops.types import ShopErrorCode as ShopGraphQL
     from api.graphql.staff.types import StaffLoginErrorCode as StaffGraphQL
 
     assert HealthGraphQL is HealthErrorCode
@@ -130,6 +133,7 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     assert OrderGraphQL is OrderErrorCode
     assert IntakeGraphQL is IntakeErrorCode
     assert FulfilmentGraphQL is FulfilmentErrorCode
+    assert ShopGraphQL is ShopErrorCode
 
 
 @pytest.mark.parametrize(
