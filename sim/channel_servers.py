@@ -192,7 +192,8 @@ ANSWERS = {"TAOBAO": _taobao, "DOUYIN": _douyin, "WECHAT_CHANNELS": _wechat, "AM
 
 class Handler(BaseHTTPRequestHandler):
     server: ChannelServer
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive, as the platforms serve
+    disable_nagle_algorithm = True  # headers and body leave in two writes: no 40 ms wait for a delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
