@@ -134,7 +134,7 @@ async def record_answer(
     data = {
         "channel": row.channel, "tracking_number": row.tracking_number, "attempt": call.attempt,
         "verdict": answer.verdict.value, "code": answer.code, "message": answer.message, "state": state.value,
-        "retry_in_seconds": delay,
+        "retry_in_seconds": delay, "decision": _decision(row.channel, call.attempt, answer, state, delay),
     }  # fmt: skip
     by = Provenance(Source.SYSTEM, f"channel:{row.channel.lower()}")
     await append_event(
@@ -154,6 +154,13 @@ async def record_answer(
         await _open(session, outbox, row, order.id, answer, state)
     await outbox.flush(session)
     return state
+
+
+def _decision(channel: str, attempt: int, answer: Answer, state: S, delay: int | None) -> str:
+    """The system log's line for the attempt, as staff read it."""
+    told = f"shipment confirmation to {channel}, attempt {attempt}: {answer.verdict.value} {answer.code}"
+    then = f"again in {delay} s" if delay is not None else state.value
+    return f"{told} ({answer.message[:120]}); {then}" if answer.message else f"{told}; {then}"
 
 
 def _decide(answer: Answer, attempt: int, policy: RetryPolicy) -> tuple[S, int | None]:

@@ -78,11 +78,13 @@ async def shop(
     return gid
 
 
-async def ship(api: Api, creds: Credentials, who: Callers, channel: str, order_id: str, tracking: str) -> None:
+async def ship(
+    api: Api, creds: Credentials, who: Callers, channel: str, order_id: str, tracking: str, **extra: Any
+) -> None:
     """A paid order, a ship request an hour ago, and the warehouse's outbound half an hour ago: SHIPPED."""
     placed = utcnow() - timedelta(hours=6)
     order = order_input(order_id, channel=channel, status="PAID", placedAt=placed.isoformat(),
-                        paidAt=(placed + timedelta(minutes=2)).isoformat())  # fmt: skip
+                        paidAt=(placed + timedelta(minutes=2)).isoformat(), **extra)  # fmt: skip
     gid = (await api.gql(SUBMIT_ORDER, {"input": order}, headers=creds.writer))["data"]["submitOrder"]["order"]["id"]
     await request_ship(api, who, gid, utcnow() - timedelta(hours=1))
     body = confirmation(utcnow() - timedelta(minutes=30), f"DO-{order_id}", code=order_id, expressCode=tracking)
@@ -103,7 +105,7 @@ async def settle(rt: Runtime, rounds: int = 12) -> None:
             pending = (await session.exec(select(ShipmentConfirmation).where(
                 ShipmentConfirmation.state == ConfirmationState.PENDING))).first()  # fmt: skip
             unsent = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)))).first()
-        if pending is None and unsent is None:
+        if pending is None and unsent is None and not await rt.redis.zcard(DEFAULT.name):
             return
 
 
@@ -130,9 +132,12 @@ async def test_a_shipped_order_is_confirmed_once_and_the_api_never_shows_the_cre
     ]
     [row] = await rows(wired, ShipmentConfirmation)
     assert (row.state, row.attempts, row.last_code) == ("CONFIRMED", 1, "OK")
-    assert [(a["attempt"], a["verdict"], a["state"]) for a in await attempts_logged(wired)] == [
-        (1, "CONFIRMED", "CONFIRMED")
-    ]
+    [logged] = await attempts_logged(wired)
+    assert (logged["attempt"], logged["verdict"], logged["state"]) == (1, "CONFIRMED", "CONFIRMED")
+    assert (
+        logged["decision"]
+        == "shipment confirmation to TAOBAO, attempt 1: CONFIRMED OK (shipping.is_success); CONFIRMED"
+    )
     await confirm_shipment({"runtime": wired}, row.id)  # arq delivering the job again sends nothing
     assert len(server.ledger.calls) == 1
 
@@ -145,6 +150,27 @@ async def test_a_shipped_order_is_confirmed_once_and_the_api_never_shows_the_cre
     assert stored.credentials is not None and KEYS.access_token.encode() not in stored.credentials
     refused = await api.gql("{ shops(first: 5) { edges { node { id } } } }", headers=creds.cs)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_order_is_confirmed_through_the_shop_it_names(
+    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer
+) -> None:
+    await shop(api, creds, "TAOBAO", "a", token="not-this-one")
+    named = await shop(api, creds, "TAOBAO", "b")
+    await ship(api, creds, who, "TAOBAO", "4102938475610290010", "SF1400000000010", shopCode="b")
+    await ship(api, creds, who, "TAOBAO", "4102938475610290011", "SF1400000000011")
+    await settle(wired)
+
+    first, second = await rows(wired, ShipmentConfirmation)
+    assert (first.shop_id, first.state) == (int(named.rsplit("/", 1)[1]), "CONFIRMED")
+    assert (second.shop_id, second.state) == (None, "NO_SHOP")
+    [opened] = await rows(wired, OrderException)
+    assert (opened.kind, opened.order_id, opened.details["code"]) == (
+        "SHIPMENT_NOT_CONFIRMED",
+        second.order_id,
+        "NO_SHOP",
+    )
+    assert [(s.order_id, s.signed) for s in server.ledger.calls] == [("4102938475610290010", True)]
 
 
 async def test_answers_worth_another_try_are_retried_until_the_channel_confirms(

@@ -139,6 +139,10 @@ class Order(Node):
     def warehouse_code(self) -> str | None:
         return self.row.warehouse_code
 
+    @strawberry.field(description="The channel's id of the shop that sold it, where the channel named one.")
+    def shop_code(self) -> str | None:
+        return self.row.shop_code
+
     @strawberry.field(description="utm_* and landing URL as the channel sent them; null when it sent none.")
     def attribution(self) -> OrderAttribution | None:
         r = self.row
@@ -383,6 +387,9 @@ class OrderInput:
     )
     buyer: BuyerInput | None = None
     warehouse_code: str | None = None
+    shop_code: str | None = strawberry.field(
+        default=None, description="The channel's id of the shop that sold it (a registered shop's `code`)."
+    )
     raw_status: str | None = None
     attribution: AttributionInput | None = None
 
