@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from domain.clock import utcnow
 from domain.confirmations.answer import Answer
 from domain.confirmations.channels import api_of
-from domain.confirmations.service import RetryPolicy, prepare_call, record_answer
+from domain.confirmations.service import RetryPolicy, prepare_call, record_answer, requeue_stalled
 from domain.outbox.service import Outbox
 from domain.shops.models import Shop
 from runtime.notifiers import broadcast, robots_from_settings
@@ -62,3 +63,11 @@ async def alert_refused_credentials(ctx: dict[str, Any], shop_id: int) -> bool:
     if failures:
         raise RuntimeError("; ".join(failures))
     return True
+
+
+async def sweep_confirmations(ctx: dict[str, Any]) -> int:
+    """Cron: sends again the confirmations left pending past the longest back-off (see requeue_stalled)."""
+    runtime = runtime_of(ctx)
+    stalled_after = timedelta(seconds=2 * runtime.settings.confirmation_backoff_cap_seconds)
+    async with unit_of_work(ctx) as session:
+        return await requeue_stalled(session, Outbox(), stalled_after)

@@ -11,7 +11,7 @@ from arq.worker import Worker, func
 from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
-from workers.confirmation_jobs import alert_refused_credentials, confirm_shipment
+from workers.confirmation_jobs import alert_refused_credentials, confirm_shipment, sweep_confirmations
 from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
@@ -33,6 +33,7 @@ CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(sweep_confirmations, minute={7, 22, 37, 52}, second={40}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),

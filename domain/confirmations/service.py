@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -206,6 +206,25 @@ async def resume_shop(session: AsyncSession, outbox: Outbox, shop_id: int) -> in
             col(ShipmentConfirmation.shop_id) == shop_id, col(ShipmentConfirmation.state) == S.WAITING_FOR_CREDENTIALS
         )
         .values(state=S.PENDING.value, updated_at=utcnow())
+        .returning(col(ShipmentConfirmation.id))
+    )
+    ids = list((await session.execute(statement)).scalars().all())
+    for confirmation_id in ids:
+        outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": confirmation_id})
+    await outbox.flush(session)
+    return len(ids)
+
+
+async def requeue_stalled(session: AsyncSession, outbox: Outbox, older_than: timedelta) -> int:
+    """Pending confirmations that nothing touched for longer than any back-off get their job again: an arq job that
+    failed for good (its tries spent on a database outage) would otherwise leave the parcel unconfirmed silently.
+    A job sent twice is harmless: the second run of an attempt records nothing. Returns how many."""
+    statement = (
+        update(ShipmentConfirmation)
+        .where(
+            col(ShipmentConfirmation.state) == S.PENDING, col(ShipmentConfirmation.updated_at) < utcnow() - older_than
+        )
+        .values(updated_at=utcnow())
         .returning(col(ShipmentConfirmation.id))
     )
     ids = list((await session.execute(statement)).scalars().all())

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from domain.clock import utcnow
@@ -24,7 +25,7 @@ from sim.channel_servers import Act, ChannelServer, ShopKeys, make_server, runni
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, Callers, callers, confirmation, request_ship
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-from workers.confirmation_jobs import confirm_shipment
+from workers.confirmation_jobs import confirm_shipment, sweep_confirmations
 from workers.settings import create_worker
 
 KEYS = ShopKeys()
@@ -291,3 +292,22 @@ async def test_credentials_missing_what_the_channel_needs_are_refused(
         {"field": ["input", "appKey"], "code": "REQUIRED"},
         {"field": ["input", "appSecret"], "code": "REQUIRED"},
     ]
+
+
+async def test_a_confirmation_whose_job_was_lost_is_sent_by_the_sweeper(
+    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer
+) -> None:
+    await shop(api, creds, "DOUYIN")
+    await ship(api, creds, who, "DOUYIN", "6920000000000000009", "YT2000000000009")
+    await wired.relay.drained()
+    await wired.redis.flushdb()  # the job is gone, as after a worker spent its tries during an outage
+    ctx = {"runtime": wired}
+    assert await sweep_confirmations(ctx) == 0  # not stalled yet: its back-off could still be running
+    async with wired.core.sessions() as session, session.begin():
+        await session.exec(update(ShipmentConfirmation).values(updated_at=utcnow() - timedelta(hours=3)))
+    assert await sweep_confirmations(ctx) == 1
+    await settle(wired)
+
+    [row] = await rows(wired, ShipmentConfirmation)
+    assert (row.state, row.attempts) == ("CONFIRMED", 1)
+    assert await sweep_confirmations(ctx) == 0
