@@ -35,6 +35,10 @@ SET_CREDENTIALS = """mutation($input: SetShopCredentialsInput!) { setShopCredent
   shop { id credentialsSetAt credentialsFingerprint credentialsRefusedAt credentialsRefusal }
   resumedConfirmations userErrors { field code } } }"""
 
+STAFF_VIEW = (
+    """query($id: ID!) { order(id: $id) { channelConfirmations { channel trackingNumber state attempts lastCode } } }"""
+)
+
 
 @pytest.fixture
 def server() -> Iterator[ChannelServer]:
@@ -81,7 +85,7 @@ async def shop(
 
 async def ship(
     api: Api, creds: Credentials, who: Callers, channel: str, order_id: str, tracking: str, **extra: Any
-) -> None:
+) -> str:
     """A paid order, a ship request an hour ago, and the warehouse's outbound half an hour ago: SHIPPED."""
     placed = utcnow() - timedelta(hours=6)
     order = order_input(order_id, channel=channel, status="PAID", placedAt=placed.isoformat(),
@@ -91,6 +95,7 @@ async def ship(
     body = confirmation(utcnow() - timedelta(minutes=30), f"DO-{order_id}", code=order_id, expressCode=tracking)
     shipped = await api.gql(WAREHOUSE, {"input": body}, headers=creds.wms_only)
     assert shipped["data"]["recordWarehouseEvent"]["order"]["status"] == "SHIPPED", shipped
+    return str(gid)
 
 
 async def settle(rt: Runtime, rounds: int = 12) -> None:
@@ -125,7 +130,7 @@ async def test_a_shipped_order_is_confirmed_once_and_the_api_never_shows_the_cre
     api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer
 ) -> None:
     gid = await shop(api, creds, "TAOBAO", "orderhub旗舰店")
-    await ship(api, creds, who, "TAOBAO", "4102938475610293847", "SF1402938475612")
+    order = await ship(api, creds, who, "TAOBAO", "4102938475610293847", "SF1402938475612")
     await settle(wired)
 
     assert [(s.channel, s.order_id, s.tracking, s.signed, s.act) for s in server.ledger.calls] == [
@@ -141,6 +146,16 @@ async def test_a_shipped_order_is_confirmed_once_and_the_api_never_shows_the_cre
     )
     await confirm_shipment({"runtime": wired}, row.id)  # arq delivering the job again sends nothing
     assert len(server.ledger.calls) == 1
+    seen = await api.gql(STAFF_VIEW, {"id": order}, headers=creds.cs)
+    assert seen["data"]["order"]["channelConfirmations"] == [
+        {
+            "channel": "TAOBAO",
+            "trackingNumber": "SF1402938475612",
+            "state": "CONFIRMED",
+            "attempts": 1,
+            "lastCode": "OK",
+        }
+    ]
 
     listed = await api.gql("{ shops(first: 5) { edges { node { id code credentialsFingerprint } } } }",
                            headers=creds.admin)  # fmt: skip
