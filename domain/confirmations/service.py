@@ -218,7 +218,8 @@ async def resume_shop(session: AsyncSession, outbox: Outbox, shop_id: int) -> in
 async def requeue_stalled(session: AsyncSession, outbox: Outbox, older_than: timedelta) -> int:
     """Pending confirmations that nothing touched for longer than any back-off get their job again: an arq job that
     failed for good (its tries spent on a database outage) would otherwise leave the parcel unconfirmed silently.
-    A job sent twice is harmless: the second run of an attempt records nothing. Returns how many."""
+    So do confirmations waiting for credentials their shop has again. A job sent twice is harmless: the second
+    run of an attempt records nothing. Returns how many."""
     statement = (
         update(ShipmentConfirmation)
         .where(
@@ -228,6 +229,16 @@ async def requeue_stalled(session: AsyncSession, outbox: Outbox, older_than: tim
         .returning(col(ShipmentConfirmation.id))
     )
     ids = list((await session.execute(statement)).scalars().all())
+    usable = select(Shop.id).where(col(Shop.credentials).is_not(None), col(Shop.credentials_refused_at).is_(None))
+    parked = (  # parked after new credentials had already resumed the shop's confirmations
+        update(ShipmentConfirmation)
+        .where(col(ShipmentConfirmation.state) == S.WAITING_FOR_CREDENTIALS)
+        .where(col(ShipmentConfirmation.updated_at) < utcnow() - older_than)
+        .where(col(ShipmentConfirmation.shop_id).in_(usable.scalar_subquery()))
+        .values(state=S.PENDING.value, updated_at=utcnow())
+        .returning(col(ShipmentConfirmation.id))
+    )
+    ids += list((await session.execute(parked)).scalars().all())
     for confirmation_id in ids:
         outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": confirmation_id})
     await outbox.flush(session)

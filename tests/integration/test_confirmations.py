@@ -309,9 +309,11 @@ async def test_credentials_missing_what_the_channel_needs_are_refused(
     ]
 
 
+@pytest.mark.parametrize("left", ["PENDING", "WAITING_FOR_CREDENTIALS"])
 async def test_a_confirmation_whose_job_was_lost_is_sent_by_the_sweeper(
-    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer
+    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer, left: str
 ) -> None:
+    """Its arq job failed for good, or it was parked just after new credentials had resumed its shop."""
     await shop(api, creds, "DOUYIN")
     await ship(api, creds, who, "DOUYIN", "6920000000000000009", "YT2000000000009")
     await wired.relay.drained()
@@ -319,7 +321,7 @@ async def test_a_confirmation_whose_job_was_lost_is_sent_by_the_sweeper(
     ctx = {"runtime": wired}
     assert await sweep_confirmations(ctx) == 0  # not stalled yet: its back-off could still be running
     async with wired.core.sessions() as session, session.begin():
-        await session.exec(update(ShipmentConfirmation).values(updated_at=utcnow() - timedelta(hours=3)))
+        await session.exec(update(ShipmentConfirmation).values(state=left, updated_at=utcnow() - timedelta(hours=3)))
     assert await sweep_confirmations(ctx) == 1
     await settle(wired)
 
