@@ -7,7 +7,7 @@ and Amazon, checks every signature, and answers 20% of calls with a transient fa
 "busy" answer, half a gateway's HTML 502) and 5% with a rate limit (half a bare 429, half the channel's own
 rate-limit answer). N shipped orders across the four channels each get their confirmation row and outbox job in
 committed batches of 100, through `request_confirmation`, as the shipped rule does; one arq worker of the
-default queue (its production slots) sends them, retrying with the shortest back-off the outbox can defer (1 s).
+outbound queue (its production slots, 50) sends them, retrying with the shortest back-off the outbox can defer (1 s).
 The figures: confirmations per second from the first commit to the last confirmation; lost (rows not CONFIRMED,
 or parcels the platform never accepted); confirmed twice (calls the platform got after it had accepted and
 answered that parcel); p50/p99 commit-to-confirmation.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import socket
@@ -54,7 +55,7 @@ from domain.shops.models import Shop
 from domain.shops.service import set_credentials
 from runtime.channel_calls import ChannelCalls
 from runtime.process import Runtime, build_runtime
-from runtime.queues import DEFAULT
+from runtime.queues import OUTBOUND
 from sim.channel_servers import ShopKeys, make_server
 from workers.settings import create_worker
 
@@ -143,7 +144,7 @@ async def _open_rows(rt: Runtime) -> int:
 
 async def _orderhub(rt: Runtime, count: int, url: str) -> dict[str, Any]:
     order_ids = await _prepare(rt, count)
-    worker = create_worker(rt, DEFAULT, poll_delay=0.05)
+    worker = create_worker(rt, OUTBOUND, poll_delay=0.05)
     running = asyncio.create_task(worker.async_run())
     began = time.monotonic()
     await _commit_all(rt, order_ids)
@@ -153,7 +154,8 @@ async def _orderhub(rt: Runtime, count: int, url: str) -> dict[str, Any]:
     elapsed = time.monotonic() - began
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
-    await worker.close()
+    with contextlib.suppress(asyncio.CancelledError):  # a job caught mid-run by the cancel: its row is final already
+        await worker.close()
     async with rt.core.sessions() as session:
         rows = list((await session.exec(select(ShipmentConfirmation))).all())
     lags = sorted((row.confirmed_at - row.created_at).total_seconds() for row in rows if row.confirmed_at is not None)
@@ -202,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await redis.flushdb()
     process, url = await _platform(seed=16)
     try:
-        floor = await _floor(args.confirmations, url, DEFAULT.max_jobs, 10.0)
+        floor = await _floor(args.confirmations, url, OUTBOUND.max_jobs, 10.0)
         async with temporary_database(args.pg_url, "orderhub_bench_outbound") as db:
             await asyncio.to_thread(migrate, sqlalchemy_url(db))
             with tempfile.TemporaryDirectory() as data:
@@ -232,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 confirmations instead of 10,000")
     parser.add_argument("--confirmations", type=int, help="how many shipped orders to confirm")
     parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="admin URL; a temporary database is made beside")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4", help="flushed before and after")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15", help="flushed before and after")
     args = parser.parse_args(argv)
     args.confirmations = args.confirmations or (1_000 if args.quick else 10_000)
     summary = asyncio.run(run(args))

@@ -28,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument(
         "--queue",
         action="append",
-        choices=["default", "predict", "long"],
-        help="serve only this queue (repeatable; default: all three)",
+        choices=["default", "predict", "long", "outbound"],
+        help="serve only this queue (repeatable; default: all four)",
     )
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("schema", help="export schema.graphql")
@@ -136,7 +136,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         export_schema()
         print(f"wrote {SCHEMA_FILE}")
     elif args.command == "worker":
-        await _worker(settings, args.queue or ["default", "predict", "long"])
+        await _worker(settings, args.queue or ["default", "predict", "long", "outbound"])
     elif args.command == "demo":
         from cli.demo.day import run_demo
 

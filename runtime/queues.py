@@ -23,13 +23,17 @@ class Queue:
 DEFAULT = Queue("arq:queue", job_timeout=50, max_jobs=20)  # arq's default name: jobs queued before the split run
 PREDICT = Queue("arq:queue:predict", job_timeout=120, max_jobs=4)
 LONG = Queue("arq:queue:long", job_timeout=3600, max_jobs=2)
-QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG}
+# Calls to the channels' platforms wait on the network (up to the call timeout each): with slots of their own, a slow
+# platform holds none that a customer notification needs, and many calls wait at once.
+OUTBOUND = Queue("arq:queue:outbound", job_timeout=60, max_jobs=50)
+QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG, "outbound": OUTBOUND}
 
 _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
     "train_next_step": LONG,
     "reconcile_daily": LONG,
     "compute_health": LONG,
+    "confirm_shipment": OUTBOUND,
 }
 
 

@@ -20,7 +20,7 @@ from domain.outbox.models import OutboxMessage
 from domain.shops.models import Shop
 from domain.shops.service import CREDENTIALS_REFUSED_JOB
 from runtime.process import Runtime
-from runtime.queues import DEFAULT
+from runtime.queues import DEFAULT, OUTBOUND
 from sim.channel_servers import Act, ChannelServer, ShopKeys, make_server, running
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, Callers, callers, confirmation, request_ship
@@ -102,16 +102,18 @@ async def settle(rt: Runtime, rounds: int = 12) -> None:
     """Relay what is committed to arq, run the default queue's jobs, again while confirmations are pending."""
     for _ in range(rounds):
         await rt.relay.drained()
-        worker = create_worker(rt, DEFAULT, burst=True, poll_delay=0.02)
-        try:
-            await worker.async_run()
-        finally:
-            await worker.close()
+        for queue in (OUTBOUND, DEFAULT):  # the calls, then the alerts
+            worker = create_worker(rt, queue, burst=True, poll_delay=0.02)
+            try:
+                await worker.async_run()
+            finally:
+                await worker.close()
         async with rt.core.sessions() as session:
             pending = (await session.exec(select(ShipmentConfirmation).where(
                 ShipmentConfirmation.state == ConfirmationState.PENDING))).first()  # fmt: skip
             unsent = (await session.exec(select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)))).first()
-        if pending is None and unsent is None and not await rt.redis.zcard(DEFAULT.name):
+        queued = await rt.redis.zcard(DEFAULT.name) + await rt.redis.zcard(OUTBOUND.name)
+        if pending is None and unsent is None and not queued:
             return
 
 
