@@ -59,6 +59,7 @@ async def alert_refused_credentials(ctx: dict[str, Any], shop_id: int) -> bool:
         f"(fingerprint {shop.credentials_fingerprint}): {shop.credentials_refusal}.\n\n"
         "Shipment confirmations to this shop wait until an admin sets new credentials (setShopCredentials)."
     )
+    log.warning("%s", title)  # in the log as well: a deployment may have no robot configured
     failures = await broadcast(robots_from_settings(runtime.settings), title, text)
     if failures:
         raise RuntimeError("; ".join(failures))
