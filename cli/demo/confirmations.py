@@ -18,8 +18,9 @@ from domain.shops.credentials import Credentials
 from domain.shops.models import Shop
 from domain.shops.service import set_credentials
 from runtime.process import Runtime
+from runtime.queues import OUTBOUND
 from sim.channel_servers import ChannelServer, ShopKeys, make_server, running
-from workers.settings import run_queued_jobs
+from workers.settings import create_worker
 
 KEYS = ShopKeys()
 
@@ -45,11 +46,21 @@ async def fake_douyin(runtime: Runtime) -> AsyncIterator[ChannelServer]:
             runtime.core.settings = before
 
 
+async def _run_outbound(runtime: Runtime) -> None:
+    """Only the outbound queue: the other jobs the floor enqueued are the later sections' to run (predictions wait
+    for the model the next section trains)."""
+    worker = create_worker(runtime, OUTBOUND, burst=True, poll_delay=0.05)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
 async def confirm_and_report(runtime: Runtime, server: ChannelServer) -> None:
     """Runs the queued confirmations (retries come back a second later) and prints where they stand."""
     for _ in range(20):
         await runtime.relay.drained()
-        await run_queued_jobs(runtime)
+        await _run_outbound(runtime)
         async with runtime.core.sessions() as session:
             states = Counter(
                 dict(
