@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.errors import UserError
 from domain.settings import Settings, get_settings
+from runtime.queues import QUEUES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,8 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument(
         "--queue",
         action="append",
-        choices=["default", "predict", "long"],
-        help="serve only this queue (repeatable; default: all three)",
+        choices=list(QUEUES),
+        help="serve only this queue (repeatable; default: all of them)",
     )
     worker.add_argument(
         "--check",
@@ -163,7 +164,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         export_schema()
         print(f"wrote {SCHEMA_FILE}")
     elif args.command == "worker":
-        queues = args.queue or ["default", "predict", "long"]
+        queues = args.queue or list(QUEUES)
         if args.check:
             return await _worker_check(settings, queues)
         if not await _may_start(settings, "worker"):

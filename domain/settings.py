@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
     merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
+    # Channel open platforms orderhub calls (shipment confirmation): one base URL each, so tests and the demo
+    # point them at local fake servers.
+    taobao_api_url: str = "https://eco.taobao.com"
+    douyin_api_url: str = "https://openapi-fxg.jinritemai.com"
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    amazon_api_url: str = "https://sellingpartnerapi-fe.amazon.com"
+    channel_call_timeout_seconds: float = 10.0
+    # A confirmation the channel keeps failing (5xx, 429, timeouts) is tried this often, backing off from
+    # `confirmation_backoff_seconds` doubling up to the cap, then opens SHIPMENT_NOT_CONFIRMED.
+    confirmation_max_attempts: int = 8
+    confirmation_backoff_seconds: float = 30.0
+    confirmation_backoff_cap_seconds: float = 3600.0
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
     # Offline pushes to buyers' apps through JPush REST v3 (api.jpush.cn; bjapi.push.jiguang.cn for Beijing apps).

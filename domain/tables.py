@@ -2,6 +2,7 @@
 
 from domain.access.models import AdminLogEntry, PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
+from domain.confirmations.models import ShipmentConfirmation
 from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
@@ -13,6 +14,7 @@ from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
 from domain.push.models import PushDevice, PushNotice, PushPreference
 from domain.reconcile.models import HeldStatement, ReconItem, ReconRun, Statement, StatementLine
+from domain.shops.models import Shop
 from domain.signin.models import CustomerSession, RefreshToken, SignInAttempt, SignInCode
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -54,7 +56,9 @@ __all__ = [
     "ReconRun",
     "RefreshToken",
     "SchemaBaseline",
+    "ShipmentConfirmation",
     "ShippedRuleVersion",
+    "Shop",
     "SignInAttempt",
     "SignInCode",
     "StaffUser",

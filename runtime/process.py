@@ -8,6 +8,7 @@ from arq.connections import ArqRedis
 
 from domain.datadir import private_dir
 from domain.settings import Settings
+from runtime.channel_calls import ChannelCalls
 from runtime.core import Core, build_core
 from runtime.embedded_redis import EmbeddedRedis
 from runtime.outbox_relay import OutboxRelay
@@ -22,6 +23,7 @@ class Runtime:
     redis: ArqRedis
     relay: OutboxRelay
     embedded: EmbeddedRedis | None = field(default=None)
+    channel_calls: ChannelCalls = field(default_factory=lambda: ChannelCalls(10.0))
     signin: SignIn = field(init=False)
 
     def __post_init__(self) -> None:
@@ -34,6 +36,7 @@ class Runtime:
     async def close(self) -> None:
         await self.relay.stop()
         await self.signin.close()
+        await self.channel_calls.close()
         await self.redis.aclose()
         await self.core.close()
         if self.embedded is not None:
@@ -60,4 +63,5 @@ async def build_runtime(settings: Settings, *, migrate: bool = True, relay: bool
     )
     if relay:
         outbox_relay.start()
-    return Runtime(core, url, redis, outbox_relay, embedded)
+    calls = ChannelCalls(settings.channel_call_timeout_seconds)
+    return Runtime(core, url, redis, outbox_relay, embedded, calls)

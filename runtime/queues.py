@@ -25,7 +25,10 @@ PREDICT = Queue("arq:queue:predict", job_timeout=120, max_jobs=4)
 LONG = Queue("arq:queue:long", job_timeout=3600, max_jobs=2)
 # Webhook attempts wait on partners' servers, not on our CPU: many slots, each attempt bounded by its own timeout.
 WEBHOOKS = Queue("arq:queue:webhooks", job_timeout=120, max_jobs=64)
-QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG, "webhooks": WEBHOOKS}
+# Calls to the channels' platforms wait on the network (up to the call timeout each): with slots of their own, a slow
+# platform holds none that a customer notification needs, and many calls wait at once.
+OUTBOUND = Queue("arq:queue:outbound", job_timeout=60, max_jobs=50)
+QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG, "webhooks": WEBHOOKS, "outbound": OUTBOUND}
 
 _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
@@ -33,6 +36,7 @@ _NOT_DEFAULT = {
     "reconcile_daily": LONG,
     "compute_health": LONG,
     "deliver_webhook": WEBHOOKS,
+    "confirm_shipment": OUTBOUND,
 }
 
 

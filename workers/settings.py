@@ -12,6 +12,7 @@ from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
 from domain.push.service import PUSH_JOB, SEND_PUSH_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
+from workers.confirmation_jobs import alert_refused_credentials, confirm_shipment, sweep_confirmations
 from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
@@ -33,6 +34,8 @@ FUNCTIONS = [
     # result kept: the delivery row is the record, and its claim makes a second run of an attempt a no-op.
     func(deliver_webhook, max_tries=10_000, keep_result=0),
     func(notify_webhook_disabled, max_tries=10),
+    func(confirm_shipment, max_tries=5),  # retries after an answer are new deferred jobs, not arq's tries
+    func(alert_refused_credentials, max_tries=5),
 ]
 
 CRON_JOBS = [
@@ -40,6 +43,7 @@ CRON_JOBS = [
     cron(sweep_webhooks, second={35}, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(sweep_confirmations, minute={7, 22, 37, 52}, second={40}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),

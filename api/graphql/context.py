@@ -14,6 +14,8 @@ from api.auth.principal import Customer, Partner, Principal, Staff
 from api.inbound import new_message
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
+from domain.confirmations.models import ShipmentConfirmation
+from domain.confirmations.queries import confirmations_of
 from domain.intake.models import Outcome
 from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
@@ -60,6 +62,11 @@ class Loaders:
                 found = await ledger_queries.adjustments_of(session, ids)
             return [found[i] for i in ids]
 
+        async def load_confirmations(ids: list[int]) -> list[list[ShipmentConfirmation]]:
+            async with sessions() as session:
+                found = await confirmations_of(session, ids)
+            return [found.get(i, []) for i in ids]
+
         async def load_vouchers(ids: list[int]) -> list[list[FundVoucher]]:
             async with sessions() as session:
                 found = await ledger_queries.vouchers_of(session, ids)
@@ -71,6 +78,7 @@ class Loaders:
         self.successors: DataLoader[int, int | None] = DataLoader(load_successors)
         self.cleaning: DataLoader[int, int | None] = DataLoader(load_cleaning)
         self.events: DataLoader[int, list[OrderEvent]] = DataLoader(load_events)
+        self.confirmations: DataLoader[int, list[ShipmentConfirmation]] = DataLoader(load_confirmations)
 
 
 class Context(BaseContext):

@@ -51,6 +51,8 @@ from api.graphql.orders.types import Order, load_event, load_order
 from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.push.mutations import PushMutations
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
+from api.graphql.shops.mutations import ShopMutations
+from api.graphql.shops.queries import ShopQueries, load_shop
 from api.graphql.signin.mutations import SignInMutations
 from api.graphql.staff.mutations import AccessMutations, StaffMutations
 from api.graphql.staff.queries import AccessQueries, load_admin_log_entry, load_partner_key, load_staff_account
@@ -82,6 +84,7 @@ NODES: dict[str, NodeLoader] = {
     "AdminLogEntry": load_admin_log_entry,
     "WebhookEndpoint": load_endpoint,
     "WebhookDelivery": load_delivery,
+    "Shop": load_shop,
     **MONEY_NODES,
 }
 """Every Node type by its global id's type name: node(id:) answers each, or null."""
@@ -99,6 +102,7 @@ class Query(
     HealthQueries,
     AccessQueries,
     WebhookQueries,
+    ShopQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",
@@ -125,6 +129,7 @@ class Mutation(
     AccessMutations,
     PushMutations,
     WebhookMutations,
+    ShopMutations,
 ):
     pass
 

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.auth.tokens import issue_staff_token
+from cli.demo.confirmations import confirm_and_report, fake_douyin
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.fulfilment.exceptions import WAITING_FOR_OUTBOUND, open_stuck_exceptions
@@ -63,14 +64,16 @@ async def fulfilment_demo(runtime: Runtime, port: int, day: SimDay) -> None:
     sim = generate_fulfilment(day, utcnow(), limit=SAMPLE, stuck_after=threshold)
     ids = await _order_ids(runtime, sim)
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-        await _push(client, sim, ids, headers)
-    seconds = time.perf_counter() - started
-    await runtime.relay.drained()
-    async with runtime.core.sessions() as session, session.begin():
-        await open_stuck_exceptions(session, Outbox(), threshold, sim.cutoff)  # what the cron finds at the cutoff
-    runtime.relay.notify()
-    await _report(runtime, sim, list(ids.values()), seconds)
+    async with fake_douyin(runtime) as platform:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            await _push(client, sim, ids, headers)
+        seconds = time.perf_counter() - started
+        await runtime.relay.drained()
+        async with runtime.core.sessions() as session, session.begin():
+            await open_stuck_exceptions(session, Outbox(), threshold, sim.cutoff)  # what the cron finds at the cutoff
+        runtime.relay.notify()
+        await _report(runtime, sim, list(ids.values()), seconds)
+        await confirm_and_report(runtime, platform)
 
 
 async def _order_ids(runtime: Runtime, sim: SimFulfilment) -> dict[str, int]:

@@ -82,6 +82,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         total_amount=f.fen(order, "order_amount", at, problems),
         # The receiver's phone is only ever encrypted (encrypt_post_tel) or masked: no plaintext to hash.
         platform_buyer_id=f.text(order, "doudian_open_id", at, problems, required=False) or None,
+        shop_code=f.text(order, "shop_id", at, problems, required=False) or None,
         raw_status=raw,
         attribution=f.attribution(payload),
     )

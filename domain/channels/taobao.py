@@ -82,6 +82,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         total_amount=payment,
         buyer_phone=f.text(trade, "receiver_mobile", at, problems, required=False) or None,
         platform_buyer_id=f.text(trade, "buyer_open_uid", at, problems, required=False) or None,
+        shop_code=f.text(trade, "seller_nick", at, problems, required=False) or None,
         raw_status=raw,
         attribution=f.attribution(trade, payload),
     )

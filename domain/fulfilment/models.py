@@ -30,6 +30,8 @@ class ExceptionKind(StrEnum):
     PAYMENT_ON_CLOSED_ORDER = "PAYMENT_ON_CLOSED_ORDER"
     UNMATCHED_PAYMENT = "UNMATCHED_PAYMENT"
     INVOICE_CONFLICT = "INVOICE_CONFLICT"
+    SHIPMENT_CONFIRMATION_REFUSED = "SHIPMENT_CONFIRMATION_REFUSED"  # the channel said no, with its own code
+    SHIPMENT_NOT_CONFIRMED = "SHIPMENT_NOT_CONFIRMED"  # retries ran out, or no shop to confirm through
 
 
 MONEY_KINDS = frozenset(

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.columns import check_note
+from domain.confirmations.service import request_confirmation
 from domain.errors import UserError
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
@@ -285,6 +286,8 @@ class FulfilmentService:
             if order.tracking_number is None and ev.tracking_number:
                 values = {"tracking_number": ev.tracking_number, "carrier_code": ev.carrier_code or order.carrier_code}
             await self._note(result, order, ev, by, f"{ev.kind} confirms the outbound", values)
+            if values:  # the tracking number came after the outbound: now the channel can be told
+                await request_confirmation(self.session, self.outbox, order)
             return
         breach = judge_outbound(rule, order.ship_requested_at, ev.occurred_at, utcnow())
         if breach is not None:
@@ -305,6 +308,7 @@ class FulfilmentService:
         await self._move(result, order, ev, by, EventType.ORDER_SHIPPED, status, values, decision)
         assert order.id is not None
         self.outbox.enqueue(NOTIFY_SHIPPED_JOB, {"order_id": order.id, "version": order.version})
+        await request_confirmation(self.session, self.outbox, order)
         if tracking is None:
             opened = await open_exception(
                 self.session, self.outbox, ExceptionKind.SHIPPED_WITHOUT_TRACKING,

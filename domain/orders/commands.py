@@ -54,6 +54,7 @@ class OrderSubmission:
     buyer_phone: str | None = None
     platform_buyer_id: str | None = None
     warehouse_code: str | None = None
+    shop_code: str | None = None  # the channel's id of the selling shop (seller_nick, shop_id)
     raw_status: str | None = None
     buyer_aliases: list[tuple[str, str]] = field(default_factory=list)  # identity: (kind, platform id)
     receiver_region: str | None = None  # identity: compared for masked-phone suggestions
@@ -106,6 +107,7 @@ class CanonicalOrder:
     buyer_phone: str | None = field(default=None, repr=False)
     platform_buyer_id: str | None = None
     warehouse_code: str | None = None
+    shop_code: str | None = None
     raw_status: str | None = None
     buyer_aliases: tuple[tuple[str, str], ...] = ()
     receiver_region: str | None = None
@@ -182,6 +184,7 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         buyer_phone=(sub.buyer_phone or None),
         platform_buyer_id=(sub.platform_buyer_id or None),
         warehouse_code=(sub.warehouse_code or None),
+        shop_code=(sub.shop_code or None),
         raw_status=sub.raw_status,
         buyer_aliases=tuple((kind, value.strip()) for kind, value in sub.buyer_aliases if value.strip()),
         receiver_region=(sub.receiver_region or "").strip() or None,
@@ -219,6 +222,7 @@ def _texts(sub: OrderSubmission, order_id: str, at: Path, problems: Problems) ->
     for name, value, column in (
         ("channel_order_id", order_id, col(Order.channel_order_id)),
         ("warehouse_code", sub.warehouse_code, col(Order.warehouse_code)),
+        ("shop_code", sub.shop_code, col(Order.shop_code)),
         ("raw_status", sub.raw_status, col(Order.raw_status)),
         ("buyer.platform_buyer_id", sub.platform_buyer_id, col(Order.platform_buyer_id)),
         ("buyer.receiver_region", (sub.receiver_region or "").strip(), col(OrderIdentity.receiver_region)),

@@ -43,6 +43,8 @@ class Order(SQLModel, table=True):
     discount_amount: int = Field(sa_column=money_column())
     total_amount: int = Field(sa_column=money_column())
     warehouse_code: str | None = Field(default=None, max_length=40)
+    # The channel's id of the shop that sold it, where the payload names one (domain/shops); null on older orders.
+    shop_code: str | None = Field(default=None, max_length=100)
     # Attribution as the channel sent it (utm_source lower-cased); health judges it against the channel.
     utm_source: str | None = Field(default=None, max_length=100)
     utm_medium: str | None = Field(default=None, max_length=100)

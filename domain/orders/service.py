@@ -245,6 +245,7 @@ class OrderService:
             "discount_amount": order.discount_amount,
             "total_amount": order.total_amount,
             "warehouse_code": order.warehouse_code,
+            "shop_code": order.shop_code,
             "utm_source": order.attribution.utm_source,
             "utm_medium": order.attribution.utm_medium,
             "utm_campaign": order.attribution.utm_campaign,

@@ -59,6 +59,7 @@ class EventType(StrEnum):
     ORDER_SUPERSEDED = "ORDER_SUPERSEDED"
     SUPERSEDES_ORDER = "SUPERSEDES_ORDER"
     NEXT_STEP_PREDICTED = "NEXT_STEP_PREDICTED"
+    CHANNEL_CONFIRMATION = "CHANNEL_CONFIRMATION"  # one attempt to tell the channel a parcel left, and its answer
 
 
 S = OrderStatus

@@ -22,6 +22,7 @@ from domain.orders.models import OrderEvent
 from domain.outbox.service import Outbox
 from domain.reconcile import service
 from domain.reconcile.models import ReconItem, ReconRun, Statement
+from domain.shops.models import Shop
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials
 from tests.fixtures.channels import payload
@@ -54,9 +55,10 @@ async def _world(api: Api, creds: Credentials) -> dict[str, dict[str, str]]:
         session.add(DriftAlert(channel="TAOBAO", kind="taobao.trade", path="trade.x", change="NEW_FIELD",
                                detail="", example="1", first_seen=now, last_seen=now))  # fmt: skip
         session.add(MatchSuggestion(order_id=order_key, candidate_uid="u", evidence_order_id=order_key, created_at=now))
+        session.add(Shop(channel="TAOBAO", code="orderhub旗舰店", name="flagship", created_at=now))
     return {
         "who": {
-            "finance": await finance(api), "cs": creds.cs, "reader": creds.reader,
+            "finance": await finance(api), "cs": creds.cs, "admin": creds.admin, "reader": creds.reader,
             "customer": creds.customer(api.runtime, order["buyerUid"]),
         },
         "order": order,
@@ -83,6 +85,7 @@ async def _first_id(api: Api, model: type[SQLModel], *where: Any) -> int:
         ("Statement", Statement, (), "finance", "cs"),
         ("ReconRun", ReconRun, (), "finance", "cs"),
         ("ReconItem", ReconItem, (), "finance", "cs"),
+        ("Shop", Shop, (), "admin", "cs"),
     ],
 )
 async def test_node_answers_an_allowed_viewer_and_null_to_others(

@@ -20,6 +20,7 @@ from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
 from domain.push.errors import PushErrorCode
+from domain.shops.errors import ShopErrorCode
 from domain.signin.errors import SignInErrorCode
 from domain.webhooks.errors import WebhookErrorCode
 
@@ -38,6 +39,7 @@ AREAS: dict[str, type[ErrorCode]] = {
     "reconcile": MoneyErrorCode,
     "signin": SignInErrorCode,
     "webhooks": WebhookErrorCode,
+    "shops": ShopErrorCode,
 }
 """The enum each domain package raises its codes from; CommonCode is for the rules every area shares."""
 
@@ -127,6 +129,7 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     from api.graphql.intake.types import IntakeErrorCode as IntakeGraphQL
     from api.graphql.money.types import MoneyErrorCode as MoneyGraphQL
     from api.graphql.orders.types import OrderErrorCode as OrderGraphQL
+    from api.graphql.shops.types import ShopErrorCode as ShopGraphQL
     from api.graphql.staff.types import StaffLoginErrorCode as StaffGraphQL
 
     assert HealthGraphQL is HealthErrorCode
@@ -139,6 +142,7 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
     from api.graphql.webhooks.types import WebhookErrorCode as WebhookGraphQL
 
     assert WebhookGraphQL is WebhookErrorCode
+    assert ShopGraphQL is ShopErrorCode
 
 
 @pytest.mark.parametrize(

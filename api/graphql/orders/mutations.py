@@ -64,6 +64,7 @@ def submission_of(order: OrderInput) -> OrderSubmission:
         buyer_aliases=[(a.kind.value, a.value) for a in (buyer.aliases or [])] if buyer else [],
         receiver_region=buyer.receiver_region if buyer else None,
         warehouse_code=order.warehouse_code,
+        shop_code=order.shop_code,
         raw_status=order.raw_status,
         invoice=None
         if order.invoice is None

@@ -17,6 +17,8 @@ from api.graphql.node import Node, visible_row
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from api.graphql.scalars import Decimal, Money
+from domain.confirmations.models import ConfirmationState
+from domain.confirmations.models import ShipmentConfirmation as ConfirmationRow
 from domain.identity.models import AliasKind
 from domain.orders import errors, queries
 from domain.orders.channels import Channel
@@ -29,6 +31,7 @@ from domain.pipeline.submit import MAX_BATCH
 SalesChannel = strawberry.enum(Channel, name="SalesChannel", description="Where an order was placed.")
 OrderStatusEnum = strawberry.enum(OrderStatus, name="OrderStatus")
 EventTypeEnum = strawberry.enum(EventType, name="OrderEventType")
+ConfirmationStateEnum = strawberry.enum(ConfirmationState, name="ChannelConfirmationState")
 EventSourceEnum = strawberry.enum(Source, name="EventSource", description="Who caused an event.")
 
 
@@ -90,6 +93,43 @@ class OrderEvent(Node):
         )
 
 
+@strawberry.type(description="Staff: telling the channel that one parcel left, and where that stands.")
+class ChannelConfirmation:
+    row: strawberry.Private[ConfirmationRow]
+
+    @classmethod
+    def of(cls, row: ConfirmationRow) -> ChannelConfirmation:
+        return cls(row=row)
+
+    @strawberry.field
+    def channel(self) -> SalesChannel:  # type: ignore[valid-type]
+        return Channel(self.row.channel)
+
+    @strawberry.field
+    def tracking_number(self) -> str:
+        return self.row.tracking_number
+
+    @strawberry.field
+    def state(self) -> ConfirmationStateEnum:  # type: ignore[valid-type]
+        return ConfirmationState(self.row.state)
+
+    @strawberry.field
+    def attempts(self) -> int:
+        return self.row.attempts
+
+    @strawberry.field(description="The channel's own code in its last answer, or orderhub's (TIMEOUT, HTTP_429...).")
+    def last_code(self) -> str | None:
+        return self.row.last_code
+
+    @strawberry.field
+    def last_message(self) -> str | None:
+        return self.row.last_message
+
+    @strawberry.field
+    def confirmed_at(self) -> datetime | None:
+        return self.row.confirmed_at
+
+
 @strawberry.type
 class Order(Node):
     row: strawberry.Private[OrderRow]
@@ -138,6 +178,10 @@ class Order(Node):
     @strawberry.field
     def warehouse_code(self) -> str | None:
         return self.row.warehouse_code
+
+    @strawberry.field(description="The channel's id of the shop that sold it, where the channel named one.")
+    def shop_code(self) -> str | None:
+        return self.row.shop_code
 
     @strawberry.field(description="utm_* and landing URL as the channel sent them; null when it sent none.")
     def attribution(self) -> OrderAttribution | None:
@@ -262,6 +306,15 @@ class Order(Node):
         assert self.row.id is not None
         successor = await info.context.loaders.successors.load(self.row.id)
         return None if successor is None else await load_order(info, successor)
+
+    @strawberry.field(
+        description="Staff only: each parcel's confirmation to the channel (one per tracking number), oldest first; "
+        "every attempt is also in the system log as CHANNEL_CONFIRMATION.",
+        extensions=allow(any_staff=True),
+    )
+    async def channel_confirmations(self, info: Info[Context, None]) -> list[ChannelConfirmation]:
+        assert self.row.id is not None
+        return [ChannelConfirmation.of(row) for row in await info.context.loaders.confirmations.load(self.row.id)]
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:
@@ -394,6 +447,9 @@ class OrderInput:
     )
     buyer: BuyerInput | None = None
     warehouse_code: str | None = None
+    shop_code: str | None = strawberry.field(
+        default=None, description="The channel's id of the shop that sold it (a registered shop's `code`)."
+    )
     raw_status: str | None = None
     attribution: AttributionInput | None = None
     invoice: InvoiceInput | None = None

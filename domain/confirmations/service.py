@@ -1,0 +1,245 @@
+"""Telling a channel that a parcel left: requested where an order becomes SHIPPED, sent by a job after commit.
+
+The job reads what to send in one unit of work, calls the channel outside any transaction, and records the
+answer in another. Each attempt is an entry in the order's system log. Tries again later (a new outbox row,
+deferred) on answers worth another try; opens an exception on a refusal or when the attempts run out; a refused
+credential parks every confirmation of its shop until new credentials are set, and alerts once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.clock import utcnow
+from domain.confirmations.answer import AGAIN, DONE, Answer, Verdict, delay_seconds
+from domain.confirmations.channels import api_of
+from domain.confirmations.models import (
+    CONFIRM_SHIPMENT_JOB,
+    ConfirmationState,
+    ShipmentConfirmation,
+)
+from domain.confirmations.parcel import Parcel, ParcelLine
+from domain.fulfilment.exceptions import open_exception
+from domain.fulfilment.models import ExceptionKind
+from domain.intake.vault import Vault
+from domain.orders.models import Order, OrderLine
+from domain.orders.service import Change, Provenance, append_event, save_order
+from domain.orders.status import EventType, OrderStatus, Source
+from domain.outbox.service import Outbox
+from domain.shops.credentials import Credentials, open_sealed
+from domain.shops.models import Shop
+from domain.shops.service import refuse_credentials
+from domain.sql import dialect, insert_ignore
+
+S = ConfirmationState
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    cap_seconds: float
+
+
+def pick_shop(shops: list[Shop], shop_code: str | None) -> Shop | None:
+    """The shop the order names; an order that names none belongs to its channel's only shop, if it has one."""
+    if shop_code:
+        return next((shop for shop in shops if shop.code == shop_code), None)
+    return shops[0] if len(shops) == 1 else None
+
+
+async def request_confirmation(session: AsyncSession, outbox: Outbox, order: Order) -> int | None:
+    """Once per (order, tracking number), for a channel orderhub confirms to and where the merchant has registered a
+    shop (a merchant whose bridge confirms shipments registers none). Returns the new row's id, or None."""
+    if order.id is None or not order.tracking_number or api_of(order.channel) is None:
+        return None
+    shops = list((await session.exec(select(Shop).where(Shop.channel == order.channel).order_by(col(Shop.id)))).all())
+    if not shops:
+        return None
+    shop = pick_shop(shops, order.shop_code)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "order_id": order.id, "tracking_number": order.tracking_number, "carrier_code": order.carrier_code,
+        "channel": order.channel, "shop_id": shop.id if shop else None,
+        "state": (S.PENDING if shop else S.NO_SHOP).value, "attempts": 0, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    new_id = await insert_ignore(session, ShipmentConfirmation, values, ("order_id", "tracking_number"))
+    if new_id is None:
+        return None
+    if shop is None:
+        named = f"shop {order.shop_code!r}, which is not registered" if order.shop_code else "no shop"
+        await open_exception(
+            session, outbox, ExceptionKind.SHIPMENT_NOT_CONFIRMED,
+            f"{order.channel} has {len(shops)} shops and the order names {named}: the shipment was not confirmed",
+            order_id=order.id, dedup_key=f"confirmation:{new_id}", details={"code": "NO_SHOP"},
+        )  # fmt: skip
+    else:
+        outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": new_id})
+    return new_id
+
+
+@dataclass(frozen=True)
+class Call:
+    """One attempt, as read before the call: what to send and with which credentials."""
+
+    confirmation_id: int
+    attempt: int
+    channel: str
+    parcel: Parcel
+    credentials: Credentials
+
+
+async def prepare_call(session: AsyncSession, vault: Vault, confirmation_id: int) -> Call | None:
+    """The next attempt of a pending confirmation, or None when there is nothing to send now (already answered,
+    or its shop has no usable credentials: then it waits for them)."""
+    row = await session.get(ShipmentConfirmation, confirmation_id)
+    if row is None or row.state != S.PENDING or row.shop_id is None:
+        return None
+    shop = await session.get(Shop, row.shop_id)
+    order = await session.get(Order, row.order_id)
+    if shop is None or order is None:
+        return None
+    if shop.credentials is None or shop.credentials_refused_at is not None:
+        await _set(session, row, {"state": S.WAITING_FOR_CREDENTIALS.value})
+        return None
+    lines = (
+        await session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.line_no)))
+    ).all()
+    parcel = Parcel(
+        order.channel_order_id, row.tracking_number, row.carrier_code, order.shipped_at,
+        tuple(ParcelLine(line.sku, line.quantity) for line in lines),
+    )  # fmt: skip
+    return Call(confirmation_id, row.attempts + 1, row.channel, parcel, open_sealed(vault, shop.credentials))
+
+
+async def record_answer(
+    session: AsyncSession, outbox: Outbox, call: Call, answer: Answer, policy: RetryPolicy, now: datetime | None = None
+) -> S | None:
+    """Writes what the attempt came to; None when another run of the same attempt recorded it first."""
+    lock = dialect(session) == "postgresql"
+    row = await session.get(ShipmentConfirmation, call.confirmation_id, with_for_update=lock)
+    if row is None or row.state != S.PENDING or row.attempts != call.attempt - 1:
+        return None
+    order = await session.get(Order, row.order_id, with_for_update=lock)
+    assert order is not None and order.id is not None
+    now = now or utcnow()
+    state, delay = _decide(answer, call.attempt, policy)
+    data = {
+        "channel": row.channel, "tracking_number": row.tracking_number, "attempt": call.attempt,
+        "verdict": answer.verdict.value, "code": answer.code, "message": answer.message, "state": state.value,
+        "retry_in_seconds": delay, "decision": _decision(row.channel, call.attempt, answer, state, delay),
+    }  # fmt: skip
+    by = Provenance(Source.SYSTEM, f"channel:{row.channel.lower()}")
+    await append_event(
+        session, outbox, order, Change(EventType.CHANNEL_CONFIRMATION, OrderStatus(order.status), now, data), by
+    )
+    await save_order(session, order, {})
+    values: dict[str, Any] = {"state": state.value, "attempts": call.attempt, "last_code": answer.code,
+                              "last_message": answer.message}  # fmt: skip
+    if state is S.CONFIRMED:
+        values["confirmed_at"] = now
+    await _set(session, row, values)
+    if delay is not None:
+        outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": row.id}, defer_seconds=delay)
+    elif answer.verdict is Verdict.CREDENTIALS_REFUSED and row.shop_id is not None:
+        await refuse_credentials(session, outbox, row.shop_id, f"{answer.code}: {answer.message}")
+    elif state in (S.REFUSED, S.GAVE_UP):
+        await _open(session, outbox, row, order.id, answer, state)
+    await outbox.flush(session)
+    return state
+
+
+def _decision(channel: str, attempt: int, answer: Answer, state: S, delay: int | None) -> str:
+    """The system log's line for the attempt, as staff read it."""
+    told = f"shipment confirmation to {channel}, attempt {attempt}: {answer.verdict.value} {answer.code}"
+    then = f"again in {delay} s" if delay is not None else state.value
+    return f"{told} ({answer.message[:120]}); {then}" if answer.message else f"{told}; {then}"
+
+
+def _decide(answer: Answer, attempt: int, policy: RetryPolicy) -> tuple[S, int | None]:
+    if answer.verdict in DONE:
+        return S.CONFIRMED, None
+    if answer.verdict is Verdict.CREDENTIALS_REFUSED:
+        return S.WAITING_FOR_CREDENTIALS, None
+    if answer.verdict in AGAIN:
+        if attempt >= policy.max_attempts:
+            return S.GAVE_UP, None
+        return S.PENDING, math.ceil(delay_seconds(answer, attempt, policy.base_seconds, policy.cap_seconds))
+    return S.REFUSED, None
+
+
+async def _open(
+    session: AsyncSession, outbox: Outbox, row: ShipmentConfirmation, order_id: int, answer: Answer, state: S
+) -> None:
+    if state is S.REFUSED:
+        kind = ExceptionKind.SHIPMENT_CONFIRMATION_REFUSED
+        summary = f"{row.channel} refused the shipment confirmation: {answer.code} {answer.message}"
+    else:
+        kind = ExceptionKind.SHIPMENT_NOT_CONFIRMED
+        summary = f"{row.channel} did not confirm the shipment after {row.attempts} attempts; last: {answer.code}"
+    details = {"code": answer.code, "message": answer.message, "tracking_number": row.tracking_number,
+               "attempts": row.attempts, "confirmation_id": row.id}  # fmt: skip
+    await open_exception(
+        session, outbox, kind, summary, order_id=order_id, dedup_key=f"confirmation:{row.id}", details=details
+    )
+
+
+async def _set(session: AsyncSession, row: ShipmentConfirmation, values: dict[str, Any]) -> None:
+    values = {**values, "updated_at": utcnow()}
+    await session.exec(update(ShipmentConfirmation).where(col(ShipmentConfirmation.id) == row.id).values(**values))
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+
+
+async def resume_shop(session: AsyncSession, outbox: Outbox, shop_id: int) -> int:
+    """New credentials: every confirmation that waited for them is sent again. Returns how many."""
+    statement = (
+        update(ShipmentConfirmation)
+        .where(
+            col(ShipmentConfirmation.shop_id) == shop_id, col(ShipmentConfirmation.state) == S.WAITING_FOR_CREDENTIALS
+        )
+        .values(state=S.PENDING.value, updated_at=utcnow())
+        .returning(col(ShipmentConfirmation.id))
+    )
+    ids = list((await session.execute(statement)).scalars().all())
+    for confirmation_id in ids:
+        outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": confirmation_id})
+    await outbox.flush(session)
+    return len(ids)
+
+
+async def requeue_stalled(session: AsyncSession, outbox: Outbox, older_than: timedelta) -> int:
+    """Pending confirmations that nothing touched for longer than any back-off get their job again: an arq job that
+    failed for good (its tries spent on a database outage) would otherwise leave the parcel unconfirmed silently.
+    So do confirmations waiting for credentials their shop has again. A job sent twice is harmless: the second
+    run of an attempt records nothing. Returns how many."""
+    statement = (
+        update(ShipmentConfirmation)
+        .where(
+            col(ShipmentConfirmation.state) == S.PENDING, col(ShipmentConfirmation.updated_at) < utcnow() - older_than
+        )
+        .values(updated_at=utcnow())
+        .returning(col(ShipmentConfirmation.id))
+    )
+    ids = list((await session.execute(statement)).scalars().all())
+    usable = select(Shop.id).where(col(Shop.credentials).is_not(None), col(Shop.credentials_refused_at).is_(None))
+    parked = (  # parked after new credentials had already resumed the shop's confirmations
+        update(ShipmentConfirmation)
+        .where(col(ShipmentConfirmation.state) == S.WAITING_FOR_CREDENTIALS)
+        .where(col(ShipmentConfirmation.updated_at) < utcnow() - older_than)
+        .where(col(ShipmentConfirmation.shop_id).in_(usable.scalar_subquery()))
+        .values(state=S.PENDING.value, updated_at=utcnow())
+        .returning(col(ShipmentConfirmation.id))
+    )
+    ids += list((await session.execute(parked)).scalars().all())
+    for confirmation_id in ids:
+        outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": confirmation_id})
+    await outbox.flush(session)
+    return len(ids)
