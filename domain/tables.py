@@ -6,7 +6,7 @@ from domain.fulfilment.models import FulfilmentEvidence, OrderException, Shipped
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
-from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, PaymentQuery
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
@@ -39,6 +39,7 @@ __all__ = [
     "OrderSupersession",
     "OutboxMessage",
     "PartnerKey",
+    "PaymentQuery",
     "ReconItem",
     "ReconRun",
     "SchemaBaseline",

@@ -29,6 +29,7 @@ _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
     "train_next_step": LONG,
     "reconcile_daily": LONG,
+    "query_payment_gaps": LONG,  # waits on the providers, up to a timeout per question
     "compute_health": LONG,
 }
 

@@ -16,6 +16,7 @@ from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.payment_query_jobs import query_payment_gaps
 from workers.reconcile_jobs import reconcile_daily
 
 FUNCTIONS = [
@@ -33,6 +34,7 @@ CRON_JOBS = [
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
+    cron(query_payment_gaps, minute=set(range(3, 60, 10)), second={40}, unique=True, timeout=900),
     cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
     cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
 ]

@@ -1,0 +1,55 @@
+"""payment queries: each question to a provider about a payment without a voucher, and its outcome
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 15:30:00
+
+"""
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import domain.columns
+
+revision: str = "0013"
+down_revision: Union[str, None] = "0012"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "payment_query",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("out_trade_no", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+        sa.Column("order_id", _ID, nullable=True),
+        sa.Column("recon_item_id", _ID, nullable=True),
+        sa.Column("recon_run_id", _ID, nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("voucher_id", _ID, nullable=True),
+        sa.Column("inbound_message_id", _ID, nullable=True),
+        sa.Column("asked_at", domain.columns.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["inbound_message_id"], ["inbound_message.id"]),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("payment_query", schema=None) as batch_op:
+        batch_op.create_index("ix_payment_query_order", ["order_id", "asked_at"], unique=False)
+        batch_op.create_index("ix_payment_query_recon_item", ["recon_item_id"], unique=False)
+        batch_op.create_index("ix_payment_query_recon_run", ["recon_run_id", "outcome"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("payment_query", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_query_recon_run")
+        batch_op.drop_index("ix_payment_query_recon_item")
+        batch_op.drop_index("ix_payment_query_order")
+    op.drop_table("payment_query")
