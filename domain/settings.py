@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     payment_query_window_hours: int = 72  # orders paid longer ago are left to reconciliation
     payment_query_attempts: int = 5  # questions per gap, at most one per `after_minutes`
     payment_query_timeout_seconds: float = 10.0
+    # Courier tracking at Kuaidi100 (domain/fulfilment/kuaidi100.py): subscriptions out, pushes in.
+    kuaidi100_poll_url: str = "https://poll.kuaidi100.com/poll"
+    kuaidi100_key: SecretStr | None = None  # the account's authorization key
+    kuaidi100_salt: SecretStr | None = None  # signs every push: sign = MD5(param + salt)
+    kuaidi100_callback_url: str | None = None  # where Kuaidi100 reaches orderhub: https://<host>/couriers/kuaidi100
+    # orderhub's carrier codes (as warehouses report them) -> Kuaidi100's company codes
+    kuaidi100_companies: dict[str, str] = {
+        "YTO": "yuantong", "ZTO": "zhongtong", "STO": "shentong", "YUNDA": "yunda", "SF": "shunfeng",
+        "JD": "jd", "EMS": "ems", "JTSD": "jtexpress", "DBL": "debangkuaidi",
+    }  # fmt: skip
+    courier_subscribe_attempts: int = 5
+    no_courier_record_minutes: int = 24 * 60  # shipped this long with no carrier event: NO_COURIER_RECORD
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9

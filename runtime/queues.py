@@ -30,6 +30,7 @@ _NOT_DEFAULT = {
     "train_next_step": LONG,
     "reconcile_daily": LONG,
     "query_payment_gaps": LONG,  # waits on the providers, up to a timeout per question
+    "subscribe_tracking": LONG,
     "compute_health": LONG,
 }
 

@@ -11,7 +11,12 @@ from arq.worker import Worker, func
 from domain.fulfilment.service import NOTIFY_SHIPPED_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
-from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
+from workers.fulfilment_jobs import (
+    find_missing_courier_records,
+    find_stuck_shipments,
+    record_shipped_notice,
+    subscribe_tracking,
+)
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
@@ -31,6 +36,8 @@ CRON_JOBS = [
     cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(subscribe_tracking, minute=set(range(2, 60, 5)), second={35}, unique=True),
+    cron(find_missing_courier_records, minute={12, 42}, second={25}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),

@@ -29,6 +29,7 @@ class ExceptionKind(StrEnum):
     PAYMENT_CURRENCY_MISMATCH = "PAYMENT_CURRENCY_MISMATCH"
     PAYMENT_ON_CLOSED_ORDER = "PAYMENT_ON_CLOSED_ORDER"
     UNMATCHED_PAYMENT = "UNMATCHED_PAYMENT"
+    NO_COURIER_RECORD = "NO_COURIER_RECORD"
 
 
 MONEY_KINDS = frozenset(
@@ -128,3 +129,19 @@ class OrderException(SQLModel, table=True):
     resolver: str | None = Field(default=None, max_length=200)
     resolution: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     details: dict[str, Any] = Field(sa_column=json_column())
+
+
+class CourierSubscription(SQLModel, table=True):
+    """One tracking number subscribed at the tracking aggregator (Kuaidi100), so that its pushes reach us."""
+
+    __tablename__ = "courier_subscription"
+    __table_args__ = (UniqueConstraint("company", "tracking_number", name="uq_courier_subscription_number"),)
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    company: str = Field(max_length=40)
+    tracking_number: str = Field(max_length=60)
+    order_id: int = Field(sa_column=Column(BigId, ForeignKey("orders.id"), nullable=False, index=True))
+    accepted: bool
+    detail: str = Field(sa_column=Column(Text(), nullable=False))
+    attempts: int
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))

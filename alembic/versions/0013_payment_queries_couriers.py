@@ -1,4 +1,5 @@
-"""payment queries: each question to a provider about a payment without a voucher, and its outcome
+"""payment queries and courier subscriptions: each question to a provider about a payment without a voucher,
+and each tracking number subscribed at the tracking aggregator
 
 Revision ID: 0013
 Revises: 0012
@@ -45,9 +46,28 @@ def upgrade() -> None:
         batch_op.create_index("ix_payment_query_order", ["order_id", "asked_at"], unique=False)
         batch_op.create_index("ix_payment_query_recon_item", ["recon_item_id"], unique=False)
         batch_op.create_index("ix_payment_query_recon_run", ["recon_run_id", "outcome"], unique=False)
+    op.create_table(
+        "courier_subscription",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("company", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("tracking_number", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("order_id", _ID, nullable=False),
+        sa.Column("accepted", sa.Boolean(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("updated_at", domain.columns.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("company", "tracking_number", name="uq_courier_subscription_number"),
+    )
+    with op.batch_alter_table("courier_subscription", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_courier_subscription_order_id"), ["order_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("courier_subscription", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_courier_subscription_order_id"))
+    op.drop_table("courier_subscription")
     with op.batch_alter_table("payment_query", schema=None) as batch_op:
         batch_op.drop_index("ix_payment_query_recon_run")
         batch_op.drop_index("ix_payment_query_recon_item")
