@@ -2,7 +2,13 @@
 
 from domain.access.models import PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
-from domain.fulfilment.models import CourierSubscription, FulfilmentEvidence, OrderException, ShippedRuleVersion
+from domain.fulfilment.models import (
+    CourierSubscription,
+    FulfilmentEvidence,
+    OrderException,
+    Parcel,
+    ShippedRuleVersion,
+)
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
@@ -39,6 +45,7 @@ __all__ = [
     "OrderLine",
     "OrderSupersession",
     "OutboxMessage",
+    "Parcel",
     "PartnerKey",
     "PaymentQuery",
     "ReconItem",

@@ -147,9 +147,14 @@ class Asked:
 
 
 class PaymentQueries:
-    def __init__(self, core: Core, after_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, core: Core, after_commit: Callable[[], None] = lambda: None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        """`transport` replaces the network (the demo answers as the providers, in-process)."""
         self.core = core
         self.after_commit = after_commit
+        self.transport = transport
 
     async def close_gaps(self, reasons: frozenset[GapReason] = frozenset(GapReason)) -> list[Asked]:
         """One round: every open gap of a configured provider asked about once; a provider that answers 429 is
@@ -163,7 +168,7 @@ class PaymentQueries:
         asked: list[Asked] = []
         limited: set[str] = set()
         timeout = httpx.Timeout(self.core.settings.payment_query_timeout_seconds)
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, transport=self.transport) as client:
             for gap in gaps:
                 query = queries.get(gap.provider)
                 if query is None or gap.provider in limited:

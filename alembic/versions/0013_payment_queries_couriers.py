@@ -1,5 +1,5 @@
-"""payment queries and courier subscriptions: each question to a provider about a payment without a voucher,
-and each tracking number subscribed at the tracking aggregator
+"""payment queries, courier subscriptions and parcels: each question to a provider about a payment without a
+voucher, each tracking number subscribed at the tracking aggregator, each package an order left in
 
 Revision ID: 0013
 Revises: 0012
@@ -12,6 +12,7 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import domain.columns
 
@@ -21,6 +22,7 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def upgrade() -> None:
@@ -62,9 +64,34 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("courier_subscription", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_courier_subscription_order_id"), ["order_id"], unique=False)
+    op.create_table(
+        "parcel",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("order_id", _ID, nullable=False),
+        sa.Column("parcel_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("warehouse_code", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("carrier_code", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("tracking_number", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
+        sa.Column("items", _JSON, nullable=False),
+        sa.Column("shipped_at", domain.columns.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", domain.columns.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("evidence_id", _ID, nullable=True),
+        sa.Column("created_at", domain.columns.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["evidence_id"], ["fulfilment_evidence.id"]),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("order_id", "parcel_key", name="uq_parcel_key"),
+    )
+    with op.batch_alter_table("parcel", schema=None) as batch_op:
+        batch_op.create_index("ix_parcel_tracking_number", ["tracking_number"], unique=False)
+        batch_op.create_index(batch_op.f("ix_parcel_order_id"), ["order_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("parcel", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_parcel_order_id"))
+        batch_op.drop_index("ix_parcel_tracking_number")
+    op.drop_table("parcel")
     with op.batch_alter_table("courier_subscription", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_courier_subscription_order_id"))
     op.drop_table("courier_subscription")

@@ -20,6 +20,7 @@ from domain.clock import utcnow
 from domain.fulfilment.exceptions import WAITING_FOR_OUTBOUND, open_stuck_exceptions
 from domain.fulfilment.journey import backtrack
 from domain.fulfilment.models import OrderException
+from domain.fulfilment.tracking import open_missing_courier_records
 from domain.orders import queries
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
@@ -28,6 +29,7 @@ from sim.day import SimDay
 from sim.fulfilment import FulfilmentEvent, SimFulfilment, generate_fulfilment
 
 SAMPLE = 200
+COURIER_WAIT = timedelta(hours=2)  # the demo's day is short: ORDERHUB_NO_COURIER_RECORD_MINUTES is a day
 CONCURRENCY = 4
 _SENT = {
     "request": ("requestShipment", "RequestShipmentInput"),
@@ -69,8 +71,10 @@ async def fulfilment_demo(runtime: Runtime, port: int, day: SimDay) -> None:
     await runtime.relay.drained()
     async with runtime.core.sessions() as session, session.begin():
         await open_stuck_exceptions(session, Outbox(), threshold, sim.cutoff)  # what the cron finds at the cutoff
+        silent = await open_missing_courier_records(session, Outbox(), COURIER_WAIT, sim.cutoff)
     runtime.relay.notify()
     await _report(runtime, sim, list(ids.values()), seconds)
+    print(f"   parcels out {COURIER_WAIT} with no courier record: {silent} (NO_COURIER_RECORD opened)")
 
 
 async def _order_ids(runtime: Runtime, sim: SimFulfilment) -> dict[str, int]:

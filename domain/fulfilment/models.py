@@ -145,3 +145,28 @@ class CourierSubscription(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text(), nullable=False))
     attempts: int
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Parcel(SQLModel, table=True):
+    """One package that left a warehouse for an order: its warehouse, carrier, tracking number and lines, and the
+    evidence that reported it. An order ships in one parcel or several, from one warehouse or several."""
+
+    __tablename__ = "parcel"
+    __table_args__ = (
+        UniqueConstraint("order_id", "parcel_key", name="uq_parcel_key"),
+        Index("ix_parcel_tracking_number", "tracking_number"),
+    )
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    order_id: int = Field(sa_column=Column(BigId, ForeignKey("orders.id"), nullable=False, index=True))
+    parcel_key: str = Field(max_length=200)  # the tracking number, or the warehouse's own key when there is none
+    warehouse_code: str | None = Field(default=None, max_length=40)
+    carrier_code: str | None = Field(default=None, max_length=40)
+    tracking_number: str | None = Field(default=None, max_length=60)
+    items: list[dict[str, Any]] = Field(sa_column=json_column())  # [{"sku": ..., "quantity": ...}]
+    shipped_at: datetime | None = Field(default=None, sa_column=utc_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    evidence_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("fulfilment_evidence.id"), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

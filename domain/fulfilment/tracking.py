@@ -1,8 +1,8 @@
-"""Courier tracking: which shipped parcels to subscribe at the aggregator, and the orders no courier knows of.
+"""Courier tracking: which parcels to subscribe at the aggregator, and the parcels no courier knows of.
 
 "Shipped, but the courier has no record" is the first symptom of a fake outbound: the warehouse confirmed a
-parcel that never reached a courier. An order SHIPPED this long with no carrier evidence, or whose number the
-aggregator gave up on, opens one NO_COURIER_RECORD case for a person.
+parcel that never reached a courier. A parcel out this long with no carrier event for its tracking number, or
+whose number the aggregator gave up on, opens one NO_COURIER_RECORD case for a person.
 """
 
 from __future__ import annotations
@@ -15,28 +15,29 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.fulfilment.exceptions import open_exception
-from domain.fulfilment.models import CourierSubscription, ExceptionKind, FulfilmentEvidence
+from domain.fulfilment.models import CourierSubscription, ExceptionKind, FulfilmentEvidence, Parcel
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
 from domain.outbox.service import Outbox
 from domain.sql import insert_ignore
 
-AWAITING_COURIER = (OrderStatus.SHIPPED,)
-"""Statuses in which a parcel is out and a courier should be reporting it."""
+AWAITING_COURIER = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+"""Statuses in which parcels are out and couriers should be reporting them."""
 
 
 async def open_no_courier_record(
-    session: AsyncSession, outbox: Outbox, order: Order, summary: str, now: datetime, details: dict[str, Any]
-) -> int | None:
-    """One open case per order (a repeat opens nothing), noted on the order's log."""
+    session: AsyncSession, outbox: Outbox, order: Order, tracking: str | None, summary: str, now: datetime,
+    details: dict[str, Any],
+) -> int | None:  # fmt: skip
+    """One open case per parcel (a repeat opens nothing), noted on the order's log."""
     assert order.id is not None
     opened = await open_exception(
         session, outbox, ExceptionKind.NO_COURIER_RECORD, summary, order_id=order.id, details=details,
-        dedup_key=f"no-courier:{order.id}",
+        dedup_key=f"no-courier:{order.id}:{tracking or ''}"[:200],
     )  # fmt: skip
     if opened is not None:
-        data = {"exception_id": opened, "kind": ExceptionKind.NO_COURIER_RECORD.value}
+        data = {"exception_id": opened, "kind": ExceptionKind.NO_COURIER_RECORD.value, "tracking_number": tracking}
         change = Change(EventType.EXCEPTION_OPENED, OrderStatus(order.status), now, data)
         await append_event(session, outbox, order, change, Provenance(Source.SYSTEM, "system:courier-tracking"))
         await save_order(session, order, {})
@@ -46,50 +47,56 @@ async def open_no_courier_record(
 async def open_missing_courier_records(
     session: AsyncSession, outbox: Outbox, threshold: timedelta, now: datetime
 ) -> int:
-    """Orders shipped longer ago than the threshold that no carrier event names."""
+    """Parcels out longer than the threshold whose tracking number no carrier event names (a parcel without a
+    number has its SHIPPED_WITHOUT_TRACKING case already)."""
     carrier_seen = exists().where(
-        col(FulfilmentEvidence.order_id) == Order.id, col(FulfilmentEvidence.source) == Source.CARRIER.value
+        col(FulfilmentEvidence.order_id) == Parcel.order_id,
+        col(FulfilmentEvidence.tracking_number) == Parcel.tracking_number,
+        col(FulfilmentEvidence.source) == Source.CARRIER.value,
     )
     query = (
-        select(Order)
+        select(Order, Parcel)
+        .join(Parcel, col(Parcel.order_id) == Order.id)
         .where(
             col(Order.status).in_([s.value for s in AWAITING_COURIER]),
-            col(Order.shipped_at) < now - threshold,
+            col(Parcel.tracking_number).is_not(None),
+            col(Parcel.shipped_at) < now - threshold,
             ~carrier_seen,
         )
-        .order_by(col(Order.id))
+        .order_by(col(Parcel.id))
     )
     opened = 0
-    for order in (await session.exec(query)).all():
-        assert order.shipped_at is not None
-        hours = int((now - order.shipped_at).total_seconds() // 3600)
-        summary = f"shipped {hours} h ago and no courier has a record of {order.tracking_number or 'the parcel'}"
-        details = {"tracking_number": order.tracking_number, "carrier_code": order.carrier_code,
-                   "shipped_at": order.shipped_at.isoformat()}  # fmt: skip
-        if await open_no_courier_record(session, outbox, order, summary, now, details) is not None:
+    for order, parcel in (await session.exec(query)).all():
+        assert parcel.shipped_at is not None
+        hours = int((now - parcel.shipped_at).total_seconds() // 3600)
+        summary = f"parcel {parcel.tracking_number} left {hours} h ago and no courier has a record of it"
+        details = {"tracking_number": parcel.tracking_number, "carrier_code": parcel.carrier_code,
+                   "warehouse_code": parcel.warehouse_code, "shipped_at": parcel.shipped_at.isoformat()}  # fmt: skip
+        if await open_no_courier_record(session, outbox, order, parcel.tracking_number, summary, now, details):
             opened += 1
     await outbox.flush(session)
     return opened
 
 
 async def to_subscribe(session: AsyncSession, attempts: int, limit: int = 200) -> list[tuple[int, str, str | None]]:
-    """(order id, tracking number, carrier code) of shipped parcels not yet accepted by the aggregator."""
+    """(order id, tracking number, carrier code) of parcels out and not yet accepted by the aggregator."""
     accepted = exists().where(
-        col(CourierSubscription.tracking_number) == Order.tracking_number,
-        col(CourierSubscription.order_id) == Order.id,
+        col(CourierSubscription.tracking_number) == Parcel.tracking_number,
+        col(CourierSubscription.order_id) == Parcel.order_id,
         (col(CourierSubscription.accepted)) | (col(CourierSubscription.attempts) >= attempts),
     )
     query = (
-        select(Order.id, Order.tracking_number, Order.carrier_code)
+        select(Parcel.order_id, Parcel.tracking_number, Parcel.carrier_code)
+        .join(Order, col(Order.id) == Parcel.order_id)
         .where(
             col(Order.status).in_([s.value for s in AWAITING_COURIER]),
-            col(Order.tracking_number).is_not(None),
+            col(Parcel.tracking_number).is_not(None),
             ~accepted,
         )
-        .order_by(col(Order.id))
+        .order_by(col(Parcel.id))
         .limit(limit)
     )
-    return [(int(oid or 0), str(number), carrier) for oid, number, carrier in (await session.exec(query)).all()]
+    return [(int(oid), str(number), carrier) for oid, number, carrier in (await session.exec(query)).all()]
 
 
 async def record_subscription(

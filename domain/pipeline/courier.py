@@ -99,7 +99,7 @@ async def apply_push(session: AsyncSession, push: Push, message_id: int | None) 
     if push.gave_up:
         details = {"tracking_number": push.number, "company": push.company, "message": push.message}
         summary = f"the tracking aggregator gave up on {push.number}: {push.message or 'no courier record'}"
-        await open_no_courier_record(session, outbox, order, summary, utcnow(), details)
+        await open_no_courier_record(session, outbox, order, push.number, summary, utcnow(), details)
         await outbox.flush(session)
         return "NO_COURIER_RECORD"
     service = FulfilmentService(session, outbox)
