@@ -274,3 +274,21 @@ async def test_missing_in_system_lines_are_closed_and_the_run_reports_it(
         headers=creds.admin,
     )
     assert report["data"]["node"]["gapsClosedByQuery"] == 1, report
+
+
+async def test_a_timeout_is_unavailable_and_the_gap_stays_open(
+    providers: Api, creds: Credentials, fakes: Fakes
+) -> None:
+    await paid_order(providers, creds, "WX-SLOW", "WECHAT_MINI")
+
+    def slow() -> tuple[int, dict[str, str], bytes]:
+        time.sleep(1.0)
+        return wechat_paid(fakes, "WX-SLOW", "4200000903")()
+
+    fakes.answers["WX-SLOW"] = slow
+    core = providers.runtime.core
+    core.settings = core.settings.model_copy(update={"payment_query_timeout_seconds": 0.3})
+    assert await close_gaps(providers) == {"WX-SLOW": QueryOutcome.UNAVAILABLE}
+    [query] = await queries_of(providers)
+    assert (query.outcome, query.inbound_message_id, query.voucher_id) == ("UNAVAILABLE", None, None)
+    assert "Timeout" in query.detail
