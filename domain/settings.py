@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "JD": "jd", "EMS": "ems", "JTSD": "jtexpress", "DBL": "debangkuaidi",
     }  # fmt: skip
     courier_subscribe_attempts: int = 5
-    no_courier_record_minutes: int = 24 * 60  # shipped this long with no carrier event: NO_COURIER_RECORD
+    no_courier_record_minutes: int = 24 * 60  # a parcel out this long with no carrier event: NO_COURIER_RECORD; 0 off
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9

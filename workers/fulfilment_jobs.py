@@ -52,6 +52,8 @@ async def subscribe_tracking(ctx: dict[str, Any]) -> dict[str, int]:
 async def find_missing_courier_records(ctx: dict[str, Any]) -> int:
     """Opens one NO_COURIER_RECORD case per order shipped past the threshold with no carrier event."""
     runtime: Runtime = ctx["runtime"]
+    if runtime.settings.no_courier_record_minutes <= 0:  # a merchant with no courier feed at all turns it off
+        return 0
     threshold = timedelta(minutes=runtime.settings.no_courier_record_minutes)
     async with unit_of_work(ctx) as session:
         return await open_missing_courier_records(session, Outbox(), threshold, utcnow())

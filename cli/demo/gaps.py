@@ -16,7 +16,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import col, select
 
-from domain.ledger.gaps import gaps_closed
+from domain.ledger.gaps import GapReason, gaps_closed
 from domain.reconcile.models import ReconItem, ReconRun, Statement, StatementLine
 from runtime.payment_queries import PaymentQueries
 from runtime.process import Runtime
@@ -62,12 +62,13 @@ async def gaps_demo(runtime: Runtime, folder: Path) -> None:
                         "trade_status": "TRADE_SUCCESS", "total_amount": yuan(trade[1])}  # fmt: skip
         return httpx.Response(200, content=platform.query_answer(response), headers={"Content-Type": "text/html"})
 
-    asked = await PaymentQueries(runtime.core, runtime.relay.notify, httpx.MockTransport(answer)).close_gaps()
+    queries = PaymentQueries(runtime.core, runtime.relay.notify, httpx.MockTransport(answer))
+    asked = await queries.close_gaps(frozenset({GapReason.MISSING_IN_SYSTEM}))
     async with runtime.core.sessions() as session:
         runs = (await session.exec(select(ReconRun.id, ReconRun.provider))).all()
         closed = await gaps_closed(session, [int(i) for i, _ in runs if i is not None])
     outcomes = dict(Counter(a.outcome.value for a in asked))
-    print(f"\n== payment queries: {len(asked)} gaps asked about at the provider, outcomes {outcomes}")
+    print(f"\n== payment queries: {len(asked)} MISSING_IN_SYSTEM line(s) asked about at Alipay, outcomes {outcomes}")
     for run_id, provider in runs:
         if run_id is not None and closed.get(run_id):
             print(f"   {provider} reconciliation: {closed[run_id]} gap(s) closed by a signed query answer")

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.ledger.models import FundVoucher, PaymentQuery, VoucherKind
 from domain.ledger.providers.answer import QueryOutcome
 from domain.orders.models import Order
-from domain.orders.status import ENDED_UNFULFILLED, OrderStatus
+from domain.orders.status import OrderStatus
 from domain.reconcile.models import Drift, ReconItem, Statement, StatementLine
 
 QUERY_ACTOR = "payment query"
@@ -72,7 +72,9 @@ async def unvouchered_orders(session: AsyncSession, policy: GapPolicy, now: date
     too_often, too_recent = _asked(
         policy, now, col(PaymentQuery.order_id) == Order.id, col(PaymentQuery.reason) == GapReason.PAID_WITHOUT_VOUCHER
     )
-    skipped = [s.value for s in (*ENDED_UNFULFILLED, OrderStatus.MERGED)]
+    # A cancelled order is still asked about: money it received is held for a refund (PAYMENT_ON_CLOSED_ORDER).
+    # A grouped or superseded one is paid through the order that stands, which is asked about itself.
+    skipped = [OrderStatus.MERGED.value, OrderStatus.VOID.value]
     query = (
         select(Order.id, Order.channel, Order.channel_order_id)
         .where(

@@ -7,6 +7,7 @@ from typing import Any
 
 from api.graphql.ids import decode_gid
 from domain.clock import utcnow
+from domain.fulfilment.exceptions import open_stuck_exceptions
 from domain.fulfilment.tracking import open_missing_courier_records
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
@@ -98,6 +99,8 @@ async def test_an_intermediate_confirmation_waits_for_the_final_one(api: Api, cr
                            packages=[], orderLines=[])  # fmt: skip
     done = await evidence(api, creds, WAREHOUSE, partial, "recordWarehouseEvent")
     assert done["order"]["status"] == "PARTIALLY_SHIPPED"
+    async with api.runtime.core.sessions() as session, session.begin():  # goods still to go 3 h after the click
+        assert await open_stuck_exceptions(session, Outbox(), timedelta(hours=2), utcnow()) == 1
     final = confirmation(now - timedelta(hours=1), "OB-P2", packages=[], orderLines=[], expressCode="SF300000003")
     done = await evidence(api, creds, WAREHOUSE, final, "recordWarehouseEvent")
     assert done["order"]["status"] == "SHIPPED"

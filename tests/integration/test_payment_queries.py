@@ -292,3 +292,21 @@ async def test_a_timeout_is_unavailable_and_the_gap_stays_open(
     [query] = await queries_of(providers)
     assert (query.outcome, query.inbound_message_id, query.voucher_id) == ("UNAVAILABLE", None, None)
     assert "Timeout" in query.detail
+
+
+async def test_money_found_for_a_cancelled_order_is_posted_and_held_for_refund(
+    providers: Api, creds: Credentials, fakes: Fakes
+) -> None:
+    now = datetime.now(UTC)
+    times = {"placedAt": (now - timedelta(minutes=40)).isoformat(), "paidAt": (now - timedelta(minutes=30)).isoformat(),
+             "cancelledAt": (now - timedelta(minutes=25)).isoformat()}  # fmt: skip
+    payload = order_input("WX-CANCELLED", channel="WECHAT_MINI", status="CANCELLED", **times)
+    assert (await providers.gql(SUBMIT_ORDER, {"input": payload}, headers=creds.writer))["data"]["submitOrder"][
+        "userErrors"
+    ] == []
+    fakes.answers["WX-CANCELLED"] = wechat_paid(fakes, "WX-CANCELLED", "4200000904")
+    assert await close_gaps(providers) == {"WX-CANCELLED": QueryOutcome.POSTED}
+    async with providers.runtime.core.sessions() as session:
+        order = (await session.exec(select(Order).where(Order.channel_order_id == "WX-CANCELLED"))).one()
+        kinds = (await session.exec(select(OrderException.kind).where(OrderException.order_id == order.id))).all()
+    assert order.status == "CANCELLED" and list(kinds) == ["PAYMENT_ON_CLOSED_ORDER"]
