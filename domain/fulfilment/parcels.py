@@ -78,7 +78,8 @@ async def record_parcels(
 
 async def coverage(session: AsyncSession, order_id: int) -> bool | None:
     """Whether the order's parcels carry every ordered line (per SKU, at least the quantity ordered); None when
-    no parcel says what it carries."""
+    no parcel says what it carries, or names items in codes other than the order's SKUs (a warehouse's own item
+    codes), which cannot be compared: then the warehouse's final word decides."""
     parcels = (await session.exec(select(Parcel.items).where(Parcel.order_id == order_id))).all()
     shipped: Counter[str] = Counter()
     for items in parcels:
@@ -90,6 +91,8 @@ async def coverage(session: AsyncSession, order_id: int) -> bool | None:
     for sku, quantity in (await session.exec(select(OrderLine.sku, OrderLine.quantity).where(
             OrderLine.order_id == order_id))).all():  # fmt: skip
         ordered[sku] += quantity
+    if not set(shipped) <= set(ordered):
+        return None
     return all(shipped[sku] >= quantity for sku, quantity in ordered.items())
 
 

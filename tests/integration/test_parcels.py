@@ -106,3 +106,11 @@ async def test_an_intermediate_confirmation_waits_for_the_final_one(api: Api, cr
     assert done["order"]["status"] == "SHIPPED"
     view = (await api.gql(PARCELS, {"id": gid}, headers=who.ops))["data"]["order"]
     assert [p["trackingNumber"] for p in view["parcels"]] == ["SF1402938475612", "SF300000003"]
+
+
+async def test_a_final_confirmation_in_the_warehouse_s_own_item_codes_ships(api: Api, creds: Credentials) -> None:
+    """Items the order's SKUs do not name cannot be counted: the warehouse's FINAL word decides, as before."""
+    await requested(api, creds)
+    final = parcel_out("WH-SH-01", "OB-X", "SF400000004", "WMS-ITEM-77", utcnow() - timedelta(hours=1))
+    done = await evidence(api, creds, WAREHOUSE, final, "recordWarehouseEvent")
+    assert done["order"]["status"] == "SHIPPED"
