@@ -37,6 +37,7 @@ from api.auth.signin_throttle import SignInThrottle
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import decode_token
 from api.board import mount_board
+from api.couriers import router as couriers_router
 from api.export import router as export_router
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
@@ -295,5 +296,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(payments_router)
     app.include_router(export_router)
     app.include_router(readiness_router)
+    app.include_router(couriers_router)
     mount_board(app)
     return app

@@ -109,6 +109,32 @@ class Settings(BaseSettings):
     # ORDERHUB_PAYMENT_WEBHOOK_SECRETS='{"stripe-cn": "..."}': one HMAC secret per generic provider.
     payment_webhook_secrets: dict[str, SecretStr] = {}
     notification_max_age_seconds: int = 300
+    # Payment queries (runtime/payment_queries.py): asking the provider about a payment we have no voucher for.
+    wechatpay_api_url: str = "https://api.mch.weixin.qq.com"
+    wechatpay_merchant_key_path: Path | None = None  # the merchant API private key that signs requests
+    wechatpay_merchant_serial: str | None = None  # that key's certificate serial number
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_app_private_key_path: Path | None = None
+    # Which provider takes each channel's payments, with the channel order number as its out_trade_no.
+    payment_query_channels: dict[str, str] = {
+        "TAOBAO": "alipay", "TMALL": "alipay", "WECHAT_MINI": "wechatpay", "WECHAT_CHANNELS": "wechatpay",
+    }  # fmt: skip
+    payment_query_after_minutes: int = 15  # a paid order without a voucher this long is asked about
+    payment_query_window_hours: int = 72  # orders paid longer ago are left to reconciliation
+    payment_query_attempts: int = 5  # questions per gap, at most one per `after_minutes`
+    payment_query_timeout_seconds: float = 10.0
+    # Courier tracking at Kuaidi100 (domain/fulfilment/kuaidi100.py): subscriptions out, pushes in.
+    kuaidi100_poll_url: str = "https://poll.kuaidi100.com/poll"
+    kuaidi100_key: SecretStr | None = None  # the account's authorization key
+    kuaidi100_salt: SecretStr | None = None  # signs every push: sign = MD5(param + salt)
+    kuaidi100_callback_url: str | None = None  # where Kuaidi100 reaches orderhub: https://<host>/couriers/kuaidi100
+    # orderhub's carrier codes (as warehouses report them) -> Kuaidi100's company codes
+    kuaidi100_companies: dict[str, str] = {
+        "YTO": "yuantong", "ZTO": "zhongtong", "STO": "shentong", "YUNDA": "yunda", "SF": "shunfeng",
+        "JD": "jd", "EMS": "ems", "JTSD": "jtexpress", "DBL": "debangkuaidi",
+    }  # fmt: skip
+    courier_subscribe_attempts: int = 5
+    no_courier_record_minutes: int = 24 * 60  # a parcel out this long with no carrier event: NO_COURIER_RECORD; 0 off
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9

@@ -3,12 +3,18 @@
 from domain.access.models import AdminLogEntry, PartnerKey, StaffUser
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.confirmations.models import ShipmentConfirmation
-from domain.fulfilment.models import FulfilmentEvidence, OrderException, ShippedRuleVersion
+from domain.fulfilment.models import (
+    CourierSubscription,
+    FulfilmentEvidence,
+    OrderException,
+    Parcel,
+    ShippedRuleVersion,
+)
 from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
 from domain.invoices.models import InvoiceRequestRow
-from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment
+from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustment, PaymentQuery
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
@@ -25,6 +31,7 @@ __all__ = [
     "BuyerChannel",
     "ChannelIntake",
     "CleaningRuleSet",
+    "CourierSubscription",
     "CustomerSession",
     "DriftAlert",
     "FulfilmentEvidence",
@@ -48,7 +55,9 @@ __all__ = [
     "OrderLine",
     "OrderSupersession",
     "OutboxMessage",
+    "Parcel",
     "PartnerKey",
+    "PaymentQuery",
     "PushDevice",
     "PushNotice",
     "PushPreference",

@@ -18,6 +18,7 @@ from domain.intake.vault import Vault
 from domain.orders.service import OrderService
 from domain.outbox.service import Outbox
 from domain.pipeline.channel import ChannelPayloads
+from domain.pipeline.courier import CourierPushes
 from domain.pipeline.message import Message, in_domain_terms
 from domain.pipeline.payment import PaymentNotifications
 from domain.pipeline.submit import SubmitOrders
@@ -64,6 +65,12 @@ class Core:
     @property
     def payment_notifications(self) -> PaymentNotifications:
         return PaymentNotifications(self.settings)
+
+    @property
+    def courier_pushes(self) -> CourierPushes:
+        salt = self.settings.kuaidi100_salt
+        carriers = {theirs: ours for ours, theirs in self.settings.kuaidi100_companies.items()}
+        return CourierPushes(None if salt is None else salt.get_secret_value(), carriers)
 
     def channel_payloads(self, describe: Callable[[Sequence[Problem]], str] = in_domain_terms) -> ChannelPayloads:
         """The channel payload handler, for the API, replay and bulk intake alike."""

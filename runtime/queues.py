@@ -34,6 +34,8 @@ _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
     "train_next_step": LONG,
     "reconcile_daily": LONG,
+    "query_payment_gaps": LONG,  # waits on the providers, up to a timeout per question
+    "subscribe_tracking": LONG,
     "compute_health": LONG,
     "deliver_webhook": WEBHOOKS,
     "confirm_shipment": OUTBOUND,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from domain.ledger.providers import alipay, generic, wechatpay
+from domain.ledger.providers import alipay, alipay_query, generic, wechatpay
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -82,6 +83,33 @@ class WechatPayPlatform:
             "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
 
+    def query_answer(self, status: int, answer: dict[str, Any], timestamp: int) -> tuple[int, dict[str, str], bytes]:
+        """A query's answer as the platform sends it: the JSON in clear, signed in the headers."""
+        body = json.dumps(answer, ensure_ascii=False).encode()
+        return status, self.sign(body, timestamp), body
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> bytes:
+    """A merchant's API key file, as the providers' key tools write it (PKCS#8)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def verify_wechatpay_request(authorization: str, method: str, target: str, body: bytes, key: rsa.RSAPublicKey) -> bool:
+    """What WeChat Pay checks before it answers: the WECHATPAY2-SHA256-RSA2048 header against the merchant key."""
+    scheme, _, rest = authorization.partition(" ")
+    if scheme != "WECHATPAY2-SHA256-RSA2048":
+        return False
+    fields = dict(part.split("=", 1) for part in rest.split(","))
+    values = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
+    message = f"{method}\n{target}\n{values['timestamp']}\n{values['nonce_str']}\n".encode() + body + b"\n"
+    try:
+        key.verify(base64.b64decode(values["signature"]), message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
 
 WECHATPAY_MCHID = "1230000109"
 WECHATPAY_APPID = "wx2421b1c4370ec43b"
@@ -138,6 +166,25 @@ class AlipayPlatform:
         signed = dict(fields, sign_type="RSA2", charset=charset)
         signed["sign"] = _rsa_sign(self.key, alipay.signing_content(signed))
         return urlencode(signed, encoding=charset).encode()
+
+    def query_answer(self, response: dict[str, Any], *, signed: bool = True) -> bytes:
+        """The gateway's answer: the response object's exact text is what the sign covers."""
+        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        if not signed:
+            return f'{{"{alipay_query.RESPONSE_KEY}":{text}}}'.encode()
+        sign = _rsa_sign(self.key, text.encode())
+        return f'{{"{alipay_query.RESPONSE_KEY}":{text},"sign":"{sign}"}}'.encode()
+
+
+def verify_alipay_request(params: dict[str, str], key: rsa.RSAPublicKey) -> bool:
+    try:
+        key.verify(
+            base64.b64decode(params["sign"]), alipay_query.request_signing_content(params), padding.PKCS1v15(),
+            hashes.SHA256(),
+        )  # fmt: skip
+    except (InvalidSignature, KeyError):
+        return False
+    return True
 
 
 ALIPAY_SELLER_ID = "2088721033871945"

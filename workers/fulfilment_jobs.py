@@ -8,8 +8,10 @@ from typing import Any
 
 from domain.clock import utcnow
 from domain.fulfilment.exceptions import open_stuck_exceptions
+from domain.fulfilment.tracking import open_missing_courier_records
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
+from runtime.courier_tracking import subscribe_shipped
 from runtime.process import Runtime
 from workers.jobs import unit_of_work
 
@@ -39,3 +41,19 @@ async def record_shipped_notice(ctx: dict[str, Any], order_id: int, version: int
         order.tracking_number,
     )
     return True
+
+
+async def subscribe_tracking(ctx: dict[str, Any]) -> dict[str, int]:
+    """Subscribes shipped parcels at the tracking aggregator; a parcel already accepted is not sent again."""
+    runtime: Runtime = ctx["runtime"]
+    return await subscribe_shipped(runtime.core)
+
+
+async def find_missing_courier_records(ctx: dict[str, Any]) -> int:
+    """Opens one NO_COURIER_RECORD case per order shipped past the threshold with no carrier event."""
+    runtime: Runtime = ctx["runtime"]
+    if runtime.settings.no_courier_record_minutes <= 0:  # a merchant with no courier feed at all turns it off
+        return 0
+    threshold = timedelta(minutes=runtime.settings.no_courier_record_minutes)
+    async with unit_of_work(ctx) as session:
+        return await open_missing_courier_records(session, Outbox(), threshold, utcnow())

@@ -7,8 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
+from domain.ledger.gaps import GapReason, count_for_run
 from domain.outbox.service import Outbox
 from domain.reconcile import layouts, service
+from runtime.payment_queries import PaymentQueries
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,10 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     settings = runtime_of(ctx).settings
     if not force and not service.due(utcnow(), ZoneInfo(settings.reconcile_timezone), settings.reconcile_hour):
         return []
+    runtime = runtime_of(ctx)
+    queries = PaymentQueries(runtime.core, runtime.relay.notify)
+    started = utcnow()
+    await queries.close_gaps(frozenset({GapReason.PAID_WITHOUT_VOUCHER}))  # a lost notification found is no drift
     try:
         async with unit_of_work(ctx) as session:
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
@@ -28,9 +34,13 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
                         log.warning("statement held (%s): %s", held.source, held.reason)
             pending = [s.id for s in await service.unreconciled(session) if s.id is not None]
             runs = await service.reconcile(session, pending, trigger="cron", outbox=Outbox())
+            for run in runs:
+                assert run.id is not None
+                await count_for_run(session, run.id, run.provider, started)
     except service.AlreadyReconciling as busy:
         log.info("reconciliation skipped, someone else is at it: %s", busy)
         return []
+    await queries.close_gaps(frozenset({GapReason.MISSING_IN_SYSTEM}))
     for run in runs:
         log.info("reconciled %s: %s/%s matched, %s", run.provider, run.matched, run.statement_lines, run.counts)
     return [run.id for run in runs if run.id is not None]

@@ -13,11 +13,17 @@ from domain.push.service import PUSH_JOB, SEND_PUSH_JOB
 from runtime.process import Runtime
 from runtime.queues import DEFAULT, QUEUES, Queue, queue_of
 from workers.confirmation_jobs import alert_refused_credentials, confirm_shipment, sweep_confirmations
-from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
+from workers.fulfilment_jobs import (
+    find_missing_courier_records,
+    find_stuck_shipments,
+    record_shipped_notice,
+    subscribe_tracking,
+)
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.payment_query_jobs import query_payment_gaps
 from workers.push_jobs import push_order_update, send_push, sweep_pushes
 from workers.reconcile_jobs import reconcile_daily
 from workers.webhook_jobs import close_webhook_sender, deliver_webhook, notify_webhook_disabled, sweep_webhooks
@@ -44,10 +50,13 @@ CRON_JOBS = [
     cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(sweep_confirmations, minute={7, 22, 37, 52}, second={40}, unique=True),
+    cron(subscribe_tracking, minute=set(range(2, 60, 5)), second={35}, unique=True),
+    cron(find_missing_courier_records, minute={12, 42}, second={25}, unique=True),
     cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
     cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
     cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
     cron(sweep_pushes, minute=set(range(3, 60, 5)), second={40}, unique=True),
+    cron(query_payment_gaps, minute=set(range(3, 60, 10)), second={40}, unique=True, timeout=900),
     cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
     cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
 ]

@@ -16,6 +16,8 @@ from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.confirmations.models import ShipmentConfirmation
 from domain.confirmations.queries import confirmations_of
+from domain.fulfilment.models import Parcel
+from domain.fulfilment.parcels import parcels_of_orders
 from domain.intake.models import Outcome
 from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
@@ -72,7 +74,13 @@ class Loaders:
                 found = await ledger_queries.vouchers_of(session, ids)
             return [found[i] for i in ids]
 
+        async def load_parcels(ids: list[int]) -> list[list[Parcel]]:
+            async with sessions() as session:
+                found = await parcels_of_orders(session, ids)
+            return [found[i] for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.parcels: DataLoader[int, list[Parcel]] = DataLoader(load_parcels)
         self.adjustments: DataLoader[int, list[OrderAdjustment]] = DataLoader(load_adjustments)
         self.vouchers: DataLoader[int, list[FundVoucher]] = DataLoader(load_vouchers)
         self.successors: DataLoader[int, int | None] = DataLoader(load_successors)

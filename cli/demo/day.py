@@ -26,6 +26,7 @@ from api.app import create_app
 from api.auth.tokens import issue_customer_token
 from cli.demo.edges import edges_demo
 from cli.demo.fulfilment import fulfilment_demo
+from cli.demo.gaps import gaps_demo
 from cli.demo.health import health_demo
 from cli.demo.prediction import prediction_demo
 from cli.demo.upstreams import upstreams_demo
@@ -219,6 +220,7 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
     await prediction_demo(runtime, port, seed)
     await _channel_intake_demo(port, bridge.key, staff_email, password, seed)
     await _money_demo(runtime, port, day, seed)
+    await gaps_demo(runtime, runtime.settings.data_dir.resolve() / "money")
     await edges_demo(runtime, port)
     await health_demo(runtime, port, day)
     await _identity_section(runtime, base, bridge.key, seed, day.day)

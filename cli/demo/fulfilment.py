@@ -4,6 +4,7 @@ day's paid orders through the real API, then the report compares click-driven st
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -20,7 +22,9 @@ from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
 from domain.fulfilment.exceptions import WAITING_FOR_OUTBOUND, open_stuck_exceptions
 from domain.fulfilment.journey import backtrack
+from domain.fulfilment.kuaidi100 import push_sign
 from domain.fulfilment.models import OrderException
+from domain.fulfilment.tracking import open_missing_courier_records
 from domain.orders import queries
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
@@ -29,6 +33,7 @@ from sim.day import SimDay
 from sim.fulfilment import FulfilmentEvent, SimFulfilment, generate_fulfilment
 
 SAMPLE = 200
+COURIER_WAIT = timedelta(minutes=30)  # the demo's day is short: ORDERHUB_NO_COURIER_RECORD_MINUTES is a day
 CONCURRENCY = 4
 _SENT = {
     "request": ("requestShipment", "RequestShipmentInput"),
@@ -71,9 +76,40 @@ async def fulfilment_demo(runtime: Runtime, port: int, day: SimDay) -> None:
         await runtime.relay.drained()
         async with runtime.core.sessions() as session, session.begin():
             await open_stuck_exceptions(session, Outbox(), threshold, sim.cutoff)  # what the cron finds at the cutoff
+            silent = await open_missing_courier_records(session, Outbox(), COURIER_WAIT, sim.cutoff)
         runtime.relay.notify()
         await _report(runtime, sim, list(ids.values()), seconds)
+        wait = int(COURIER_WAIT.total_seconds() // 60)
+        print(f"   parcels out {wait} min at the cut-off, no courier record yet: {silent} (NO_COURIER_RECORD opened)")
+        await _courier_gave_up(runtime, port, list(ids.values()))
         await confirm_and_report(runtime, platform)
+
+
+async def _courier_gave_up(runtime: Runtime, port: int, order_ids: list[int]) -> None:
+    """Kuaidi100's signed push for a number it stopped tracking because no courier ever scanned it."""
+    async with runtime.core.sessions() as session:
+        order = (
+            await session.exec(
+                select(Order).where(col(Order.id).in_(order_ids), Order.status == "SHIPPED",
+                                    col(Order.tracking_number).is_not(None)).limit(1)
+            )
+        ).first()  # fmt: skip
+    if order is None or order.tracking_number is None:
+        return
+    salt = secrets.token_hex(8)
+    runtime.core.settings = runtime.settings.model_copy(update={"kuaidi100_salt": SecretStr(salt)})
+    param = json.dumps({"status": "abort", "message": "3天查询无记录", "lastResult": {
+        "message": "ok", "state": "0", "status": "200", "com": "shunfeng", "nu": order.tracking_number, "data": []}},
+        ensure_ascii=False)  # fmt: skip
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        response = await client.post("/couriers/kuaidi100", data={"param": param, "sign": push_sign(param, salt)})
+    async with runtime.core.sessions() as session:
+        opened = (
+            await session.exec(select(OrderException).where(OrderException.order_id == order.id,
+                                                            OrderException.kind == "NO_COURIER_RECORD"))
+        ).first()  # fmt: skip
+    print(f"   Kuaidi100 gave up on {order.tracking_number} (answered {response.json()['result']}): "
+          f"{opened.summary if opened else 'no case opened'}")  # fmt: skip
 
 
 async def _order_ids(runtime: Runtime, sim: SimFulfilment) -> dict[str, int]:

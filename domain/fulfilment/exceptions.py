@@ -25,7 +25,13 @@ from domain.outbox.service import Outbox
 from domain.sql import dialect, insert_ignore
 
 EXCEPTION_TOPIC = "exceptions"
-WAITING_FOR_OUTBOUND = (OrderStatus.SHIP_REQUESTED, OrderStatus.PICKED, OrderStatus.PACKED)
+WAITING_FOR_OUTBOUND = (
+    OrderStatus.SHIP_REQUESTED,
+    OrderStatus.PICKED,
+    OrderStatus.PACKED,
+    OrderStatus.PARTIALLY_SHIPPED,
+)
+"""Asked to ship and not all out: a partly shipped order whose other warehouse never ships is stuck too."""
 
 
 def publish_exception(outbox: Outbox, row: OrderException) -> None:

@@ -24,6 +24,7 @@ STEP_LABEL: dict[OrderStatus, str] = {
     S.SHIP_REQUESTED: "ship request",
     S.PICKED: "picked",
     S.PACKED: "packed",
+    S.PARTIALLY_SHIPPED: "partly outbound",
     S.SHIPPED: "outbound",
     S.DELIVERED: "signed",
     S.COMPLETED: "completed",
@@ -38,6 +39,7 @@ NEXT_STEP: dict[OrderStatus, str] = {
     S.SHIP_REQUESTED: "outbound",
     S.PICKED: "outbound",
     S.PACKED: "outbound",
+    S.PARTIALLY_SHIPPED: "outbound",
     S.SHIPPED: "signed",
     S.DELIVERED: "completed",
 }

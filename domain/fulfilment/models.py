@@ -32,6 +32,7 @@ class ExceptionKind(StrEnum):
     INVOICE_CONFLICT = "INVOICE_CONFLICT"
     SHIPMENT_CONFIRMATION_REFUSED = "SHIPMENT_CONFIRMATION_REFUSED"  # the channel said no, with its own code
     SHIPMENT_NOT_CONFIRMED = "SHIPMENT_NOT_CONFIRMED"  # retries ran out, or no shop to confirm through
+    NO_COURIER_RECORD = "NO_COURIER_RECORD"
 
 
 MONEY_KINDS = frozenset(
@@ -131,3 +132,44 @@ class OrderException(SQLModel, table=True):
     resolver: str | None = Field(default=None, max_length=200)
     resolution: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     details: dict[str, Any] = Field(sa_column=json_column())
+
+
+class CourierSubscription(SQLModel, table=True):
+    """One tracking number subscribed at the tracking aggregator (Kuaidi100), so that its pushes reach us."""
+
+    __tablename__ = "courier_subscription"
+    __table_args__ = (UniqueConstraint("company", "tracking_number", name="uq_courier_subscription_number"),)
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    company: str = Field(max_length=40)
+    tracking_number: str = Field(max_length=60)
+    order_id: int = Field(sa_column=Column(BigId, ForeignKey("orders.id"), nullable=False, index=True))
+    accepted: bool
+    detail: str = Field(sa_column=Column(Text(), nullable=False))
+    attempts: int
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Parcel(SQLModel, table=True):
+    """One package that left a warehouse for an order: its warehouse, carrier, tracking number and lines, and the
+    evidence that reported it. An order ships in one parcel or several, from one warehouse or several."""
+
+    __tablename__ = "parcel"
+    __table_args__ = (
+        UniqueConstraint("order_id", "parcel_key", name="uq_parcel_key"),
+        Index("ix_parcel_tracking_number", "tracking_number"),
+    )
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    order_id: int = Field(sa_column=Column(BigId, ForeignKey("orders.id"), nullable=False, index=True))
+    parcel_key: str = Field(max_length=200)  # the tracking number, or the warehouse's own key when there is none
+    warehouse_code: str | None = Field(default=None, max_length=40)
+    carrier_code: str | None = Field(default=None, max_length=40)
+    tracking_number: str | None = Field(default=None, max_length=60)
+    items: list[dict[str, Any]] = Field(sa_column=json_column())  # [{"sku": ..., "quantity": ...}]
+    shipped_at: datetime | None = Field(default=None, sa_column=utc_column())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    evidence_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("fulfilment_evidence.id"), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

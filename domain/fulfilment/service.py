@@ -23,6 +23,7 @@ from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import EvidenceOutcome, ExceptionKind, FulfilmentEvidence, OrderException
+from domain.fulfilment.parcels import coverage, mark_delivered, order_of_tracking, record_parcels
 from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
 from domain.health.customer_refs import CustomerReport, record_customer_ref
 from domain.health.models import ExternalSystem
@@ -78,9 +79,14 @@ def physical_times(by: Provenance, **times: datetime | None) -> dict[str, dateti
 async def find_order_by_reference(session: AsyncSession, reference: str, by_tracking: bool) -> Order | None:
     column = Order.tracking_number if by_tracking else Order.channel_order_id
     query = select(Order).where(column == reference).order_by(col(Order.id)).limit(2)
-    if dialect(session) == "postgresql":
+    lock = dialect(session) == "postgresql"
+    if lock:
         query = query.with_for_update()
     rows = list((await session.exec(query)).all())
+    if by_tracking and not rows:  # a second parcel's number is its parcel's, not the order's
+        order_id = await order_of_tracking(session, reference)
+        found = None if order_id is None else await session.get(Order, order_id, with_for_update=lock)
+        rows = [] if found is None else [found]
     if len(rows) > 1:
         raise UserError.one(
             ("tracking_number" if by_tracking else "delivery_order_code",),
@@ -207,7 +213,7 @@ class FulfilmentService:
         order = await self.session.get(Order, case.order_id, with_for_update=dialect(self.session) == "postgresql")
         assert row is not None and row.id is not None and order is not None
         kind = EvidenceKind(row.kind)
-        if kind not in OUTBOUND or S(order.status) not in (S.SHIP_REQUESTED, S.PICKED, S.PACKED):
+        if kind not in OUTBOUND or S(order.status) not in (S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED):
             raise UserError.one(
                 ("accept_held_evidence",),
                 f"{kind} cannot ship an order that is {order.status}",
@@ -219,6 +225,8 @@ class FulfilmentService:
         )  # fmt: skip
         result = Recorded(row.id, order.id, EvidenceOutcome.HELD, row.decision)
         by = Provenance(evidence.source, f"{evidence.source.value.lower()} evidence accepted by {accepted_by}")
+        assert order.id is not None
+        await record_parcels(self.session, order.id, evidence, row.id, evidence.occurred_at)
         await self.ship(result, order, evidence, by, f"held evidence accepted by {accepted_by}")
         await self.session.exec(
             update(FulfilmentEvidence)
@@ -256,7 +264,7 @@ class FulfilmentService:
             return
         if ev.kind in _MILESTONES:
             await self._milestone(result, order, ev, by)
-        elif ev.kind in OUTBOUND:
+        elif ev.kind in OUTBOUND or ev.kind is EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND:
             await self._outbound(result, order, ev, by, rule)
         elif ev.kind is EvidenceKind.CARRIER_DELIVERED:
             await self._delivered(result, order, ev, by)
@@ -294,7 +302,20 @@ class FulfilmentService:
             details = {"reason": breach.reason, "rule_version": rule.version}
             await self._hold(result, order, ev, by, breach.kind, breach.message, details)
             return
-        await self.ship(result, order, ev, by, f"outbound accepted by shipped rule v{rule.version}")
+        assert order.id is not None
+        await record_parcels(self.session, order.id, ev, result.evidence_id, ev.occurred_at)
+        covered = await coverage(self.session, order.id)
+        # A partial confirmation ships the order only when its parcels carry every line; a final one (or a scan
+        # or a pickup) does unless the parcels say goods are still missing, as another warehouse's share.
+        out = covered is True if ev.kind is EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND else covered is not False
+        if out:
+            await self.ship(result, order, ev, by, f"outbound accepted by shipped rule v{rule.version}")
+        elif current is S.PARTIALLY_SHIPPED:
+            await self._note(result, order, ev, by, f"{ev.kind}: another parcel out, goods still to ship")
+        else:
+            status = decide(current, EventType.ORDER_PARTIALLY_SHIPPED, by.source)
+            decision = f"{current} -> {status}: a parcel left, goods still to ship (shipped rule v{rule.version})"
+            await self._move(result, order, ev, by, EventType.ORDER_PARTIALLY_SHIPPED, status, {}, decision)
 
     async def ship(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, decision: str) -> None:
         """The one place an order becomes SHIPPED, and so the one place the customer is told."""
@@ -322,6 +343,12 @@ class FulfilmentService:
         current = S(order.status)
         if rank(current) >= rank(S.DELIVERED):
             await self._note(result, order, ev, by, "delivery already recorded")
+            return
+        assert order.id is not None
+        delivered, parcels = await mark_delivered(self.session, order.id, ev.tracking_number, ev.occurred_at)
+        if current is S.PARTIALLY_SHIPPED or (current is S.SHIPPED and parcels > 1 and delivered < parcels):
+            note = f"parcel {ev.tracking_number} delivered: {delivered} of {parcels} parcels so far"
+            await self._note(result, order, ev, by, note)
             return
         if current is not S.SHIPPED:
             await self._hold(
@@ -404,6 +431,8 @@ class FulfilmentService:
             FulfilmentEvidence.kind == ev.kind.value,
             col(FulfilmentEvidence.id) != evidence_id,
         )
+        if ev.kind is EvidenceKind.SCAN_SHIPPED and ev.tracking_number:  # each parcel of the order is scanned out
+            query = query.where(FulfilmentEvidence.tracking_number == ev.tracking_number)
         return (await self.session.exec(query.limit(1))).first() is not None
 
     @staticmethod

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import as_utc
 from domain.errors import Problems, UserError
-from domain.fulfilment.models import ExceptionState, OrderException
+from domain.fulfilment.models import ExceptionState, OrderException, Parcel
 from domain.health.errors import ExportErrorCode
 from domain.health.xlsx import XlsxStream
 from domain.ledger.models import OrderAdjustment
@@ -78,6 +78,7 @@ COLUMNS = (
     Column("exceptions"),
     Column("exceptions_open"),
     Column("exception_kinds"),
+    Column("parcel_tracking_numbers", partner_text=True),  # every parcel's, when the order left in several
 )
 HEADERS = tuple(c.header for c in COLUMNS)
 _PARTNER_TEXT = frozenset(i for i, c in enumerate(COLUMNS) if c.partner_text)
@@ -138,8 +139,8 @@ def resolve_period(
     return Period(start, end)
 
 
-def _kinds(session: AsyncSession) -> ColumnElement[Any]:
-    kind = col(OrderException.kind)
+def _kinds(session: AsyncSession, column: Any = None) -> ColumnElement[Any]:
+    kind = col(OrderException.kind) if column is None else column
     if dialect(session) == "postgresql":
         return func.string_agg(distinct(kind), literal_column("','"))
     return func.group_concat(distinct(kind))
@@ -182,11 +183,18 @@ def order_rows_query(session: AsyncSession, period: Period) -> Any:
         .group_by(col(OrderException.order_id))
         .subquery()
     )
+    parcels = (
+        sa_select(col(Parcel.order_id).label("order_id"), _kinds(session, col(Parcel.tracking_number)).label("numbers"))
+        .where(col(Parcel.order_id).in_(period_ids))
+        .group_by(col(Parcel.order_id))
+        .subquery()
+    )
     return (
-        sa_select(*_ORDER_COLUMNS, *_received_columns(received), *_exception_columns(exceptions))
+        sa_select(*_ORDER_COLUMNS, *_received_columns(received), *_exception_columns(exceptions), parcels.c.numbers)
         .select_from(Order)
         .outerjoin(received, received.c.order_id == col(Order.id))
         .outerjoin(exceptions, exceptions.c.order_id == col(Order.id))
+        .outerjoin(parcels, parcels.c.order_id == col(Order.id))
         .where(*in_period)
         .order_by(col(Order.placed_at), col(Order.id))
     )
@@ -207,7 +215,7 @@ def _time(moment: datetime | None) -> str | None:
 def format_row(row: Sequence[Any]) -> list[Cell]:
     order_id, number, channel, status, placed, paid, requested, outbound, delivered = row[:9]
     warehouse, carrier, tracking, uid, currency, items, shipping, discount, total = row[9:18]
-    received, low, high, n_exc, n_open, kinds = row[18:]
+    received, low, high, n_exc, n_open, kinds, numbers = row[18:]
     if received is None:
         received_minor: int | None = 0
         received_text: str | None = format_minor(0, currency)
@@ -222,6 +230,7 @@ def format_row(row: Sequence[Any]) -> list[Cell]:
         int(items), int(shipping), int(discount), int(total), format_minor(int(total), currency),
         received_minor, received_text,
         int(n_exc or 0), int(n_open or 0), ";".join(sorted(kinds.split(","))) if kinds else None,
+        ";".join(sorted(numbers.split(","))) if numbers else None,
     ]  # fmt: skip
 
 

@@ -98,3 +98,33 @@ class FundVoucherConflict(SQLModel, table=True):
     )
     received_at: datetime = Field(sa_column=utc_column(nullable=False))
     repeats: int = 0
+
+
+class PaymentQuery(SQLModel, table=True):
+    """One question to a provider about a payment orderhub expected and has no voucher for, and its outcome.
+
+    Append-only: a gap asked about again is a new row, so the rows of a gap are its attempts."""
+
+    __tablename__ = "payment_query"
+    __table_args__ = (
+        Index("ix_payment_query_order", "order_id", "asked_at"),
+        Index("ix_payment_query_recon_item", "recon_item_id"),
+        Index("ix_payment_query_recon_run", "recon_run_id", "outcome"),
+    )
+
+    id: int | None = Field(default=None, sa_column=id_column())
+    provider: str = Field(max_length=40)
+    out_trade_no: str = Field(max_length=100)
+    reason: str = Field(max_length=30)  # GapReason
+    order_id: int | None = Field(default=None, sa_column=Column(BigId, ForeignKey("orders.id"), nullable=True))
+    recon_item_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
+    # The reconciliation whose report counts this query: the run of the item asked about, or the next run of the
+    # provider for an order asked about before it.
+    recon_run_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
+    outcome: str = Field(max_length=20)  # QueryOutcome
+    detail: str = Field(sa_column=Column(Text(), nullable=False))
+    voucher_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
+    inbound_message_id: int | None = Field(
+        default=None, sa_column=Column(BigId, ForeignKey("inbound_message.id"), nullable=True)
+    )
+    asked_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -17,6 +17,7 @@ class OrderStatus(StrEnum):
     SHIP_REQUESTED = "SHIP_REQUESTED"
     PICKED = "PICKED"
     PACKED = "PACKED"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
     SHIPPED = "SHIPPED"
     DELIVERED = "DELIVERED"
     COMPLETED = "COMPLETED"
@@ -48,6 +49,7 @@ class EventType(StrEnum):
     SHIP_REQUEST_WITHDRAWN = "SHIP_REQUEST_WITHDRAWN"
     ORDER_PICKED = "ORDER_PICKED"
     ORDER_PACKED = "ORDER_PACKED"
+    ORDER_PARTIALLY_SHIPPED = "ORDER_PARTIALLY_SHIPPED"
     ORDER_SHIPPED = "ORDER_SHIPPED"
     ORDER_DELIVERED = "ORDER_DELIVERED"
     # Entries of the system log that leave the status as it is: evidence held for review, notes.
@@ -129,11 +131,19 @@ RULES: tuple[Rule, ...] = (
         "Only the warehouse's pack scan proves a parcel exists; a pick scan may be skipped by small warehouses.",
     ),
     Rule(
-        EventType.ORDER_SHIPPED,
+        EventType.ORDER_PARTIALLY_SHIPPED,
         frozenset({S.SHIP_REQUESTED, S.PICKED, S.PACKED}),
+        S.PARTIALLY_SHIPPED,
+        PHYSICAL_SOURCES,
+        "Some of the order's parcels physically left (one warehouse of several, or a split shipment) and some "
+        "goods are still to go: the same physical proof as SHIPPED, for a part of the order.",
+    ),
+    Rule(
+        EventType.ORDER_SHIPPED,
+        frozenset({S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED}),
         S.SHIPPED,
         PHYSICAL_SOURCES,
-        "SHIPPED means the parcel physically left: a warehouse outbound confirmation or a carrier pickup scan, "
+        "SHIPPED means every parcel physically left: a warehouse outbound confirmation or a carrier pickup scan, "
         "never a person, and only after a ship request (the stored shipped rule checks the times).",
     ),
     Rule(
@@ -175,9 +185,10 @@ RULES: tuple[Rule, ...] = (
 GRAPH: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.MERGED, S.VOID}),
     S.PAID: frozenset({S.SHIP_REQUESTED, S.CANCELLED, S.VOID}),
-    S.SHIP_REQUESTED: frozenset({S.PAID, S.PICKED, S.PACKED, S.SHIPPED, S.CANCELLED}),
-    S.PICKED: frozenset({S.PACKED, S.SHIPPED}),
-    S.PACKED: frozenset({S.SHIPPED}),
+    S.SHIP_REQUESTED: frozenset({S.PAID, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED}),
+    S.PICKED: frozenset({S.PACKED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
+    S.PACKED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED}),
+    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED}),
     S.DELIVERED: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),
@@ -241,9 +252,10 @@ def shortest_path_length(start: OrderStatus, end: OrderStatus) -> int | None:
     return None
 
 
-STAGE_BITS: dict[OrderStatus, int] = {S.PICKED: 1, S.PACKED: 2}
+STAGE_BITS: dict[OrderStatus, int] = {S.PICKED: 1, S.PACKED: 2, S.PARTIALLY_SHIPPED: 4}
 """Fulfilment stages the graph lets an order skip (SHIP_REQUESTED -> SHIPPED is legal). One the order did enter
-is a waypoint of its shortest path, so a normal pick-pack-ship flow has no drift; the order keeps them as bits."""
+is a waypoint of its shortest path, so a normal pick-pack-ship flow, or one shipped in several parcels, has no
+drift; the order keeps them as bits."""
 
 
 def minimum_changes(first: OrderStatus, current: OrderStatus, stages_entered: int) -> int:
@@ -263,4 +275,5 @@ def rank(status: OrderStatus) -> int:
     return _FLOW.index(status) if status in _FLOW else len(_FLOW)
 
 
-_FLOW = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
+_FLOW = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED, S.SHIPPED, S.DELIVERED,
+         S.COMPLETED]  # fmt: skip

@@ -48,6 +48,9 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
                           "SHIPPED_WITHOUT_TRACKING"}  # fmt: skip
     assert int(kinds["STUCK_AFTER_SHIP_REQUEST"]) > 0
     assert re.search(r"^     \S+ \S+: (ship request|picked|packed) -> outbound: \d", fulfilment, re.MULTILINE)
+    assert re.search(r"no courier record yet: \d+ \(NO_COURIER_RECORD opened\)", fulfilment)
+    assert re.search(r"Kuaidi100 gave up on \S+ \(answered True\): the tracking aggregator gave up", fulfilment)
+    assert "alipay reconciliation: 1 gap(s) closed by a signed query answer" in full  # the lost notification
     assert f"worker: {pending} unpaid orders flagged" in out
     assert "plaintext phone numbers found in the database file: 0" in out
     assert "REJECTED': 5" in out

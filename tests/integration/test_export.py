@@ -57,7 +57,9 @@ async def seed(api: Api, creds: Credentials) -> dict[str, Any]:
     return orders
 
 
-def expected_row(order: Order, received: int, exceptions: int, open_: int, kinds: str) -> dict[str, Any]:
+def expected_row(
+    order: Order, received: int, exceptions: int, open_: int, kinds: str, parcels: str = ""
+) -> dict[str, Any]:
     """Written from the stored order, independently of the export's own formatting."""
 
     def iso(moment: datetime | None) -> str:
@@ -88,6 +90,7 @@ def expected_row(order: Order, received: int, exceptions: int, open_: int, kinds
         "exceptions": str(exceptions),
         "exceptions_open": str(open_),
         "exception_kinds": kinds,
+        "parcel_tracking_numbers": parcels,
     }
 
 
@@ -95,7 +98,7 @@ def expectations(orders: dict[str, Order]) -> list[dict[str, Any]]:
     shipped, held = orders["4102938475610293847"], orders["B-2"]
     assert shipped.shipped_at is not None and shipped.tracking_number == "SF1402938475612"
     return sorted(
-        [expected_row(shipped, 0, 0, 0, ""), expected_row(held, 9590, 1, 1, "SUSPICIOUS_OUTBOUND")],
+        [expected_row(shipped, 0, 0, 0, "", "SF1402938475612"), expected_row(held, 9590, 1, 1, "SUSPICIOUS_OUTBOUND")],
         key=lambda r: (r["placed_at"], r["order_id"]),
     )
 

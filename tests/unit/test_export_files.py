@@ -46,7 +46,8 @@ def test_bad_periods_report_every_problem() -> None:
 def row(number: str, tracking: str | None, received: int | None = -1990) -> list[object]:
     placed = NOW - timedelta(hours=1)
     return [7, number, "TAOBAO", "SHIPPED", placed, placed, placed, placed, None, "WH-1", "SF", tracking, "ab" * 32,
-            "CNY", 1000, 0, 0, 1000, received, "CNY", "CNY", 2, 1, "CLOCK_SKEW,DUPLICATE_SCAN"]  # fmt: skip
+            "CNY", 1000, 0, 0, 1000, received, "CNY", "CNY", 2, 1, "CLOCK_SKEW,DUPLICATE_SCAN",
+            f"{tracking},=2+2"]  # fmt: skip
 
 
 def test_csv_cells_typed_by_partners_never_start_a_formula() -> None:
@@ -56,7 +57,8 @@ def test_csv_cells_typed_by_partners_never_start_a_formula() -> None:
     assert named["order_number"] == "'=HYPERLINK(1)" and named["tracking_number"] == "'@SUM(A1)"
     assert named["received"] == "-19.90" and named["received_minor"] == "-1990"  # a refund stays a number
     assert named["exception_kinds"] == "CLOCK_SKEW;DUPLICATE_SCAN"
-    mixed = export.format_row([*row("1", None)[:18], 500, "CNY", "USD", 0, 0, None])
+    assert named["parcel_tracking_numbers"] == "'=2+2;@SUM(A1)"  # every parcel's number, each as typed
+    mixed = export.format_row([*row("1", None)[:18], 500, "CNY", "USD", 0, 0, None, None])
     assert mixed[export.HEADERS.index("received")] == export.MIXED
     assert mixed[export.HEADERS.index("received_minor")] is None
 

@@ -12,11 +12,13 @@ from domain.orders.status import (
     GRAPH,
     NOT_TO_SHIP,
     RULES,
+    STAGE_BITS,
     EventType,
     OrderStatus,
     Source,
     TransitionRefused,
     decide,
+    minimum_changes,
     rank,
     shortest_path_length,
 )
@@ -119,9 +121,9 @@ def test_decide_never_leaves_the_graph() -> None:
         accepted += 1
         assert target in GRAPH[current]
     # paid, cancelled, completed: 1 + 3 + 1 from-states times 2, 3, 2 sources; then the fulfilment rules:
-    # ship request 1 x 1, its withdrawal 1 x 1, picked 1 x 1, packed 2 x 1, shipped 3 x 2, delivered 1 x 1;
-    # merge and split 1 x 1 each; supersede 2 x 1
-    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 1 + 2 + 3 * 2 + 1 + 1 + 1 + 2
+    # ship request 1 x 1, its withdrawal 1 x 1, picked 1 x 1, packed 2 x 1, partially shipped 3 x 2, shipped 4 x 2,
+    # delivered 1 x 1; merge and split 1 x 1 each; supersede 2 x 1
+    assert accepted == 1 * 2 + 3 * 3 + 1 * 2 + 1 + 1 + 1 + 2 + 3 * 2 + 4 * 2 + 1 + 1 + 1 + 2
 
 
 def test_every_rule_follows_an_edge() -> None:
@@ -207,7 +209,8 @@ def test_unreachable_is_none(start: S, end: S) -> None:
 
 
 def test_rank_orders_the_main_flow() -> None:
-    flow = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.SHIPPED, S.DELIVERED, S.COMPLETED]
+    flow = [S.PENDING_PAYMENT, S.PAID, S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED, S.SHIPPED,
+            S.DELIVERED, S.COMPLETED]  # fmt: skip
     ranks = [rank(status) for status in flow]
     assert ranks == sorted(ranks)
     assert len(set(ranks)) == len(ranks)
@@ -236,3 +239,15 @@ def test_only_staff_split_a_group() -> None:
         decide(S.MERGED, E.ORDER_SPLIT, Source.SYSTEM)
     with pytest.raises(TransitionRefused):
         decide(S.MERGED, E.ORDER_PAID, Source.CHANNEL)
+
+
+def test_a_shipment_in_several_parcels_counts_no_drift() -> None:
+    """SHIP_REQUESTED -> PARTIALLY_SHIPPED -> SHIPPED is one change more than the direct edge, and no drift."""
+    entered = STAGE_BITS[S.PARTIALLY_SHIPPED]
+    assert minimum_changes(S.SHIP_REQUESTED, S.SHIPPED, entered) == 2
+    assert minimum_changes(S.SHIP_REQUESTED, S.SHIPPED, 0) == 1
+    assert decide(S.PARTIALLY_SHIPPED, E.ORDER_SHIPPED, Source.WMS) is S.SHIPPED
+    with pytest.raises(TransitionRefused):
+        decide(S.PARTIALLY_SHIPPED, E.ORDER_DELIVERED, Source.CARRIER)  # every parcel out first
+    with pytest.raises(TransitionRefused):
+        decide(S.PACKED, E.ORDER_PARTIALLY_SHIPPED, Source.STAFF)

@@ -21,6 +21,7 @@ from domain.invoices import models as invoice_models
 from domain.invoices import service as invoices
 from domain.ledger import errors
 from domain.ledger import models as ledger
+from domain.ledger.gaps import gaps_closed
 from domain.ledger.queries import OrderBalance
 from domain.money import Money as DomainMoney
 from domain.reconcile import models as recon
@@ -249,6 +250,15 @@ class ReconRun(Node):
             match_rate=service.match_rate(row),
             drifts=[DriftCount(drift=recon.Drift(d), count=n) for d, n in sorted(row.counts.items())],
         )  # fmt: skip
+
+    @strawberry.field(
+        description="Gaps a payment query closed: orders paid without a voucher, asked about just before this run, "
+        "and this run's MISSING_IN_SYSTEM lines, asked about after it; each posted a voucher the provider signed."
+    )
+    async def gaps_closed_by_query(self, info: Info[Context, None]) -> int:
+        _, run_id = decode_gid(self.id, "ReconRun")
+        async with info.context.read() as session:
+            return (await gaps_closed(session, [run_id])).get(run_id, 0)
 
     @strawberry.field(description="What is left to check, oldest first.")
     async def items(self, info: Info[Context, None], first: int, after: str | None = None) -> Connection[ReconItem]:

@@ -19,6 +19,7 @@ from api.graphql.permissions import allow
 from api.graphql.scalars import Decimal, Money
 from domain.confirmations.models import ConfirmationState
 from domain.confirmations.models import ShipmentConfirmation as ConfirmationRow
+from domain.fulfilment.models import Parcel as ParcelRow
 from domain.identity.models import AliasKind
 from domain.orders import errors, queries
 from domain.orders.channels import Channel
@@ -43,6 +44,30 @@ class OrderUserError:
     field: list[str] | None
     message: str
     code: OrderErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class ParcelItem:
+    sku: str
+    quantity: int
+
+
+@strawberry.type(description="A package that left a warehouse for the order; an order may leave in several.")
+class Parcel:
+    warehouse_code: str | None
+    carrier_code: str | None
+    tracking_number: str | None
+    items: list[ParcelItem] = strawberry.field(description="What the warehouse said the parcel carries, if it said.")
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ParcelRow) -> Parcel:
+        items = [ParcelItem(sku=str(i.get("sku")), quantity=int(i.get("quantity") or 0)) for i in row.items]
+        return cls(
+            warehouse_code=row.warehouse_code, carrier_code=row.carrier_code, tracking_number=row.tracking_number,
+            items=items, shipped_at=row.shipped_at, delivered_at=row.delivered_at,
+        )  # fmt: skip
 
 
 @strawberry.type
@@ -315,6 +340,13 @@ class Order(Node):
     async def channel_confirmations(self, info: Info[Context, None]) -> list[ChannelConfirmation]:
         assert self.row.id is not None
         return [ChannelConfirmation.of(row) for row in await info.context.loaders.confirmations.load(self.row.id)]
+
+    @strawberry.field(
+        description="The parcels the order left in, oldest first; PARTIALLY_SHIPPED until they carry every line."
+    )
+    async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
+        assert self.row.id is not None
+        return [Parcel.of(row) for row in await info.context.loaders.parcels.load(self.row.id)]
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[OrderLine]:

@@ -58,13 +58,17 @@ def check_signature(fields: Mapping[str, str], key: RSAPublicKey) -> Checked:
     if fields.get("sign_type", "RSA2") != "RSA2":
         return Checked(SignatureVerdict.INVALID, f"sign_type {fields.get('sign_type')!r} refused; only RSA2")
     try:
-        key.verify(
-            base64.b64decode(fields["sign"], validate=True),
-            signing_content(fields),
-            padding.PKCS1v15(),
-            hashes.SHA256(),
-        )
-    except (InvalidSignature, binascii.Error, ValueError, LookupError):
+        content = signing_content(fields)
+    except LookupError:
+        return Checked(SignatureVerdict.INVALID, "sign does not match the Alipay public key")
+    return verify_rsa2(content, fields["sign"], key)
+
+
+def verify_rsa2(content: bytes, sign: str, key: RSAPublicKey) -> Checked:
+    """SHA256withRSA over the signed bytes, as every Alipay message (notification or gateway answer) is signed."""
+    try:
+        key.verify(base64.b64decode(sign, validate=True), content, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, binascii.Error, ValueError):
         return Checked(SignatureVerdict.INVALID, "sign does not match the Alipay public key")
     return Checked(SignatureVerdict.VALID)
 

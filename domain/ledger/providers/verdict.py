@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from domain.intake.models import SignatureVerdict
 
@@ -43,6 +43,15 @@ def load_rsa_public_key(path: Path) -> RSAPublicKey:
     key = load_pem_public_key(path.read_bytes())
     if not isinstance(key, RSAPublicKey):
         raise ValueError(f"{path}: not an RSA public key")
+    return key
+
+
+@lru_cache(maxsize=16)
+def load_rsa_private_key(path: Path) -> RSAPrivateKey:
+    """The merchant's own API key (PKCS#8 PEM, as the providers' key tools write it), for signing requests."""
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, RSAPrivateKey):
+        raise ValueError(f"{path}: not an RSA private key")
     return key
 
 

@@ -95,7 +95,7 @@ def parse_notification(body: bytes, apiv3_key: bytes) -> PaymentNotice | None:
     try:
         if event_type.startswith("REFUND."):
             return _refund(event_type, data)
-        return _transaction(data)
+        return transaction_notice(data)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise NoticeRejected(f"resource field missing or malformed: {exc}"[:300], SignatureVerdict.VALID) from exc
 
@@ -105,7 +105,8 @@ def _payee(data: dict[str, Any]) -> dict[str, str]:
     return {name: str(data[name]) for name in PAYEE_FIELDS if data.get(name)}
 
 
-def _transaction(data: dict[str, Any]) -> PaymentNotice | None:
+def transaction_notice(data: dict[str, Any]) -> PaymentNotice | None:
+    """A transaction as a notification's resource or a query's answer holds it; None when it moves no money."""
     state = text_field(data, "trade_state")
     if state != "SUCCESS" and state not in _PENDING_STATES:
         return None
