@@ -103,10 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     re_role.add_argument("--roles", required=True, help="comma separated: admin, ops, cs, finance")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from runtime.logs import configure_logging
+
     try:
+        configure_logging(get_settings())
         return int(asyncio.run(_dispatch(args)) or 0) if args.command != "serve" else _serve(args)
     except ValueError as exc:
         print(f"orderhub: {exc}", file=sys.stderr)
@@ -114,13 +114,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """uvicorn keeps no log handlers of its own (`log_config=None`): its lines go through ours, as JSON."""
     import uvicorn
 
     from domain.db import migrate
 
-    migrate(get_settings().resolved_database_url())
-    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    settings = get_settings()
+    if args.workers > 1:
+        _share_metrics(settings)
+    migrate(settings.resolved_database_url())
+    if settings.metrics_enabled and settings.metrics_port is not None:
+        from runtime.metrics_server import serve_metrics
+
+        serve_metrics(settings.metrics_port, settings, settings.redis_url)
+    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_config=None)
     return 0
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Several API processes count into one directory, and any of them answers /metrics for all. Set
+    before any of them imports prometheus-client; a directory of our own is emptied first (counts of a
+    previous run would add up with this one's), one given in PROMETHEUS_MULTIPROC_DIR is left as it is."""
+    import os
+
+    from domain.datadir import private_dir
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = private_dir(settings.data_dir.resolve() / "metrics")
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 async def _dispatch(args: argparse.Namespace) -> int | None:
@@ -165,10 +189,16 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
 
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
+    from runtime.tracing import start_tracing
     from workers.settings import create_worker
     from workers.supervisor import Supervisor
 
+    start_tracing("orderhub-worker")
     runtime = await build_runtime(settings)
+    if settings.metrics_enabled and settings.metrics_worker_port is not None:
+        from runtime.metrics_server import serve_metrics
+
+        serve_metrics(settings.metrics_worker_port, settings, runtime.redis_url)
     supervisor = Supervisor(lambda queue: create_worker(runtime, queue), [QUEUES[name] for name in queues])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

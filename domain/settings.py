@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
+    # Operability. /metrics answers staff only on the API's port; with a metrics port set it is served
+    # there instead, to anyone who can reach it (bind it to the scrapers' network), and the API's
+    # /metrics is gone. `orderhub worker` serves its own metrics on metrics_worker_port when set.
+    metrics_enabled: bool = True
+    metrics_port: int | None = None
+    metrics_worker_port: int | None = None
+    log_level: str = "INFO"
+    # One JSON object per line (false: the plain text lines of Python's logging, for a developer's terminal).
+    structured_logs: bool = True
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

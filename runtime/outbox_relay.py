@@ -15,6 +15,7 @@ from arq.utils import timestamp_ms
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.outbox.carry import CARRY_KWARG
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id
 from domain.settings import Settings
@@ -64,7 +65,8 @@ async def send(redis: ArqRedis, rows: list[OutboxMessage], prefix: str = DEFAULT
                 pipe.publish(channel_name(row.target, prefix), json.dumps(row.payload))
             elif row.kind == OutboxKind.JOB:
                 key, defer = job_id(row), row.defer_seconds * 1000
-                job = serialize_job(row.target, (), row.payload, None, now, serializer=redis.job_serializer)
+                kwargs = row.payload if row.carry is None else {**row.payload, CARRY_KWARG: row.carry}
+                job = serialize_job(row.target, (), kwargs, None, now, serializer=redis.job_serializer)
                 keys += [job_key_prefix + key, result_key_prefix + key, queue_of(row.target).name]
                 args += [defer + redis.expires_extra_ms, job, now + defer, key]
         if keys:

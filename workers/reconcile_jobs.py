@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
 from domain.reconcile import service
+from runtime import metrics
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     settings = runtime_of(ctx).settings
     if not force and not service.due(utcnow(), ZoneInfo(settings.reconcile_timezone), settings.reconcile_hour):
         return []
+    started = time.perf_counter()
     try:
         async with unit_of_work(ctx) as session:
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
@@ -28,6 +31,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     except service.AlreadyReconciling as busy:
         log.info("reconciliation skipped, someone else is at it: %s", busy)
         return []
+    metrics.count_reconciliation("cron", time.perf_counter() - started, [run.counts for run in runs])
     for run in runs:
         log.info("reconciled %s: %s/%s matched, %s", run.provider, run.matched, run.statement_lines, run.counts)
     return [run.id for run in runs if run.id is not None]

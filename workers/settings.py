@@ -16,25 +16,28 @@ from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.observed import observed
 from workers.reconcile_jobs import reconcile_daily
 
 FUNCTIONS = [
-    func(check_payment_deadline, max_tries=5),
-    func(record_shipped_notice, name=NOTIFY_SHIPPED_JOB, max_tries=5),
-    func(group_pending_orders, max_tries=5),
-    func(predict_next_step, max_tries=3),
-    func(push_health_alerts, max_tries=5),
+    func(observed(check_payment_deadline), max_tries=5),
+    func(observed(record_shipped_notice, NOTIFY_SHIPPED_JOB), name=NOTIFY_SHIPPED_JOB, max_tries=5),
+    func(observed(group_pending_orders), max_tries=5),
+    func(observed(predict_next_step), max_tries=3),
+    func(observed(push_health_alerts), max_tries=5),
 ]
 
 CRON_JOBS = [
-    cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
-    cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
-    cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
-    cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
-    cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
-    cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
-    cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
-    cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
+    cron(observed(sweep_outbox), second={5}, run_at_startup=True, unique=True),
+    cron(observed(sweep_inbound), minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(observed(find_stuck_shipments), minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(observed(push_drift_alerts), minute=set(range(0, 60, 5)), second={20}, unique=True),
+    cron(observed(compute_health), minute={2}, second={50}, unique=True, timeout=600),
+    cron(observed(push_health_alerts), minute=set(range(1, 60, 5)), second={50}, unique=True),
+    cron(observed(reconcile_daily), minute={0}, second={30}, unique=True, timeout=1800),
+    cron(
+        observed(train_next_step), hour={18}, minute={40}, second={40}, unique=True, timeout=3600
+    ),  # 02:40 Asia/Shanghai
 ]
 
 

@@ -49,6 +49,7 @@ from api.graphql.permissions import READ_ORDERS, allow
 from api.graphql.scalars import DECIMAL_SCALAR, Decimal
 from api.graphql.staff.mutations import StaffMutations
 from api.graphql.subscriptions import Subscription
+from api.observe import ObserveOperation, count_errors
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ class OrderhubSchema(strawberry.Schema):
         """Refusals (auth, validation, bad ids) are the caller's business and are answered, not logged
         as failures; only unexpected errors are logged with their traceback."""
         unexpected = [e for e in errors if _should_mask(e)]
+        count_errors(errors, unexpected)
         if unexpected:
             super().process_errors(unexpected, execution_context)
             _note_failure(execution_context, unexpected)
@@ -174,6 +176,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
             lambda: AddValidationRules(limits),
             ReportCost,
+            ObserveOperation,
             lambda: MaskErrors(should_mask_error=_should_mask),
             *closed,
         ],
