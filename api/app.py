@@ -59,7 +59,7 @@ from domain.pipeline.record import REFUSAL_STATUS, Arrival, Refusal
 from domain.settings import Settings, get_settings
 from runtime import metrics
 from runtime.process import Runtime, build_runtime
-from runtime.tracing import instrument_app, start_tracing
+from runtime.tracing import instrument_app, start_tracing, stop_tracing
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await _stop_push(app)
             await app.state.runtime.close()
             metrics.process_ended(os.getpid())
+            stop_tracing()
 
     app = FastAPI(title="orderhub", lifespan=lifespan)
     app.add_exception_handler(BodyTooLarge, too_large_response)

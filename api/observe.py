@@ -26,6 +26,7 @@ from strawberry.extensions import SchemaExtension
 
 from api.auth.principal import Anonymous, Customer, Partner, Staff, accounts_of, authenticate
 from domain.access.policy import Role
+from domain.identity.masking import mask_phones
 from domain.outbox.carry import carrying
 from domain.pipeline.message import Message as InboundMessage
 from runtime import metrics
@@ -54,11 +55,20 @@ _seen: ContextVar[Seen | None] = ContextVar("orderhub_seen", default=None)
 
 
 def request_id_of(scope: Scope) -> str | None:
+    """The caller's id when it is short, plain and holds nothing that looks like a phone number (it is
+    logged and stored as it is); else None, and the request gets an id of ours."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _SANE_ID.fullmatch(text) else None
+            return text if _SANE_ID.fullmatch(text) and mask_phones(text) == text else None
     return None
+
+
+def new_request_id() -> str:
+    """A random id; redrawn in the rare case its hex digits run long enough to look like a phone number."""
+    while mask_phones(request_id := uuid.uuid4().hex) != request_id:
+        pass
+    return request_id
 
 
 def caller_kind(principal: object) -> str:
@@ -72,6 +82,13 @@ def caller_kind(principal: object) -> str:
         case Anonymous():
             return "anonymous"
     return "unknown"
+
+
+def note_caller(principal: object) -> None:
+    """Who called, known before the document is parsed: a refused document is counted by caller too."""
+    seen = _seen.get()
+    if seen is not None:
+        seen.caller = caller_kind(principal)
 
 
 def note_message(message: InboundMessage) -> None:
@@ -95,7 +112,7 @@ class RequestObservation:
             return
         request_id = request_id_of(scope)
         if request_id is None:
-            request_id = uuid.uuid4().hex
+            request_id = new_request_id()
             kept = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
             scope["headers"] = [*kept, (b"x-request-id", request_id.encode())]
         answered = request_id.encode()
@@ -126,15 +143,16 @@ class RequestObservation:
 
 
 def _route_label(scope: Scope) -> str:
-    """Outside GraphQL, the route's template (`/payments/{provider}/notify`), never the path itself."""
+    """A GraphQL request that never reached execution is `invalid`; outside GraphQL, the route's template
+    (`/payments/{provider}/notify`), never the path itself."""
+    if scope.get("path") == GRAPHQL_PATH:
+        return metrics.INVALID
     path = getattr(scope.get("route"), "path", None)
-    if not isinstance(path, str):
-        return UNMATCHED
-    return metrics.INVALID if path == GRAPHQL_PATH else path
+    return path if isinstance(path, str) and path else UNMATCHED
 
 
 class ObserveOperation(SchemaExtension):
-    """Names the request's operation and caller for its metrics. Runs only for documents that validated: a
+    """Names the request's operation for its metrics. Runs only for documents that validated: a
     request refused before has no operation to name (`invalid`)."""
 
     def on_execute(self) -> Iterator[None]:
@@ -142,7 +160,6 @@ class ObserveOperation(SchemaExtension):
         if seen is not None:
             context = self.execution_context
             seen.operation = metrics.operation_label(context.operation_name)
-            seen.caller = caller_kind(getattr(context.context, "principal", None))
         yield
 
 
@@ -168,6 +185,7 @@ def mount_metrics(app: FastAPI, runtime_of: Any) -> None:
     async def scrape(request: Request) -> Response:
         runtime: Runtime = runtime_of(request)
         principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
+        note_caller(principal)
         if not isinstance(principal, Staff):
             raise HTTPException(401, "metrics are for staff: send a staff token")
         if not principal.roles & METRICS_ROLES:

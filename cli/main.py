@@ -189,7 +189,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
 
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
-    from runtime.tracing import start_tracing
+    from runtime.tracing import start_tracing, stop_tracing
     from workers.settings import create_worker
     from workers.supervisor import Supervisor
 
@@ -214,6 +214,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     finally:
         stopping.cancel()
         await runtime.close()
+        stop_tracing()
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> None:

@@ -7,10 +7,12 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.datadir import private_dir, write_private_text
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -82,6 +84,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # One JSON object per line (false: the plain text lines of Python's logging, for a developer's terminal).
     structured_logs: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"ORDERHUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        return level
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

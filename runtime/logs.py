@@ -27,8 +27,15 @@ _HANDLER_MARK = "orderhub_handler"
 QUIET = ("alembic", "httpx", "aiosqlite", "asyncio")
 
 
+# Values orderhub itself makes, of digits that are no one's phone: an arq job id holds a timestamp.
+OWN_KEYS = frozenset({"job_id", "job_try", "at"})
+DROPPED_KEYS = ("color_message",)  # uvicorn's second copy of its message, with terminal colours
+
+
 def redact(value: Any, key: str = "") -> Any:
     """A credential's value never shows; text anywhere else is masked, in nested values too."""
+    if key in OWN_KEYS:
+        return value
     if key and _CREDENTIAL.search(key):
         return REDACTED
     if isinstance(value, str):
@@ -41,6 +48,8 @@ def redact(value: Any, key: str = "") -> Any:
 
 
 def _redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in DROPPED_KEYS:
+        event.pop(key, None)
     for key, value in list(event.items()):
         if not key.startswith("_"):
             event[key] = redact(value, key)

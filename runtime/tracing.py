@@ -95,3 +95,16 @@ def job_span(job: str, carried: Mapping[str, str]) -> Iterator[None]:
     with tracer.start_as_current_span(f"job {job}", kind=SpanKind.CONSUMER, links=links) as span:
         span.set_attribute("orderhub.job", job)
         yield
+
+
+def stop_tracing() -> None:
+    """Sends the spans still batched and undoes the process-wide Redis instrumentation (a worker stopping,
+    a test done tracing). Engines and apps instrumented stay so, but export nothing."""
+    global _provider
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    RedisInstrumentor().uninstrument()
+    _provider.shutdown()
+    _provider = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,6 +23,8 @@ from runtime.logs import bound
 from runtime.tracing import current_context, job_span
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+LEVELS = {"success": logging.DEBUG, "failure": logging.WARNING}
 
 
 def observed(job: Callable[..., Awaitable[T]], name: str | None = None) -> Callable[..., Awaitable[T]]:
@@ -37,20 +40,24 @@ def observed(job: Callable[..., Awaitable[T]], name: str | None = None) -> Calla
             context["request_id"] = request_id
         outcome = "failure"
         started = time.perf_counter()
-        try:
-            with bound(**context), job_span(name, carried), carrying(_carry_on(request_id)):
-                result = await job(ctx, *args, **kwargs)
-            outcome = "success"
-            return result
-        except Retry:
-            outcome = "retry"
-            raise
-        except asyncio.CancelledError:
-            outcome = "cancelled"
-            raise
-        finally:
-            if metrics.enabled():
-                metrics.JOB_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
+        with bound(**context):
+            try:
+                with job_span(name, carried), carrying(_carry_on(request_id)):
+                    result = await job(ctx, *args, **kwargs)
+                outcome = "success"
+                return result
+            except Retry:
+                outcome = "retry"
+                raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
+            finally:
+                seconds = time.perf_counter() - started
+                if metrics.enabled():
+                    metrics.JOB_SECONDS.labels(name, outcome).observe(seconds)
+                # arq logs each job's start and end too, but outside it: this line names its request.
+                log.log(LEVELS.get(outcome, logging.INFO), "job %s", outcome, extra={"seconds": round(seconds, 4)})
 
     return run
 
