@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -128,6 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
 
         serve_metrics(settings.metrics_port, settings, settings.redis_url)
     uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_config=None)
+    if "runtime.metrics" in sys.modules:
+        sys.modules["runtime.metrics"].process_ended(os.getpid())
     return 0
 
 
@@ -135,8 +138,6 @@ def _share_metrics(settings: Settings) -> None:
     """Several API processes count into one directory, and any of them answers /metrics for all. Set
     before any of them imports prometheus-client; a directory of our own is emptied first (counts of a
     previous run would add up with this one's), one given in PROMETHEUS_MULTIPROC_DIR is left as it is."""
-    import os
-
     from domain.datadir import private_dir
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -187,6 +188,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     drain, each for up to ORDERHUB_SHUTDOWN_GRACE_SECONDS."""
     import signal
 
+    from runtime.metrics import enable as enable_metrics
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
     from runtime.tracing import start_tracing, stop_tracing
@@ -194,6 +196,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     from workers.supervisor import Supervisor
 
     start_tracing("orderhub-worker")
+    enable_metrics(settings.metrics_enabled)
     runtime = await build_runtime(settings)
     if settings.metrics_enabled and settings.metrics_worker_port is not None:
         from runtime.metrics_server import serve_metrics

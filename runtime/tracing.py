@@ -37,7 +37,8 @@ def start_tracing(service: str, exporter: SpanExporter | None = None) -> TracerP
         return _provider
     if exporter is None and not os.environ.get(ENDPOINT_ENV):
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    name = os.environ.get("OTEL_SERVICE_NAME") or service
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -1,0 +1,70 @@
+"""What metrics, structured logs and request ids cost a bench's API, measured in the same run.
+
+Two API servers run side by side on the same database and Redis, one as configured for production (metrics
+counted, JSON log lines, request ids) and one with all of it off (ORDERHUB_METRICS_ENABLED=false,
+ORDERHUB_STRUCTURED_LOGS=false). Tracing is off in both: without OTEL_EXPORTER_OTLP_ENDPOINT nothing is
+instrumented, which is the cost being claimed. Their traffic is cut into rounds driven alternately, so a
+neighbour's burst on a shared machine lands on both sides rather than on one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+OFF = {"ORDERHUB_METRICS_ENABLED": "false", "ORDERHUB_STRUCTURED_LOGS": "false"}
+ROUNDS = 6
+
+
+def observed_env(env: dict[str, str], on: bool) -> dict[str, str]:
+    """`env` with observability on (the defaults) or off."""
+    plain = {k: v for k, v in env.items() if k not in OFF}
+    return plain if on else plain | OFF
+
+
+def rounds(items: Sequence[T], count: int = ROUNDS) -> list[Sequence[T]]:
+    size = -(-len(items) // count)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class Overhead:
+    on_seconds: float
+    off_seconds: float
+    on_cpu_s: float | None
+    off_cpu_s: float | None
+
+    @property
+    def pct(self) -> float:
+        """How much longer the same amount of traffic took with observability on, in percent."""
+        return round(100 * (self.on_seconds / self.off_seconds - 1), 1)
+
+    @property
+    def cpu_pct(self) -> float | None:
+        """The same for the API process's CPU time: steadier than wall time on a shared machine."""
+        if not self.on_cpu_s or not self.off_cpu_s:
+            return None
+        return round(100 * (self.on_cpu_s / self.off_cpu_s - 1), 1)
+
+
+async def alternate(
+    on: Sequence[Callable[[], Awaitable[float]]],
+    off: Sequence[Callable[[], Awaitable[float]]],
+    cpu: tuple[Callable[[], float | None], Callable[[], float | None]],
+) -> Overhead:
+    """Runs the rounds off, on, on, off, off, on, ... (each side leads as often), summing each side's seconds."""
+    assert len(on) == len(off)
+    seconds = {True: 0.0, False: 0.0}
+    used: dict[bool, float | None] = {True: 0.0, False: 0.0}
+    for index, pair in enumerate(zip(on, off, strict=True)):
+        order = (False, True) if index % 2 == 0 else (True, False)
+        for side in order:
+            before = cpu[0 if side else 1]()
+            seconds[side] += await pair[0 if side else 1]()
+            after = cpu[0 if side else 1]()
+            spent = used[side]
+            used[side] = None if spent is None or before is None or after is None else spent + after - before
+    return Overhead(seconds[True], seconds[False], used[True], used[False])
