@@ -117,5 +117,9 @@ def test_job_rows_carry_what_the_work_carries() -> None:
     with carrying({"request_id": "req-9", "traceparent": "00-abc-def-01"}):
         outbox.enqueue("check_payment_deadline", {"order_id": 2})
         outbox.publish("orders", {"order_id": 2})
-    assert [row["carry"] for row in outbox.rows] == [None, {"request_id": "req-9", "traceparent": "00-abc-def-01"}, None]
+    assert [row["carry"] for row in outbox.rows] == [
+        None,
+        {"request_id": "req-9", "traceparent": "00-abc-def-01"},
+        None,
+    ]
     assert all("_carry" not in row["payload"] for row in outbox.rows)
