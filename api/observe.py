@@ -9,9 +9,9 @@ job the request enqueues (`domain.outbox.carry`), with the request's trace conte
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -64,11 +64,13 @@ def request_id_of(scope: Scope) -> str | None:
     return None
 
 
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def new_request_id() -> str:
-    """A random id; redrawn in the rare case its hex digits run long enough to look like a phone number."""
-    while mask_phones(request_id := uuid.uuid4().hex) != request_id:
-        pass
-    return request_id
+    """128 random bits as 32 letters (hex with its digits spelled g-p): unique, not secret (no system call
+    for it), and never mistaken for a phone number by the masking of logs."""
+    return f"{random.getrandbits(128):032x}".translate(_NO_DIGITS)
 
 
 def caller_kind(principal: object) -> str:
@@ -134,9 +136,9 @@ class RequestObservation:
                 self._count(scope, seen, time.perf_counter() - started)
 
     def _count(self, scope: Scope, seen: Seen, seconds: float) -> None:
-        operation = seen.operation or _route_label(scope)
-        metrics.REQUESTS.labels(operation, seen.caller).inc()
-        metrics.REQUEST_SECONDS.labels(operation, seen.caller).observe(seconds)
+        count, latency = metrics.request_metrics(seen.operation or _route_label(scope), seen.caller)
+        count.inc()
+        latency.observe(seconds)
         for message in seen.messages:
             if message.source is not None:
                 metrics.count_inbound(message.source, message.outcome, self.known_sources)

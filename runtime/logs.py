@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -58,6 +59,7 @@ def _redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
 
 def _json_formatter() -> logging.Formatter:
     pre_chain: list[Any] = [
+        _merge_bound,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -98,8 +100,21 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
+_bound: ContextVar[dict[str, Any]] = ContextVar("orderhub_log_context", default={})  # noqa: B039 (never mutated)
+
+
+def _merge_bound(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in _bound.get().items():
+        event.setdefault(key, value)
+    return event
+
+
 @contextmanager
 def bound(**values: Any) -> Iterator[None]:
-    """Values every line logged inside carries (the request id, the job and its id)."""
-    with structlog.contextvars.bound_contextvars(**values):
+    """Values every line logged inside carries (the request id, the job and its id). One context variable
+    for all of them: bound once per request, where structlog's own would set one variable per key."""
+    token = _bound.set({**_bound.get(), **values})
+    try:
         yield
+    finally:
+        _bound.reset(token)

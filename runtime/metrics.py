@@ -97,6 +97,19 @@ def operation_label(name: str | None, valid: bool = True) -> str:
     return name
 
 
+_request_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+
+def request_metrics(operation: str, caller: str) -> tuple[Counter, Histogram]:
+    """The request counter and histogram of one label pair, looked up once: `labels()` takes a lock and
+    builds a key on every call, which a request pays for nothing."""
+    children = _request_children.get((operation, caller))
+    if children is None:
+        children = REQUESTS.labels(operation, caller), REQUEST_SECONDS.labels(operation, caller)
+        _request_children[(operation, caller)] = children
+    return children
+
+
 def source_label(source: str, known: Iterable[str] = ()) -> str:
     """`partner:<name>` and `channel:<CHANNEL>` as they are (partners are keys staff issued, channels an
     enum); any other source keeps its name only if configured (`known`), else `<family>:unknown`."""

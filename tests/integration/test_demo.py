@@ -138,7 +138,7 @@ def _assert_logs_are_json_without_credentials(data_dir: Path, report: str, logs:
     lines = [json.loads(line) for line in logs.splitlines() if line.strip()]
     assert all(isinstance(line, dict) and {"event", "level", "logger", "at"} <= set(line) for line in lines)
     requests = [line for line in lines if line["logger"] == "uvicorn.access"]
-    assert len(requests) > 100 and all(re.fullmatch(r"[0-9a-f]{32}", line["request_id"]) for line in requests)
+    assert len(requests) > 100 and all(re.fullmatch(r"[a-p]{32}", line["request_id"]) for line in requests)
     secrets = json.loads((data_dir / "secrets.json").read_text())
     printed = re.findall(r"eyJ[\w-]+\.[\w-]+\.[\w-]+|ohk_[\w-]+", report)
     assert len(secrets) == 3 and len(printed) >= 3
