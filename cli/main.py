@@ -189,6 +189,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     import signal
 
     from runtime.metrics import enable as enable_metrics
+    from runtime.metrics import process_ended
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
     from runtime.tracing import start_tracing, stop_tracing
@@ -218,6 +219,7 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
         stopping.cancel()
         await runtime.close()
         stop_tracing()
+        process_ended(os.getpid())
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> None:
