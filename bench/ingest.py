@@ -39,7 +39,7 @@ import httpx
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from bench.overhead import Overhead, alternate, observed_env, rounds
+from bench.overhead import Overhead, side_by_side, observed_env, rounds
 from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
 from domain.access.service import issue_partner_key
 from domain.db import REPO_ROOT, migrate
@@ -646,7 +646,7 @@ async def run_api(env: dict[str, str], settings: Settings, data_dir: Path, workl
 
 
 async def run_overhead(env: dict[str, str], settings: Settings, data_dir: Path, workload: Workload) -> Overhead:
-    """submitOrder on two servers, observability on and off, in alternating rounds of orders of their own."""
+    """submitOrder on two servers, observability on and off, round by round on both at once."""
     key = await issue_key(settings)
     half = len(workload.overhead_warmup) // 2
     warmups = (workload.overhead_warmup[:half], workload.overhead_warmup[half:])
@@ -669,7 +669,7 @@ async def run_overhead(env: dict[str, str], settings: Settings, data_dir: Path, 
                         for part in rounds(orders)
                     ]
                 )
-            return await alternate(sides[0], sides[1], (on.cpu_seconds, off.cpu_seconds))
+            return await side_by_side(sides[0], sides[1], (on.cpu_seconds, off.cpu_seconds))
         finally:
             for client in clients:
                 await client.aclose()
@@ -693,7 +693,7 @@ async def measure(options: Options, workload: Workload, data_dir: Path) -> Repor
             single, batch = await run_api(observed_env(env, options.observability), settings, data_dir, workload)
             overhead = None
             if options.overhead:
-                note("overhead: submitOrder with observability on and off, alternating rounds")
+                note("overhead: submitOrder with observability on and off, rounds on both at once")
                 overhead = await run_overhead(env, settings, data_dir, workload)
             verification = await verify(db_url, workload)
         finally:

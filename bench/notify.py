@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 
 from bench.ingest import api_server, server_env
-from bench.overhead import Overhead, alternate, observed_env, rounds
+from bench.overhead import Overhead, side_by_side, observed_env, rounds
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.db import migrate
 from sim.payment_providers import WechatPayPlatform, wechat_transaction
@@ -134,7 +134,7 @@ def _notifications(
 
 
 async def _overhead(env: dict[str, str], tmp: Path, requests: list[tuple[dict[str, str], bytes]]) -> Overhead:
-    """Half the requests to a server with observability on, half to one with it off, in alternating rounds."""
+    """Half the requests to a server with observability on, half to one with it off, round by round on both at once."""
     middle = len(requests) // 2
     (tmp / "on").mkdir()
     (tmp / "off").mkdir()
@@ -146,7 +146,7 @@ async def _overhead(env: dict[str, str], tmp: Path, requests: list[tuple[dict[st
             [partial(_drive, list(part), server.url) for part in rounds(half)]
             for server, half in ((on, requests[:middle]), (off, requests[middle:]))
         ]
-        return await alternate(sides[0], sides[1], (on.cpu_seconds, off.cpu_seconds))
+        return await side_by_side(sides[0], sides[1], (on.cpu_seconds, off.cpu_seconds))
 
 
 async def run(unique: int, admin_url: str, observability: bool = True, overhead: bool = True) -> dict[str, object]:

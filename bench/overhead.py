@@ -3,12 +3,13 @@
 Two API servers run side by side on the same database and Redis, one as configured for production (metrics
 counted, JSON log lines, request ids) and one with all of it off (ORDERHUB_METRICS_ENABLED=false,
 ORDERHUB_STRUCTURED_LOGS=false). Tracing is off in both: without OTEL_EXPORTER_OTLP_ENDPOINT nothing is
-instrumented, which is the cost being claimed. Their traffic is cut into rounds driven alternately, so a
-neighbour's burst on a shared machine lands on both sides rather than on one.
+instrumented, which is the cost being claimed. Their traffic is cut into rounds, and each round is driven
+on both servers at once: a neighbour's burst on a shared machine lands on both sides rather than on one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from statistics import median
@@ -54,25 +55,24 @@ class Overhead:
         return round(100 * (self.on_cpu_s / self.off_cpu_s - 1), 1)
 
 
-async def alternate(
+async def side_by_side(
     on: Sequence[Callable[[], Awaitable[float]]],
     off: Sequence[Callable[[], Awaitable[float]]],
     cpu: tuple[Callable[[], float | None], Callable[[], float | None]],
 ) -> Overhead:
-    """Runs the rounds off, on, on, off, off, on, ... (each side leads as often), summing each side's seconds."""
+    """Runs each round on both sides at once, summing each side's seconds and its server's CPU time."""
     assert len(on) == len(off)
     seconds = {True: 0.0, False: 0.0}
     used: dict[bool, float | None] = {True: 0.0, False: 0.0}
     ratios = []
-    for index, pair in enumerate(zip(on, off, strict=True)):
-        order = (False, True) if index % 2 == 0 else (True, False)
-        took = {}
-        for side in order:
-            before = cpu[0 if side else 1]()
-            took[side] = await pair[0 if side else 1]()
-            after = cpu[0 if side else 1]()
-            seconds[side] += took[side]
-            spent = used[side]
-            used[side] = None if spent is None or before is None or after is None else spent + after - before
-        ratios.append(took[True] / took[False])
+    for on_round, off_round in zip(on, off, strict=True):
+        before = (cpu[0](), cpu[1]())
+        took_on, took_off = await asyncio.gather(on_round(), off_round())
+        after = (cpu[0](), cpu[1]())
+        seconds[True] += took_on
+        seconds[False] += took_off
+        for index, side in enumerate((True, False)):
+            spent, start, end = used[side], before[index], after[index]
+            used[side] = None if spent is None or start is None or end is None else spent + end - start
+        ratios.append(took_on / took_off)
     return Overhead(seconds[True], seconds[False], used[True], used[False], tuple(ratios))
