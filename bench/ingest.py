@@ -39,7 +39,7 @@ import httpx
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from bench.overhead import Overhead, side_by_side, observed_env, rounds
+from bench.overhead import Overhead, observed_env, rounds, side_by_side
 from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
 from domain.access.service import issue_partner_key
 from domain.db import REPO_ROOT, migrate

@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 
 from bench.ingest import api_server, server_env
-from bench.overhead import Overhead, side_by_side, observed_env, rounds
+from bench.overhead import Overhead, observed_env, rounds, side_by_side
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.db import migrate
 from sim.payment_providers import WechatPayPlatform, wechat_transaction
