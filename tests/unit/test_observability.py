@@ -8,9 +8,11 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from api.observe import new_request_id, request_id_of
+from api.pubsub import ORDERS, Listener, Mailbox, PushHub
 from domain.identity.masking import mask_phones
 from domain.outbox.carry import carrying
 from domain.outbox.service import Outbox
@@ -123,3 +125,43 @@ def test_job_rows_carry_what_the_work_carries() -> None:
         None,
     ]
     assert all("_carry" not in row["payload"] for row in outbox.rows)
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_pushes_are_counted_sent_and_dropped() -> None:
+    hub = PushHub("redis://127.0.0.1:1/0", queue_size=2)
+    listener = Listener(ORDERS, Mailbox(2), buyer_uid="uid-a")
+    subscribers = _sample("orderhub_websocket_subscribers")
+    hub.register(listener)
+    assert _sample("orderhub_websocket_subscribers") == subscribers + 1
+    sent, dropped = (
+        _sample("orderhub_pushes_total", outcome="sent"),
+        _sample("orderhub_pushes_total", outcome="dropped"),
+    )
+    for version in (1, 2, 3):  # one order three times into a mailbox of two: the oldest is coalesced away
+        hub.route(ORDERS, json.dumps({"order_id": 7, "version": version, "buyer_uid": "uid-a"}))
+    hub.route(ORDERS, json.dumps({"order_id": 8, "version": 1, "buyer_uid": "uid-b"}))  # not this subscriber's
+    assert _sample("orderhub_pushes_total", outcome="sent") == sent + 3
+    assert _sample("orderhub_pushes_total", outcome="dropped") == dropped + 1
+    hub.unregister(listener)
+    assert _sample("orderhub_websocket_subscribers") == subscribers
+
+
+def test_reconciliation_and_prediction_metrics() -> None:
+    runs = _sample("orderhub_reconciliation_runs_total", trigger="cron")
+    amounts = _sample("orderhub_reconciliation_differences_total", drift="AMOUNT_MISMATCH")
+    metrics.count_reconciliation("cron", 1.5, [{"AMOUNT_MISMATCH": 2, "MISSING_IN_STATEMENT": 0}, {}])
+    assert _sample("orderhub_reconciliation_runs_total", trigger="cron") == runs + 2
+    assert _sample("orderhub_reconciliation_differences_total", drift="AMOUNT_MISMATCH") == amounts + 2
+    predictions = _sample("orderhub_prediction_seconds_count")
+    metrics.observe_prediction(0.002, 3)
+    metrics.observe_prediction(0.001, None, answered=False)
+    assert _sample("orderhub_prediction_seconds_count") == predictions + 2
+    assert _sample("orderhub_model_served", version="3") == 1
+    metrics.observe_prediction(0.002, None)
+    assert _sample("orderhub_model_served", version="baseline") == 1 and not _sample(
+        "orderhub_model_served", version="3"
+    )
