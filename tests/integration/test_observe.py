@@ -15,6 +15,7 @@ from datetime import timedelta
 import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 from sqlmodel import col, select
@@ -140,8 +141,11 @@ async def test_a_job_links_to_the_request_that_enqueued_it(rt: Runtime, creds: C
         queued = await rt.redis.zrange(DEFAULT.name, 0, -1)
         assert queued
         await rt.redis.zadd(DEFAULT.name, {job: time.time() * 1000 for job in queued})  # due now, not in minutes
+        ran = {"job": "check_payment_deadline", "outcome": "success"}
+        before = REGISTRY.get_sample_value("orderhub_job_seconds_count", ran) or 0
         with json_logs() as logs:
             await run_queued_jobs(rt)
+        assert REGISTRY.get_sample_value("orderhub_job_seconds_count", ran) == before + 1
         spans = exporter.get_finished_spans()
     finally:
         stop_tracing()
