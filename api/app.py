@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -51,6 +52,8 @@ from api.inbound import (
     read_body,
     too_large_response,
 )
+from api.observe import RequestObservation, mount_metrics
+from api.payments import payment_sources
 from api.payments import router as payments_router
 from api.readiness import router as readiness_router
 from domain.identity.masking import mask_phones
@@ -58,8 +61,10 @@ from domain.intake.models import Outcome, SignatureVerdict
 from domain.pipeline.message import Message
 from domain.pipeline.record import REFUSAL_STATUS, Arrival, Refusal
 from domain.settings import Settings, get_settings
+from runtime import metrics
 from runtime.process import Runtime, build_runtime
 from runtime.startup import settings_problems
+from runtime.tracing import instrument_app, start_tracing, stop_tracing
 
 log = logging.getLogger(__name__)
 
@@ -266,9 +271,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await _stop_push(app)
             await app.state.runtime.close()
+            metrics.process_ended(os.getpid())
+            stop_tracing()
 
     app = FastAPI(title="orderhub", lifespan=lifespan)
     app.add_exception_handler(BodyTooLarge, too_large_response)
+    metrics.enable(settings.metrics_enabled)
+    if settings.metrics_enabled or settings.structured_logs:
+        app.add_middleware(RequestObservation, count=settings.metrics_enabled, known_sources=payment_sources(settings))
     if runtime is not None:
         app.state.runtime = runtime
 
@@ -298,4 +308,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(readiness_router)
     app.include_router(couriers_router)
     mount_board(app)
+    if settings.metrics_enabled and settings.metrics_port is None:
+        mount_metrics(app, _runtime)
+    start_tracing("orderhub-api")
+    instrument_app(app)
+
     return app

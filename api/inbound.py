@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.graphql.errors import summary
+from api.observe import note_message
 from domain.pipeline.message import Message
 from runtime.process import Runtime
 
@@ -113,4 +114,6 @@ def graphql_request_problem(body: bytes) -> str | None:
 def new_message(runtime: Runtime) -> Message:
     """A message received by this process: its commits wake the outbox relay, and its refusals are worded as
     the sender reads them (GraphQL spelling)."""
-    return runtime.core.message(after_commit=runtime.relay.notify, describe=summary)
+    message = runtime.core.message(after_commit=runtime.relay.notify, describe=summary)
+    note_message(message)
+    return message

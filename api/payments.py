@@ -24,10 +24,18 @@ from domain.ledger.providers.verdict import Checked, NoticeRejected, load_rsa_pu
 from domain.ledger.service import PaymentNotice
 from domain.pipeline.payment import KIND, Notification, NotificationRefused
 from domain.pipeline.record import Arrival
+from domain.settings import Settings
 from runtime.process import Runtime
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 MAX_REPLY = 300  # the reason is answered, never the sender's body echoed back
+
+
+def payment_sources(settings: Settings) -> frozenset[str]:
+    """The payment sources metrics name: the providers served here and the generic ones configured. Any
+    other `/payments/<name>/notify` is counted as `payments:unknown` (the name is the sender's to choose)."""
+    providers = {wechatpay.PROVIDER, alipay.PROVIDER, *settings.payment_webhook_secrets}
+    return frozenset(f"payments:{p}" for p in providers)
 
 
 def _reply(refused: NotificationRefused) -> str:

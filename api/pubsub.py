@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from domain.access.service import ACCESS_TOPIC
+from runtime import metrics
 from runtime.outbox_relay import DEFAULT_PUBSUB_PREFIX, channel_name
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ class Mailbox:
         if len(self._items) >= self.capacity:
             self._compact()
         if len(self._items) >= self.capacity and all(k != key for k, _, _ in self._items):
+            if not self.lagged:
+                metrics.count_pushes(dropped=len(self._items) + 1)  # its reader re-snapshots instead
             self.lagged = True
         else:
             self._items.append((key, version, envelope))
@@ -103,6 +106,7 @@ class Mailbox:
                 latest.pop(key, None)
                 latest[key] = item
         self.coalesced += len(self._items) - len(latest)
+        metrics.count_pushes(dropped=len(self._items) - len(latest))
         self._items = deque(latest.values())
 
     def revoke(self) -> None:
@@ -312,9 +316,11 @@ class PushHub:
 
     def register(self, listener: Listener) -> None:
         self.routes.add(listener)
+        metrics.WEBSOCKET_SUBSCRIBERS.inc()
 
     def unregister(self, listener: Listener) -> None:
         self.routes.remove(listener)
+        metrics.WEBSOCKET_SUBSCRIBERS.dec()
 
     async def _dispatch(self) -> None:
         assert self._pubsub is not None
@@ -356,12 +362,15 @@ class PushHub:
             return
         key, version = mailbox_key(topic, envelope)
         direct = []
+        matched = 0
         for listener in self.routes.matching(topic, envelope):
             if listener.direct is None:
                 listener.mailbox.put(key, version, envelope)
             else:
                 direct.append(listener)
-            self.delivered += 1
+            matched += 1
+        self.delivered += matched
+        metrics.count_pushes(sent=matched)
         if direct:
             self._fanout.append((key, version, envelope, direct))
             self._fanout_ready.set()

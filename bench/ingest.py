@@ -1,12 +1,15 @@
 """Order ingest throughput through the real GraphQL submit mutations, against plain asyncpg in the same run.
 
-    python -m bench.ingest [--quick] [--orders N] [--pg-url URL]
+    python -m bench.ingest [--quick] [--orders N] [--pg-url URL] [--observability on|off] [--no-overhead]
 
 Absolute orders per second say more about the machine than about orderhub, so the figure that matters is
 the ratio of the API's rate to a baseline measured seconds earlier on the same database server: plain
 asyncpg writing the very rows the API writes (order, lines, events), one transaction per order. The API
 runs as a real uvicorn server in a subprocess, as in production, so HTTP, JSON, GraphQL, the raw-body
 record, authentication and the outbox all count. The last line printed is one JSON object for tooling.
+
+Then, unless --no-overhead, the single-order phase again on two servers side by side, one with metrics, JSON
+logs and request ids and one without (bench.overhead), on orders of their own: `overhead_pct`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from random import Random
 from typing import Any, TypeVar
@@ -35,6 +39,7 @@ import httpx
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from bench.overhead import Overhead, observed_env, rounds, side_by_side
 from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
 from domain.access.service import issue_partner_key
 from domain.db import REPO_ROOT, migrate
@@ -54,6 +59,7 @@ BATCH_CONCURRENCY = 4
 BATCH_SIZE = 100
 TARGET_SINGLE_RATIO = 0.25
 TARGET_BATCH_RATIO = 0.7
+TARGET_OVERHEAD_PCT = 5.0
 # Warm-up traffic (not timed) so that first-request costs, statement caches and pool growth are not
 # billed to whichever phase happens to run first.
 WARMUP_BASELINE = 100
@@ -105,17 +111,21 @@ class Workload:
     single: tuple[SimOrder, ...]
     batch_warmup: tuple[SimOrder, ...]
     batch: tuple[SimOrder, ...]
+    overhead_warmup: tuple[SimOrder, ...] = ()  # half for each of the two servers, then half of the rest
+    overhead: tuple[SimOrder, ...] = ()
 
     def api_orders(self) -> list[SimOrder]:
-        return [*self.single_warmup, *self.single, *self.batch_warmup, *self.batch]
+        return [*self.single_warmup, *self.single, *self.batch_warmup, *self.batch, *self.overhead_warmup,
+                *self.overhead]  # fmt: skip
 
     def all_orders(self) -> list[SimOrder]:
         return [*self.baseline_warmup, *self.baseline, *self.api_orders()]
 
 
-def make_workload(per_phase: int) -> Workload:
+def make_workload(per_phase: int, overhead: bool = False) -> Workload:
     """One day, shuffled before slicing: the day is sorted by time, and every phase should get the same mix."""
     sizes = [WARMUP_BASELINE, per_phase, WARMUP_SINGLE, per_phase, WARMUP_BATCH, per_phase]
+    sizes += [2 * WARMUP_SINGLE, per_phase] if overhead else [0, 0]
     orders = list(generate_day(SEED, DAY, sum(sizes)).orders)
     Random(SEED).shuffle(orders)
     slices: list[tuple[SimOrder, ...]] = []
@@ -472,7 +482,8 @@ class Verification:
 
 
 def api_requests(workload: Workload) -> int:
-    singles = len(workload.single_warmup) + len(workload.single)
+    singles = len(workload.single_warmup) + len(workload.single) + len(workload.overhead_warmup)
+    singles += len(workload.overhead)
     return singles + len(chunks(workload.batch_warmup, BATCH_SIZE)) + len(chunks(workload.batch, BATCH_SIZE))
 
 
@@ -544,6 +555,8 @@ class Report:
     single: Phase
     batch: Phase
     verification: Verification
+    observability: bool = True
+    overhead: Overhead | None = None
 
     def ratio(self, phase: Phase) -> float:
         return phase.rate / self.baseline.rate
@@ -561,6 +574,13 @@ class Report:
         verdict = "ok" if not self.verification.problems else "FAILED: " + "; ".join(self.verification.problems)
         targets = f"targets: single ratio >= {TARGET_SINGLE_RATIO}, batch ratio >= {TARGET_BATCH_RATIO}"
         rows += ["", f"verification {verdict}: {self.verification.summary}", targets]
+        if self.overhead is not None:
+            o = self.overhead
+            rows.append(
+                f"observability overhead on submitOrder: {o.pct:+.1f}% wall ({o.on_seconds:.2f} s on, "
+                f"{o.off_seconds:.2f} s off), {o.cpu_pct if o.cpu_pct is not None else 'n/a'}% API CPU; "
+                f"target <= {TARGET_OVERHEAD_PCT}%"
+            )
         return "\n".join([self.context, "", *rows])
 
     def summary(self) -> dict[str, Any]:
@@ -579,6 +599,10 @@ class Report:
             "target_single_ratio": TARGET_SINGLE_RATIO,
             "target_batch_ratio": TARGET_BATCH_RATIO,
             "verified": not self.verification.problems,
+            "observability": "on" if self.observability else "off",
+            "overhead_pct": None if self.overhead is None else self.overhead.pct,
+            "overhead_api_cpu_pct": None if self.overhead is None else self.overhead.cpu_pct,
+            "target_overhead_pct": TARGET_OVERHEAD_PCT,
         }
 
 
@@ -590,6 +614,8 @@ class Options:
     per_phase: int
     quick: bool
     admin_url: str
+    observability: bool = True
+    overhead: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -599,11 +625,15 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--orders", type=int, help="orders per measured phase (overrides --quick)")
     parser.add_argument("--pg-url", default=DEFAULT_ADMIN_URL, help="admin URL; a temporary database is made beside")
+    parser.add_argument(
+        "--observability", choices=("on", "off"), default="on", help="metrics, JSON logs, request ids (default on)"
+    )
+    parser.add_argument("--no-overhead", action="store_true", help="skip the observability overhead comparison")
     args = parser.parse_args(argv)
     per_phase = args.orders or (QUICK_ORDERS if args.quick else FULL_ORDERS)
     if per_phase < BATCH_SIZE:
         parser.error(f"--orders must be at least {BATCH_SIZE}")
-    return Options(per_phase, args.quick, args.pg_url)
+    return Options(per_phase, args.quick, args.pg_url, args.observability == "on", not args.no_overhead)
 
 
 async def run_api(env: dict[str, str], settings: Settings, data_dir: Path, workload: Workload) -> tuple[Phase, Phase]:
@@ -614,6 +644,36 @@ async def run_api(env: dict[str, str], settings: Settings, data_dir: Path, workl
         note(f"api: submitOrders, {BATCH_SIZE} orders per request")
         batch = await run_batch(server, key, workload)
     return single, batch
+
+
+async def run_overhead(env: dict[str, str], settings: Settings, data_dir: Path, workload: Workload) -> Overhead:
+    """submitOrder on two servers, observability on and off, round by round on both at once."""
+    key = await issue_key(settings)
+    half = len(workload.overhead_warmup) // 2
+    warmups = (workload.overhead_warmup[:half], workload.overhead_warmup[half:])
+    middle = len(workload.overhead) // 2
+    traffic = (workload.overhead[:middle], workload.overhead[middle:])
+    (data_dir / "on").mkdir()
+    (data_dir / "off").mkdir()
+    async with (
+        api_server(observed_env(env, True), data_dir / "on") as on,
+        api_server(observed_env(env, False), data_dir / "off") as off,
+    ):
+        clients = (client_for(on, key, SINGLE_CONCURRENCY), client_for(off, key, SINGLE_CONCURRENCY))
+        try:
+            sides: list[list[Callable[[], Awaitable[float]]]] = []
+            for client, warmup, orders in zip(clients, warmups, traffic, strict=True):
+                await drive([single_body(o) for o in warmup], SINGLE_CONCURRENCY, partial(post_single, client))
+                sides.append(
+                    [
+                        partial(drive, [single_body(o) for o in part], SINGLE_CONCURRENCY, partial(post_single, client))
+                        for part in rounds(orders)
+                    ]
+                )
+            return await side_by_side(sides[0], sides[1], (on.cpu_seconds, off.cpu_seconds))
+        finally:
+            for client in clients:
+                await client.aclose()
 
 
 async def measure(options: Options, workload: Workload, data_dir: Path) -> Report:
@@ -631,18 +691,23 @@ async def measure(options: Options, workload: Workload, data_dir: Path) -> Repor
             baseline = await run_baseline(
                 db_url, workload, BuyerIdentity(identity_keys(settings), settings.phone_region)
             )
-            single, batch = await run_api(env, settings, data_dir, workload)
+            single, batch = await run_api(observed_env(env, options.observability), settings, data_dir, workload)
+            overhead = None
+            if options.overhead:
+                note("overhead: submitOrder with observability on and off, rounds on both at once")
+                overhead = await run_overhead(env, settings, data_dir, workload)
             verification = await verify(db_url, workload)
         finally:
             await flush_redis(redis_url)
-    return Report(options.per_phase, options.quick, context, baseline, single, batch, verification)
+    return Report(options.per_phase, options.quick, context, baseline, single, batch, verification,
+                  options.observability, overhead)  # fmt: skip
 
 
 async def amain(options: Options) -> int:
     current = asyncio.current_task()
     assert current is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
-    workload = make_workload(options.per_phase)
+    workload = make_workload(options.per_phase, options.overhead)
     note(f"generated {len(workload.all_orders())} orders: {options.per_phase} per phase plus warm-ups")
     with tempfile.TemporaryDirectory(prefix="orderhub-bench-") as data_dir:
         report = await measure(options, workload, Path(data_dir))

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -121,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin_log.add_argument("--limit", type=int, default=20)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from runtime.logs import configure_logging
+
     try:
+        configure_logging(get_settings())
         return int(asyncio.run(_dispatch(args)) or 0) if args.command != "serve" else _serve(args)
     except (ValueError, UserError) as exc:
         print(f"orderhub: {exc}", file=sys.stderr)
@@ -132,11 +133,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """uvicorn keeps no log handlers of its own (`log_config=None`): its lines go through ours, as JSON."""
     import uvicorn
 
-    if not asyncio.run(_may_start(get_settings(), "serve")):
+    settings = get_settings()
+    if not asyncio.run(_may_start(settings, "serve")):
         return 2
-    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    if args.workers > 1:
+        _share_metrics(settings)
+    if settings.metrics_enabled and settings.metrics_port is not None:
+        from runtime.metrics_server import serve_metrics
+
+        serve_metrics(settings.metrics_port, settings, settings.redis_url)
+    uvicorn.run("api.asgi:app", host=args.host, port=args.port, workers=args.workers, log_config=None)
+    if "runtime.metrics" in sys.modules:
+        sys.modules["runtime.metrics"].process_ended(os.getpid())
     return 0
 
 
@@ -149,6 +160,20 @@ async def _may_start(settings: Settings, command: str) -> bool:
         reasons = "".join(f"\n  - {problem}" for problem in problems)
         print(f"orderhub {command}: refusing to start:{reasons}", file=sys.stderr)
     return not problems
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Several API processes count into one directory, and any of them answers /metrics for all. Set
+    before any of them imports prometheus-client; a directory of our own is emptied first (counts of a
+    previous run would add up with this one's), one given in PROMETHEUS_MULTIPROC_DIR is left as it is."""
+    from domain.datadir import private_dir
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = private_dir(settings.data_dir.resolve() / "metrics")
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 async def _dispatch(args: argparse.Namespace) -> int | None:
@@ -200,13 +225,22 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
     drain, each for up to ORDERHUB_SHUTDOWN_GRACE_SECONDS."""
     import signal
 
+    from runtime.metrics import enable as enable_metrics
+    from runtime.metrics import process_ended
     from runtime.process import build_runtime
     from runtime.queues import QUEUES
+    from runtime.tracing import start_tracing, stop_tracing
     from workers.heartbeat import Heartbeat
     from workers.settings import create_worker
     from workers.supervisor import Supervisor
 
+    start_tracing("orderhub-worker")
+    enable_metrics(settings.metrics_enabled)
     runtime = await build_runtime(settings, migrate=False)  # the start-up check migrated, if it may
+    if settings.metrics_enabled and settings.metrics_worker_port is not None:
+        from runtime.metrics_server import serve_metrics
+
+        serve_metrics(settings.metrics_worker_port, settings, runtime.redis_url)
     heartbeat = Heartbeat(runtime, queues, lambda: supervisor.jobs_in_flight)
     supervisor = Supervisor(
         lambda queue: create_worker(runtime, queue, on_job_start=heartbeat.job_started),
@@ -229,6 +263,8 @@ async def _worker(settings: Settings, queues: list[str]) -> None:
         beating.cancel()
         await heartbeat.remove()
         await runtime.close()
+        stop_tracing()
+        process_ended(os.getpid())
 
 
 async def _worker_check(settings: Settings, queues: list[str]) -> int:

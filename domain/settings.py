@@ -9,10 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.datadir import private_dir, write_private_text
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -185,6 +187,23 @@ class Settings(BaseSettings):
     # How long the outbox relay trusts its list of endpoints: a new subscription hears events committed this
     # much after it was registered.
     webhook_subscriptions_cache_seconds: float = 1.0
+    # Operability. /metrics answers staff only on the API's port; with a metrics port set it is served
+    # there instead, to anyone who can reach it (bind it to the scrapers' network), and the API's
+    # /metrics is gone. `orderhub worker` serves its own metrics on metrics_worker_port when set.
+    metrics_enabled: bool = True
+    metrics_port: int | None = None
+    metrics_worker_port: int | None = None
+    log_level: str = "INFO"
+    # One JSON object per line (false: the plain text lines of Python's logging, for a developer's terminal).
+    structured_logs: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"ORDERHUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        return level
 
     def resolved_database_url(self) -> str:
         if self.database_url is None:

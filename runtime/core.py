@@ -23,6 +23,7 @@ from domain.pipeline.message import Message, in_domain_terms
 from domain.pipeline.payment import PaymentNotifications
 from domain.pipeline.submit import SubmitOrders
 from domain.settings import Settings
+from runtime.tracing import instrument_engine
 
 
 @dataclass
@@ -94,6 +95,7 @@ async def build_core(settings: Settings, *, migrate: bool = True) -> Core:
     if migrate:
         await migrate_async(url)
     engine = make_engine(url)
+    instrument_engine(engine)
     return Core(
         settings=settings,
         engine=engine,

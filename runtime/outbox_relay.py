@@ -17,6 +17,7 @@ from arq.utils import timestamp_ms
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.outbox.carry import CARRY_KWARG
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.outbox.service import claim_unsent, job_id
 from domain.settings import Settings
@@ -76,7 +77,8 @@ async def send(
             if row.kind == OutboxKind.PUBLISH:
                 pipe.publish(channel_name(row.target, prefix), json.dumps(row.payload))
             elif row.kind == OutboxKind.JOB:
-                enqueue(row.target, job_id(row), row.payload, row.defer_seconds * 1000)
+                kwargs = row.payload if row.carry is None else {**row.payload, CARRY_KWARG: row.carry}
+                enqueue(row.target, job_id(row), kwargs, row.defer_seconds * 1000)
         for due in deliveries:
             enqueue(DELIVER_JOB, due.job_id(), due.job_args(), 0)
         if keys:

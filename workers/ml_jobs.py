@@ -26,6 +26,7 @@ from ml.model import Baseline
 from ml.orders import order_event_log, order_steps
 from ml.registry import Artifact, current, latest_baseline, train
 from ml.serving import Forecast, forecast
+from runtime import metrics
 from runtime.process import Runtime
 from workers.jobs import unit_of_work
 
@@ -138,7 +139,10 @@ async def predict_next_step(ctx: dict[str, Any], order_id: int, version: int) ->
             return "superseded by a later move"
         steps = await order_steps(session, order_id)
     state = await serving(ctx)
+    started = time.perf_counter()
     result = forecast(steps, state.timeline, state.artifact, state.baseline)
+    elapsed = time.perf_counter() - started
+    metrics.observe_prediction(elapsed, None if result is None else result.model_version, answered=result is not None)
     async with unit_of_work(ctx) as session:
         moved = timedelta(minutes=runtime.settings.push_eta_moved_minutes)
         changed = await store_prediction(session, Outbox(), order_id, stored(result), moved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ from domain.clock import utcnow
 from domain.ledger.gaps import GapReason, count_for_run
 from domain.outbox.service import Outbox
 from domain.reconcile import layouts, service
+from runtime import metrics
 from runtime.payment_queries import PaymentQueries
 from workers.jobs import runtime_of, unit_of_work
 
@@ -26,6 +28,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     queries = PaymentQueries(runtime.core, runtime.relay.notify)
     started = utcnow()
     await queries.close_gaps(frozenset({GapReason.PAID_WITHOUT_VOUCHER}))  # a lost notification found is no drift
+    clock = time.perf_counter()
     try:
         async with unit_of_work(ctx) as session:
             if settings.statement_dir is not None and settings.statement_dir.is_dir():
@@ -41,6 +44,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
         log.info("reconciliation skipped, someone else is at it: %s", busy)
         return []
     await queries.close_gaps(frozenset({GapReason.MISSING_IN_SYSTEM}))
+    metrics.count_reconciliation("cron", time.perf_counter() - clock, [run.counts for run in runs])
     for run in runs:
         log.info("reconciled %s: %s/%s matched, %s", run.provider, run.matched, run.statement_lines, run.counts)
     return [run.id for run in runs if run.id is not None]

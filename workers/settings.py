@@ -23,42 +23,45 @@ from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.observed import observed
 from workers.payment_query_jobs import query_payment_gaps
 from workers.push_jobs import push_order_update, send_push, sweep_pushes
 from workers.reconcile_jobs import reconcile_daily
 from workers.webhook_jobs import close_webhook_sender, deliver_webhook, notify_webhook_disabled, sweep_webhooks
 
 FUNCTIONS = [
-    func(check_payment_deadline, max_tries=5),
-    func(record_shipped_notice, name=NOTIFY_SHIPPED_JOB, max_tries=5),
-    func(group_pending_orders, max_tries=5),
-    func(predict_next_step, max_tries=3),
-    func(push_health_alerts, max_tries=5),
-    func(push_order_update, name=PUSH_JOB, max_tries=6),
-    func(send_push, name=SEND_PUSH_JOB, max_tries=6),
+    func(observed(check_payment_deadline), max_tries=5),
+    func(observed(record_shipped_notice, NOTIFY_SHIPPED_JOB), name=NOTIFY_SHIPPED_JOB, max_tries=5),
+    func(observed(group_pending_orders), max_tries=5),
+    func(observed(predict_next_step), max_tries=3),
+    func(observed(push_health_alerts), max_tries=5),
+    func(observed(push_order_update, PUSH_JOB), name=PUSH_JOB, max_tries=6),
+    func(observed(send_push, SEND_PUSH_JOB), name=SEND_PUSH_JOB, max_tries=6),
     # Tries here count hand-backs of an endpoint at its concurrency limit too; the delivery counts attempts. No
     # result kept: the delivery row is the record, and its claim makes a second run of an attempt a no-op.
-    func(deliver_webhook, max_tries=10_000, keep_result=0),
-    func(notify_webhook_disabled, max_tries=10),
-    func(confirm_shipment, max_tries=5),  # retries after an answer are new deferred jobs, not arq's tries
-    func(alert_refused_credentials, max_tries=5),
+    func(observed(deliver_webhook), max_tries=10_000, keep_result=0),
+    func(observed(notify_webhook_disabled), max_tries=10),
+    func(observed(confirm_shipment), max_tries=5),  # retries after an answer are new deferred jobs, not arq's tries
+    func(observed(alert_refused_credentials), max_tries=5),
 ]
 
 CRON_JOBS = [
-    cron(sweep_outbox, second={5}, run_at_startup=True, unique=True),
-    cron(sweep_webhooks, second={35}, unique=True),
-    cron(sweep_inbound, minute={0, 15, 30, 45}, second={10}, unique=True),
-    cron(find_stuck_shipments, minute={5, 20, 35, 50}, second={20}, unique=True),
-    cron(sweep_confirmations, minute={7, 22, 37, 52}, second={40}, unique=True),
-    cron(subscribe_tracking, minute=set(range(2, 60, 5)), second={35}, unique=True),
-    cron(find_missing_courier_records, minute={12, 42}, second={25}, unique=True),
-    cron(push_drift_alerts, minute=set(range(0, 60, 5)), second={20}, unique=True),
-    cron(compute_health, minute={2}, second={50}, unique=True, timeout=600),
-    cron(push_health_alerts, minute=set(range(1, 60, 5)), second={50}, unique=True),
-    cron(sweep_pushes, minute=set(range(3, 60, 5)), second={40}, unique=True),
-    cron(query_payment_gaps, minute=set(range(3, 60, 10)), second={40}, unique=True, timeout=900),
-    cron(reconcile_daily, minute={0}, second={30}, unique=True, timeout=1800),
-    cron(train_next_step, hour={18}, minute={40}, second={40}, unique=True, timeout=3600),  # 02:40 Asia/Shanghai
+    cron(observed(sweep_outbox), second={5}, run_at_startup=True, unique=True),
+    cron(observed(sweep_webhooks), second={35}, unique=True),
+    cron(observed(sweep_inbound), minute={0, 15, 30, 45}, second={10}, unique=True),
+    cron(observed(find_stuck_shipments), minute={5, 20, 35, 50}, second={20}, unique=True),
+    cron(observed(sweep_confirmations), minute={7, 22, 37, 52}, second={40}, unique=True),
+    cron(observed(subscribe_tracking), minute=set(range(2, 60, 5)), second={35}, unique=True),
+    cron(observed(find_missing_courier_records), minute={12, 42}, second={25}, unique=True),
+    cron(observed(push_drift_alerts), minute=set(range(0, 60, 5)), second={20}, unique=True),
+    cron(observed(compute_health), minute={2}, second={50}, unique=True, timeout=600),
+    cron(observed(push_health_alerts), minute=set(range(1, 60, 5)), second={50}, unique=True),
+    cron(observed(sweep_pushes), minute=set(range(3, 60, 5)), second={40}, unique=True),
+    cron(observed(query_payment_gaps), minute=set(range(3, 60, 10)), second={40}, unique=True, timeout=900),
+    cron(observed(reconcile_daily), minute={0}, second={30}, unique=True, timeout=1800),
+    cron(
+        observed(train_next_step), hour={18}, minute={40}, second={40}, unique=True, timeout=3600
+    ),  # 02:40 Asia/Shanghai
 ]
 
 

@@ -12,6 +12,7 @@ from strawberry.fastapi import BaseContext
 
 from api.auth.principal import Customer, Partner, Principal, Staff
 from api.inbound import new_message
+from api.observe import note_caller
 from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.confirmations.models import ShipmentConfirmation
@@ -94,6 +95,7 @@ class Context(BaseContext):
         super().__init__()
         self.runtime = runtime
         self.principal = principal
+        note_caller(principal)
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         # The recorded request (partners' requests are recorded); unrecorded callers' units of work pass through it too.
         self.message = message or new_message(runtime)

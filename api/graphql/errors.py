@@ -13,6 +13,7 @@ from enum import Enum
 from typing import TypeVar
 
 from domain.errors import Problem
+from runtime import metrics
 
 E = TypeVar("E", bound=Enum)
 U = TypeVar("U")
@@ -57,7 +58,11 @@ def user_errors(
     entry: Callable[..., U], codes: type[E], problems: Iterable[Problem], prefix: tuple[str, ...] = ("input",)
 ) -> list[U]:
     """One `userErrors` entry per problem, in the area's entry type (its `field`, `message` and `code`)."""
-    return [entry(field=field_path(prefix, p), message=p.message, code=area_code(codes, p.code)) for p in problems]
+    entries = [(p, area_code(codes, p.code)) for p in problems]
+    if metrics.enabled():
+        for _, code in entries:
+            metrics.GRAPHQL_ERRORS.labels(code.name).inc()
+    return [entry(field=field_path(prefix, p), message=p.message, code=code) for p, code in entries]
 
 
 def summary(problems: Iterable[Problem]) -> str:

@@ -60,6 +60,7 @@ from api.graphql.subscriptions import Subscription
 from api.graphql.webhooks.mutations import WebhookMutations
 from api.graphql.webhooks.queries import WebhookQueries
 from api.graphql.webhooks.types import load_delivery, load_endpoint
+from api.observe import ObserveOperation, count_errors
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ class OrderhubSchema(strawberry.Schema):
         """Refusals (auth, validation, bad ids) are the caller's business and are answered, not logged
         as failures; only unexpected errors are logged with their traceback."""
         unexpected = [e for e in errors if _should_mask(e)]
+        count_errors(errors, unexpected)
         if unexpected:
             super().process_errors(unexpected, execution_context)
             _note_failure(execution_context, unexpected)
@@ -229,6 +231,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
             lambda: AddValidationRules(limits),
             ReportCost,
+            ObserveOperation,
             lambda: MaskErrors(should_mask_error=_should_mask),
             *closed,
         ],

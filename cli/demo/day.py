@@ -177,11 +177,12 @@ async def run_demo(settings: Settings, *, orders: int, seed: int, port: int, ser
             demo_db.with_name(demo_db.name + suffix).unlink(missing_ok=True)
         settings = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{demo_db}"})
     settings = settings.model_copy(update={"graphiql": True})  # the demo is for exploring the API
-    logging.getLogger().setLevel(logging.WARNING)  # the report is the output; failures still show
+    if "log_level" not in settings.model_fields_set:  # the report is the output; failures still show
+        logging.getLogger().setLevel(logging.WARNING)
     runtime = await build_runtime(settings)
     port = _free_port(port)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_config=None, log_level=None)
     )
     server_task = asyncio.create_task(server.serve())
     try:

@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
+from domain.outbox.carry import carried
 from domain.outbox.models import OutboxKind, OutboxMessage
 from domain.sql import dialect
 
@@ -32,9 +33,11 @@ class Outbox:
         self._add(OutboxKind.JOB, job, payload, defer_seconds)
 
     def _add(self, kind: OutboxKind, target: str, payload: dict[str, Any], defer: int) -> None:
+        carry = carried() if kind is OutboxKind.JOB else None
         self.rows.append(
-            {"kind": kind.value, "target": target, "payload": payload, "defer_seconds": defer, "created_at": utcnow()}
-        )
+            {"kind": kind.value, "target": target, "payload": payload, "defer_seconds": defer,
+             "created_at": utcnow(), "carry": carry}
+        )  # fmt: skip
 
     async def flush(self, session: AsyncSession) -> int:
         count = len(self.rows)

@@ -59,7 +59,14 @@ class Message:
         self.applied = False  # a unit of work of this message committed it APPLIED
         self._applied_here = False  # the current unit of work wrote the outcome
         self.outcome_written = False
+        self.outcome: Outcome | None = None  # the last outcome committed, for whoever counts messages
+        self._outcome_here: Outcome | None = None
         self.refusals: list[str] = []
+
+    @property
+    def source(self) -> str | None:
+        """Where the message came from, once it arrived (`Arrival.source`)."""
+        return None if self._arrival is None else self._arrival.source
 
     async def record(self, arrival: Arrival) -> Recorded:
         """The record stage alone, committed at once."""
@@ -67,6 +74,8 @@ class Message:
         recorded = await record(self._sessions, self._vault, arrival, max_body_bytes=self._max_body_bytes)
         self.id = recorded.message_id
         self.outcome_written = recorded.refusal is not None
+        if recorded.refusal is not None:
+            self.outcome = Outcome.REJECTED
         return recorded
 
     async def begin(self, arrival: Arrival) -> Recorded:
@@ -98,6 +107,7 @@ class Message:
         if recorded.refusal is not None:  # stored with its outcome: nothing else will follow
             await self._commit_open()
             self.outcome_written = True
+            self.outcome = Outcome.REJECTED
         return recorded
 
     @property
@@ -130,6 +140,7 @@ class Message:
                 raise
         if self._applied_here:
             self.applied = self.outcome_written = True
+            self.outcome = self._outcome_here
         self._after_commit()
 
     async def applied_in(self, session: AsyncSession) -> None:
@@ -141,6 +152,7 @@ class Message:
         if self.id is not None:
             await mark_outcome(session, self.id, outcome, error)
             self._applied_here = True
+            self._outcome_here = outcome
 
     def _refused_in_part(self) -> str | None:
         return f"refused in part: {'; '.join(self.refusals)}" if self.refusals else None
@@ -181,6 +193,7 @@ class Message:
         else:
             return
         self.outcome_written = True
+        self.outcome = outcome
 
     async def abandon(self) -> None:
         """A request that ended without an outcome (its client went away, cancelling it): what was received

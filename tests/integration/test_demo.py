@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ ROOT = Path(__file__).parents[2]
 def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env["ORDERHUB_DATA_DIR"] = str(tmp_path / "data")
+    env["ORDERHUB_LOG_LEVEL"] = "INFO"  # every request's access line and the jobs' lines, scanned below
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--orders", "400", "--no-serve", "--port", "0"],
         env=env,
@@ -136,7 +138,23 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     signin = re.search(r"the buyer sees (\d+) order\(s\); refresh: ok; the same refresh token again: (\w+)", full)
     assert signin and int(signin.group(1)) > 0 and signin.group(2) == "REFRESH_TOKEN_REUSED", full[-2000:]
     _assert_no_phone_anywhere(tmp_path / "data", result.stdout + result.stderr)
+    _assert_logs_are_json_without_credentials(tmp_path / "data", result.stdout, result.stderr)
     assert "Traceback" not in result.stderr  # no job failed, e.g. grouping and deadline jobs racing on one order
+
+
+def _assert_logs_are_json_without_credentials(data_dir: Path, report: str, logs: str) -> None:
+    """Every log line is one JSON object; none holds a key, a token or a secret of the run, not even the
+    credentials the demo prints in its report for the person trying it."""
+    lines = [json.loads(line) for line in logs.splitlines() if line.strip()]
+    assert all(isinstance(line, dict) and {"event", "level", "logger", "at"} <= set(line) for line in lines)
+    requests = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert len(requests) > 100 and all(re.fullmatch(r"[a-p]{32}", line["request_id"]) for line in requests)
+    secrets = json.loads((data_dir / "secrets.json").read_text())
+    printed = re.findall(r"eyJ[\w-]+\.[\w-]+\.[\w-]+|ohk_[\w-]+", report)
+    assert len(secrets) == 3 and len(printed) >= 3
+    for credential in [*secrets.values(), *printed]:
+        assert credential not in logs
+    assert not re.search(r"eyJ[\w-]{10,}|ohk_|Bearer ", logs)
 
 
 def _assert_no_phone_anywhere(data_dir: Path, logs: str) -> None:

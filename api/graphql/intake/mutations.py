@@ -35,6 +35,7 @@ from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage
 from domain.pipeline.record import close
+from runtime import metrics
 
 
 def staff_name(info: Info[Context, None]) -> str:
@@ -68,6 +69,7 @@ class IntakeMutations:
             raise
         if handled.outcome is Outcome.REJECTED:
             await ctx.record_outcome(Outcome.REJECTED, handled.error)
+        metrics.count_inbound(f"channel:{input.channel.value}", handled.outcome)
         return SubmitChannelOrderPayload.of(handled)
 
     @strawberry.mutation(

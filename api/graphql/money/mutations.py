@@ -3,6 +3,8 @@ payments and resolving to-check items."""
 
 from __future__ import annotations
 
+import time
+
 import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
@@ -29,6 +31,7 @@ from domain.outbox.service import Outbox
 from domain.reconcile import layouts, service
 from domain.reconcile import models as recon
 from domain.reconcile.statements.lines import StatementError
+from runtime import metrics
 
 
 def _errors(problems: list[Problem]) -> list[MoneyUserError]:
@@ -178,6 +181,7 @@ class MoneyMutations:
     async def run_reconciliation(
         self, info: Info[Context, None], input: RunReconciliationInput
     ) -> RunReconciliationPayload:
+        started = time.perf_counter()
         try:
             async with info.context.unit_of_work() as session:
                 if input.statement_ids is None:
@@ -187,6 +191,7 @@ class MoneyMutations:
                 runs = await service.reconcile(session, ids, trigger=f"staff:{_actor(info)}", outbox=Outbox())
         except UserError as error:
             return RunReconciliationPayload(runs=[], user_errors=_errors(error.problems))
+        metrics.count_reconciliation("staff", time.perf_counter() - started, [r.counts for r in runs])
         return RunReconciliationPayload(runs=[ReconRun.of(r) for r in runs], user_errors=[])
 
     @strawberry.mutation(
