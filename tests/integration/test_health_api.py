@@ -42,10 +42,17 @@ def _by_metric(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["metric"]: m for m in body["data"]["health"]["metrics"]}
 
 
-async def _order(api: Api, creds: Credentials, cid: str, channel: str, attribution: dict[str, str] | None) -> str:
-    placed = utcnow() - timedelta(minutes=50)
+async def _order(
+    api: Api,
+    creds: Credentials,
+    cid: str,
+    channel: str,
+    attribution: dict[str, str] | None,
+    age: timedelta = timedelta(minutes=50),
+) -> str:
+    placed = utcnow() - age
     extra: dict[str, Any] = {"channel": channel, "status": "PAID", "placedAt": placed.isoformat(),
-                             "paidAt": (placed + timedelta(minutes=1)).isoformat()}  # fmt: skip
+                             "paidAt": (placed + age / 50).isoformat()}  # fmt: skip
     if attribution is not None:
         extra["attribution"] = attribution
     result = await api.gql(SUBMIT_ORDER, {"input": order_input(cid, **extra)}, headers=creds.writer)
@@ -143,7 +150,8 @@ async def test_five_metrics_and_their_drilldowns(api: Api, creds: Credentials) -
 
 async def test_thresholds_alerts_and_trend(api: Api, creds: Credentials) -> None:
     who = await callers(api)
-    await _order(api, creds, "T-9", "TAOBAO", None)  # no utm_source: attribution 0%
+    # no utm_source: attribution 0%; placed seconds ago, so it is in the merchant's current day even just after midnight
+    await _order(api, creds, "T-9", "TAOBAO", None, timedelta(seconds=5))
     raised = await api.gql(COMPUTE, {"input": {"period": "DAY"}}, headers=who.ops)
     assert raised["data"]["computeHealth"]["alertsRaised"] == ["CHANNEL_ATTRIBUTION"]
     again = await api.gql(COMPUTE, {"input": {"period": "DAY"}}, headers=who.ops)
@@ -156,7 +164,7 @@ async def test_thresholds_alerts_and_trend(api: Api, creds: Credentials) -> None
     assert [e["code"] for e in bad["data"]["setHealthThreshold"]["userErrors"]] == [
         "UNKNOWN_METRIC", "OUT_OF_RANGE", "REQUIRED"]  # fmt: skip
     for n in range(3):
-        await _order(api, creds, f"T-1{n}", "TAOBAO", {"utmSource": "taobao"})
+        await _order(api, creds, f"T-1{n}", "TAOBAO", {"utmSource": "taobao"}, timedelta(seconds=5))
     lowered = {"metric": "channel_attribution", "threshold": 0.5, "reason": "new shop, utm rolling out"}
     changed = await api.gql(THRESHOLD, {"input": lowered}, headers=creds.admin)
     threshold = changed["data"]["setHealthThreshold"]["threshold"]

@@ -48,6 +48,7 @@ from domain.outbox.service import job_id
 from domain.settings import Settings
 from runtime.core import Core, build_core
 from runtime.heartbeat import MISSED_BEATS, read_beats
+from runtime.queues import QUEUES
 from sim.day import generate_day
 from tests.conftest import IN_CI, PG_ADMIN, REDIS_URL, _pg_reachable
 from tests.integration.orders_fixtures import order_input
@@ -276,7 +277,7 @@ async def _a_killed_worker_leaves_the_queue_to_the_other(
     ready = (await clients[0].get("/readyz", headers=staff)).json()
     assert {w["workerId"]: w["alive"] for w in ready["workers"]} == {victim_id: False, survivor_id: True}
     code, line = await checking
-    assert code == 0 and line.startswith(f"ok: 1 worker(s) alive: {survivor_id} (default, predict, long)"), line
+    assert code == 0 and line.startswith(f"ok: 1 worker(s) alive: {survivor_id} ({', '.join(QUEUES)})"), line
 
 
 async def _worker_check(env: dict[str, str]) -> tuple[int, str]:
