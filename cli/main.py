@@ -48,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="exit after the report instead of serving GraphiQL")
 
-    replay = sub.add_parser("replay", help="replay recorded channel payloads through today's rules (dry run)")
-    replay.add_argument("--channel", required=True, help="TAOBAO, DOUYIN, WECHAT_CHANNELS, AMAZON ...")
+    replay = sub.add_parser("replay", help="replay recorded channel payloads or evidence events (dry run)")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--channel", help="TAOBAO, DOUYIN, WECHAT_CHANNELS, AMAZON ...")
+    which.add_argument("--warehouse", help="a warehouse code (WH1): its recorded warehouse events")
+    which.add_argument("--carrier", help="a carrier code (SF): its recorded carrier events")
     replay.add_argument("--from", dest="start", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--to", dest="end", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--apply", action="store_true", help="apply for real (idempotent)")
@@ -208,7 +211,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
     elif args.command == "admin-log":
         await _admin_log(settings, args.limit)
     elif args.command == "replay":
-        return await _replay(args)
+        return await (_replay(args) if args.channel else _replay_evidence(args))
     elif args.command == "reconcile":
         await _reconcile(settings, args)
     elif args.command == "ml":
@@ -463,6 +466,45 @@ async def _replay(args: argparse.Namespace) -> int:
     superseding = sum(1 for i in items if i.supersedes)
     print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied, "
           f"{superseding} supersede an order")  # fmt: skip
+
+
+async def _replay_evidence(args: argparse.Namespace) -> int:
+    from api.graphql.fulfilment.replay import evidence_reader
+    from api.graphql.schema import build_schema
+    from domain.channels.upstream import UpstreamKind
+    from domain.errors import UserError
+    from domain.pipeline.evidence_replay import replay_evidence
+    from runtime.core import build_core
+
+    settings = get_settings()
+    upstream = UpstreamKind.WAREHOUSE if args.warehouse else UpstreamKind.CARRIER
+    read = evidence_reader(build_schema(settings))
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session:
+            if args.apply:
+                await session.begin()
+            try:
+                window = (upstream, args.warehouse or args.carrier, args.start, args.end)
+                items = await replay_evidence(
+                    session, core.vault, read, *window, apply=args.apply, actor="system:cli-replay"
+                )
+            except UserError as error:
+                raise ValueError(str(error)) from error
+            if args.apply:
+                await session.commit()
+    finally:
+        await core.close()
+    for item in items:
+        drift = "; ".join(f"{f.change} {f.path}" for f in item.findings) or "-"
+        error = f" ({item.error})" if item.error else ""
+        print(f"#{item.message_id} {item.received_at.isoformat()} {item.verdict.value} {item.event_key} "
+              f"{item.order_reference} {item.outcome or '-'} drift: {drift}{error}")  # fmt: skip
+    print(
+        f"{len(items)} event(s), {sum(i.applied for i in items)} applied, "
+        f"{sum(i.verdict.value == 'ON_FILE' for i in items)} on file"
+    )
+    return 0
 
 
 async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:

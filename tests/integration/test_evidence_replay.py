@@ -4,8 +4,12 @@ partners are left out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
@@ -83,3 +87,30 @@ async def test_a_carrier_event_recorded_but_never_applied_is_replayed_once(api: 
     assert wrong["data"]["replayEvidenceEvents"]["userErrors"] == [{"field": ["input", "upstream"], "code": "INVALID"}]
     refused = await api.gql(REPLAY, {"input": window}, headers=who.carrier)
     assert refused.get("errors") and not (refused.get("data") or {}).get("replayEvidenceEvents")
+
+
+async def test_cli_replay_applies_a_carriers_lost_event(api: Api) -> None:
+    who = await callers(api)
+    assert "errors" not in await api.gql(
+        CARRIER, {"input": carrier_event("PICKED_UP", DAY, "cli-1")}, headers=who.carrier
+    )
+    async with api.runtime.core.sessions() as session:
+        first = (await session.exec(select(InboundMessage).order_by(col(InboundMessage.id).desc()))).first()
+    assert first is not None
+    await _recorded_not_applied(api, first, carrier_event("IN_TRANSIT", DAY + timedelta(hours=2), "cli-2"))
+    settings = api.runtime.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
+    env |= {"ORDERHUB_DATABASE_URL": str(settings.database_url), "ORDERHUB_VAULT_KEY": "test-vault-key",
+            "ORDERHUB_DATA_DIR": str(settings.data_dir), "ORDERHUB_IDENTITY_KEY": "test-identity-key-0123456789",
+            "ORDERHUB_TOKEN_SECRET": "x" * 32}  # fmt: skip
+    args = ["replay", "--carrier", "SF", "--from", "2000-01-01T00:00:00+08:00", "--to", "2100-01-01T00:00:00Z"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", *args, "--apply", env=env, cwd=Path(__file__).parents[2],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert "2 event(s), 1 applied, 1 on file" in out.decode()
+    async with api.runtime.core.sessions() as session:
+        keys = (await session.exec(select(FulfilmentEvidence.event_key).order_by(col(FulfilmentEvidence.id)))).all()
+    assert list(keys) == ["carrier:SF:cli-1", "carrier:SF:cli-2"]
