@@ -17,10 +17,13 @@ from api.graphql.intake.types import (
     PinUpstreamBaselineInput,
     ReplayedEvent,
     ReplayedMessage,
+    ReplayedPayment,
     ReplayEvidenceInput,
     ReplayEvidencePayload,
     ReplayInput,
     ReplayPayload,
+    ReplayPaymentsInput,
+    ReplayPaymentsPayload,
     SaveCleaningRulesInput,
     SaveCleaningRulesPayload,
     SaveUpstreamRulesInput,
@@ -39,6 +42,7 @@ from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage
 from domain.pipeline.evidence_replay import replay_evidence
+from domain.pipeline.payment_replay import replay_payments
 from domain.pipeline.record import close
 from runtime import metrics
 
@@ -189,3 +193,21 @@ class ReplayMutations:
         except UserError as error:
             return ReplayEvidencePayload(events=[], user_errors=user_errors(error.problems))
         return ReplayEvidencePayload(events=[ReplayedEvent.of(i) for i in items], user_errors=[])
+
+    @strawberry.mutation(
+        description="Replay a window of a payment provider's recorded, validly signed notifications through today's "
+        "parser into the ledger: a dry run, or posted (exactly once: a notice on file never posts again).",
+        extensions=allow(roles=frozenset({Role.ADMIN})),
+    )
+    async def replay_payment_postings(
+        self, info: Info[Context, None], input: ReplayPaymentsInput
+    ) -> ReplayPaymentsPayload:
+        ctx, core = info.context, info.context.runtime.core
+        window = (core.vault, core.settings, input.provider, input.received_from, input.received_to)
+        if input.apply:
+            async with ctx.unit_of_work() as session:
+                items = await replay_payments(session, *window, apply=True)
+        else:
+            async with ctx.read() as session:  # never committed: a dry run leaves no trace
+                items = await replay_payments(session, *window)
+        return ReplayPaymentsPayload(payments=[ReplayedPayment.of(i) for i in items], user_errors=[])
