@@ -11,7 +11,7 @@ skipped, which is what makes a second apply record nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +33,8 @@ from domain.intake.vault import Vault
 from domain.pipeline.evidence import Sender, process_evidence
 
 MAX_REPLAY = 1000
+"""Events answered at most per replay: narrow the window for more."""
+PAGE = 200
 PARTNER_REQUESTS = "graphql"
 """The kind the record stage gives partner GraphQL requests, which is how warehouse and carrier events arrive."""
 
@@ -91,8 +93,10 @@ async def replay_evidence(
     _, rules = await rules_in_force(session, wanted, KIND[upstream])
     channels_of: dict[int, frozenset[str] | None] = {}
     results: list[ReplayedEvent] = []
-    for message in await _partner_requests(session, start, end):
+    async for message in _partner_requests(session, start, end):
         assert message.id is not None
+        if len(results) >= MAX_REPLAY:
+            break
         try:
             events = read(vault.open(message.body))
         except ValueError:
@@ -131,22 +135,31 @@ async def _keep_outcome(session: AsyncSession) -> None:
 
 async def _partner_requests(
     session: AsyncSession, start: datetime | None, end: datetime | None
-) -> list[InboundMessage]:
-    query = (
-        select(InboundMessage)
-        .where(
-            col(InboundMessage.source).startswith("partner:"),
-            InboundMessage.kind == PARTNER_REQUESTS,
-            InboundMessage.signature == SignatureVerdict.VALID,
+) -> AsyncIterator[InboundMessage]:
+    """Every partner request of the window in pages: most carry no event of the source asked for."""
+    after = 0
+    while True:
+        query = (
+            select(InboundMessage)
+            .where(
+                col(InboundMessage.source).startswith("partner:"),
+                InboundMessage.kind == PARTNER_REQUESTS,
+                InboundMessage.signature == SignatureVerdict.VALID,
+                col(InboundMessage.id) > after,
+            )
+            .order_by(col(InboundMessage.id))
+            .limit(PAGE)
         )
-        .order_by(col(InboundMessage.id))
-        .limit(MAX_REPLAY)
-    )
-    if start is not None:
-        query = query.where(col(InboundMessage.received_at) >= start)
-    if end is not None:
-        query = query.where(col(InboundMessage.received_at) < end)
-    return list((await session.exec(query)).all())
+        if start is not None:
+            query = query.where(col(InboundMessage.received_at) >= start)
+        if end is not None:
+            query = query.where(col(InboundMessage.received_at) < end)
+        page = list((await session.exec(query)).all())
+        for message in page:
+            yield message
+        if len(page) < PAGE:
+            return
+        after = page[-1].id or after
 
 
 async def _on_file(session: AsyncSession, evidence: Evidence) -> bool:
