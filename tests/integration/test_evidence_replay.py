@@ -62,6 +62,8 @@ async def test_a_carrier_event_recorded_but_never_applied_is_replayed_once(api: 
         ("carrier:SF:rp-1", "ON_FILE", False), ("carrier:SF:rp-2", "RECORD", False),
     ]  # fmt: skip
     assert await _evidence_count(api) == before
+    assert dry["events"][0]["drift"] == []
+    assert "NEW_FIELD details.signer string" in dry["events"][1]["drift"]  # against the carrier's learned shape
 
     applied = await api.gql(REPLAY, {"input": {**window, "apply": True}}, headers=who.ops)
     events = applied["data"]["replayEvidenceEvents"]["events"]
