@@ -57,6 +57,7 @@ class Seen:
     tracking: str
     signed: bool
     act: Act
+    parcel: str = ""  # what the call says of the parcel beyond its number: sub-orders, items, other parcels
 
 
 @dataclass
@@ -217,15 +218,18 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/router/rest":
             form = dict(parse_qsl(body))
             channel, order_id, tracking = "TAOBAO", form.get("tid", ""), form.get("out_sid", "")
+            parcel = f"split:{form.get('sub_tid', '')}" if form.get("is_split") == "1" else ""
             signed = form.get("sign") == top_sign(form, keys.app_secret) and form.get("session") == keys.access_token
         elif url.path == "/order/logisticsAdd":
             params = json.loads(body or "{}")
             channel, order_id, tracking = "DOUYIN", str(params.get("order_id")), str(params.get("logistics_code"))
+            parcel = ""
             signed = query.get("sign") == douyin_sign(query, body, keys.app_secret)
             signed = signed and query.get("access_token") == keys.access_token
         elif url.path == "/channels/ec/order/delivery/send":
             params = json.loads(body or "{}")
             delivery = (params.get("delivery_list") or [{}])[0]
+            parcel = ",".join(str(d.get("waybill_id")) for d in params.get("delivery_list") or [])
             channel, order_id, tracking = (
                 "WECHAT_CHANNELS",
                 str(params.get("order_id")),
@@ -235,19 +239,22 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/orders/v0/orders/") and url.path.endswith("/shipmentConfirmation"):
             params = json.loads(body or "{}")
             channel, order_id = "AMAZON", url.path.split("/")[4]
-            tracking = str(params.get("packageDetail", {}).get("trackingNumber"))
+            package = params.get("packageDetail", {})
+            tracking = str(package.get("trackingNumber"))
+            items = ",".join(f"{i.get('orderItemId')}x{i.get('quantity')}" for i in package.get("orderItems") or [])
+            parcel = f"{package.get('packageReferenceId')}:{items}"
             signed = self.headers.get("x-amz-access-token") == keys.access_token
         else:
             self._send(404, "text/html", b"<html><body>404 Not Found</body></html>")
             return
         act = self.server.next_act(order_id) if signed else Act.AUTH
-        self._answer(channel, order_id, tracking, signed, act)
+        self._answer(channel, order_id, tracking, signed, act, parcel)
 
-    def _answer(self, channel: str, order_id: str, tracking: str, signed: bool, act: Act) -> None:
+    def _answer(self, channel: str, order_id: str, tracking: str, signed: bool, act: Act, parcel: str = "") -> None:
         server, key = self.server, (channel, order_id, tracking)
         applied = act in (Act.OK, Act.TIMEOUT)
         with server.lock:
-            server.ledger.calls.append(Seen(channel, order_id, tracking, signed, act))
+            server.ledger.calls.append(Seen(channel, order_id, tracking, signed, act, parcel))
             if server.ledger.accepted[key] and applied:
                 server.ledger.repeats_after_success += 1
                 act = Act.ALREADY

@@ -30,7 +30,7 @@ def call(method: str, path: str, body: object | None, credentials: Credentials, 
 def confirm_shipment(parcel: Parcel, credentials: Credentials, now: datetime) -> SignedRequest:
     shipped = (parcel.shipped_at or now).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     package = {
-        "packageReferenceId": "1",
+        "packageReferenceId": str(parcel.number),
         "carrierCode": company_code(COMPANY_CODES, parcel.carrier_code),
         "trackingNumber": parcel.tracking_number,
         "shipDate": shipped,

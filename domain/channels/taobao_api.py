@@ -65,6 +65,9 @@ def confirm_shipment(parcel: Parcel, credentials: Credentials, now: datetime) ->
         "out_sid": parcel.tracking_number,
         "company_code": company_code(COMPANY_CODES, parcel.carrier_code),
     }
+    if parcel.split:  # one of several parcels: its sub-orders (the lines' item ids) are the ones it carries
+        business["is_split"] = "1"
+        business["sub_tid"] = ",".join(line.item_id for line in parcel.lines)
     return call(OFFLINE_SEND, business, credentials, now)
 
 
