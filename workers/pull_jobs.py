@@ -1,0 +1,31 @@
+"""Channel pull: the cron that starts one pull per shop, and the pull of one shop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.pull.service import shops_to_pull
+from runtime.channel_pull import shop_puller
+from runtime.queues import OUTBOUND
+from workers.jobs import runtime_of, unit_of_work
+
+PULL_SHOP_JOB = "pull_shop"
+
+
+async def pull_channels(ctx: dict[str, Any]) -> int:
+    """Cron: a pull for every shop with pull enabled and usable credentials. The job id is the shop's, so a shop
+    whose last pull still runs (a long catch-up) is not pulled twice at once."""
+    runtime = runtime_of(ctx)
+    async with unit_of_work(ctx, wakes_relay=False) as session:
+        shop_ids = await shops_to_pull(session)
+    for shop_id in shop_ids:
+        await runtime.redis.enqueue_job(
+            PULL_SHOP_JOB, shop_id, _job_id=f"pull-shop:{shop_id}", _queue_name=OUTBOUND.name
+        )
+    return len(shop_ids)
+
+
+async def pull_shop(ctx: dict[str, Any], shop_id: int) -> str:
+    """One shop's run; its outcome is on the shop's pull row as well."""
+    run = await shop_puller(runtime_of(ctx)).pull(shop_id)
+    return run.outcome.value
