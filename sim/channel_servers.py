@@ -344,7 +344,7 @@ class Handler(BaseHTTPRequestHandler):
         start, end = form.get("start_modified", ""), form.get("end_modified", "")
         page_no, size = int(form.get("page_no", "1")), int(form.get("page_size", "40"))
         changed = [t for t in self.server.orders.get("TAOBAO", []) if start <= t["modified"] <= end]
-        changed.sort(key=lambda t: (t["modified"], t["tid_str"]))
+        changed.sort(key=lambda t: (t["modified"], t["tid_str"]), reverse=True)  # TOP: latest change first
         chunk = changed[(page_no - 1) * size : page_no * size]
         response = {"has_next": page_no * size < len(changed), "trades": {"trade": chunk}, "request_id": "pull"}
         self._list_page("TAOBAO", signed, {"trades_sold_increment_get_response": response})
