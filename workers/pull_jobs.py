@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain.pull.service import shops_to_pull
+from domain.shops.service import PULL_SHOP_JOB
 from runtime.channel_pull import shop_puller
 from runtime.queues import OUTBOUND
 from workers.jobs import runtime_of, unit_of_work
-
-PULL_SHOP_JOB = "pull_shop"
 
 
 async def pull_channels(ctx: dict[str, Any]) -> int:

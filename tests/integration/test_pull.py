@@ -28,6 +28,8 @@ from runtime.channel_pull import shop_puller
 from runtime.process import Runtime
 from runtime.queues import OUTBOUND
 from sim.channel_servers import Act, ChannelServer, ShopKeys, douyin_order, make_server, running, stock
+from tests.conftest import Api
+from tests.conftest import Credentials as ApiCredentials
 from workers.pull_jobs import pull_channels, pull_shop
 
 KEYS = ShopKeys()
@@ -204,3 +206,32 @@ async def test_refused_credentials_alert_once_and_the_cron_skips_the_shop(
     queued = await wired.redis.queued_jobs(queue_name=OUTBOUND.name)
     assert [(j.function, j.args) for j in queued] == [("pull_shop", (fine,))]
     assert await pull_shop(ctx, fine) == "CAUGHT_UP"
+
+
+SET_PULL = """mutation($input: SetShopPullInput!) { setShopPull(input: $input) {
+  pull { enabled lastOutcome orders } queued userErrors { field code } } }"""
+CREATE_SHOP = """mutation($input: CreateShopInput!) { createShop(input: $input) { shop { id } } }"""
+
+
+async def test_an_admin_turns_the_pull_on_and_a_pull_is_queued_after_commit(
+    api: Api, creds: ApiCredentials, wired: Runtime, server: ChannelServer
+) -> None:
+    async def create(channel: str) -> str:
+        made = await api.gql(CREATE_SHOP, {"input": {"channel": channel, "code": "s1", "name": "s1"}},
+                             headers=creds.admin)  # fmt: skip
+        gid: str = made["data"]["createShop"]["shop"]["id"]
+        return gid
+
+    taobao, wechat = await create("TAOBAO"), await create("WECHAT_CHANNELS")
+    refused = await api.gql(SET_PULL, {"input": {"shopId": wechat, "enabled": True}}, headers=creds.admin)
+    assert [e["code"] for e in refused["data"]["setShopPull"]["userErrors"]] == ["INVALID"]
+    assert (await api.gql(SET_PULL, {"input": {"shopId": taobao}}, headers=creds.writer))["data"] is None
+    answer = await api.gql(SET_PULL, {"input": {"shopId": taobao, "enabled": True}}, headers=creds.admin)
+    assert answer["data"]["setShopPull"] == {"pull": {"enabled": True, "lastOutcome": None, "orders": 0},
+                                             "queued": True, "userErrors": []}  # fmt: skip
+    async with wired.core.sessions() as session:
+        payloads = await session.execute(select(OutboxMessage.payload).where(OutboxMessage.target == "pull_shop"))
+        [payload] = payloads.scalars().all()
+    assert await pull_shop({"runtime": wired}, **payload) == "NO_CREDENTIALS"  # its pulls wait for credentials
+    off = await api.gql(SET_PULL, {"input": {"shopId": taobao, "enabled": False}}, headers=creds.admin)
+    assert off["data"]["setShopPull"]["queued"] is False
