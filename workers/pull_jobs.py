@@ -25,6 +25,14 @@ async def pull_channels(ctx: dict[str, Any]) -> int:
 
 
 async def pull_shop(ctx: dict[str, Any], shop_id: int) -> str:
-    """One shop's run; its outcome is on the shop's pull row as well."""
-    run = await shop_puller(runtime_of(ctx)).pull(shop_id)
+    """One shop's run; its outcome is on the shop's pull row as well. The cron's job and one an admin queued may
+    meet: a lock per shop (held at most the queue's job timeout) lets one of them through, the other returns."""
+    runtime = runtime_of(ctx)
+    lock = f"orderhub:pull-shop:{shop_id}"
+    if not await runtime.redis.set(lock, "1", nx=True, ex=OUTBOUND.job_timeout):
+        return "ALREADY_RUNNING"
+    try:
+        run = await shop_puller(runtime).pull(shop_id)
+    finally:
+        await runtime.redis.delete(lock)
     return run.outcome.value

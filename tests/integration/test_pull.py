@@ -205,6 +205,9 @@ async def test_refused_credentials_alert_once_and_the_cron_skips_the_shop(
     assert await pull_channels(ctx) == 1
     queued = await wired.redis.queued_jobs(queue_name=OUTBOUND.name)
     assert [(j.function, j.args) for j in queued] == [("pull_shop", (fine,))]
+    await wired.redis.set(f"orderhub:pull-shop:{fine}", "1")  # another worker is pulling the shop
+    assert await pull_shop(ctx, fine) == "ALREADY_RUNNING"
+    await wired.redis.delete(f"orderhub:pull-shop:{fine}")
     assert await pull_shop(ctx, fine) == "CAUGHT_UP"
 
 
