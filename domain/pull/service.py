@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.channels.service import record_payloads
 from domain.clock import utcnow
 from domain.confirmations.answer import AGAIN, Answer, Reply, SignedRequest, Verdict, clip, delay_seconds
-from domain.intake.models import Outcome
+from domain.intake.models import InboundMessage, Outcome
 from domain.intake.vault import Vault
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -240,15 +240,12 @@ class ShopPuller:
 
     async def _apply(self, state: _State, window: Window, page: Page, payloads: list[bytes], run: PullRun) -> None:
         """Record the page's orders (committed on their own, as every inbound message is), then apply them and move
-        the cursor in one unit of work. An order already recorded with the same bytes was applied when it was."""
+        the cursor in one unit of work. The same bytes recorded before (the overlap, or a bridge's push) are applied
+        again only if their first record never got an outcome (a run that stopped between the two commits)."""
         shop, row = state.shop, state.row
         recorded = await record_payloads(self.sessions, self.vault, shop.channel, payloads) if payloads else []
         actor = f"pull:{shop.channel}:{shop.code}"
-        messages = [
-            ChannelMessage(r.message_id, shop.channel, body, Provenance(Source.CHANNEL, actor, r.message_id))
-            for r, body in zip(recorded, payloads, strict=True)
-            if r.is_new and r.refusal is None
-        ]
+        seen = [r.message_id for r in recorded if not r.is_new]
         last = page.next_cursor is None
         values: dict[str, Any] = {
             "cursor": page.next_cursor, "last_page_hash": None if last else page.fingerprint,
@@ -259,6 +256,18 @@ class ShopPuller:
         else:
             values |= {"window_start": window.start, "window_end": window.end}
         async with self.sessions() as session, session.begin():
+            pending = set()
+            if seen:
+                query = select(InboundMessage.id).where(
+                    col(InboundMessage.id).in_(seen), col(InboundMessage.outcome) == Outcome.PENDING
+                )
+                pending = set((await session.exec(query)).all())
+            messages, given = [], set()
+            for r, body in zip(recorded, payloads, strict=True):
+                if r.refusal is None and (r.is_new or r.message_id in pending) and r.message_id not in given:
+                    given.add(r.message_id)  # a page listing one order twice gives its message once
+                    by = Provenance(Source.CHANNEL, actor, r.message_id)
+                    messages.append(ChannelMessage(r.message_id, shop.channel, body, by))
             handled = await self.handler.process_batch(session, messages) if messages else []
             await session.exec(update(ShopPull).where(col(ShopPull.shop_id) == row.shop_id).values(**values))
         self.committed()

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from domain.channels import taobao_api
 from domain.channels.models import ChannelIntake
 from domain.channels.service import record_payloads
 from domain.clock import utcnow
@@ -27,7 +28,7 @@ from domain.shops.service import CREDENTIALS_REFUSED_JOB, create_shop, set_crede
 from runtime.channel_pull import shop_puller
 from runtime.process import Runtime
 from runtime.queues import OUTBOUND
-from sim.channel_servers import Act, ChannelServer, ShopKeys, douyin_order, make_server, running, stock
+from sim.channel_servers import Act, ChannelServer, ShopKeys, douyin_order, make_server, running, stock, taobao_trade
 from tests.conftest import Api
 from tests.conftest import Credentials as ApiCredentials
 from workers.pull_jobs import pull_channels, pull_shop
@@ -238,3 +239,19 @@ async def test_an_admin_turns_the_pull_on_and_a_pull_is_queued_after_commit(
     assert await pull_shop({"runtime": wired}, **payload) == "NO_CREDENTIALS"  # its pulls wait for credentials
     off = await api.gql(SET_PULL, {"input": {"shopId": taobao, "enabled": False}}, headers=creds.admin)
     assert off["data"]["setShopPull"]["queued"] is False
+
+
+async def test_a_page_recorded_but_never_applied_is_applied_by_the_next_run(
+    wired: Runtime, server: ChannelServer
+) -> None:
+    moment = utcnow() - timedelta(hours=1)
+    stock(server, "TAOBAO", 3, moment)
+    # a run that stopped between recording the page and applying it: the first order's message left PENDING
+    [left] = await record_payloads(wired.core.sessions, wired.core.vault, "TAOBAO",
+                                   [taobao_api.trade_payload(taobao_trade(0, moment))])  # fmt: skip
+    run = await shop_puller(wired).pull(await shop(wired, "TAOBAO"))
+    assert (run.outcome, run.orders, run.applied) == (PullOutcome.CAUGHT_UP, 3, 3)
+    async with wired.core.sessions() as session:
+        outcome = await session.execute(select(InboundMessage.outcome).where(InboundMessage.id == left.message_id))
+        assert outcome.scalar_one() == "APPLIED"
+    assert await count(wired, InboundMessage) == 3 and await count(wired, Order) == 3
