@@ -27,7 +27,7 @@ from domain.shops.models import Shop
 from domain.shops.service import CREDENTIALS_REFUSED_JOB, create_shop, set_credentials
 from runtime.channel_pull import shop_puller
 from runtime.process import Runtime
-from runtime.queues import OUTBOUND
+from runtime.queues import OUTBOUND, queue_of
 from sim.channel_servers import Act, ChannelServer, ShopKeys, douyin_order, make_server, running, stock, taobao_trade
 from tests.conftest import Api
 from tests.conftest import Credentials as ApiCredentials
@@ -255,3 +255,11 @@ async def test_a_page_recorded_but_never_applied_is_applied_by_the_next_run(
         outcome = await session.execute(select(InboundMessage.outcome).where(InboundMessage.id == left.message_id))
         assert outcome.scalar_one() == "APPLIED"
     assert await count(wired, InboundMessage) == 3 and await count(wired, Order) == 3
+
+
+def test_the_pull_runs_on_the_outbound_queue_every_five_minutes() -> None:
+    from workers.settings import CRON_JOBS
+
+    assert queue_of("pull_channels") is OUTBOUND and queue_of("pull_shop") is OUTBOUND
+    [cron] = [c for c in CRON_JOBS if c.coroutine.__name__ == "pull_channels"]
+    assert cron.minute == set(range(4, 60, 5))
