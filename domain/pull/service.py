@@ -21,15 +21,16 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.channels.service import record_payloads
+from domain.channels.service import MAX_PAYLOAD_BYTES, record_payloads
 from domain.clock import utcnow
 from domain.confirmations.answer import AGAIN, Answer, Reply, SignedRequest, Verdict, clip, delay_seconds
-from domain.intake.models import InboundMessage, Outcome
+from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.outbox.service import Outbox
 from domain.pipeline.channel import ChannelMessage, ChannelPayloads
+from domain.pipeline.record import Arrival, store
 from domain.pull.channels import pull_api_of
 from domain.pull.models import ShopPull
 from domain.pull.page import Page, PullApi, Window
@@ -197,6 +198,7 @@ class ShopPuller:
         """The channel's reading of one call, tried again on throttling and transient failures with back-off;
         None once the run must stop (its outcome and note set)."""
         answer: Answer | None = None
+        reply: Reply | Answer | None = None
         for attempt in range(1, self.policy.max_attempts + 1):
             reply = await send(request)
             read_back = reply if isinstance(reply, Answer) else read(reply)
@@ -214,7 +216,8 @@ class ShopPuller:
             Verdict.TRANSIENT: PullOutcome.UNAVAILABLE,
             Verdict.CREDENTIALS_REFUSED: PullOutcome.CREDENTIALS_REFUSED,
         }.get(answer.verdict, PullOutcome.REFUSED)
-        run.notes.append(f"{answer.code}: {answer.message}")
+        message_id = await self._record_answer(state.shop.channel, reply, answer)
+        run.notes.append(f"{answer.code}: {answer.message} (inbound message {message_id})")
         if answer.verdict is Verdict.CREDENTIALS_REFUSED:
             outbox = Outbox()
             async with self.sessions() as session, session.begin():
@@ -222,6 +225,18 @@ class ShopPuller:
                 await outbox.flush(session)
             self.committed()
         return None
+
+    async def _record_answer(self, channel: str, reply: Reply | Answer | None, answer: Answer) -> int:
+        """The answer that ended the run, in the raw mirror beside the pages (REJECTED, with the channel's code):
+        an HTML error page or a cut body is kept as the channel sent it, for whoever investigates."""
+        body = reply.body if isinstance(reply, Reply) else b""
+        headers = reply.headers if isinstance(reply, Reply) else {}
+        arrival = Arrival(f"pull:{channel}", "list-answer", body[:MAX_PAYLOAD_BYTES], len(body), headers,
+                          SignatureVerdict.NOT_APPLICABLE)  # fmt: skip
+        error = f"{answer.verdict} {answer.code}: {answer.message}"
+        async with self.sessions() as session, session.begin():
+            stored = await store(session, self.vault, arrival, MAX_PAYLOAD_BYTES, outcome=Outcome.REJECTED, error=error)
+        return stored.message_id
 
     async def _payloads(
         self, api: PullApi, send: Send, page: Page, state: _State, run: PullRun, now: datetime

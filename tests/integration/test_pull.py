@@ -159,9 +159,14 @@ async def test_an_odd_answer_ends_the_run_recorded_and_moves_nothing(
     assert (run.outcome, run.pages) == (outcome, 0)
     row = await pull_row(wired, shop_id)
     assert row.checkpoint is None and row.last_outcome == outcome.value and code in (row.last_note or "")
-    assert await count(wired, InboundMessage) == 0
+    async with wired.core.sessions() as session:
+        [kept] = (await session.execute(select(InboundMessage))).scalars().all()  # the answer, in the raw mirror
+    assert (kept.source, kept.outcome) == ("pull:TAOBAO", "REJECTED") and code in (kept.error or "")
+    assert f"inbound message {kept.id}" in (row.last_note or "")
+    if code == "HTML_ERROR_PAGE_502":
+        assert b"502 Bad Gateway" in wired.core.vault.open(kept.body)
     healed = await shop_puller(wired).pull(shop_id)  # the channel answers again: the same window is pulled
-    assert (healed.outcome, healed.orders) == (PullOutcome.CAUGHT_UP, 10)
+    assert (healed.outcome, healed.orders, healed.applied) == (PullOutcome.CAUGHT_UP, 10, 10)
 
 
 async def test_a_page_repeating_the_previous_one_stops_the_run(wired: Runtime, server: ChannelServer) -> None:
