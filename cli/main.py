@@ -123,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     revoke.add_argument("--id", type=int, required=True)
     admin_log = sub.add_parser("admin-log", help="the latest changes of partner keys and staff accounts")
     admin_log.add_argument("--limit", type=int, default=20)
+    pull = sub.add_parser("pull", help="pull a shop's orders from its channel now (or turn its scheduled pull on/off)")
+    pull.add_argument("--shop", required=True, help="the shop's code on its channel")
+    pull.add_argument("--channel", help="the shop's channel, when two channels have a shop of that code")
+    switch = pull.add_mutually_exclusive_group()
+    switch.add_argument("--enable", action="store_true", help="pull it every 5 minutes from now on, then pull now")
+    switch.add_argument("--disable", action="store_true", help="stop the scheduled pull (pulls nothing now)")
 
     args = parser.parse_args(argv)
     from runtime.logs import configure_logging
@@ -220,7 +226,44 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         await _export(settings, args)
     elif args.command == "selfcheck":
         return await _selfcheck(settings, args)
+    elif args.command == "pull":
+        return await _pull(settings, args)
     return 0
+
+
+async def _pull(settings: Settings, args: argparse.Namespace) -> int:
+    """Exits 0 when the shop is caught up (or has more pages for the next run), 1 on any other outcome."""
+    from sqlmodel import select
+
+    from domain.pull.service import PullOutcome, enable_pull
+    from domain.shops.models import Shop
+    from runtime.channel_pull import shop_puller
+    from runtime.process import build_runtime
+
+    runtime = await build_runtime(settings)
+    try:
+        async with runtime.core.sessions() as session, session.begin():
+            query = select(Shop).where(Shop.code == args.shop)
+            if args.channel:
+                query = query.where(Shop.channel == args.channel.strip().upper())
+            shops = list((await session.exec(query)).all())
+            if len(shops) != 1:
+                found = ", ".join(f"{s.channel}/{s.code}" for s in shops) or "none"
+                raise ValueError(f"--shop {args.shop!r}: expected one shop, found {found} (name it with --channel)")
+            shop_id = shops[0].id
+            assert shop_id is not None
+            if args.enable or args.disable:
+                await enable_pull(session, shop_id, enabled=bool(args.enable))
+        if args.disable:
+            print(f"pull disabled for {shops[0].channel}/{args.shop}")
+            return 0
+        run = await shop_puller(runtime).pull(shop_id)
+    finally:
+        await runtime.close()
+    notes = f" ({'; '.join(run.notes)})" if run.notes else ""
+    print(f"{shops[0].channel}/{args.shop}: {run.outcome} pages={run.pages} orders={run.orders} "
+          f"applied={run.applied} rejected={run.rejected}{notes}")  # fmt: skip
+    return 0 if run.outcome in (PullOutcome.CAUGHT_UP, PullOutcome.MORE_PAGES) else 1
 
 
 async def _worker(settings: Settings, queues: list[str]) -> None:
