@@ -48,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="exit after the report instead of serving GraphiQL")
 
-    replay = sub.add_parser("replay", help="replay recorded channel payloads through today's rules (dry run)")
-    replay.add_argument("--channel", required=True, help="TAOBAO, DOUYIN, WECHAT_CHANNELS, AMAZON ...")
+    replay = sub.add_parser("replay", help="replay recorded channel payloads or evidence events (dry run)")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--channel", help="TAOBAO, DOUYIN, WECHAT_CHANNELS, AMAZON ...")
+    which.add_argument("--warehouse", help="a warehouse code (WH1): its recorded warehouse events")
+    which.add_argument("--carrier", help="a carrier code (SF): its recorded carrier events")
     replay.add_argument("--from", dest="start", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--to", dest="end", required=True, type=_moment, help="ISO time with offset")
     replay.add_argument("--apply", action="store_true", help="apply for real (idempotent)")
@@ -120,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     revoke.add_argument("--id", type=int, required=True)
     admin_log = sub.add_parser("admin-log", help="the latest changes of partner keys and staff accounts")
     admin_log.add_argument("--limit", type=int, default=20)
+    pull = sub.add_parser("pull", help="pull a shop's orders from its channel now (or turn its scheduled pull on/off)")
+    pull.add_argument("--shop", required=True, help="the shop's code on its channel")
+    pull.add_argument("--channel", help="the shop's channel, when two channels have a shop of that code")
+    switch = pull.add_mutually_exclusive_group()
+    switch.add_argument("--enable", action="store_true", help="pull it every 5 minutes from now on, then pull now")
+    switch.add_argument("--disable", action="store_true", help="stop the scheduled pull (pulls nothing now)")
 
     args = parser.parse_args(argv)
     from runtime.logs import configure_logging
@@ -208,7 +217,7 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
     elif args.command == "admin-log":
         await _admin_log(settings, args.limit)
     elif args.command == "replay":
-        return await _replay(args)
+        return await (_replay(args) if args.channel else _replay_evidence(args))
     elif args.command == "reconcile":
         await _reconcile(settings, args)
     elif args.command == "ml":
@@ -217,7 +226,44 @@ async def _dispatch(args: argparse.Namespace) -> int | None:
         await _export(settings, args)
     elif args.command == "selfcheck":
         return await _selfcheck(settings, args)
+    elif args.command == "pull":
+        return await _pull(settings, args)
     return 0
+
+
+async def _pull(settings: Settings, args: argparse.Namespace) -> int:
+    """Exits 0 when the shop is caught up (or has more pages for the next run), 1 on any other outcome."""
+    from sqlmodel import select
+
+    from domain.pull.service import PullOutcome, enable_pull
+    from domain.shops.models import Shop
+    from runtime.channel_pull import shop_puller
+    from runtime.process import build_runtime
+
+    runtime = await build_runtime(settings)
+    try:
+        async with runtime.core.sessions() as session, session.begin():
+            query = select(Shop).where(Shop.code == args.shop)
+            if args.channel:
+                query = query.where(Shop.channel == args.channel.strip().upper())
+            shops = list((await session.exec(query)).all())
+            if len(shops) != 1:
+                found = ", ".join(f"{s.channel}/{s.code}" for s in shops) or "none"
+                raise ValueError(f"--shop {args.shop!r}: expected one shop, found {found} (name it with --channel)")
+            shop_id = shops[0].id
+            assert shop_id is not None
+            if args.enable or args.disable:
+                await enable_pull(session, shop_id, enabled=bool(args.enable))
+        if args.disable:
+            print(f"pull disabled for {shops[0].channel}/{args.shop}")
+            return 0
+        run = await shop_puller(runtime).pull(shop_id)
+    finally:
+        await runtime.close()
+    notes = f" ({'; '.join(run.notes)})" if run.notes else ""
+    print(f"{shops[0].channel}/{args.shop}: {run.outcome} pages={run.pages} orders={run.orders} "
+          f"applied={run.applied} rejected={run.rejected}{notes}")  # fmt: skip
+    return 0 if run.outcome in (PullOutcome.CAUGHT_UP, PullOutcome.MORE_PAGES) else 1
 
 
 async def _worker(settings: Settings, queues: list[str]) -> None:
@@ -463,6 +509,45 @@ async def _replay(args: argparse.Namespace) -> int:
     superseding = sum(1 for i in items if i.supersedes)
     print(f"{len(items)} message(s), {changed} would change, {sum(i.applied for i in items)} applied, "
           f"{superseding} supersede an order")  # fmt: skip
+
+
+async def _replay_evidence(args: argparse.Namespace) -> int:
+    from api.graphql.fulfilment.replay import evidence_reader
+    from api.graphql.schema import build_schema
+    from domain.channels.upstream import UpstreamKind
+    from domain.errors import UserError
+    from domain.pipeline.evidence_replay import replay_evidence
+    from runtime.core import build_core
+
+    settings = get_settings()
+    upstream = UpstreamKind.WAREHOUSE if args.warehouse else UpstreamKind.CARRIER
+    read = evidence_reader(build_schema(settings))
+    core = await build_core(settings)
+    try:
+        async with core.sessions() as session:
+            if args.apply:
+                await session.begin()
+            try:
+                window = (upstream, args.warehouse or args.carrier, args.start, args.end)
+                items = await replay_evidence(
+                    session, core.vault, read, *window, apply=args.apply, actor="system:cli-replay"
+                )
+            except UserError as error:
+                raise ValueError(str(error)) from error
+            if args.apply:
+                await session.commit()
+    finally:
+        await core.close()
+    for item in items:
+        drift = "; ".join(f"{f.change} {f.path}" for f in item.findings) or "-"
+        error = f" ({item.error})" if item.error else ""
+        print(f"#{item.message_id} {item.received_at.isoformat()} {item.verdict.value} {item.event_key} "
+              f"{item.order_reference} {item.outcome or '-'} drift: {drift}{error}")  # fmt: skip
+    print(
+        f"{len(items)} event(s), {sum(i.applied for i in items)} applied, "
+        f"{sum(i.verdict.value == 'ON_FILE' for i in items)} on file"
+    )
+    return 0
 
 
 async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:

@@ -153,6 +153,18 @@ class Settings(BaseSettings):
     confirmation_max_attempts: int = 8
     confirmation_backoff_seconds: float = 30.0
     confirmation_backoff_cap_seconds: float = 3600.0
+    # Channel pull (shops without a bridge): each window starts `pull_overlap_seconds` before the checkpoint, a
+    # shop pulled for the first time starts `pull_initial_lookback_hours` back, and one run walks at most
+    # `pull_max_pages` pages. A throttled or failing call is tried `pull_max_attempts` times, backing off from
+    # `pull_backoff_seconds` doubling up to the cap (Retry-After wins when longer); then the run stops and the
+    # next one resumes from the checkpoint.
+    pull_overlap_seconds: int = 300
+    pull_initial_lookback_hours: int = 24
+    pull_page_size: int = 100
+    pull_max_pages: int = 20
+    pull_max_attempts: int = 4
+    pull_backoff_seconds: float = 2.0
+    pull_backoff_cap_seconds: float = 30.0
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
     # Offline pushes to buyers' apps through JPush REST v3 (api.jpush.cn; bjapi.push.jiguang.cn for Beijing apps).

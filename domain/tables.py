@@ -18,6 +18,7 @@ from domain.ledger.models import FundVoucher, FundVoucherConflict, OrderAdjustme
 from domain.orders.models import Order, OrderEvent, OrderLine, OrderSupersession
 from domain.outbox.models import OutboxMessage
 from domain.prediction.models import NextStepModelRun
+from domain.pull.models import ShopPull
 from domain.push.models import PushDevice, PushNotice, PushPreference
 from domain.reconcile.models import HeldStatement, ReconItem, ReconRun, Statement, StatementLine
 from domain.shops.models import Shop
@@ -68,6 +69,7 @@ __all__ = [
     "ShipmentConfirmation",
     "ShippedRuleVersion",
     "Shop",
+    "ShopPull",
     "SignInAttempt",
     "SignInCode",
     "StaffUser",

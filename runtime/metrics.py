@@ -54,6 +54,36 @@ WEBSOCKET_SUBSCRIBERS = Gauge(
 PUSHES = Counter(
     "orderhub_pushes", "Pushed events: sent to a subscription, or dropped (coalesced, lagged).", ["outcome"]
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "orderhub_webhook_attempts",
+    "Webhook delivery attempts made, by what became of the delivery: delivered, retrying, or failed (given up).",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "orderhub_webhook_attempt_seconds", "Time one webhook post took, answered or not.", buckets=LATENCY_BUCKETS
+)
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "orderhub_webhook_endpoints_disabled", "Webhook endpoints switched off after failing for too long."
+)
+CONFIRMATIONS = Counter(
+    "orderhub_confirmation_attempts",
+    "Shipment confirmation calls to a channel, by channel and the state they left the confirmation in.",
+    ["channel", "outcome"],
+)
+CONFIRMATION_SECONDS = Histogram(
+    "orderhub_confirmation_attempt_seconds",
+    "Time one shipment confirmation call took.",
+    ["channel"],
+    buckets=LATENCY_BUCKETS,
+)
+OFFLINE_PUSHES = Counter(
+    "orderhub_offline_pushes",
+    "Offline (JPush) notices to buyers: sent, held for quiet hours, failed (refused), or dropped (opted out).",
+    ["outcome"],
+)
+OFFLINE_PUSH_SECONDS = Histogram(
+    "orderhub_offline_push_seconds", "Time one JPush call took, answered or not.", buckets=LATENCY_BUCKETS
+)
 MODEL_SERVED = Gauge(
     "orderhub_model_served", "1 for the next-step model version a worker serves.", ["version"], multiprocess_mode="max"
 )
@@ -129,6 +159,41 @@ def count_pushes(sent: int = 0, dropped: int = 0) -> None:
         PUSHES.labels("sent").inc(sent)
     if _enabled and dropped:
         PUSHES.labels("dropped").inc(dropped)
+
+
+WEBHOOK_OUTCOMES = frozenset({"delivered", "retrying", "failed"})
+CONFIRMATION_OUTCOMES = frozenset({"confirmed", "retrying", "refused", "gave_up", "waiting_for_credentials"})
+PUSH_OUTCOMES = frozenset({"sent", "held", "failed", "dropped"})
+
+
+def _bounded(value: str, allowed: frozenset[str]) -> str:
+    return value if value in allowed else OTHER
+
+
+def count_webhook_attempt(outcome: str, seconds: float, *, endpoint_disabled: bool = False) -> None:
+    if not _enabled:
+        return
+    WEBHOOK_ATTEMPTS.labels(_bounded(outcome, WEBHOOK_OUTCOMES)).inc()
+    WEBHOOK_ATTEMPT_SECONDS.observe(seconds)
+    if endpoint_disabled:
+        WEBHOOK_ENDPOINTS_DISABLED.inc()
+
+
+def count_confirmation(channel: str, outcome: str, seconds: float) -> None:
+    """`channel` is one orderhub confirms to (a Channel member), so the label stays one of a handful."""
+    if not _enabled:
+        return
+    CONFIRMATIONS.labels(channel, _bounded(outcome, CONFIRMATION_OUTCOMES)).inc()
+    CONFIRMATION_SECONDS.labels(channel).observe(seconds)
+
+
+def count_offline_push(outcome: str, seconds: float | None = None) -> None:
+    """`seconds`: the provider call's, when one was made (a held or dropped notice makes none)."""
+    if not _enabled:
+        return
+    OFFLINE_PUSHES.labels(_bounded(outcome, PUSH_OUTCOMES)).inc()
+    if seconds is not None:
+        OFFLINE_PUSH_SECONDS.observe(seconds)
 
 
 def count_reconciliation(trigger: str, seconds: float, drift_counts: Iterable[dict[str, int]]) -> None:

@@ -39,6 +39,8 @@ _NOT_DEFAULT = {
     "compute_health": LONG,
     "deliver_webhook": WEBHOOKS,
     "confirm_shipment": OUTBOUND,
+    "pull_channels": OUTBOUND,
+    "pull_shop": OUTBOUND,  # its run is bounded by pull_max_pages, back-offs included, within the queue's timeout
 }
 
 

@@ -6,6 +6,11 @@ What a call gets is scripted per channel order id (`script`), or drawn at random
 `rate_limit_rate`) for the benchmark. The server remembers every (channel, order, tracking number) it accepted:
 a later call for it is answered "already shipped" where the channel has such an answer, and counted in
 `repeats_after_success`, which a sender that never confirms twice keeps at zero.
+
+They also serve order lists for the channel pull (`orders`, filled with `taobao_trade`, `douyin_order` and
+`amazon_order`): TOP's `taobao.trades.sold.increment.get`, Douyin's `order.searchList`, and SP-API's `getOrders`
+and `getOrderItems`, each paged and filtered by modification time the channel's way. `pull_script` scripts the
+list calls in turn (a throttle, an HTML page, a cut body, `REPEAT`: the previous page served again).
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 class Act(StrEnum):
@@ -41,6 +50,7 @@ class Act(StrEnum):
     TRUNCATED = "TRUNCATED"  # the body stops before its Content-Length
     MALFORMED = "MALFORMED"  # a 200 whose JSON is cut short
     TIMEOUT = "TIMEOUT"  # answers after `slow_seconds`, and did apply the confirmation
+    REPEAT = "REPEAT"  # an order list call answered with the page served before it
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Seen:
     tracking: str
     signed: bool
     act: Act
+    parcel: str = ""  # what the call says of the parcel beyond its number: sub-orders, items, other parcels
 
 
 @dataclass
@@ -65,6 +76,7 @@ class Ledger:
     accepted: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     repeats_after_success: int = 0
     alerts: list[str] = field(default_factory=list)  # what reached the WeCom robot at /cgi-bin/webhook/send
+    list_calls: list[tuple[str, bool, Act]] = field(default_factory=list)  # (channel, signed, act) per list call
 
 
 class ChannelServer(ThreadingHTTPServer):
@@ -77,6 +89,11 @@ class ChannelServer(ThreadingHTTPServer):
     ledger: Ledger
     lock: threading.Lock
     rng: random.Random
+    orders: dict[str, list[dict[str, Any]]]
+    amazon_items: dict[str, list[dict[str, Any]]]
+    pull_script: list[Act]
+    last_pages: dict[str, bytes]
+    next_tokens: dict[str, tuple[int, str, str, int]]
 
     @property
     def url(self) -> str:
@@ -94,6 +111,10 @@ class ChannelServer(ThreadingHTTPServer):
         if draw < self.transient_rate + self.rate_limit_rate:
             return Act.HTTP_429_BARE if draw < self.transient_rate + self.rate_limit_rate / 2 else Act.RATE_LIMITED
         return Act.OK
+
+    def next_list_act(self) -> Act:
+        with self.lock:
+            return self.pull_script.pop(0) if self.pull_script else Act.OK
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -199,8 +220,22 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        url = urlparse(self.path)
         if self.path == "/_stats":
             self._send(200, "application/json", json.dumps(self.server.stats()).encode())
+        elif url.path == "/orders/v0/orders":
+            self._amazon_orders(dict(parse_qsl(url.query)))
+        elif url.path.startswith("/orders/v0/orders/") and url.path.endswith("/orderItems"):
+            order_id = url.path.split("/")[4]
+            if self.headers.get("x-amz-access-token") != self.server.keys.access_token:
+                self._reply("AMAZON", Act.AUTH)
+                return
+            items = self.server.amazon_items.get(order_id)
+            if items is None:
+                self._reply("AMAZON", Act.REFUSED)
+                return
+            body = {"payload": {"AmazonOrderId": order_id, "OrderItems": items}}
+            self._send(200, "application/json", json.dumps(body).encode())
         else:
             self._send(404, "text/plain", b"not found")
 
@@ -214,18 +249,27 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.ledger.alerts.append(json.loads(body)["markdown"]["content"])
             self._send(200, "application/json", b'{"errcode":0,"errmsg":"ok"}')
             return
+        if url.path == "/router/rest" and "method=taobao.trades.sold.increment.get" in body:
+            self._taobao_orders(dict(parse_qsl(body)))
+            return
+        if url.path == "/order/searchList":
+            self._douyin_orders(query, body)
+            return
         if url.path == "/router/rest":
             form = dict(parse_qsl(body))
             channel, order_id, tracking = "TAOBAO", form.get("tid", ""), form.get("out_sid", "")
+            parcel = f"split:{form.get('sub_tid', '')}" if form.get("is_split") == "1" else ""
             signed = form.get("sign") == top_sign(form, keys.app_secret) and form.get("session") == keys.access_token
         elif url.path == "/order/logisticsAdd":
             params = json.loads(body or "{}")
             channel, order_id, tracking = "DOUYIN", str(params.get("order_id")), str(params.get("logistics_code"))
+            parcel = ""
             signed = query.get("sign") == douyin_sign(query, body, keys.app_secret)
             signed = signed and query.get("access_token") == keys.access_token
         elif url.path == "/channels/ec/order/delivery/send":
             params = json.loads(body or "{}")
             delivery = (params.get("delivery_list") or [{}])[0]
+            parcel = ",".join(str(d.get("waybill_id")) for d in params.get("delivery_list") or [])
             channel, order_id, tracking = (
                 "WECHAT_CHANNELS",
                 str(params.get("order_id")),
@@ -235,19 +279,22 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/orders/v0/orders/") and url.path.endswith("/shipmentConfirmation"):
             params = json.loads(body or "{}")
             channel, order_id = "AMAZON", url.path.split("/")[4]
-            tracking = str(params.get("packageDetail", {}).get("trackingNumber"))
+            package = params.get("packageDetail", {})
+            tracking = str(package.get("trackingNumber"))
+            items = ",".join(f"{i.get('orderItemId')}x{i.get('quantity')}" for i in package.get("orderItems") or [])
+            parcel = f"{package.get('packageReferenceId')}:{items}"
             signed = self.headers.get("x-amz-access-token") == keys.access_token
         else:
             self._send(404, "text/html", b"<html><body>404 Not Found</body></html>")
             return
         act = self.server.next_act(order_id) if signed else Act.AUTH
-        self._answer(channel, order_id, tracking, signed, act)
+        self._answer(channel, order_id, tracking, signed, act, parcel)
 
-    def _answer(self, channel: str, order_id: str, tracking: str, signed: bool, act: Act) -> None:
+    def _answer(self, channel: str, order_id: str, tracking: str, signed: bool, act: Act, parcel: str = "") -> None:
         server, key = self.server, (channel, order_id, tracking)
         applied = act in (Act.OK, Act.TIMEOUT)
         with server.lock:
-            server.ledger.calls.append(Seen(channel, order_id, tracking, signed, act))
+            server.ledger.calls.append(Seen(channel, order_id, tracking, signed, act, parcel))
             if server.ledger.accepted[key] and applied:
                 server.ledger.repeats_after_success += 1
                 act = Act.ALREADY
@@ -256,6 +303,9 @@ class Handler(BaseHTTPRequestHandler):
         if act is Act.TIMEOUT:
             time.sleep(server.slow_seconds)
             act = Act.OK
+        self._reply(channel, act)
+
+    def _reply(self, channel: str, act: Act) -> None:
         if act is Act.HTML:
             self._send(502, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
         elif act is Act.HTTP_429:
@@ -276,6 +326,73 @@ class Handler(BaseHTTPRequestHandler):
             status, answer = ANSWERS[channel](act)
             data = b"" if answer is None else json.dumps(answer, ensure_ascii=False).encode()
             self._send(status, "application/json;charset=UTF-8", data)
+
+    def _list_page(self, channel: str, signed: bool, page: dict[str, Any]) -> None:
+        """A list call's page, or what `pull_script` has it answer instead."""
+        server = self.server
+        act = server.next_list_act() if signed else Act.AUTH
+        with server.lock:
+            server.ledger.list_calls.append((channel, signed, act))
+            data = json.dumps(page, ensure_ascii=False).encode()
+            if act is Act.REPEAT and channel in server.last_pages:
+                data, act = server.last_pages[channel], Act.OK
+            elif act is Act.OK:
+                server.last_pages[channel] = data
+        if act is Act.OK:
+            self._send(200, "application/json;charset=UTF-8", data)
+        elif act is Act.RATE_LIMITED and channel == "AMAZON":
+            self._send(429, "application/json", json.dumps(_amazon(act)[1]).encode())  # SP-API: no Retry-After
+        else:
+            self._reply(channel, act)
+
+    def _taobao_orders(self, form: dict[str, str]) -> None:
+        keys = self.server.keys
+        signed = form.get("sign") == top_sign(form, keys.app_secret) and form.get("session") == keys.access_token
+        start, end = form.get("start_modified", ""), form.get("end_modified", "")
+        page_no, size = int(form.get("page_no", "1")), int(form.get("page_size", "40"))
+        changed = [t for t in self.server.orders.get("TAOBAO", []) if start <= t["modified"] <= end]
+        changed.sort(key=lambda t: (t["modified"], t["tid_str"]), reverse=True)  # TOP: latest change first
+        chunk = changed[(page_no - 1) * size : page_no * size]
+        response = {"has_next": page_no * size < len(changed), "trades": {"trade": chunk}, "request_id": "pull"}
+        self._list_page("TAOBAO", signed, {"trades_sold_increment_get_response": response})
+
+    def _douyin_orders(self, query: dict[str, str], body: str) -> None:
+        keys = self.server.keys
+        signed = query.get("sign") == douyin_sign(query, body, keys.app_secret)
+        signed = signed and query.get("access_token") == keys.access_token
+        params = json.loads(body or "{}")
+        start, end = int(params.get("update_time_start", 0)), int(params.get("update_time_end", 0))
+        page, size = int(params.get("page", 0)), int(params.get("size", 10))
+        changed = [o for o in self.server.orders.get("DOUYIN", []) if start <= o["update_time"] <= end]
+        changed.sort(key=lambda o: (o["update_time"], o["order_id"]))
+        data = {"shop_order_list": changed[page * size : (page + 1) * size], "page": page, "size": size,
+                "total": len(changed)}  # fmt: skip
+        answer = {"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "data": data, "log_id": "pull"}
+        self._list_page("DOUYIN", signed, answer)
+
+    def _amazon_orders(self, query: dict[str, str]) -> None:
+        """getOrders: NextToken pages on from where the token's first page left off (the window it was made for)."""
+        server = self.server
+        signed = self.headers.get("x-amz-access-token") == server.keys.access_token
+        token = query.get("NextToken")
+        with server.lock:
+            offset, after, before, size = server.next_tokens.get(token, (-1, "", "", 0)) if token else (0, "", "", 0)
+        if token and offset < 0:
+            body = {"errors": [{"code": "InvalidInput", "message": "Invalid NextToken.", "details": ""}]}
+            self._send(400, "application/json", json.dumps(body).encode())
+            return
+        if not token:
+            after, before = query.get("LastUpdatedAfter", ""), query.get("LastUpdatedBefore", "")
+            size = int(query.get("MaxResultsPerPage", "100"))
+        changed = [o for o in server.orders.get("AMAZON", []) if after <= o["LastUpdateDate"] <= before]
+        changed.sort(key=lambda o: (o["LastUpdateDate"], o["AmazonOrderId"]))
+        payload: dict[str, Any] = {"Orders": changed[offset : offset + size], "LastUpdatedBefore": before}
+        if offset + size < len(changed):
+            minted = hashlib.sha256(f"{after}{before}{offset + size}".encode()).hexdigest()[:24]
+            with server.lock:
+                server.next_tokens[minted] = (offset + size, after, before, size)
+            payload["NextToken"] = minted
+        self._list_page("AMAZON", signed, {"payload": payload})
 
     def _send(self, status: int, content_type: str, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -305,7 +422,82 @@ def make_server(
     server.ledger = Ledger()
     server.lock = threading.Lock()
     server.rng = random.Random(seed)
+    server.orders, server.amazon_items, server.pull_script = {}, {}, []
+    server.last_pages, server.next_tokens = {}, {}
     return server
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def taobao_trade(number: int, modified: datetime, status: str = "WAIT_SELLER_SEND_GOODS") -> dict[str, Any]:
+    """A trade as `taobao.trades.sold.increment.get` lists it with orderhub's fields."""
+    tid = str(3916620000000000000 + number)
+    created = modified - timedelta(minutes=5)
+    return {
+        "tid": int(tid), "tid_str": tid, "type": "fixed", "status": status, "created": _beijing(created),
+        "pay_time": _beijing(created + timedelta(seconds=40)), "modified": _beijing(modified), "end_time": "",
+        "payment": "188.00", "total_fee": "198.00", "post_fee": "0.00", "discount_fee": "10.00",
+        "buyer_nick": "t**3", "buyer_open_uid": f"AAH{number:021d}",
+        "orders": {"order": [
+            {"oid": int(tid) + 1, "outer_sku_id": "TEA-LJ-250", "sku_id": "5012345678901", "title": "明前龙井 250g",
+             "num": 1, "price": "168.00", "status": status},
+            {"oid": int(tid) + 2, "outer_sku_id": "CUP-GLASS", "sku_id": "5012345678902", "title": "双层玻璃杯",
+             "num": 2, "price": "15.00", "status": status},
+        ]},
+    }  # fmt: skip
+
+
+def douyin_order(number: int, updated: datetime, status: int = 2) -> dict[str, Any]:
+    """A shop order as `order.searchList` lists it: fen, unix seconds, a masked receiver."""
+    order_id = str(6919475900000000000 + number)
+    created = int(updated.timestamp()) - 300
+    return {
+        "order_id": order_id, "shop_id": 4463798, "order_status": status, "create_time": created,
+        "pay_time": created + 40, "update_time": int(updated.timestamp()), "order_amount": 8990, "pay_amount": 8990,
+        "post_amount": 0, "promotion_amount": 1000, "mask_post_receiver": "李**", "mask_post_tel": "1********92",
+        "sku_order_list": [
+            {"order_id": str(int(order_id) + 1), "parent_order_id": order_id, "product_name": "保温杯 500ml",
+             "sku_id": 1712345678901234, "out_sku_id": "BOTTLE-500", "item_num": 1, "goods_price": 5990},
+            {"order_id": str(int(order_id) + 2), "parent_order_id": order_id, "product_name": "杯套",
+             "sku_id": 1712345678901235, "out_sku_id": "SLEEVE", "item_num": 2, "goods_price": 2000},
+        ],
+    }  # fmt: skip
+
+
+def amazon_order(number: int, updated: datetime, status: str = "Unshipped") -> tuple[dict[str, Any], list[Any]]:
+    """An Order as getOrders lists it, and its items as getOrderItems answers them."""
+    order_id = f"902-{number // 10_000_000:07d}-{number % 10_000_000:07d}"
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    order = {
+        "AmazonOrderId": order_id, "PurchaseDate": (updated - timedelta(minutes=10)).astimezone(UTC).strftime(iso),
+        "LastUpdateDate": updated.astimezone(UTC).strftime(iso), "OrderStatus": status, "FulfillmentChannel": "MFN",
+        "SalesChannel": "Amazon.com", "OrderTotal": {"CurrencyCode": "USD", "Amount": "56.98"},
+        "MarketplaceId": "ATVPDKIKX0DER", "OrderType": "StandardOrder",
+    }  # fmt: skip
+    items = [
+        {"ASIN": "B00EXAMPLE1", "OrderItemId": f"{number:014d}", "SellerSKU": "MUG-BLUE", "Title": "Stoneware Mug",
+         "QuantityOrdered": 2, "ItemPrice": {"CurrencyCode": "USD", "Amount": "39.98"},
+         "ShippingPrice": {"CurrencyCode": "USD", "Amount": "5.00"}},
+        {"ASIN": "B00EXAMPLE2", "OrderItemId": f"{number + 1:014d}", "SellerSKU": "COASTER-4", "Title": "Coasters",
+         "QuantityOrdered": 1, "ItemPrice": {"CurrencyCode": "USD", "Amount": "14.00"},
+         "PromotionDiscount": {"CurrencyCode": "USD", "Amount": "2.00"}},
+    ]  # fmt: skip
+    return order, items
+
+
+def stock(server: ChannelServer, channel: str, count: int, start: datetime, *, first: int = 0) -> None:
+    """`count` orders of `channel`, changed one second apart from `start`, for the server's order lists."""
+    for number in range(first, first + count):
+        moment = start + timedelta(seconds=number - first)
+        if channel == "AMAZON":
+            order, items = amazon_order(number, moment)
+            server.orders.setdefault(channel, []).append(order)
+            server.amazon_items[order["AmazonOrderId"]] = items
+        else:
+            made = taobao_trade(number, moment) if channel == "TAOBAO" else douyin_order(number, moment)
+            server.orders.setdefault(channel, []).append(made)
 
 
 @contextmanager

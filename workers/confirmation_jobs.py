@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from domain.clock import utcnow
 from domain.confirmations.answer import Answer
 from domain.confirmations.channels import api_of
+from domain.confirmations.models import ConfirmationState
 from domain.confirmations.service import RetryPolicy, prepare_call, record_answer, requeue_stalled
 from domain.outbox.service import Outbox
 from domain.shops.models import Shop
+from runtime import metrics
 from runtime.notifiers import broadcast, robots_from_settings
 from workers.jobs import runtime_of, unit_of_work
 
@@ -30,7 +33,9 @@ async def confirm_shipment(ctx: dict[str, Any], confirmation_id: int) -> str | N
     if call is None or api is None:
         return None
     request = api.build(call.parcel, call.credentials, utcnow())
+    started = time.perf_counter()
     reply = await runtime.channel_calls.send(api.base_url(settings), request, settings.channel_call_timeout_seconds)
+    seconds = time.perf_counter() - started
     answer = reply if isinstance(reply, Answer) else api.read(reply)
     policy = RetryPolicy(
         settings.confirmation_max_attempts,
@@ -39,6 +44,9 @@ async def confirm_shipment(ctx: dict[str, Any], confirmation_id: int) -> str | N
     )
     async with unit_of_work(ctx) as session:
         state = await record_answer(session, Outbox(), call, answer, policy)
+    if state is not None:  # None: another run of this attempt counted it
+        outcome = "retrying" if state is ConfirmationState.PENDING else state.value.lower()
+        metrics.count_confirmation(call.channel, outcome, seconds)
     log.info(
         "confirmation %s attempt %s: %s %s -> %s", confirmation_id, call.attempt, answer.verdict, answer.code, state
     )

@@ -7,24 +7,29 @@ makes arq try again with back-off; a notice whose jobs all gave up is sent by th
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from arq import Retry
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.outbox.service import Outbox
-from domain.push.models import NoticeState
+from domain.push.models import NoticeState, PushNotice
 from domain.push.quiet import QuietHours
 from domain.push.service import PushRules, delivery, overdue, owe_notice, settle
 from domain.push.texts import PushReason
 from domain.settings import Settings
+from runtime import metrics
 from runtime.jpush import JPush, PushRefused, PushUnavailable
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
 
 OVERDUE_AFTER = timedelta(minutes=5)
+DECIDED = {NoticeState.HELD: "held", NoticeState.SKIPPED: "dropped"}
 
 
 def push_rules(settings: Settings) -> PushRules:
@@ -41,12 +46,20 @@ async def push_order_update(
     if JPush.from_settings(settings) is None:
         return "no push provider configured"  # nothing is owed that could not be sent when it mattered
     async with unit_of_work(ctx) as session:
+        decided_before = await _decided(session, order_id, version)
         notice = await owe_notice(session, Outbox(), order_id, version, PushReason(reason), push_rules(settings), at)
     if notice is None or notice.id is None:
         return "no buyer to tell"
+    if not decided_before and notice.state in DECIDED:  # a job run again counts nothing again
+        metrics.count_offline_push(DECIDED[NoticeState(notice.state)])
     if notice.state != NoticeState.DUE:
         return f"notice {notice.id} is {notice.state} ({notice.error or notice.due_at.isoformat()})"
     return await send_push(ctx, notice.id, now=at)
+
+
+async def _decided(session: AsyncSession, order_id: int, version: int) -> bool:
+    query = select(PushNotice.id).where(PushNotice.order_id == order_id, PushNotice.version == version)
+    return (await session.exec(query)).first() is not None
 
 
 async def send_push(
@@ -59,10 +72,16 @@ async def send_push(
         log.warning("push notice %s is owed, but no JPush app is configured", notice_id)
         return "owed: no push provider configured"
     async with unit_of_work(ctx) as session:
+        notice = await session.get(PushNotice, notice_id)
+        owed = notice is not None and notice.state in (NoticeState.HELD, NoticeState.DUE)
         sending = await delivery(session, notice_id, now or utcnow())
+        dropped = owed and notice is not None and notice.state == NoticeState.SKIPPED
+    if dropped:  # opted out, or no device left, since the notice was decided
+        metrics.count_offline_push("dropped")
     if sending is None:
         return "nothing to send"
     msg_id, error = None, None
+    started = time.perf_counter()
     try:
         msg_id = await provider.push(sending)
     except PushUnavailable as exc:
@@ -71,6 +90,7 @@ async def send_push(
     except PushRefused as exc:
         error = str(exc)
         log.warning("push notice %s refused: %s", notice_id, error)
+    metrics.count_offline_push("sent" if error is None else "failed", time.perf_counter() - started)
     async with unit_of_work(ctx) as session:
         await settle(session, notice_id, utcnow(), msg_id=msg_id, error=error)
     return f"sent {msg_id}" if error is None else f"failed: {error}"

@@ -25,6 +25,7 @@ from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inb
 from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
 from workers.observed import observed
 from workers.payment_query_jobs import query_payment_gaps
+from workers.pull_jobs import pull_channels, pull_shop
 from workers.push_jobs import push_order_update, send_push, sweep_pushes
 from workers.reconcile_jobs import reconcile_daily
 from workers.webhook_jobs import close_webhook_sender, deliver_webhook, notify_webhook_disabled, sweep_webhooks
@@ -43,6 +44,8 @@ FUNCTIONS = [
     func(observed(notify_webhook_disabled), max_tries=10),
     func(observed(confirm_shipment), max_tries=5),  # retries after an answer are new deferred jobs, not arq's tries
     func(observed(alert_refused_credentials), max_tries=5),
+    # No result kept: the job id is the shop's, and the next cron must be able to enqueue it again at once.
+    func(observed(pull_shop), max_tries=1, keep_result=0),
 ]
 
 CRON_JOBS = [
@@ -51,6 +54,7 @@ CRON_JOBS = [
     cron(observed(sweep_inbound), minute={0, 15, 30, 45}, second={10}, unique=True),
     cron(observed(find_stuck_shipments), minute={5, 20, 35, 50}, second={20}, unique=True),
     cron(observed(sweep_confirmations), minute={7, 22, 37, 52}, second={40}, unique=True),
+    cron(observed(pull_channels), minute=set(range(4, 60, 5)), second={15}, unique=True),
     cron(observed(subscribe_tracking), minute=set(range(2, 60, 5)), second={35}, unique=True),
     cron(observed(find_missing_courier_records), minute={12, 42}, second={25}, unique=True),
     cron(observed(push_drift_alerts), minute=set(range(0, 60, 5)), second={20}, unique=True),

@@ -22,6 +22,7 @@ from domain.webhooks import deliveries
 from domain.webhooks.endpoints import disabled_notice
 from domain.webhooks.models import DeliveryState
 from domain.webhooks.retry import retry_policy
+from runtime import metrics
 from runtime.notifiers import broadcast, robots_from_settings
 from runtime.queues import WEBHOOKS
 from runtime.webhook_sender import WebhookSender
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 UNCOMMITTED_TRIES = 5  # a first attempt may start before the relay's transaction that wrote it commits
 SWEEP_LIMIT = 1000
+OUTCOMES = {DeliveryState.DELIVERED: "delivered", DeliveryState.PENDING: "retrying", DeliveryState.FAILED: "failed"}
 
 
 def sender_of(ctx: dict[str, Any]) -> WebhookSender:
@@ -76,6 +78,10 @@ async def deliver_webhook(
             await deliveries.record(session, outbox, one, result, policy, why)
             for one, result in zip(claimed, results, strict=True)
         ]
+    for result, r in zip(results, recorded, strict=True):
+        metrics.count_webhook_attempt(
+            OUTCOMES[r.state], result.duration_ms / 1000, endpoint_disabled=r.endpoint_disabled
+        )
     if any(r.state is not DeliveryState.DELIVERED for r in recorded):  # retries or a notice went into the outbox
         runtime.relay.notify()
     if any(r.endpoint_disabled for r in recorded):

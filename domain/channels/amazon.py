@@ -12,6 +12,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.invoices.request import InvoiceRequest
 from domain.money import MoneyError, format_minor, parse_minor
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission
@@ -121,7 +122,23 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         warehouse_code=f"AMAZON-{order.get('FulfillmentChannel')}" if order.get("FulfillmentChannel") else None,
         raw_status=raw,
         attribution=f.attribution(payload),
+        invoice=_invoice(order),
     )
+
+
+def _invoice(order: Mapping[str, Any]) -> InvoiceRequest | None:
+    """`BuyerInfo.BuyerTaxInfo` of the Orders v0 model: the business buyer's legal name and, when Amazon has
+    them, its tax classifications (name + value pairs; the first value is kept as the tax id). Orders without
+    it (every consumer order, and China, where Amazon sends none) carry no invoice request."""
+    info = order.get("BuyerInfo")
+    tax = info.get("BuyerTaxInfo") if isinstance(info, Mapping) else None
+    if not isinstance(tax, Mapping) or not str(tax.get("CompanyLegalName") or "").strip():
+        return None
+    classes = tax.get("TaxClassifications")
+    values = [c.get("Value") for c in classes if isinstance(c, Mapping)] if isinstance(classes, list) else []
+    tax_id = next((str(v).strip() for v in values if str(v or "").strip()), None)
+    email = str(info.get("BuyerEmail") or "").strip() or None if isinstance(info, Mapping) else None
+    return InvoiceRequest(title=str(tax["CompanyLegalName"]).strip(), tax_id=tax_id, email=email)
 
 
 def _buyer(order: Mapping[str, Any]) -> str | None:

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 
 from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
 from domain.confirmations.parcel import Parcel, company_code
+from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
 
 LOGISTICS_ADD = "order.logisticsAdd"
+SEARCH_LIST = "order.searchList"
 VERSION = "2"
 BEIJING = ZoneInfo("Asia/Shanghai")
 COMPANY_CODES = {"SF": "shunfeng", "YTO": "yuantong", "ZTO": "zhongtong", "STO": "shentong", "YUNDA": "yunda",
@@ -78,11 +80,15 @@ def read_confirmation(reply: Reply) -> Answer:
     code = body.get("code")
     if not isinstance(code, int):
         return Answer(Verdict.TRANSIENT, f"MALFORMED_ANSWER_{reply.status}", clip(body))
+    if code == SUCCESS:
+        return Answer(Verdict.CONFIRMED, "10000", clip(body.get("sub_msg") or body.get("msg") or ""))
+    return _error(body, code)
+
+
+def _error(body: Mapping[str, object], code: int) -> Answer:
     sub_code = str(body.get("sub_code") or "")
     message = clip(body.get("sub_msg") or body.get("msg") or "")
     named = f"{code}:{sub_code}" if sub_code else str(code)
-    if code == SUCCESS:
-        return Answer(Verdict.CONFIRMED, "10000", message)
     if code == RATE_LIMITED:
         return Answer(Verdict.RATE_LIMITED, named, message)
     if code in CREDENTIAL_CODES:
@@ -92,3 +98,42 @@ def read_confirmation(reply: Reply) -> Answer:
     if code == UNAVAILABLE or sub_code.startswith("isp."):
         return Answer(Verdict.TRANSIENT, named, message)
     return Answer(Verdict.REFUSED, named, message)
+
+
+def search_list(window: Window, cursor: str, credentials: Credentials, page_size: int, now: datetime) -> SignedRequest:
+    """One page (from 0) of the shop's orders updated in the window, oldest change first."""
+    params = {
+        "update_time_start": int(window.start.timestamp()),
+        "update_time_end": int(window.end.timestamp()),
+        "page": int(cursor),
+        "size": page_size,
+        "order_by": "update_time",
+        "order_asc": True,
+    }
+    return call(SEARCH_LIST, params, credentials, now)
+
+
+def read_search_list(reply: Reply, cursor: str) -> Page | Answer:
+    failed = http_failure(reply)
+    if failed is not None:
+        return failed
+    body = json_object(reply)
+    if isinstance(body, Answer):
+        return body
+    code = body.get("code")
+    if not isinstance(code, int):
+        return Answer(Verdict.TRANSIENT, f"MALFORMED_ANSWER_{reply.status}", clip(body))
+    if code != SUCCESS:
+        return _error(body, code)
+    data = body.get("data")
+    orders = objects(data.get("shop_order_list") or []) if isinstance(data, dict) else None
+    total, size = (data.get("total"), data.get("size")) if isinstance(data, dict) else (None, None)
+    if orders is None or not isinstance(total, int) or not isinstance(size, int):
+        return Answer(Verdict.TRANSIENT, f"MALFORMED_ANSWER_{reply.status}", clip(body))
+    page = int(cursor)
+    return Page(list(orders), str(page + 1) if (page + 1) * size < total else None)
+
+
+def order_payload(order: Mapping[str, object], _items: object = None) -> bytes:
+    """A pulled order in the envelope `order.orderDetail` answers with, as a bridge would push it."""
+    return compact({"code": SUCCESS, "msg": "success", "data": {"shop_order_detail": order}})

@@ -10,6 +10,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.invoices.request import InvoiceRequest
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission
 from domain.orders.status import OrderStatus
@@ -85,7 +86,17 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         shop_code=f.text(trade, "seller_nick", at, problems, required=False) or None,
         raw_status=raw,
         attribution=f.attribution(trade, payload),
+        invoice=_invoice(trade),
     )
+
+
+def _invoice(trade: Mapping[str, Any]) -> InvoiceRequest | None:
+    """The Trade structure's `invoice_name` (the invoice title the buyer entered); `buyer_email`, when sent, is
+    where an electronic invoice can go. Nothing else about the invoice is read: see README "Invoices"."""
+    title = str(trade.get("invoice_name") or "").strip()
+    if not title:
+        return None
+    return InvoiceRequest(title=title, email=str(trade.get("buyer_email") or "").strip() or None)
 
 
 def _discount(lines: list[LineSubmission], post_fee: str, payment: str) -> str:

@@ -16,10 +16,17 @@ from zoneinfo import ZoneInfo
 
 from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
 from domain.confirmations.parcel import Parcel, company_code
+from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
 
 PATH = "/router/rest"
 OFFLINE_SEND = "taobao.logistics.offline.send"
+SOLD_INCREMENT = "taobao.trades.sold.increment.get"
+TRADE_FIELDS = (
+    "tid,tid_str,type,status,created,pay_time,modified,end_time,payment,total_fee,post_fee,discount_fee,buyer_nick,"
+    "buyer_open_uid,receiver_name,receiver_state,receiver_city,receiver_district,receiver_address,receiver_mobile,"
+    "orders.oid,orders.outer_sku_id,orders.sku_id,orders.title,orders.num,orders.price,orders.status"
+)
 BEIJING = ZoneInfo("Asia/Shanghai")
 COMPANY_CODES = {"SF": "SF", "YTO": "YTO", "ZTO": "ZTO", "STO": "STO", "YUNDA": "YUNDA", "EMS": "EMS", "JD": "JD"}
 
@@ -65,6 +72,9 @@ def confirm_shipment(parcel: Parcel, credentials: Credentials, now: datetime) ->
         "out_sid": parcel.tracking_number,
         "company_code": company_code(COMPANY_CODES, parcel.carrier_code),
     }
+    if parcel.split:  # one of several parcels: its sub-orders (the lines' item ids) are the ones it carries
+        business["is_split"] = "1"
+        business["sub_tid"] = ",".join(line.item_id for line in parcel.lines)
     return call(OFFLINE_SEND, business, credentials, now)
 
 
@@ -100,3 +110,45 @@ def _error(error: Mapping[str, object]) -> Answer:
     if sub_code.startswith("isp.") or sub_code.endswith(RETRY_SUB_CODES) or code == "10":
         return Answer(Verdict.TRANSIENT, named, message)
     return Answer(Verdict.REFUSED, named, message)
+
+
+def sold_increment(
+    window: Window, cursor: str, credentials: Credentials, page_size: int, now: datetime
+) -> SignedRequest:
+    """One page of the trades modified in the window (TOP allows a window of one day at most)."""
+    text = "%Y-%m-%d %H:%M:%S"
+    business = {
+        "fields": TRADE_FIELDS,
+        "start_modified": window.start.astimezone(BEIJING).strftime(text),
+        "end_modified": window.end.astimezone(BEIJING).strftime(text),
+        "page_no": cursor,
+        "page_size": str(page_size),
+        "use_has_next": "true",
+    }
+    return call(SOLD_INCREMENT, business, credentials, now)
+
+
+def read_sold_increment(reply: Reply, cursor: str) -> Page | Answer:
+    failed = http_failure(reply)
+    if failed is not None:
+        return failed
+    body = json_object(reply)
+    if isinstance(body, Answer):
+        return body
+    found = body.get("trades_sold_increment_get_response")
+    if not isinstance(found, dict):
+        error = body.get("error_response")
+        if not isinstance(error, dict):
+            return Answer(Verdict.TRANSIENT, f"MALFORMED_ANSWER_{reply.status}", clip(body))
+        return _error(error)
+    container = found.get("trades") or {"trade": []}
+    trades = objects(container.get("trade") if isinstance(container, dict) else None)
+    if trades is None:
+        return Answer(Verdict.TRANSIENT, f"MALFORMED_ANSWER_{reply.status}", clip(found))
+    more = found.get("has_next") in (True, "true")
+    return Page(list(trades), str(int(cursor) + 1) if more else None)
+
+
+def trade_payload(trade: Mapping[str, object], _items: object = None) -> bytes:
+    """A pulled trade in the envelope `taobao.trade.fullinfo.get` answers with, as a bridge would push it."""
+    return compact({"trade_fullinfo_get_response": {"trade": trade}})

@@ -25,12 +25,12 @@ def call(path: str, body: Mapping[str, object], credentials: Credentials) -> Sig
 
 
 def confirm_shipment(parcel: Parcel, credentials: Credentials) -> SignedRequest:
-    delivery = {
-        "delivery_id": company_code(COMPANY_CODES, parcel.carrier_code),
-        "waybill_id": parcel.tracking_number,
-        "deliver_type": PHYSICAL_DELIVERY,
-    }
-    return call(DELIVERY_SEND, {"order_id": parcel.channel_order_id, "delivery_list": [delivery]}, credentials)
+    """Sent once per order: its delivery_list names every parcel the order left in."""
+    deliveries = [
+        {"delivery_id": company_code(COMPANY_CODES, carrier), "waybill_id": tracking, "deliver_type": PHYSICAL_DELIVERY}
+        for tracking, carrier in ((parcel.tracking_number, parcel.carrier_code), *parcel.others)
+    ]
+    return call(DELIVERY_SEND, {"order_id": parcel.channel_order_id, "delivery_list": deliveries}, credentials)
 
 
 def read_confirmation(reply: Reply) -> Answer:

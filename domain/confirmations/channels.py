@@ -19,6 +19,8 @@ class ConfirmationApi:
     build: Callable[[Parcel, Credentials, datetime], SignedRequest]
     read: Callable[[Reply], Answer]
     base_url: Callable[[Settings], str]
+    per_parcel: bool = True
+    """Told of each parcel as it leaves (a split shipment); False: told once, at SHIPPED, of every parcel."""
 
 
 _TOP = ConfirmationApi(taobao_api.confirm_shipment, taobao_api.read_confirmation, lambda s: s.taobao_api_url)
@@ -33,6 +35,7 @@ APIS: dict[Channel, ConfirmationApi] = {
         lambda parcel, credentials, _now: wechat_channels_api.confirm_shipment(parcel, credentials),
         wechat_channels_api.read_confirmation,
         lambda s: s.wechat_api_url,
+        per_parcel=False,  # delivery/send may be called once per order, with its delivery_list
     ),
     Channel.AMAZON: ConfirmationApi(
         amazon_api.confirm_shipment, amazon_api.read_confirmation, lambda s: s.amazon_api_url

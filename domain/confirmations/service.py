@@ -8,7 +8,7 @@ credential parks every confirmation of its shop until new credentials are set, a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from domain.confirmations.models import (
 from domain.confirmations.parcel import Parcel, ParcelLine
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
+from domain.fulfilment.parcels import parcels_of_order
 from domain.intake.vault import Vault
 from domain.orders.models import Order, OrderLine
 from domain.orders.service import Change, Provenance, append_event, save_order
@@ -55,18 +56,51 @@ def pick_shop(shops: list[Shop], shop_code: str | None) -> Shop | None:
     return shops[0] if len(shops) == 1 else None
 
 
-async def request_confirmation(session: AsyncSession, outbox: Outbox, order: Order) -> int | None:
+async def request_confirmation(
+    session: AsyncSession, outbox: Outbox, order: Order, *, partial: bool = False
+) -> list[int]:
     """Once per (order, tracking number), for a channel orderhub confirms to and where the merchant has registered a
-    shop (a merchant whose bridge confirms shipments registers none). Returns the new row's id, or None."""
-    if order.id is None or not order.tracking_number or api_of(order.channel) is None:
-        return None
+    shop (a merchant whose bridge confirms shipments registers none). A channel told per parcel gets one row per
+    parcel's tracking number, each as its parcel leaves (`partial`: the order is not all out yet); any other
+    channel one row, once the order is SHIPPED, whose call lists every parcel. Returns the new rows' ids."""
+    api = api_of(order.channel)
+    if order.id is None or api is None or (partial and not api.per_parcel):
+        return []
+    trackings = await _trackings(session, order)
+    if not api.per_parcel:
+        trackings = trackings[:1]
+    if not trackings:
+        return []
     shops = list((await session.exec(select(Shop).where(Shop.channel == order.channel).order_by(col(Shop.id)))).all())
     if not shops:
-        return None
+        return []
     shop = pick_shop(shops, order.shop_code)
+    made = []
+    for tracking, carrier in trackings:
+        new_id = await _request(session, outbox, order, order.id, shop, len(shops), tracking, carrier)
+        if new_id is not None:
+            made.append(new_id)
+    return made
+
+
+async def _trackings(session: AsyncSession, order: Order) -> list[tuple[str, str | None]]:
+    """The tracking numbers of the order's parcels, in the order they left, when it leaves in several (or one
+    of several is out); else the order's own."""
+    assert order.id is not None
+    left = [(p.tracking_number, p.carrier_code or order.carrier_code)
+            for p in await parcels_of_order(session, order.id) if p.tracking_number]  # fmt: skip
+    if len(left) >= 2 or OrderStatus(order.status) is OrderStatus.PARTIALLY_SHIPPED or not order.tracking_number:
+        return left
+    return [(order.tracking_number, order.carrier_code)]
+
+
+async def _request(
+    session: AsyncSession, outbox: Outbox, order: Order, order_id: int, shop: Shop | None, shops: int,
+    tracking: str, carrier: str | None,
+) -> int | None:  # fmt: skip
     now = utcnow()
     values: dict[str, Any] = {
-        "order_id": order.id, "tracking_number": order.tracking_number, "carrier_code": order.carrier_code,
+        "order_id": order_id, "tracking_number": tracking, "carrier_code": carrier,
         "channel": order.channel, "shop_id": shop.id if shop else None,
         "state": (S.PENDING if shop else S.NO_SHOP).value, "attempts": 0, "created_at": now, "updated_at": now,
     }  # fmt: skip
@@ -77,8 +111,8 @@ async def request_confirmation(session: AsyncSession, outbox: Outbox, order: Ord
         named = f"shop {order.shop_code!r}, which is not registered" if order.shop_code else "no shop"
         await open_exception(
             session, outbox, ExceptionKind.SHIPMENT_NOT_CONFIRMED,
-            f"{order.channel} has {len(shops)} shops and the order names {named}: the shipment was not confirmed",
-            order_id=order.id, dedup_key=f"confirmation:{new_id}", details={"code": "NO_SHOP"},
+            f"{order.channel} has {shops} shops and the order names {named}: the shipment was not confirmed",
+            order_id=order_id, dedup_key=f"confirmation:{new_id}", details={"code": "NO_SHOP"},
         )  # fmt: skip
     else:
         outbox.enqueue(CONFIRM_SHIPMENT_JOB, {"confirmation_id": new_id})
@@ -109,14 +143,35 @@ async def prepare_call(session: AsyncSession, vault: Vault, confirmation_id: int
     if shop.credentials is None or shop.credentials_refused_at is not None:
         await _set(session, row, {"state": S.WAITING_FOR_CREDENTIALS.value})
         return None
+    parcel = await _parcel(session, order, row)
+    return Call(confirmation_id, row.attempts + 1, row.channel, parcel, open_sealed(vault, shop.credentials))
+
+
+async def _parcel(session: AsyncSession, order: Order, row: ShipmentConfirmation) -> Parcel:
+    """What the channel is told: to a channel told per parcel, of this parcel with the lines it carries (the whole
+    order when it left in one, or its parcels name no lines); to any other, of every parcel in one call."""
+    assert order.id is not None
+    api = api_of(row.channel)
+    left = [p for p in await parcels_of_order(session, order.id) if p.tracking_number]
     lines = (
         await session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.line_no)))
     ).all()
-    parcel = Parcel(
-        order.channel_order_id, row.tracking_number, row.carrier_code, order.shipped_at,
-        tuple(ParcelLine(line.sku, line.quantity) for line in lines),
+    whole = tuple(ParcelLine(line.sku, line.quantity) for line in lines)
+    mine = next((p for p in left if p.tracking_number == row.tracking_number), None)
+    base = Parcel(order.channel_order_id, row.tracking_number, row.carrier_code, order.shipped_at, whole)
+    told_once = api is not None and not api.per_parcel
+    if told_once and len(left) >= 2:
+        others = tuple((p.tracking_number, p.carrier_code or row.carrier_code)
+                       for p in left if p.tracking_number and p.tracking_number != row.tracking_number)  # fmt: skip
+        return replace(base, others=others)
+    several = len(left) >= 2 or OrderStatus(order.status) is OrderStatus.PARTIALLY_SHIPPED
+    if told_once or mine is None or not several:
+        return base
+    carried = tuple(ParcelLine(str(i["sku"]), int(i["quantity"])) for i in mine.items or [])
+    return replace(
+        base, shipped_at=mine.shipped_at or order.shipped_at, lines=carried or whole, split=True,
+        number=left.index(mine) + 1,
     )  # fmt: skip
-    return Call(confirmation_id, row.attempts + 1, row.channel, parcel, open_sealed(vault, shop.credentials))
 
 
 async def record_answer(

@@ -316,6 +316,8 @@ class FulfilmentService:
             status = decide(current, EventType.ORDER_PARTIALLY_SHIPPED, by.source)
             decision = f"{current} -> {status}: a parcel left, goods still to ship (shipped rule v{rule.version})"
             await self._move(result, order, ev, by, EventType.ORDER_PARTIALLY_SHIPPED, status, {}, decision)
+        if not out:  # a channel told per parcel hears of this one now
+            await request_confirmation(self.session, self.outbox, order, partial=True)
 
     async def ship(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, decision: str) -> None:
         """The one place an order becomes SHIPPED, and so the one place the customer is told."""

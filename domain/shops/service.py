@@ -13,10 +13,13 @@ from domain.errors import Problems, UserError
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.outbox.service import Outbox
+from domain.pull.models import ShopPull
 from domain.shops.credentials import FIELD_NAMES, Credentials, fingerprint, seal
 from domain.shops.errors import ShopErrorCode
 from domain.shops.models import Shop
 
+PULL_SHOP_JOB = "pull_shop"
+"""The job that pulls one shop's orders from its channel now (workers/pull_jobs.py)."""
 CREDENTIALS_REFUSED_JOB = "alert_refused_credentials"
 """The outbox job that tells people, once per refusal, that a shop's credentials stopped working."""
 
@@ -28,6 +31,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "AMAZON": ("access_token", "marketplace_id"),
 }
 """What each channel's calls sign with: credentials missing any of these would only be refused by the channel."""
+
+PULLED_CHANNELS = frozenset({"TAOBAO", "TMALL", "DOUYIN", "AMAZON"})
+"""Channels whose orders orderhub can pull (domain/pull/channels.py); WeChat Channels pushes every change."""
 
 
 async def create_shop(session: AsyncSession, channel: str, code: str, name: str) -> Shop:
@@ -94,3 +100,24 @@ async def list_shops(session: AsyncSession, after_id: int | None, limit: int) ->
     if after_id is not None:
         query = query.where(col(Shop.id) > after_id)
     return list((await session.exec(query)).all())
+
+
+async def set_pull(session: AsyncSession, outbox: Outbox, shop_id: int, enabled: bool | None) -> ShopPull:
+    """Turns the shop's scheduled channel pull on or off (None: leaves it), and, when it is on, queues a pull
+    now, after commit. A shop without credentials is accepted: its pulls wait for them."""
+    shop = await session.get(Shop, shop_id)
+    if shop is None:
+        raise UserError.one(("shop_id",), f"no shop {shop_id}", ShopErrorCode.NOT_FOUND)
+    if shop.channel not in PULLED_CHANNELS:
+        raise UserError.one(("shop_id",), f"{shop.channel} pushes every order: nothing to pull", ShopErrorCode.INVALID)
+    row = await session.get(ShopPull, shop_id)
+    if row is None:
+        row = ShopPull(shop_id=shop_id, enabled=True if enabled is None else enabled)
+        session.add(row)
+    elif enabled is not None:
+        row.enabled = enabled
+    await session.flush()
+    if row.enabled:
+        outbox.enqueue(PULL_SHOP_JOB, {"shop_id": shop_id})
+        await outbox.flush(session)
+    return row

@@ -25,6 +25,7 @@ from sim.channel_servers import Act, ChannelServer, ShopKeys, make_server, runni
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, Callers, callers, confirmation, request_ship
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
+from tests.integration.test_parcels import parcel_out
 from workers.confirmation_jobs import confirm_shipment, sweep_confirmations
 from workers.settings import create_worker
 
@@ -330,3 +331,37 @@ async def test_a_confirmation_whose_job_was_lost_is_sent_by_the_sweeper(
     [row] = await rows(wired, ShipmentConfirmation)
     assert (row.state, row.attempts) == ("CONFIRMED", 1)
     assert await sweep_confirmations(ctx) == 0
+
+
+SPLIT = [
+    ("TAOBAO", "4102938475610290077", ["split:SKU-TEA-001", "split:SKU-CUP-002"]),
+    ("AMAZON", "113-0000000-0000077", ["1:SKU-TEA-001x1", "2:SKU-CUP-002x1"]),
+    ("WECHAT_CHANNELS", "3718000000000000077", ["SF100000001,SF200000002"]),
+]
+
+
+@pytest.mark.parametrize(("channel", "order_id", "told"), SPLIT)
+async def test_an_order_shipped_in_two_parcels_is_confirmed_per_parcel_where_the_channel_takes_it(
+    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer,
+    channel: str, order_id: str, told: list[str],
+) -> None:  # fmt: skip
+    await shop(api, creds, channel)
+    placed = utcnow() - timedelta(hours=6)
+    order = order_input(order_id, channel=channel, status="PAID", placedAt=placed.isoformat(),
+                        paidAt=(placed + timedelta(minutes=2)).isoformat())  # fmt: skip
+    gid = (await api.gql(SUBMIT_ORDER, {"input": order}, headers=creds.writer))["data"]["submitOrder"]["order"]["id"]
+    await request_ship(api, who, gid, utcnow() - timedelta(hours=3))
+    parcels = [("WH-SH-01", "SF100000001", "SKU-TEA-001"), ("WH-BJ-02", "SF200000002", "SKU-CUP-002")]
+    for n, (warehouse, tracking, sku) in enumerate(parcels):
+        body = parcel_out(warehouse, f"OB-{n}", tracking, sku, utcnow() - timedelta(hours=2 - n), code=order_id)
+        done = await api.gql(WAREHOUSE, {"input": body}, headers=creds.wms_only)
+        assert done["data"]["recordWarehouseEvent"]["order"]["status"] == ("SHIPPED" if n else "PARTIALLY_SHIPPED")
+        await settle(wired)  # a channel told per parcel hears of the first while the second is still to leave
+
+    calls = [(s.channel, s.order_id, s.tracking, s.parcel) for s in server.ledger.calls]
+    trackings = ["SF100000001", "SF200000002"][: len(told)]
+    assert calls == [(channel, order_id, t, what) for t, what in zip(trackings, told, strict=True)]
+    confirmed = await rows(wired, ShipmentConfirmation)
+    assert [(r.tracking_number, r.state) for r in confirmed] == [(t, "CONFIRMED") for t in trackings]
+    await settle(wired)
+    assert len(server.ledger.calls) == len(told)  # once per (order, tracking number)

@@ -47,6 +47,7 @@ MODULES: dict[str, type[ErrorCode]] = {
     "health/export.py": ExportErrorCode,
     "pipeline/submit.py": OrderErrorCode,
     "pipeline/channel.py": IntakeErrorCode,
+    "pipeline/evidence_replay.py": IntakeErrorCode,
     "pipeline/evidence.py": FulfilmentErrorCode,
     "pipeline/payment.py": MoneyErrorCode,
 }

@@ -9,14 +9,21 @@ from strawberry.types import Info
 from api.auth.principal import Partner, Staff
 from api.graphql.context import Context
 from api.graphql.errors import summary
+from api.graphql.fulfilment.replay import evidence_reader
 from api.graphql.intake.types import (
     CleaningRuleSet,
     PinSchemaBaselineInput,
     PinSchemaBaselinePayload,
     PinUpstreamBaselineInput,
+    ReplayedEvent,
     ReplayedMessage,
+    ReplayedPayment,
+    ReplayEvidenceInput,
+    ReplayEvidencePayload,
     ReplayInput,
     ReplayPayload,
+    ReplayPaymentsInput,
+    ReplayPaymentsPayload,
     SaveCleaningRulesInput,
     SaveCleaningRulesPayload,
     SaveUpstreamRulesInput,
@@ -34,6 +41,8 @@ from domain.intake.models import Outcome
 from domain.orders.service import Provenance
 from domain.orders.status import Source
 from domain.pipeline.channel import ChannelMessage
+from domain.pipeline.evidence_replay import replay_evidence
+from domain.pipeline.payment_replay import replay_payments
 from domain.pipeline.record import close
 from runtime import metrics
 
@@ -160,3 +169,45 @@ class ReplayMutations:
         except UserError as error:
             return ReplayPayload(messages=[], user_errors=user_errors(error.problems))
         return ReplayPayload(messages=[ReplayedMessage.of(i) for i in items], user_errors=[])
+
+    @strawberry.mutation(
+        description="Replay a window of a warehouse's or carrier's recorded events through today's watch rules and "
+        "the evidence handler: a dry run, or applied (an event on file is never recorded twice).",
+        extensions=allow(roles=frozenset({Role.ADMIN, Role.OPS})),
+    )
+    async def replay_evidence_events(
+        self, info: Info[Context, None], input: ReplayEvidenceInput
+    ) -> ReplayEvidencePayload:
+        ctx, core = info.context, info.context.runtime.core
+        read = evidence_reader(info.schema)
+        kind = upstream.UpstreamKind(input.upstream.value)
+        window = (core.vault, read, kind, input.source, input.received_from, input.received_to)
+        try:
+            if input.apply:
+                actor = staff_name(info).replace("staff:", "staff-replay:")
+                async with ctx.unit_of_work() as session:
+                    items = await replay_evidence(session, *window, apply=True, actor=actor)
+            else:
+                async with ctx.read() as session:  # never committed: a dry run leaves no trace
+                    items = await replay_evidence(session, *window)
+        except UserError as error:
+            return ReplayEvidencePayload(events=[], user_errors=user_errors(error.problems))
+        return ReplayEvidencePayload(events=[ReplayedEvent.of(i) for i in items], user_errors=[])
+
+    @strawberry.mutation(
+        description="Replay a window of a payment provider's recorded, validly signed notifications through today's "
+        "parser into the ledger: a dry run, or posted (exactly once: a notice on file never posts again).",
+        extensions=allow(roles=frozenset({Role.ADMIN})),
+    )
+    async def replay_payment_postings(
+        self, info: Info[Context, None], input: ReplayPaymentsInput
+    ) -> ReplayPaymentsPayload:
+        ctx, core = info.context, info.context.runtime.core
+        window = (core.vault, core.settings, input.provider, input.received_from, input.received_to)
+        if input.apply:
+            async with ctx.unit_of_work() as session:
+                items = await replay_payments(session, *window, apply=True)
+        else:
+            async with ctx.read() as session:  # never committed: a dry run leaves no trace
+                items = await replay_payments(session, *window)
+        return ReplayPaymentsPayload(payments=[ReplayedPayment.of(i) for i in items], user_errors=[])

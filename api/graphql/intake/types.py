@@ -20,6 +20,7 @@ from domain.channels.models import DriftAlert as AlertRow
 from domain.channels.models import SchemaBaseline as BaselineRow
 from domain.errors import Problem
 from domain.intake.models import InboundMessage as MessageRow
+from domain.pipeline import evidence_replay, payment_replay
 from domain.pipeline.channel import Handled
 
 IntakeErrorCode = strawberry.enum(
@@ -284,4 +285,82 @@ class ReplayInput:
 @strawberry.type
 class ReplayPayload:
     messages: list[ReplayedMessage]
+    user_errors: list[IntakeUserError]
+
+
+@strawberry.input
+class ReplayEvidenceInput:
+    upstream: UpstreamKind  # type: ignore[valid-type]
+    source: str = strawberry.field(description="The warehouse or carrier code: WH1 or warehouse:WH1 alike.")
+    received_from: datetime
+    received_to: datetime
+    apply: bool = strawberry.field(default=False, description="False: a dry run that changes nothing.")
+
+
+@strawberry.type(description="One recorded warehouse or carrier event played through today's watch and rules.")
+class ReplayedEvent:
+    message_id: strawberry.ID
+    received_at: datetime
+    event_key: str | None
+    order_reference: str | None
+    verdict: str = strawberry.field(
+        description="RECORD: not on file, applying records it; ON_FILE: recorded before, applying changes nothing; "
+        "REFUSED: today's validation or rules refuse it."
+    )
+    drift: list[str] = strawberry.field(description="Differences from the source's baseline: change, path, detail.")
+    error: str | None
+    applied: bool
+    outcome: str | None = strawberry.field(description="What applying did: APPLIED, NOTED or HELD.")
+
+    @classmethod
+    def of(cls, item: evidence_replay.ReplayedEvent) -> ReplayedEvent:
+        return cls(
+            message_id=strawberry.ID(encode_gid("InboundMessage", item.message_id)), received_at=item.received_at,
+            event_key=item.event_key, order_reference=item.order_reference, verdict=item.verdict.value,
+            drift=[f"{f.change} {f.path} {f.detail}".strip() for f in item.findings], error=item.error,
+            applied=item.applied, outcome=item.outcome,
+        )  # fmt: skip
+
+
+@strawberry.type
+class ReplayEvidencePayload:
+    events: list[ReplayedEvent]
+    user_errors: list[IntakeUserError]
+
+
+@strawberry.input
+class ReplayPaymentsInput:
+    provider: str = strawberry.field(description="wechatpay, alipay or a generic provider's name.")
+    received_from: datetime
+    received_to: datetime
+    apply: bool = strawberry.field(default=False, description="False: a dry run that changes nothing.")
+
+
+@strawberry.type(description="One recorded, validly signed payment notification through today's parser and ledger.")
+class ReplayedPayment:
+    message_id: strawberry.ID
+    received_at: datetime
+    verdict: str = strawberry.field(
+        description="POST: not in the ledger, applying posts it; ON_FILE: posted before, applying changes nothing; "
+        "NO_MONEY: moves no money; REFUSED: today's parser or checks refuse it."
+    )
+    provider_txn_id: str | None
+    amount: int | None = strawberry.field(description="Minor units, signed (refunds negative).")
+    currency: str | None
+    error: str | None
+    applied: bool
+    outcome: str | None = strawberry.field(description="What posting did: POSTED, DUPLICATE or CONFLICT.")
+
+    @classmethod
+    def of(cls, item: payment_replay.ReplayedPayment) -> ReplayedPayment:
+        return cls(
+            message_id=strawberry.ID(encode_gid("InboundMessage", item.message_id)), received_at=item.received_at,
+            verdict=item.verdict.value, provider_txn_id=item.provider_txn_id, amount=item.amount,
+            currency=item.currency, error=item.error, applied=item.applied, outcome=item.outcome,
+        )  # fmt: skip
+
+
+@strawberry.type
+class ReplayPaymentsPayload:
+    payments: list[ReplayedPayment]
     user_errors: list[IntakeUserError]

@@ -10,12 +10,12 @@ from api.graphql.context import Context
 from api.graphql.errors import user_errors
 from api.graphql.ids import decode_gid
 from api.graphql.orders import SalesChannel
-from api.graphql.shops.types import ADMIN, Shop, ShopErrorCode, ShopUserError
+from api.graphql.shops.types import ADMIN, Shop, ShopErrorCode, ShopPullState, ShopUserError
 from domain.confirmations.service import resume_shop
 from domain.errors import Problem, UserError
 from domain.outbox.service import Outbox
 from domain.shops.credentials import Credentials
-from domain.shops.service import create_shop, set_credentials
+from domain.shops.service import create_shop, set_credentials, set_pull
 
 
 def _errors(problems: list[Problem]) -> list[ShopUserError]:
@@ -50,6 +50,19 @@ class SetShopCredentialsInput:
 class SetShopCredentialsPayload:
     shop: Shop | None
     resumed_confirmations: int
+    user_errors: list[ShopUserError]
+
+
+@strawberry.input
+class SetShopPullInput:
+    shop_id: strawberry.ID
+    enabled: bool | None = strawberry.field(default=None, description="Null: leave the schedule as it is.")
+
+
+@strawberry.type
+class SetShopPullPayload:
+    pull: ShopPullState | None
+    queued: bool = strawberry.field(description="A pull of the shop was queued to run now.")
     user_errors: list[ShopUserError]
 
 
@@ -88,3 +101,16 @@ class ShopMutations:
         except UserError as error:
             return SetShopCredentialsPayload(shop=None, resumed_confirmations=0, user_errors=_errors(error.problems))
         return SetShopCredentialsPayload(shop=Shop.of(row), resumed_confirmations=resumed, user_errors=[])
+
+    @strawberry.mutation(
+        description="Admin: turn a shop's channel pull (every 5 minutes) on or off; when on, also pull it now.",
+        extensions=ADMIN,
+    )
+    async def set_shop_pull(self, info: Info[Context, None], input: SetShopPullInput) -> SetShopPullPayload:
+        _, key = decode_gid(input.shop_id, "Shop")
+        try:
+            async with info.context.unit_of_work() as session:
+                row = await set_pull(session, Outbox(), key, input.enabled)
+        except UserError as error:
+            return SetShopPullPayload(pull=None, queued=False, user_errors=_errors(error.problems))
+        return SetShopPullPayload(pull=ShopPullState.of(row), queued=row.enabled, user_errors=[])

@@ -12,6 +12,7 @@ from api.graphql.orders import SalesChannel
 from api.graphql.permissions import allow
 from domain.access.policy import Role
 from domain.orders.channels import Channel
+from domain.pull.models import ShopPull as ShopPullRow
 from domain.shops import errors
 from domain.shops.models import Shop as ShopRow
 
@@ -62,3 +63,21 @@ class Shop(Node):
     @strawberry.field(description="The channel's code and message when it refused them.")
     def credentials_refusal(self) -> str | None:
         return self.row.credentials_refusal
+
+
+@strawberry.type(description="Admin: where the shop's channel pull stands (orderhub pulls its orders itself).")
+class ShopPullState:
+    enabled: bool
+    checkpoint: datetime | None = strawberry.field(description="Every change before it is in.")
+    last_run_at: datetime | None
+    last_outcome: str | None = strawberry.field(description="CAUGHT_UP, RATE_LIMITED, REPEATED_PAGE, ...")
+    last_note: str | None = strawberry.field(description="The channel's code and message, back-offs, clamps.")
+    pages: int
+    orders: int
+
+    @classmethod
+    def of(cls, row: ShopPullRow) -> ShopPullState:
+        return cls(
+            enabled=row.enabled, checkpoint=row.checkpoint, last_run_at=row.last_run_at,
+            last_outcome=row.last_outcome, last_note=row.last_note, pages=row.pages, orders=row.orders,
+        )  # fmt: skip
