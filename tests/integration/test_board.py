@@ -40,9 +40,10 @@ def chromium() -> str:
 
 async def _seed(api: Api, creds: Credentials) -> None:
     """Four orders today: one ship click taken back and clicked again (drift), two without utm_source, one late
-    exception and one closed in time."""
+    exception and one closed in time. Minutes, not hours, before now: the board shows the merchant's day, which
+    in Shanghai starts at 16:00 UTC."""
     who = await callers(api)
-    placed = utcnow() - timedelta(minutes=50)
+    placed = utcnow() - timedelta(minutes=6)
     ids = {}
     for cid, channel, attribution in (
         ("T-1", "TAOBAO", {"utmSource": "taobao"}),
@@ -56,10 +57,10 @@ async def _seed(api: Api, creds: Credentials) -> None:
         assert done["data"]["submitOrder"]["userErrors"] == [], done
         ids[cid] = done["data"]["submitOrder"]["order"]["id"]
     now = utcnow()
-    await request_ship(api, who, ids["T-1"], now - timedelta(minutes=40))
+    await request_ship(api, who, ids["T-1"], now - timedelta(minutes=4))
     withdrawn = await api.gql(WITHDRAW, {"input": {"orderId": ids["T-1"], "reason": "wrong parcel"}}, headers=who.ops)
     assert withdrawn["data"]["withdrawShipmentRequest"]["userErrors"] == []
-    await request_ship(api, who, ids["T-1"], now - timedelta(minutes=10))
+    await request_ship(api, who, ids["T-1"], now - timedelta(minutes=1))
     async with api.runtime.core.sessions() as session, session.begin():
         for hours_ago, took in ((2, 1), (1, None)):
             opened = now - timedelta(hours=hours_ago)
