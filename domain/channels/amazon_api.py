@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
+from domain.confirmations.answer import (
+    Answer,
+    Reply,
+    SignedRequest,
+    Verdict,
+    answered_object,
+    clip,
+    http_failure,
+    json_object,
+)
 from domain.confirmations.parcel import Parcel, company_code
 from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
@@ -110,10 +119,7 @@ def read_order_items(reply: Reply) -> dict[str, Any] | Answer:
 
 def _success(reply: Reply) -> dict[str, Any] | Answer:
     """The `payload` of a 200, or the verdict on anything else (SP-API's 429 is `QuotaExceeded`)."""
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     if reply.status != 200:

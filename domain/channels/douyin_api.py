@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
+from domain.confirmations.answer import (
+    Answer,
+    Reply,
+    SignedRequest,
+    Verdict,
+    answered_object,
+    clip,
+)
 from domain.confirmations.parcel import Parcel, company_code
 from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
@@ -71,10 +78,7 @@ def confirm_shipment(parcel: Parcel, credentials: Credentials, now: datetime) ->
 
 
 def read_confirmation(reply: Reply) -> Answer:
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     code = body.get("code")
@@ -114,10 +118,7 @@ def search_list(window: Window, cursor: str, credentials: Credentials, page_size
 
 
 def read_search_list(reply: Reply, cursor: str) -> Page | Answer:
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     code = body.get("code")

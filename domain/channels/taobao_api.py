@@ -14,7 +14,14 @@ from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
+from domain.confirmations.answer import (
+    Answer,
+    Reply,
+    SignedRequest,
+    Verdict,
+    answered_object,
+    clip,
+)
 from domain.confirmations.parcel import Parcel, company_code
 from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
@@ -79,10 +86,7 @@ def confirm_shipment(parcel: Parcel, credentials: Credentials, now: datetime) ->
 
 
 def read_confirmation(reply: Reply) -> Answer:
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     sent = body.get("logistics_offline_send_response")
@@ -129,10 +133,7 @@ def sold_increment(
 
 
 def read_sold_increment(reply: Reply, cursor: str) -> Page | Answer:
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     found = body.get("trades_sold_increment_get_response")

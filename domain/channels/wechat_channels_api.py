@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from domain.confirmations.answer import Answer, Reply, SignedRequest, Verdict, clip, http_failure, json_object
+from domain.confirmations.answer import (
+    Answer,
+    Reply,
+    SignedRequest,
+    Verdict,
+    answered_object,
+    clip,
+)
 from domain.confirmations.parcel import Parcel, company_code
 from domain.shops.credentials import Credentials
 
@@ -34,10 +41,7 @@ def confirm_shipment(parcel: Parcel, credentials: Credentials) -> SignedRequest:
 
 
 def read_confirmation(reply: Reply) -> Answer:
-    failed = http_failure(reply)
-    if failed is not None:
-        return failed
-    body = json_object(reply)
+    body = answered_object(reply)
     if isinstance(body, Answer):
         return body
     code = body.get("errcode")

@@ -120,3 +120,12 @@ def timeout_answer(seconds: float) -> Answer:
 
 def unreachable_answer(error: str) -> Answer:
     return Answer(Verdict.TRANSIENT, "UNREACHABLE", clip(error))
+
+
+def answered_object(reply: Reply) -> dict[str, Any] | Answer:
+    """A 2xx/4xx body as a JSON object for the channel to read its own codes from; else the verdict on the status
+    or on a body that is not one."""
+    failed = http_failure(reply)
+    if failed is not None:
+        return failed
+    return json_object(reply)
