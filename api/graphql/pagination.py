@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+
+from api.graphql.ids import encode_cursor
 
 MAX_PAGE = 100
 
@@ -56,3 +58,13 @@ def connection(nodes: list[T], cursors: list[str], has_next: bool, has_previous:
             end_cursor=cursors[-1] if cursors else None,
         ),
     )
+
+
+class Keyed(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def id_connection(nodes: list[T], rows: list[Keyed], kind: str, has_next: bool, has_previous: bool) -> Connection[T]:
+    """A page kept in id order: each node's cursor is its row's id."""
+    return connection(nodes, [encode_cursor(kind, r.id) for r in rows if r.id is not None], has_next, has_previous)

@@ -12,9 +12,9 @@ from strawberry.types import Info
 from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.fulfilment import OPS, FulfilmentUserError, user_errors
-from api.graphql.ids import decode_cursor, decode_gid, encode_cursor, encode_gid
+from api.graphql.ids import decode_cursor, decode_gid, encode_gid
 from api.graphql.node import Node
-from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.pagination import Connection, check_page_size, id_connection
 from api.graphql.permissions import allow
 from domain.access.policy import Role
 from domain.errors import UserError
@@ -156,12 +156,7 @@ class ExceptionQueries:
         )
         async with info.context.read() as session:
             rows, more = await service.list_exceptions(session, criteria, first, decode_cursor(after, "exception"))
-        return connection(
-            [OrderException.of(r) for r in rows],
-            [encode_cursor("exception", r.id) for r in rows if r.id is not None],
-            more,
-            after is not None,
-        )
+        return id_connection([OrderException.of(r) for r in rows], rows, "exception", more, after is not None)
 
     @strawberry.field(description="Staff only: the shipped rule in force.", extensions=allow(any_staff=True))
     async def shipped_rule(self, info: Info[Context, None]) -> ShippedRule:

@@ -20,9 +20,9 @@ from api.graphql.identity.types import (
     PlatformAlias,
     SuggestionStatusEnum,
 )
-from api.graphql.ids import decode_cursor, encode_cursor
+from api.graphql.ids import decode_cursor
 from api.graphql.node import visible_row
-from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.pagination import Connection, check_page_size, id_connection
 from domain.identity import queries
 from domain.identity.models import AliasKind, SuggestionStatus
 from domain.identity.models import MatchSuggestion as SuggestionRow
@@ -61,12 +61,7 @@ class IdentityQueries:
         after_id = decode_cursor(after, "suggestion")
         async with info.context.read() as session:
             rows, more = await queries.suggestions(session, SuggestionStatus(status).value, first, after_id)
-        return connection(
-            [MatchSuggestion.of(r) for r in rows],
-            [encode_cursor("suggestion", r.id) for r in rows if r.id is not None],
-            more,
-            after_id is not None,
-        )
+        return id_connection([MatchSuggestion.of(r) for r in rows], rows, "suggestion", more, after_id is not None)
 
     @strawberry.field(description="Staff: platform ids that two buyers claimed, oldest first.", extensions=STAFF)
     async def alias_conflicts(
@@ -76,12 +71,7 @@ class IdentityQueries:
         after_id = decode_cursor(after, "conflict")
         async with info.context.read() as session:
             rows, more = await queries.conflicts(session, first, after_id)
-        return connection(
-            [AliasConflict(row=r) for r in rows],
-            [encode_cursor("conflict", r.id) for r in rows if r.id is not None],
-            more,
-            after_id is not None,
-        )
+        return id_connection([AliasConflict(row=r) for r in rows], rows, "conflict", more, after_id is not None)
 
     @strawberry.field(
         description="Staff: per UTC hour and channel, the duplicate rate and the five most duplicated products.",

@@ -8,7 +8,7 @@ from strawberry.types import Info
 from api.graphql.context import Context
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.node import visible_row
-from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.pagination import Connection, check_page_size, connection, id_connection
 from api.graphql.permissions import may
 from api.graphql.staff.types import ADMIN, STAFF, AdminLogEntry, PartnerKey, StaffAccount
 from domain.access import audit, service
@@ -64,12 +64,7 @@ class AccessQueries:
         after_id = decode_cursor(after, "staff")
         async with info.context.read() as session:
             rows, more = await service.staff_accounts(session, first, after_id)
-        return connection(
-            [StaffAccount.of(r) for r in rows],
-            [encode_cursor("staff", r.id) for r in rows if r.id is not None],
-            more,
-            after_id is not None,
-        )
+        return id_connection([StaffAccount.of(r) for r in rows], rows, "staff", more, after_id is not None)
 
     @strawberry.field(
         description="Staff: every change of partner keys and staff accounts, newest first, with who made it.",
@@ -82,9 +77,4 @@ class AccessQueries:
         before_id = decode_cursor(after, "admin_log")
         async with info.context.read() as session:
             rows, more = await audit.entries(session, first, before_id)
-        return connection(
-            [AdminLogEntry.of(r) for r in rows],
-            [encode_cursor("admin_log", r.id) for r in rows if r.id is not None],
-            more,
-            before_id is not None,
-        )
+        return id_connection([AdminLogEntry.of(r) for r in rows], rows, "admin_log", more, before_id is not None)

@@ -6,8 +6,8 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.ids import decode_cursor, encode_cursor
-from api.graphql.pagination import Connection, check_page_size, connection
+from api.graphql.ids import decode_cursor
+from api.graphql.pagination import Connection, check_page_size, id_connection
 from api.graphql.webhooks.types import READ_EXTENSIONS, WebhookEndpoint, owner_of
 from domain.webhooks.endpoints import endpoints
 
@@ -25,9 +25,6 @@ class WebhookQueries:
         after_id = decode_cursor(after, "webhook_endpoint")
         async with info.context.read() as session:
             rows, more = await endpoints(session, owner_of(info.context.principal), first, after_id)
-        return connection(
-            [WebhookEndpoint.of(r) for r in rows],
-            [encode_cursor("webhook_endpoint", r.id) for r in rows if r.id is not None],
-            more,
-            after_id is not None,
+        return id_connection(
+            [WebhookEndpoint.of(r) for r in rows], rows, "webhook_endpoint", more, after_id is not None
         )
