@@ -154,11 +154,15 @@ async def get_context(request: HTTPConnection) -> Context:
         raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
     key = api_key_of(request.headers)
     if request.method == "POST" and key is not None:
-        return Context(runtime, *await _record_partner_request(request, runtime, key))
+        context = Context(runtime, *await _record_partner_request(request, runtime, key))
+        context.speak(request.headers.get("accept-language"))
+        return context
     if request.method == "POST":
         await _read_within_cap(request, runtime.settings)
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
-    return Context(runtime, principal)
+    context = Context(runtime, principal)
+    context.speak(request.headers.get("accept-language"))
+    return context
 
 
 class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
@@ -177,6 +181,7 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
             reason = principal.reason if isinstance(principal, Anonymous) else "not allowed"
             raise ConnectionRejectionError({"reason": reason})
         context.principal = principal
+        context.speak(headers.get("accept-language") or context.request.headers.get("accept-language"))
         context.credentials_expire_at = _token_expiry(headers, runtime.settings.secret("token_secret"))
         return UNSET
 

@@ -18,6 +18,7 @@ from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
 from domain.health.export import OrderExport, Period, has_orders, parse_format, resolve_period
+from domain.i18n import render
 from domain.invoices import service as invoices
 from runtime.process import Runtime
 
@@ -30,7 +31,7 @@ XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _errors(status: int, problems: list[Problem]) -> JSONResponse:
-    body = {"errors": [{"field": list(p.field), "message": p.message, "code": p.code} for p in problems]}
+    body = {"errors": [{"field": list(p.field), "message": render(p.message), "code": p.code} for p in problems]}
     return JSONResponse(body, status_code=status)
 
 

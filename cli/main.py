@@ -130,7 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     switch.add_argument("--enable", action="store_true", help="pull it every 5 minutes from now on, then pull now")
     switch.add_argument("--disable", action="store_true", help="stop the scheduled pull (pulls nothing now)")
 
+    messages = sub.add_parser("messages", help="list the sentences a catalog lacks; --into AREA adds them there")
+    messages.add_argument("--into", help="the area's catalog file (locales/<lang>/AREA.po) to add them to")
+
     args = parser.parse_args(argv)
+    if args.command == "messages":
+        return _messages(args)
     from runtime.logs import configure_logging
 
     try:
@@ -139,6 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, UserError) as exc:
         print(f"orderhub: {exc}", file=sys.stderr)
         return 2
+
+
+def _messages(args: argparse.Namespace) -> int:
+    from cli.messages import add_missing, missing
+    from domain.i18n import LANGUAGES
+
+    if args.into:
+        for language, count in add_missing(args.into).items():
+            print(f"{language}: {count} added to {args.into}.po")
+    lacking = {language: missing(language) for language in LANGUAGES}
+    for language, ids in lacking.items():
+        for message_id in ids:
+            print(f"{language}: untranslated: {message_id!r}")
+    return 1 if any(lacking.values()) else 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.clock import as_utc
+from domain.i18n import Message, msg
 
 
 class ErrorCode(StrEnum):
@@ -34,7 +35,7 @@ class CommonCode(ErrorCode):
 @dataclass(frozen=True)
 class Problem:
     field: tuple[str | int, ...]
-    message: str
+    message: Message | str  # Message: a sentence of ours, rendered in the reader's language; str is legacy
     code: ErrorCode
 
 
@@ -45,7 +46,7 @@ class UserError(Exception):
     problems: list[Problem] = field(default_factory=list)
 
     @classmethod
-    def one(cls, path: tuple[str | int, ...], message: str, code: ErrorCode) -> UserError:
+    def one(cls, path: tuple[str | int, ...], message: Message | str, code: ErrorCode) -> UserError:
         return cls([Problem(path, message, code)])
 
     def __str__(self) -> str:
@@ -58,7 +59,7 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, path: tuple[str | int, ...], message: str, code: ErrorCode) -> None:
+    def add(self, path: tuple[str | int, ...], message: Message | str, code: ErrorCode) -> None:
         self.items.append(Problem(path, message, code))
 
     def aware_time(self, moment: datetime | None, at: tuple[str | int, ...]) -> datetime | None:
@@ -68,9 +69,9 @@ class Problems:
         try:
             return as_utc(moment)
         except ValueError:
-            self.add(at, "time needs a UTC offset", CommonCode.INVALID_TIME)
+            self.add(at, msg("time needs a UTC offset"), CommonCode.INVALID_TIME)
         except OverflowError:  # 9999-12-31T23:00-08:00 is past the last moment in UTC
-            self.add(at, "time out of range", CommonCode.INVALID_TIME)
+            self.add(at, msg("time out of range"), CommonCode.INVALID_TIME)
         return None
 
     def raise_if_any(self) -> None:

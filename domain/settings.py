@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     statement_dir: Path | None = None
     reconcile_timezone: str = "Asia/Shanghai"
     reconcile_hour: int = 9
+    merchant_language: str = "zh-CN"  # human text when neither a staff account nor a request chose (zh-CN, en)
     merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
     # Channel open platforms orderhub calls (shipment confirmation): one base URL each, so tests and the demo
     # point them at local fake servers.

@@ -104,7 +104,7 @@ class SignIn:
         login = WechatLogin.from_settings(self.core.settings)
         if login is None:
             problem = Problem(("code",), "WeChat login is not configured", SignInErrorCode.NOT_CONFIGURED)
-            return await self.refused(uow, action, problem, None, address, problem.message)
+            return await self.refused(uow, action, problem, None, address, str(problem.message))
         try:
             wechat = await login.code_to_buyer(self.client, code)
         except ProviderError as exc:
@@ -130,7 +130,7 @@ class SignIn:
         sender = sms_from_settings(settings)
         if sender is None:
             problem = Problem(("phone",), "sign-in by SMS is not configured", SignInErrorCode.NOT_CONFIGURED)
-            return await self.refused(uow, action, problem, phone_key, address, problem.message)
+            return await self.refused(uow, action, problem, phone_key, address, str(problem.message))
         code = codes.new_code_text()
         async with uow() as session:
             code_id = await codes.issue_code(session, self._key, phone_key, code, settings.signin_code_seconds)
@@ -159,7 +159,7 @@ class SignIn:
         async with uow() as session:
             refusal = await codes.redeem_code(session, self._key, phone_key, code, settings.signin_code_attempts)
             if refusal is not None:
-                await record_attempt(session, action, refusal.code, phone_key, address, refusal.message)
+                await record_attempt(session, action, refusal.code, phone_key, address, str(refusal.message))
                 return refusal
             buyer = await buyer_for_phone(session, self.core.identity, phone)
             assert isinstance(buyer, Buyer)  # the phone was usable a moment ago

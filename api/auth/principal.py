@@ -40,6 +40,7 @@ class Staff:
     user_id: int
     email: str
     roles: frozenset[str]
+    language: str | None = None
 
 
 Principal = Anonymous | Customer | Partner | Staff
@@ -68,7 +69,7 @@ class Accounts:
             return cached[1]
         async with self.sessions() as session:
             user = await active_staff(session, user_id)
-        staff = None if user is None else Staff(user_id, user.email, frozenset(user.roles))
+        staff = None if user is None else Staff(user_id, user.email, frozenset(user.roles), user.language)
         if self.ttl_s > 0:
             self._seen[user_id] = (now, staff)
         return staff

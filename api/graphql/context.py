@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +19,8 @@ from domain.confirmations.models import ShipmentConfirmation
 from domain.confirmations.queries import confirmations_of
 from domain.fulfilment.models import Parcel
 from domain.fulfilment.parcels import parcels_of_orders
+from domain.i18n import negotiate, use_language
+from domain.i18n.language import supported
 from domain.intake.models import Outcome
 from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
@@ -90,16 +92,30 @@ class Loaders:
         self.confirmations: DataLoader[int, list[ShipmentConfirmation]] = DataLoader(load_confirmations)
 
 
+def language_of(principal: Principal, accept_language: str | None, merchant_language: str) -> str:
+    """A staff account's own choice, then what the request accepts, then the merchant's language."""
+    chosen = principal.language if isinstance(principal, Staff) else None
+    return supported(chosen) or negotiate(accept_language) or supported(merchant_language) or "zh-CN"
+
+
 class Context(BaseContext):
     def __init__(self, runtime: Runtime, principal: Principal, message: Message | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         self.principal = principal
+        self.language = supported(runtime.settings.merchant_language) or "zh-CN"
         note_caller(principal)
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         # The recorded request (partners' requests are recorded); unrecorded callers' units of work pass through it too.
         self.message = message or new_message(runtime)
         self.loaders = Loaders(runtime)
+
+    def speak(self, accept_language: str | None) -> None:
+        """Chooses the language of the human text this request answers with (userErrors, labels, summaries)."""
+        self.language = language_of(self.principal, accept_language, self.runtime.settings.merchant_language)
+
+    def speaking(self) -> AbstractContextManager[None]:
+        return use_language(self.language)
 
     @property
     def inbound_message_id(self) -> int | None:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import TypeVar
 
 from domain.errors import Problem
+from domain.i18n import render
 from runtime import metrics
 
 E = TypeVar("E", bound=Enum)
@@ -62,7 +63,7 @@ def user_errors(
     if metrics.enabled():
         for _, code in entries:
             metrics.GRAPHQL_ERRORS.labels(code.name).inc()
-    return [entry(field=field_path(prefix, p), message=p.message, code=code) for p, code in entries]
+    return [entry(field=field_path(prefix, p), message=render(p.message), code=code) for p, code in entries]
 
 
 def summary(problems: Iterable[Problem]) -> str:

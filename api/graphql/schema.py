@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,19 @@ class Mutation(
     pass
 
 
+class SpeakTheCallersLanguage(SchemaExtension):
+    """Human text rendered while the operation runs (userErrors, labels, summaries) is in the language the
+    context chose for the caller."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if not isinstance(context, Context):
+            yield
+            return
+        with context.speaking():
+            yield
+
+
 class ReportCost(SchemaExtension):
     """Prices the operation before it runs; a partner key pays the price from its cost-point bucket (fair use)
     and is refused with THROTTLED while the points are not there. The price, and for partners the bucket, are
@@ -230,6 +243,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=256),
             lambda: MaxTokensLimiter(max_token_count=s.graphql_max_tokens),
             lambda: AddValidationRules(limits),
+            SpeakTheCallersLanguage,
             ReportCost,
             ObserveOperation,
             lambda: MaskErrors(should_mask_error=_should_mask),

@@ -34,6 +34,7 @@ class StaffUser(SQLModel, table=True):
     roles: list[str] = Field(sa_column=json_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    language: str | None = Field(default=None, max_length=10)  # None: the request's Accept-Language decides
 
 
 class AdminLogEntry(SQLModel, table=True):

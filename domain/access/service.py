@@ -23,6 +23,7 @@ from domain.access.models import PartnerKey, StaffUser
 from domain.access.policy import Role, Scope, parse_channels, parse_roles, parse_scopes
 from domain.clock import utcnow
 from domain.errors import ErrorCode, UserError
+from domain.i18n import msg, supported
 from domain.intake.models import InboundMessage
 from domain.outbox.service import Outbox
 
@@ -221,6 +222,17 @@ async def active_staff(session: AsyncSession, user_id: int) -> StaffUser | None:
     """The account behind a staff token as it is now: None once it is disabled or gone."""
     user = await session.get(StaffUser, user_id)
     return None if user is None or user.disabled_at is not None else user
+
+
+async def set_staff_language(session: AsyncSession, user_id: int, language: str | None) -> StaffUser:
+    """The account's own language for human text; None hands the choice back to each request."""
+    user = await active_staff(session, user_id)
+    if user is None:
+        raise UserError.one(("user",), msg("no such staff account"), AccessErrorCode.NOT_FOUND)
+    user.language = supported(language) if language is not None else None
+    session.add(user)
+    await session.flush()
+    return user
 
 
 async def staff_accounts(

@@ -112,7 +112,7 @@ async def replay_evidence(
             if baseline is not None:
                 item.findings = drift.compare(baseline.shape, clean(rules, fields), ENUM_PATHS[upstream])
             if problems.items:
-                item.verdict, item.error = Verdict.REFUSED, "; ".join(p.message for p in problems.items)
+                item.verdict, item.error = Verdict.REFUSED, "; ".join(str(p.message) for p in problems.items)
             elif await _on_file(session, evidence):
                 item.verdict = Verdict.ON_FILE
             elif apply:

@@ -67,7 +67,9 @@ def _answer(ctx: Context, result: Grant | Problem) -> CustomerSignInPayload:
 
 async def _throttled(ctx: Context, action: str, field: str, wait: int, subject: str | None) -> Problem:
     problem = Problem((field,), TOO_MANY.format(wait=wait), Code.THROTTLED)
-    return await ctx.runtime.signin.refused(ctx.unit_of_work, action, problem, subject, _address(ctx), problem.message)
+    return await ctx.runtime.signin.refused(
+        ctx.unit_of_work, action, problem, subject, _address(ctx), str(problem.message)
+    )
 
 
 async def _waited(ctx: Context, action: str, field: str) -> CustomerSignInPayload | None:

@@ -18,8 +18,10 @@ from api.graphql.ids import decode_gid
 from api.graphql.orders import SalesChannel
 from api.graphql.staff.types import (
     ADMIN,
+    STAFF,
     AccessError,
     AccessErrorCode,
+    Language,
     PartnerKey,
     PartnerScope,
     StaffAccount,
@@ -36,6 +38,7 @@ from domain.access.service import (
     key_listing,
     revoke_partner_key,
     rotate_partner_key,
+    set_staff_language,
     set_staff_roles,
     staff_email,
     verify_staff,
@@ -163,8 +166,28 @@ def _key_payload(issued: IssuedKey | None, listing: KeyListing | None) -> Partne
     )
 
 
+@strawberry.input
+class SetMyLanguageInput:
+    language: Language | None = strawberry.field(description="null: let each request's Accept-Language decide.")
+
+
 @strawberry.type
 class AccessMutations:
+    @strawberry.mutation(description="Staff: the language of the console and of messages for this account.",
+                         extensions=STAFF)  # fmt: skip
+    async def set_my_language(self, info: Info[Context, None], input: SetMyLanguageInput) -> StaffAccountPayload:
+        principal = info.context.principal
+        assert isinstance(principal, Staff)
+        language = None if input.language is None else input.language.value
+        try:
+            async with info.context.unit_of_work() as session:
+                row = await set_staff_language(session, principal.user_id, language)
+        except UserError as error:
+            return StaffAccountPayload(staff_account=None, user_errors=_errors(error))
+        if info.context.request is not None:
+            accounts_of(info.context.request).forget(principal.user_id)
+        return StaffAccountPayload(staff_account=StaffAccount.of(row), user_errors=[])
+
     @strawberry.mutation(
         description="Admin only: issue a partner key; its secret is in this answer only.", extensions=ADMIN
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.node import visible_row
@@ -55,6 +56,14 @@ class AccessQueries:
             more,
             after_id is not None,
         )
+
+    @strawberry.field(description="Staff: the signed-in account (its roles and language).", extensions=STAFF)
+    async def me(self, info: Info[Context, None]) -> StaffAccount | None:
+        principal = info.context.principal
+        assert isinstance(principal, Staff)
+        async with info.context.read() as session:
+            row = await service.active_staff(session, principal.user_id)
+        return None if row is None else StaffAccount.of(row)
 
     @strawberry.field(description="Admin only: staff accounts, oldest first, disabled ones too.", extensions=ADMIN)
     async def staff_accounts(

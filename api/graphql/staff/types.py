@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
@@ -113,6 +114,16 @@ class StaffAccount(Node):
     @strawberry.field
     def disabled_at(self) -> datetime | None:
         return self.row.disabled_at
+
+    @strawberry.field(description="The account's own language; null: each request's Accept-Language decides.")
+    def language(self) -> Language | None:
+        return None if self.row.language is None else Language(self.row.language)
+
+
+@strawberry.enum(description="A language orderhub speaks to people in (BCP 47 tag as the value).")
+class Language(Enum):
+    ZH_CN = "zh-CN"
+    EN = "en"
 
 
 @strawberry.type(description="Staff: one change of a partner key or a staff account, and who made it.")
