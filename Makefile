@@ -21,13 +21,14 @@ $(STAMP): $(BIN)/python requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
-# The health board's test drives Debian's Chromium headless; install it when we may.
+# The console's tests drive Debian's Chromium headless (with a Chinese font, so their screenshots can be read);
+# install both when we may.
 browser:
-	@command -v chromium >/dev/null || { \
+	@{ command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
 	  command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  { echo "installing Debian's chromium for the health board test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium is not installed: the health board test will skip (it fails in CI)"; }
+	  { echo "installing Debian's chromium and a Chinese font for the console tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
+	  echo "chromium is not installed: the console tests will skip (they fail in CI)"; }
 
 demo: install
 	$(BIN)/orderhub demo

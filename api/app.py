@@ -38,6 +38,7 @@ from api.auth.signin_throttle import SignInThrottle
 from api.auth.throttle import LoginThrottle
 from api.auth.tokens import decode_token
 from api.board import mount_board
+from api.console import mount_console
 from api.couriers import router as couriers_router
 from api.export import router as export_router
 from api.graphql.context import Context
@@ -313,6 +314,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(readiness_router)
     app.include_router(couriers_router)
     mount_board(app)
+    mount_console(app)
     if settings.metrics_enabled and settings.metrics_port is None:
         mount_metrics(app, _runtime)
     start_tracing("orderhub-api")
