@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from domain.orders.lookup import ids_by_tracking
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.status import OrderStatus
 
@@ -48,6 +49,10 @@ class OrderFilter:
     placed_to: datetime | None = None
     buyer_uid: str | None = None
     warehouse_code: str | None = None
+    channel_order_id: str | None = None
+    tracking_number: str | None = None
+    # A phone's UIDs (one per identity key, see lookup.phone_buyers); None: any buyer, empty: none.
+    buyer_uids: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,12 @@ async def list_orders(session: AsyncSession, viewer: Viewer, filters: OrderFilte
         query = query.where(Order.buyer_uid == filters.buyer_uid)
     if filters.warehouse_code is not None:
         query = query.where(Order.warehouse_code == filters.warehouse_code)
+    if filters.channel_order_id is not None:
+        query = query.where(Order.channel_order_id == filters.channel_order_id)
+    if filters.tracking_number is not None:
+        query = query.where(col(Order.id).in_(ids_by_tracking(filters.tracking_number)))
+    if filters.buyer_uids is not None:
+        query = query.where(col(Order.buyer_uid).in_(filters.buyer_uids))
     if page.after is not None:
         query = query.where(col(Order.id) < page.after)
     if page.before is not None:
