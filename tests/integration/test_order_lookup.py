@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from domain.clock import utcnow
+from domain.orders import queries
+from domain.orders.models import Order
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, paid_order, request_ship, scan
 from tests.integration.orders_fixtures import SUBMIT_ORDERS, order_input
@@ -221,3 +223,22 @@ async def test_order_page_shows_flow_log_backtrack_money_and_exceptions(api: Api
         headers=creds.customer(api.runtime, view["buyerUid"]),
     )
     assert customer["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # the cases are staff's
+
+
+async def test_sqlite_answers_each_lookup_from_an_index(api: Api) -> None:
+    """PostgreSQL's plans need a million rows to mean anything: tests/integration/test_lookup_bench.py reads them."""
+    engine = api.runtime.core.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner only; PostgreSQL's plans are checked by the lookup bench's test")
+    wanted = {
+        "ix_orders_channel_order_id": queries.OrderFilter(channel_order_id="5001"),
+        "ix_parcel_tracking_number": queries.OrderFilter(tracking_number="SF1"),
+        "ix_orders_buyer_uid_id": queries.OrderFilter(buyer_uids=["a" * 64, "b" * 64]),
+    }
+    async with engine.connect() as conn:
+        for index, f in wanted.items():
+            statement = queries.filtered(queries.EVERYONE, f).order_by(col(Order.id).desc()).limit(21)
+            sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            plan = " | ".join(str(r[3]) for r in (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)).all())
+            assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
+            assert "SCAN orders" not in plan and "SCAN parcel" not in plan, plan
