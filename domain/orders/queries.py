@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from domain.orders.lookup import ids_by_tracking
+from domain.orders.lookup import ids_by_reference, ids_by_tracking
 from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.status import OrderStatus
 
@@ -53,6 +53,9 @@ class OrderFilter:
     tracking_number: str | None = None
     # A phone's UIDs (one per identity key, see lookup.phone_buyers); None: any buyer, empty: none.
     buyer_uids: Sequence[str] | None = None
+    # One search box: an order or tracking number, or a buyer (lookup.reference_buyers gives its UIDs).
+    reference: str | None = None
+    reference_buyer_uids: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ def filtered(viewer: Viewer, filters: OrderFilter) -> SelectOfScalar[Order]:
         query = query.where(col(Order.id).in_(ids_by_tracking(filters.tracking_number)))
     if filters.buyer_uids is not None:
         query = query.where(col(Order.buyer_uid).in_(filters.buyer_uids))
+    if filters.reference is not None:
+        query = query.where(col(Order.id).in_(ids_by_reference(filters.reference, filters.reference_buyer_uids)))
     return query
 
 

@@ -144,6 +144,8 @@ async def test_phone_is_hashed_finds_the_buyer_and_is_never_kept(
     inline = await api.gql('query { orders(first: 5, filter: {phone: "135 5566 7788"}) { edges { node { id } } } }',
                            headers=creds.cs)  # fmt: skip
     assert inline["data"]["orders"]["edges"] == []
+    searched = await api.gql(FIND, {"filter": {"search": "+86 135-5566-7788"}}, headers=creds.cs)
+    assert channel_order_ids(searched) == []
 
     rows = await every_row(api)
     assert plaintext_found(rows, "13555667788") == []
@@ -225,20 +227,55 @@ async def test_order_page_shows_flow_log_backtrack_money_and_exceptions(api: Api
     assert customer["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # the cases are staff's
 
 
+async def test_one_search_box_finds_by_any_reference(api: Api, creds: Credentials) -> None:
+    who = await callers(api)
+    order = await paid_order(api, creds, "7001")
+    other = await paid_order(api, creds, "OTHER-1")
+    [stranger] = await submit(api, creds, order_input("7002", buyer={"phone": "13700998877"}))
+    now = utcnow()
+    await request_ship(api, who, other["id"], now - timedelta(minutes=20))
+    packed = scan("PACKED", now - timedelta(minutes=10), "S-OTHER", "OTHER-1", expressCode="YT300000003")
+    await evidence(api, creds, WAREHOUSE, packed, "recordWarehouseEvent")
+
+    async def search(text: str) -> list[str]:
+        result = await api.gql(FIND, {"filter": {"search": text}}, headers=creds.cs)
+        assert "errors" not in result, result
+        return sorted(e["node"]["id"] for e in result["data"]["orders"]["edges"])
+
+    assert await search("7001") == [order["id"]]
+    assert await search("  YT300000003 ") == [other["id"]]
+    both = sorted([order["id"], other["id"]])
+    assert await search("138-1234-5678") == both  # the phone both were placed with (orders_fixtures)
+    uid = (await api.gql(FIND, {"filter": {"channelOrderId": "7002"}}, headers=creds.cs))["data"]["orders"]
+    assert await search(uid["edges"][0]["node"]["buyerUid"]) == [stranger["id"]]
+    for nothing in ("hello", "138****5678", "700", ""):
+        assert await search(nothing) == [], nothing  # not a number of ours nor a usable phone: no error either
+    narrowed = await api.gql(FIND, {"filter": {"search": "13812345678", "channelOrderId": "7001"}}, headers=creds.cs)
+    assert [e["node"]["id"] for e in narrowed["data"]["orders"]["edges"]] == [order["id"]]
+    for headers in (creds.reader, creds.customer(api.runtime, "0" * 64)):
+        refused = await api.gql(FIND, {"filter": {"search": "7001"}}, headers=headers)
+        assert refused["errors"][0]["extensions"] == {"code": "FORBIDDEN", "field": ["filter", "search"]}
+    assert plaintext_found(await every_row(api), "13812345678") == []
+
+
 async def test_sqlite_answers_each_lookup_from_an_index(api: Api) -> None:
     """PostgreSQL's plans need a million rows to mean anything: tests/integration/test_lookup_bench.py reads them."""
     engine = api.runtime.core.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's planner only; PostgreSQL's plans are checked by the lookup bench's test")
-    wanted = {
-        "ix_orders_channel_order_id": queries.OrderFilter(channel_order_id="5001"),
-        "ix_parcel_tracking_number": queries.OrderFilter(tracking_number="SF1"),
-        "ix_orders_buyer_uid_id": queries.OrderFilter(buyer_uids=["a" * 64, "b" * 64]),
-    }
+    every_reference = ("ix_orders_channel_order_id", "ix_orders_tracking_number", "ix_parcel_tracking_number",
+                       "ix_orders_buyer_uid_id")  # fmt: skip
+    wanted = [
+        (queries.OrderFilter(channel_order_id="5001"), ("ix_orders_channel_order_id",)),
+        (queries.OrderFilter(tracking_number="SF1"), ("ix_orders_tracking_number", "ix_parcel_tracking_number")),
+        (queries.OrderFilter(buyer_uids=["a" * 64, "b" * 64]), ("ix_orders_buyer_uid_id",)),
+        (queries.OrderFilter(reference="SF1", reference_buyer_uids=["a" * 64]), every_reference),
+    ]
     async with engine.connect() as conn:
-        for index, f in wanted.items():
+        for f, indexes in wanted:
             statement = queries.filtered(queries.EVERYONE, f).order_by(col(Order.id).desc()).limit(21)
             sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
             plan = " | ".join(str(r[3]) for r in (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)).all())
-            assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
+            for index in indexes:
+                assert f"USING INDEX {index} " in plan or f"USING COVERING INDEX {index} " in plan, (index, plan)
             assert "SCAN orders" not in plan and "SCAN parcel" not in plan, plan

@@ -43,6 +43,8 @@ class OrderQueries:
         viewer = info.context.viewer
         assert viewer is not None
         f = filter or OrderFilter()
+        _staff_only(info, f)
+        identity = info.context.runtime.core.identity
         criteria = queries.OrderFilter(
             statuses=[s.value for s in f.statuses or []],
             channels=[c.value for c in f.channels or []],
@@ -53,6 +55,8 @@ class OrderQueries:
             channel_order_id=f.channel_order_id,
             tracking_number=f.tracking_number,
             buyer_uids=_buyer_uids(info, f),
+            reference=None if f.search is None else f.search.strip(),
+            reference_buyer_uids=() if f.search is None else lookup.reference_buyers(identity, f.search.strip()),
         )
         request = queries.PageRequest(first, decode_cursor(after, "order"), last, decode_cursor(before, "order"))
         async with info.context.read() as session:
@@ -70,12 +74,6 @@ def _buyer_uids(info: Info[Context, None], f: OrderFilter) -> list[str] | None:
     are given, must name the same buyer)."""
     if f.phone is None and f.buyer is None:
         return None
-    for name, value in (("phone", f.phone), ("buyer", f.buyer)):
-        if value is not None and not may(info, any_staff=True):
-            raise GraphQLError(
-                tr("only staff may filter orders by {field}", field="filter." + name),
-                extensions={"code": "FORBIDDEN", "field": ["filter", name]},
-            )
     uids: set[str] | None = None if f.buyer is None else {f.buyer}
     if f.phone is not None:
         try:
@@ -87,3 +85,13 @@ def _buyer_uids(info: Info[Context, None], f: OrderFilter) -> list[str] | None:
             ) from None
         uids = hashed if uids is None else uids & hashed
     return sorted(uids)
+
+
+def _staff_only(info: Info[Context, None], f: OrderFilter) -> None:
+    """The fields that name a buyer (or may: a search can be a phone) are for staff, who answer buyers."""
+    for name, value in (("phone", f.phone), ("buyer", f.buyer), ("search", f.search)):
+        if value is not None and not may(info, any_staff=True):
+            raise GraphQLError(
+                tr("only staff may filter orders by {field}", field="filter." + name),
+                extensions={"code": "FORBIDDEN", "field": ["filter", name]},
+            )

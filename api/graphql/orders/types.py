@@ -413,6 +413,13 @@ class OrderFilter:
     buyer: str | None = strawberry.field(
         default=None, description="Staff only: a buyer UID (as `Order.buyerUid` shows it): that buyer's orders."
     )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Staff only: one search box for whatever the buyer quotes, spaces around it ignored: matches "
+        "a channel order number, a tracking number (the order's or a parcel's), a buyer UID, or, when it reads as "
+        "a full mobile number, that buyer's orders (hashed on the server as `phone` is, never stored or logged). "
+        "Anything else matches nothing, without an error.",
+    )
 
 
 async def load_order(info: Info[Context, None], key: int) -> Order | None:
