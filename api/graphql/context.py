@@ -17,7 +17,8 @@ from domain.access.policy import Scope
 from domain.channels.monitor import cleaning_versions
 from domain.confirmations.models import ShipmentConfirmation
 from domain.confirmations.queries import confirmations_of
-from domain.fulfilment.models import Parcel
+from domain.fulfilment.exceptions import exceptions_of
+from domain.fulfilment.models import OrderException, Parcel
 from domain.fulfilment.parcels import parcels_of_orders
 from domain.i18n import negotiate, use_language
 from domain.i18n.language import supported
@@ -82,7 +83,13 @@ class Loaders:
                 found = await parcels_of_orders(session, ids)
             return [found[i] for i in ids]
 
+        async def load_exceptions(ids: list[int]) -> list[list[OrderException]]:
+            async with sessions() as session:
+                found = await exceptions_of(session, ids)
+            return [found[i] for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.exceptions: DataLoader[int, list[OrderException]] = DataLoader(load_exceptions)
         self.parcels: DataLoader[int, list[Parcel]] = DataLoader(load_parcels)
         self.adjustments: DataLoader[int, list[OrderAdjustment]] = DataLoader(load_adjustments)
         self.vouchers: DataLoader[int, list[FundVoucher]] = DataLoader(load_vouchers)

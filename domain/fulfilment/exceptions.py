@@ -99,6 +99,21 @@ async def committed_exception(
     return row if state == ExceptionState.OPEN.value else None
 
 
+async def exceptions_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, list[OrderException]]:
+    """Per order, every exception opened on it, open or resolved, newest first: the order page shows its history
+    of cases, not only the queue's open ones. One query for a page of orders."""
+    found: dict[int, list[OrderException]] = {i: [] for i in order_ids}
+    query = (
+        select(OrderException)
+        .where(col(OrderException.order_id).in_(order_ids))
+        .order_by(col(OrderException.id).desc())
+    )
+    for row in (await session.exec(query)).all():
+        if row.order_id is not None:
+            found[row.order_id].append(row)
+    return found
+
+
 async def _locked(session: AsyncSession, exception_id: int) -> OrderException:
     row = await session.get(OrderException, exception_id, with_for_update=dialect(session) == "postgresql")
     if row is None:

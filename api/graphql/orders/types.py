@@ -4,6 +4,7 @@ the payloads the submit mutations answer with."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,6 +29,11 @@ from domain.orders.models import OrderEvent as EventRow
 from domain.orders.models import OrderLine as LineRow
 from domain.orders.status import EventType, OrderStatus, Source
 from domain.pipeline.submit import MAX_BATCH
+
+if TYPE_CHECKING:
+    from api.graphql.fulfilment.exceptions import OrderException
+
+OrderExceptionRef = Annotated["OrderException", strawberry.lazy("api.graphql.fulfilment.exceptions")]
 
 SalesChannel = strawberry.enum(Channel, name="SalesChannel", description="Where an order was placed.")
 OrderStatusEnum = strawberry.enum(OrderStatus, name="OrderStatus")
@@ -342,6 +348,17 @@ class Order(Node):
         return [ChannelConfirmation.of(row) for row in await info.context.loaders.confirmations.load(self.row.id)]
 
     @strawberry.field(
+        description="Staff only: the cases opened on the order (stuck, duplicate scan, voucher conflict...), open "
+        "and resolved, newest first.",
+        extensions=allow(any_staff=True),
+    )
+    async def exceptions(self, info: Info[Context, None]) -> list[OrderExceptionRef]:
+        from api.graphql.fulfilment.exceptions import OrderException
+
+        assert self.row.id is not None
+        return [OrderException.of(row) for row in await info.context.loaders.exceptions.load(self.row.id)]
+
+    @strawberry.field(
         description="The parcels the order left in, oldest first; PARTIALLY_SHIPPED until they carry every line."
     )
     async def parcels(self, info: Info[Context, None]) -> list[Parcel]:
@@ -372,7 +389,7 @@ class Order(Node):
         )
 
 
-@strawberry.input
+@strawberry.input(description="Every field given must match (AND); an exact match where a field names one value.")
 class OrderFilter:
     statuses: list[OrderStatusEnum] | None = None  # type: ignore[valid-type]
     channels: list[SalesChannel] | None = None  # type: ignore[valid-type]
@@ -380,6 +397,29 @@ class OrderFilter:
     placed_to: datetime | None = None
     buyer_uid: str | None = None
     warehouse_code: str | None = None
+    channel_order_id: str | None = strawberry.field(
+        default=None, description="The channel's order number, exactly as the channel wrote it (any channel)."
+    )
+    tracking_number: str | None = strawberry.field(
+        default=None,
+        description="A carrier tracking number, exactly: the order's current one or any of its parcels'.",
+    )
+    phone: str | None = strawberry.field(
+        default=None,
+        description="Staff only: the buyer's full mobile number, in any usual spelling (+86 138 1234 5678, "
+        "13812345678). Hashed on the server into the buyer's UID and dropped, never stored or logged; a masked or "
+        "unusable number is refused with an INVALID_PHONE error naming `filter.phone`.",
+    )
+    buyer: str | None = strawberry.field(
+        default=None, description="Staff only: a buyer UID (as `Order.buyerUid` shows it): that buyer's orders."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Staff only: one search box for whatever the buyer quotes, spaces around it ignored: matches "
+        "a channel order number, a tracking number (the order's or a parcel's), a buyer UID, or, when it reads as "
+        "a full mobile number, that buyer's orders (hashed on the server as `phone` is, never stored or logged). "
+        "Anything else matches nothing, without an error.",
+    )
 
 
 async def load_order(info: Info[Context, None], key: int) -> Order | None:
