@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page
 
@@ -13,6 +14,8 @@ from api.graphql.ids import decode_gid
 from domain.clock import utcnow
 from domain.fulfilment.models import OrderException
 from domain.i18n.catalogs import catalog
+from domain.outbox.service import Outbox
+from domain.prediction.service import StoredPrediction, store_prediction
 from tests.conftest import Api, Credentials
 from tests.integration.console_fixtures import chromium, console, loaded, missing_keys, shot, staff_tokens, tab_through
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, request_ship, scan
@@ -53,8 +56,9 @@ async def _order(api: Api, creds: Credentials, cid: str, warehouse: str, minutes
 async def _case(api: Api, order: str | None, hours_ago: float, summary: str, **extra: Any) -> None:
     key = None if order is None else decode_gid(order, "Order")[1]
     async with api.runtime.core.sessions() as session, session.begin():
-        session.add(OrderException(kind="WAREHOUSE_EXCEPTION", state="OPEN", summary=summary, order_id=key,
-                                   opened_at=utcnow() - timedelta(hours=hours_ago), details={}, **extra))  # fmt: skip
+        values: dict[str, Any] = {"kind": "WAREHOUSE_EXCEPTION", "state": "OPEN", "summary": summary, "order_id": key,
+                                  "opened_at": utcnow() - timedelta(hours=hours_ago), "details": {}}  # fmt: skip
+        session.add(OrderException(**(values | extra)))
 
 
 async def test_find_an_order(api: Api, creds: Credentials, chromium: str, tmp_path: Path) -> None:
@@ -69,6 +73,10 @@ async def test_find_an_order(api: Api, creds: Credentials, chromium: str, tmp_pa
                            headers=creds.wms_only)  # fmt: skip
     assert picked["data"]["recordWarehouseEvent"]["userErrors"] == [], picked
     await _case(api, moved, 0.1, "parcel on the floor")
+    soon = utcnow().replace(second=0, microsecond=0) + timedelta(hours=2)
+    guess = StoredPrediction(soon, "SHIPPED", soon - timedelta(minutes=30), soon + timedelta(hours=1), None, "BASELINE")
+    async with api.runtime.core.sessions() as session, session.begin():
+        assert await store_prediction(session, Outbox(), decode_gid(moved, "Order")[1], guess)
     tokens = await staff_tokens(api.runtime, ("cs", "finance"))
     zh = catalog("zh-CN")
 
@@ -102,7 +110,13 @@ async def test_find_an_order(api: Api, creds: Credentials, chromium: str, tmp_pa
         assert await page.inner_text('[data-field="blockingOperator"]') == point["operator"]
         assert await page.inner_text('[data-field="blockingStatus"]') == zh["Picked"]
         assert len(await _texts(page, ".order-exceptions tbody tr")) == len(detail["orderExceptions"]["nodes"]) == 1
+        clock = ZoneInfo(api.runtime.settings.merchant_timezone)
+        shown = await page.inner_text('[data-field="prediction"]')
+        for moment in (guess.at, guess.low, guess.high):
+            assert moment is not None and moment.astimezone(clock).strftime("%Y-%m-%d %H:%M") in shown, shown
+        assert zh["Outbound"] in shown and zh["per-stage median"] in shown
         assert await missing_keys(page) == []
+        assert "null" not in await page.inner_text("#page")
         await shot(page, tmp_path, "orders-detail-zh-CN")
 
         focus = await tab_through(page, 60)
@@ -128,7 +142,6 @@ async def test_exceptions_queue(api: Api, creds: Credentials, chromium: str, tmp
     await _case(api, sh, 5, "already handled", state="RESOLVED", resolved_at=utcnow() - timedelta(hours=4),
                 resolver="staff:ops@shop.example", resolution="re-packed")  # fmt: skip
     tokens = await staff_tokens(api.runtime, ("admin", "cs", "finance"))
-    zh = catalog("zh-CN")
 
     queue = (await api.gql(QUEUE, {"filter": {"states": ["OPEN"]}}, headers=creds.cs))["data"]["orderExceptions"]
     overdue = [c for c in queue["nodes"] if c["closeBy"] < utcnow().isoformat()]
@@ -142,6 +155,7 @@ async def test_exceptions_queue(api: Api, creds: Credentials, chromium: str, tmp
         late = await _texts(page, "table.exceptions tr:has(.clock.late) td:nth-child(4)")
         assert late == [overdue[0]["order"]["channelOrderId"]] == ["E-1"], late
         assert await missing_keys(page) == []
+        assert "null" not in await page.inner_text("#page")
         await shot(page, tmp_path, "exceptions-zh-CN")
 
         focus = await tab_through(page, 60)

@@ -46,7 +46,10 @@ async def test_filters_by_age_warehouse_and_assignee(api: Api, creds: Credential
     now = utcnow()
     assert await _summaries(api, creds) == ["none", "bj", "sh"]
     assert await _summaries(api, creds, openedAfter=(now - timedelta(hours=24)).isoformat()) == ["sh"]
-    between = {"openedAfter": (now - timedelta(hours=72)).isoformat(), "openedBefore": (now - timedelta(hours=24)).isoformat()}
+    between = {
+        "openedAfter": (now - timedelta(hours=72)).isoformat(),
+        "openedBefore": (now - timedelta(hours=24)).isoformat(),
+    }
     assert await _summaries(api, creds, **between) == ["bj"]
     assert await _summaries(api, creds, openedBefore=(now - timedelta(hours=72)).isoformat()) == ["none"]
     assert await _summaries(api, creds, warehouseCode="WH-BJ-02") == ["bj"]
@@ -84,4 +87,5 @@ async def test_assignees_are_the_active_staff_who_may_handle_cases(api: Api, cre
     token = issue_staff_token(api.runtime.settings.secret("token_secret"), money.id, money.email, money.roles, 10)
     refused = await api.gql(ASSIGNEES, headers={"Authorization": f"Bearer {token.token}"})
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert (await api.gql(ASSIGNEES, headers=creds.reader))["errors"][0]["extensions"]["code"] in {"FORBIDDEN", "UNAUTHENTICATED"}
+    partner = await api.gql(ASSIGNEES, headers=creds.reader)
+    assert partner["errors"][0]["extensions"]["code"] in {"FORBIDDEN", "UNAUTHENTICATED"}

@@ -144,14 +144,15 @@ export default {
     const draw = () => {
       const now = Date.now();
       const overdue = cases.filter((c) => c.state === "OPEN" && Date.parse(c.closeBy) < now).length;
-      body.replaceChildren(
+      body.replaceChildren(...[
         el("div", { class: "figures" },
           el("div", { class: "figure" }, el("span", { class: "muted" }, t("Shown")),
             el("span", { class: "number", "data-field": "shown" }, cases.length)),
           el("div", { class: "figure" }, el("span", { class: "muted" }, t("Open past 72 h")),
             el("span", { class: overdue ? "number late" : "number", "data-field": "overdue" }, overdue))),
         rows(cases, assignees, reload, now),
-        more ? button(t("Show more"), (event) => act(event.target, fetchMore)) : null);
+        more ? button(t("Show more"), (event) => act(event.target, fetchMore)) : null,
+      ].filter(Boolean));
     };
     const fetchMore = async () => {
       const data = await gql(LIST, { first: PAGE, after, filter });
@@ -166,8 +167,9 @@ export default {
       await fetchMore();
     };
 
-    root.append(el("h1", {}, t("Exceptions")), filters(params, assignees),
-      params.get("order") ? el("p", { class: "muted" }, t("Only this order's exceptions.")) : null, body);
+    root.append(el("h1", {}, t("Exceptions")), filters(params, assignees));
+    if (params.get("order")) root.append(el("p", { class: "muted" }, t("Only this order's exceptions.")));
+    root.append(body);
     await reload();
   },
 };

@@ -95,7 +95,7 @@ function facts(order) {
 
 function flowAndLog(order) {
   const log = order.timeline.systemLog;
-  return el("div", { class: "columns" },
+  return el("div", { class: "columns flow-log" },
     el("section", { class: "card", "aria-labelledby": "flow-title" },
       el("h2", { id: "flow-title" }, t("Customer flow")),
       el("ol", { class: "flow" }, order.timeline.flow.map((step) =>
@@ -186,7 +186,7 @@ function prediction(order) {
         el("span", { class: "muted" }, order.predictionBasis === "MODEL"
           ? t("learnt model, version {version}", { version: order.predictionModelVersion })
           : t("per-stage median")))
-      : el("p", { class: "empty" }, t("No next step is expected.")));
+      : el("p", { class: "empty" }, t("No prediction for the next step yet.")));
 }
 
 async function showOrder(root, id, text) {
