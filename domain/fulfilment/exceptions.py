@@ -247,8 +247,10 @@ async def list_exceptions(
     if filters.opened_before is not None:
         query = query.where(col(OrderException.opened_at) < filters.opened_before)
     if filters.warehouse_code is not None:
-        in_warehouse = select(Order.id).where(Order.warehouse_code == filters.warehouse_code)
-        query = query.where(col(OrderException.order_id).in_(in_warehouse))
+        # Joined from the exceptions, which are few, to orders by key: no index on warehouse is needed.
+        query = query.join(Order, col(Order.id) == col(OrderException.order_id)).where(
+            Order.warehouse_code == filters.warehouse_code
+        )
     if after is not None:
         query = query.where(col(OrderException.id) < after)
     rows = list((await session.exec(query.order_by(col(OrderException.id).desc()).limit(first + 1))).all())

@@ -123,6 +123,11 @@ async def test_find_an_order(api: Api, creds: Credentials, chromium: str, tmp_pa
         assert {"input", "button", "a"} <= {f["tag"] for f in focus}, focus
         assert all(f["visible"] == "true" for f in focus), focus
 
+        await page.click('a[href^="#/exceptions?order="]')
+        await page.wait_for_selector("table.exceptions")
+        await loaded(page)
+        assert await _texts(page, "table.exceptions tbody td:nth-child(4)") == ["F-100"]
+
         english = await browser.open(tokens["finance"], f"orders?id={moved}", language="en")
         assert await english.inner_text('[data-field="status"]') == "Picked"
         assert await english.inner_text("#nav a[aria-current=page]") == "Find an order"

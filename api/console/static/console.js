@@ -152,6 +152,7 @@ async function signIn(event) {
 
 async function changeLanguage(event) {
   const language = event.target.value;
+  document.body.dataset.loaded = "false"; // until the page is drawn again in the new language
   await loadCatalog(language);
   label();
   if (state.me) {
