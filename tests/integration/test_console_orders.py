@@ -18,7 +18,7 @@ from domain.outbox.service import Outbox
 from domain.prediction.service import StoredPrediction, store_prediction
 from tests.conftest import Api, Credentials
 from tests.integration.console_fixtures import chromium, console, loaded, missing_keys, shot, staff_tokens, tab_through
-from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, request_ship, scan
+from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, confirmation, request_ship, scan
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 
 __all__ = ["chromium"]  # the fixture
@@ -31,7 +31,7 @@ DETAIL = f"""query($id: ID!) {{ order(id: $id) {{ id channelOrderId status buyer
   orderExceptions(first: 50, filter: {{orderId: $id}}) {{ nodes {{ id }} }} }}"""
 BY_BUYER = "query($uid: String!) { orders(first: 20, filter: {buyerUid: $uid}) { nodes { channelOrderId } } }"
 QUEUE = """query($filter: OrderExceptionFilter) { orderExceptions(first: 50, filter: $filter) {
-  nodes { id state closeBy assignedTo resolution order { channelOrderId } } } }"""
+  nodes { id state closeBy assignedTo resolution holdsEvidence order { channelOrderId } } } }"""
 
 
 def _money(m: dict[str, str]) -> str:
@@ -191,14 +191,35 @@ async def test_exceptions_queue(api: Api, creds: Credentials, chromium: str, tmp
         assert (closed["state"], closed["resolution"]) == ("RESOLVED", "carrier took it back")
         assert await page.inner_text('[data-field="shown"]') == "0"
 
+        # Outbound evidence held by the shipped rule (a confirmation a minute after the ship request): ops and
+        # admin may ship with it, cs may not.
+        held = await _order(api, creds, "E-3", "WH-SH-01", 20)
+        await request_ship(api, await callers(api), held, utcnow() - timedelta(minutes=2))
+        sent = await api.gql(WAREHOUSE, {"input": confirmation(utcnow() - timedelta(minutes=1), "DO-E3", code="E-3")},
+                             headers=creds.wms_only)  # fmt: skip
+        assert sent["data"]["recordWarehouseEvent"]["outcome"] == "HELD", sent
+        cs = await browser.open(tokens["cs"], "exceptions?warehouse=WH-SH-01")
+        assert await cs.query_selector_all("button.resolve") and not await cs.query_selector_all("button.apply-held")
+
+        everything = await api.gql(QUEUE, {"filter": {}}, headers=creds.cs)
+        count = len(everything["data"]["orderExceptions"]["nodes"])
         # Finance reads the queue but may neither assign nor resolve: the controls are not there.
         finance = await browser.open(tokens["finance"], "exceptions?state=ALL", language="en")
-        assert await finance.inner_text('[data-field="shown"]') == "4"
+        assert await finance.inner_text('[data-field="shown"]') == str(count)
         assert await finance.query_selector_all("button.resolve, button.assign, select.assignee") == []
         assert "Closed in time" in await _texts(finance, "table.exceptions .clock")
         assert await missing_keys(finance) == []
         await shot(finance, tmp_path, "exceptions-en")
 
         admin = await browser.open(tokens["admin"], "exceptions", language="en")
-        assert len(await admin.query_selector_all("button.resolve")) == 2
+        still_open = [c for c in everything["data"]["orderExceptions"]["nodes"] if c["state"] == "OPEN"]
+        assert len(await admin.query_selector_all("button.resolve")) == len(still_open)
+        await admin.click("button.apply-held")
+        await admin.wait_for_selector("#confirm[open]")
+        await admin.fill("#confirm-reason", "the warehouse clock was right")
+        await admin.click("#confirm-ok")
+        await admin.wait_for_selector("#status:not(:empty)")
+        shipped = await api.gql("query($id: ID!) { order(id: $id) { status } }", {"id": held}, headers=creds.admin)
+        assert shipped["data"]["order"]["status"] == "SHIPPED"
+        assert not await admin.query_selector_all("button.apply-held")
         assert await missing_keys(admin) == []

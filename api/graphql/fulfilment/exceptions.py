@@ -87,6 +87,13 @@ class OrderException(Node):
     def resolution(self) -> str | None:
         return self.row.resolution
 
+    @strawberry.field(
+        description="The case keeps the evidence that opened it: ops and admin may apply it when resolving "
+        "(`acceptHeldEvidence`), if it is outbound evidence and the order still waits for it."
+    )
+    def holds_evidence(self) -> bool:
+        return self.row.evidence_id is not None and self.row.order_id is not None
+
     @strawberry.field(description="What the rule saw: the evidence kind, the reference sent, the reason.")
     def details(self) -> JSON:
         return self.row.details

@@ -12,7 +12,7 @@ const HOUR = 3600 * 1000;
 
 const LIST = `query Exceptions($first: Int!, $after: String, $filter: OrderExceptionFilter) {
   orderExceptions(first: $first, after: $after, filter: $filter) {
-    nodes { id kind state summary openedAt closeBy assignedTo resolvedAt resolution
+    nodes { id kind state summary openedAt closeBy assignedTo resolvedAt resolution holdsEvidence
             order { id channelOrderId warehouseCode } }
     pageInfo { hasNextPage endCursor }
   }
@@ -22,6 +22,8 @@ const ASSIGN = `mutation Assign($input: AssignExceptionInput!) {
   assignException(input: $input) { exception { id assignedTo } userErrors { field message code } } }`;
 const RESOLVE = `mutation Resolve($input: ResolveExceptionInput!) {
   resolveException(input: $input) { exception { id state } userErrors { field message code } } }`;
+const APPLY = `mutation Apply($input: ResolveExceptionInput!) {
+  resolveException(input: $input) { exception { id state order { id status } } userErrors { field message code } } }`;
 
 /** The API filter the page's address asks for; ages are counted back from now. */
 export function filterFrom(params, now = Date.now()) {
@@ -111,7 +113,20 @@ function actions(c, assignees, reload) {
       await reload();
     }, t("Resolved."));
   }, { class: "resolve primary" });
-  return el("span", { class: "row-actions" }, who, assign, resolve);
+  // Applying held outbound evidence ships the order with the evidence's own time: ops and admin only.
+  const apply = c.holdsEvidence && can("ops") ? button(t("Ship with the held evidence"), async () => {
+    const answer = await confirmAction(
+      t("Ship order {number} with the evidence held for it (its own time and source), and resolve this exception?",
+        { number: c.order ? c.order.channelOrderId : "—" }),
+      { reason: t("How was it resolved?"), ok: t("Ship and resolve") });
+    if (!answer) return;
+    await act(apply, async () => {
+      const input = { exceptionId: c.id, resolution: answer.reason, acceptHeldEvidence: true };
+      checked((await gql(APPLY, { input })).resolveException);
+      await reload();
+    }, t("Shipped and resolved."));
+  }, { class: "apply-held" }) : null;
+  return el("span", { class: "row-actions" }, who, assign, resolve, apply);
 }
 
 function rows(cases, assignees, reload, now) {
