@@ -70,7 +70,8 @@ function results(orders) {
     [t("Channel"), t("Channel order no."), t("Status"), t("Placed"), t("Total"), t("Warehouse"), ""],
     orders.map((o) => [o.channel, o.channelOrderId, statusName(o.status), time(o.placedAt), money(o.totalAmount),
       o.warehouseCode || "—",
-      el("a", { href: `#/orders?id=${encodeURIComponent(o.id)}`, class: "open-order" }, t("View"))]),
+      el("a", { href: `#/orders?id=${encodeURIComponent(o.id)}`, class: "open-order",
+        "aria-label": t("View order {number}", { number: o.channelOrderId }) }, t("View"))]),
     { empty: t("No order matches."), attrs: { class: "order-results" } });
 }
 
