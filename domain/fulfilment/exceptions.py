@@ -14,10 +14,13 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.access.models import StaffUser
+from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import UserError
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import ExceptionKind, ExceptionState, OrderException
+from domain.health.metrics import CLOSURE_WINDOW
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
@@ -32,6 +35,14 @@ WAITING_FOR_OUTBOUND = (
     OrderStatus.PARTIALLY_SHIPPED,
 )
 """Asked to ship and not all out: a partly shipped order whose other warehouse never ships is stuck too."""
+HANDLER_ROLES = (Role.ADMIN, Role.OPS, Role.CS)
+"""The roles that may take and close a case; the API allows the same ones."""
+
+
+def close_by(row: OrderException) -> datetime:
+    """The exception-closure metric counts a case closed in time only within this window of its opening, so the
+    queue shows each case's deadline rather than leaving people to add 72 hours in their heads."""
+    return row.opened_at + CLOSURE_WINDOW
 
 
 def publish_exception(outbox: Outbox, row: OrderException) -> None:
@@ -224,6 +235,11 @@ class ExceptionFilter:
     kinds: Sequence[str] = ()
     order_id: int | None = None
     assigned_to: str | None = None
+    unassigned: bool = False
+    opened_after: datetime | None = None
+    opened_before: datetime | None = None
+    warehouse_code: str | None = None
+    """The order's warehouse; exceptions about no known order never match one."""
 
 
 async def list_exceptions(
@@ -239,7 +255,27 @@ async def list_exceptions(
         query = query.where(OrderException.order_id == filters.order_id)
     if filters.assigned_to is not None:
         query = query.where(OrderException.assigned_to == filters.assigned_to)
+    if filters.unassigned:
+        query = query.where(col(OrderException.assigned_to).is_(None))
+    if filters.opened_after is not None:
+        query = query.where(col(OrderException.opened_at) >= filters.opened_after)
+    if filters.opened_before is not None:
+        query = query.where(col(OrderException.opened_at) < filters.opened_before)
+    if filters.warehouse_code is not None:
+        # Joined from the exceptions, which are few, to orders by key: no index on warehouse is needed.
+        query = query.join(Order, col(Order.id) == col(OrderException.order_id)).where(
+            Order.warehouse_code == filters.warehouse_code
+        )
     if after is not None:
         query = query.where(col(OrderException.id) < after)
     rows = list((await session.exec(query.order_by(col(OrderException.id).desc()).limit(first + 1))).all())
     return rows[:first], len(rows) > first
+
+
+async def exception_handlers(session: AsyncSession) -> list[str]:
+    """The active staff accounts a case may be assigned to, as `assignedTo` names them (`staff:<email>`), by
+    email. Roles are a JSON list, so they are read here rather than filtered in SQL the same way on both
+    databases."""
+    query = select(StaffUser).where(col(StaffUser.disabled_at).is_(None)).order_by(col(StaffUser.email))
+    handlers = {r.value for r in HANDLER_ROLES}
+    return [f"staff:{u.email}" for u in (await session.exec(query)).all() if handlers & set(u.roles)]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 OrderRef = Annotated["Order", strawberry.lazy("api.graphql.orders")]
 ExceptionKindEnum = strawberry.enum(ExceptionKind, name="OrderExceptionKind")
 ExceptionStateEnum = strawberry.enum(ExceptionState, name="OrderExceptionState")
-HANDLERS = frozenset({Role.OPS, Role.CS, Role.ADMIN})
+HANDLERS = frozenset(service.HANDLER_ROLES)
 
 
 @strawberry.type(description="A case for a person: evidence that broke a rule, or an order that stopped moving.")
@@ -60,9 +60,20 @@ class OrderException(Node):
     def opened_at(self) -> datetime:
         return self.row.opened_at
 
+    @strawberry.field(
+        description="When the case must be closed to count as closed in time: 72 hours after it opened (the "
+        "exception-closure metric)."
+    )
+    def close_by(self) -> datetime:
+        return service.close_by(self.row)
+
     @strawberry.field
     def assigned_to(self) -> str | None:
         return self.row.assigned_to
+
+    @strawberry.field
+    def assigned_at(self) -> datetime | None:
+        return self.row.assigned_at
 
     @strawberry.field
     def resolved_at(self) -> datetime | None:
@@ -75,6 +86,13 @@ class OrderException(Node):
     @strawberry.field
     def resolution(self) -> str | None:
         return self.row.resolution
+
+    @strawberry.field(
+        description="The case keeps the evidence that opened it: ops and admin may apply it when resolving "
+        "(`acceptHeldEvidence`), if it is outbound evidence and the order still waits for it."
+    )
+    def holds_evidence(self) -> bool:
+        return self.row.evidence_id is not None and self.row.order_id is not None
 
     @strawberry.field(description="What the rule saw: the evidence kind, the reference sent, the reason.")
     def details(self) -> JSON:
@@ -101,6 +119,10 @@ class OrderExceptionFilter:
     kinds: list[ExceptionKindEnum] | None = None  # type: ignore[valid-type]
     order_id: strawberry.ID | None = None
     assigned_to: str | None = None
+    unassigned: bool | None = strawberry.field(default=None, description="True: only cases nobody has taken.")
+    opened_after: datetime | None = strawberry.field(default=None, description="Opened at or after (age).")
+    opened_before: datetime | None = strawberry.field(default=None, description="Opened before (age).")
+    warehouse_code: str | None = strawberry.field(default=None, description="The order's warehouse.")
 
 
 @strawberry.type
@@ -153,10 +175,22 @@ class ExceptionQueries:
             kinds=[k.value for k in f.kinds or []],
             order_id=decode_gid(f.order_id, "Order")[1] if f.order_id else None,
             assigned_to=f.assigned_to,
+            unassigned=bool(f.unassigned),
+            opened_after=f.opened_after,
+            opened_before=f.opened_before,
+            warehouse_code=f.warehouse_code,
         )
         async with info.context.read() as session:
             rows, more = await service.list_exceptions(session, criteria, first, decode_cursor(after, "exception"))
         return id_connection([OrderException.of(r) for r in rows], rows, "exception", more, after is not None)
+
+    @strawberry.field(
+        description="Staff who may take a case (ops, cs, admin; active accounts), as `assignedTo` names them.",
+        extensions=allow(roles=HANDLERS),
+    )
+    async def exception_assignees(self, info: Info[Context, None]) -> list[str]:
+        async with info.context.read() as session:
+            return await service.exception_handlers(session)
 
     @strawberry.field(description="Staff only: the shipped rule in force.", extensions=allow(any_staff=True))
     async def shipped_rule(self, info: Info[Context, None]) -> ShippedRule:
