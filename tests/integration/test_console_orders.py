@@ -92,6 +92,10 @@ async def test_find_an_order(api: Api, creds: Credentials, chromium: str, tmp_pa
         page = await browser.open(tokens["cs"], f"orders?q={order['buyerUid']}")
         assert await _texts(page, ".order-results tbody td:nth-child(2)") == numbers
         await shot(page, tmp_path, "orders-results-zh-CN")
+        by_number = await browser.open(tokens["cs"], "orders?q=F-101")  # one match opens the order at once
+        await by_number.wait_for_selector('[data-field="channelOrderId"]')
+        assert await by_number.inner_text('[data-field="channelOrderId"]') == "F-101"
+        await by_number.close()
         await page.click('.order-results tr:has-text("F-100") a')
         await page.wait_for_selector(f'[data-order="{moved}"]')
         await loaded(page)
