@@ -27,6 +27,7 @@ from domain.fulfilment.parcels import coverage, mark_delivered, order_of_trackin
 from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
 from domain.health.customer_refs import CustomerReport, record_customer_ref
 from domain.health.models import ExternalSystem
+from domain.i18n import msg
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import (
@@ -335,7 +336,7 @@ class FulfilmentService:
         if tracking is None:
             opened = await open_exception(
                 self.session, self.outbox, ExceptionKind.SHIPPED_WITHOUT_TRACKING,
-                "shipped, but no tracking number was reported", order_id=order.id,
+                msg("shipped, but no tracking number was reported"), order_id=order.id,
                 evidence_id=result.evidence_id, dedup_key=f"no-tracking:{order.id}",
             )  # fmt: skip
             if opened is not None:
