@@ -79,5 +79,6 @@ def compose(
             text = tr("The estimated time of your order {number} ({status}) changed.", number=order_number, status=name)
         if predicted_at is not None:
             step = NEXT_STEPS.get(predicted_stage or "", msg("to move to its next step"))
-            text += tr("Expected {step} by {time}.", step=step, time=local_time(predicted_at, timezone))
+            expected = tr("Expected {step} by {time}.", step=step, time=local_time(predicted_at, timezone))
+            text = tr("{sentence} {next_sentence}", sentence=text, next_sentence=expected)
         return Composed(render(TITLES[reason]), text)
