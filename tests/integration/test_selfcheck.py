@@ -6,11 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
