@@ -146,11 +146,9 @@ async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
         )
         answered = [r for r in (in_force.rules if in_force else []) if r.get("path") == alert.path]
         if in_force and answered:
-            summary += tr(
-                "; rule v{version} {rule}",
-                version=in_force.version,
-                rule=describe_rule(answered[0]).replace(alert.path, tr("it")),
-            )
+            it = tr("it")
+            rule = describe_rule(answered[0]).replace(alert.path, it)
+            summary += tr("; rule v{version} {rule}", version=in_force.version, rule=rule)
         timeline.append(Entry(alert.first_seen, "DRIFT", summary))
     for version in versions:
         text = ", ".join(describe_rule(r) for r in version.rules) or tr("no rules")
