@@ -136,11 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "messages":
         return _messages(args)
+    from domain.i18n import use_language
     from runtime.logs import configure_logging
 
     try:
         configure_logging(get_settings())
-        return int(asyncio.run(_dispatch(args)) or 0) if args.command != "serve" else _serve(args)
+        if args.command == "serve":
+            return _serve(args)
+        # No caller to ask: what the command prints or writes for people (the self-check report, the demo's
+        # backtracks) speaks the merchant's language.
+        with use_language(get_settings().merchant_language):
+            return int(asyncio.run(_dispatch(args)) or 0)
     except (ValueError, UserError) as exc:
         print(f"orderhub: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from domain.confirmations.answer import Answer
 from domain.confirmations.channels import api_of
 from domain.confirmations.models import ConfirmationState
 from domain.confirmations.service import RetryPolicy, prepare_call, record_answer, requeue_stalled
+from domain.i18n import tr
 from domain.outbox.service import Outbox
 from domain.shops.models import Shop
 from runtime import metrics
@@ -61,10 +62,16 @@ async def alert_refused_credentials(ctx: dict[str, Any], shop_id: int) -> bool:
         shop = await session.get(Shop, shop_id)
     if shop is None or shop.credentials_refused_at is None:
         return False
-    title = f"orderhub: {shop.channel} refused the credentials of shop {shop.name}"
-    text = (
-        f"**{shop.channel} shop {shop.name}** ({shop.code}) refused orderhub's credentials "
-        f"(fingerprint {shop.credentials_fingerprint}): {shop.credentials_refusal}.\n\n"
+    title = tr("orderhub: {channel} refused the credentials of shop {shop}", channel=shop.channel, shop=shop.name)
+    text = tr(
+        "**{channel} shop {shop}** ({code}) refused orderhub's credentials (fingerprint {fingerprint}): {reason}.",
+        channel=shop.channel,
+        shop=shop.name,
+        code=shop.code,
+        fingerprint=shop.credentials_fingerprint,
+        reason=shop.credentials_refusal,
+    )
+    text += "\n\n" + tr(
         "Shipment confirmations to this shop wait until an admin sets new credentials (setShopCredentials)."
     )
     log.warning("%s", title)  # in the log as well: a deployment may have no robot configured

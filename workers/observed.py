@@ -3,7 +3,8 @@ to that request's, and its duration is counted by outcome.
 
 The relay hands a job what the enqueueing request carried (`domain.outbox.carry`) in one extra keyword
 argument; it is taken off here, before the job's own function sees its arguments. The job's run carries it
-on (with its own span), so the jobs it enqueues in turn still name the request.
+on (with its own span), so the jobs it enqueues in turn still name the request. A job has no caller, so the
+human text it writes (digests, notices, pushes) speaks the merchant's language (`ORDERHUB_MERCHANT_LANGUAGE`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from arq import Retry
 
+from domain.i18n import DEFAULT_LANGUAGE, use_language
 from domain.outbox.carry import CARRY_KWARG, carrying
 from runtime import metrics
 from runtime.logs import bound
@@ -42,7 +44,7 @@ def observed(job: Callable[..., Awaitable[T]], name: str | None = None) -> Calla
         started = time.perf_counter()
         with bound(**context):
             try:
-                with job_span(name, carried), carrying(_carry_on(request_id)):
+                with job_span(name, carried), carrying(_carry_on(request_id)), use_language(_merchant_language(ctx)):
                     result = await job(ctx, *args, **kwargs)
                 outcome = "success"
                 return result
@@ -60,6 +62,12 @@ def observed(job: Callable[..., Awaitable[T]], name: str | None = None) -> Calla
                 log.log(LEVELS.get(outcome, logging.INFO), "job %s", outcome, extra={"seconds": round(seconds, 4)})
 
     return run
+
+
+def _merchant_language(ctx: dict[str, Any]) -> str:
+    runtime = ctx.get("runtime")
+    settings = getattr(runtime, "settings", None)
+    return str(getattr(settings, "merchant_language", DEFAULT_LANGUAGE))
 
 
 def _carry_on(request_id: str | None) -> dict[str, str]:

@@ -34,7 +34,7 @@ DECIDED = {NoticeState.HELD: "held", NoticeState.SKIPPED: "dropped"}
 
 def push_rules(settings: Settings) -> PushRules:
     quiet = QuietHours(settings.push_quiet_start, settings.push_quiet_end, settings.merchant_timezone)
-    return PushRules(quiet, settings.merchant_timezone)
+    return PushRules(quiet, settings.merchant_timezone, settings.merchant_language)
 
 
 async def push_order_update(

@@ -12,21 +12,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.service import UNKNOWN, source_and_kind
+from domain.i18n import Message, msg, render, tr
 
-VERBS = {
-    "drop_if_equals": "drops {path} when it is {value!r}",
-    "drop": "drops {path}",
-    "rename": "renames {path} to {to}",
-    "strip_suffix": "strips {suffix!r} from {path}",
-    "map_values": "maps values of {path}",
-    "coerce": "reads {path} as {to}",
-    "trim": "trims {path}",
+VERBS: dict[str, Message] = {
+    "drop_if_equals": msg("drops {path} when it is {value}"),
+    "drop": msg("drops {path}"),
+    "rename": msg("renames {path} to {to}"),
+    "strip_suffix": msg("strips {suffix} from {path}"),
+    "map_values": msg("maps values of {path}"),
+    "coerce": msg("reads {path} as {to}"),
+    "trim": msg("trims {path}"),
 }
-CHANGES = {
-    "NEW_FIELD": "gained {path}",
-    "MISSING_FIELD": "lost {path}",
-    "TYPE_CHANGE": "changed the type of {path} ({detail})",
-    "NEW_VALUE": "sent a new value {detail} in {path}",
+QUOTED = ("value", "suffix")
+"""Parameters shown as Python literals ('-ERR'), as the rule editor spells them."""
+CHANGES: dict[str, Message] = {
+    "NEW_FIELD": msg("gained {path}"),
+    "MISSING_FIELD": msg("lost {path}"),
+    "TYPE_CHANGE": msg("changed the type of {path} ({detail})"),
+    "NEW_VALUE": msg("sent a new value {detail} in {path}"),
 }
 
 
@@ -97,8 +100,24 @@ async def cleaning_versions(session: AsyncSession, order_ids: list[int]) -> dict
 
 
 def describe_rule(rule: dict[str, Any]) -> str:
-    template = VERBS.get(str(rule.get("op")), "{op} {path}")
-    return template.format(**{"path": "", "value": None, "to": "", "suffix": "", "op": "", **rule})
+    """In the language of the work at hand; an operation this version does not know as its name and path."""
+    values = {"path": "", "value": None, "to": "", "suffix": "", "op": "", **rule}
+    values.update({name: repr(values[name]) for name in QUOTED})
+    template = VERBS.get(str(rule.get("op")))
+    if template is None:
+        return f"{values['op']} {values['path']}"
+    return render(Message(template.id, {k: values[k] for k in _names(template.id)}))
+
+
+def _names(template: str) -> list[str]:
+    return [name for name in ("path", "value", "to", "suffix") if "{" + name + "}" in template]
+
+
+def change_text(change: str, path: str, detail: str | None) -> str:
+    template = CHANGES.get(change)
+    if template is None:
+        return change
+    return render(Message(template.id, {"path": path, "detail": detail or ""}))
 
 
 def _title(channel: str) -> str:
@@ -118,15 +137,28 @@ async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
     )
     timeline = []
     for alert in found.all():
-        change = CHANGES.get(alert.change, alert.change).format(path=alert.path, detail=alert.detail)
-        summary = f"{_title(channel)} payloads {change} on {alert.first_seen:%d %b %H:%M} UTC ({alert.count} seen)"
+        summary = tr(
+            "{channel} payloads {change} on {at} UTC ({count} seen)",
+            channel=_title(channel),
+            change=change_text(alert.change, alert.path, alert.detail),
+            at=f"{alert.first_seen:%d %b %H:%M}",
+            count=alert.count,
+        )
         answered = [r for r in (in_force.rules if in_force else []) if r.get("path") == alert.path]
         if in_force and answered:
-            summary += f"; rule v{in_force.version} {describe_rule(answered[0]).replace(alert.path, 'it')}"
+            it = tr("it")
+            rule = describe_rule(answered[0]).replace(alert.path, it)
+            summary += tr("; rule v{version} {rule}", version=in_force.version, rule=rule)
         timeline.append(Entry(alert.first_seen, "DRIFT", summary))
     for version in versions:
-        text = ", ".join(describe_rule(r) for r in version.rules) or "no rules"
-        timeline.append(Entry(version.created_at, "RULES", f"rule v{version.version} by {version.created_by}: {text}"))
+        text = ", ".join(describe_rule(r) for r in version.rules) or tr("no rules")
+        timeline.append(
+            Entry(
+                version.created_at,
+                "RULES",
+                tr("rule v{version} by {who}: {rules}", version=version.version, who=version.created_by, rules=text),
+            )
+        )
     timeline.sort(key=lambda e: e.at)
     baseline = (
         await session.exec(select(SchemaBaseline).where(SchemaBaseline.channel == channel, SchemaBaseline.kind == kind))
@@ -163,15 +195,20 @@ async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
 
 def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
     """One markdown message for a window's alerts, grouped by upstream and source."""
-    title = f"orderhub: {len(alerts)} upstream payload change(s)"
+    title = tr("orderhub: {count} upstream payload change(s)", count=len(alerts))
     lines = [f"### {title}"]
     for upstream, channel in sorted({(a.upstream, a.channel) for a in alerts}):
         label = _title(channel) if upstream == "CHANNEL" else f"{upstream.title()} {channel}"
         lines.append(f"**{label}**")
         for a in (x for x in alerts if x.channel == channel and x.upstream == upstream):
-            change = CHANGES.get(a.change, a.change).format(path=f"`{a.path}`", detail=a.detail)
-            new = a.count - a.notified_count
             lines.append(
-                f"- {change}: {new} new, {a.count} total since {a.first_seen:%d %b %H:%M} UTC, e.g. {a.example}"
+                tr(
+                    "- {change}: {new} new, {total} total since {at} UTC, e.g. {example}",
+                    change=change_text(a.change, f"`{a.path}`", a.detail),
+                    new=a.count - a.notified_count,
+                    total=a.count,
+                    at=f"{a.first_seen:%d %b %H:%M}",
+                    example=a.example,
+                )
             )
     return title, "\n".join(lines)

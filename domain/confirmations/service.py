@@ -29,6 +29,7 @@ from domain.confirmations.parcel import Parcel, ParcelLine
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.parcels import parcels_of_order
+from domain.i18n import msg
 from domain.intake.vault import Vault
 from domain.orders.models import Order, OrderLine
 from domain.orders.service import Change, Provenance, append_event, save_order
@@ -108,10 +109,17 @@ async def _request(
     if new_id is None:
         return None
     if shop is None:
-        named = f"shop {order.shop_code!r}, which is not registered" if order.shop_code else "no shop"
+        named = (
+            msg("shop {code}, which is not registered", code=repr(order.shop_code))
+            if order.shop_code
+            else msg("no shop")
+        )
         await open_exception(
             session, outbox, ExceptionKind.SHIPMENT_NOT_CONFIRMED,
-            f"{order.channel} has {shops} shops and the order names {named}: the shipment was not confirmed",
+            msg(
+                "{channel} has {shops} shops and the order names {named}: the shipment was not confirmed",
+                channel=order.channel, shops=shops, named=named,
+            ),
             order_id=order_id, dedup_key=f"confirmation:{new_id}", details={"code": "NO_SHOP"},
         )  # fmt: skip
     else:
@@ -235,10 +243,20 @@ async def _open(
 ) -> None:
     if state is S.REFUSED:
         kind = ExceptionKind.SHIPMENT_CONFIRMATION_REFUSED
-        summary = f"{row.channel} refused the shipment confirmation: {answer.code} {answer.message}"
+        summary = msg(
+            "{channel} refused the shipment confirmation: {code} {reason}",
+            channel=row.channel,
+            code=answer.code,
+            reason=answer.message,
+        )
     else:
         kind = ExceptionKind.SHIPMENT_NOT_CONFIRMED
-        summary = f"{row.channel} did not confirm the shipment after {row.attempts} attempts; last: {answer.code}"
+        summary = msg(
+            "{channel} did not confirm the shipment after {attempts} attempts; last: {code}",
+            channel=row.channel,
+            attempts=row.attempts,
+            code=answer.code,
+        )
     details = {"code": answer.code, "message": answer.message, "tracking_number": row.tracking_number,
                "attempts": row.attempts, "confirmation_id": row.id}  # fmt: skip
     await open_exception(

@@ -1,6 +1,8 @@
 """Order exceptions: opened by evidence that broke a rule or by an order that stopped moving, closed by a person.
 
-Each opening and resolution is published on the `exceptions` topic after commit, for staff dashboards.
+Each opening and resolution is published on the `exceptions` topic after commit, for staff dashboards. A summary
+written as a message is kept twice: its English in `summary` (exports, webhooks, logs) and its key and parameters
+in `details["summary"]`, from which each reader gets it in their own language (`summary_of`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from domain.errors import UserError
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import ExceptionKind, ExceptionState, OrderException
 from domain.health.metrics import CLOSURE_WINDOW
+from domain.i18n import Message, msg
+from domain.i18n.stored import render_stored, stored
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
@@ -45,6 +49,14 @@ def close_by(row: OrderException) -> datetime:
     return row.opened_at + CLOSURE_WINDOW
 
 
+SUMMARY_KEY = "summary"
+
+
+def summary_of(row: OrderException) -> str:
+    """The summary in the language of the work at hand; as written for a summary kept as text only."""
+    return render_stored((row.details or {}).get(SUMMARY_KEY), row.summary)
+
+
 def publish_exception(outbox: Outbox, row: OrderException) -> None:
     outbox.publish(
         EXCEPTION_TOPIC,
@@ -65,7 +77,7 @@ async def open_exception(
     session: AsyncSession,
     outbox: Outbox,
     kind: ExceptionKind,
-    summary: str,
+    summary: Message | str,
     *,
     order_id: int | None,
     evidence_id: int | None = None,
@@ -79,9 +91,9 @@ async def open_exception(
         "order_id": order_id,
         "evidence_id": evidence_id,
         "dedup_key": dedup_key,
-        "summary": summary,
+        "summary": str(summary),
         "opened_at": utcnow(),
-        "details": details or {},
+        "details": {**(details or {}), **({SUMMARY_KEY: stored(summary)} if isinstance(summary, Message) else {})},
     }
     if dedup_key is not None:
         new_id = await insert_ignore(session, OrderException, values, ("dedup_key",))
@@ -204,12 +216,14 @@ async def open_stuck_exceptions(session: AsyncSession, outbox: Outbox, threshold
         assert order.id is not None and order.ship_requested_at is not None
         waited = now - order.ship_requested_at
         place = ", ".join(p for p in (order.warehouse_code, order.current_zone, order.current_station) if p)
+        hours = int(waited.total_seconds() // 3600)
         exception_id = await open_exception(
             session,
             outbox,
             ExceptionKind.STUCK_AFTER_SHIP_REQUEST,
-            f"no outbound {int(waited.total_seconds() // 3600)} h after the ship request"
-            + (f", at {place}" if place else ""),
+            msg("no outbound {hours} h after the ship request, at {place}", hours=hours, place=place)
+            if place
+            else msg("no outbound {hours} h after the ship request", hours=hours),
             order_id=order.id,
             details={"status": order.status, "ship_requested_at": order.ship_requested_at.isoformat()},
             dedup_key=f"stuck:{order.id}",

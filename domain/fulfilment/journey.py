@@ -12,36 +12,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.i18n import Message, msg, render, tr
+from domain.i18n.durations import format_duration
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import FINAL, OrderStatus
 
 S = OrderStatus
 
-# What the customer reads for each status, and what the next physical step is called.
-STEP_LABEL: dict[OrderStatus, str] = {
-    S.PENDING_PAYMENT: "order placed",
-    S.PAID: "paid",
-    S.SHIP_REQUESTED: "ship request",
-    S.PICKED: "picked",
-    S.PACKED: "packed",
-    S.PARTIALLY_SHIPPED: "partly outbound",
-    S.SHIPPED: "outbound",
-    S.DELIVERED: "signed",
-    S.COMPLETED: "completed",
-    S.CANCELLED: "cancelled",
-    S.REFUNDED: "refunded",
-    S.MERGED: "merged",
-    S.VOID: "void (superseded)",
+# What the customer reads for each status, and what the next physical step is called: catalog keys, rendered in
+# the reader's language when the flow or the backtrack is computed.
+STEP_LABEL: dict[OrderStatus, Message] = {
+    S.PENDING_PAYMENT: msg("order placed"),
+    S.PAID: msg("paid"),
+    S.SHIP_REQUESTED: msg("ship request"),
+    S.PICKED: msg("picked"),
+    S.PACKED: msg("packed"),
+    S.PARTIALLY_SHIPPED: msg("partly outbound"),
+    S.SHIPPED: msg("outbound"),
+    S.DELIVERED: msg("signed"),
+    S.COMPLETED: msg("completed"),
+    S.CANCELLED: msg("cancelled"),
+    S.REFUNDED: msg("refunded"),
+    S.MERGED: msg("merged"),
+    S.VOID: msg("void (superseded)"),
 }
-NEXT_STEP: dict[OrderStatus, str] = {
-    S.PENDING_PAYMENT: "paid",
-    S.PAID: "ship request",
-    S.SHIP_REQUESTED: "outbound",
-    S.PICKED: "outbound",
-    S.PACKED: "outbound",
-    S.PARTIALLY_SHIPPED: "outbound",
-    S.SHIPPED: "signed",
-    S.DELIVERED: "completed",
+NEXT_STEP: dict[OrderStatus, Message] = {
+    S.PENDING_PAYMENT: STEP_LABEL[S.PAID],
+    S.PAID: STEP_LABEL[S.SHIP_REQUESTED],
+    S.SHIP_REQUESTED: STEP_LABEL[S.SHIPPED],
+    S.PICKED: STEP_LABEL[S.SHIPPED],
+    S.PACKED: STEP_LABEL[S.SHIPPED],
+    S.PARTIALLY_SHIPPED: STEP_LABEL[S.SHIPPED],
+    S.SHIPPED: STEP_LABEL[S.DELIVERED],
+    S.DELIVERED: STEP_LABEL[S.COMPLETED],
 }
 
 
@@ -64,7 +67,7 @@ class Stage:
 
     @property
     def label(self) -> str:
-        return f"{self.start.label} -> {self.end.label}"
+        return tr("{from_step} -> {to_step}", from_step=self.start.label, to_step=self.end.label)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def customer_flow(events: Sequence[OrderEvent]) -> list[FlowStep]:
         status = S(event.status)
         if steps and steps[-1].status is status:
             continue
-        steps.append(FlowStep(status, STEP_LABEL[status], event.occurred_at, event.version))
+        steps.append(FlowStep(status, render(STEP_LABEL[status]), event.occurred_at, event.version))
     return steps
 
 
@@ -107,14 +110,17 @@ def backtrack(order: Order, events: Sequence[OrderEvent], now: datetime, *, oper
     status = S(order.status)
     since = order.stage_entered_at or last.at
     seconds = max(0, int((now - since).total_seconds()))
-    waiting_for = None if status in FINAL else NEXT_STEP.get(status)
+    next_step = None if status in FINAL else NEXT_STEP.get(status)
+    waiting_for = None if next_step is None else render(next_step)
     place = where(order, operator_shown=operator_shown)
+    label, took = STEP_LABEL[status], format_duration(seconds)
     if waiting_for is None:
-        summary = f"{STEP_LABEL[status]} {format_duration(seconds)} ago"
+        summary = tr("{step} {duration} ago", step=label, duration=took)
+    elif place:
+        summary = tr("{step} -> {next_step}: {duration}, at {place}", step=label, next_step=waiting_for,
+                     duration=took, place=place)  # fmt: skip
     else:
-        summary = f"{STEP_LABEL[status]} -> {waiting_for}: {format_duration(seconds)}" + (
-            f", at {place}" if place else ""
-        )
+        summary = tr("{step} -> {next_step}: {duration}", step=label, next_step=waiting_for, duration=took)
     blocking = BlockingPoint(
         status, since, seconds, waiting_for, order.warehouse_code, order.current_zone, order.current_station,
         order.current_operator if operator_shown else None, summary,
@@ -137,18 +143,12 @@ def where(order: Order, *, operator_shown: bool = True) -> str:
     around = ", ".join(p for p in (order.current_zone, order.warehouse_code) if p)
     text = order.current_station or ""
     if around:
-        text = f"{text} ({around})" if text else around
+        text = tr("{station} ({around})", station=text, around=around) if text else around
     if order.current_operator and operator_shown:
-        text = f"{text}, operator {order.current_operator}" if text else f"operator {order.current_operator}"
+        who = order.current_operator
+        text = (
+            tr("{place}, operator {operator}", place=text, operator=who)
+            if text
+            else tr("operator {operator}", operator=who)
+        )
     return text
-
-
-def format_duration(seconds: int) -> str:
-    days, rest = divmod(max(0, seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"

@@ -12,6 +12,7 @@ from domain.clock import utcnow
 from domain.errors import Problems
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import ExceptionKind, ShippedRuleVersion
+from domain.i18n import Message, msg
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ShippedRule:
 class Breach:
     kind: ExceptionKind
     reason: str
-    message: str
+    message: Message
 
 
 def judge_outbound(
@@ -46,30 +47,44 @@ def judge_outbound(
     """
     if outbound_at is None:
         if rule.require_outbound_time:
-            return Breach(ExceptionKind.SUSPICIOUS_OUTBOUND, "NO_OUTBOUND_TIME", "outbound evidence without a time")
+            return Breach(
+                ExceptionKind.SUSPICIOUS_OUTBOUND, "NO_OUTBOUND_TIME", msg("outbound evidence without a time")
+            )
         return None
     if outbound_at > now + timedelta(minutes=rule.clock_skew_minutes):
         return Breach(
             ExceptionKind.CLOCK_SKEW,
             "FUTURE_TIME",
-            f"outbound time {outbound_at.isoformat()} is more than {rule.clock_skew_minutes} min in the future",
+            msg(
+                "outbound time {at} is more than {minutes} min in the future",
+                at=outbound_at.isoformat(),
+                minutes=rule.clock_skew_minutes,
+            ),
         )
     if requested_at is None:
         return Breach(
-            ExceptionKind.SUSPICIOUS_OUTBOUND, "NO_SHIP_REQUEST", "outbound for an order nobody asked to ship"
+            ExceptionKind.SUSPICIOUS_OUTBOUND, "NO_SHIP_REQUEST", msg("outbound for an order nobody asked to ship")
         )
     if outbound_at < requested_at:
         return Breach(
             ExceptionKind.SUSPICIOUS_OUTBOUND,
             "BEFORE_REQUEST",
-            f"outbound at {outbound_at.isoformat()} precedes the ship request at {requested_at.isoformat()}",
+            msg(
+                "outbound at {at} precedes the ship request at {requested_at}",
+                at=outbound_at.isoformat(),
+                requested_at=requested_at.isoformat(),
+            ),
         )
     if outbound_at - requested_at < timedelta(minutes=rule.min_minutes_after_request):
         gap = int((outbound_at - requested_at).total_seconds())
         return Breach(
             ExceptionKind.SUSPICIOUS_OUTBOUND,
             "TOO_SOON",
-            f"outbound {gap} s after the ship request; the rule needs {rule.min_minutes_after_request} min",
+            msg(
+                "outbound {seconds} s after the ship request; the rule needs {minutes} min",
+                seconds=gap,
+                minutes=rule.min_minutes_after_request,
+            ),
         )
     return None
 

@@ -27,6 +27,7 @@ from domain.fulfilment.parcels import coverage, mark_delivered, order_of_trackin
 from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
 from domain.health.customer_refs import CustomerReport, record_customer_ref
 from domain.health.models import ExternalSystem
+from domain.i18n import Message, msg
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import (
@@ -186,7 +187,12 @@ class FulfilmentService:
         result = Recorded(evidence_id, None if order is None else order.id, EvidenceOutcome.NOTED, "")
         if order is None:
             await self._hold(
-                result, None, evidence, by, ExceptionKind.UNKNOWN_ORDER, f"no order {evidence.order_reference!r}"
+                result,
+                None,
+                evidence,
+                by,
+                ExceptionKind.UNKNOWN_ORDER,
+                msg("no order {reference}", reference=repr(evidence.order_reference)),
             )
         else:
             await self._apply(result, order, evidence, by, await current_rule(self.session))
@@ -241,25 +247,45 @@ class FulfilmentService:
         now = utcnow()
         if status in NOT_TO_SHIP:
             await self._hold(
-                result, order, ev, by, ExceptionKind.EVENT_FOR_CANCELLED_ORDER, f"{ev.kind} for a {status} order"
+                result,
+                order,
+                ev,
+                by,
+                ExceptionKind.EVENT_FOR_CANCELLED_ORDER,
+                msg("{evidence} for a {status} order", evidence=ev.kind.value, status=status.value),
             )
             return
         if ev.occurred_at is not None and ev.occurred_at > now + timedelta(minutes=rule.clock_skew_minutes):
-            ahead = f"more than {rule.clock_skew_minutes} min ahead of orderhub's clock"
-            message = f"event time {ev.occurred_at.isoformat()} is {ahead}"
+            message = msg(
+                "event time {at} is more than {minutes} min ahead of orderhub's clock",
+                at=ev.occurred_at.isoformat(),
+                minutes=rule.clock_skew_minutes,
+            )
             await self._hold(result, order, ev, by, ExceptionKind.CLOCK_SKEW, message)
             return
         if ev.kind in SCANS and await self._scanned_before(order, ev, result.evidence_id):
-            await self._hold(result, order, ev, by, ExceptionKind.DUPLICATE_SCAN, f"{ev.kind} scanned again")
+            await self._hold(
+                result,
+                order,
+                ev,
+                by,
+                ExceptionKind.DUPLICATE_SCAN,
+                msg("{evidence} scanned again", evidence=ev.kind.value),
+            )
             return
         if ev.kind in _FLOOR_SCANS and status is S.PAID:
             await self._hold(
-                result, order, ev, by, ExceptionKind.SCAN_BEFORE_REQUEST, f"{ev.kind} before any ship request"
+                result,
+                order,
+                ev,
+                by,
+                ExceptionKind.SCAN_BEFORE_REQUEST,
+                msg("{evidence} before any ship request", evidence=ev.kind.value),
             )
             return
         if ev.kind is EvidenceKind.WAREHOUSE_EXCEPTION:
             await self._hold(
-                result, order, ev, by, ExceptionKind.WAREHOUSE_EXCEPTION, "the warehouse reported an exception"
+                result, order, ev, by, ExceptionKind.WAREHOUSE_EXCEPTION, msg("the warehouse reported an exception")
             )
             return
         if ev.kind in _MILESTONES:
@@ -287,7 +313,7 @@ class FulfilmentService:
         if rank(current) >= rank(S.SHIPPED):
             if ev.kind is EvidenceKind.SCAN_SHIPPED:
                 await self._hold(
-                    result, order, ev, by, ExceptionKind.DUPLICATE_SCAN, "a second outbound for a shipped order"
+                    result, order, ev, by, ExceptionKind.DUPLICATE_SCAN, msg("a second outbound for a shipped order")
                 )
                 return
             values: dict[str, Any] = {}
@@ -335,7 +361,7 @@ class FulfilmentService:
         if tracking is None:
             opened = await open_exception(
                 self.session, self.outbox, ExceptionKind.SHIPPED_WITHOUT_TRACKING,
-                "shipped, but no tracking number was reported", order_id=order.id,
+                msg("shipped, but no tracking number was reported"), order_id=order.id,
                 evidence_id=result.evidence_id, dedup_key=f"no-tracking:{order.id}",
             )  # fmt: skip
             if opened is not None:
@@ -354,7 +380,12 @@ class FulfilmentService:
             return
         if current is not S.SHIPPED:
             await self._hold(
-                result, order, ev, by, ExceptionKind.OUT_OF_ORDER_EVENT, f"delivered while {current}: no outbound yet"
+                result,
+                order,
+                ev,
+                by,
+                ExceptionKind.OUT_OF_ORDER_EVENT,
+                msg("delivered while {status}: no outbound yet", status=current.value),
             )
             return
         status = decide(current, EventType.ORDER_DELIVERED, by.source)
@@ -404,10 +435,11 @@ class FulfilmentService:
         ev: Evidence,
         by: Provenance,
         kind: ExceptionKind,
-        message: str,
+        message: Message,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Keep the evidence, log it on the order, and open a case; the status stays as it was."""
+        """Keep the evidence, log it on the order, and open a case; the status stays as it was. The decision in
+        the system log is English, the case's summary each reader's language."""
         result.outcome = EvidenceOutcome.HELD
         result.decision = f"held for review: {message}"
         opened = await open_exception(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import CourierSubscription, ExceptionKind, FulfilmentEvidence, Parcel
+from domain.i18n import Message, msg
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import EventType, OrderStatus, Source
@@ -27,7 +28,7 @@ AWAITING_COURIER = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
 
 
 async def open_no_courier_record(
-    session: AsyncSession, outbox: Outbox, order: Order, tracking: str | None, summary: str, now: datetime,
+    session: AsyncSession, outbox: Outbox, order: Order, tracking: str | None, summary: Message, now: datetime,
     details: dict[str, Any],
 ) -> int | None:  # fmt: skip
     """One open case per parcel (a repeat opens nothing), noted on the order's log."""
@@ -69,7 +70,11 @@ async def open_missing_courier_records(
     for order, parcel in (await session.exec(query)).all():
         assert parcel.shipped_at is not None
         hours = int((now - parcel.shipped_at).total_seconds() // 3600)
-        summary = f"parcel {parcel.tracking_number} left {hours} h ago and no courier has a record of it"
+        summary = msg(
+            "parcel {tracking} left {hours} h ago and no courier has a record of it",
+            tracking=parcel.tracking_number,
+            hours=hours,
+        )
         details = {"tracking_number": parcel.tracking_number, "carrier_code": parcel.carrier_code,
                    "warehouse_code": parcel.warehouse_code, "shipped_at": parcel.shipped_at.isoformat()}  # fmt: skip
         if await open_no_courier_record(session, outbox, order, parcel.tracking_number, summary, now, details):

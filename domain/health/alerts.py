@@ -18,7 +18,13 @@ from domain.health.metrics import Measured
 from domain.health.models import AlertState, HealthAlert
 from domain.health.thresholds import DEFINITIONS, Metric, is_healthy
 from domain.health.windows import Period
+from domain.i18n import Message, msg, tr
 from domain.sql import insert_ignore
+
+PERIOD_NAMES: dict[str, Message] = {
+    Period.HOUR.value: msg("hour"),
+    Period.DAY.value: msg("day"),
+}
 
 
 @dataclass(frozen=True)
@@ -75,20 +81,39 @@ async def unsent(session: AsyncSession) -> list[HealthAlert]:
 
 
 def message(alerts: list[HealthAlert]) -> tuple[str, str]:
-    """One markdown message for everything pending: raised first, then recovered."""
+    """One markdown message for everything pending: raised first, then recovered; in the language of the work at
+    hand (a digest job speaks the merchant's)."""
     lines = []
     for alert in alerts:
         d = DEFINITIONS[Metric(alert.metric)]
         sign = "<" if d.below else ">"
+        threshold = f"{alert.threshold:.4%}"
         if alert.raise_sent_at is None:
             lines.append(
-                f"- **{d.title}** unhealthy: {alert.raised_value:.4%} (healthy {sign} {alert.threshold:.4%}), "
-                f"{alert.period.lower()} from {alert.period_start.isoformat()}"
+                tr(
+                    "- **{metric}** unhealthy: {value} (healthy {sign} {threshold}), {period} from {start}",
+                    metric=d.title,
+                    value=f"{alert.raised_value:.4%}",
+                    sign=sign,
+                    threshold=threshold,
+                    period=PERIOD_NAMES.get(alert.period, alert.period.lower()),
+                    start=alert.period_start.isoformat(),
+                )
             )
         if alert.state == AlertState.CLEARED and alert.cleared_value is not None:
-            lines.append(f"- **{d.title}** recovered: {alert.cleared_value:.4%} (healthy {sign} {alert.threshold:.4%})")
+            lines.append(
+                tr(
+                    "- **{metric}** recovered: {value} (healthy {sign} {threshold})",
+                    metric=d.title,
+                    value=f"{alert.cleared_value:.4%}",
+                    sign=sign,
+                    threshold=threshold,
+                )
+            )
     raised = sum(1 for a in alerts if a.raise_sent_at is None and a.state == AlertState.RAISED)
-    title = f"orderhub health: {raised} metric(s) unhealthy" if raised else "orderhub health: recovered"
+    title = (
+        tr("orderhub health: {count} metric(s) unhealthy", count=raised) if raised else tr("orderhub health: recovered")
+    )
     return title, "\n".join(lines)
 
 

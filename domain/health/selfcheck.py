@@ -2,7 +2,8 @@
 
 One ratio (orders shipped without a tracking number) and ten checks, each pass or fail with a one-line fix.
 Every check reads the settings in force or the database as it is; the alert robot is probed over the network
-by a function the caller passes in, since the domain knows nothing of HTTP.
+by a function the caller passes in, since the domain knows nothing of HTTP. Its text is rendered when it runs,
+in the language of the work at hand (the caller's, or the merchant's for the CLI); the keys stay the same.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from domain.fulfilment.rule import current_rule
 from domain.health.metrics import measure
 from domain.health.thresholds import Metric, current_thresholds, is_healthy
 from domain.health.windows import Window
+from domain.i18n import tr
 from domain.ledger.providers.verdict import load_rsa_public_key
 from domain.orders.models import Order, OrderEvent
 from domain.orders.status import PHYSICAL_SOURCES, RULES, EventType, Source
@@ -109,26 +111,36 @@ class Report:
 
     def markdown(self) -> str:
         ratio = self.shipped_without_tracking
-        value = "n/a (nothing shipped)" if ratio.value is None else f"{ratio.value:.2%}"
-        verdict = "OK" if ratio.healthy else "TOO HIGH"
+        value = tr("n/a (nothing shipped)") if ratio.value is None else f"{ratio.value:.2%}"
+        verdict = tr("OK") if ratio.healthy else tr("TOO HIGH")
         lines = [
-            "# orderhub self-check",
+            "# " + tr("orderhub self-check"),
             "",
-            f"Generated {self.generated_at.isoformat()}; window {self.window_start:%Y-%m-%d %H:%M} to "
-            f"{self.generated_at:%Y-%m-%d %H:%M} UTC.",
+            tr(
+                "Generated {generated}; window {start} to {end} UTC.",
+                generated=self.generated_at.isoformat(),
+                start=f"{self.window_start:%Y-%m-%d %H:%M}",
+                end=f"{self.generated_at:%Y-%m-%d %H:%M}",
+            ),
             "",
-            "## Shipped without a tracking number (last 7 days)",
+            "## " + tr("Shipped without a tracking number (last 7 days)"),
             "",
-            f"{ratio.without_tracking} of {ratio.shipped} shipped orders: **{value}** "
-            f"(limit {ratio.limit:.0%}): **{verdict}**",
+            tr(
+                "{without} of {shipped} shipped orders: **{value}** (limit {limit}): **{verdict}**",
+                without=ratio.without_tracking,
+                shipped=ratio.shipped,
+                value=value,
+                limit=f"{ratio.limit:.0%}",
+                verdict=verdict,
+            ),
             "",
-            f"## Configuration: {self.passed} of {len(self.checks)} pass",
+            "## " + tr("Configuration: {passed} of {total} pass", passed=self.passed, total=len(self.checks)),
             "",
-            "| | check | detail | fix |",
+            "| | " + tr("check") + " | " + tr("detail") + " | " + tr("fix") + " |",
             "| --- | --- | --- | --- |",
         ]
         for c in self.checks:
-            mark = "PASS" if c.passed else "FAIL"
+            mark = tr("PASS") if c.passed else tr("FAIL")
             lines.append(f"| {mark} | {_cell(c.title)} | {_cell(c.detail)} | {'' if c.passed else _cell(c.fix)} |")
         return "\n".join(lines) + "\n"
 
@@ -167,30 +179,34 @@ async def shipped_without_tracking(session: AsyncSession, since: datetime, now: 
 async def physical_outbound_sources(session: AsyncSession) -> Check:
     """Three ways an outbound could be written by someone who did not move the parcel: the state machine's
     rule, a partner key that both sells and ships, and SHIPPED events already written by another source."""
-    title = "Physical outbound writable only by warehouse/carrier scopes"
+    title = tr("Physical outbound writable only by warehouse/carrier scopes")
     problems = []
     shipped_sources = {s for r in RULES if r.event is EventType.ORDER_SHIPPED for s in r.sources}
     if shipped_sources - {Source.WMS, Source.CARRIER} or {Source.WMS, Source.CARRIER} != PHYSICAL_SOURCES:
-        problems.append(f"the state machine lets {sorted(shipped_sources | PHYSICAL_SOURCES)} ship an order")
+        problems.append(
+            tr("the state machine lets {sources} ship an order", sources=sorted(shipped_sources | PHYSICAL_SOURCES))
+        )
     physical = {Scope.WMS_WRITE.value, Scope.CARRIER_WRITE.value}
     other = {Scope.ORDERS_WRITE.value, Scope.PAYMENTS_WRITE.value, Scope.CUSTOMERS_WRITE.value}
     keys = (await session.exec(select(PartnerKey).where(col(PartnerKey.revoked_at).is_(None)))).all()
     mixed = [f"{k.name} (…{k.last4})" for k in keys if physical & set(k.scopes) and other & set(k.scopes)]
     if mixed:
-        problems.append(f"keys that both sell and ship: {', '.join(sorted(mixed))}")
+        problems.append(tr("keys that both sell and ship: {keys}", keys=", ".join(sorted(mixed))))
     query = select(func.count()).where(
         col(OrderEvent.type) == EventType.ORDER_SHIPPED.value,
         col(OrderEvent.source).not_in([s.value for s in PHYSICAL_SOURCES]),
     )
     foreign = int((await session.exec(query)).one())
     if foreign:
-        problems.append(f"{foreign} SHIPPED event(s) written by a source other than a warehouse or carrier")
+        problems.append(
+            tr("{count} SHIPPED event(s) written by a source other than a warehouse or carrier", count=foreign)
+        )
     return Check(
         "physical_outbound_sources",
         title,
         not problems,
-        "; ".join(problems) or "only wms:write and carrier:write evidence ships an order",
-        "give warehouses and carriers their own keys (wms:write / carrier:write only) and revoke mixed keys",
+        "; ".join(problems) or tr("only wms:write and carrier:write evidence ships an order"),
+        tr("give warehouses and carriers their own keys (wms:write / carrier:write only) and revoke mixed keys"),
     )
 
 
@@ -198,37 +214,41 @@ async def shipped_rule(session: AsyncSession) -> Check:
     rule = await current_rule(session)
     problems = []
     if rule.version == 0:
-        problems.append("no stored rule: the built-in default applies and nobody has reviewed it")
+        problems.append(tr("no stored rule: the built-in default applies and nobody has reviewed it"))
     if not rule.require_outbound_time:
-        problems.append("outbound evidence without a time is accepted")
+        problems.append(tr("outbound evidence without a time is accepted"))
     if rule.min_minutes_after_request < 1:
-        problems.append("an outbound may come the same minute as the ship request")
+        problems.append(tr("an outbound may come the same minute as the ship request"))
     return Check(
         "shipped_rule",
-        "Shipping rule set",
+        tr("Shipping rule set"),
         not problems,
         "; ".join(problems)
-        or f"v{rule.version}: outbound time required, at least {rule.min_minutes_after_request} min after request",
-        "store the rule with changeShippedRule (admin): requireOutboundTime true, minMinutesAfterRequest >= 1",
+        or tr(
+            "v{version}: outbound time required, at least {minutes} min after request",
+            version=rule.version,
+            minutes=rule.min_minutes_after_request,
+        ),
+        tr("store the rule with changeShippedRule (admin): requireOutboundTime true, minMinutesAfterRequest >= 1"),
     )
 
 
 def identity_key(settings: Settings) -> Check:
     configured = settings.identity_key.get_secret_value() if settings.identity_key else None
     if configured is None:
-        problem = "not set: the key generated into the data directory is used"
+        problem = tr("not set: the key generated into the data directory is used")
     elif configured.strip().lower() in WEAK_SECRETS:
-        problem = "set to a well-known default"
+        problem = tr("set to a well-known default")
     elif len(configured) < MIN_SECRET_CHARS:
-        problem = f"shorter than {MIN_SECRET_CHARS} characters"
+        problem = tr("shorter than {count} characters", count=MIN_SECRET_CHARS)
     else:
         problem = ""
     return Check(
         "identity_key",
-        "Identity key set and not a default",
+        tr("Identity key set and not a default"),
         not problem,
-        problem or f"ORDERHUB_IDENTITY_KEY set, version {settings.identity_key_version}",
-        "set ORDERHUB_IDENTITY_KEY to 32+ random characters kept outside the database (e.g. a secrets manager)",
+        problem or tr("ORDERHUB_IDENTITY_KEY set, version {version}", version=settings.identity_key_version),
+        tr("set ORDERHUB_IDENTITY_KEY to 32+ random characters kept outside the database (e.g. a secrets manager)"),
     )
 
 
@@ -238,10 +258,16 @@ def merge_window(settings: Settings) -> Check:
     ok = low <= seconds <= high
     return Check(
         "merge_window",
-        "Merge window set",
+        tr("Merge window set"),
         ok,
-        f"{seconds} s" + ("" if ok else f": outside {low} to {high} s"),
-        f"set ORDERHUB_MERGE_WINDOW_SECONDS between {low} and {high} (300 groups repeat taps within 5 min)",
+        tr("{seconds} s", seconds=seconds)
+        if ok
+        else tr("{seconds} s: outside {low} to {high} s", seconds=seconds, low=low, high=high),
+        tr(
+            "set ORDERHUB_MERGE_WINDOW_SECONDS between {low} and {high} (300 groups repeat taps within 5 min)",
+            low=low,
+            high=high,
+        ),
     )
 
 
@@ -253,35 +279,38 @@ def payment_providers(settings: Settings) -> Check:
               settings.wechatpay_apiv3_key)  # fmt: skip
     if any(v is not None for v in wechat):
         path, serial, apiv3 = wechat
-        problem = _key_problem(path) or ("" if serial else "no platform serial")
+        problem = _key_problem(path) or ("" if serial else tr("no platform serial"))
         if apiv3 is None or len(apiv3.get_secret_value().encode()) != 32:
-            problem = problem or "the APIv3 key must be 32 bytes"
+            problem = problem or tr("the APIv3 key must be 32 bytes")
         (broken if problem else ready).append(f"wechatpay{': ' + problem if problem else ''}")
     if settings.alipay_public_key_path is not None:
         problem = _key_problem(settings.alipay_public_key_path)
         (broken if problem else ready).append(f"alipay{': ' + problem if problem else ''}")
     for name, secret in sorted(settings.payment_webhook_secrets.items()):
         short = len(secret.get_secret_value()) < 16
-        (broken if short else ready).append(f"{name}{': secret shorter than 16 characters' if short else ''}")
+        (broken if short else ready).append(f"{name}: {tr('secret shorter than 16 characters')}" if short else name)
     ok = bool(ready) and not broken
-    parts = [f"ready: {', '.join(ready)}" if ready else "", f"broken: {', '.join(broken)}" if broken else ""]
+    parts = [
+        tr("ready: {names}", names=", ".join(ready)) if ready else "",
+        tr("broken: {names}", names=", ".join(broken)) if broken else "",
+    ]
     detail = "; ".join(part for part in parts if part)
     return Check(
         "payment_providers",
-        "Payment provider keys configured",
+        tr("Payment provider keys configured"),
         ok,
-        detail or "no payment provider configured: notifications are refused",
-        "set ORDERHUB_WECHATPAY_* / ORDERHUB_ALIPAY_PUBLIC_KEY_PATH / ORDERHUB_PAYMENT_WEBHOOK_SECRETS completely",
+        detail or tr("no payment provider configured: notifications are refused"),
+        tr("set ORDERHUB_WECHATPAY_* / ORDERHUB_ALIPAY_PUBLIC_KEY_PATH / ORDERHUB_PAYMENT_WEBHOOK_SECRETS completely"),
     )
 
 
 def _key_problem(path: Any) -> str:
     if path is None:
-        return "no platform public key"
+        return tr("no platform public key")
     try:
         load_rsa_public_key(path)
     except (OSError, ValueError) as exc:
-        return f"public key unreadable ({exc})"
+        return tr("public key unreadable ({reason})", reason=exc)
     return ""
 
 
@@ -289,26 +318,33 @@ async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
     problems = []
     folder = settings.statement_dir
     if folder is None:
-        problems.append("no statement folder")
+        problems.append(tr("no statement folder"))
     elif not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        problems.append(f"{folder} is not a readable folder")
+        problems.append(tr("{folder} is not a readable folder", folder=folder))
     try:
         ZoneInfo(settings.reconcile_timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"unknown time zone {settings.reconcile_timezone!r}")
+        problems.append(tr("unknown time zone {zone}", zone=repr(settings.reconcile_timezone)))
     if not 0 <= settings.reconcile_hour <= 23:
-        problems.append(f"hour {settings.reconcile_hour} is not 0 to 23")
+        problems.append(tr("hour {hour} is not 0 to 23", hour=settings.reconcile_hour))
     last = (await session.exec(select(func.max(ReconRun.started_at)).where(ReconRun.trigger == "cron"))).one()
-    ran = "never" if last is None else as_utc(last).isoformat()
+    ran = tr("never") if last is None else as_utc(last).isoformat()
+    found = (
+        "; ".join(problems)
+        if problems
+        else tr(
+            "daily at {hour}:00 {zone} from {folder}",
+            hour=f"{settings.reconcile_hour:02d}",
+            zone=settings.reconcile_timezone,
+            folder=folder,
+        )
+    )
     return Check(
         "reconciliation",
-        "Reconciliation cron and statement folder configured",
+        tr("Reconciliation cron and statement folder configured"),
         not problems,
-        "; ".join(problems) + f" (last cron run: {ran})"
-        if problems
-        else f"daily at {settings.reconcile_hour:02d}:00 {settings.reconcile_timezone} from {folder}"
-        f" (last cron run: {ran})",
-        "set ORDERHUB_STATEMENT_DIR to the folder statements are dropped in, and run `orderhub worker`",
+        tr("{found} (last cron run: {ran})", found=found, ran=ran),
+        tr("set ORDERHUB_STATEMENT_DIR to the folder statements are dropped in, and run `orderhub worker`"),
     )
 
 
@@ -317,10 +353,12 @@ async def statement_received(session: AsyncSession, now: datetime) -> Check:
     fresh = last is not None and now - as_utc(last) <= STATEMENT_MAX_AGE
     return Check(
         "statement_received",
-        "A statement received in the last 24 h",
+        tr("A statement received in the last 24 h"),
         fresh,
-        "no statement ever received" if last is None else f"last statement received {as_utc(last).isoformat()}",
-        "download yesterday's bill into the statement folder, or upload it with uploadStatement",
+        tr("no statement ever received")
+        if last is None
+        else tr("last statement received {at}", at=as_utc(last).isoformat()),
+        tr("download yesterday's bill into the statement folder, or upload it with uploadStatement"),
     )
 
 
@@ -342,17 +380,17 @@ async def schema_baselines(session: AsyncSession, since: datetime) -> Check:
     )
     unpinned = sorted(f"{channel} {kind}" for channel, kind in active if (channel, kind) not in pinned)
     if not active:
-        detail = "no channel payloads in the last 7 days"
+        detail = tr("no channel payloads in the last 7 days")
     elif unpinned:
-        detail = f"not pinned: {', '.join(unpinned)}"
+        detail = tr("not pinned: {kinds}", kinds=", ".join(unpinned))
     else:
-        detail = f"{len(active)} active channel payload kind(s), all pinned"
+        detail = tr("{count} active channel payload kind(s), all pinned", count=len(active))
     return Check(
         "schema_baselines",
-        "Every active channel's schema baseline pinned",
+        tr("Every active channel's schema baseline pinned"),
         not unpinned,
         detail,
-        "review each learned shape and pin it with pinSchemaBaseline (admin or ops)",
+        tr("review each learned shape and pin it with pinSchemaBaseline (admin or ops)"),
     )
 
 
@@ -360,17 +398,17 @@ async def alert_robot(probe: RobotProbe) -> Check:
     results = await probe()
     failures = [f"{name}: {failure}" for name, failure in results if failure is not None]
     if not results:
-        detail = "no DingTalk or WeCom robot configured"
+        detail = tr("no DingTalk or WeCom robot configured")
     elif failures:
         detail = "; ".join(failures)
     else:
-        detail = f"{', '.join(name for name, _ in results)} answered the probe"
+        detail = tr("{robots} answered the probe", robots=", ".join(name for name, _ in results))
     return Check(
         "alert_robot",
-        "Alert robot reachable",
+        tr("Alert robot reachable"),
         bool(results) and not failures,
         detail,
-        "set ORDERHUB_DINGTALK_WEBHOOK (+ _SECRET) or ORDERHUB_WECOM_WEBHOOK to a robot this host can reach",
+        tr("set ORDERHUB_DINGTALK_WEBHOOK (+ _SECRET) or ORDERHUB_WECOM_WEBHOOK to a robot this host can reach"),
     )
 
 
@@ -382,14 +420,16 @@ async def exception_closure(session: AsyncSession, since: datetime, now: datetim
     rate = None if denominator == 0 else numerator / denominator
     passed = rate is None or bool(is_healthy(Metric.EXCEPTION_CLOSURE, rate, threshold))
     detail = (
-        "no exception due in the last 7 days"
+        tr("no exception due in the last 7 days")
         if rate is None
-        else f"{numerator} of {denominator} resolved within 72 h: {rate:.1%}"
+        else tr(
+            "{resolved} of {due} resolved within 72 h: {rate}", resolved=numerator, due=denominator, rate=f"{rate:.1%}"
+        )
     )
     return Check(
         "exception_closure",
-        f"Exception closure above {threshold:.0%}",
+        tr("Exception closure above {threshold}", threshold=f"{threshold:.0%}"),
         passed,
         detail,
-        "assign open exceptions (orderExceptions, assignException) and resolve them within 72 h",
+        tr("assign open exceptions (orderExceptions, assignException) and resolve them within 72 h"),
     )

@@ -12,6 +12,7 @@ from domain.clock import utcnow
 from domain.errors import Problems, UserError
 from domain.health.errors import HealthErrorCode
 from domain.health.models import HealthThresholdChange
+from domain.i18n import Message, msg
 
 
 class Metric(StrEnum):
@@ -25,8 +26,8 @@ class Metric(StrEnum):
 @dataclass(frozen=True)
 class Definition:
     metric: Metric
-    title: str
-    formula: str
+    title: Message  # rendered where someone reads it: the board, the digest, the export
+    formula: Message
     default: float
     below: bool  # healthy when the value is below the threshold (drift); above for the other four
 
@@ -36,36 +37,36 @@ DEFINITIONS: dict[Metric, Definition] = {
     for d in (
         Definition(
             Metric.STATUS_DRIFT,
-            "status drift rate",
-            "(status changes - shortest legal path from the first status to the current one) / orders",
+            msg("status drift rate"),
+            msg("(status changes - shortest legal path from the first status to the current one) / orders"),
             0.012,
             True,
         ),
         Definition(
             Metric.CHANNEL_ATTRIBUTION,
-            "channel attribution accuracy",
-            "orders whose utm_source agrees with their known channel / orders",
+            msg("channel attribution accuracy"),
+            msg("orders whose utm_source agrees with their known channel / orders"),
             0.995,
             False,
         ),
         Definition(
             Metric.VOUCHER_MATCH,
-            "voucher match rate",
-            "statement lines matched to a confirmed voucher / statement lines of reconciled statements",
+            msg("voucher match rate"),
+            msg("statement lines matched to a confirmed voucher / statement lines of reconciled statements"),
             0.9998,
             False,
         ),
         Definition(
             Metric.ID_CONSISTENCY,
-            "cross-system ID consistency",
-            "orders whose ERP/CRM/WMS customer ids agree / orders with at least two reports",
+            msg("cross-system ID consistency"),
+            msg("orders whose ERP/CRM/WMS customer ids agree / orders with at least two reports"),
             0.992,
             False,
         ),
         Definition(
             Metric.EXCEPTION_CLOSURE,
-            "exception closure rate",
-            "exceptions resolved within 72 h / exceptions opened (those younger than 72 h count once resolved)",
+            msg("exception closure rate"),
+            msg("exceptions resolved within 72 h / exceptions opened (those younger than 72 h count once resolved)"),
             0.85,
             False,
         ),

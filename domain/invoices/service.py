@@ -23,6 +23,7 @@ from domain.clock import utcnow
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.health.xlsx import XlsxStream
+from domain.i18n import msg
 from domain.identity.queries import primary_channel
 from domain.intake.vault import Vault
 from domain.invoices.models import InvoiceRequestRow, InvoiceRole
@@ -60,7 +61,9 @@ async def derive_for_group(session: AsyncSession, outbox: Outbox, parent: Order,
         group.problem, group.source_order_id = "the grouped orders ask for different invoices", None
         session.add(group)
         await session.flush()
-        summary = f"grouped orders {', '.join(str(r.order_id) for r in asked)} ask for different invoices"
+        summary = msg(
+            "grouped orders {orders} ask for different invoices", orders=", ".join(str(r.order_id) for r in asked)
+        )
         await open_exception(
             session, outbox, ExceptionKind.INVOICE_CONFLICT, summary, order_id=parent.id,
             details={"orders": [r.order_id for r in asked]}, dedup_key=f"invoice-conflict:{parent.id}:{len(asked)}",

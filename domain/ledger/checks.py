@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
+from domain.i18n import Message, msg
 from domain.intake.models import SignatureVerdict
 from domain.ledger.models import OrderAdjustment, VoucherKind
 from domain.ledger.providers.verdict import NoticeRejected
@@ -89,10 +90,16 @@ async def check_payment(
 ) -> ExceptionKind | None:
     """Moves a PENDING_PAYMENT order to PAID when what it received equals what it is due, in its currency;
     otherwise opens the exception that says why not. Returns the kind opened, None when the payment fits."""
-    label = f"{payment.provider} {payment.provider_txn_id} paid {payment.money}"
+    label = msg(
+        "{provider} {transaction} paid {amount}",
+        provider=payment.provider,
+        transaction=payment.provider_txn_id,
+        amount=str(payment.money),
+    )
     if payment.order_id is None:
         await _open(
-            session, outbox, ExceptionKind.UNMATCHED_PAYMENT, f"{label} for no known order: held in suspense",
+            session, outbox, ExceptionKind.UNMATCHED_PAYMENT,
+            msg("{payment} for no known order: held in suspense", payment=label),
             payment, None, (StaffAction.REATTACH, StaffAction.REFUND), dedup_key=unmatched_key(payment.voucher_id),
         )  # fmt: skip
         return ExceptionKind.UNMATCHED_PAYMENT
@@ -102,19 +109,32 @@ async def check_payment(
     assert order is not None and order.id is not None
     due = Money(order.total_amount, order.currency)
     received = await _received(session, order.id, order.currency)
-    kind, why = None, ""
+    kind: ExceptionKind | None = None
+    why: Message | None = None
     if OrderStatus(order.status) in ENDED_UNFULFILLED:
-        kind, why = ExceptionKind.PAYMENT_ON_CLOSED_ORDER, f"the order is {order.status}"
+        kind, why = ExceptionKind.PAYMENT_ON_CLOSED_ORDER, msg("the order is {status}", status=order.status)
     elif payment.money.currency != order.currency:
-        kind, why = ExceptionKind.PAYMENT_CURRENCY_MISMATCH, f"the order is due {due}"
+        kind, why = ExceptionKind.PAYMENT_CURRENCY_MISMATCH, msg("the order is due {due}", due=str(due))
     elif received != due:
-        state = "underpaid" if received.minor < due.minor else "overpaid"
-        kind, why = ExceptionKind.PAYMENT_AMOUNT_MISMATCH, f"{state}: due {due}, received {received}"
+        amounts = {"due": str(due), "received": str(received)}
+        why = (
+            msg("underpaid: due {due}, received {received}", **amounts)
+            if received.minor < due.minor
+            else msg("overpaid: due {due}, received {received}", **amounts)
+        )
+        kind = ExceptionKind.PAYMENT_AMOUNT_MISMATCH
     by = Provenance(Source.SYSTEM, actor or f"provider:{payment.provider}", payment.inbound_message_id)
-    if kind is not None:
+    if kind is not None and why is not None:
         details_extra = {"due": str(due), "received": str(received), "order_status": order.status}
         exception_id = await _open(
-            session, outbox, kind, f"{label}; {why}", payment, order.id, (StaffAction.REFUND,), extra=details_extra
+            session,
+            outbox,
+            kind,
+            msg("{payment}; {reason}", payment=label, reason=why),
+            payment,
+            order.id,
+            (StaffAction.REFUND,),
+            extra=details_extra,
         )
         opened = {"exception_id": exception_id, "kind": kind.value, "voucher_id": payment.voucher_id}
         change = Change(EventType.EXCEPTION_OPENED, OrderStatus(order.status), payment.paid_at, opened)
@@ -146,7 +166,7 @@ async def _open(
     session: AsyncSession,
     outbox: Outbox,
     kind: ExceptionKind,
-    summary: str,
+    summary: Message,
     payment: PostedPayment,
     order_id: int | None,
     actions: tuple[StaffAction, ...],

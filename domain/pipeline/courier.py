@@ -21,6 +21,7 @@ from domain.fulfilment.kuaidi100 import Push, PushRejected, check_push, parse_pu
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.service import FulfilmentService, find_order_by_reference
 from domain.fulfilment.tracking import open_no_courier_record
+from domain.i18n import msg
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -91,14 +92,21 @@ async def apply_push(session: AsyncSession, push: Push, message_id: int | None) 
         details = {"tracking_number": push.number, "company": push.company, "events": len(push.events)}
         await open_exception(
             session, outbox, ExceptionKind.UNKNOWN_ORDER,
-            f"courier events for tracking number {push.number!r} ({push.company}), which no order has",
+            msg(
+                "courier events for tracking number {tracking} ({company}), which no order has",
+                tracking=repr(push.number), company=push.company,
+            ),
             order_id=None, details=details, dedup_key=f"unknown-tracking:{push.company}:{push.number}",
         )  # fmt: skip
         await outbox.flush(session)
         return "UNKNOWN_TRACKING_NUMBER"
     if push.gave_up:
         details = {"tracking_number": push.number, "company": push.company, "message": push.message}
-        summary = f"the tracking aggregator gave up on {push.number}: {push.message or 'no courier record'}"
+        summary = msg(
+            "the tracking aggregator gave up on {tracking}: {reason}",
+            tracking=push.number,
+            reason=push.message or msg("no courier record"),
+        )
         await open_no_courier_record(session, outbox, order, push.number, summary, utcnow(), details)
         await outbox.flush(session)
         return "NO_COURIER_RECORD"

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.i18n import DEFAULT_LANGUAGE
 from domain.orders.models import Order
 from domain.orders.status import EventType, OrderStatus
 from domain.outbox.service import Outbox
@@ -43,6 +44,7 @@ REGISTRATION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 class PushRules:
     quiet: QuietHours
     timezone: str
+    language: str = DEFAULT_LANGUAGE  # the merchant's: what its buyers read
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ async def owe_notice(
         return None
     composed = compose(
         reason, order.channel_order_id, OrderStatus(order.status), order.predicted_next_at,
-        order.predicted_next_stage, rules.timezone,
+        order.predicted_next_stage, rules.timezone, rules.language,
     )  # fmt: skip
     due = rules.quiet.release(now)
     state = NoticeState.HELD if due > now else NoticeState.DUE

@@ -1,5 +1,6 @@
-"""What a push says, in the merchant's language: every text of a push lives here, so that a message catalog
-can replace this module without a change anywhere else. Only zh-CN for now."""
+"""What a push says: every sentence is a catalog key (English), rendered in the merchant's language when the
+push is composed, since a buyer's phone has no Accept-Language for us and the shop speaks to its buyers in one
+language (`ORDERHUB_MERCHANT_LANGUAGE`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from domain.i18n import DEFAULT_LANGUAGE, Message, msg, render, tr, use_language
 from domain.orders.status import OrderStatus
 
 
@@ -18,28 +20,34 @@ class PushReason(StrEnum):
     ETA_MOVED = "ETA_MOVED"
 
 
-STATUS_NAMES = {
-    OrderStatus.PENDING_PAYMENT: "待付款",
-    OrderStatus.PAID: "已付款",
-    OrderStatus.SHIP_REQUESTED: "待发货",
-    OrderStatus.PICKED: "已拣货",
-    OrderStatus.PACKED: "已打包",
-    OrderStatus.SHIPPED: "已发货",
-    OrderStatus.DELIVERED: "已送达",
-    OrderStatus.COMPLETED: "已完成",
-    OrderStatus.CANCELLED: "已取消",
-    OrderStatus.REFUNDED: "已退款",
-    OrderStatus.MERGED: "已合并",
-    OrderStatus.VOID: "已作废",
+STATUS_NAMES: dict[OrderStatus, Message] = {
+    OrderStatus.PENDING_PAYMENT: msg("awaiting payment"),
+    OrderStatus.PAID: msg("paid"),
+    OrderStatus.SHIP_REQUESTED: msg("awaiting shipment"),
+    OrderStatus.PICKED: msg("picked"),
+    OrderStatus.PACKED: msg("packed"),
+    OrderStatus.SHIPPED: msg("shipped"),
+    OrderStatus.DELIVERED: msg("delivered"),
+    OrderStatus.COMPLETED: msg("completed"),
+    OrderStatus.CANCELLED: msg("cancelled"),
+    OrderStatus.REFUNDED: msg("refunded"),
+    OrderStatus.MERGED: msg("merged"),
+    OrderStatus.VOID: msg("void"),
 }
 
-NEXT_STEPS = {"PICKED": "拣货", "PACKED": "打包", "SHIPPED": "发货", "DELIVERED": "送达", "COMPLETED": "完成"}
+NEXT_STEPS: dict[str, Message] = {
+    "PICKED": msg("to be picked"),
+    "PACKED": msg("to be packed"),
+    "SHIPPED": msg("to be shipped"),
+    "DELIVERED": msg("to be delivered"),
+    "COMPLETED": msg("to be completed"),
+}
 
-TITLES = {
-    PushReason.PACKED: "订单已打包",
-    PushReason.SHIPPED: "订单已发货",
-    PushReason.DELIVERED: "订单已送达",
-    PushReason.ETA_MOVED: "预计时间有变",
+TITLES: dict[PushReason, Message] = {
+    PushReason.PACKED: msg("Order packed"),
+    PushReason.SHIPPED: msg("Order shipped"),
+    PushReason.DELIVERED: msg("Order delivered"),
+    PushReason.ETA_MOVED: msg("Estimated time changed"),
 }
 
 
@@ -52,7 +60,7 @@ class Composed:
 def local_time(moment: datetime, timezone: str) -> str:
     """As a buyer in the merchant's country reads a time: month, day and minute on the merchant's clock."""
     local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return tr("{month}/{day} {time}", month=local.month, day=local.day, time=f"{local:%H:%M}")
 
 
 def compose(
@@ -62,11 +70,15 @@ def compose(
     predicted_at: datetime | None,
     predicted_stage: str | None,
     timezone: str,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Composed:
-    text = f"您的订单 {order_number} {STATUS_NAMES.get(status, status.value)}。"
-    if reason is PushReason.ETA_MOVED:
-        text = f"您的订单 {order_number}（{STATUS_NAMES.get(status, status.value)}）预计时间已更新。"
-    if predicted_at is not None:
-        step = NEXT_STEPS.get(predicted_stage or "", "进入下一步")
-        text += f"预计 {local_time(predicted_at, timezone)} {step}。"
-    return Composed(TITLES[reason], text)
+    with use_language(language):
+        name = render(STATUS_NAMES[status]) if status in STATUS_NAMES else status.value
+        text = tr("Your order {number} is {status}.", number=order_number, status=name)
+        if reason is PushReason.ETA_MOVED:
+            text = tr("The estimated time of your order {number} ({status}) changed.", number=order_number, status=name)
+        if predicted_at is not None:
+            step = NEXT_STEPS.get(predicted_stage or "", msg("to move to its next step"))
+            expected = tr("Expected {step} by {time}.", step=step, time=local_time(predicted_at, timezone))
+            text = tr("{sentence} {next_sentence}", sentence=text, next_sentence=expected)
+        return Composed(render(TITLES[reason]), text)

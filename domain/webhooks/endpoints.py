@@ -19,6 +19,7 @@ from domain.access.models import PartnerKey
 from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems, UserError
+from domain.i18n import tr
 from domain.intake.vault import Vault
 from domain.sql import take_sqlite_write_lock
 from domain.webhooks.errors import WebhookErrorCode
@@ -215,10 +216,18 @@ async def disabled_notice(session: AsyncSession, endpoint_id: int) -> tuple[str,
     if row is None or row.state != EndpointState.DISABLED:
         return None
     key = await session.get(PartnerKey, row.partner_key_id)
-    partner = key.name if key is not None else f"partner key {row.partner_key_id}"
-    title = f"orderhub: webhook endpoint of {partner} disabled"
-    text = (
-        f"### Webhook endpoint disabled\n- partner: {partner}\n- url: {row.url}\n- why: {row.disabled_reason}\n"
-        "- its pending deliveries stopped; enable it again (updateWebhookEndpoint) and redeliver what it missed"
+    partner = key.name if key is not None else tr("partner key {id}", id=row.partner_key_id)
+    title = tr("orderhub: webhook endpoint of {partner} disabled", partner=partner)
+    why = row.disabled_reason or ""
+    text = "\n".join(
+        (
+            "### " + tr("Webhook endpoint disabled"),
+            "- " + tr("partner: {partner}", partner=partner),
+            "- " + tr("url: {url}", url=row.url),
+            "- " + tr("why: {reason}", reason=why),
+            tr(
+                "- its pending deliveries stopped; enable it again (updateWebhookEndpoint) and redeliver what it missed"
+            ),
+        )
     )
     return title, text

@@ -158,8 +158,12 @@ async def test_pinned_schema_raises_counted_redacted_alerts(api: Api, creds: Cre
     assert by_path[("data.shop_order_detail.order_status", "NEW_VALUE")]["detail"] == "106"
     async with api.runtime.core.sessions() as session:
         assert len((await session.exec(select(DriftAlert))).all()) == len(alerts)
-    monitor = (await api.gql(MONITOR, {"c": "DOUYIN"}, headers=creds.cs))["data"]["upstreamMonitor"]
+    english = {**creds.cs, "Accept-Language": "en"}
+    monitor = (await api.gql(MONITOR, {"c": "DOUYIN"}, headers=english))["data"]["upstreamMonitor"]
     assert any("gained data.shop_order_detail.receiver_phone" in e["summary"] for e in monitor["timeline"])
+    chinese = {**creds.cs, "Accept-Language": "zh-CN"}
+    monitor = (await api.gql(MONITOR, {"c": "DOUYIN"}, headers=chinese))["data"]["upstreamMonitor"]
+    assert any("新增了 data.shop_order_detail.receiver_phone" in e["summary"] for e in monitor["timeline"])
     denied = await api.gql(ALERTS, headers=creds.writer)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

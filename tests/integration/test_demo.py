@@ -21,6 +21,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env["ORDERHUB_DATA_DIR"] = str(tmp_path / "data")
     env["ORDERHUB_LOG_LEVEL"] = "INFO"  # every request's access line and the jobs' lines, scanned below
+    env["ORDERHUB_MERCHANT_LANGUAGE"] = "en"  # the narrative is English; its reports speak the merchant's language
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--orders", "400", "--no-serve", "--port", "0"],
         env=env,

@@ -20,9 +20,11 @@ from domain.channels.drift import Change, Finding
 from domain.channels.models import DriftAlert
 from domain.channels.service import count_alerts
 from domain.clock import utcnow
+from domain.i18n import use_language
 from runtime.notifiers import DingTalkRobot, WeComRobot
 from runtime.process import Runtime
 from workers.intake_jobs import push_drift_alerts
+from workers.observed import observed
 
 SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 
@@ -92,7 +94,8 @@ async def test_a_storm_becomes_one_signed_message_per_robot_per_window(rt: Runti
     targets = [DingTalkRobot(f"{base}/robot/send?access_token=tok", SECRET),
                WeComRobot(f"{base}/cgi-bin/webhook/send?key=wecom-key")]  # fmt: skip
     await storm(rt, 40)
-    assert await push_drift_alerts({"runtime": rt}, targets) == 2
+    with use_language("en"):
+        assert await push_drift_alerts({"runtime": rt}, targets) == 2
     assert [path for path, _ in robots.received] == ["/robot/send", "/cgi-bin/webhook/send"]
     ding, wecom = robots.received[0][1], robots.received[1][1]
     assert "refused" not in ding and "refused" not in wecom
@@ -101,8 +104,31 @@ async def test_a_storm_becomes_one_signed_message_per_robot_per_window(rt: Runti
     assert await push_drift_alerts({"runtime": rt}, targets) == 0  # nothing new: the window stays quiet
     assert len(robots.received) == 2
     await storm(rt, 1)
-    assert await push_drift_alerts({"runtime": rt}, targets) == 2
+    with use_language("en"):
+        assert await push_drift_alerts({"runtime": rt}, targets) == 2
     assert "1 new, 41 total" in robots.received[2][1]["markdown"]["text"]
+
+
+async def test_the_digest_job_speaks_the_merchants_language_not_the_work_around_it(
+    rt: Runtime, robots: Robots, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job has no caller: observed() makes it speak ORDERHUB_MERCHANT_LANGUAGE whatever language surrounds it."""
+    base = f"http://127.0.0.1:{robots.server_address[1]}"
+    job = observed(push_drift_alerts)
+    await storm(rt, 3)
+    assert rt.settings.merchant_language == "zh-CN"
+    with use_language("en"):
+        assert await job({"runtime": rt}, [WeComRobot(f"{base}/cgi-bin/webhook/send?key=wecom-key")]) == 2
+    chinese = robots.received[-1][1]["markdown"]["content"]
+    assert "### orderhub：上游数据有 2 处变化" in chinese
+    assert "- 新增了 `order.order_id_suffix`：新增 3 次" in chinese
+    monkeypatch.setattr(rt.core, "settings", rt.settings.model_copy(update={"merchant_language": "en"}))
+    await storm(rt, 1)
+    with use_language("zh-CN"):
+        assert await job({"runtime": rt}, [WeComRobot(f"{base}/cgi-bin/webhook/send?key=wecom-key")]) == 2
+    english = robots.received[-1][1]["markdown"]["content"]
+    assert "### orderhub: 2 upstream payload change(s)" in english
+    assert "- gained `order.order_id_suffix`: 1 new, 4 total" in english
 
 
 async def test_a_wrong_secret_is_refused_and_alerts_stay_unsent(rt: Runtime, robots: Robots) -> None:

@@ -29,6 +29,10 @@ from tests.integration.fulfilment_fixtures import (
 )
 
 
+def english(creds: Credentials) -> dict[str, str]:
+    return {**creds.admin, "Accept-Language": "en"}
+
+
 async def test_click_then_scans_then_outbound_then_signed(api: Api, creds: Credentials) -> None:
     who = await callers(api)
     order = await paid_order(api, creds)
@@ -76,7 +80,7 @@ async def test_click_then_scans_then_outbound_then_signed(api: Api, creds: Crede
     versions = [e["version"] for e in envelopes]
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
 
-    view = (await api.gql(TIMELINE, {"id": order["id"]}, headers=creds.admin))["data"]["order"]
+    view = (await api.gql(TIMELINE, {"id": order["id"]}, headers=english(creds)))["data"]["order"]
     flow = [step["label"] for step in view["timeline"]["flow"]]
     assert flow == ["order placed", "paid", "ship request", "picked", "packed", "outbound", "signed"]
     log = [e["node"] for e in view["timeline"]["systemLog"]["edges"]]
@@ -92,7 +96,7 @@ async def test_stuck_order_backtrack_names_the_station(api: Api, creds: Credenti
     now = utcnow()
     await request_ship(api, who, order["id"], now - timedelta(hours=5))
     await api.gql(WAREHOUSE, {"input": scan("PACKED", now - timedelta(hours=4), "S-9")}, headers=creds.wms_only)
-    view = (await api.gql(TIMELINE, {"id": order["id"]}, headers=creds.admin))["data"]["order"]
+    view = (await api.gql(TIMELINE, {"id": order["id"]}, headers=english(creds)))["data"]["order"]
     blocking = view["backtrack"]["blockingPoint"]
     assert blocking["waitingFor"] == "outbound"
     assert blocking["station"] == "packing station B"

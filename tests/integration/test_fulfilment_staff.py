@@ -27,6 +27,7 @@ from workers.fulfilment_jobs import find_stuck_shipments, record_shipped_notice
 
 MY_ORDERS = """query { myOrders(first: 10) { edges { node { id status warehouseCode currentOperator
   predictedNextAt lastStageDuration { seconds text } backtrack { blockingPoint { operator summary } } } } } }"""
+EN = {"Accept-Language": "en"}
 
 
 async def test_cron_opens_one_case_per_stuck_order_and_staff_work_it(api: Api, creds: Credentials) -> None:
@@ -40,7 +41,7 @@ async def test_cron_opens_one_case_per_stuck_order_and_staff_work_it(api: Api, c
     assert await find_stuck_shipments(ctx) == 1
     assert await find_stuck_shipments(ctx) == 0  # one open case per order, however often the cron runs
 
-    listed = await api.gql(EXCEPTIONS, {"first": 10, "filter": {"states": ["OPEN"]}}, headers=creds.cs)
+    listed = await api.gql(EXCEPTIONS, {"first": 10, "filter": {"states": ["OPEN"]}}, headers={**creds.cs, **EN})
     [edge] = listed["data"]["orderExceptions"]["edges"]
     case = edge["node"]
     assert case["kind"] == "STUCK_AFTER_SHIP_REQUEST"
@@ -69,7 +70,7 @@ async def test_cron_opens_one_case_per_stuck_order_and_staff_work_it(api: Api, c
     assert (closed["state"], closed["resolver"]) == ("RESOLVED", "staff:cs@shop.example")
     again = await api.gql(RESOLVE, {"input": {"exceptionId": case["id"], "resolution": "x"}}, headers=creds.cs)
     assert again["data"]["resolveException"]["userErrors"][0]["code"] == "ALREADY_RESOLVED"
-    view = (await api.gql(TIMELINE, {"id": stuck["id"]}, headers=creds.admin))["data"]["order"]
+    view = (await api.gql(TIMELINE, {"id": stuck["id"]}, headers={**creds.admin, **EN}))["data"]["order"]
     types = [e["node"]["type"] for e in view["timeline"]["systemLog"]["edges"]]
     assert types[-2:] == ["EXCEPTION_OPENED", "EXCEPTION_RESOLVED"]
     assert await find_stuck_shipments(ctx) == 1  # still stuck after the case closed: a fresh case
@@ -111,7 +112,7 @@ async def test_customer_sees_own_progress_but_not_the_system_log(api: Api, creds
     uid = (await api.gql("query($id: ID!) { order(id: $id) { buyerUid } }", {"id": order["id"]}, headers=creds.admin))[
         "data"
     ]["order"]["buyerUid"]
-    mine = await api.gql(MY_ORDERS, headers=creds.customer(api.runtime, uid))
+    mine = await api.gql(MY_ORDERS, headers={**creds.customer(api.runtime, uid), **EN})
     [node] = [e["node"] for e in mine["data"]["myOrders"]["edges"]]
     assert node["status"] == "PACKED"
     assert node["warehouseCode"] == "WH-SH-01"
@@ -127,7 +128,7 @@ async def test_customer_sees_own_progress_but_not_the_system_log(api: Api, creds
     core = api.runtime.core
     before, core.settings = core.settings, core.settings.model_copy(update={"show_operator_to_customers": True})
     try:
-        shown = await api.gql(MY_ORDERS, headers=creds.customer(api.runtime, uid))
+        shown = await api.gql(MY_ORDERS, headers={**creds.customer(api.runtime, uid), **EN})
     finally:
         core.settings = before
     [node] = [e["node"] for e in shown["data"]["myOrders"]["edges"]]
@@ -140,7 +141,7 @@ async def test_customer_sees_own_progress_but_not_the_system_log(api: Api, creds
     flow_only = await api.gql(
         "query($id: ID!) { order(id: $id) { timeline { flow { label } } backtrack { blockingPoint { summary } } } }",
         {"id": order["id"]},
-        headers=creds.customer(api.runtime, uid),
+        headers={**creds.customer(api.runtime, uid), **EN},
     )
     view = flow_only["data"]["order"]
     assert [s["label"] for s in view["timeline"]["flow"]][-2:] == ["ship request", "packed"]

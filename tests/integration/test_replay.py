@@ -140,7 +140,7 @@ async def test_a_replay_that_renames_an_order_supersedes_the_old_one_once(api: A
     mine = await api.gql(MINE, headers=creds.customer(api.runtime, new.buyer_uid))
     assert [e["node"]["id"] for e in mine["data"]["myOrders"]["edges"]] == [encode_gid("Order", new.id)]
     assert old.id is not None
-    shown = await api.gql(NODE, {"id": encode_gid("Order", old.id)}, headers=creds.admin)
+    shown = await api.gql(NODE, {"id": encode_gid("Order", old.id)}, headers={**creds.admin, "Accept-Language": "en"})
     node = shown["data"]["node"]
     assert (node["channelOrderId"], node["status"], node["supersededBy"]) == (
         "3916620753462938475-ERR", "VOID", {"channelOrderId": "3916620753462938475"},

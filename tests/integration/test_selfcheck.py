@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from domain.fulfilment.exceptions import open_exception, resolve_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.rule import change_rule
 from domain.health import selfcheck
+from domain.i18n import use_language
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
 from domain.reconcile import service as reconcile
@@ -38,6 +40,13 @@ STRONG_KEY = "k3Y-" + "x" * 40
 SELF_CHECK = """query { selfCheck { generatedAt windowFrom windowTo passed failed markdown json
   shippedWithoutTracking { shipped withoutTracking ratio limit healthy }
   checks { key title passed detail fix } } }"""
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The checks below read the English text; the Chinese report is checked through the API and the CLI."""
+    with use_language("en"):
+        yield
 
 
 def settings_with(rt: Runtime, tmp_path: Path, **overrides: Any) -> Any:
@@ -200,7 +209,7 @@ async def test_exception_closure_counts_young_cases_only_once_resolved(api: Api,
 
 
 async def test_staff_query_returns_the_report(api: Api, creds: Credentials) -> None:
-    result = await api.gql(SELF_CHECK, headers=creds.admin)
+    result = await api.gql(SELF_CHECK, headers={**creds.admin, "Accept-Language": "en"})
     assert "errors" not in result, result
     report = result["data"]["selfCheck"]
     assert len(report["checks"]) == 10 and report["passed"] + report["failed"] == 10
@@ -216,11 +225,28 @@ async def test_staff_query_returns_the_report(api: Api, creds: Credentials) -> N
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_the_report_speaks_the_callers_language_with_the_same_keys_and_verdicts(
+    api: Api, creds: Credentials
+) -> None:
+    english = (await api.gql(SELF_CHECK, headers={**creds.admin, "Accept-Language": "en"}))["data"]["selfCheck"]
+    chinese = (await api.gql(SELF_CHECK, headers={**creds.admin, "Accept-Language": "zh-CN"}))["data"]["selfCheck"]
+    assert [(c["key"], c["passed"]) for c in chinese["checks"]] == [(c["key"], c["passed"]) for c in english["checks"]]
+    titles = {c["key"]: c["title"] for c in chinese["checks"]}
+    assert titles["identity_key"] == "身份密钥已设置且不是默认值"
+    assert titles["alert_robot"] == "告警机器人可以连通"
+    assert {c["key"]: c["title"] for c in english["checks"]}["alert_robot"] == "Alert robot reachable"
+    assert chinese["markdown"].startswith("# orderhub 自检")
+    assert "| 检查项 | 详情 | 修复方法 |" in chinese["markdown"]
+    assert english["markdown"].startswith("# orderhub self-check")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english["markdown"])
+
+
 @pytest.mark.parametrize("fmt", ["markdown", "json"])
 def test_cli_prints_and_writes_the_report(tmp_path: Path, fmt: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")} | {
         "ORDERHUB_DATA_DIR": str(tmp_path / "data"),
         "ORDERHUB_MERGE_WINDOW_SECONDS": "5",
+        "ORDERHUB_MERCHANT_LANGUAGE": "en",
     }
     out = tmp_path / f"report.{fmt}"
     done = subprocess.run([sys.executable, "-m", "cli.main", "selfcheck", "--format", fmt, "--output", str(out)],
@@ -234,3 +260,15 @@ def test_cli_prints_and_writes_the_report(tmp_path: Path, fmt: str) -> None:
         assert checks["merge_window"]["detail"].startswith("5 s")
     else:
         assert "| FAIL | Identity key set and not a default |" in done.stdout
+
+
+def test_cli_speaks_the_merchants_language(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")} | {
+        "ORDERHUB_DATA_DIR": str(tmp_path / "data"),
+        "ORDERHUB_MERCHANT_LANGUAGE": "zh-CN",
+    }
+    done = subprocess.run([sys.executable, "-m", "cli.main", "selfcheck"],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("# orderhub 自检")
+    assert "| 未通过 | 身份密钥已设置且不是默认值 |" in done.stdout

@@ -16,10 +16,12 @@ from domain.fulfilment.evidence import (
     validate_confirmation,
     validate_scan,
 )
-from domain.fulfilment.journey import customer_flow, format_duration, where
+from domain.fulfilment.journey import customer_flow, where
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.rule import ShippedRule, judge_outbound
 from domain.fulfilment.service import PhysicalTimeRefused, physical_times
+from domain.i18n import use_language
+from domain.i18n.durations import format_duration
 from domain.orders.models import Order, OrderEvent
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -100,12 +102,14 @@ def test_flow_keeps_status_changes_only_and_durations_read_well() -> None:
                    occurred_at=T0 + timedelta(minutes=10 * i), recorded_at=T0, data={})
         for i, s in enumerate(statuses)
     ]  # fmt: skip
-    assert [s.label for s in customer_flow(events)] == ["order placed", "paid", "ship request", "packed"]
-    assert format_duration(17 * 3600 + 22 * 60 + 5) == "17 h 22 min"
-    assert format_duration(3 * 86400 + 3600) == "3 d 1 h"
-    assert format_duration(59) == "0 min"
     order = Order(current_station="packing station B", current_zone="P", warehouse_code="WH-SH-01")
-    assert where(order) == "packing station B (P, WH-SH-01)"
+    with use_language("en"):
+        assert [s.label for s in customer_flow(events)] == ["order placed", "paid", "ship request", "packed"]
+        assert format_duration(17 * 3600 + 22 * 60 + 5) == "17 h 22 min"
+        assert where(order) == "packing station B (P, WH-SH-01)"
+    with use_language("zh-CN"):
+        assert [s.label for s in customer_flow(events)] == ["已下单", "已付款", "已申请发货", "已打包"]
+        assert where(order) == "packing station B（P, WH-SH-01）"
 
 
 def test_simulated_floor_is_deterministic_and_stops_at_the_cutoff() -> None:

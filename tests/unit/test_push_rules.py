@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from api.auth.cost_bucket import Window, wait_for
+from domain.i18n import use_language
 from domain.orders.status import OrderStatus
 from domain.push.quiet import QuietHours
 from domain.push.service import eta_moved
@@ -45,12 +46,20 @@ def test_quiet_hours_within_one_day_and_none() -> None:
 
 
 def test_texts_name_the_order_its_status_and_the_time_on_the_merchants_clock() -> None:
-    shipped = compose(PushReason.SHIPPED, "TB-1024", OrderStatus.SHIPPED, _utc(7), "DELIVERED", SHANGHAI)
+    shipped = compose(PushReason.SHIPPED, "TB-1024", OrderStatus.SHIPPED, _utc(7), "DELIVERED", SHANGHAI, "zh-CN")
     assert shipped.title == "订单已发货"
     assert shipped.text == "您的订单 TB-1024 已发货。预计 12月8日 15:00 送达。"
-    moved = compose(PushReason.ETA_MOVED, "TB-1024", OrderStatus.PACKED, _utc(17), "SHIPPED", SHANGHAI)
+    moved = compose(PushReason.ETA_MOVED, "TB-1024", OrderStatus.PACKED, _utc(17), "SHIPPED", SHANGHAI, "zh-CN")
     assert moved.text == "您的订单 TB-1024（已打包）预计时间已更新。预计 12月9日 01:00 发货。"
-    assert compose(PushReason.DELIVERED, "TB-1", OrderStatus.DELIVERED, None, None, SHANGHAI).text.endswith("已送达。")
+    delivered = compose(PushReason.DELIVERED, "TB-1", OrderStatus.DELIVERED, None, None, SHANGHAI, "zh-CN")
+    assert delivered.text.endswith("已送达。")
+
+
+def test_a_merchant_speaking_english_pushes_in_english_whatever_the_work_at_hand_speaks() -> None:
+    with use_language("zh-CN"):
+        shipped = compose(PushReason.SHIPPED, "TB-1024", OrderStatus.SHIPPED, _utc(7), "DELIVERED", SHANGHAI, "en")
+    assert shipped.title == "Order shipped"
+    assert shipped.text == "Your order TB-1024 is shipped. Expected to be delivered by 12/8 15:00."
 
 
 def test_only_a_prediction_replacing_another_by_more_than_the_threshold_moved() -> None:

@@ -54,7 +54,7 @@ class OrderException(Node):
 
     @strawberry.field
     def summary(self) -> str:
-        return self.row.summary
+        return service.summary_of(self.row)
 
     @strawberry.field
     def opened_at(self) -> datetime:

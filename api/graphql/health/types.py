@@ -30,6 +30,7 @@ from domain.health.thresholds import (
     threshold_history,
 )
 from domain.health.windows import Dimension, Period
+from domain.i18n import render
 from domain.reconcile.models import ReconItem as ReconItemRow
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ class HealthMetricValue:
     def of(cls, row: Measured, threshold: float) -> HealthMetricValue:
         d = DEFINITIONS[row.metric]
         return cls(
-            metric=row.metric, title=d.title, formula=d.formula, dimension=row.dimension, channel=row.channel,
+            metric=row.metric, title=render(d.title), formula=render(d.formula), dimension=row.dimension,
+            channel=row.channel,
             warehouse_code=row.warehouse_code, numerator=row.numerator, denominator=row.denominator,
             value=row.value, threshold=threshold, healthy_below=d.below,
             healthy=is_healthy(row.metric, row.value, threshold),
@@ -137,7 +139,7 @@ class HealthTrendSeries:
     @classmethod
     def of(cls, s: trend.TrendSeries) -> HealthTrendSeries:
         d = DEFINITIONS[s.metric]
-        return cls(metric=s.metric, title=d.title, threshold=s.threshold, healthy_below=d.below,
+        return cls(metric=s.metric, title=render(d.title), threshold=s.threshold, healthy_below=d.below,
                    points=[HealthTrendPoint.of(p) for p in s.points])  # fmt: skip
 
 
@@ -438,7 +440,7 @@ class HealthThreshold:
 
 def threshold_of(metric: Metric, value: float) -> HealthThreshold:
     d = DEFINITIONS[metric]
-    return HealthThreshold(metric=metric, title=d.title, value=value, default=d.default, healthy_below=d.below)
+    return HealthThreshold(metric=metric, title=render(d.title), value=value, default=d.default, healthy_below=d.below)
 
 
 @strawberry.type

@@ -12,7 +12,8 @@ from api.graphql.context import Context
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
-from domain.fulfilment.journey import customer_flow, format_duration
+from domain.fulfilment.journey import customer_flow
+from domain.i18n.durations import format_duration
 from domain.orders.status import OrderStatus
 
 
