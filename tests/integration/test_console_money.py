@@ -29,7 +29,7 @@ RUN = """query($id: ID!) { reconRun(id: $id) { matched statementLines matchRate 
   drifts { drift count } items(first: 100) { nodes { id drift resolution note voucherId } } } }"""
 RESOLVE = """mutation($input: ResolveReconItemInput!) { resolveReconItem(input: $input) {
   item { resolution } userErrors { code } } }"""
-HEATMAP = """query($from: DateTime!, $to: DateTime!) { duplicateHeatmap(placedFrom: $from, placedTo: $to, first: 1000) {
+HEATMAP = """query($from: DateTime!, $to: DateTime!) { duplicateHeatmap(placedFrom: $from, placedTo: $to) {
   orders duplicates mergedDuplicates paidDuplicates } }"""
 SUGGESTIONS = "query { matchSuggestions(first: 10) { nodes { id status } } }"
 GROUPS = "query { orderGroups(first: 10) { nodes { parentOrderId children { channelOrderId status } } } }"
@@ -81,7 +81,7 @@ async def test_money_upload_reconcile_reverse(rt: Runtime, api: Api, creds: Cred
 
     async with console(rt, chromium) as browser:
         page = await browser.open(tokens["finance"], "money", "en")
-        assert await page.inner_text("[data-page=money] h1") == "Money: statements and reconciliation"
+        assert await page.inner_text("#page h1") == "Money: statements and reconciliation"
         await drop(page, "wx-20261124.csv", statement)
         await page.wait_for_selector("[data-run]:not([data-run=''])")
         await loaded(page)
@@ -132,7 +132,7 @@ async def test_money_upload_reconcile_reverse(rt: Runtime, api: Api, creds: Cred
         # cs: no Money in the menu, no page when asked for it, no reverse control; and the API says no.
         cs = await browser.open(tokens["cs"], f"money?run={run_id}", "en")
         assert await cs.query_selector("#nav a[data-page=money]") is None
-        assert await cs.query_selector("[data-page=money]") is None
+        assert await cs.query_selector("#page [data-page=money]") is None
         assert await cs.query_selector("[data-reverse]") is None
         assert await missing_keys(cs) == []
     other = next(i for i in items if i["voucherId"] and i["id"] != reversible["id"]) if len(items) > 1 else reversible
@@ -205,4 +205,4 @@ async def test_buyers_matches_groups_heatmap(rt: Runtime, api: Api, creds: Crede
         # finance may not open Buyers: not in the menu, and asking for it opens finance's own page.
         finance = await browser.open(tokens["finance"], "buyers", "en")
         assert await finance.query_selector("#nav a[data-page=buyers]") is None
-        assert await finance.query_selector("[data-page=buyers]") is None
+        assert await finance.query_selector("#page [data-page=buyers]") is None

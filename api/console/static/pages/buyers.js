@@ -11,7 +11,7 @@ const GROUPS = `query BuyerGroups { orderGroups(first: 50) { nodes { parentOrder
   parent { channelOrderId totalAmount { amount currencyCode } }
   children { channel channelOrderId placedAt totalAmount { amount currencyCode } } } } }`;
 const HEATMAP = `query BuyerHeatmap($from: DateTime!, $to: DateTime!, $cut: DuplicateCut!, $per: HeatmapPeriod!) {
-  duplicateHeatmap(placedFrom: $from, placedTo: $to, cut: $cut, per: $per, first: 1000) {
+  duplicateHeatmap(placedFrom: $from, placedTo: $to, cut: $cut, per: $per, first: 100) {
     hour channel segment orders duplicates mergedDuplicates paidDuplicates rate } }`;
 const DECIDE = `mutation BuyerDecide($input: DecideMatchSuggestionInput!) { decideMatchSuggestion(input: $input) {
   suggestion { id status } userErrors { field message code } } }`;
@@ -132,6 +132,7 @@ async function heatmap(root, params) {
       figure(t("Grouped while unpaid"), total("mergedDuplicates"), "merged"),
       figure(t("Paid twice"), total("paidDuplicates"), "paid"),
       figure(t("Share of duplicates"), percent(orders ? total("duplicates") / orders : 0), "rate")),
+    cells.length >= 100 ? el("p", { class: "muted" }, t("Only the 100 cells with the highest duplicate rates are shown.")) : null,
     grid));
 }
 

@@ -143,18 +143,15 @@ async function showRun(box, id) {
     el("h2", {}, t("Run of {provider}, {start} to {end}",
       { provider: run.provider, start: time(run.periodStart), end: time(run.periodEnd) })),
     figures(run),
-    el("div", { class: "columns" },
-      el("div", {},
-        el("h3", {}, t("Differences by type")),
-        table([t("Kind of difference"), t("Lines or payments")], run.drifts.map((d) => [driftName(d.drift), d.count]),
-          { empty: t("No differences: every line matched."), attrs: { "data-table": "drifts" } })),
-      el("div", {},
-        el("h3", {}, t("To-check list")),
-        table([t("Kind of difference"), t("Provider transaction"), t("Our amount"), t("Statement amount"), t("Check state"),
-          t("Note on closing"), t("What to do")],
-        run.items.nodes.map((i) => [driftName(i.drift), i.providerTransactionId, amount(i.systemAmount),
-          amount(i.statementAmount), resolutionName(i), i.note || "", itemActions(i, rerender)]),
-        { empty: t("Nothing to check."), attrs: { "data-table": "items" } }))));
+    el("h3", {}, t("Differences by type")),
+    table([t("Kind of difference"), t("Lines or payments")], run.drifts.map((d) => [driftName(d.drift), d.count]),
+      { empty: t("No differences: every line matched."), attrs: { "data-table": "drifts", class: "narrow" } }),
+    el("h3", {}, t("To-check list")),
+    table([t("Kind of difference"), t("Provider transaction"), t("Our amount"), t("Statement amount"),
+      t("Check state"), t("Note on closing"), t("What to do")],
+    run.items.nodes.map((i) => [driftName(i.drift), i.providerTransactionId, amount(i.systemAmount),
+      amount(i.statementAmount), resolutionName(i), i.note || "", itemActions(i, rerender)]),
+    { empty: t("Nothing to check."), attrs: { "data-table": "items" } }));
 }
 
 export default {
