@@ -29,6 +29,7 @@ RUN = """query($id: ID!) { reconRun(id: $id) { matched statementLines matchRate 
   drifts { drift count } items(first: 100) { nodes { id drift resolution note voucherId } } } }"""
 RESOLVE = """mutation($input: ResolveReconItemInput!) { resolveReconItem(input: $input) {
   item { resolution } userErrors { code } } }"""
+REVERSE = """mutation($input: ReverseVoucherInput!) { reverseVoucher(input: $input) { userErrors { code } } }"""
 HEATMAP = """query($from: DateTime!, $to: DateTime!) { duplicateHeatmap(placedFrom: $from, placedTo: $to) {
   orders duplicates mergedDuplicates paidDuplicates } }"""
 SUGGESTIONS = "query { matchSuggestions(first: 10) { nodes { id status } } }"
@@ -135,12 +136,14 @@ async def test_money_upload_reconcile_reverse(rt: Runtime, api: Api, creds: Cred
         assert await cs.query_selector("#page [data-page=money]") is None
         assert await cs.query_selector("[data-reverse]") is None
         assert await missing_keys(cs) == []
-    other = next(i for i in items if i["voucherId"] and i["id"] != reversible["id"]) if len(items) > 1 else reversible
+    other = next(i for i in items if i["voucherId"] and i["id"] != reversible["id"])
     refused = await api.gql(
         RESOLVE, {"input": {"itemId": other["id"], "resolution": "REVERSED", "note": "x"}}, headers=creds.cs
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert refused["data"] is None or refused["data"]["resolveReconItem"] is None
+    voucher = await api.gql(REVERSE, {"input": {"voucherId": other["voucherId"], "reason": "x"}}, headers=creds.cs)
+    assert voucher["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_buyers_matches_groups_heatmap(rt: Runtime, api: Api, creds: Credentials, chromium: str,
