@@ -9,6 +9,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playwright.async_api import Page
 
@@ -84,11 +85,12 @@ async def test_money_upload_reconcile_reverse(rt: Runtime, api: Api, creds: Cred
         page = await browser.open(tokens["finance"], "money", "en")
         assert await page.inner_text("#page h1") == "Money: statements and reconciliation"
         await drop(page, "wx-20261124.csv", statement)
+        await page.wait_for_selector("[data-upload-outcome]:has-text('reconciled')")
+        assert await page.eval_on_selector("[data-drop] progress", "p => [p.hidden, p.value]") == [False, 1]
         await page.wait_for_selector("[data-run]:not([data-run=''])")
-        await loaded(page)
         await page.wait_for_selector("[data-table=items]")
         run_id = await page.get_attribute("[data-run]", "data-run")
-        assert run_id
+        assert run_id and page.url.endswith(f"#/money?run={quote(run_id, safe='')}")
         run = (await api.gql(RUN, {"id": run_id}, headers=finance))["data"]["reconRun"]
         assert await page.inner_text("[data-figure=match-rate]") == percent(run["matchRate"])
         assert await page.inner_text("[data-figure=lines]") == str(run["statementLines"])

@@ -2,7 +2,7 @@
 "use strict";
 
 import {
-  act, button, can, checked, confirmAction, el, field, gql, go, money, notify, percent, select, t, table, time, upload,
+  act, button, can, checked, confirmAction, el, field, gql, money, percent, select, t, table, time, upload,
 } from "../lib.js";
 
 const RUN_FIELDS = `id provider periodStart periodEnd statementLines matched matchRate gapsClosedByQuery
@@ -39,7 +39,7 @@ function resolutionName(item) {
   return t("Still to check");
 }
 
-function uploader(root) {
+function uploader(root, show) {
   const progress = el("progress", { max: 1, value: 0, "aria-label": t("Upload progress"), hidden: true });
   const outcome = el("p", { class: "muted", "data-upload-outcome": true });
   const provider = el("input", { type: "text", id: "money-provider", name: "provider", autocomplete: "off" });
@@ -68,9 +68,11 @@ function uploader(root) {
       outcome.textContent = t("{name}: {lines} lines imported from {provider}. Reconciling…",
         { name: s.filename, lines: s.lines, provider: s.provider });
       const run = checked((await gql(RECONCILE, { input: { statementIds: [s.id] } })).runReconciliation);
+      outcome.textContent = t("{name}: {lines} lines imported from {provider} and reconciled; the run is below.",
+        { name: s.filename, lines: s.lines, provider: s.provider });
       return run.runs[0] || null;
     });
-    if (done) go("money", { run: done.id });
+    if (done) await show(done.id);
   }
 
   input.addEventListener("change", () => send(input.files[0]));
@@ -154,29 +156,41 @@ async function showRun(box, id) {
     { empty: t("Nothing to check."), attrs: { "data-table": "items" } }));
 }
 
+/** The runs' picker and the chosen run, redrawn in place so the upload's outcome stays on the page. */
+async function runs(area, chosenId) {
+  const list = (await gql(RUNS)).reconRuns.nodes;
+  const chosen = chosenId || (list[0] && list[0].id);
+  const show = async (id) => {
+    history.replaceState(null, "", `#/money?run=${encodeURIComponent(id)}`);
+    await runs(area, id);
+  };
+  const box = el("section", { "aria-live": "polite", "data-run": chosen || "" });
+  const picker = select(list.map((r) => [r.id, t("{provider}: {start} to {end} ({rate})",
+    { provider: r.provider, start: time(r.periodStart), end: time(r.periodEnd), rate: percent(r.matchRate) })]),
+  chosen, { id: "money-run" });
+  picker.addEventListener("change", () => show(picker.value));
+  const again = button(t("Reconcile every statement not yet reconciled"), async () => {
+    const result = await act(again, async () => checked((await gql(RECONCILE, { input: {} })).runReconciliation),
+      (r) => t("{count} run(s) finished.", { count: r.runs.length }));
+    if (result && result.runs.length) await show(result.runs[0].id);
+  }, { class: "primary" });
+  const fresh = el("div", {}, el("section", {}, el("div", { class: "toolbar" },
+    list.length ? field(t("Reconciliation run"), picker) : null, again)), box);
+  if (chosen) await showRun(box, chosen);
+  else box.append(el("p", { class: "empty" }, t("No reconciliation has run yet.")));
+  area.replaceChildren(fresh);
+  return show;
+}
+
 export default {
   id: "money",
   title: () => t("Money"),
   roles: ["finance"],
   async render(root, params) {
     root.append(el("h1", {}, t("Money: statements and reconciliation")));
-    uploader(root);
-    const runs = (await gql(RUNS)).reconRuns.nodes;
-    const chosen = params.get("run") || (runs[0] && runs[0].id);
-    const box = el("section", { "aria-live": "polite", "data-run": chosen || "" });
-    const picker = select(runs.map((r) => [r.id, t("{provider}: {start} to {end} ({rate})",
-      { provider: r.provider, start: time(r.periodStart), end: time(r.periodEnd), rate: percent(r.matchRate) })]),
-    chosen, { id: "money-run" });
-    picker.addEventListener("change", () => go("money", { run: picker.value }));
-    const again = button(t("Reconcile every statement not yet reconciled"), async () => {
-      const result = await act(again, async () => checked((await gql(RECONCILE, { input: {} })).runReconciliation),
-        (r) => t("{count} run(s) finished.", { count: r.runs.length }));
-      if (result && result.runs.length) go("money", { run: result.runs[0].id });
-    }, { class: "primary" });
-    root.append(el("section", {}, el("div", { class: "toolbar" },
-      runs.length ? field(t("Reconciliation run"), picker) : null, again)), box);
-    if (chosen) await showRun(box, chosen);
-    else box.append(el("p", { class: "empty" }, t("No reconciliation has run yet.")));
-    notify("");
+    const area = el("div");
+    const show = await runs(area, params.get("run"));
+    uploader(root, show);
+    root.append(area);
   },
 };
