@@ -152,6 +152,7 @@ async function signIn(event) {
 
 async function changeLanguage(event) {
   const language = event.target.value;
+  if (state.me) document.body.dataset.loaded = "false"; // the page is redrawn in the new language: not ready until then
   await loadCatalog(language);
   label();
   if (state.me) {
