@@ -6,10 +6,11 @@ are the API's. Both languages render from the catalogs, and every control shows 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page
 
@@ -33,6 +34,8 @@ RESOLVE = """mutation($input: ResolveReconItemInput!) { resolveReconItem(input: 
 REVERSE = """mutation($input: ReverseVoucherInput!) { reverseVoucher(input: $input) { userErrors { code } } }"""
 HEATMAP = """query($from: DateTime!, $to: DateTime!) { duplicateHeatmap(placedFrom: $from, placedTo: $to) {
   orders duplicates mergedDuplicates paidDuplicates } }"""
+HEATMAP_DAYS = """query($from: DateTime!, $to: DateTime!) {
+  duplicateHeatmap(placedFrom: $from, placedTo: $to, per: DAY) { hour orders duplicates } }"""
 SUGGESTIONS = "query { matchSuggestions(first: 10) { nodes { id status } } }"
 GROUPS = "query { orderGroups(first: 10) { nodes { parentOrderId children { channelOrderId status } } } }"
 
@@ -204,6 +207,15 @@ async def test_buyers_matches_groups_heatmap(rt: Runtime, api: Api, creds: Crede
 
         zh = await browser.open(tokens["cs"], "buyers?per=DAY", "zh-CN")
         await zh.wait_for_selector("[data-table=heatmap]")
+        merchant = ZoneInfo(rt.settings.merchant_timezone)
+        first_day = (end - timedelta(days=6)).astimezone(merchant).date()
+        week = {"from": datetime.combine(first_day, time(), merchant).isoformat(), "to": end.isoformat()}
+        by_day = (await api.gql(HEATMAP_DAYS, week, headers=cs))["data"]["duplicateHeatmap"]
+        assert await zh.inner_text("[data-figure=orders]") == str(sum(c["orders"] for c in by_day))
+        assert await zh.inner_text("[data-figure=duplicates]") == str(sum(c["duplicates"] for c in by_day)) == "1"
+        days = await texts(zh, "[data-table=heatmap] thead th[title]")
+        local_days = {datetime.fromisoformat(c["hour"]).astimezone(merchant).date().isoformat() for c in by_day}
+        assert days == sorted(local_days)
         assert await missing_keys(zh) == []
         await shot(zh, tmp_path, "buyers-zh-CN")
 

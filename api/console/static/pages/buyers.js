@@ -1,8 +1,9 @@
 // Buyers: masked-phone match suggestions to accept or reject, duplicate groups to split, the duplicate heatmap.
 "use strict";
 
-import { act, button, checked, confirmAction, day, el, field, gql, go, money, percent, select, t, table, time }
-  from "../lib.js";
+import {
+  act, button, checked, confirmAction, day, el, field, gql, go, money, percent, select, state, t, table, time,
+} from "../lib.js";
 
 const SUGGESTIONS = `query BuyerSuggestions { matchSuggestions(first: 50) { nodes { id candidateUid
   order { id channel channelOrderId placedAt totalAmount { amount currencyCode } }
@@ -75,6 +76,15 @@ async function groups(root, rerender) {
       { empty: t("No open group."), attrs: { "data-table": "groups" } })));
 }
 
+/** The start of the merchant's day holding the moment, so that the first day of the week view is a whole day. */
+function merchantMidnight(moment) {
+  const format = new Intl.DateTimeFormat("en-CA", { timeZone: state.timezone, hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const p = Object.fromEntries(format.formatToParts(moment).map((x) => [x.type, Number(x.value)]));
+  const offset = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(moment / 1000) * 1000;
+  return new Date(Date.UTC(p.year, p.month - 1, p.day) - offset);
+}
+
 function heatClass(rate) {
   if (!rate) return "heat-0";
   return `heat-${Math.min(5, 1 + Math.floor(rate * 10))}`;
@@ -83,9 +93,9 @@ function heatClass(rate) {
 async function heatmap(root, params) {
   const per = params.get("per") === "DAY" ? "DAY" : "HOUR";
   const cut = ["UTM_SOURCE", "UTM_CAMPAIGN"].includes(params.get("cut")) ? params.get("cut") : "CHANNEL";
-  const span = per === "DAY" ? 7 * 24 * HOUR : 24 * HOUR;
   const end = new Date(Math.ceil(Date.now() / HOUR) * HOUR);
-  const start = new Date(end.getTime() - span);
+  const start = per === "DAY" ? merchantMidnight(new Date(end.getTime() - 6 * 24 * HOUR))
+    : new Date(end.getTime() - 24 * HOUR);
   const cells = (await gql(HEATMAP, { from: start.toISOString(), to: end.toISOString(), cut, per }))
     .duplicateHeatmap;
 
