@@ -147,6 +147,10 @@ async def test_money_upload_reconcile_reverse(rt: Runtime, api: Api, creds: Cred
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert refused["data"] is None or refused["data"]["resolveReconItem"] is None
+    listed = await api.gql("{ reconRuns(first: 5) { nodes { id } } }", headers=creds.cs)
+    assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    runs = (await api.gql("{ reconRuns(first: 5) { nodes { id } } }", headers=finance))["data"]["reconRuns"]["nodes"]
+    assert [r["id"] for r in runs] == [run_id]
     voucher = await api.gql(REVERSE, {"input": {"voucherId": other["voucherId"], "reason": "x"}}, headers=creds.cs)
     assert voucher["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
