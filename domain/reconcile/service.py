@@ -216,6 +216,14 @@ async def resolve_item(
     return item
 
 
+async def runs(session: AsyncSession, before_id: int | None, limit: int) -> list[ReconRun]:
+    """Newest first: finance looks at the last run, then back; a run still open has no figures yet but is listed."""
+    statement = select(ReconRun).order_by(col(ReconRun.id).desc()).limit(limit)
+    if before_id is not None:
+        statement = statement.where(col(ReconRun.id) < before_id)
+    return list((await session.exec(statement)).all())
+
+
 async def items_of(session: AsyncSession, run_id: int, after_id: int | None, limit: int) -> list[ReconItem]:
     statement = select(ReconItem).where(ReconItem.run_id == run_id).order_by(col(ReconItem.id)).limit(limit)
     if after_id is not None:

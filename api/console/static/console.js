@@ -5,7 +5,7 @@ import { TOKEN_KEY, el, gql, showError, notify, state, t } from "./lib.js";
 
 // Page modules under pages/, in menu order. Each exports default { id, title(), roles, render(root, params) };
 // roles: the staff roles that may open it (admin may open every page).
-const PAGES = ["orders", "exceptions"];
+const PAGES = ["orders", "exceptions", "money", "buyers"];
 const modules = new Map();
 
 const ME = "query Me { me { email roles language } }";
@@ -152,7 +152,7 @@ async function signIn(event) {
 
 async function changeLanguage(event) {
   const language = event.target.value;
-  document.body.dataset.loaded = "false"; // until the page is drawn again in the new language
+  if (state.me) document.body.dataset.loaded = "false"; // the page is redrawn in the new language: not ready until then
   await loadCatalog(language);
   label();
   if (state.me) {

@@ -4,6 +4,7 @@ duplicates and the duplicate heatmap."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.types import Info
@@ -15,8 +16,11 @@ from api.graphql.identity.types import (
     Buyer,
     BuyerChannelLink,
     DuplicateCell,
+    DuplicateCut,
     DuplicateProduct,
+    HeatmapPeriod,
     MatchSuggestion,
+    OrderGroup,
     PlatformAlias,
     SuggestionStatusEnum,
 )
@@ -73,22 +77,46 @@ class IdentityQueries:
             rows, more = await queries.conflicts(session, first, after_id)
         return id_connection([AliasConflict(row=r) for r in rows], rows, "conflict", more, after_id is not None)
 
+    @strawberry.field(description="Staff: duplicate groups still open to a split, oldest first.", extensions=STAFF)
+    async def order_groups(
+        self, info: Info[Context, None], first: int, after: str | None = None
+    ) -> Connection[OrderGroup]:
+        check_page_size(first, None)
+        after_id = decode_cursor(after, "group")
+        async with info.context.read() as session:
+            rows, more = await queries.open_groups(session, first, after_id)
+        return id_connection([OrderGroup(row=r) for r in rows], rows, "group", more, after_id is not None)
+
     @strawberry.field(
-        description="Staff: per UTC hour and channel, the duplicate rate and the five most duplicated products.",
+        description="Staff: per merchant hour (or day), channel and, when cut, utm_source or utm_campaign: the "
+        "duplicate rate (grouped while pending, or paid twice) and the five most duplicated products.",
         extensions=STAFF,
     )
     async def duplicate_heatmap(
-        self, info: Info[Context, None], placed_from: datetime, placed_to: datetime, first: int = 100
+        self,
+        info: Info[Context, None],
+        placed_from: datetime,
+        placed_to: datetime,
+        first: int = 100,
+        cut: DuplicateCut = queries.HeatCut.CHANNEL,  # type: ignore[valid-type]
+        per: HeatmapPeriod = queries.HeatPeriod.HOUR,  # type: ignore[valid-type]
     ) -> list[DuplicateCell]:
         check_page_size(first, None)
+        settings = info.context.runtime.settings
         async with info.context.read() as session:
-            cells = await queries.duplicate_heatmap(session, placed_from, placed_to)
+            cells = await queries.duplicate_heatmap(
+                session, placed_from, placed_to, tz=ZoneInfo(settings.merchant_timezone),
+                window_s=settings.merge_window_seconds, cut=queries.HeatCut(cut), per=queries.HeatPeriod(per),
+            )  # fmt: skip
         return [
             DuplicateCell(
                 hour=c.hour,
                 channel=Channel(c.channel),
+                segment=c.segment,
                 orders=c.orders,
                 duplicates=c.duplicates,
+                merged_duplicates=c.merged,
+                paid_duplicates=c.paid,
                 rate=c.rate,
                 top_products=[
                     DuplicateProduct(sku=p.sku, orders=p.orders, duplicates=p.duplicates, rate=p.rate)

@@ -19,6 +19,7 @@ from domain.identity.models import AliasConflict as ConflictRow
 from domain.identity.models import AliasKind, SuggestionStatus
 from domain.identity.models import BuyerChannel as LinkRow
 from domain.identity.models import MatchSuggestion as SuggestionRow
+from domain.identity.models import OrderGroup as GroupRow
 from domain.orders.channels import Channel
 
 STAFF = allow(any_staff=True)
@@ -123,14 +124,54 @@ class DuplicateProduct:
     rate: float
 
 
-@strawberry.type(description="One hour of one channel: how many orders were grouped as duplicates.")
+DuplicateCut = strawberry.enum(queries.HeatCut, name="DuplicateCut", description="What a heatmap row is cut by.")
+HeatmapPeriod = strawberry.enum(queries.HeatPeriod, name="HeatmapPeriod")
+
+
+@strawberry.type(
+    description="One merchant hour (or day) of one channel, and campaign when cut: how many orders were duplicates."
+)
 class DuplicateCell:
-    hour: datetime
+    hour: datetime = strawberry.field(description="The start of the merchant's hour or day, in UTC.")
     channel: SalesChannel  # type: ignore[valid-type]
+    segment: str | None = strawberry.field(
+        description="The orders' utm_source or utm_campaign when cut by it; null when not cut or when missing."
+    )
     orders: int
-    duplicates: int
+    duplicates: int = strawberry.field(description="Grouped while pending (merged) plus paid twice.")
+    merged_duplicates: int
+    paid_duplicates: int = strawberry.field(
+        description="Paid within the merge window after the same buyer paid another order."
+    )
     rate: float
     top_products: list[DuplicateProduct]
+
+
+@strawberry.type(description="Duplicate orders grouped under a parent while unpaid; staff may split it.")
+class OrderGroup:
+    row: strawberry.Private[GroupRow]
+
+    @strawberry.field
+    def parent_order_id(self) -> strawberry.ID:
+        return strawberry.ID(encode_gid("Order", self.row.parent_order_id))
+
+    @strawberry.field
+    def buyer_uid(self) -> str:
+        return self.row.uid
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    async def parent(self, info: Info[Context, None]) -> Order | None:
+        return await load_order(info, self.row.parent_order_id)
+
+    @strawberry.field(description="The grouped orders, MERGED, in the order they were placed.")
+    async def children(self, info: Info[Context, None]) -> list[Order]:
+        async with info.context.read() as session:
+            rows = await queries.group_children(session, self.row.parent_order_id)
+        return [Order.of(r) for r in rows]
 
 
 IdentityErrorCode = strawberry.enum(errors.IdentityErrorCode, description="Why an identity mutation was refused.")

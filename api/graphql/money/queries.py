@@ -29,7 +29,7 @@ from api.graphql.scalars import Money
 from domain.invoices import service as invoices
 from domain.ledger import models as ledger
 from domain.ledger.queries import settlement_by_buyer, suspense_vouchers
-from domain.reconcile import layouts
+from domain.reconcile import layouts, service
 from domain.reconcile import models as recon
 
 
@@ -61,6 +61,18 @@ class MoneyQueries:
         async with info.context.read() as session:
             row = await session.get(recon.ReconRun, key)
         return ReconRun.of(row) if row else None
+
+    @strawberry.field(
+        description="Reconciliation runs, newest first: each with its figures by drift type and its to-check list.",
+        extensions=allow(**FINANCE),
+    )
+    async def recon_runs(self, info: Info[Context, None], first: int, after: str | None = None) -> Connection[ReconRun]:
+        check_page_size(first, None)
+        async with info.context.read() as session:
+            rows = await service.runs(session, decode_cursor(after, "recon-run"), first + 1)
+        page = rows[:first]
+        cursors = [encode_cursor("recon-run", r.id) for r in page if r.id is not None]
+        return connection([ReconRun.of(r) for r in page], cursors, len(rows) > first, after is not None)
 
     @strawberry.field(
         description="Confirmed payments that matched no order, oldest first: re-attach or reverse them.",
