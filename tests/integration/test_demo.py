@@ -118,7 +118,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert checks and int(checks.group(1)) < 10, health  # the demo configures no alert robot, so one check fails
     report = (tmp_path / "data" / "selfcheck.md").read_text(encoding="utf-8")
     assert report.startswith("# orderhub self-check") and report.count("| FAIL |") == 10 - int(checks.group(1))
-    assert re.search(r"board: http://127\.0\.0\.1:\d+/board#token=\S+", health)
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/console#/health", health)
     identity = re.search(
         r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
         r" \(truth: (\d+) people, (\d+) known",
