@@ -196,11 +196,13 @@ function trendChart(series) {
 }
 
 /** Median hours per day of both legs for one warehouse, as two lines over the same days. */
-function leadChart(warehouse, rows) {
+function leadChart(warehouse, rows, first, last) {
   const width = 320, height = 140, pad = 30;
   const values = rows.flatMap((r) => [r.toOutbound.medianHours, r.toDelivery.medianHours]).filter((v) => v !== null);
   const high = Math.max(1, ...values);
-  const x = (i) => pad + (i * (width - 2 * pad)) / Math.max(rows.length - 1, 1);
+  // Days sit where they fall in the range (merchant calendar days), so a quiet day leaves a gap.
+  const span = Math.max(Math.round((Date.parse(last) - Date.parse(first)) / 86400000), 1);
+  const x = (i) => pad + (Math.round((Date.parse(rows[i].day) - Date.parse(first)) / 86400000) * (width - 2 * pad)) / span;
   const y = (v) => height - pad - (v / high) * (height - 2 * pad);
   const name = warehouse ?? t("(no warehouse named)");
   const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, class: "lead", role: "img",
@@ -210,6 +212,11 @@ function leadChart(warehouse, rows) {
   for (const [leg, css] of [["toOutbound", "outbound"], ["toDelivery", "delivery"]]) {
     const points = rows.map((r, i) => (r[leg].medianHours === null ? null : `${x(i).toFixed(1)},${y(r[leg].medianHours).toFixed(1)}`));
     svg.append(el("svg:polyline", { points: points.filter(Boolean).join(" "), class: `line ${css}` }));
+    rows.forEach((r, i) => {
+      if (r[leg].medianHours === null) return;
+      svg.append(el("svg:circle", { cx: x(i).toFixed(1), cy: y(r[leg].medianHours).toFixed(1), r: 3, class: `dot ${css}` },
+        el("svg:title", {}, `${r.day}: ${hours(r[leg].medianHours)}`)));
+    });
   }
   rows.forEach((r, i) => svg.append(el("svg:text", { x: x(i), y: height - 6, class: "scale", "text-anchor": "middle" },
     r.day.slice(5))));
@@ -256,7 +263,8 @@ function leadSection(report, wanted, reload) {
     el("p", { class: "muted" }, t("By warehouse and day ({from} – {to}, merchant clock); each parcel counts on the day its leg ended.",
       { from: time(report.from), to: time(report.to) })),
     el("div", { class: "toolbar" }, field(t("Lead times of"), choose)),
-    el("div", { class: "trends lead-charts" }, [...byWarehouse.entries()].map(([w, list]) => leadChart(w || null, list))),
+    el("div", { class: "trends lead-charts" }, [...byWarehouse.entries()].map(([w, list]) => leadChart(w || null, list, day(report.from),
+      day(new Date(Date.parse(report.to) - 1).toISOString())))),
     grid);
 }
 
