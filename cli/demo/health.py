@@ -46,9 +46,8 @@ async def _gql(client: httpx.AsyncClient, query: str, variables: dict[str, Any],
 async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
     settings = runtime.settings
     async with runtime.core.sessions() as session, session.begin():
-        admin = await create_staff(
-            session, f"health+{secrets.token_hex(3)}@demo.orderhub", secrets.token_urlsafe(12), ["admin"]
-        )
+        password = secrets.token_urlsafe(12)
+        admin = await create_staff(session, f"health+{secrets.token_hex(3)}@demo.orderhub", password, ["admin"])
         erp = await issue_partner_key(session, "erp", ["erp:write"])
         wms = await issue_partner_key(session, "wms-customers", ["wms:write"])
         orders = (
@@ -94,8 +93,8 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
         print(f"   alerts raised for the day: {', '.join(computed['alertsRaised'])} (sent once to the group robots)")
     print("   exceptions younger than 72 h count only once resolved, so a fresh day shows none yet")
     await _selfcheck(runtime)
-    print(f"   board: http://127.0.0.1:{port}/board#token={token}")
-    print("          (the staff token signs the page in and leaves the address bar; the sign-in form works too)")
+    print(f"   console: http://127.0.0.1:{port}/console#/health")
+    print(f"          (sign in as {admin.email}, password {password}: a demo account, made for this run)")
 
 
 async def _selfcheck(runtime: Runtime) -> None:

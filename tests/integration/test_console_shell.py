@@ -48,6 +48,7 @@ async def test_sign_in_language_and_focus(rt: Runtime, chromium: str, tmp_path: 
 
         await page.select_option("#language", "en")
         await page.wait_for_selector("html[lang=en]")
+        await page.wait_for_selector("#who:has-text('customer service')")  # the account re-read in English
         await page.wait_for_selector("body[data-loaded=true]")
         assert await page.inner_text("#sign-out") == "Sign out"
         assert "customer service" in await page.inner_text("#who")

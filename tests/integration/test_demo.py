@@ -119,7 +119,7 @@ def test_demo_day_matches_the_simulator(tmp_path: Path) -> None:
     assert checks and int(checks.group(1)) < 10, health  # the demo configures no alert robot, so one check fails
     report = (tmp_path / "data" / "selfcheck.md").read_text(encoding="utf-8")
     assert report.startswith("# orderhub self-check") and report.count("| FAIL |") == 10 - int(checks.group(1))
-    assert re.search(r"board: http://127\.0\.0\.1:\d+/board#token=\S+", health)
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/console#/health", health)
     identity = re.search(
         r"buyers seen raw: (\d+) channel accounts -> after identity: (\d+) buyer UIDs"
         r" \(truth: (\d+) people, (\d+) known",
@@ -152,6 +152,7 @@ def _assert_logs_are_json_without_credentials(data_dir: Path, report: str, logs:
     assert len(requests) > 100 and all(re.fullmatch(r"[a-p]{32}", line["request_id"]) for line in requests)
     secrets = json.loads((data_dir / "secrets.json").read_text())
     printed = re.findall(r"eyJ[\w-]+\.[\w-]+\.[\w-]+|ohk_[\w-]+", report)
+    printed += re.findall(r"password (\S+): a demo account", report)  # the console's sign-in
     assert len(secrets) == 3 and len(printed) >= 3
     for credential in [*secrets.values(), *printed]:
         assert credential not in logs

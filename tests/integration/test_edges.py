@@ -1,4 +1,4 @@
-"""What the edges give away: pub/sub channel names, GraphiQL and introspection, framing of the board."""
+"""What the edges give away: pub/sub channel names, GraphiQL and introspection, framing of the console."""
 
 from __future__ import annotations
 
@@ -62,8 +62,10 @@ async def test_graphiql_and_introspection_are_off_unless_turned_on(rt: Runtime, 
         assert answered["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
-async def test_the_board_may_not_be_framed(api: Api) -> None:
-    response = await api.client.get("/board")
+async def test_the_console_may_not_be_framed_and_the_board_leads_to_it(api: Api) -> None:
+    moved = await api.client.get("/board")
+    assert moved.status_code == 307 and moved.headers["location"] == "/console#/health"
+    response = await api.client.get("/console")
     assert response.status_code == 200
     policy = [part.strip() for part in response.headers["content-security-policy"].split(";")]
     assert "frame-ancestors 'none'" in policy

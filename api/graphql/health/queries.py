@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
+from api.graphql.health.lead_times import FulfilmentLeadTimes, FulfilmentLeadTimesInput, LeadTimeDay
 from api.graphql.health.types import (
     HealthAlert,
     HealthDrilldown,
@@ -32,7 +33,7 @@ from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problems
 from domain.health import alerts as health_alerts
-from domain.health import drilldown
+from domain.health import drilldown, lead_times
 from domain.health import selfcheck as checks
 from domain.health.metrics import measure_all
 from domain.health.thresholds import Metric, current_thresholds, parse_metrics
@@ -129,6 +130,26 @@ class HealthQueries:
             return HealthDrilldown(scope=None, user_errors=health_errors(problems.items))
         scope = drilldown.Scope(window, (given.channel or "").strip().upper() or None, given.warehouse_code or None)
         return HealthDrilldown(scope=scope, user_errors=[])
+
+    @strawberry.field(description="Staff: how long parcels took from the ship request to the outbound and from the "
+                      "outbound to the delivery, per warehouse and merchant day (the day each leg ended).",
+                      extensions=allow(any_staff=True))  # fmt: skip
+    async def fulfilment_lead_times(
+        self, info: Info[Context, None], input: FulfilmentLeadTimesInput | None = None
+    ) -> FulfilmentLeadTimes:
+        given = input or FulfilmentLeadTimesInput()
+        settings = info.context.runtime.settings
+        problems = Problems()
+        zone = merchant_zone(info)
+        window = lead_times.resolve_range(problems, zone, settings.retention_days, given.start, given.end)
+        if window is None:
+            return FulfilmentLeadTimes(start=None, end=None, timezone=settings.merchant_timezone, days=[],
+                                       user_errors=health_errors(problems.items))  # fmt: skip
+        warehouse = (given.warehouse or "").strip() or None
+        async with info.context.read() as session:
+            rows = await lead_times.lead_times(session, window, zone, warehouse)
+        return FulfilmentLeadTimes(start=window.start, end=window.end, timezone=settings.merchant_timezone,
+                                   days=[LeadTimeDay.of(r) for r in rows], user_errors=[])  # fmt: skip
 
     @strawberry.field(description="Staff: each metric's threshold, with its change history.",
                       extensions=allow(any_staff=True))  # fmt: skip
