@@ -32,6 +32,7 @@ from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.fulfilment.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.health.mutations import HealthMutations
 from api.graphql.health.queries import HealthQueries, SelfCheckQueries
+from api.graphql.health.robots import RobotMutations, RobotQueries
 from api.graphql.identity.mutations import IdentityMutations
 from api.graphql.identity.queries import IdentityQueries, load_suggestion
 from api.graphql.ids import decode_gid
@@ -101,6 +102,7 @@ class Query(
     IdentityQueries,
     SelfCheckQueries,
     HealthQueries,
+    RobotQueries,
     AccessQueries,
     WebhookQueries,
     ShopQueries,
@@ -126,6 +128,7 @@ class Mutation(
     MoneyMutations,
     IdentityMutations,
     HealthMutations,
+    RobotMutations,
     SignInMutations,
     AccessMutations,
     PushMutations,
