@@ -3,7 +3,7 @@
 "use strict";
 
 import {
-  ApiError, act, button, can, checked, confirmAction, el, field, go, gql, select, table, time, t,
+  ApiError, act, button, can, checked, confirmAction, el, field, go, gql, select, showError, table, time, t,
 } from "../lib.js";
 
 const CHANNELS = ["DOUYIN", "TAOBAO", "TMALL", "WECHAT_MINI", "WECHAT_CHANNELS", "AMAZON"];
@@ -65,7 +65,7 @@ function driftSection(alerts, upstream, channel) {
     el("div", { class: "toolbar" }, field(t("Upstream"), filter),
       el("span", { class: "figure" }, el("span", { class: "number", id: "drift-count" }, alerts.length),
         t("alerts"))),
-    table([t("Upstream"), t("Source"), t("Field"), t("Change"), t("Detail"), t("Example"), t("First seen"),
+    table([t("Upstream"), t("Source"), t("Field"), t("Kind of change"), t("Detail"), t("Example"), t("First seen"),
       t("Last seen"), t("Times seen")], rows, { attrs: { id: "drift-table" }, empty: t("No drift alerts.") }));
 }
 
@@ -92,6 +92,7 @@ function rulesSection(channel, data, rerender) {
     try {
       rules = JSON.parse(editor.value);
     } catch (error) {
+      showError("");
       ruleErrors(errors, [{ field: ["rules"], message: t("This is not valid JSON: {detail}", { detail: error.message }),
         code: "NOT_JSON" }]);
       editor.focus();

@@ -87,7 +87,7 @@ function shippedSection(rule, refresh) {
   const parts = [el("h2", { id: "shipped-title" }, t("Shipped rule")), facts];
   if (can("admin")) {
     const minutes = el("input", { type: "number", min: "0", id: "shipped-minutes", value: rule.minMinutesAfterRequest, size: 6 });
-    const outbound = el("input", { type: "checkbox", id: "shipped-outbound", checked: rule.requireOutboundTime });
+    const outbound = { id: "shipped-outbound", checked: rule.requireOutboundTime };
     const skew = el("input", { type: "number", min: "0", id: "shipped-skew", value: rule.clockSkewMinutes, size: 6 });
     const save = button(t("Save the shipped rule"), async (event) => {
       const answer = await confirmAction(t("Store a new version of the shipped rule?"), { reason: t("Why") });
@@ -96,12 +96,12 @@ function shippedSection(rule, refresh) {
         `mutation Ship($input: ChangeShippedRuleInput!) { changeShippedRule(input: $input) {
           rule { version } userErrors { field message code } } }`,
         { input: { reason: answer.reason, minMinutesAfterRequest: Number(minutes.value),
-          requireOutboundTime: outbound.checked, clockSkewMinutes: Number(skew.value) } },
+          requireOutboundTime: document.getElementById("shipped-outbound").checked, clockSkewMinutes: Number(skew.value) } },
       )).changeShippedRule), t("The shipped rule is saved."));
       if (done) await refresh();
     }, { class: "primary", id: "shipped-save" });
     parts.push(el("div", { class: "toolbar" }, field(t("Minutes after the ship request"), minutes),
-      field(t("Outbound time required"), outbound), field(t("Clock skew allowed (min)"), skew), save));
+      check(t("Outbound time required"), outbound), field(t("Clock skew allowed (min)"), skew), save));
   }
   parts.push(table([t("Version"), t("Changed at"), t("By"), t("Reason")],
     rule.history.map((h) => [h.version, time(h.changedAt), h.changedBy, h.reason]),
@@ -125,9 +125,14 @@ function robotsSection(robots) {
     table([t("Robot"), t("State"), t("Host"), t("Signed"), t("Test")], rows, { attrs: { id: "robots" } }));
 }
 
-function checkboxes(name, codes, chosen, label) {
+/** A checkbox before its label, as people expect to read it. */
+function check(label, attrs) {
+  return el("label", { class: "check" }, el("input", { type: "checkbox", ...attrs }), el("span", {}, label));
+}
+
+function checkboxes(name, codes, chosen, label, nameOf = (c) => c) {
   return el("fieldset", { id: name }, el("legend", {}, label),
-    codes.map((c) => field(c, el("input", { type: "checkbox", name, value: c, checked: chosen.includes(c) }))));
+    codes.map((c) => check(nameOf(c), { name, value: c, checked: chosen.includes(c) })));
 }
 
 function ticked(box) {
@@ -190,7 +195,7 @@ function keysSection(keys, refresh) {
 function staffSection(accounts, refresh) {
   const email = el("input", { type: "email", id: "staff-email", required: true });
   const password = el("input", { type: "password", id: "staff-password", autocomplete: "new-password", minlength: 12 });
-  const roles = checkboxes("staff-roles", ROLES, ["CS"], t("Roles"));
+  const roles = checkboxes("staff-roles", ROLES, ["CS"], t("Roles"), roleName);
   const create = button(t("Create the account"), async (event) => {
     const done = await act(event.target, async () => checked((await gql(
       `mutation Staff($input: CreateStaffAccountInput!) { createStaffAccount(input: $input) {
@@ -200,9 +205,8 @@ function staffSection(accounts, refresh) {
     if (done) await refresh();
   }, { class: "primary", id: "staff-create" });
   const rows = accounts.map((a) => {
-    const box = el("span", { class: "roles" }, ROLES.map((r) => field(roleName(r),
-      el("input", { type: "checkbox", value: r, checked: a.roles.includes(r), disabled: Boolean(a.disabledAt),
-        "data-account": a.email }))));
+    const box = el("span", { class: "roles" }, ROLES.map((r) => check(roleName(r),
+      { value: r, checked: a.roles.includes(r), disabled: Boolean(a.disabledAt), "data-account": a.email })));
     const actions = a.disabledAt ? "" : el("span", { class: "toolbar" },
       button(t("Save roles"), async (event) => {
         const done = await act(event.target, async () => checked((await gql(
@@ -267,17 +271,18 @@ export default {
     const refresh = async () => {
       const basics = await gql(BASICS);
       const admin = can("admin") ? await gql(ADMIN) : null;
-      root.replaceChildren(
+      const parts = [
         el("h1", {}, t("Settings")),
         can("admin") ? null : el("p", { class: "muted", id: "settings-readonly" },
           t("Only an administrator can change these settings.")),
-        el("div", { class: "columns" }, thresholdsSection(basics.healthThresholds, refresh),
-          shippedSection(basics.shippedRule, refresh)),
+        thresholdsSection(basics.healthThresholds, refresh),
+        shippedSection(basics.shippedRule, refresh),
         robotsSection(basics.alertRobots),
         admin ? keysSection(admin.partnerKeys.nodes, refresh) : null,
         admin ? staffSection(admin.staffAccounts.nodes, refresh) : null,
         admin ? webhooksSection(admin.webhookEndpoints.nodes) : null,
-      );
+      ];
+      root.replaceChildren(...parts.filter(Boolean));
     };
     await refresh();
   },
