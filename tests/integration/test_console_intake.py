@@ -30,6 +30,8 @@ REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input
   messages { channelOrderId diff applied } userErrors { code } } }"""
 SAVE = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $input) {
   ruleSet { version } userErrors { field message code } } }"""
+EVIDENCE = """mutation($input: ReplayEvidenceInput!) { replayEvidenceEvents(input: $input) {
+  events { verdict } userErrors { code } } }"""
 ORDERS = """{ orders(first: 10) { nodes { channelOrderId status } } }"""
 THRESHOLDS = """{ healthThresholds { metric value } shippedRule { version minMinutesAfterRequest } }"""
 ROBOTS = """{ alertRobots { kind configured host signed } }"""
@@ -124,7 +126,23 @@ async def test_intake_page(rt: Runtime, api: Api, creds: Credentials, chromium: 
         await page.wait_for_selector("#replay-result[data-applied=true]")
         orders = (await api.gql(ORDERS, headers=bearer(tokens["ops"])))["data"]["orders"]["nodes"]
         assert "902-3159896-1390916" in {o["channelOrderId"] for o in orders}
+
+        # Warehouse, carrier and payment messages: the same dry run through their own replays.
+        evidence = await api.gql(EVIDENCE, {"input": {"upstream": "CARRIER", "source": "SF", **window}},
+                                 headers=bearer(tokens["ops"]))  # fmt: skip
+        await page.select_option("#events-kind", "CARRIER")
+        await page.fill("#events-source", "SF")
+        await page.click("#events-dry")
+        await page.wait_for_selector("#events-result[data-kind=CARRIER]")
+        assert await page.inner_text("#events-count") == str(len(evidence["data"]["replayEvidenceEvents"]["events"]))
+        assert await page.is_hidden("#events-apply")
+        assert await page.locator("#events-kind option[value=PAYMENT]").count() == 0  # posting payments: admins
         assert await missing_keys(page) == []
+        await admin.select_option("#events-kind", "PAYMENT")
+        await admin.fill("#events-source", "alipay")
+        await admin.click("#events-dry")
+        await admin.wait_for_selector("#events-result[data-kind=PAYMENT]")
+        assert await admin.inner_text("#events-count") == "0"
 
         support = await browser.open(tokens["cs"], "intake", "zh-CN")
         assert await support.locator("#nav a[data-page=intake]").count() == 0

@@ -190,6 +190,103 @@ function replaySection(channel, hours) {
     out);
 }
 
+const EVIDENCE = `mutation Evidence($input: ReplayEvidenceInput!) {
+  replayEvidenceEvents(input: $input) {
+    events { messageId receivedAt eventKey orderReference verdict drift error applied outcome }
+    userErrors { field message code } } }`;
+
+const PAYMENTS = `mutation Payments($input: ReplayPaymentsInput!) {
+  replayPaymentPostings(input: $input) {
+    payments { messageId receivedAt verdict providerTxnId amount currency error applied outcome }
+    userErrors { field message code } } }`;
+
+function verdictName(code) {
+  const names = {
+    RECORD: t("would be recorded"), POST: t("would be posted"), ON_FILE: t("already on file"),
+    NO_MONEY: t("moves no money"), REFUSED: t("refused"),
+  };
+  return names[code] || code;
+}
+
+/** Minor units as a decimal amount, without a float. */
+function minor(amount, currency) {
+  if (amount === null || amount === undefined) return "—";
+  const sign = amount < 0 ? "-" : "";
+  const digits = String(Math.abs(amount)).padStart(3, "0");
+  return `${sign}${digits.slice(0, -2)}.${digits.slice(-2)} ${currency || ""}`.trim();
+}
+
+function eventRows(kind, items) {
+  if (kind === "PAYMENT") {
+    return items.map((p) => [time(p.receivedAt, { seconds: true }), p.providerTxnId || "—", minor(p.amount, p.currency),
+      verdictName(p.verdict), p.error ? el("span", { class: "late" }, p.error) : "", p.applied ? t("applied") : t("not applied")]);
+  }
+  return items.map((e) => [time(e.receivedAt, { seconds: true }), e.eventKey || "—", e.orderReference || "—",
+    verdictName(e.verdict), e.drift.join("; "), e.error ? el("span", { class: "late" }, e.error) : "",
+    e.applied ? t("applied") : t("not applied")]);
+}
+
+function upstreamReplaySection(hours) {
+  // Replaying payments into the ledger, even as a dry run, is an administrator's: operations gets the others.
+  const kinds = ["WAREHOUSE", "CARRIER", ...(can("admin") ? ["PAYMENT"] : [])];
+  const kind = select(kinds.map((k) => [k, upstreamName(k)]), "WAREHOUSE", { id: "events-kind" });
+  const source = el("input", { type: "text", id: "events-source", size: 18, placeholder: "WH1 · SF · alipay" });
+  const windowSelect = select(WINDOWS.map(([v, label]) => [v, label()]), hours, { id: "events-window" });
+  const out = el("div", { id: "events-out" });
+  let asked = null;
+  const run = async (apply) => {
+    const input = { ...asked.window, apply };
+    if (asked.kind === "PAYMENT") {
+      const payload = checked((await gql(PAYMENTS, { input: { provider: asked.source, ...input } })).replayPaymentPostings);
+      return payload.payments;
+    }
+    const payload = checked((await gql(EVIDENCE, { input: { upstream: asked.kind, source: asked.source, ...input } }))
+      .replayEvidenceEvents);
+    return payload.events;
+  };
+  const show = (items, applied) => {
+    const columns = asked.kind === "PAYMENT"
+      ? [t("Received"), t("Provider transaction"), t("Amount"), t("Verdict"), t("Error"), t("Applied")]
+      : [t("Received"), t("Event"), t("Order"), t("Verdict"), t("Drift"), t("Error"), t("Applied")];
+    const pending = items.filter((i) => i.verdict === "RECORD" || i.verdict === "POST").length;
+    out.replaceChildren(el("div", { id: "events-result", "data-applied": String(applied), "data-kind": asked.kind },
+      el("div", { class: "figures" },
+        el("div", { class: "figure" }, el("span", { class: "number", id: "events-count" }, items.length), t("messages")),
+        el("div", { class: "figure" }, el("span", { class: "number", id: "events-pending" }, pending),
+          t("not yet on file"))),
+      table(columns, eventRows(asked.kind, items), { attrs: { id: "events-table" },
+        empty: t("No recorded messages in this window.") })));
+    return pending;
+  };
+  const apply = button(t("Apply the replay"), async (event) => {
+    const answer = await confirmAction(t("Record what is not yet on file from this window? This cannot be undone."),
+      { ok: t("Apply") });
+    if (!answer) return;
+    await act(event.target, async () => {
+      const items = await run(true);
+      show(items, true);
+      apply.hidden = true;
+      return items.filter((i) => i.applied).length;
+    }, (n) => t("Replay applied to {n} messages.", { n }));
+  }, { id: "events-apply", class: "danger", hidden: true });
+  const dry = button(t("Dry run"), async (event) => {
+    const to = new Date();
+    asked = { kind: kind.value, source: source.value.trim(), window: {
+      receivedFrom: new Date(to - Number(windowSelect.value) * 3600e3).toISOString(), receivedTo: to.toISOString() } };
+    await act(event.target, async () => {
+      const pending = show(await run(false), false);
+      apply.hidden = !pending;
+      return pending;
+    }, (n) => t("Dry run done: {n} messages not yet on file, nothing changed.", { n }));
+  }, { id: "events-dry", class: "primary" });
+  return el("section", { "aria-labelledby": "events-title" },
+    el("h2", { id: "events-title" }, t("Replay warehouse, carrier and payment messages")),
+    el("p", { class: "muted" }, t("Recorded messages through today's watch rules: what is already on file and what applying would add.")),
+    el("div", { class: "toolbar" }, field(t("Upstream"), kind), field(t("Source"), source), field(t("Window"), windowSelect),
+      dry, apply),
+    out);
+}
+
 export default {
   id: "intake",
   title: () => t("Intake"),
@@ -213,6 +310,7 @@ export default {
       driftSection(drift.driftAlerts.nodes, upstream, channel),
       rulesSection(channel, rules, rerender),
       replaySection(channel, params.get("hours") || "24"),
+      upstreamReplaySection(params.get("hours") || "24"),
     );
   },
 };
