@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from api.graphql.ids import decode_gid
 from domain.access.service import issue_partner_key
 from domain.channels.drift import Change, Finding
 from domain.channels.service import count_alerts
 from domain.clock import utcnow
 from domain.i18n.catalogs import catalog
+from domain.webhooks.events import WebhookEventType
+from domain.webhooks.models import DeliveryState, WebhookDelivery, WebhookEvent
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.fixtures.channels import order_object, payload
@@ -39,6 +42,7 @@ TEST_MESSAGE = """mutation($robot: AlertRobotKind!) { sendRobotTestMessage(input
   robot { kind } delivered failure userErrors { field message code } } }"""
 KEYS = """{ partnerKeys(first: 50, includeRevoked: true) { nodes { name prefix last4 revokedAt } } }"""
 STAFF = """{ staffAccounts(first: 50) { nodes { email roles disabledAt } } }"""
+DELIVERIES = """{ webhookEndpoints(first: 5) { nodes { deliveries(first: 5) { nodes { state webhookId } } } } }"""
 WEBHOOK = """mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) {
   endpoint { id } userErrors { code } } }"""
 
@@ -203,6 +207,17 @@ async def test_settings_page(rt: Runtime, api: Api, robot_settings: Robots, chro
     hook = await api.gql(WEBHOOK, {"input": {"url": "https://erp.example/hook", "eventTypes": ["ORDER_SHIPPED"]}},
                          headers={"X-Api-Key": erp.key})  # fmt: skip
     assert hook["data"]["createWebhookEndpoint"]["userErrors"] == []
+    async with rt.core.sessions() as session, session.begin():
+        shipped = WebhookEventType.ORDER_SHIPPED.value
+        event = WebhookEvent(key="order:1:shipped", message_id="msg_console_1", type=shipped, body="{}",
+                             created_at=utcnow())  # fmt: skip
+        session.add(event)
+        await session.flush()
+        assert event.id is not None
+        endpoint_id = decode_gid(hook["data"]["createWebhookEndpoint"]["endpoint"]["id"])[1]
+        failed = DeliveryState.FAILED.value
+        session.add(WebhookDelivery(endpoint_id=endpoint_id, event_id=event.id, state=failed, attempts=3,
+                                    last_status=500, last_error="HTTP 500", created_at=utcnow()))  # fmt: skip
     basics = (await api.gql(THRESHOLDS, headers=admin))["data"]
 
     async with console(rt, chromium) as browser:
@@ -270,7 +285,12 @@ async def test_settings_page(rt: Runtime, api: Api, robot_settings: Robots, chro
         assert next(s for s in staff if s["email"] == "night-shift@shop.example")["disabledAt"] is not None
 
         await page.click("#webhooks tbody tr button")
-        await page.wait_for_selector("#deliveries-box h3")
+        await page.wait_for_selector("#deliveries tbody tr:has-text('FAILED')")
+        await page.click("#deliveries tbody tr button")
+        await page.wait_for_selector("#deliveries tbody tr:has-text('PENDING')")
+        redelivered = await api.gql(DELIVERIES, headers=admin)
+        [delivery] = redelivered["data"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]
+        assert delivery["state"] == "PENDING" and delivery["webhookId"] == "msg_console_1"
         assert await missing_keys(page) == []
 
         # Operations sees the thresholds and the shipped rule, may test a robot, and nothing of an administrator's.
