@@ -35,6 +35,7 @@ SAVE = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $
   ruleSet { version } userErrors { field message code } } }"""
 EVIDENCE = """mutation($input: ReplayEvidenceInput!) { replayEvidenceEvents(input: $input) {
   events { verdict } userErrors { code } } }"""
+MONITOR = """{ upstreamMonitor(channel: AMAZON) { timeline { at what } } }"""
 ORDERS = """{ orders(first: 10) { nodes { channelOrderId status } } }"""
 THRESHOLDS = """{ healthThresholds { metric value } shippedRule { version minMinutesAfterRequest } }"""
 ROBOTS = """{ alertRobots { kind configured host signed } }"""
@@ -109,6 +110,9 @@ async def test_intake_page(rt: Runtime, api: Api, creds: Credentials, chromium: 
         await admin.click("#rules-save")
         await admin.wait_for_selector("#rules-history tbody tr")
         assert "Version 1" in await admin.inner_text("#status")
+        monitor = await api.gql(MONITOR, headers=bearer(tokens["admin"]))
+        timeline = monitor["data"]["upstreamMonitor"]["timeline"]
+        assert timeline and await admin.locator("#rules-timeline tbody tr").count() == len(timeline)
         assert await missing_keys(admin) == []
 
         # The operator's replay: the dry run's figures are the API's; applying asks first, then changes the order.

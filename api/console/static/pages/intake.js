@@ -111,8 +111,10 @@ function rulesSection(channel, data, rerender) {
   }, { id: "rules-save", class: "primary" });
   const history = data.cleaningRules.nodes.map((r) => [r.version, time(r.createdAt), r.createdBy, r.note,
     el("code", {}, JSON.stringify(r.rules))]);
+  const timeline = (monitor ? monitor.timeline : []).map((c) => [time(c.at), c.what, c.summary]);
   return el("section", { "aria-labelledby": "rules-title" },
     el("h2", { id: "rules-title" }, t("Cleaning rules")),
+
     el("p", {}, t("Version in force: {version}", { version: monitor ? monitor.ruleVersion : 0 }), " · ",
       t("Baseline pinned: {at}", { at: monitor && monitor.baselinePinnedAt ? time(monitor.baselinePinnedAt) : "—" })),
     el("p", { class: "muted" }, t("A JSON list of rules, for example:"), " ",
@@ -126,7 +128,10 @@ function rulesSection(channel, data, rerender) {
         t("Only an administrator can save cleaning rules."))),
     el("h3", {}, t("Saved versions")),
     table([t("Version"), t("Saved at"), t("By"), t("Note"), t("Rules")], history,
-      { attrs: { id: "rules-history" }, empty: t("No cleaning rules saved yet.") }));
+      { attrs: { id: "rules-history" }, empty: t("No cleaning rules saved yet.") }),
+    el("h3", {}, t("Upstream changes and rule versions over time")),
+    table([t("When"), t("What"), t("Summary")], timeline, { attrs: { id: "rules-timeline" },
+      empty: t("No upstream change recorded yet.") }));
 }
 
 function diffText(diff) {
