@@ -43,6 +43,7 @@ from api.graphql.intake import (
     load_drift_alert,
     load_inbound_message,
 )
+from api.graphql.intake.rule_check import RuleCheckMutations
 from api.graphql.money.mutations import MoneyMutations
 from api.graphql.money.queries import MONEY_NODES, MoneyQueries
 from api.graphql.node import Node, NodeLoader
@@ -125,6 +126,7 @@ class Mutation(
     ExceptionMutations,
     IntakeMutations,
     ReplayMutations,
+    RuleCheckMutations,
     MoneyMutations,
     IdentityMutations,
     HealthMutations,

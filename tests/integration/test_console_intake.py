@@ -35,7 +35,9 @@ SAVE = """mutation($input: SaveCleaningRulesInput!) { saveCleaningRules(input: $
   ruleSet { version } userErrors { field message code } } }"""
 EVIDENCE = """mutation($input: ReplayEvidenceInput!) { replayEvidenceEvents(input: $input) {
   events { verdict } userErrors { code } } }"""
-MONITOR = """{ upstreamMonitor(channel: AMAZON) { timeline { at what } } }"""
+MONITOR = """{ upstreamMonitor(channel: AMAZON) { ruleVersion timeline { at what } } }"""
+CHECK = """mutation($input: SaveCleaningRulesInput!) { checkCleaningRules(input: $input) {
+  wouldBeVersion userErrors { field message code } } }"""
 ORDERS = """{ orders(first: 10) { nodes { channelOrderId status } } }"""
 THRESHOLDS = """{ healthThresholds { metric value } shippedRule { version minMinutesAfterRequest } }"""
 ROBOTS = """{ alertRobots { kind configured host signed } }"""
@@ -87,6 +89,24 @@ async def test_intake_page(rt: Runtime, api: Api, creds: Credentials, chromium: 
         focus = await tab_through(page, 60)
         assert {"select", "textarea", "button"} <= {f["tag"] for f in focus}, focus
         assert all(f["visible"] == "true" for f in focus), focus
+
+        # Operations checks a draft against every accepted sample, beside the rule the API names; nothing is saved.
+        ops = await browser.open(tokens["ops"], "intake?channel=AMAZON", "en")
+        broken = [{"op": "drop", "path": "order.AmazonOrderId"}]
+        checked = await api.gql(CHECK, {"input": {"channel": "AMAZON", "rules": broken}},
+                                headers=bearer(tokens["ops"], "en"))  # fmt: skip
+        [refusal] = checked["data"]["checkCleaningRules"]["userErrors"]
+        await ops.fill("#rules-editor", json.dumps(broken))
+        await ops.click("#rules-check")
+        await ops.wait_for_selector("#rules-errors li[data-code=BREAKS_MAPPING]")
+        assert await ops.inner_text("#rules-errors") == f"Rules: {refusal['message']}"
+        await shot(ops, tmp_path, "intake-rule-check-en")
+        await ops.fill("#rules-editor", json.dumps([{"op": "drop_if_equals", "path": "order.x", "value": "1"}]))
+        await ops.click("#rules-check")
+        await ops.wait_for_selector("#status:has-text('would be version 1')")
+        assert await ops.is_hidden("#rules-errors")
+        saved = await api.gql(MONITOR, headers=bearer(tokens["ops"]))
+        assert saved["data"]["upstreamMonitor"]["ruleVersion"] == 0
 
         # The administrator's editor: a rule the API refuses shows the API's own message next to the rule.
         admin = await browser.open(tokens["admin"], "intake?channel=AMAZON", "en")

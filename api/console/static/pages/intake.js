@@ -46,6 +46,9 @@ const RULES = `query Rules($channel: SalesChannel!) {
 const SAVE = `mutation Save($input: SaveCleaningRulesInput!) {
   saveCleaningRules(input: $input) { ruleSet { version } userErrors { field message code } } }`;
 
+const CHECK = `mutation Check($input: SaveCleaningRulesInput!) {
+  checkCleaningRules(input: $input) { wouldBeVersion userErrors { field message code } } }`;
+
 const REPLAY = `mutation Replay($input: ReplayInput!) {
   replayChannelMessages(input: $input) {
     messages { messageId receivedAt outcomeBefore channelOrderId ruleVersion diff error applied supersedes }
@@ -84,10 +87,11 @@ function rulesSection(channel, data, rerender) {
   const monitor = data.upstreamMonitor;
   const inForce = monitor ? monitor.rulesInForce : [];
   const editor = el("textarea", { id: "rules-editor", rows: 10, cols: 80, spellcheck: "false",
-    readonly: !can("admin"), "aria-describedby": "rules-errors" }, JSON.stringify(inForce, null, 2));
-  const note = el("input", { id: "rules-note", type: "text", size: 50, readonly: !can("admin") });
+    "aria-describedby": "rules-errors" }, JSON.stringify(inForce, null, 2));
+  const note = el("input", { id: "rules-note", type: "text", size: 50 });
   const errors = el("ul", { id: "rules-errors", class: "danger-text", role: "alert", hidden: true });
-  const save = button(t("Save the rules"), async (event) => {
+  /** Sends the draft to the API (check or save); its refusals go beside the rule they name. */
+  const submit = async (control, query, name, done) => {
     let rules;
     try {
       rules = JSON.parse(editor.value);
@@ -96,25 +100,31 @@ function rulesSection(channel, data, rerender) {
       ruleErrors(errors, [{ field: ["rules"], message: t("This is not valid JSON: {detail}", { detail: error.message }),
         code: "NOT_JSON" }]);
       editor.focus();
-      return;
+      return null;
     }
-    const result = await act(event.target, async () => {
-      const answer = (await gql(SAVE, { input: { channel, rules, note: note.value } })).saveCleaningRules;
+    return act(control, async () => {
+      const answer = (await gql(query, { input: { channel, rules, note: note.value } }))[name];
       ruleErrors(errors, answer.userErrors);
       if (answer.userErrors.length) {
         editor.focus();
-        throw new ApiError(t("The rules were not saved."), answer.userErrors[0].code);
+        throw new ApiError(t("The rules were refused."), answer.userErrors[0].code);
       }
-      return answer.ruleSet;
-    }, (ruleSet) => t("Version {version} of the rules is in force.", { version: ruleSet.version }));
-    if (result) await rerender();
+      return answer;
+    }, done);
+  };
+  const check = button(t("Check the rules"), (event) => submit(event.target, CHECK, "checkCleaningRules",
+    (answer) => t("The rules pass every accepted sample; saved, they would be version {version}.",
+      { version: answer.wouldBeVersion })), { id: "rules-check" });
+  const save = button(t("Save the rules"), async (event) => {
+    const saved = await submit(event.target, SAVE, "saveCleaningRules",
+      (answer) => t("Version {version} of the rules is in force.", { version: answer.ruleSet.version }));
+    if (saved) await rerender();
   }, { id: "rules-save", class: "primary" });
   const history = data.cleaningRules.nodes.map((r) => [r.version, time(r.createdAt), r.createdBy, r.note,
     el("code", {}, JSON.stringify(r.rules))]);
   const timeline = (monitor ? monitor.timeline : []).map((c) => [time(c.at), c.what, c.summary]);
   return el("section", { "aria-labelledby": "rules-title" },
     el("h2", { id: "rules-title" }, t("Cleaning rules")),
-
     el("p", {}, t("Version in force: {version}", { version: monitor ? monitor.ruleVersion : 0 }), " · ",
       t("Baseline pinned: {at}", { at: monitor && monitor.baselinePinnedAt ? time(monitor.baselinePinnedAt) : "—" })),
     el("p", { class: "muted" }, t("A JSON list of rules, for example:"), " ",
@@ -123,7 +133,7 @@ function rulesSection(channel, data, rerender) {
     field(t("Rules (JSON)"), editor),
     errors,
     el("div", { class: "toolbar" },
-      field(t("Note"), note),
+      field(t("Note"), note), check,
       can("admin") ? save : el("span", { class: "muted", id: "rules-readonly" },
         t("Only an administrator can save cleaning rules."))),
     el("h3", {}, t("Saved versions")),
