@@ -15,6 +15,8 @@ from typing import Protocol
 
 import httpx
 
+from domain.health.robots import RobotKind, require_configured, test_message
+from domain.i18n import render, use_language
 from domain.settings import Settings
 
 
@@ -111,3 +113,20 @@ async def probe_robots(settings: Settings, seconds: float = 3.0) -> list[tuple[s
             else:
                 results.append((robot.name, None))
     return results
+
+
+async def send_test_message(settings: Settings, kind: RobotKind, by: str, seconds: float = 5.0) -> str | None:
+    """Sends one test message through the configured robot; the failure as text, or None when the robot took it.
+
+    The group reads it, so it speaks the merchant's language, whoever pressed the button."""
+    require_configured(settings, kind)
+    robot = next(r for r in robots_from_settings(settings) if r.name == kind.value.lower())
+    title, text = test_message(by)
+    with use_language(settings.merchant_language):
+        rendered_title, rendered_text = render(title), render(text)
+    async with httpx.AsyncClient(timeout=seconds) as client:
+        try:
+            await robot.send(client, rendered_title, rendered_text)
+        except (NotifyFailed, httpx.HTTPError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None

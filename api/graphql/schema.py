@@ -32,6 +32,7 @@ from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.fulfilment.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
 from api.graphql.health.mutations import HealthMutations
 from api.graphql.health.queries import HealthQueries, SelfCheckQueries
+from api.graphql.health.robots import RobotMutations, RobotQueries
 from api.graphql.identity.mutations import IdentityMutations
 from api.graphql.identity.queries import IdentityQueries, load_suggestion
 from api.graphql.ids import decode_gid
@@ -42,6 +43,7 @@ from api.graphql.intake import (
     load_drift_alert,
     load_inbound_message,
 )
+from api.graphql.intake.rule_check import RuleCheckMutations
 from api.graphql.money.mutations import MoneyMutations
 from api.graphql.money.queries import MONEY_NODES, MoneyQueries
 from api.graphql.node import Node, NodeLoader
@@ -101,6 +103,7 @@ class Query(
     IdentityQueries,
     SelfCheckQueries,
     HealthQueries,
+    RobotQueries,
     AccessQueries,
     WebhookQueries,
     ShopQueries,
@@ -123,9 +126,11 @@ class Mutation(
     ExceptionMutations,
     IntakeMutations,
     ReplayMutations,
+    RuleCheckMutations,
     MoneyMutations,
     IdentityMutations,
     HealthMutations,
+    RobotMutations,
     SignInMutations,
     AccessMutations,
     PushMutations,

@@ -5,7 +5,7 @@ import { TOKEN_KEY, el, gql, showError, notify, state, t } from "./lib.js";
 
 // Page modules under pages/, in menu order. Each exports default { id, title(), roles, render(root, params) };
 // roles: the staff roles that may open it (admin may open every page).
-const PAGES = ["health", "orders", "exceptions", "money", "buyers"];
+const PAGES = ["health", "orders", "exceptions", "money", "buyers", "intake", "settings"];
 const modules = new Map();
 
 const ME = "query Me { me { email roles language } }";
