@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from domain.clock import utcnow
+from domain.clock import due, utcnow
 from domain.outbox.service import Outbox
 from domain.prediction.service import (
     NO_PREDICTION,
@@ -37,6 +37,15 @@ WORKLOAD_WINDOW = timedelta(days=7) + QUEUE_SPAN  # covers every look-back of th
 
 def models_dir(runtime: Runtime) -> Path:
     return runtime.settings.data_dir.resolve() / "models"
+
+
+async def train_nightly(ctx: dict[str, Any], *, now: datetime | None = None) -> str | None:
+    """The cron's entry: wakes hourly and trains once a night, in `training_hour` of the merchant's clock (the
+    quiet hours of the merchant's own warehouses, whatever zone the worker's machine is set to)."""
+    runtime: Runtime = ctx["runtime"]
+    if not due(now or utcnow(), runtime.settings.merchant_zone, runtime.settings.training_hour):
+        return None
+    return await train_next_step(ctx, now=now)
 
 
 async def train_next_step(ctx: dict[str, Any], *, window_days: int = 90, now: datetime | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -12,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.service import UNKNOWN, source_and_kind
+from domain.clock import shown
 
 VERBS = {
     "drop_if_equals": "drops {path} when it is {value!r}",
@@ -105,7 +107,8 @@ def _title(channel: str) -> str:
     return channel.replace("_", " ").title()
 
 
-async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
+async def upstream(session: AsyncSession, channel_name: str, tz: ZoneInfo) -> Upstream | None:
+    """Summaries tell times on the merchant's clock (`tz`); `Entry.at` stays UTC."""
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
         return None
@@ -119,7 +122,7 @@ async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
     timeline = []
     for alert in found.all():
         change = CHANGES.get(alert.change, alert.change).format(path=alert.path, detail=alert.detail)
-        summary = f"{_title(channel)} payloads {change} on {alert.first_seen:%d %b %H:%M} UTC ({alert.count} seen)"
+        summary = f"{_title(channel)} payloads {change} on {shown(alert.first_seen, tz)} ({alert.count} seen)"
         answered = [r for r in (in_force.rules if in_force else []) if r.get("path") == alert.path]
         if in_force and answered:
             summary += f"; rule v{in_force.version} {describe_rule(answered[0]).replace(alert.path, 'it')}"
@@ -161,8 +164,8 @@ async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
         )
 
 
-def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
-    """One markdown message for a window's alerts, grouped by upstream and source."""
+def digest(alerts: list[DriftAlert], tz: ZoneInfo) -> tuple[str, str]:
+    """One markdown message for a window's alerts, grouped by upstream and source; times on the merchant's clock."""
     title = f"orderhub: {len(alerts)} upstream payload change(s)"
     lines = [f"### {title}"]
     for upstream, channel in sorted({(a.upstream, a.channel) for a in alerts}):
@@ -171,7 +174,5 @@ def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
         for a in (x for x in alerts if x.channel == channel and x.upstream == upstream):
             change = CHANGES.get(a.change, a.change).format(path=f"`{a.path}`", detail=a.detail)
             new = a.count - a.notified_count
-            lines.append(
-                f"- {change}: {new} new, {a.count} total since {a.first_seen:%d %b %H:%M} UTC, e.g. {a.example}"
-            )
+            lines.append(f"- {change}: {new} new, {a.count} total since {shown(a.first_seen, tz)}, e.g. {a.example}")
     return title, "\n".join(lines)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.clock import shown
 from domain.health.metrics import Measured
 from domain.health.models import AlertState, HealthAlert
 from domain.health.thresholds import DEFINITIONS, Metric, is_healthy
@@ -74,8 +76,8 @@ async def unsent(session: AsyncSession) -> list[HealthAlert]:
     return list((await session.exec(query.order_by(col(HealthAlert.id)))).all())
 
 
-def message(alerts: list[HealthAlert]) -> tuple[str, str]:
-    """One markdown message for everything pending: raised first, then recovered."""
+def message(alerts: list[HealthAlert], tz: ZoneInfo) -> tuple[str, str]:
+    """One markdown message for everything pending: raised first, then recovered; periods on the merchant's clock."""
     lines = []
     for alert in alerts:
         d = DEFINITIONS[Metric(alert.metric)]
@@ -83,7 +85,7 @@ def message(alerts: list[HealthAlert]) -> tuple[str, str]:
         if alert.raise_sent_at is None:
             lines.append(
                 f"- **{d.title}** unhealthy: {alert.raised_value:.4%} (healthy {sign} {alert.threshold:.4%}), "
-                f"{alert.period.lower()} from {alert.period_start.isoformat()}"
+                f"{alert.period.lower()} from {shown(alert.period_start, tz)}"
             )
         if alert.state == AlertState.CLEARED and alert.cleared_value is not None:
             lines.append(f"- **{d.title}** recovered: {alert.cleared_value:.4%} (healthy {sign} {alert.threshold:.4%})")

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.models import PartnerKey
 from domain.access.policy import Scope
 from domain.channels.models import ChannelIntake, SchemaBaseline
-from domain.clock import as_utc
+from domain.clock import as_utc, shown, zone
 from domain.fulfilment.rule import current_rule
 from domain.health.metrics import measure
 from domain.health.thresholds import Metric, current_thresholds, is_healthy
@@ -77,6 +77,7 @@ class Report:
     generated_at: datetime
     window_start: datetime
     shipped_without_tracking: Ratio
+    zone: ZoneInfo  # the merchant's clock, which the human-readable report shows times on
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -114,8 +115,8 @@ class Report:
         lines = [
             "# orderhub self-check",
             "",
-            f"Generated {self.generated_at.isoformat()}; window {self.window_start:%Y-%m-%d %H:%M} to "
-            f"{self.generated_at:%Y-%m-%d %H:%M} UTC.",
+            f"Generated {shown(self.generated_at, self.zone)}; window {shown(self.window_start, self.zone)} to "
+            f"{shown(self.generated_at, self.zone)}.",
             "",
             "## Shipped without a tracking number (last 7 days)",
             "",
@@ -140,19 +141,23 @@ def _cell(text: str) -> str:
 async def run_selfcheck(session: AsyncSession, settings: Settings, now: datetime, probe: RobotProbe) -> Report:
     now = as_utc(now)
     since = now - WINDOW
+    try:
+        tz = settings.merchant_zone
+    except (ZoneInfoNotFoundError, ValueError):  # the reconciliation check reports it; times show in UTC meanwhile
+        tz = zone("UTC")
     checks = [
         await physical_outbound_sources(session),
         await shipped_rule(session),
         identity_key(settings),
         merge_window(settings),
         payment_providers(settings),
-        await reconciliation(session, settings),
-        await statement_received(session, now),
+        await reconciliation(session, settings, tz),
+        await statement_received(session, now, tz),
         await schema_baselines(session, since),
         await alert_robot(probe),
         await exception_closure(session, since, now),
     ]
-    return Report(now, since, await shipped_without_tracking(session, since, now), checks)
+    return Report(now, since, await shipped_without_tracking(session, since, now), tz, checks)
 
 
 async def shipped_without_tracking(session: AsyncSession, since: datetime, now: datetime) -> Ratio:
@@ -285,7 +290,7 @@ def _key_problem(path: Any) -> str:
     return ""
 
 
-async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
+async def reconciliation(session: AsyncSession, settings: Settings, tz: ZoneInfo) -> Check:
     problems = []
     folder = settings.statement_dir
     if folder is None:
@@ -293,33 +298,33 @@ async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
     elif not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
         problems.append(f"{folder} is not a readable folder")
     try:
-        ZoneInfo(settings.reconcile_timezone)
+        zone(settings.merchant_timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"unknown time zone {settings.reconcile_timezone!r}")
+        problems.append(f"unknown time zone {settings.merchant_timezone!r}")
     if not 0 <= settings.reconcile_hour <= 23:
         problems.append(f"hour {settings.reconcile_hour} is not 0 to 23")
     last = (await session.exec(select(func.max(ReconRun.started_at)).where(ReconRun.trigger == "cron"))).one()
-    ran = "never" if last is None else as_utc(last).isoformat()
+    ran = "never" if last is None else shown(last, tz)
     return Check(
         "reconciliation",
         "Reconciliation cron and statement folder configured",
         not problems,
         "; ".join(problems) + f" (last cron run: {ran})"
         if problems
-        else f"daily at {settings.reconcile_hour:02d}:00 {settings.reconcile_timezone} from {folder}"
+        else f"daily at {settings.reconcile_hour:02d}:00 {settings.merchant_timezone} from {folder}"
         f" (last cron run: {ran})",
         "set ORDERHUB_STATEMENT_DIR to the folder statements are dropped in, and run `orderhub worker`",
     )
 
 
-async def statement_received(session: AsyncSession, now: datetime) -> Check:
+async def statement_received(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Check:
     last = (await session.exec(select(func.max(Statement.received_at)))).one()
     fresh = last is not None and now - as_utc(last) <= STATEMENT_MAX_AGE
     return Check(
         "statement_received",
         "A statement received in the last 24 h",
         fresh,
-        "no statement ever received" if last is None else f"last statement received {as_utc(last).isoformat()}",
+        "no statement ever received" if last is None else f"last statement received {shown(last, tz)}",
         "download yesterday's bill into the statement folder, or upload it with uploadStatement",
     )
 

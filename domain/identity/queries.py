@@ -6,10 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.clock import hour_start
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup
 from domain.orders.models import Order, OrderLine
 from domain.orders.status import OrderStatus
@@ -86,9 +88,12 @@ class HeatCell:
         return self.duplicates / self.orders if self.orders else 0.0
 
 
-async def duplicate_heatmap(session: AsyncSession, start: datetime, end: datetime, top: int = 5) -> list[HeatCell]:
-    """Per UTC hour and channel: the share of channel orders that were grouped as duplicates, and the
-    products most often duplicated. Parents are orderhub's own rows, so they are not counted."""
+async def duplicate_heatmap(
+    session: AsyncSession, start: datetime, end: datetime, tz: ZoneInfo, top: int = 5
+) -> list[HeatCell]:
+    """Per hour of the merchant's clock (`tz`; `HeatCell.hour` is its start, in UTC) and channel: the share of
+    channel orders that were grouped as duplicates, and the products most often duplicated. Parents are
+    orderhub's own rows, so they are not counted."""
     parents = select(OrderGroup.parent_order_id)
     query = select(Order.id, Order.channel, Order.placed_at, Order.status).where(
         col(Order.placed_at) >= start, col(Order.placed_at) < end, col(Order.id).not_in(parents)
@@ -99,7 +104,7 @@ async def duplicate_heatmap(session: AsyncSession, start: datetime, end: datetim
     duplicate: dict[int, bool] = {}
     for order_id, channel, placed_at, status in orders:
         assert order_id is not None
-        hour = placed_at.replace(minute=0, second=0, microsecond=0)
+        hour = hour_start(placed_at, tz)
         cell = cells.setdefault((hour, channel), HeatCell(hour, channel))
         is_duplicate = status == OrderStatus.MERGED
         cell.orders += 1

@@ -160,6 +160,7 @@ async def test_pinned_schema_raises_counted_redacted_alerts(api: Api, creds: Cre
         assert len((await session.exec(select(DriftAlert))).all()) == len(alerts)
     monitor = (await api.gql(MONITOR, {"c": "DOUYIN"}, headers=creds.cs))["data"]["upstreamMonitor"]
     assert any("gained data.shop_order_detail.receiver_phone" in e["summary"] for e in monitor["timeline"])
+    assert all("(UTC+08:00)" in e["summary"] for e in monitor["timeline"] if e["what"] == "DRIFT")
     denied = await api.gql(ALERTS, headers=creds.writer)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

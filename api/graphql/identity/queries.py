@@ -74,7 +74,8 @@ class IdentityQueries:
         return id_connection([AliasConflict(row=r) for r in rows], rows, "conflict", more, after_id is not None)
 
     @strawberry.field(
-        description="Staff: per UTC hour and channel, the duplicate rate and the five most duplicated products.",
+        description="Staff: per hour of the merchant's clock (ORDERHUB_MERCHANT_TIMEZONE) and channel, the duplicate "
+        "rate and the five most duplicated products; each cell's `hour` is that hour's start as a UTC instant.",
         extensions=STAFF,
     )
     async def duplicate_heatmap(
@@ -82,7 +83,9 @@ class IdentityQueries:
     ) -> list[DuplicateCell]:
         check_page_size(first, None)
         async with info.context.read() as session:
-            cells = await queries.duplicate_heatmap(session, placed_from, placed_to)
+            cells = await queries.duplicate_heatmap(
+                session, placed_from, placed_to, info.context.runtime.settings.merchant_zone
+            )
         return [
             DuplicateCell(
                 hour=c.hour,
