@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from domain.clock import local, zone
 from domain.orders.status import OrderStatus
 
 
@@ -51,8 +51,8 @@ class Composed:
 
 def local_time(moment: datetime, timezone: str) -> str:
     """As a buyer in the merchant's country reads a time: month, day and minute on the merchant's clock."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+    at = local(moment, zone(timezone))
+    return f"{at.month}月{at.day}日 {at:%H:%M}"
 
 
 def compose(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import timedelta
 from typing import Any
@@ -90,7 +91,7 @@ async def test_board_shows_the_apis_numbers_and_drills_down(api: Api, creds: Cre
         base = ws_url.replace("ws://", "http://").removesuffix("/graphql")
         browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
         try:
-            page = await browser.new_page()
+            page = await browser.new_page(timezone_id="America/Los_Angeles")  # the merchant's clock, not the browser's
             console_errors: list[str] = []
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             token = creds.admin["Authorization"].removeprefix("Bearer ")
@@ -138,6 +139,13 @@ async def test_board_shows_the_apis_numbers_and_drills_down(api: Api, creds: Cre
 
             await page.click('.gauge[data-metric="EXCEPTION_CLOSURE"]')
             await page.wait_for_selector('#drilldown-body[data-metric="EXCEPTION_CLOSURE"] table')
+            computed = await page.inner_text("#computed-at")
+            assert re.match(r"DAY \d{4}-\d\d-\d\d 00:00 – \d{4}-\d\d-\d\d 00:00 \(Asia/Shanghai\)", computed), computed
+            await page.fill("#at", "2026-11-24T23:30")  # on the merchant's clock: still the 24th in Shanghai
+            await page.click("#period-form button")
+            await page.wait_for_function(
+                "document.getElementById('computed-at').textContent.startsWith('DAY 2026-11-24 00:00 – 2026-11-25 00')"
+            )
             if shot := os.environ.get("BOARD_SCREENSHOT"):  # a PNG path, to look at the page
                 await page.screenshot(path=shot, full_page=True)
             assert console_errors == []

@@ -8,6 +8,7 @@ const PAGE = 10;
 const METRIC_FIELDS = "metric title formula numerator denominator value threshold healthyBelow healthy";
 const HEALTH_QUERY = `query Board($input: HealthInput) {
   health(input: $input) { period from to computedAt metrics { ${METRIC_FIELDS} } userErrors { field message code } }
+  merchantClock { timeZone }
 }`;
 const TREND_QUERY = `query Trend($input: HealthTrendInput) {
   healthTrend(input: $input) {
@@ -58,6 +59,8 @@ const DRILLS = {
 };
 
 let current = { period: "DAY", at: null, metric: null, after: null };
+// The merchant's clock: the API answers in UTC, the page shows every time and day on this zone.
+let zone = "UTC";
 
 function el(tag, attrs = {}, ...children) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
@@ -74,13 +77,36 @@ function percent(value, threshold) {
   return `${(value * 100).toFixed(digits)}%`;
 }
 
+function wall(ms) {
+  const format = new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  return Object.fromEntries(format.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+}
+
 function time(iso) {
-  return iso ? iso.replace("T", " ").slice(0, 16) : "";
+  if (!iso) return "";
+  const p = wall(Date.parse(iso));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 function dayLabel(point) {
-  const middle = new Date((Date.parse(point.from) + Date.parse(point.to)) / 2);
-  return `${String(middle.getMonth() + 1).padStart(2, "0")}-${String(middle.getDate()).padStart(2, "0")}`;
+  const p = wall((Date.parse(point.from) + Date.parse(point.to)) / 2);
+  return `${p.month}-${p.day}`;
+}
+
+function offsetAt(ms) {
+  const p = wall(ms);
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute) - Math.floor(ms / 60000) * 60000;
+}
+
+function fromWall(value) {
+  // "YYYY-MM-DDTHH:MM" read on the merchant's clock, not the browser's
+  const [day, clock] = value.split("T");
+  const [y, m, d] = day.split("-").map(Number);
+  const [hh, mm] = clock.split(":").map(Number);
+  const guess = Date.UTC(y, m - 1, d, hh, mm);
+  const first = guess - offsetAt(guess);
+  return new Date(guess - offsetAt(first)).toISOString();
 }
 
 function money(m) {
@@ -211,6 +237,7 @@ async function load() {
   showError("");
   try {
     const data = await gql(HEALTH_QUERY, { input: periodInput() });
+    zone = data.merchantClock.timeZone;
     userErrors(data.health);
     const trend = await gql(TREND_QUERY, { input: { period: "DAY", count: 7, ...(current.at ? { end: current.at } : {}) } });
     userErrors(trend.healthTrend);
@@ -218,7 +245,7 @@ async function load() {
     document.getElementById("board").hidden = false;
     document.getElementById("sign-out").hidden = false;
     document.getElementById("computed-at").textContent =
-      `${data.health.period} ${time(data.health.from)} – ${time(data.health.to)} UTC, computed ${time(data.health.computedAt)}`;
+      `${data.health.period} ${time(data.health.from)} – ${time(data.health.to)} (${zone}), computed ${time(data.health.computedAt)}`;
     document.getElementById("gauges").replaceChildren(...data.health.metrics.map(gauge));
     document.getElementById("trends").replaceChildren(...trend.healthTrend.series.map(trendChart));
     document.body.dataset.loaded = "true";
@@ -298,7 +325,7 @@ function start() {
     event.preventDefault();
     current.period = document.getElementById("period").value;
     const at = document.getElementById("at").value;
-    current.at = at ? new Date(at).toISOString() : null;
+    current.at = at ? fromWall(at) : null;
     load();
   });
   if (sessionStorage.getItem(TOKEN_KEY)) load();

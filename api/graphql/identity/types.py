@@ -125,7 +125,10 @@ class DuplicateProduct:
 
 @strawberry.type(description="One hour of one channel: how many orders were grouped as duplicates.")
 class DuplicateCell:
-    hour: datetime
+    hour: datetime = strawberry.field(
+        description="The start of the hour on the merchant's clock, as a UTC instant (zones off by half an hour "
+        "start at :30 UTC)."
+    )
     channel: SalesChannel  # type: ignore[valid-type]
     orders: int
     duplicates: int
