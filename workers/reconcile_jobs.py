@@ -12,7 +12,7 @@ from domain.outbox.service import Outbox
 from domain.reconcile import layouts, service
 from runtime import metrics
 from runtime.payment_queries import PaymentQueries
-from workers.jobs import runtime_of, unit_of_work
+from workers.jobs import runtime_of, unit_of_work, woken_at
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[i
     the hour and the time zone stay settings rather than a schedule frozen at import in the worker's own
     zone. Returns the ids of the runs it made."""
     settings = runtime_of(ctx).settings
-    if not force and not due(utcnow(), settings.merchant_zone, settings.reconcile_hour):
+    if not force and not due(woken_at(ctx), settings.merchant_zone, settings.reconcile_hour):
         return []
     runtime = runtime_of(ctx)
     queries = PaymentQueries(runtime.core, runtime.relay.notify)

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from domain.clock import day_end, day_start, day_start_of, due, hour_start, local_day, shown, zone
+from domain.clock import day_end, day_start, day_start_of, due, hour_start, local_day, shown, utcnow, zone
 from domain.health.windows import Period, window_of
+from workers.jobs import woken_at
 from workers.settings import CRON_JOBS
 
 SHANGHAI = zone("Asia/Shanghai")
@@ -107,3 +108,11 @@ def test_no_cron_is_pinned_to_an_hour_of_the_workers_own_clock() -> None:
     """arq matches `hour=` in the worker's zone: a daily job wakes hourly and keeps the merchant's hour itself."""
     assert [c.name for c in CRON_JOBS if c.hour is not None or c.day is not None or c.weekday is not None] == []
     assert any(c.coroutine.__name__ == "train_nightly" for c in CRON_JOBS)
+
+
+def test_a_daily_job_late_in_its_queue_keeps_the_hour_it_was_woken_in() -> None:
+    tick = at(2026, 12, 7, 1, 0, 30)  # 09:00:30 in Shanghai; the job starts an hour later, its queue busy
+    woke = woken_at({"score": int(tick.timestamp() * 1000)})
+    assert woke == tick and due(woke, SHANGHAI, 9)
+    assert not due(tick + timedelta(hours=1, minutes=10), SHANGHAI, 9)  # what the start time alone would say
+    assert abs(woken_at({}) - utcnow()) < timedelta(seconds=5)  # called by hand: now
