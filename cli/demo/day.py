@@ -597,8 +597,8 @@ async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, da
         children = (await session.exec(select(func.count()).where(col(Order.parent_order_id).in_(groups)))).one()
         suggestions = (await session.exec(select(func.count()).where(col(MatchSuggestion.order_id).in_(mine)))).one()
         tz = runtime.settings.merchant_zone
-        start = day_start_of(day - timedelta(days=1), tz)
-        cells = await duplicate_heatmap(session, start, day_start_of(day + timedelta(days=2), tz), tz)
+        since = day_start_of(day - timedelta(days=1), tz)
+        cells = await duplicate_heatmap(session, since, day_start_of(day + timedelta(days=2), tz), tz)
     accounts = len({(o.order.channel, o.order.platform_buyer_id) for o in traffic.orders})
     masked = sum(1 for o in traffic.orders if o.masked)
     print(f"\n== identity: {len(traffic.orders)} orders from {traffic.buyers} simulated people")
