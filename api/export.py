@@ -61,7 +61,7 @@ def _request(runtime: Runtime, params: dict[str, str]) -> tuple[Period, OrderExp
     if problems:
         raise UserError(problems)
     period = resolve_period(utcnow(), days=days, start=start, end=end, retention_days=runtime.settings.retention_days)
-    return period, OrderExport(period, fmt)
+    return period, OrderExport(period, fmt, runtime.settings.merchant_zone)
 
 
 @router.get("/export/orders")

@@ -385,7 +385,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> None:
         problems += error.problems
     if problems:
         raise ValueError("; ".join(f"--{p.field[0]}: {p.message} ({p.code})" for p in problems))
-    export = OrderExport(period, fmt)
+    export = OrderExport(period, fmt, settings.merchant_zone)
     to_stdout = args.output == "-"
     target = Path(args.output or export.filename)
     partial = target.with_name(target.name + ".part")

@@ -8,10 +8,12 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.clock import zone
 from domain.datadir import private_dir, write_private_text
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -138,10 +140,12 @@ class Settings(BaseSettings):
     courier_subscribe_attempts: int = 5
     no_courier_record_minutes: int = 24 * 60  # a parcel out this long with no carrier event: NO_COURIER_RECORD; 0 off
     statement_dir: Path | None = None
-    reconcile_timezone: str = "Asia/Shanghai"
-    reconcile_hour: int = 9
     merchant_language: str = "zh-CN"  # human text when neither a staff account nor a request chose (zh-CN, en)
-    merchant_timezone: str = "Asia/Shanghai"  # the merchant's clock: health hours and days, shifts and cut-offs
+    # The merchant's clock (IANA zone): every hour and day orderhub groups by, every schedule and every time
+    # shown to people. Values in the API and the database stay UTC.
+    merchant_timezone: str = "Asia/Shanghai"
+    reconcile_hour: int = 9  # the daily reconciliation, on the merchant's clock
+    training_hour: int = 2  # the nightly next-step model training (at :40), on the merchant's clock
     # Channel open platforms orderhub calls (shipment confirmation): one base URL each, so tests and the demo
     # point them at local fake servers.
     taobao_api_url: str = "https://eco.taobao.com"
@@ -226,6 +230,10 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
         return url
+
+    @property
+    def merchant_zone(self) -> ZoneInfo:
+        return zone(self.merchant_timezone)
 
     @property
     def is_production(self) -> bool:

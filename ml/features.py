@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from domain.clock import zone
 from ml.eventlog import Event
 
 CATEGORICAL = ("activity", "previous_activity", "group", "operator", "place", "channel", "carrier")
@@ -89,20 +89,11 @@ class Timeline:
     def local(self, at: datetime) -> datetime:
         if self.tz is None:
             return at
-        return at.replace(tzinfo=UTC).astimezone(_zone(self.tz))
+        return at.replace(tzinfo=UTC).astimezone(zone(self.tz))
 
 
 def _count(times: list[datetime], start: datetime, now: datetime) -> int:
     return bisect_right(times, now) - bisect_right(times, start)
-
-
-_ZONES: dict[str, ZoneInfo] = {}
-
-
-def _zone(name: str) -> ZoneInfo:
-    if name not in _ZONES:
-        _ZONES[name] = ZoneInfo(name)
-    return _ZONES[name]
 
 
 Row = tuple[str | float, ...]

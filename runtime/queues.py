@@ -32,7 +32,7 @@ QUEUES = {"default": DEFAULT, "predict": PREDICT, "long": LONG, "webhooks": WEBH
 
 _NOT_DEFAULT = {
     "predict_next_step": PREDICT,
-    "train_next_step": LONG,
+    "train_nightly": LONG,
     "reconcile_daily": LONG,
     "query_payment_gaps": LONG,  # waits on the providers, up to a timeout per question
     "subscribe_tracking": LONG,

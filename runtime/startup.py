@@ -10,14 +10,16 @@ up unsent in the outbox) and a schema that is not the code's."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from urllib.parse import urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from domain.clock import zone
 from domain.db import make_engine, migrate_async
 from domain.health.selfcheck import MIN_SECRET_CHARS, WEAK_SECRETS
 from domain.migrations import schema_state
@@ -40,14 +42,22 @@ def settings_problems(settings: Settings) -> list[str]:
                 f"ORDERHUB_REDIS_URL is not set ({why}): the embedded redis-server serves one machine, "
                 "so jobs and pushes would not reach the processes of another"
             )
-    for name in ("merchant_timezone", "reconcile_timezone"):
-        zone = getattr(settings, name)
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"ORDERHUB_{name.upper()} {zone!r} is not an IANA time zone (e.g. Asia/Shanghai)")
-    if not 0 <= settings.reconcile_hour <= 23:
-        problems.append(f"ORDERHUB_RECONCILE_HOUR {settings.reconcile_hour} is not an hour of the day (0-23)")
+    try:
+        zone(settings.merchant_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"ORDERHUB_MERCHANT_TIMEZONE {settings.merchant_timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+        )
+    retired = os.environ.get("ORDERHUB_RECONCILE_TIMEZONE")
+    if retired is not None and retired != settings.merchant_timezone:
+        problems.append(
+            f"ORDERHUB_RECONCILE_TIMEZONE ({retired}) is no longer read: reconciliation follows the merchant's clock, "
+            f"ORDERHUB_MERCHANT_TIMEZONE ({settings.merchant_timezone}); set that one and remove this one"
+        )
+    for name in ("reconcile_hour", "training_hour"):
+        hour = getattr(settings, name)
+        if not 0 <= hour <= 23:
+            problems.append(f"ORDERHUB_{name.upper()} {hour} is not an hour of the day (0-23)")
     if settings.worker_heartbeat_seconds <= 0:
         problems.append("ORDERHUB_WORKER_HEARTBEAT_SECONDS must be more than 0")
     return problems

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +20,7 @@ from workers.jobs import runtime_of, unit_of_work
 async def compute_health(ctx: dict[str, Any]) -> int:
     """The hour that just ended and the day so far; returns how many alerts were raised or cleared."""
     settings = runtime_of(ctx).settings
-    tz = ZoneInfo(settings.merchant_timezone)
+    tz = settings.merchant_zone
     now = utcnow()
     async with unit_of_work(ctx) as session:
         await refresh(session, Period.HOUR, now - timedelta(hours=1), now, tz)
@@ -32,9 +31,11 @@ async def compute_health(ctx: dict[str, Any]) -> int:
 async def push_health_alerts(ctx: dict[str, Any], robots: list[Robot] | None = None) -> int:
     """Sends every raise and clear not yet sent, as one message."""
 
+    tz = runtime_of(ctx).settings.merchant_zone
+
     async def collect(session: AsyncSession) -> tuple[list[HealthAlert], tuple[str, str]] | None:
         pending = await alerts.unsent(session)
-        return (pending, alerts.message(pending)) if pending else None
+        return (pending, alerts.message(pending, tz)) if pending else None
 
     async def sent(session: AsyncSession, pending: list[HealthAlert]) -> None:
         await alerts.mark_sent(session, pending, utcnow())

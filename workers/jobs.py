@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq import Retry
@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.clock import utcnow
 from domain.identity.grouping import group_pending
 from domain.intake.sweeper import fail_abandoned
 from domain.orders.service import flag_overdue_payment
@@ -37,6 +38,13 @@ VERSION_RACE = ("uq_order_event_version", "order_event.order_id, order_event.ver
 def runtime_of(ctx: dict[str, Any]) -> Runtime:
     runtime: Runtime = ctx["runtime"]
     return runtime
+
+
+def woken_at(ctx: dict[str, Any]) -> datetime:
+    """When arq meant the job to run (a cron's own tick), else now: a daily job that waited in a busy queue past
+    the hour still knows it was woken in its hour (domain.clock.due)."""
+    score = ctx.get("score")
+    return datetime.fromtimestamp(score / 1000, UTC) if isinstance(score, int | float) and score > 0 else utcnow()
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from domain.clock import utcnow
+from domain.clock import due, utcnow
 from domain.outbox.service import Outbox
 from domain.prediction.service import (
     NO_PREDICTION,
@@ -28,7 +28,7 @@ from ml.registry import Artifact, current, latest_baseline, train
 from ml.serving import Forecast, forecast
 from runtime import metrics
 from runtime.process import Runtime
-from workers.jobs import unit_of_work
+from workers.jobs import unit_of_work, woken_at
 
 log = logging.getLogger(__name__)
 SERVING_TTL_S = 60.0  # how stale the workload counts and the registry may be in a worker
@@ -37,6 +37,15 @@ WORKLOAD_WINDOW = timedelta(days=7) + QUEUE_SPAN  # covers every look-back of th
 
 def models_dir(runtime: Runtime) -> Path:
     return runtime.settings.data_dir.resolve() / "models"
+
+
+async def train_nightly(ctx: dict[str, Any], *, now: datetime | None = None) -> str | None:
+    """The cron's entry: wakes hourly and trains once a night, in `training_hour` of the merchant's clock (the
+    quiet hours of the merchant's own warehouses, whatever zone the worker's machine is set to)."""
+    runtime: Runtime = ctx["runtime"]
+    if not due(now or woken_at(ctx), runtime.settings.merchant_zone, runtime.settings.training_hour):
+        return None
+    return await train_next_step(ctx, now=now)
 
 
 async def train_next_step(ctx: dict[str, Any], *, window_days: int = 90, now: datetime | None = None) -> str:

@@ -5,24 +5,24 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from domain.clock import utcnow
+from domain.clock import due, utcnow
 from domain.ledger.gaps import GapReason, count_for_run
 from domain.outbox.service import Outbox
 from domain.reconcile import layouts, service
 from runtime import metrics
 from runtime.payment_queries import PaymentQueries
-from workers.jobs import runtime_of, unit_of_work
+from workers.jobs import runtime_of, unit_of_work, woken_at
 
 log = logging.getLogger(__name__)
 
 
 async def reconcile_daily(ctx: dict[str, Any], *, force: bool = False) -> list[int]:
-    """Wakes hourly and acts in the configured local hour (09:00 Asia/Shanghai by default), so the hour and
-    time zone stay settings rather than a schedule frozen at import. Returns the ids of the runs it made."""
+    """Wakes hourly and acts once a day in the configured hour of the merchant's clock (09:00 by default), so
+    the hour and the time zone stay settings rather than a schedule frozen at import in the worker's own
+    zone. Returns the ids of the runs it made."""
     settings = runtime_of(ctx).settings
-    if not force and not service.due(utcnow(), ZoneInfo(settings.reconcile_timezone), settings.reconcile_hour):
+    if not force and not due(woken_at(ctx), settings.merchant_zone, settings.reconcile_hour):
         return []
     runtime = runtime_of(ctx)
     queries = PaymentQueries(runtime.core, runtime.relay.notify)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from arq import cron
@@ -22,7 +23,7 @@ from workers.fulfilment_jobs import (
 from workers.health_jobs import compute_health, push_health_alerts
 from workers.intake_jobs import push_drift_alerts
 from workers.jobs import check_payment_deadline, group_pending_orders, sweep_inbound, sweep_outbox
-from workers.ml_jobs import ServingCache, predict_next_step, train_next_step
+from workers.ml_jobs import ServingCache, predict_next_step, train_nightly
 from workers.observed import observed
 from workers.payment_query_jobs import query_payment_gaps
 from workers.pull_jobs import pull_channels, pull_shop
@@ -63,9 +64,8 @@ CRON_JOBS = [
     cron(observed(sweep_pushes), minute=set(range(3, 60, 5)), second={40}, unique=True),
     cron(observed(query_payment_gaps), minute=set(range(3, 60, 10)), second={40}, unique=True, timeout=900),
     cron(observed(reconcile_daily), minute={0}, second={30}, unique=True, timeout=1800),
-    cron(
-        observed(train_next_step), hour={18}, minute={40}, second={40}, unique=True, timeout=3600
-    ),  # 02:40 Asia/Shanghai
+    # Once a night at training_hour:40 of the merchant's clock (02:40 by default): the job keeps the hour.
+    cron(observed(train_nightly), minute={40}, second={40}, unique=True, timeout=3600),
 ]
 
 
@@ -81,6 +81,9 @@ def create_worker(runtime: Runtime, queue: Queue = DEFAULT, **overrides: Any) ->
         "max_jobs": queue.max_jobs,
         "job_timeout": queue.job_timeout,
         "keep_result": 3600,
+        # Crons match UTC, not the machine's zone: an hour played twice in autumn would stall them, and every
+        # schedule on the merchant's clock is the job's own guard (domain.clock.due).
+        "timezone": UTC,
         "on_shutdown": close_webhook_sender,
     }
     options.update(overrides)

@@ -75,7 +75,7 @@ async def deliver_webhook(
     why = trigger or ("initial" if attempt == 0 else "retry")
     async with unit_of_work(ctx, wakes_relay=False) as session:
         recorded = [
-            await deliveries.record(session, outbox, one, result, policy, why)
+            await deliveries.record(session, outbox, one, result, policy, why, settings.merchant_zone)
             for one, result in zip(claimed, results, strict=True)
         ]
     for result, r in zip(results, recorded, strict=True):

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, Info
 
 from api.auth.cost_bucket import CostBucket, Spend
 from api.auth.principal import Partner, Staff
+from api.graphql.clock import ClockQueries
 from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost, throttle_status, throttled
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
@@ -107,6 +108,7 @@ class Query(
     AccessQueries,
     WebhookQueries,
     ShopQueries,
+    ClockQueries,
 ):
     @strawberry.field(
         description="Any object by its global id, or null unless the caller may see it where it is listed.",

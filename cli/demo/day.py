@@ -13,7 +13,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -31,7 +31,7 @@ from cli.demo.health import health_demo
 from cli.demo.prediction import prediction_demo
 from cli.demo.upstreams import upstreams_demo
 from domain.access.service import create_staff, issue_partner_key
-from domain.clock import utcnow
+from domain.clock import day_start_of, local, local_day, utcnow
 from domain.identity.models import MatchSuggestion, OrderGroup
 from domain.identity.queries import duplicate_heatmap
 from domain.intake.models import InboundMessage
@@ -202,7 +202,8 @@ async def _demo(runtime: Runtime, port: int, orders: int, seed: int, serve: bool
         wms = await issue_partner_key(session, "wms-shanghai", ["wms:write"])
         staff_email = f"admin+{secrets.token_hex(3)}@demo.orderhub"
         await create_staff(session, staff_email, password, ["admin"])
-    day = generate_day(seed, (utcnow() - timedelta(days=1)).date(), orders)
+    yesterday = local_day(utcnow(), runtime.settings.merchant_zone) - timedelta(days=1)
+    day = generate_day(seed, yesterday, orders, runtime.settings.merchant_timezone)
     report = Report()
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
@@ -595,8 +596,9 @@ async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, da
         groups = (await session.exec(select(OrderGroup.parent_order_id))).all()
         children = (await session.exec(select(func.count()).where(col(Order.parent_order_id).in_(groups)))).one()
         suggestions = (await session.exec(select(func.count()).where(col(MatchSuggestion.order_id).in_(mine)))).one()
-        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-        cells = await duplicate_heatmap(session, start, start + timedelta(days=3))
+        tz = runtime.settings.merchant_zone
+        since = day_start_of(day - timedelta(days=1), tz)
+        cells = await duplicate_heatmap(session, since, day_start_of(day + timedelta(days=2), tz), tz=tz)
     accounts = len({(o.order.channel, o.order.platform_buyer_id) for o in traffic.orders})
     masked = sum(1 for o in traffic.orders if o.masked)
     print(f"\n== identity: {len(traffic.orders)} orders from {traffic.buyers} simulated people")
@@ -613,5 +615,6 @@ async def _identity_section(runtime: Runtime, base: str, key: str, seed: int, da
     for cell in [c for c in cells if c.duplicates][:3]:
         top = ", ".join(f"{p.sku} {p.rate:.0%}" for p in cell.products[:2])
         print(
-            f"   heatmap {cell.hour:%Y-%m-%d %H}h {cell.channel:<12} {cell.duplicates}/{cell.orders} duplicates  {top}"
+            f"   heatmap {local(cell.hour, tz):%Y-%m-%d %H}h {cell.channel:<12} {cell.duplicates}/{cell.orders}"
+            f" duplicates  {top}"
         )

@@ -4,17 +4,16 @@ then staff compute the five metrics through the API and the report prints each a
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from random import Random
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlmodel import col, select
 
 from api.auth.tokens import issue_staff_token
 from domain.access.service import create_staff, issue_partner_key
-from domain.clock import utcnow
+from domain.clock import day_start_of, utcnow
 from domain.health.selfcheck import run_selfcheck
 from domain.orders.models import Order
 from runtime.notifiers import probe_robots
@@ -74,7 +73,7 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
             gid = f"gid://orderhub/Order/{order.id}"
             await _gql(client, WITHDRAW, {"input": {"orderId": gid, "reason": "wrong order clicked"}}, staff)
             await _gql(client, REQUEST, {"input": {"orderId": gid}}, staff)
-        start = datetime.combine(day.day, time(0), ZoneInfo(settings.merchant_timezone))
+        start = day_start_of(day.day, settings.merchant_zone)
         computed = (await _gql(client, COMPUTE, {"input": {"period": "DAY", "at": start.isoformat()}}, staff))[
             "computeHealth"
         ]  # stored as the day's snapshot, raising any alert once

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from api.auth.tokens import issue_customer_token, issue_staff_token
 from domain.access.service import create_staff
-from domain.clock import utcnow
+from domain.clock import local_day, utcnow
 from domain.orders.models import Order
 from domain.prediction.service import record_run, registry_index
 from ml.registry import train
@@ -32,7 +32,7 @@ STAFF = """query($id: ID!) { order(id: $id) { predictedNextInterval { low high }
 
 async def prediction_demo(runtime: Runtime, port: int, seed: int) -> None:
     settings = runtime.settings
-    start = (utcnow() - timedelta(days=HISTORY_DAYS + 2)).date()
+    start = local_day(utcnow(), settings.merchant_zone) - timedelta(days=HISTORY_DAYS + 2)
     events = simulate_history(seed, start, HISTORY_DAYS, ORDERS_PER_DAY, settings.merchant_timezone)
     async with runtime.core.sessions() as session:
         index = await registry_index(session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -12,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.channels.models import ChannelIntake, CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.service import UNKNOWN, source_and_kind
+from domain.clock import shown
 from domain.i18n import Message, msg, render, tr
 
 VERBS: dict[str, Message] = {
@@ -124,7 +126,8 @@ def _title(channel: str) -> str:
     return channel.replace("_", " ").title()
 
 
-async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
+async def upstream(session: AsyncSession, channel_name: str, tz: ZoneInfo) -> Upstream | None:
+    """Summaries tell times on the merchant's clock (`tz`); `Entry.at` stays UTC."""
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
         return None
@@ -138,10 +141,10 @@ async def upstream(session: AsyncSession, channel_name: str) -> Upstream | None:
     timeline = []
     for alert in found.all():
         summary = tr(
-            "{channel} payloads {change} on {at} UTC ({count} seen)",
+            "{channel} payloads {change} on {at} ({count} seen)",
             channel=_title(channel),
             change=change_text(alert.change, alert.path, alert.detail),
-            at=f"{alert.first_seen:%d %b %H:%M}",
+            at=shown(alert.first_seen, tz),
             count=alert.count,
         )
         answered = [r for r in (in_force.rules if in_force else []) if r.get("path") == alert.path]
@@ -193,8 +196,8 @@ async def mark_sent(session: AsyncSession, sent: list[tuple[int, int]]) -> None:
         )
 
 
-def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
-    """One markdown message for a window's alerts, grouped by upstream and source."""
+def digest(alerts: list[DriftAlert], tz: ZoneInfo) -> tuple[str, str]:
+    """One markdown message for a window's alerts, grouped by upstream and source; times on the merchant's clock."""
     title = tr("orderhub: {count} upstream payload change(s)", count=len(alerts))
     lines = [f"### {title}"]
     for upstream, channel in sorted({(a.upstream, a.channel) for a in alerts}):
@@ -203,11 +206,11 @@ def digest(alerts: list[DriftAlert]) -> tuple[str, str]:
         for a in (x for x in alerts if x.channel == channel and x.upstream == upstream):
             lines.append(
                 tr(
-                    "- {change}: {new} new, {total} total since {at} UTC, e.g. {example}",
+                    "- {change}: {new} new, {total} total since {at}, e.g. {example}",
                     change=change_text(a.change, f"`{a.path}`", a.detail),
                     new=a.count - a.notified_count,
                     total=a.count,
-                    at=f"{a.first_seen:%d %b %H:%M}",
+                    at=shown(a.first_seen, tz),
                     example=a.example,
                 )
             )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.clock import shown
 from domain.health.metrics import Measured
 from domain.health.models import AlertState, HealthAlert
 from domain.health.thresholds import DEFINITIONS, Metric, is_healthy
@@ -80,9 +82,9 @@ async def unsent(session: AsyncSession) -> list[HealthAlert]:
     return list((await session.exec(query.order_by(col(HealthAlert.id)))).all())
 
 
-def message(alerts: list[HealthAlert]) -> tuple[str, str]:
-    """One markdown message for everything pending: raised first, then recovered; in the language of the work at
-    hand (a digest job speaks the merchant's)."""
+def message(alerts: list[HealthAlert], tz: ZoneInfo) -> tuple[str, str]:
+    """One markdown message for everything pending: raised first, then recovered; periods on the merchant's clock,
+    in the language of the work at hand (a digest job speaks the merchant's)."""
     lines = []
     for alert in alerts:
         d = DEFINITIONS[Metric(alert.metric)]
@@ -97,7 +99,7 @@ def message(alerts: list[HealthAlert]) -> tuple[str, str]:
                     sign=sign,
                     threshold=threshold,
                     period=PERIOD_NAMES.get(alert.period, alert.period.lower()),
-                    start=alert.period_start.isoformat(),
+                    start=shown(alert.period_start, tz),
                 )
             )
         if alert.state == AlertState.CLEARED and alert.cleared_value is not None:

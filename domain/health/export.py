@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, distinct, func, literal_column
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.clock import as_utc
+from domain.clock import as_utc, local
 from domain.errors import Problems, UserError
 from domain.fulfilment.models import ExceptionState, OrderException, Parcel
 from domain.health.errors import ExportErrorCode
@@ -94,8 +95,9 @@ class Period:
     start: datetime
     end: datetime
 
-    def label(self) -> str:
-        return f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"
+    def label(self, tz: ZoneInfo) -> str:
+        """The dates as the merchant's staff name them (their clock), for file names."""
+        return f"{local(self.start, tz):%Y%m%d}-{local(self.end, tz):%Y%m%d}"
 
 
 def parse_format(name: str, at: tuple[str | int, ...] = ("format",)) -> ExportFormat:
@@ -263,14 +265,15 @@ class OrderExport:
     An empty period gives a file with only the header row.
     """
 
-    def __init__(self, period: Period, fmt: ExportFormat) -> None:
+    def __init__(self, period: Period, fmt: ExportFormat, tz: ZoneInfo) -> None:
         self.period = period
         self.format = fmt
+        self.tz = tz  # the merchant's clock: the file's name; the times in it stay UTC ISO 8601
         self.rows = 0
 
     @property
     def filename(self) -> str:
-        return f"orders-{self.period.label()}.{self.format.value}"
+        return f"orders-{self.period.label(self.tz)}.{self.format.value}"
 
     @property
     def media_type(self) -> str:

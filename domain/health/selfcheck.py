@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.models import PartnerKey
 from domain.access.policy import Scope
 from domain.channels.models import ChannelIntake, SchemaBaseline
-from domain.clock import as_utc
+from domain.clock import as_utc, shown, zone
 from domain.fulfilment.rule import current_rule
 from domain.health.metrics import measure
 from domain.health.thresholds import Metric, current_thresholds, is_healthy
@@ -79,6 +79,7 @@ class Report:
     generated_at: datetime
     window_start: datetime
     shipped_without_tracking: Ratio
+    zone: ZoneInfo  # the merchant's clock, which the human-readable report shows times on
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -117,10 +118,10 @@ class Report:
             "# " + tr("orderhub self-check"),
             "",
             tr(
-                "Generated {generated}; window {start} to {end} UTC.",
-                generated=self.generated_at.isoformat(),
-                start=f"{self.window_start:%Y-%m-%d %H:%M}",
-                end=f"{self.generated_at:%Y-%m-%d %H:%M}",
+                "Generated {generated}; window {start} to {end}.",
+                generated=shown(self.generated_at, self.zone),
+                start=shown(self.window_start, self.zone),
+                end=shown(self.generated_at, self.zone),
             ),
             "",
             "## " + tr("Shipped without a tracking number (last 7 days)"),
@@ -152,19 +153,23 @@ def _cell(text: str) -> str:
 async def run_selfcheck(session: AsyncSession, settings: Settings, now: datetime, probe: RobotProbe) -> Report:
     now = as_utc(now)
     since = now - WINDOW
+    try:
+        tz = settings.merchant_zone
+    except (ZoneInfoNotFoundError, ValueError):  # the reconciliation check reports it; times show in UTC meanwhile
+        tz = zone("UTC")
     checks = [
         await physical_outbound_sources(session),
         await shipped_rule(session),
         identity_key(settings),
         merge_window(settings),
         payment_providers(settings),
-        await reconciliation(session, settings),
-        await statement_received(session, now),
+        await reconciliation(session, settings, tz),
+        await statement_received(session, now, tz),
         await schema_baselines(session, since),
         await alert_robot(probe),
         await exception_closure(session, since, now),
     ]
-    return Report(now, since, await shipped_without_tracking(session, since, now), checks)
+    return Report(now, since, await shipped_without_tracking(session, since, now), tz, checks)
 
 
 async def shipped_without_tracking(session: AsyncSession, since: datetime, now: datetime) -> Ratio:
@@ -314,7 +319,7 @@ def _key_problem(path: Any) -> str:
     return ""
 
 
-async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
+async def reconciliation(session: AsyncSession, settings: Settings, tz: ZoneInfo) -> Check:
     problems = []
     folder = settings.statement_dir
     if folder is None:
@@ -322,20 +327,20 @@ async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
     elif not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
         problems.append(tr("{folder} is not a readable folder", folder=folder))
     try:
-        ZoneInfo(settings.reconcile_timezone)
+        zone(settings.merchant_timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(tr("unknown time zone {zone}", zone=repr(settings.reconcile_timezone)))
+        problems.append(tr("unknown time zone {zone}", zone=repr(settings.merchant_timezone)))
     if not 0 <= settings.reconcile_hour <= 23:
         problems.append(tr("hour {hour} is not 0 to 23", hour=settings.reconcile_hour))
     last = (await session.exec(select(func.max(ReconRun.started_at)).where(ReconRun.trigger == "cron"))).one()
-    ran = tr("never") if last is None else as_utc(last).isoformat()
+    ran = tr("never") if last is None else shown(last, tz)
     found = (
         "; ".join(problems)
         if problems
         else tr(
             "daily at {hour}:00 {zone} from {folder}",
             hour=f"{settings.reconcile_hour:02d}",
-            zone=settings.reconcile_timezone,
+            zone=settings.merchant_timezone,
             folder=folder,
         )
     )
@@ -348,16 +353,14 @@ async def reconciliation(session: AsyncSession, settings: Settings) -> Check:
     )
 
 
-async def statement_received(session: AsyncSession, now: datetime) -> Check:
+async def statement_received(session: AsyncSession, now: datetime, tz: ZoneInfo) -> Check:
     last = (await session.exec(select(func.max(Statement.received_at)))).one()
     fresh = last is not None and now - as_utc(last) <= STATEMENT_MAX_AGE
     return Check(
         "statement_received",
         tr("A statement received in the last 24 h"),
         fresh,
-        tr("no statement ever received")
-        if last is None
-        else tr("last statement received {at}", at=as_utc(last).isoformat()),
+        tr("no statement ever received") if last is None else tr("last statement received {at}", at=shown(last, tz)),
         tr("download yesterday's bill into the statement folder, or upload it with uploadStatement"),
     )
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from domain.clock import utcnow
+from domain.clock import day_end, day_start, hour_start, utcnow
 from domain.errors import Problems
 from domain.health.errors import HealthErrorCode
 
@@ -35,19 +35,13 @@ class Window:
 
 def period_start(period: Period, at: datetime, tz: ZoneInfo) -> datetime:
     """Hours and days begin on the merchant's clock: a Shanghai day is 16:00 to 16:00 UTC."""
-    local = at.astimezone(tz)
-    if period is Period.HOUR:
-        local = local.replace(minute=0, second=0, microsecond=0)
-    else:
-        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return local.astimezone(ZoneInfo("UTC"))
+    return hour_start(at, tz) if period is Period.HOUR else day_start(at, tz)
 
 
 def window_of(period: Period, at: datetime, tz: ZoneInfo) -> Window:
-    start = period_start(period, at, tz)
     if period is Period.DAY:  # a day is 23 or 25 hours across a daylight-saving change
-        end_local = (start.astimezone(tz) + timedelta(days=1)).replace(hour=0)
-        return Window(start, end_local.astimezone(ZoneInfo("UTC")), period)
+        return Window(day_start(at, tz), day_end(at, tz), period)
+    start = hour_start(at, tz)
     return Window(start, start + LENGTH[period], period)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from domain.clock import local, zone
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,10 @@ class QuietHours:
         """`now` outside the quiet hours, else the moment they end (UTC)."""
         if self.start is None or self.end is None or self.start == self.end:
             return now
-        zone = ZoneInfo(self.timezone)
-        local = now.astimezone(zone)
-        clock = local.time().replace(tzinfo=None)
-        end_today = datetime.combine(local.date(), self.end, zone)
+        tz = zone(self.timezone)
+        at = local(now, tz)
+        clock = at.time().replace(tzinfo=None)
+        end_today = datetime.combine(at.date(), self.end, tz)
         if self.start < self.end:
             quiet, end = self.start <= clock < self.end, end_today
         else:

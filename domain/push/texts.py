@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from domain.clock import local, zone
 from domain.i18n import DEFAULT_LANGUAGE, Message, msg, render, tr, use_language
 from domain.orders.status import OrderStatus
 
@@ -59,8 +59,8 @@ class Composed:
 
 def local_time(moment: datetime, timezone: str) -> str:
     """As a buyer in the merchant's country reads a time: month, day and minute on the merchant's clock."""
-    local = moment.astimezone(ZoneInfo(timezone))
-    return tr("{month}/{day} {time}", month=local.month, day=local.day, time=f"{local:%H:%M}")
+    at = local(moment, zone(timezone))
+    return tr("{month}/{day} {time}", month=at.month, day=at.day, time=f"{at:%H:%M}")
 
 
 def compose(

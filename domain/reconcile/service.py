@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -229,8 +228,3 @@ async def items_of(session: AsyncSession, run_id: int, after_id: int | None, lim
     if after_id is not None:
         statement = statement.where(col(ReconItem.id) > after_id)
     return list((await session.exec(statement)).all())
-
-
-def due(now: datetime, tz: ZoneInfo, hour: int) -> bool:
-    """The cron wakes hourly; the run happens in the configured local hour only."""
-    return now.astimezone(tz).hour == hour

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access.models import PartnerKey
-from domain.clock import utcnow
+from domain.clock import shown, utcnow
 from domain.errors import UserError
 from domain.intake.vault import Vault
 from domain.orders.models import Order
@@ -237,6 +238,7 @@ async def record(
     result: AttemptResult,
     policy: RetryPolicy,
     trigger: str,
+    tz: ZoneInfo,
     rng: random.Random | None = None,
 ) -> Recorded:
     """Logs the attempt; on failure schedules the next one through the outbox, or gives up once the retry period
@@ -289,9 +291,7 @@ async def record(
     disabled = state == EndpointState.ACTIVE and policy.should_disable(failures, failing_since, now)
     if disabled:
         row = (await session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id) == claimed.endpoint_id))).one()
-        await disable(
-            session, row, f"{failures} attempts in a row failed since {failing_since:%Y-%m-%d %H:%M} UTC", now
-        )
+        await disable(session, row, f"{failures} attempts in a row failed since {shown(failing_since, tz)}", now)
         outbox.enqueue(DISABLED_NOTICE_JOB, {"endpoint_id": claimed.endpoint_id})
     await outbox.flush(session)
     given_up = disabled or retry_at is None

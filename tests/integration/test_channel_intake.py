@@ -164,6 +164,7 @@ async def test_pinned_schema_raises_counted_redacted_alerts(api: Api, creds: Cre
     chinese = {**creds.cs, "Accept-Language": "zh-CN"}
     monitor = (await api.gql(MONITOR, {"c": "DOUYIN"}, headers=chinese))["data"]["upstreamMonitor"]
     assert any("新增了 data.shop_order_detail.receiver_phone" in e["summary"] for e in monitor["timeline"])
+    assert all("(UTC+08:00)" in e["summary"] for e in monitor["timeline"] if e["what"] == "DRIFT")
     denied = await api.gql(ALERTS, headers=creds.writer)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

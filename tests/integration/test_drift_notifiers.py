@@ -100,6 +100,7 @@ async def test_a_storm_becomes_one_signed_message_per_robot_per_window(rt: Runti
     ding, wecom = robots.received[0][1], robots.received[1][1]
     assert "refused" not in ding and "refused" not in wecom
     assert "gained `order.order_id_suffix`: 40 new" in ding["markdown"]["text"]
+    assert "(UTC+08:00), e.g." in ding["markdown"]["text"]  # when it began, on the merchant's clock
     assert "Refunded" in wecom["markdown"]["content"]
     assert await push_drift_alerts({"runtime": rt}, targets) == 0  # nothing new: the window stays quiet
     assert len(robots.received) == 2

@@ -49,6 +49,7 @@ async def test_one_alert_per_crossing_and_one_clear(rt: Runtime, robots: Robots)
     texts = [body["markdown"].get("text") or body["markdown"].get("content") for _, body in robots.received]
     assert len(texts) == 2 and all("**渠道归因准确率** 异常" in t for t in texts)
     assert robots.received[0][1]["markdown"]["title"] == "orderhub 健康度：1 项指标异常"
+    assert all(" 00:00 (UTC+08:00)" in t for t in texts)  # the day began at midnight on the merchant's clock
 
     for n in range(300):
         await _submit(rt, f"DY-2{n}", "douyin")

@@ -11,8 +11,10 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.graphql.ids import encode_gid
+from domain.clock import zone
 from domain.errors import Problems
 from domain.identity.models import OrderGroup
+from domain.identity.queries import duplicate_heatmap
 from domain.identity.service import BuyerIdentity, payment_target
 from domain.identity.uid import IdentityKey
 from domain.orders.commands import LineSubmission, OrderSubmission, validate_submission
@@ -310,6 +312,14 @@ async def test_the_heatmap_shows_where_duplicates_happen(api: Api, creds: Creden
     assert taobao["topProducts"][0]["rate"] == 0.5
     assert sum(c["duplicates"] for c in cells) == 3
     assert await api.gql(HEATMAP, window, headers=creds.reader) != result
+    start, end = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)
+    async with api.runtime.core.sessions() as session:  # the hours follow the merchant's clock, not UTC's
+        india = await duplicate_heatmap(session, start, end, tz=zone("Asia/Kolkata"))
+    assert {(c.hour, c.channel, c.orders, c.duplicates) for c in india} == {
+        (datetime(2026, 11, 24, 11, 30, tzinfo=UTC), "TAOBAO", 4, 2),  # 17:00 to 18:00 in India
+        (datetime(2026, 11, 24, 11, 30, tzinfo=UTC), "DOUYIN", 1, 1),
+        (datetime(2026, 11, 24, 13, 30, tzinfo=UTC), "TAOBAO", 1, 0),
+    }
 
 
 async def test_a_phone_that_changes_on_a_later_event_keeps_the_first_buyer(api: Api, creds: Credentials) -> None:

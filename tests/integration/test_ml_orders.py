@@ -17,7 +17,7 @@ from domain.prediction.models import NextStepModelRun
 from ml.evaluate import evaluate
 from ml.orders import order_event_log
 from runtime.process import Runtime
-from workers.ml_jobs import models_dir, train_next_step
+from workers.ml_jobs import models_dir, train_next_step, train_nightly
 
 ROOT = Path(__file__).parents[2]
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -131,3 +131,18 @@ async def test_nightly_job_trains_on_the_window_and_records_the_run(rt: Runtime)
     assert [r.version for r in runs] == [None, 1]
     assert runs[1].metrics["prefixes"] == 90 and runs[1].trained_at == T0 + timedelta(days=7)
     assert runs[1].current == runs[1].promoted and runs[1].features[:3] == ["activity", "previous_activity", "group"]
+
+
+async def test_the_nightly_cron_trains_once_at_0240_on_the_merchants_clock(rt: Runtime) -> None:
+    await _seed(rt, 90)
+    shutil.rmtree(models_dir(rt), ignore_errors=True)
+    ctx = {"runtime": rt}
+    for hour in (2, 10, 17, 19):  # 10:40, 18:40, 01:40, 03:40 in Shanghai: woken, not due
+        assert await train_nightly(ctx, now=datetime(2026, 11, 9, hour, 40, tzinfo=UTC)) is None
+    async with rt.core.sessions() as session:
+        assert (await session.exec(select(NextStepModelRun))).all() == []
+    reason = await train_nightly(ctx, now=datetime(2026, 11, 9, 18, 40, tzinfo=UTC))  # 02:40 on the 10th there
+    assert reason is not None and reason.startswith(("promoted", "kept"))
+    async with rt.core.sessions() as session:
+        [run] = (await session.exec(select(NextStepModelRun))).all()
+    assert run.trained_at == datetime(2026, 11, 9, 18, 40, tzinfo=UTC)

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.clock import due, local, utcnow
 from domain.errors import UserError
 from domain.ledger.models import FundVoucher, VoucherKind, VoucherStatus
 from domain.ledger.service import PaymentNotice, post_notice
@@ -22,7 +23,6 @@ from domain.reconcile.models import ReconItem, ReconRun, Resolution, Statement
 from domain.reconcile.models import StatementLine as StoredLine
 from domain.reconcile.service import (
     AlreadyReconciling,
-    due,
     import_statement,
     match_rate,
     parse_statement,
@@ -129,6 +129,9 @@ async def test_daily_job_reconciles_the_folder_once_in_its_local_hour(rt: Runtim
     original = rt.core.settings
     rt.core.settings = original.model_copy(update={"statement_dir": folder})
     try:
+        away = (local(utcnow(), original.merchant_zone).hour + 12) % 24  # never due now, whatever the hour
+        rt.core.settings = original.model_copy(update={"statement_dir": folder, "reconcile_hour": away})
+        assert await reconcile_daily({"runtime": rt}) == []
         [run_id] = await reconcile_daily({"runtime": rt}, force=True)
         assert await reconcile_daily({"runtime": rt}, force=True) == []  # same file, nothing new
     finally:

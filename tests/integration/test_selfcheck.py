@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
 from domain.access.service import issue_partner_key
-from domain.clock import utcnow
+from domain.clock import shown, utcnow, zone
 from domain.fulfilment.exceptions import open_exception, resolve_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.rule import change_rule
@@ -37,6 +37,7 @@ from tests.integration.test_drift_notifiers import SECRET, Robots, robots  # noq
 
 ROOT = Path(__file__).parents[2]
 STRONG_KEY = "k3Y-" + "x" * 40
+SHANGHAI = zone("Asia/Shanghai")
 SELF_CHECK = """query { selfCheck { generatedAt windowFrom windowTo passed failed markdown json
   shippedWithoutTracking { shipped withoutTracking ratio limit healthy }
   checks { key title passed detail fix } } }"""
@@ -142,19 +143,21 @@ async def test_reconciliation_and_statement_freshness(rt: Runtime, tmp_path: Pat
     folder = tmp_path / "statements"
     folder.mkdir()
     async with rt.core.sessions() as session:
-        assert not (await selfcheck.reconciliation(session, settings_with(rt, tmp_path))).passed
-        assert (await selfcheck.reconciliation(session, settings_with(rt, tmp_path, statement_dir=folder))).passed
-        bad = settings_with(rt, tmp_path, statement_dir=tmp_path / "nowhere", reconcile_timezone="Mars/Olympus")
-        failed = await selfcheck.reconciliation(session, bad)
+        assert not (await selfcheck.reconciliation(session, settings_with(rt, tmp_path), SHANGHAI)).passed
+        configured = settings_with(rt, tmp_path, statement_dir=folder)
+        assert (await selfcheck.reconciliation(session, configured, SHANGHAI)).passed
+        bad = settings_with(rt, tmp_path, statement_dir=tmp_path / "nowhere", merchant_timezone="Mars/Olympus")
+        failed = await selfcheck.reconciliation(session, bad, SHANGHAI)
         assert not failed.passed and "not a readable folder" in failed.detail and "Mars/Olympus" in failed.detail
-        assert not (await selfcheck.statement_received(session, utcnow())).passed
+        assert not (await selfcheck.statement_received(session, utcnow(), SHANGHAI)).passed
     bill = wechat_trade_bill([BillRow(datetime(2026, 11, 24, 4, tzinfo=UTC), "W1", "T1", "PAYMENT", 8000)])
     async with rt.core.sessions() as session, session.begin():
         await reconcile.import_statement(session, "wx.csv", bill, reconcile.parse_statement("wx.csv", bill), "test")
     async with rt.core.sessions() as session:
-        assert (await selfcheck.statement_received(session, utcnow())).passed
-        stale = await selfcheck.statement_received(session, utcnow() + timedelta(hours=25))
+        assert (await selfcheck.statement_received(session, utcnow(), SHANGHAI)).passed
+        stale = await selfcheck.statement_received(session, utcnow() + timedelta(hours=25), SHANGHAI)
     assert not stale.passed and "last statement received" in stale.detail
+    assert stale.detail.endswith("(UTC+08:00)")  # on the merchant's clock, its offset said
 
 
 async def test_schema_baselines(api: Api, creds: Credentials) -> None:
@@ -216,6 +219,8 @@ async def test_staff_query_returns_the_report(api: Api, creds: Credentials) -> N
     assert {c["key"] for c in report["checks"]} >= {"identity_key", "alert_robot", "exception_closure"}
     assert all(c["fix"] for c in report["checks"])
     assert report["markdown"].startswith("# orderhub self-check")
+    assert "to " + shown(datetime.fromisoformat(report["generatedAt"]), SHANGHAI) in report["markdown"]
+    assert report["generatedAt"].endswith("+00:00")  # the API's value stays UTC
     assert json.loads(report["json"])["failed"] == report["failed"]
     assert report["shippedWithoutTracking"] == {"shipped": 0, "withoutTracking": 0, "ratio": None, "limit": 0.05,
                                                 "healthy": True}  # fmt: skip

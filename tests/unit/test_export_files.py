@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pytest
 
+from domain.clock import zone
 from domain.errors import UserError
 from domain.health import export, xlsx
 from domain.health.export import ExportFormat, Period, parse_format, resolve_period
@@ -76,3 +77,13 @@ def test_xlsx_continues_on_a_new_sheet_at_the_row_limit(monkeypatch: pytest.Monk
 
 def test_column_letters() -> None:
     assert [xlsx.column_letters(i) for i in (0, 25, 26, 51, 52, 701, 702)] == ["A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+
+
+def test_the_file_is_named_by_the_merchants_dates() -> None:
+    period = Period(datetime(2026, 11, 23, 16, tzinfo=UTC), datetime(2026, 11, 24, 15, 59, tzinfo=UTC))
+    assert (
+        export.OrderExport(period, ExportFormat.CSV, zone("Asia/Shanghai")).filename == "orders-20261124-20261124.csv"
+    )
+    assert period.label(zone("UTC")) == "20261123-20261124"
+    assert period.label(zone("America/Los_Angeles")) == "20261123-20261124"
+    assert period.label(zone("Asia/Tokyo")) == "20261124-20261125"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from domain.settings import Settings
 from runtime.startup import settings_problems
 
@@ -56,10 +58,25 @@ def test_production_with_everything_set_starts(tmp_path: Path) -> None:
 
 def test_time_zones_hour_and_heartbeat_are_checked(tmp_path: Path) -> None:
     problems = settings_problems(
-        settings(tmp_path, merchant_timezone="Asia/Shanghia", reconcile_hour=24, worker_heartbeat_seconds=0)
+        settings(
+            tmp_path, merchant_timezone="Asia/Shanghia", reconcile_hour=24, training_hour=-1, worker_heartbeat_seconds=0
+        )
     )
     assert problems == [
         "ORDERHUB_MERCHANT_TIMEZONE 'Asia/Shanghia' is not an IANA time zone (e.g. Asia/Shanghai)",
         "ORDERHUB_RECONCILE_HOUR 24 is not an hour of the day (0-23)",
+        "ORDERHUB_TRAINING_HOUR -1 is not an hour of the day (0-23)",
         "ORDERHUB_WORKER_HEARTBEAT_SECONDS must be more than 0",
+    ]
+
+
+def test_the_retired_reconcile_timezone_may_not_disagree_with_the_merchants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERHUB_RECONCILE_TIMEZONE", "Asia/Shanghai")
+    assert settings_problems(settings(tmp_path)) == []
+    monkeypatch.setenv("ORDERHUB_RECONCILE_TIMEZONE", "Europe/Berlin")
+    assert settings_problems(settings(tmp_path)) == [
+        "ORDERHUB_RECONCILE_TIMEZONE (Europe/Berlin) is no longer read: reconciliation follows the merchant's clock, "
+        "ORDERHUB_MERCHANT_TIMEZONE (Asia/Shanghai); set that one and remove this one"
     ]

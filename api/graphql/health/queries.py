@@ -52,7 +52,9 @@ def _window(info: Info[Context, None], problems: Problems, period: str, at: date
 
 @strawberry.input
 class HealthInput:
-    period: str = strawberry.field(default="DAY", description="HOUR or DAY: the one holding `at`.")
+    period: str = strawberry.field(
+        default="DAY", description="HOUR or DAY of the merchant's clock (its time zone setting): the one holding `at`."
+    )
     at: datetime | None = strawberry.field(default=None, description="Defaults to now.")
     start: datetime | None = strawberry.field(default=None, name="from", description="With `to`: an explicit range.")
     end: datetime | None = strawberry.field(default=None, name="to")
@@ -63,7 +65,9 @@ class HealthInput:
 @strawberry.input
 class HealthTrendInput:
     metrics: list[str] | None = strawberry.field(default=None, description="All five by default.")
-    period: str = strawberry.field(default="DAY", description="HOUR or DAY.")
+    period: str = strawberry.field(
+        default="DAY", description="HOUR or DAY of the merchant's clock (its time zone setting)."
+    )
     count: int = strawberry.field(default=7, description="How many periods, ending with the one holding `end`.")
     end: datetime | None = strawberry.field(default=None, description="Defaults to now.")
     dimension: str = strawberry.field(default="ALL", description="ALL, CHANNEL or WAREHOUSE.")
@@ -72,7 +76,9 @@ class HealthTrendInput:
 
 @strawberry.input
 class HealthDrilldownInput:
-    period: str = strawberry.field(default="DAY", description="HOUR or DAY: the one holding `at`.")
+    period: str = strawberry.field(
+        default="DAY", description="HOUR or DAY of the merchant's clock (its time zone setting): the one holding `at`."
+    )
     at: datetime | None = None
     start: datetime | None = strawberry.field(default=None, name="from")
     end: datetime | None = strawberry.field(default=None, name="to")

@@ -105,7 +105,7 @@ class HealthReport:
 
 
 def merchant_zone(info: Info[Context, None]) -> ZoneInfo:
-    return ZoneInfo(info.context.runtime.settings.merchant_timezone)
+    return info.context.runtime.settings.merchant_zone
 
 
 @strawberry.type

@@ -145,7 +145,7 @@ class IntakeQueries:
         channel: SalesChannel,  # type: ignore[valid-type]
     ) -> UpstreamMonitor | None:
         async with info.context.read() as session:
-            view = await monitor.upstream(session, channel.value)
+            view = await monitor.upstream(session, channel.value, info.context.runtime.settings.merchant_zone)
         if view is None:
             return None
         return UpstreamMonitor(
