@@ -55,10 +55,7 @@ class Allow(BasePermission):
             [tr("any staff role")] if self.any_staff else [tr("role {role}", role=r.value) for r in sorted(self.roles)]
         )
         needs += [tr("a customer token")] if self.customers else []
-        return tr(
-            "not allowed: needs {needs}",
-            needs=reduce(lambda left, right: tr("{left} or {right}", left=left, right=right), needs),
-        )
+        return tr("not allowed: needs {needs}", needs=reduce(_either, needs))
 
 
 def may(info: Info, **kwargs: Any) -> bool:
@@ -71,3 +68,7 @@ def allow(**kwargs: Any) -> list[PermissionExtension]:
 
 
 READ_ORDERS = dict(scopes=frozenset({Scope.ORDERS_READ, Scope.ORDERS_WRITE}), any_staff=True, customers=True)
+
+
+def _either(left: str, right: str) -> str:
+    return tr("{left} or {right}", left=left, right=right)
