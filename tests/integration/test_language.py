@@ -70,12 +70,8 @@ async def test_without_accept_language_the_merchant_language_speaks(api: Api, cr
 async def test_a_staff_account_choice_overrides_the_request(api: Api, creds: Credentials) -> None:
     weak = {"input": {"email": "finance@shop.example", "password": "short", "roles": ["FINANCE"]}}
     expected = msg("staff passwords need at least {min_password} characters", min_password=MIN_PASSWORD)
-    [en] = (await api.gql(CREATE_STAFF, weak, headers={**creds.admin, **EN}))["data"]["createStaffAccount"][
-        "userErrors"
-    ]
-    [zh] = (await api.gql(CREATE_STAFF, weak, headers={**creds.admin, **ZH}))["data"]["createStaffAccount"][
-        "userErrors"
-    ]
+    [en] = await _create_staff(api, weak, {**creds.admin, **EN})
+    [zh] = await _create_staff(api, weak, {**creds.admin, **ZH})
     assert en["code"] == "WEAK_PASSWORD"
     _in_both(en, zh, expected)
 
