@@ -57,6 +57,7 @@ from api.observe import RequestObservation, mount_metrics
 from api.payments import payment_sources
 from api.payments import router as payments_router
 from api.readiness import router as readiness_router
+from domain.i18n import msg
 from domain.identity.masking import mask_phones
 from domain.intake.models import Outcome, SignatureVerdict
 from domain.pipeline.message import Message
@@ -149,7 +150,7 @@ PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name", "gra
 async def get_context(request: HTTPConnection) -> Context:
     runtime = _runtime(request)
     if request.scope["type"] == "websocket":
-        return Context(runtime, Anonymous("no connection_init yet"))
+        return Context(runtime, Anonymous(msg("no connection_init yet")))
     assert isinstance(request, Request)
     if _is_multipart(request) and not any(request.headers.get(h) for h in PREFLIGHT_HEADERS):
         raise HTTPException(400, f"multipart requests need one of the headers {', '.join(PREFLIGHT_HEADERS)}")
@@ -179,7 +180,7 @@ class OrderhubGraphQLRouter(GraphQLRouter[Context, None]):
         runtime = context.runtime
         principal = await authenticate(headers, runtime.settings.secret("token_secret"), accounts_of(context.request))
         if not isinstance(principal, Customer | Staff):
-            reason = principal.reason if isinstance(principal, Anonymous) else "not allowed"
+            reason = str(principal.reason) if isinstance(principal, Anonymous) else "not allowed"
             raise ConnectionRejectionError({"reason": reason})
         context.principal = principal
         context.speak(headers.get("accept-language") or context.request.headers.get("accept-language"))

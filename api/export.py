@@ -13,12 +13,13 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.auth.principal import Anonymous, Staff, accounts_of, authenticate
+from api.auth.principal import Anonymous, Principal, Staff, accounts_of, authenticate
+from api.graphql.context import language_of
 from domain.access.policy import Role
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
 from domain.health.export import OrderExport, Period, has_orders, parse_format, resolve_period
-from domain.i18n import render
+from domain.i18n import msg, render, use_language
 from domain.invoices import service as invoices
 from runtime.process import Runtime
 
@@ -30,9 +31,15 @@ INVOICE_ROLES = frozenset({Role.FINANCE, Role.ADMIN})  # the invoice data holds 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _errors(status: int, problems: list[Problem]) -> JSONResponse:
-    body = {"errors": [{"field": list(p.field), "message": render(p.message), "code": p.code} for p in problems]}
+def _errors(status: int, problems: list[Problem], language: str) -> JSONResponse:
+    """The problems in the reader's language (their staff account's, else what the request accepts)."""
+    with use_language(language):
+        body = {"errors": [{"field": list(p.field), "message": render(p.message), "code": p.code} for p in problems]}
     return JSONResponse(body, status_code=status)
+
+
+def _language(request: Request, principal: Principal, runtime: Runtime) -> str:
+    return language_of(principal, request.headers.get("accept-language"), runtime.settings.merchant_language)
 
 
 def _time(text: str | None, name: str, problems: list[Problem]) -> datetime | None:
@@ -41,7 +48,7 @@ def _time(text: str | None, name: str, problems: list[Problem]) -> datetime | No
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        problems.append(Problem((name,), f"{text!r} is not an ISO 8601 time", "INVALID_TIME"))
+        problems.append(Problem((name,), msg("{text} is not an ISO 8601 time", text=repr(text)), "INVALID_TIME"))
         return None
 
 
@@ -52,7 +59,11 @@ def _request(runtime: Runtime, params: dict[str, str]) -> tuple[Period, OrderExp
         try:
             days = int(params["days"])
         except ValueError:
-            problems.append(Problem(("days",), f"{params['days']!r} is not a whole number of days", "OUT_OF_RANGE"))
+            problems.append(
+                Problem(
+                    ("days",), msg("{days} is not a whole number of days", days=repr(params["days"])), "OUT_OF_RANGE"
+                )
+            )
     start, end = _time(params.get("from"), "from", problems), _time(params.get("to"), "to", problems)
     try:
         fmt = parse_format(params.get("format", "csv"))
@@ -69,14 +80,19 @@ async def export_orders(request: Request) -> Response:
     """`?format=csv|xlsx&days=7` or `&from=...&to=...` (ISO 8601 with offset); staff bearer token required."""
     runtime: Runtime = request.app.state.runtime
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
+    language = _language(request, principal, runtime)
     if isinstance(principal, Anonymous):
-        return _errors(401, [Problem((), f"authentication required ({principal.reason})", "UNAUTHENTICATED")])
+        return _errors(
+            401,
+            [Problem((), msg("authentication required ({reason})", reason=principal.reason), "UNAUTHENTICATED")],
+            language,
+        )
     if not isinstance(principal, Staff) or not principal.roles & EXPORT_ROLES:
-        return _errors(403, [Problem((), "not allowed: needs any staff role", "FORBIDDEN")])
+        return _errors(403, [Problem((), msg("not allowed: needs any staff role"), "FORBIDDEN")], language)
     try:
         period, export = _request(runtime, dict(request.query_params))
     except UserError as error:
-        return _errors(400, error.problems)
+        return _errors(400, error.problems, language)
     async with runtime.core.sessions() as session:
         empty = not await has_orders(session, period)
 
@@ -96,20 +112,31 @@ async def export_group_invoice(request: Request) -> Response:
     """`?order=<order id>&format=csv|xlsx`: the order's group's invoice data, for finance."""
     runtime: Runtime = request.app.state.runtime
     principal = await authenticate(request.headers, runtime.settings.secret("token_secret"), accounts_of(request))
+    language = _language(request, principal, runtime)
     if isinstance(principal, Anonymous):
-        return _errors(401, [Problem((), f"authentication required ({principal.reason})", "UNAUTHENTICATED")])
+        return _errors(
+            401,
+            [Problem((), msg("authentication required ({reason})", reason=principal.reason), "UNAUTHENTICATED")],
+            language,
+        )
     if not isinstance(principal, Staff) or not principal.roles & INVOICE_ROLES:
-        return _errors(403, [Problem((), "not allowed: needs the finance or admin role", "FORBIDDEN")])
+        return _errors(403, [Problem((), msg("not allowed: needs the finance or admin role"), "FORBIDDEN")], language)
     order, fmt = request.query_params.get("order", ""), request.query_params.get("format", "csv")
-    problems = [] if order.isdigit() else [Problem(("order",), f"{order!r} is not an order id", "INVALID_ID")]
+    problems = (
+        []
+        if order.isdigit()
+        else [Problem(("order",), msg("{order} is not an order id", order=repr(order)), "INVALID_ID")]
+    )
     if fmt not in ("csv", "xlsx"):
-        problems.append(Problem(("format",), f"{fmt!r} is not csv or xlsx", "INVALID_FORMAT"))
+        problems.append(Problem(("format",), msg("{fmt} is not csv or xlsx", fmt=repr(fmt)), "INVALID_FORMAT"))
     if problems:
-        return _errors(400, problems)
+        return _errors(400, problems, language)
     async with runtime.core.sessions() as session:
         lines = await invoices.group_invoice(session, runtime.core.vault, int(order))
     if not lines:
-        return _errors(404, [Problem(("order",), f"order {order} has no invoice request", "NOT_FOUND")])
+        return _errors(
+            404, [Problem(("order",), msg("order {order} has no invoice request", order=order), "NOT_FOUND")], language
+        )
     data = invoices.as_csv(lines) if fmt == "csv" else invoices.as_xlsx(lines)
     media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_MEDIA
     headers = {"Content-Disposition": f'attachment; filename="invoice-{order}.{fmt}"', "Cache-Control": "no-store"}

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from domain.errors import CommonCode, Problems
+from domain.i18n import msg
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGSERIAL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -59,10 +60,10 @@ def check_text(problems: Problems, at: tuple[str | int, ...], value: str | None,
     if value is None:
         return
     if "\x00" in value:
-        problems.add(at, "contains a NUL character", CommonCode.INVALID_CHARACTER)
+        problems.add(at, msg("contains a NUL character"), CommonCode.INVALID_CHARACTER)
     limit = column if isinstance(column, int) else getattr(column.type, "length", None)
     if limit is not None and len(value) > limit:
-        problems.add(at, f"longer than {limit} characters", CommonCode.TOO_LONG)
+        problems.add(at, msg("longer than {limit} characters", limit=limit), CommonCode.TOO_LONG)
 
 
 def check_note(name: str, value: str | None) -> None:
@@ -83,7 +84,7 @@ def check_row(
         if isinstance(value, str):
             check_text(problems, at, value, columns[name])
         elif isinstance(value, dict | list) and _has_nul(value):
-            problems.add(at, "contains a NUL character", CommonCode.INVALID_CHARACTER)
+            problems.add(at, msg("contains a NUL character"), CommonCode.INVALID_CHARACTER)
 
 
 def _has_nul(value: Any) -> bool:

@@ -35,7 +35,7 @@ class CommonCode(ErrorCode):
 @dataclass(frozen=True)
 class Problem:
     field: tuple[str | int, ...]
-    message: Message | str  # Message: a sentence of ours, rendered in the reader's language; str is legacy
+    message: Message  # a sentence of ours, rendered in the reader's language when it is read
     code: ErrorCode
 
 
@@ -46,7 +46,7 @@ class UserError(Exception):
     problems: list[Problem] = field(default_factory=list)
 
     @classmethod
-    def one(cls, path: tuple[str | int, ...], message: Message | str, code: ErrorCode) -> UserError:
+    def one(cls, path: tuple[str | int, ...], message: Message, code: ErrorCode) -> UserError:
         return cls([Problem(path, message, code)])
 
     def __str__(self) -> str:
@@ -59,7 +59,7 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, path: tuple[str | int, ...], message: Message | str, code: ErrorCode) -> None:
+    def add(self, path: tuple[str | int, ...], message: Message, code: ErrorCode) -> None:
         self.items.append(Problem(path, message, code))
 
     def aware_time(self, moment: datetime | None, at: tuple[str | int, ...]) -> datetime | None:

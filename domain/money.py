@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.errors import CommonCode, ErrorCode
+from domain.i18n import Message, msg
 
 # Active ISO 4217 codes whose minor unit is not two digits.
 _EXPONENTS = {
@@ -31,8 +32,11 @@ _AMOUNT = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class MoneyError(ValueError):
-    def __init__(self, message: str, code: ErrorCode) -> None:
-        super().__init__(message)
+    """`message` is what the person who typed the amount reads, in their language; str() is its English."""
+
+    def __init__(self, message: Message, code: ErrorCode) -> None:
+        super().__init__(str(message))
+        self.message = message
         self.code = code
 
 
@@ -43,7 +47,10 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:
-            raise MoneyError(f"cannot add {other.currency} to {self.currency}", CommonCode.CURRENCY_MISMATCH)
+            raise MoneyError(
+                msg("cannot add {added} to {currency}", added=other.currency, currency=self.currency),
+                CommonCode.CURRENCY_MISMATCH,
+            )
         return Money(self.minor + other.minor, self.currency)
 
     def decimal(self) -> Decimal:
@@ -55,7 +62,7 @@ class Money:
 
 def check_currency(code: str) -> str:
     if code not in CURRENCY_EXPONENTS:
-        raise MoneyError(f"{code!r} is not an ISO 4217 currency code", CommonCode.INVALID_CURRENCY)
+        raise MoneyError(msg("{code} is not an ISO 4217 currency code", code=repr(code)), CommonCode.INVALID_CURRENCY)
     return code
 
 
@@ -71,14 +78,22 @@ def parse_minor(text: str, currency: str, *, allow_negative: bool = False) -> in
     """
     cleaned = text.strip()
     if not _AMOUNT.match(cleaned):
-        raise MoneyError(f"{text!r} is not a decimal amount", CommonCode.INVALID_AMOUNT)
+        raise MoneyError(msg("{text} is not a decimal amount", text=repr(text)), CommonCode.INVALID_AMOUNT)
     negative = cleaned.startswith("-")
     whole, _, fraction = cleaned.lstrip("-").partition(".")
     if negative and not allow_negative and (whole.strip("0") or fraction.strip("0")):
-        raise MoneyError(f"{text!r} is negative", CommonCode.NEGATIVE_AMOUNT)
+        raise MoneyError(msg("{text} is negative", text=repr(text)), CommonCode.NEGATIVE_AMOUNT)
     digits = exponent(currency)
     if fraction[digits:].strip("0"):
-        raise MoneyError(f"{text!r} has more decimals than {currency} allows ({digits})", CommonCode.INVALID_AMOUNT)
+        raise MoneyError(
+            msg(
+                "{text} has more decimals than {currency} allows ({digits})",
+                text=repr(text),
+                currency=currency,
+                digits=digits,
+            ),
+            CommonCode.INVALID_AMOUNT,
+        )
     minor = int(whole + fraction[:digits].ljust(digits, "0"))
     return -minor if negative else minor
 

@@ -14,6 +14,7 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import Problem
+from domain.i18n import Message, msg
 from domain.identity.models import AliasKind
 from domain.identity.phones import PhoneRejected, normalize_phone
 from domain.outbox.service import Outbox
@@ -103,7 +104,7 @@ class SignIn:
         action = "signInWithWechat"
         login = WechatLogin.from_settings(self.core.settings)
         if login is None:
-            problem = Problem(("code",), "WeChat login is not configured", SignInErrorCode.NOT_CONFIGURED)
+            problem = Problem(("code",), msg("WeChat login is not configured"), SignInErrorCode.NOT_CONFIGURED)
             return await self.refused(uow, action, problem, None, address, str(problem.message))
         try:
             wechat = await login.code_to_buyer(self.client, code)
@@ -123,13 +124,15 @@ class SignIn:
             e164 = normalize_phone(phone, settings.phone_region)
         except PhoneRejected as rejected:
             problem = Problem(
-                ("phone",), f"not a usable mobile number ({rejected.code})", SignInErrorCode.INVALID_PHONE
+                ("phone",),
+                msg("not a usable mobile number ({code})", code=rejected.code),
+                SignInErrorCode.INVALID_PHONE,
             )
             return await self.refused(uow, action, problem, None, address, rejected.reason)
         phone_key = self.core.identity.uid_for_e164(e164)
         sender = sms_from_settings(settings)
         if sender is None:
-            problem = Problem(("phone",), "sign-in by SMS is not configured", SignInErrorCode.NOT_CONFIGURED)
+            problem = Problem(("phone",), msg("sign-in by SMS is not configured"), SignInErrorCode.NOT_CONFIGURED)
             return await self.refused(uow, action, problem, phone_key, address, str(problem.message))
         code = codes.new_code_text()
         async with uow() as session:
@@ -151,7 +154,9 @@ class SignIn:
             e164 = normalize_phone(phone, self.core.settings.phone_region)
         except PhoneRejected as rejected:
             problem = Problem(
-                ("phone",), f"not a usable mobile number ({rejected.code})", SignInErrorCode.INVALID_PHONE
+                ("phone",),
+                msg("not a usable mobile number ({code})", code=rejected.code),
+                SignInErrorCode.INVALID_PHONE,
             )
             return await self.refused(uow, action, problem, None, address, rejected.reason)
         phone_key = self.core.identity.uid_for_e164(e164)
@@ -186,16 +191,16 @@ class SignIn:
         return ended
 
 
-TOLD: dict[SignInErrorCode, str] = {
-    SignInErrorCode.INVALID_CODE: "wrong or expired code",
-    SignInErrorCode.CODE_ALREADY_USED: "this code was already used",
-    SignInErrorCode.PROVIDER_THROTTLED: "the provider asks us to slow down; try again in a minute",
-    SignInErrorCode.PROVIDER_UNAVAILABLE: "the provider cannot be reached; try again later",
-    SignInErrorCode.PROVIDER_REFUSED: "the provider refused the request",
-    SignInErrorCode.INVALID_PHONE: "not a usable mobile number",
+TOLD: dict[SignInErrorCode, Message] = {
+    SignInErrorCode.INVALID_CODE: msg("wrong or expired code"),
+    SignInErrorCode.CODE_ALREADY_USED: msg("this code was already used"),
+    SignInErrorCode.PROVIDER_THROTTLED: msg("the provider asks us to slow down; try again in a minute"),
+    SignInErrorCode.PROVIDER_UNAVAILABLE: msg("the provider cannot be reached; try again later"),
+    SignInErrorCode.PROVIDER_REFUSED: msg("the provider refused the request"),
+    SignInErrorCode.INVALID_PHONE: msg("not a usable mobile number"),
 }
 
 
-def _told(code: SignInErrorCode) -> str:
+def _told(code: SignInErrorCode) -> Message:
     """What the buyer reads; the provider's own words go to the record, not to the caller."""
-    return TOLD.get(code, "sign-in refused")
+    return TOLD.get(code, msg("sign-in refused"))

@@ -153,7 +153,10 @@ class Api:
 @pytest.fixture
 async def api(rt: Runtime) -> AsyncIterator[Api]:
     app = create_app(runtime=rt)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test") as client:
+    # English, so that tests read messages by their English text; tests/integration/test_language.py reads the others.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers={"Accept-Language": "en"}
+    ) as client:
         yield Api(client, rt)
 
 

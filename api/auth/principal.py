@@ -11,12 +11,15 @@ from starlette.requests import HTTPConnection
 
 from api.auth.tokens import TokenInvalid, decode_token
 from domain.access.service import active_staff, find_partner_key
+from domain.i18n import Message, msg
 from domain.signin.sessions import is_live
+
+NO_CREDENTIALS = msg("no credentials")
 
 
 @dataclass(frozen=True)
 class Anonymous:
-    reason: str = "no credentials"
+    reason: Message = NO_CREDENTIALS  # what the caller is told, in their language
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ async def partner_of(session: AsyncSession, key: str) -> Partner | Anonymous:
     """The partner an API key stands for, read in the caller's session (a recorded request's own)."""
     row = await find_partner_key(session, key)
     if row is None or row.id is None:
-        return Anonymous("invalid API key")
+        return Anonymous(msg("invalid API key"))
     channels = None if row.channels is None else frozenset(row.channels)
     return Partner(row.id, row.name, frozenset(row.scopes), channels)
 
@@ -138,15 +141,15 @@ async def authenticate(headers: Mapping[str, str], token_secret: str, accounts: 
     try:
         claims = decode_token(token_secret, token)
     except TokenInvalid as exc:
-        return Anonymous(str(exc))
+        return Anonymous(exc.reason)
     if claims["typ"] == "customer":
         family = claims.get("sid")
         if family is None:
             return Customer(str(claims["sub"]))
         if not await accounts.signed_in(str(family)):
-            return Anonymous("signed out")
+            return Anonymous(msg("signed out"))
         return Customer(str(claims["sub"]), str(family))
     if claims["typ"] == "staff":
         staff = await accounts.current(int(str(claims["sub"])))
-        return Anonymous("staff account disabled") if staff is None else staff
-    return Anonymous("unknown token type")
+        return Anonymous(msg("staff account disabled")) if staff is None else staff
+    return Anonymous(msg("unknown token type"))

@@ -8,13 +8,18 @@ from datetime import datetime, timedelta
 import jwt
 
 from domain.clock import utcnow
+from domain.i18n import Message, msg
 
 _ALGORITHM = "HS256"
 _ISSUER = "orderhub"
 
 
 class TokenInvalid(Exception):
-    pass
+    """`reason` is what the caller is told, in their language; str() is its English."""
+
+    def __init__(self, reason: Message) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def decode_token(secret: str, token: str) -> dict[str, object]:
             token, secret, algorithms=[_ALGORITHM], issuer=_ISSUER, options={"require": ["exp", "sub", "typ"]}
         )
     except jwt.ExpiredSignatureError as exc:
-        raise TokenInvalid("token expired") from exc
+        raise TokenInvalid(msg("token expired")) from exc
     except jwt.InvalidTokenError as exc:
-        raise TokenInvalid("token invalid") from exc
+        raise TokenInvalid(msg("token invalid")) from exc
     return claims

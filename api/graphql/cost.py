@@ -23,6 +23,7 @@ from graphql import (
 
 from api.auth.cost_bucket import Spend
 from api.graphql.pagination import MAX_PAGE
+from domain.i18n import tr
 
 MAX_MUTATIONS = 5
 
@@ -78,7 +79,7 @@ class CostRule(ValidationRule):
         if cost > self.limit:
             self.report_error(
                 GraphQLError(
-                    f"query cost {cost} exceeds the limit of {self.limit}",
+                    tr("query cost {cost} exceeds the limit of {limit}", cost=cost, limit=self.limit),
                     node,
                     extensions={"code": "QUERY_TOO_COSTLY"},
                 )
@@ -88,7 +89,7 @@ class CostRule(ValidationRule):
             if count > MAX_MUTATIONS:
                 self.report_error(
                     GraphQLError(
-                        f"at most {MAX_MUTATIONS} mutations per request",
+                        tr("at most {limit} mutations per request", limit=MAX_MUTATIONS),
                         node,
                         extensions={"code": "TOO_MANY_MUTATIONS"},
                     )
@@ -128,11 +129,19 @@ def throttled(spent: Spend) -> GraphQLError:
     """The top-level error of a partner request refused for fair use: when to retry, and the bucket now."""
     if spent.cost > spent.maximum:
         return GraphQLError(
-            f"query cost {spent.cost} exceeds the {spent.maximum} points a partner key's bucket holds",
+            tr(
+                "query cost {cost} exceeds the {maximum} points a partner key's bucket holds",
+                cost=spent.cost,
+                maximum=spent.maximum,
+            ),
             extensions={"code": "MAX_COST_EXCEEDED", "cost": throttle_status(spent)},
         )
     return GraphQLError(
-        f"throttled: this query costs {spent.cost} points and {spent.available} are available; "
-        f"retry in {spent.retry_after_ms} ms",
+        tr(
+            "throttled: this query costs {cost} points and {available} are available; retry in {wait} ms",
+            cost=spent.cost,
+            available=spent.available,
+            wait=spent.retry_after_ms,
+        ),
         extensions={"code": "THROTTLED", "retryAfterMs": spent.retry_after_ms, "cost": throttle_status(spent)},
     )

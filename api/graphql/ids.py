@@ -7,6 +7,8 @@ import base64
 
 from graphql import GraphQLError
 
+from domain.i18n import tr
+
 _PREFIX = "gid://orderhub/"
 
 
@@ -16,12 +18,20 @@ def encode_gid(type_name: str, key: int) -> str:
 
 def decode_gid(gid: str, expected: str | None = None) -> tuple[str, int]:
     if not gid.startswith(_PREFIX):
-        raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
+        raise GraphQLError(tr("{gid} is not an orderhub id", gid=repr(gid)), extensions={"code": "INVALID_ID"})
     type_name, _, key = gid[len(_PREFIX) :].partition("/")
     if not (key.isascii() and key.isdigit()):
-        raise GraphQLError(f"{gid!r} is not an orderhub id", extensions={"code": "INVALID_ID"})
+        raise GraphQLError(tr("{gid} is not an orderhub id", gid=repr(gid)), extensions={"code": "INVALID_ID"})
     if expected is not None and type_name != expected:
-        raise GraphQLError(f"{gid!r} is a {type_name} id, expected a {expected} id", extensions={"code": "INVALID_ID"})
+        raise GraphQLError(
+            tr(
+                "{gid} is a {type_name} id, expected a {expected} id",
+                gid=repr(gid),
+                type_name=type_name,
+                expected=expected,
+            ),
+            extensions={"code": "INVALID_ID"},
+        )
     return type_name, int(key)
 
 
@@ -35,7 +45,7 @@ def decode_cursor(cursor: str | None, kind: str) -> int | None:
     try:
         prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"}) from exc
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"}) from exc
     if prefix != kind or not (key.isascii() and key.isdigit()):
-        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"})
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
     return int(key)

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from api.graphql.ids import encode_cursor
+from domain.i18n import tr
 
 MAX_PAGE = 100
 
@@ -40,11 +41,13 @@ class Connection(Generic[T]):
 
 def check_page_size(first: int | None, last: int | None) -> None:
     if (first is None) == (last is None):
-        raise GraphQLError("give exactly one of `first` or `last`", extensions={"code": "BAD_USER_INPUT"})
+        raise GraphQLError(tr("give exactly one of `first` or `last`"), extensions={"code": "BAD_USER_INPUT"})
     size = first if first is not None else last
     assert size is not None
     if not 1 <= size <= MAX_PAGE:
-        raise GraphQLError(f"page size must be between 1 and {MAX_PAGE}", extensions={"code": "BAD_USER_INPUT"})
+        raise GraphQLError(
+            tr("page size must be between 1 and {limit}", limit=MAX_PAGE), extensions={"code": "BAD_USER_INPUT"}
+        )
 
 
 def connection(nodes: list[T], cursors: list[str], has_next: bool, has_previous: bool) -> Connection[T]:

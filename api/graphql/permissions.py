@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 from graphql import GraphQLError
@@ -10,6 +11,7 @@ from strawberry.types import Info
 
 from api.auth.principal import Anonymous, Customer, Partner, Principal, Staff
 from domain.access.policy import Role, Scope
+from domain.i18n import tr
 
 
 class Allow(BasePermission):
@@ -29,7 +31,10 @@ class Allow(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = info.context.principal
         if isinstance(principal, Anonymous):
-            raise GraphQLError(f"authentication required ({principal.reason})", extensions={"code": "UNAUTHENTICATED"})
+            raise GraphQLError(
+                tr("authentication required ({reason})", reason=principal.reason),
+                extensions={"code": "UNAUTHENTICATED"},
+            )
         if self.permits(principal):
             return True
         raise GraphQLError(self._denied(), extensions={"code": "FORBIDDEN"})
@@ -45,10 +50,12 @@ class Allow(BasePermission):
         return False
 
     def _denied(self) -> str:
-        needs = [f"scope {s.value}" for s in sorted(self.scopes)]
-        needs += ["any staff role"] if self.any_staff else [f"role {r.value}" for r in sorted(self.roles)]
-        needs += ["a customer token"] if self.customers else []
-        return "not allowed: needs " + " or ".join(needs)
+        needs = [tr("scope {scope}", scope=s.value) for s in sorted(self.scopes)]
+        needs += (
+            [tr("any staff role")] if self.any_staff else [tr("role {role}", role=r.value) for r in sorted(self.roles)]
+        )
+        needs += [tr("a customer token")] if self.customers else []
+        return tr("not allowed: needs {needs}", needs=reduce(_either, needs))
 
 
 def may(info: Info, **kwargs: Any) -> bool:
@@ -61,3 +68,7 @@ def allow(**kwargs: Any) -> list[PermissionExtension]:
 
 
 READ_ORDERS = dict(scopes=frozenset({Scope.ORDERS_READ, Scope.ORDERS_WRITE}), any_staff=True, customers=True)
+
+
+def _either(left: str, right: str) -> str:
+    return tr("{left} or {right}", left=left, right=right)

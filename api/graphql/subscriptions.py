@@ -40,6 +40,7 @@ from api.graphql.orders import Order, OrderStatusEnum
 from api.pubsub import EXCEPTIONS, ORDERS, RESYNC, Direct, Envelope, Lagged, Listener, Mailbox, PushHub, Revoked
 from domain.clock import utcnow
 from domain.fulfilment.exceptions import committed_exception
+from domain.i18n import tr
 from domain.orders import queries
 from domain.orders.models import Order as OrderRow
 from domain.orders.queries import EVERYONE, Viewer
@@ -205,13 +206,15 @@ def _viewer(ctx: Context, *, staff_only: bool = False) -> Viewer:
     """The same caller checks as queries: connection_init authenticated the principal."""
     match ctx.principal:
         case Anonymous(reason=reason):
-            raise GraphQLError(f"authentication required ({reason})", extensions={"code": "UNAUTHENTICATED"})
+            raise GraphQLError(
+                tr("authentication required ({reason})", reason=reason), extensions={"code": "UNAUTHENTICATED"}
+            )
         case Staff():
             return EVERYONE
         case Customer(buyer_uid=uid) if not staff_only:
             return Viewer(buyer_uid=uid)
-    needs = "any staff role" if staff_only else "a customer token or any staff role"
-    raise GraphQLError(f"not allowed: needs {needs}", extensions={"code": "FORBIDDEN"})
+    needs = tr("any staff role") if staff_only else tr("a customer token or any staff role")
+    raise GraphQLError(tr("not allowed: needs {needs}", needs=needs), extensions={"code": "FORBIDDEN"})
 
 
 async def _check_credentials(ctx: Context) -> None:
@@ -219,7 +222,7 @@ async def _check_credentials(ctx: Context) -> None:
     A staff connection whose account was disabled or changed roles since it connected is closed."""
     expires = ctx.credentials_expire_at
     if expires is not None and utcnow() >= expires:
-        raise GraphQLError("token expired; reconnect with a fresh token", extensions={"code": "UNAUTHENTICATED"})
+        raise GraphQLError(tr("token expired; reconnect with a fresh token"), extensions={"code": "UNAUTHENTICATED"})
     principal = ctx.principal
     if isinstance(principal, Staff) and await accounts_of(ctx.request).current(principal.user_id) != principal:
         await _close_revoked(ctx)
@@ -269,7 +272,7 @@ async def _snapshot(ctx: Context, viewer: Viewer, order_id: int | None) -> list[
         if order_id is not None:
             row = await queries.get_order(session, viewer, order_id)
             if row is None:
-                raise GraphQLError("no such order", extensions={"code": "NOT_FOUND"})
+                raise GraphQLError(tr("no such order"), extensions={"code": "NOT_FOUND"})
             rows = [row]
         elif viewer.unrestricted:
             rows = []
@@ -360,7 +363,7 @@ def _is_newer(last: OrderedDict[int, int], update: OrderUpdate) -> bool:
 
 def _lagged() -> GraphQLError:
     return GraphQLError(
-        "this subscriber fell too far behind; subscribe again for a fresh snapshot", extensions={"code": "LAGGED"}
+        tr("this subscriber fell too far behind; subscribe again for a fresh snapshot"), extensions={"code": "LAGGED"}
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
+from domain.i18n import Message, msg
 from domain.orders.channels import Channel, parse_channel
 
 
@@ -26,17 +27,29 @@ class Role(StrEnum):
     FINANCE = "finance"
 
 
+class PolicyError(ValueError):
+    """A name the policy does not know; `message` is what the administrator reads, in their language."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
 def parse_scopes(names: Sequence[str]) -> list[Scope]:
     unknown = [n for n in names if n not in Scope._value2member_map_]
     if unknown:
-        raise ValueError(f"unknown scopes: {', '.join(unknown)}; known: {', '.join(s.value for s in Scope)}")
+        raise PolicyError(
+            msg("unknown scopes: {unknown}; known: {known}", unknown=", ".join(unknown), known=", ".join(Scope))
+        )
     return [Scope(n) for n in names]
 
 
 def parse_roles(names: Sequence[str]) -> list[Role]:
     unknown = [n for n in names if n not in Role._value2member_map_]
     if unknown:
-        raise ValueError(f"unknown roles: {', '.join(unknown)}; known: {', '.join(r.value for r in Role)}")
+        raise PolicyError(
+            msg("unknown roles: {unknown}; known: {known}", unknown=", ".join(unknown), known=", ".join(Role))
+        )
     return [Role(n) for n in names]
 
 
@@ -45,7 +58,9 @@ def parse_channels(names: Sequence[str]) -> list[str]:
     parsed = [parse_channel(n) for n in names]
     unknown = [n for n, c in zip(names, parsed, strict=True) if c is None]
     if unknown:
-        raise ValueError(f"unknown channels: {', '.join(unknown)}; known: {', '.join(c.value for c in Channel)}")
+        raise PolicyError(
+            msg("unknown channels: {unknown}; known: {known}", unknown=", ".join(unknown), known=", ".join(Channel))
+        )
     if not names:
-        raise ValueError("a partner key bound to channels needs at least one channel")
+        raise PolicyError(msg("a partner key bound to channels needs at least one channel"))
     return sorted({c.value for c in parsed if c is not None})

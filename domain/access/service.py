@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.audit import SYSTEM_ACTOR, AdminAction, append
 from domain.access.errors import AccessErrorCode
 from domain.access.models import PartnerKey, StaffUser
-from domain.access.policy import Role, Scope, parse_channels, parse_roles, parse_scopes
+from domain.access.policy import PolicyError, Role, Scope, parse_channels, parse_roles, parse_scopes
 from domain.clock import utcnow
 from domain.errors import ErrorCode, UserError
 from domain.i18n import msg, supported
@@ -58,11 +58,11 @@ def _hash_key(key: str) -> str:
 
 
 def _parsed(parse: Callable[[Sequence[str]], T], names: Sequence[str], field: str, code: ErrorCode) -> T:
-    """The policy's parsers raise ValueError naming what is unknown; an administrator gets it as a user error."""
+    """The policy's parsers raise PolicyError naming what is unknown; an administrator gets it as a user error."""
     try:
         return parse(names)
-    except ValueError as exc:
-        raise UserError.one((field,), str(exc), code) from exc
+    except PolicyError as exc:
+        raise UserError.one((field,), exc.message, code) from exc
 
 
 def key_active(row: PartnerKey, now: datetime) -> bool:
@@ -80,7 +80,7 @@ async def issue_partner_key(
 ) -> IssuedKey:
     """`channels` None: the key serves every channel (what keys issued before channels were bound do)."""
     if not name.strip() or len(name) > 100:
-        raise UserError.one(("name",), "a key needs a name of 1 to 100 characters", AccessErrorCode.INVALID)
+        raise UserError.one(("name",), msg("a key needs a name of 1 to 100 characters"), AccessErrorCode.INVALID)
     parsed: list[Scope] = _parsed(parse_scopes, scopes, "scopes", AccessErrorCode.UNKNOWN_SCOPE)
     bound: list[str] | None = (
         None if channels is None else _parsed(parse_channels, channels, "channels", AccessErrorCode.UNKNOWN_CHANNEL)
@@ -111,9 +111,11 @@ async def find_partner_key(session: AsyncSession, key: str) -> PartnerKey | None
 async def _key(session: AsyncSession, key_id: int) -> PartnerKey:
     row = await session.get(PartnerKey, key_id)
     if row is None:
-        raise UserError.one(("id",), f"no partner key {key_id}", AccessErrorCode.NOT_FOUND)
+        raise UserError.one(("id",), msg("no partner key {key_id}", key_id=key_id), AccessErrorCode.NOT_FOUND)
     if not key_active(row, utcnow()):
-        raise UserError.one(("id",), f"partner key {key_id} is already revoked", AccessErrorCode.ALREADY_REVOKED)
+        raise UserError.one(
+            ("id",), msg("partner key {key_id} is already revoked", key_id=key_id), AccessErrorCode.ALREADY_REVOKED
+        )
     return row
 
 
@@ -131,7 +133,7 @@ async def rotate_partner_key(
     """A new key with the same name, scopes and channels; the old one keeps working for `overlap`, so that a
     partner can deploy the new key before the old one stops."""
     if overlap < timedelta(0) or overlap > timedelta(days=7):
-        raise UserError.one(("overlap_minutes",), "the overlap is 0 to 7 days", AccessErrorCode.INVALID)
+        raise UserError.one(("overlap_minutes",), msg("the overlap is 0 to 7 days"), AccessErrorCode.INVALID)
     old = await _key(session, key_id)
     issued = await _new_key(session, old.name, list(old.scopes), None if old.channels is None else list(old.channels))
     old.revoked_at = utcnow() + overlap
@@ -189,13 +191,17 @@ async def create_staff(
     parsed: list[Role] = _parsed(parse_roles, roles, "roles", AccessErrorCode.UNKNOWN_ROLE)
     address = email.strip().lower()
     if "@" not in address or len(address) > 200:
-        raise UserError.one(("email",), "an email address of at most 200 characters", AccessErrorCode.INVALID)
+        raise UserError.one(("email",), msg("an email address of at most 200 characters"), AccessErrorCode.INVALID)
     if len(password) < MIN_PASSWORD:
         raise UserError.one(
-            ("password",), f"staff passwords need at least {MIN_PASSWORD} characters", AccessErrorCode.WEAK_PASSWORD
+            ("password",),
+            msg("staff passwords need at least {min_password} characters", min_password=MIN_PASSWORD),
+            AccessErrorCode.WEAK_PASSWORD,
         )
     if (await session.exec(select(StaffUser.id).where(StaffUser.email == address))).first() is not None:
-        raise UserError.one(("email",), f"a staff account {address!r} exists", AccessErrorCode.EMAIL_TAKEN)
+        raise UserError.one(
+            ("email",), msg("a staff account {address} exists", address=repr(address)), AccessErrorCode.EMAIL_TAKEN
+        )
     user = StaffUser(
         email=address,
         password_hash=await asyncio.to_thread(_passwords.hash, password),
@@ -248,14 +254,14 @@ async def staff_accounts(
 async def staff_email(session: AsyncSession, user_id: int) -> str:
     user = await session.get(StaffUser, user_id)
     if user is None:
-        raise UserError.one(("id",), f"no staff account {user_id}", AccessErrorCode.NOT_FOUND)
+        raise UserError.one(("id",), msg("no staff account {user_id}", user_id=user_id), AccessErrorCode.NOT_FOUND)
     return user.email
 
 
 async def _staff_by_email(session: AsyncSession, email: str) -> StaffUser:
     user = (await session.exec(select(StaffUser).where(StaffUser.email == email.strip().lower()))).first()
     if user is None:
-        raise UserError.one(("email",), f"no staff account {email!r}", AccessErrorCode.NOT_FOUND)
+        raise UserError.one(("email",), msg("no staff account {email}", email=repr(email)), AccessErrorCode.NOT_FOUND)
     return user
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems, UserError
+from domain.i18n import msg
 from domain.orders.channels import Channel
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
 from domain.orders.status import OrderStatus
@@ -37,7 +38,9 @@ def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> Can
     problems = Problems()
     if not isinstance(payload, Mapping):
         raise UserError.one(
-            ("payload",), f"expected a JSON object, got {type(payload).__name__}", IntakeErrorCode.WRONG_SHAPE
+            ("payload",),
+            msg("expected a JSON object, got {name}", name=type(payload).__name__),
+            IntakeErrorCode.WRONG_SHAPE,
         )
     submission = adapter.parse(payload, problems)
     problems.raise_if_any()
@@ -53,5 +56,9 @@ def normalize(adapter: Adapter, payload: Any, channel: str | None = None) -> Can
 def map_status(adapter: Adapter, raw: str, at: tuple[str | int, ...], problems: Problems) -> OrderStatus | None:
     status = adapter.statuses.get(raw)
     if status is None and raw:
-        problems.add(at, f"unknown {adapter.channel.value} status {raw!r}", IntakeErrorCode.UNKNOWN_STATUS)
+        problems.add(
+            at,
+            msg("unknown {channel} status {raw}", channel=adapter.channel.value, raw=repr(raw)),
+            IntakeErrorCode.UNKNOWN_STATUS,
+        )
     return status

@@ -12,6 +12,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.invoices.request import InvoiceRequest
 from domain.money import MoneyError, format_minor, parse_minor
 from domain.orders.channels import Channel
@@ -36,19 +37,21 @@ def _money(source: Mapping[str, Any], key: str, at: f.Path, problems: Problems, 
     if value is None:
         return 0
     if not isinstance(value, Mapping):
-        problems.add((*at, key), "expected a Money object {CurrencyCode, Amount}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("expected a Money object {{CurrencyCode, Amount}}"), IntakeErrorCode.WRONG_SHAPE)
         return 0
     code = f.text(value, "CurrencyCode", (*at, key), problems)
     amount = f.text(value, "Amount", (*at, key), problems)
     if code and currency and code != currency:
         problems.add(
-            (*at, key, "CurrencyCode"), f"{code} differs from the order's {currency}", IntakeErrorCode.WRONG_SHAPE
+            (*at, key, "CurrencyCode"),
+            msg("{code} differs from the order's {currency}", code=code, currency=currency),
+            IntakeErrorCode.WRONG_SHAPE,
         )
         return 0
     try:
         return parse_minor(amount, currency) if amount and currency else 0
     except MoneyError as exc:
-        problems.add((*at, key, "Amount"), str(exc), IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key, "Amount"), exc.message, IntakeErrorCode.WRONG_SHAPE)
         return 0
 
 
@@ -71,7 +74,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     status = map_status(ADAPTER, raw, (*oat, "OrderStatus"), problems)
     placed = f.iso_time(order, "PurchaseDate", oat, problems)
     if placed is None and "PurchaseDate" not in order:
-        problems.add((*oat, "PurchaseDate"), "expected the purchase time", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*oat, "PurchaseDate"), msg("expected the purchase time"), IntakeErrorCode.WRONG_SHAPE)
     updated = f.iso_time(order, "LastUpdateDate", oat, problems)
     total = f.obj(order, "OrderTotal", oat, problems) if status is not S.PENDING_PAYMENT else order.get("OrderTotal")
     currency = ""
@@ -84,7 +87,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     for index, item in enumerate(items):
         here = (*iat, index)
         if not isinstance(item, Mapping):
-            problems.add(here, "expected an object", IntakeErrorCode.WRONG_SHAPE)
+            problems.add(here, msg("expected an object"), IntakeErrorCode.WRONG_SHAPE)
             continue
         quantity = f.integer(item, "QuantityOrdered", here, problems)
         price = _money(item, "ItemPrice", here, problems, currency)  # the price of all units, not of one
@@ -94,7 +97,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         if quantity > 0 and price % quantity:
             problems.add(
                 (*here, "ItemPrice"),
-                f"{price} does not split evenly over {quantity} units",
+                msg("{price} does not split evenly over {quantity} units", price=price, quantity=quantity),
                 IntakeErrorCode.WRONG_SHAPE,
             )
         lines.append(

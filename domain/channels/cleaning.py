@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 
 OPS = ("drop_if_equals", "drop", "rename", "strip_suffix", "map_values", "coerce", "trim")
 COERCIONS = ("string", "integer", "decimal")
@@ -43,15 +44,15 @@ class Rule:
 
 def parse_rules(raw: Any, problems: Problems, at: tuple[str | int, ...] = ("rules",)) -> list[Rule]:
     if not isinstance(raw, list):
-        problems.add(at, "expected a list of rules", IntakeErrorCode.INVALID_RULE)
+        problems.add(at, msg("expected a list of rules"), IntakeErrorCode.INVALID_RULE)
         return []
     if len(raw) > MAX_RULES:
-        problems.add(at, f"at most {MAX_RULES} rules per set", IntakeErrorCode.INVALID_RULE)
+        problems.add(at, msg("at most {max_rules} rules per set", max_rules=MAX_RULES), IntakeErrorCode.INVALID_RULE)
     rules = []
     for index, item in enumerate(raw[:MAX_RULES]):
         here = (*at, index)
         if not isinstance(item, Mapping):
-            problems.add(here, "expected an object with op and path", IntakeErrorCode.INVALID_RULE)
+            problems.add(here, msg("expected an object with op and path"), IntakeErrorCode.INVALID_RULE)
             continue
         rule = _parse_one(item, here, problems)
         if rule is not None:
@@ -62,31 +63,43 @@ def parse_rules(raw: Any, problems: Problems, at: tuple[str | int, ...] = ("rule
 def _parse_one(item: Mapping[str, Any], at: tuple[str | int, ...], problems: Problems) -> Rule | None:
     op = item.get("op")
     if op not in OPS:
-        problems.add((*at, "op"), f"unknown op {op!r}; known: {', '.join(OPS)}", IntakeErrorCode.INVALID_RULE)
+        problems.add(
+            (*at, "op"),
+            msg("unknown op {op}; known: {ops}", op=repr(op), ops=", ".join(OPS)),
+            IntakeErrorCode.INVALID_RULE,
+        )
         return None
     path_text = item.get("path")
     if not isinstance(path_text, str) or not path_text.strip() or any(not p for p in path_text.split(".")):
         problems.add(
-            (*at, "path"), "expected a dotted field path such as orders.order[].title", IntakeErrorCode.INVALID_RULE
+            (*at, "path"),
+            msg("expected a dotted field path such as orders.order[].title"),
+            IntakeErrorCode.INVALID_RULE,
         )
         return None
     path = tuple(path_text.strip().split("."))
     if path[-1].endswith("[]"):
-        problems.add((*at, "path"), "a path must end at a field, not a list", IntakeErrorCode.INVALID_RULE)
+        problems.add((*at, "path"), msg("a path must end at a field, not a list"), IntakeErrorCode.INVALID_RULE)
         return None
     needs = ARGUMENTS
     if op in needs and needs[op] not in item:
-        problems.add((*at, needs[op]), f"{op} needs {needs[op]}", IntakeErrorCode.INVALID_RULE)
+        problems.add((*at, needs[op]), msg("{op} needs {needs}", op=op, needs=needs[op]), IntakeErrorCode.INVALID_RULE)
         return None
     arg = item.get(needs.get(op, ""))
     if op in ("rename", "strip_suffix") and (not isinstance(arg, str) or not arg):
-        problems.add((*at, needs[op]), "expected a non-empty string", IntakeErrorCode.INVALID_RULE)
+        problems.add((*at, needs[op]), msg("expected a non-empty string"), IntakeErrorCode.INVALID_RULE)
         return None
     if op == "map_values" and not isinstance(arg, Mapping):
-        problems.add((*at, "mapping"), "expected an object of old value to new value", IntakeErrorCode.INVALID_RULE)
+        problems.add(
+            (*at, "mapping"), msg("expected an object of old value to new value"), IntakeErrorCode.INVALID_RULE
+        )
         return None
     if op == "coerce" and arg not in COERCIONS:
-        problems.add((*at, "to"), f"expected one of {', '.join(COERCIONS)}", IntakeErrorCode.INVALID_RULE)
+        problems.add(
+            (*at, "to"),
+            msg("expected one of {coercions}", coercions=", ".join(COERCIONS)),
+            IntakeErrorCode.INVALID_RULE,
+        )
         return None
     return Rule(op, path, dict(arg) if isinstance(arg, Mapping) else arg)
 

@@ -10,6 +10,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission
 from domain.orders.status import OrderStatus
@@ -36,19 +37,23 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
         order = payload
     order_id = f.text(order, "order_id", at, problems)
     if order_id and not (order_id.isdigit() and len(order_id) == 19):
-        problems.add((*at, "order_id"), f"expected a 19-digit order id, got {order_id!r}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add(
+            (*at, "order_id"),
+            msg("expected a 19-digit order id, got {order_id}", order_id=repr(order_id)),
+            IntakeErrorCode.WRONG_SHAPE,
+        )
     raw = str(f.integer(order, "order_status", at, problems))
     status = map_status(ADAPTER, raw, (*at, "order_status"), problems)
     created = f.unix_time(order, "create_time", at, problems)
     if created is None:
-        problems.add((*at, "create_time"), "expected the order's creation time", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, "create_time"), msg("expected the order's creation time"), IntakeErrorCode.WRONG_SHAPE)
     paid = f.unix_time(order, "pay_time", at, problems)
     updated = f.unix_time(order, "update_time", at, problems)
     lines = []
     for index, sku in enumerate(f.array(order, "sku_order_list", at, problems)):
         here = (*at, "sku_order_list", index)
         if not isinstance(sku, Mapping):
-            problems.add(here, "expected an object", IntakeErrorCode.WRONG_SHAPE)
+            problems.add(here, msg("expected an object"), IntakeErrorCode.WRONG_SHAPE)
             continue
         code = f.text(sku, "out_sku_id", here, problems, required=False) or f.text(sku, "sku_id", here, problems)
         lines.append(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.money import format_minor
 from domain.orders.commands import AttributionSubmission
 
@@ -24,7 +25,7 @@ def _kind(value: Any) -> str:
 def obj(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> Mapping[str, Any]:
     value = source.get(key)
     if not isinstance(value, Mapping):
-        problems.add((*at, key), f"expected an object, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("expected an object, got {kind}", kind=_kind(value)), IntakeErrorCode.WRONG_SHAPE)
         return {}
     return value
 
@@ -32,10 +33,10 @@ def obj(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> Ma
 def array(source: Mapping[str, Any], key: str, at: Path, problems: Problems) -> list[Any]:
     value = source.get(key)
     if not isinstance(value, list):
-        problems.add((*at, key), f"expected a list, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("expected a list, got {kind}", kind=_kind(value)), IntakeErrorCode.WRONG_SHAPE)
         return []
     if not value:
-        problems.add((*at, key), "expected at least one entry", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("expected at least one entry"), IntakeErrorCode.WRONG_SHAPE)
     return value
 
 
@@ -45,7 +46,9 @@ def text(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, r
     if value is None and not required:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int) or (isinstance(value, str) and not value.strip()):
-        problems.add((*at, key), f"expected a non-empty string, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add(
+            (*at, key), msg("expected a non-empty string, got {kind}", kind=_kind(value)), IntakeErrorCode.WRONG_SHAPE
+        )
         return ""
     return str(value).strip()
 
@@ -55,7 +58,7 @@ def integer(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *
     if value is None and not required:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add((*at, key), f"expected an integer, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("expected an integer, got {kind}", kind=_kind(value)), IntakeErrorCode.WRONG_SHAPE)
         return 0
     return value
 
@@ -64,7 +67,7 @@ def fen(source: Mapping[str, Any], key: str, at: Path, problems: Problems, *, re
     """An amount in fen (integer minor units of CNY), as the decimal text canonical validation reads."""
     value = integer(source, key, at, problems, required=required)
     if value < 0:
-        problems.add((*at, key), "amount is negative", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, key), msg("amount is negative"), IntakeErrorCode.WRONG_SHAPE)
     return format_minor(value, "CNY")
 
 
@@ -73,7 +76,9 @@ def unix_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems)
     if value in (None, 0):
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.add((*at, key), f"expected unix seconds, got {_kind(value)}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add(
+            (*at, key), msg("expected unix seconds, got {kind}", kind=_kind(value)), IntakeErrorCode.WRONG_SHAPE
+        )
         return None
     return datetime.fromtimestamp(value, UTC)
 
@@ -86,7 +91,9 @@ def shanghai_time(source: Mapping[str, Any], key: str, at: Path, problems: Probl
     try:
         return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
-        problems.add((*at, key), f"expected yyyy-MM-dd HH:mm:ss, got {value!r}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add(
+            (*at, key), msg("expected yyyy-MM-dd HH:mm:ss, got {value}", value=repr(value)), IntakeErrorCode.WRONG_SHAPE
+        )
         return None
 
 
@@ -99,7 +106,11 @@ def iso_time(source: Mapping[str, Any], key: str, at: Path, problems: Problems) 
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        problems.add((*at, key), f"expected an ISO 8601 time with offset, got {value!r}", IntakeErrorCode.WRONG_SHAPE)
+        problems.add(
+            (*at, key),
+            msg("expected an ISO 8601 time with offset, got {value}", value=repr(value)),
+            IntakeErrorCode.WRONG_SHAPE,
+        )
         return None
     return moment
 

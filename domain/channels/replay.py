@@ -20,6 +20,7 @@ from domain.channels.errors import IntakeErrorCode
 from domain.channels.models import ChannelIntake
 from domain.channels.service import UNKNOWN, canonical_json, source_and_kind
 from domain.errors import UserError
+from domain.i18n import msg
 from domain.intake.models import InboundMessage
 from domain.intake.vault import Vault
 from domain.orders.models import Order
@@ -42,7 +43,11 @@ async def find_messages(
 ) -> list[InboundMessage]:
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
+        raise UserError.one(
+            ("channel",),
+            msg("no adapter for channel {channel_name}", channel_name=repr(channel_name)),
+            IntakeErrorCode.UNKNOWN_CHANNEL,
+        )
     query = (
         select(InboundMessage)
         .where(InboundMessage.source == channel, InboundMessage.kind == kind, col(InboundMessage.id) > after_id)

@@ -25,6 +25,7 @@ from domain.channels.models import CleaningRuleSet, DriftAlert, SchemaBaseline
 from domain.channels.registry import adapter_for
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
+from domain.i18n import msg
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
@@ -89,29 +90,43 @@ async def record_payloads(
 def decode(channel_name: str, body: bytes) -> tuple[Adapter, dict[str, Any]]:
     adapter = adapter_for(channel_name)
     if adapter is None:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
+        raise UserError.one(
+            ("channel",),
+            msg("no adapter for channel {channel_name}", channel_name=repr(channel_name)),
+            IntakeErrorCode.UNKNOWN_CHANNEL,
+        )
     if len(body) > MAX_PAYLOAD_BYTES:
         raise UserError.one(
             ("payload",),
-            f"payload of {len(body)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}",
+            msg(
+                "payload of {size} bytes exceeds the limit of {max_payload_bytes}",
+                size=len(body),
+                max_payload_bytes=MAX_PAYLOAD_BYTES,
+            ),
             IntakeErrorCode.TOO_LARGE,
         )
     try:
         payload = json.loads(body)
     except UnicodeDecodeError as exc:
-        raise UserError.one(("payload",), f"payload is not UTF-8: {exc}", IntakeErrorCode.NOT_JSON) from exc
+        raise UserError.one(
+            ("payload",), msg("payload is not UTF-8: {exc}", exc=exc), IntakeErrorCode.NOT_JSON
+        ) from exc
     except json.JSONDecodeError as exc:
-        message = f"not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        message = msg(
+            "not JSON: line {line} column {column}: {reason}", line=exc.lineno, column=exc.colno, reason=exc.msg
+        )
         raise UserError.one(("payload",), message, IntakeErrorCode.NOT_JSON) from exc
     except ValueError as exc:  # an integer literal beyond Python's digit limit
         raise UserError.one(
-            ("payload",), f"JSON not accepted: {str(exc).split(';')[0]}", IntakeErrorCode.NOT_JSON
+            ("payload",), msg("JSON not accepted: {reason}", reason=str(exc).split(";")[0]), IntakeErrorCode.NOT_JSON
         ) from exc
     except RecursionError as exc:
-        raise UserError.one(("payload",), "JSON nested too deeply", IntakeErrorCode.NOT_JSON) from exc
+        raise UserError.one(("payload",), msg("JSON nested too deeply"), IntakeErrorCode.NOT_JSON) from exc
     if not isinstance(payload, dict):
         raise UserError.one(
-            ("payload",), f"expected a JSON object, got {drift.json_type(payload)}", IntakeErrorCode.WRONG_SHAPE
+            ("payload",),
+            msg("expected a JSON object, got {drift}", drift=drift.json_type(payload)),
+            IntakeErrorCode.WRONG_SHAPE,
         )
     return adapter, payload
 
@@ -210,10 +225,14 @@ async def learn_many(session: AsyncSession, adapter: Adapter, channel: str, payl
 async def pin_baseline(session: AsyncSession, channel_name: str, staff: str, *, pinned: bool = True) -> SchemaBaseline:
     channel, kind = source_and_kind(channel_name)
     if channel == UNKNOWN:
-        raise UserError.one(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
+        raise UserError.one(
+            ("channel",),
+            msg("no adapter for channel {channel_name}", channel_name=repr(channel_name)),
+            IntakeErrorCode.UNKNOWN_CHANNEL,
+        )
     baseline = await load_baseline(session, channel, kind)
     if baseline is None:
-        raise UserError.one(("channel",), "no accepted payload yet: nothing to pin", IntakeErrorCode.NO_BASELINE)
+        raise UserError.one(("channel",), msg("no accepted payload yet: nothing to pin"), IntakeErrorCode.NO_BASELINE)
     baseline.pinned_at = utcnow() if pinned else None
     baseline.pinned_by = staff if pinned else None
     session.add(baseline)
@@ -277,7 +296,11 @@ async def save_rules(
     channel, kind = source_and_kind(channel_name)
     problems = Problems()
     if channel == UNKNOWN:
-        problems.add(("channel",), f"no adapter for channel {channel_name!r}", IntakeErrorCode.UNKNOWN_CHANNEL)
+        problems.add(
+            ("channel",),
+            msg("no adapter for channel {channel_name}", channel_name=repr(channel_name)),
+            IntakeErrorCode.UNKNOWN_CHANNEL,
+        )
         problems.raise_if_any()
     rules = parse_rules(raw_rules, problems)
     problems.raise_if_any()
@@ -290,7 +313,9 @@ async def save_rules(
         except UserError as error:
             problems.add(
                 ("rules",),
-                f"breaks the canonical mapping of message {message_id}: {error}",
+                msg(
+                    "breaks the canonical mapping of message {message_id}: {error}", message_id=message_id, error=error
+                ),
                 IntakeErrorCode.BREAKS_MAPPING,
             )
             break

@@ -10,6 +10,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.invoices.request import InvoiceRequest
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission
@@ -46,7 +47,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     status = map_status(ADAPTER, raw, (*at, "status"), problems)
     created = f.shanghai_time(trade, "created", at, problems)
     if created is None and "created" not in trade:
-        problems.add((*at, "created"), "expected the trade's creation time", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, "created"), msg("expected the trade's creation time"), IntakeErrorCode.WRONG_SHAPE)
     pay_time = f.shanghai_time(trade, "pay_time", at, problems)
     closed = f.shanghai_time(trade, "end_time", at, problems) or f.shanghai_time(trade, "modified", at, problems)
     container = f.obj(trade, "orders", at, problems)
@@ -54,7 +55,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     for index, sub in enumerate(f.array(container, "order", (*at, "orders"), problems)):
         here = (*at, "orders", "order", index)
         if not isinstance(sub, Mapping):
-            problems.add(here, "expected an object", IntakeErrorCode.WRONG_SHAPE)
+            problems.add(here, msg("expected an object"), IntakeErrorCode.WRONG_SHAPE)
             continue
         sku = f.text(sub, "outer_sku_id", here, problems, required=False) or f.text(sub, "sku_id", here, problems)
         lines.append(

@@ -34,6 +34,7 @@ from domain.channels.models import CleaningRuleSet, SchemaBaseline
 from domain.channels.service import count_alerts, load_baseline, rules_in_force
 from domain.clock import utcnow
 from domain.errors import Problems, UserError
+from domain.i18n import msg
 from domain.intake.models import InboundMessage
 from domain.intake.vault import Vault
 from domain.sql import dialect, insert_ignore
@@ -177,7 +178,11 @@ async def pin(
     baseline = await load_baseline(session, source, kind)
     if baseline is None:
         if shape is None:
-            message = f"nothing received from {upstream.value.lower()} source {source!r} yet: nothing to pin"
+            message = msg(
+                "nothing received from {upstream} source {source} yet: nothing to pin",
+                upstream=upstream.value.lower(),
+                source=repr(source),
+            )
             raise UserError.one(("source",), message, IntakeErrorCode.NO_BASELINE)
         baseline = SchemaBaseline(channel=source, kind=kind, upstream=upstream.value, shape=shape, updated_at=utcnow())
     if shape is not None:
@@ -194,7 +199,9 @@ async def save_rules(
     """A new version of a source's watch rules; the highest is in force."""
     problems = Problems()
     if upstream is UpstreamKind.CHANNEL:
-        problems.add(("upstream",), "a channel's rules are saved with saveCleaningRules", IntakeErrorCode.INVALID_RULE)
+        problems.add(
+            ("upstream",), msg("a channel's rules are saved with saveCleaningRules"), IntakeErrorCode.INVALID_RULE
+        )
     rules = parse_rules(raw_rules, problems)
     problems.raise_if_any()
     kind, source = KIND[upstream], source[:40]
@@ -233,7 +240,7 @@ async def replay_notifications(
     which difference (a field added since when, say). A dry run: nothing is counted or learned."""
     baseline = await load_baseline(session, provider[:40], KIND[UpstreamKind.PAYMENT])
     if baseline is None or baseline.pinned_at is None:
-        reason = f"no pinned baseline for payment provider {provider!r}: pin it first"
+        reason = msg("no pinned baseline for payment provider {provider}: pin it first", provider=repr(provider))
         raise UserError.one(("source",), reason, IntakeErrorCode.NO_BASELINE)
     _, rules = await rules_in_force(session, baseline.channel, baseline.kind)
     query = (

@@ -9,6 +9,7 @@ from domain.channels import fields as f
 from domain.channels.adapter import Adapter, map_status
 from domain.channels.errors import IntakeErrorCode
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.orders.channels import Channel
 from domain.orders.commands import LineSubmission, OrderSubmission
 from domain.orders.status import OrderStatus
@@ -38,7 +39,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     status = map_status(ADAPTER, raw, (*at, "status"), problems)
     created = f.unix_time(order, "create_time", at, problems)
     if created is None:
-        problems.add((*at, "create_time"), "expected the order's creation time", IntakeErrorCode.WRONG_SHAPE)
+        problems.add((*at, "create_time"), msg("expected the order's creation time"), IntakeErrorCode.WRONG_SHAPE)
     updated = f.unix_time(order, "update_time", at, problems)
     detail = f.obj(order, "order_detail", at, problems)
     dat = (*at, "order_detail")
@@ -49,7 +50,7 @@ def parse(payload: Mapping[str, Any], problems: Problems) -> OrderSubmission | N
     for index, product in enumerate(f.array(detail, "product_infos", dat, problems)):
         here = (*dat, "product_infos", index)
         if not isinstance(product, Mapping):
-            problems.add(here, "expected an object", IntakeErrorCode.WRONG_SHAPE)
+            problems.add(here, msg("expected an object"), IntakeErrorCode.WRONG_SHAPE)
             continue
         code = f.text(product, "sku_code", here, problems, required=False) or f.text(product, "sku_id", here, problems)
         lines.append(

@@ -18,6 +18,7 @@ from domain.columns import check_row
 from domain.errors import Problems
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import FulfilmentEvidence
+from domain.i18n import msg
 from domain.orders.status import Source
 
 Path = tuple[str | int, ...]
@@ -149,31 +150,41 @@ def validate_confirmation(sub: ConfirmationSubmission, at: Path, problems: Probl
     if sub.status not in CONFIRM_STATUSES:
         problems.add(
             (*at, "status"),
-            f"unknown status {sub.status!r}; one of {', '.join(CONFIRM_STATUSES)}",
+            msg(
+                "unknown status {status}; one of {confirm_statuses}",
+                status=repr(sub.status),
+                confirm_statuses=", ".join(CONFIRM_STATUSES),
+            ),
             FulfilmentErrorCode.INVALID_VALUE,
         )
     if sub.confirm_type not in CONFIRM_TYPES:
         problems.add(
-            (*at, "confirm_type"), f"unknown confirm type {sub.confirm_type!r}", FulfilmentErrorCode.INVALID_VALUE
+            (*at, "confirm_type"),
+            msg("unknown confirm type {confirm_type}", confirm_type=repr(sub.confirm_type)),
+            FulfilmentErrorCode.INVALID_VALUE,
         )
     operate_time = problems.aware_time(sub.operate_time, (*at, "operate_time"))
     customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if len(sub.packages) > MAX_ITEMS:
-        problems.add((*at, "packages"), f"at most {MAX_ITEMS} packages", FulfilmentErrorCode.TOO_MANY)
+        problems.add(
+            (*at, "packages"), msg("at most {max_items} packages", max_items=MAX_ITEMS), FulfilmentErrorCode.TOO_MANY
+        )
     if len(sub.lines) > MAX_ITEMS:
-        problems.add((*at, "order_lines"), f"at most {MAX_ITEMS} lines", FulfilmentErrorCode.TOO_MANY)
+        problems.add(
+            (*at, "order_lines"), msg("at most {max_items} lines", max_items=MAX_ITEMS), FulfilmentErrorCode.TOO_MANY
+        )
     for index, line in enumerate(sub.lines[:MAX_ITEMS]):
         if line.actual_qty < 0 or line.plan_qty < 0:
             problems.add(
                 (*at, "order_lines", index, "actual_qty"),
-                "quantities cannot be negative",
+                msg("quantities cannot be negative"),
                 FulfilmentErrorCode.INVALID_QUANTITY,
             )
     for index, package in enumerate(sub.packages[:MAX_ITEMS]):
         if package.weight_grams is not None and package.weight_grams < 0:
             problems.add(
                 (*at, "packages", index, "weight_grams"),
-                "weight cannot be negative",
+                msg("weight cannot be negative"),
                 FulfilmentErrorCode.INVALID_QUANTITY,
             )
     if len(problems.items) > start:
@@ -232,7 +243,7 @@ def validate_warehouse(
 ) -> Evidence | None:
     """A warehouse event is exactly one of a delivery-order confirmation or a floor scan."""
     if (confirmation is None) == (scan is None):
-        problems.add(("confirmation",), "give exactly one of confirmation or scan", FulfilmentErrorCode.ONE_OF)
+        problems.add(("confirmation",), msg("give exactly one of confirmation or scan"), FulfilmentErrorCode.ONE_OF)
         return None
     if confirmation is not None:
         return validate_confirmation(confirmation, ("confirmation",), problems)
@@ -249,13 +260,17 @@ def validate_scan(sub: ScanSubmission, at: Path, problems: Problems) -> Evidence
     if kind is None:
         problems.add(
             (*at, "scan_type"),
-            f"unknown scan type {sub.scan_type!r}; one of {', '.join(SCAN_TYPES)}",
+            msg(
+                "unknown scan type {scan_type}; one of {scan_types}",
+                scan_type=repr(sub.scan_type),
+                scan_types=", ".join(SCAN_TYPES),
+            ),
             FulfilmentErrorCode.INVALID_VALUE,
         )
     scanned_at = problems.aware_time(sub.scanned_at, (*at, "scanned_at"))
     customer_id, customer_grade = _customer(sub.customer_id, sub.customer_grade, at, problems)
     if sub.weight_grams is not None and sub.weight_grams < 0:
-        problems.add((*at, "weight_grams"), "weight cannot be negative", FulfilmentErrorCode.INVALID_QUANTITY)
+        problems.add((*at, "weight_grams"), msg("weight cannot be negative"), FulfilmentErrorCode.INVALID_QUANTITY)
     if len(problems.items) > start:
         return None
     assert event_id and code and warehouse and kind
@@ -287,7 +302,11 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
     if kind is None:
         problems.add(
             (*at, "action"),
-            f"unknown action {sub.action!r}; one of {', '.join(CARRIER_ACTIONS)}",
+            msg(
+                "unknown action {action}; one of {carrier_actions}",
+                action=repr(sub.action),
+                carrier_actions=", ".join(CARRIER_ACTIONS),
+            ),
             FulfilmentErrorCode.INVALID_VALUE,
         )
     occurred_at = problems.aware_time(sub.occurred_at, (*at, "occurred_at"))
@@ -313,10 +332,10 @@ def validate_carrier(sub: CarrierSubmission, at: Path, problems: Problems) -> Ev
 def _required(text: str | None, at: Path, problems: Problems) -> str | None:
     value = (text or "").strip()
     if not value:
-        problems.add(at, "required", FulfilmentErrorCode.REQUIRED)
+        problems.add(at, msg("required"), FulfilmentErrorCode.REQUIRED)
         return None
     if len(value) > 100:
-        problems.add(at, "longer than 100 characters", FulfilmentErrorCode.TOO_LONG)
+        problems.add(at, msg("longer than 100 characters"), FulfilmentErrorCode.TOO_LONG)
         return None
     return value
 
@@ -334,14 +353,16 @@ def _customer(
     cleaned = (customer_id or "").strip() or None
     cleaned_grade = (grade or "").strip() or None
     if cleaned is not None and len(cleaned) > 100:
-        problems.add((*at, "customer_id"), "customer id is longer than 100 characters", FulfilmentErrorCode.TOO_LONG)
+        problems.add(
+            (*at, "customer_id"), msg("customer id is longer than 100 characters"), FulfilmentErrorCode.TOO_LONG
+        )
     if cleaned_grade is not None and len(cleaned_grade) > 40:
         problems.add(
-            (*at, "customer_grade"), "customer grade is longer than 40 characters", FulfilmentErrorCode.TOO_LONG
+            (*at, "customer_grade"), msg("customer grade is longer than 40 characters"), FulfilmentErrorCode.TOO_LONG
         )
     if cleaned is None and cleaned_grade is not None:
         problems.add(
-            (*at, "customer_id"), "a customer grade needs the customer id it grades", FulfilmentErrorCode.REQUIRED
+            (*at, "customer_id"), msg("a customer grade needs the customer id it grades"), FulfilmentErrorCode.REQUIRED
         )
     return cleaned, cleaned_grade
 

@@ -140,7 +140,11 @@ async def exceptions_of(session: AsyncSession, order_ids: Sequence[int]) -> dict
 async def _locked(session: AsyncSession, exception_id: int) -> OrderException:
     row = await session.get(OrderException, exception_id, with_for_update=dialect(session) == "postgresql")
     if row is None:
-        raise UserError.one(("exception_id",), f"no exception {exception_id}", FulfilmentErrorCode.NOT_FOUND)
+        raise UserError.one(
+            ("exception_id",),
+            msg("no exception {exception_id}", exception_id=exception_id),
+            FulfilmentErrorCode.NOT_FOUND,
+        )
     return row
 
 
@@ -148,10 +152,10 @@ async def assign_exception(session: AsyncSession, exception_id: int, assignee: s
     row = await _locked(session, exception_id)
     if row.state != ExceptionState.OPEN:
         raise UserError.one(
-            ("exception_id",), "the exception is already resolved", FulfilmentErrorCode.ALREADY_RESOLVED
+            ("exception_id",), msg("the exception is already resolved"), FulfilmentErrorCode.ALREADY_RESOLVED
         )
     if not assignee.strip():
-        raise UserError.one(("assignee",), "say who takes it", FulfilmentErrorCode.REQUIRED)
+        raise UserError.one(("assignee",), msg("say who takes it"), FulfilmentErrorCode.REQUIRED)
     now = utcnow()
     await session.exec(
         update(OrderException)
@@ -167,11 +171,11 @@ async def resolve_exception(
 ) -> OrderException:
     """Closes the case and notes it on the order's log; the order's status is never touched here."""
     if not resolution.strip():
-        raise UserError.one(("resolution",), "say how it was resolved", FulfilmentErrorCode.REQUIRED)
+        raise UserError.one(("resolution",), msg("say how it was resolved"), FulfilmentErrorCode.REQUIRED)
     row = await _locked(session, exception_id)
     if row.state != ExceptionState.OPEN:
         raise UserError.one(
-            ("exception_id",), "the exception is already resolved", FulfilmentErrorCode.ALREADY_RESOLVED
+            ("exception_id",), msg("the exception is already resolved"), FulfilmentErrorCode.ALREADY_RESOLVED
         )
     now = utcnow()
     values = {

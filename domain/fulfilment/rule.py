@@ -115,12 +115,14 @@ async def change_rule(
     problems = Problems()
     if min_minutes_after_request is not None and not 0 <= min_minutes_after_request <= 24 * 60:
         problems.add(
-            ("min_minutes_after_request",), "must be between 0 and 1440 minutes", FulfilmentErrorCode.OUT_OF_RANGE
+            ("min_minutes_after_request",), msg("must be between 0 and 1440 minutes"), FulfilmentErrorCode.OUT_OF_RANGE
         )
     if clock_skew_minutes is not None and not 0 <= clock_skew_minutes <= 24 * 60:
-        problems.add(("clock_skew_minutes",), "must be between 0 and 1440 minutes", FulfilmentErrorCode.OUT_OF_RANGE)
+        problems.add(
+            ("clock_skew_minutes",), msg("must be between 0 and 1440 minutes"), FulfilmentErrorCode.OUT_OF_RANGE
+        )
     if not reason.strip():
-        problems.add(("reason",), "say why the rule changes", FulfilmentErrorCode.REQUIRED)
+        problems.add(("reason",), msg("say why the rule changes"), FulfilmentErrorCode.REQUIRED)
     problems.raise_if_any()
     old = await current_rule(session)
     new = ShippedRule(

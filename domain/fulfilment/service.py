@@ -91,7 +91,7 @@ async def find_order_by_reference(session: AsyncSession, reference: str, by_trac
     if len(rows) > 1:
         raise UserError.one(
             ("tracking_number" if by_tracking else "delivery_order_code",),
-            f"{reference!r} matches more than one order",
+            msg("{reference} matches more than one order", reference=repr(reference)),
             FulfilmentErrorCode.AMBIGUOUS_ORDER,
         )
     return rows[0] if rows else None
@@ -111,23 +111,23 @@ class FulfilmentService:
         check_note("note", note)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
-            raise UserError.one(("order_id",), "no such order", FulfilmentErrorCode.NOT_FOUND)
+            raise UserError.one(("order_id",), msg("no such order"), FulfilmentErrorCode.NOT_FOUND)
         now = utcnow()
         moment = requested_at or now
         if moment > now + timedelta(minutes=(await current_rule(self.session)).clock_skew_minutes):
             raise UserError.one(
-                ("requested_at",), "a ship request cannot be in the future", FulfilmentErrorCode.CLOCK_SKEW
+                ("requested_at",), msg("a ship request cannot be in the future"), FulfilmentErrorCode.CLOCK_SKEW
             )
         if moment < order.placed_at:
             raise UserError.one(
-                ("requested_at",), "a ship request cannot precede the order", FulfilmentErrorCode.INVALID_TIME
+                ("requested_at",), msg("a ship request cannot precede the order"), FulfilmentErrorCode.INVALID_TIME
             )
         if order.status == S.SHIP_REQUESTED:
             return order  # a second click changes nothing
         try:
             status = decide(S(order.status), EventType.SHIP_REQUESTED, by.source)
         except TransitionRefused as refused:
-            raise UserError.one(("order_id",), str(refused), refused.code) from refused
+            raise UserError.one(("order_id",), refused.message, refused.code) from refused
         await append_event(
             self.session, self.outbox, order, Change(EventType.SHIP_REQUESTED, status, moment, {"note": note}), by
         )
@@ -141,15 +141,15 @@ class FulfilmentService:
     ) -> Order:
         """Takes back a ship click before the warehouse acts: the order is PAID again and its request time cleared."""
         if not reason.strip():
-            raise UserError.one(("reason",), "say why the ship request is withdrawn", FulfilmentErrorCode.REQUIRED)
+            raise UserError.one(("reason",), msg("say why the ship request is withdrawn"), FulfilmentErrorCode.REQUIRED)
         check_note("reason", reason)
         order = await self.session.get(Order, order_id, with_for_update=dialect(self.session) == "postgresql")
         if order is None:
-            raise UserError.one(("order_id",), "no such order", FulfilmentErrorCode.NOT_FOUND)
+            raise UserError.one(("order_id",), msg("no such order"), FulfilmentErrorCode.NOT_FOUND)
         try:
             status = decide(S(order.status), EventType.SHIP_REQUEST_WITHDRAWN, by.source)
         except TransitionRefused as refused:
-            raise UserError.one(("order_id",), str(refused), refused.code) from refused
+            raise UserError.one(("order_id",), refused.message, refused.code) from refused
         moment = withdrawn_at or utcnow()
         change = Change(EventType.SHIP_REQUEST_WITHDRAWN, status, moment, {"reason": reason.strip()})
         await append_event(self.session, self.outbox, order, change, by)
@@ -181,7 +181,7 @@ class FulfilmentService:
             served = ", ".join(sorted(by.channels)) or "no channel"
             raise UserError.one(
                 ("tracking_number" if evidence.by_tracking else "delivery_order_code",),
-                f"this API key serves {served}, not {order.channel}",
+                msg("this API key serves {served}, not {channel}", served=served, channel=order.channel),
                 FulfilmentErrorCode.CHANNEL_NOT_ALLOWED,
             )
         result = Recorded(evidence_id, None if order is None else order.id, EvidenceOutcome.NOTED, "")
@@ -213,7 +213,7 @@ class FulfilmentService:
         case = await self.session.get(OrderException, exception_id)
         if case is None or case.evidence_id is None or case.order_id is None:
             raise UserError.one(
-                ("exception_id",), "this exception holds no evidence to apply", FulfilmentErrorCode.NOT_ALLOWED
+                ("exception_id",), msg("this exception holds no evidence to apply"), FulfilmentErrorCode.NOT_ALLOWED
             )
         row = await self.session.get(FulfilmentEvidence, case.evidence_id)
         order = await self.session.get(Order, case.order_id, with_for_update=dialect(self.session) == "postgresql")
@@ -222,7 +222,7 @@ class FulfilmentService:
         if kind not in OUTBOUND or S(order.status) not in (S.SHIP_REQUESTED, S.PICKED, S.PACKED, S.PARTIALLY_SHIPPED):
             raise UserError.one(
                 ("accept_held_evidence",),
-                f"{kind} cannot ship an order that is {order.status}",
+                msg("{kind} cannot ship an order that is {status}", kind=kind, status=order.status),
                 FulfilmentErrorCode.ILLEGAL_TRANSITION,
             )
         evidence = Evidence(

@@ -16,6 +16,7 @@ from domain.clock import utcnow
 from domain.errors import Problems, UserError
 from domain.health.errors import HealthErrorCode
 from domain.health.models import ExternalSystem, OrderCustomerRef
+from domain.i18n import msg
 from domain.orders.channels import parse_channel
 from domain.orders.models import Order
 from domain.sql import insert_ignore
@@ -46,17 +47,19 @@ def validate_report(
     except ValueError:
         problems.add(
             (*at, "system"),
-            f"unknown system {system!r}; one of {', '.join(ExternalSystem)}",
+            msg("unknown system {system}; one of {known}", system=repr(system), known=", ".join(ExternalSystem)),
             HealthErrorCode.INVALID_VALUE,
         )
     cleaned = (customer_id or "").strip()
     if not cleaned:
-        problems.add((*at, "customer_id"), "customer id is required", HealthErrorCode.REQUIRED)
+        problems.add((*at, "customer_id"), msg("customer id is required"), HealthErrorCode.REQUIRED)
     elif len(cleaned) > 100:
-        problems.add((*at, "customer_id"), "customer id is longer than 100 characters", HealthErrorCode.TOO_LONG)
+        problems.add((*at, "customer_id"), msg("customer id is longer than 100 characters"), HealthErrorCode.TOO_LONG)
     cleaned_grade = (grade or "").strip() or None
     if cleaned_grade is not None and len(cleaned_grade) > 40:
-        problems.add((*at, "customer_grade"), "customer grade is longer than 40 characters", HealthErrorCode.TOO_LONG)
+        problems.add(
+            (*at, "customer_grade"), msg("customer grade is longer than 40 characters"), HealthErrorCode.TOO_LONG
+        )
     if len(problems.items) > start:
         return None
     return CustomerReport(parsed, cleaned, cleaned_grade)
@@ -73,15 +76,21 @@ async def find_order(
     if channel:
         known = parse_channel(channel)
         if known is None:
-            raise UserError.one(("channel",), f"unknown channel {channel!r}", HealthErrorCode.UNKNOWN_CHANNEL)
+            raise UserError.one(
+                ("channel",), msg("unknown channel {channel}", channel=repr(channel)), HealthErrorCode.UNKNOWN_CHANNEL
+            )
         query = query.where(Order.channel == known.value)
     rows = list((await session.exec(query.order_by(col(Order.id)).limit(2))).all())
     if not rows:
-        raise UserError.one(("channel_order_id",), f"no order {channel_order_id!r}", HealthErrorCode.NOT_FOUND)
+        raise UserError.one(
+            ("channel_order_id",),
+            msg("no order {channel_order_id}", channel_order_id=repr(channel_order_id)),
+            HealthErrorCode.NOT_FOUND,
+        )
     if len(rows) > 1:
         raise UserError.one(
             ("channel",),
-            f"{channel_order_id!r} is known on several channels: name one",
+            msg("{channel_order_id} is known on several channels: name one", channel_order_id=repr(channel_order_id)),
             HealthErrorCode.AMBIGUOUS_ORDER,
         )
     return rows[0]

@@ -26,6 +26,7 @@ from domain.errors import Problems, UserError
 from domain.fulfilment.models import ExceptionState, OrderException, Parcel
 from domain.health.errors import ExportErrorCode
 from domain.health.xlsx import XlsxStream
+from domain.i18n import msg
 from domain.ledger.models import OrderAdjustment
 from domain.money import format_minor
 from domain.orders.models import Order
@@ -106,7 +107,9 @@ def parse_format(name: str, at: tuple[str | int, ...] = ("format",)) -> ExportFo
     except ValueError:
         known = ", ".join(f.value for f in ExportFormat)
         raise UserError.one(
-            at, f"unknown export format {name!r}; known: {known}", ExportErrorCode.UNKNOWN_FORMAT
+            at,
+            msg("unknown export format {name}; known: {known}", name=repr(name), known=known),
+            ExportErrorCode.UNKNOWN_FORMAT,
         ) from None
 
 
@@ -124,17 +127,27 @@ def resolve_period(
     end = problems.aware_time(end, ("to",))
     if days is not None and not 1 <= days <= retention_days:
         problems.add(
-            ("days",), f"must be between 1 and {retention_days} (the retention window)", ExportErrorCode.OUT_OF_RANGE
+            ("days",),
+            msg("must be between 1 and {retention_days} (the retention window)", retention_days=retention_days),
+            ExportErrorCode.OUT_OF_RANGE,
         )
     problems.raise_if_any()
     end = end or as_utc(now)
     start = start or end - timedelta(days=days or DEFAULT_DAYS)
     if start >= end:
-        problems.add(("from",), f"{start.isoformat()} is not before {end.isoformat()}", ExportErrorCode.INVERTED_PERIOD)
+        problems.add(
+            ("from",),
+            msg("{start} is not before {end}", start=start.isoformat(), end=end.isoformat()),
+            ExportErrorCode.INVERTED_PERIOD,
+        )
     elif end - start > timedelta(days=retention_days):
         problems.add(
             ("from",),
-            f"the period covers {(end - start).days} days; the retention window is {retention_days}",
+            msg(
+                "the period covers {days} days; the retention window is {retention_days}",
+                days=(end - start).days,
+                retention_days=retention_days,
+            ),
             ExportErrorCode.PERIOD_TOO_LONG,
         )
     problems.raise_if_any()

@@ -78,7 +78,11 @@ def parse_metric(name: str, at: tuple[str | int, ...], problems: Problems) -> Me
     try:
         return Metric(name.strip().upper())
     except ValueError:
-        problems.add(at, f"unknown metric {name!r}; one of {', '.join(Metric)}", HealthErrorCode.UNKNOWN_METRIC)
+        problems.add(
+            at,
+            msg("unknown metric {name}; one of {metric}", name=repr(name), metric=", ".join(Metric)),
+            HealthErrorCode.UNKNOWN_METRIC,
+        )
         return None
 
 
@@ -122,16 +126,20 @@ async def change_threshold(session: AsyncSession, metric_name: str, value: float
     if not 0.0 <= value <= 1.0:
         problems.add(
             ("threshold",),
-            "a threshold is a fraction between 0 and 1 (e.g. 0.995 for 99.5%)",
+            msg("a threshold is a fraction between 0 and 1 (e.g. 0.995 for 99.5%)"),
             HealthErrorCode.OUT_OF_RANGE,
         )
     if not reason.strip():
-        problems.add(("reason",), "say why the threshold changes", HealthErrorCode.REQUIRED)
+        problems.add(("reason",), msg("say why the threshold changes"), HealthErrorCode.REQUIRED)
     problems.raise_if_any()
     assert metric is not None
     old = (await current_thresholds(session))[metric]
     if old == value:
-        raise UserError.one(("threshold",), f"the threshold of {metric} is already {value}", HealthErrorCode.UNCHANGED)
+        raise UserError.one(
+            ("threshold",),
+            msg("the threshold of {metric} is already {value}", metric=metric, value=value),
+            HealthErrorCode.UNCHANGED,
+        )
     session.add(
         HealthThresholdChange(
             metric=metric.value,

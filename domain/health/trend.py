@@ -18,6 +18,7 @@ from domain.health.metrics import measure, roll_up
 from domain.health.snapshots import stored_trend, trend_starts
 from domain.health.thresholds import Metric, current_thresholds, is_healthy, parse_metrics
 from domain.health.windows import LENGTH, Dimension, Period, Window, parse_dimension, parse_period
+from domain.i18n import msg
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,14 @@ def resolve_trend(
     wanted = parse_metrics(metrics, ("metrics",), problems)
     end_at = problems.aware_time(end, ("end",))
     if count < 1:
-        problems.add(("count",), "ask for at least one period", HealthErrorCode.OUT_OF_RANGE)
+        problems.add(("count",), msg("ask for at least one period"), HealthErrorCode.OUT_OF_RANGE)
     elif chosen is not None and LENGTH[chosen] * count > LENGTH[Period.DAY] * retention_days:
-        problems.add(("count",), f"{count} periods reach past the {retention_days}-day retention window",
-                     HealthErrorCode.PERIOD_TOO_LONG)  # fmt: skip
+        reach = msg("{count} periods reach past the {days}-day retention window", count=count, days=retention_days)
+        problems.add(("count",), reach, HealthErrorCode.PERIOD_TOO_LONG)
     if split is not None and split is not Dimension.ALL and not key:
-        problems.add(("key",), f"name the {split.value.lower()} to follow", HealthErrorCode.REQUIRED)
+        problems.add(
+            ("key",), msg("name the {dimension} to follow", dimension=split.value.lower()), HealthErrorCode.REQUIRED
+        )
     if problems.items or chosen is None or split is None:
         return None
     followed = None if split is Dimension.ALL else key

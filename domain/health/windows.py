@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from domain.clock import day_end, day_start, hour_start, utcnow
 from domain.errors import Problems
 from domain.health.errors import HealthErrorCode
+from domain.i18n import msg
 
 
 class Period(StrEnum):
@@ -49,7 +50,11 @@ def parse_period(name: str, at: tuple[str | int, ...], problems: Problems) -> Pe
     try:
         return Period(name.strip().upper())
     except ValueError:
-        problems.add(at, f"unknown period {name!r}; one of {', '.join(Period)}", HealthErrorCode.UNKNOWN_PERIOD)
+        problems.add(
+            at,
+            msg("unknown period {name}; one of {period}", name=repr(name), period=", ".join(Period)),
+            HealthErrorCode.UNKNOWN_PERIOD,
+        )
         return None
 
 
@@ -58,7 +63,9 @@ def parse_dimension(name: str, at: tuple[str | int, ...], problems: Problems) ->
         return Dimension(name.strip().upper())
     except ValueError:
         problems.add(
-            at, f"unknown dimension {name!r}; one of {', '.join(Dimension)}", HealthErrorCode.UNKNOWN_DIMENSION
+            at,
+            msg("unknown dimension {name}; one of {dimension}", name=repr(name), dimension=", ".join(Dimension)),
+            HealthErrorCode.UNKNOWN_DIMENSION,
         )
         return None
 
@@ -84,7 +91,7 @@ def resolve_window(
     end = problems.aware_time(end, ("to",))
     if (start is None) != (end is None):
         problems.add(
-            ("from" if start is None else "to",), "give both from and to, or neither", HealthErrorCode.REQUIRED
+            ("from" if start is None else "to",), msg("give both from and to, or neither"), HealthErrorCode.REQUIRED
         )
         return None
     if chosen is None or len(problems.items) > before:
@@ -93,14 +100,16 @@ def resolve_window(
         if end <= start:
             problems.add(
                 ("to",),
-                f"to ({end.isoformat()}) must be after from ({start.isoformat()})",
+                msg("to ({end}) must be after from ({start})", end=end.isoformat(), start=start.isoformat()),
                 HealthErrorCode.INVERTED_RANGE,
             )
             return None
         if end - start > timedelta(days=retention_days):
             problems.add(
                 ("to",),
-                f"the range is longer than the {retention_days}-day retention window",
+                msg(
+                    "the range is longer than the {retention_days}-day retention window", retention_days=retention_days
+                ),
                 HealthErrorCode.PERIOD_TOO_LONG,
             )
             return None

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.i18n import msg
 from domain.identity.errors import IdentityErrorCode
 from domain.identity.models import OrderGroup
 from domain.invoices import service as invoices
@@ -205,7 +206,7 @@ async def split_group(session: AsyncSession, outbox: Outbox, parent_order_id: in
     """Staff undo a group: children return to PENDING_PAYMENT, the parent is cancelled. Refused once paid."""
     group = (await session.exec(select(OrderGroup).where(OrderGroup.parent_order_id == parent_order_id))).first()
     if group is None or group.split_at is not None:
-        raise UserError.one(("parent_order_id",), "not an open order group", IdentityErrorCode.NOT_A_GROUP)
+        raise UserError.one(("parent_order_id",), msg("not an open order group"), IdentityErrorCode.NOT_A_GROUP)
     await lock_buyer(session, group.uid)
     parent = await session.get(Order, parent_order_id, populate_existing=True)
     assert parent is not None
@@ -213,7 +214,7 @@ async def split_group(session: AsyncSession, outbox: Outbox, parent_order_id: in
     if parent.status != OrderStatus.PENDING_PAYMENT:
         raise UserError.one(
             ("parent_order_id",),
-            f"the group is {parent.status}: its payment stays on it",
+            msg("the group is {status}: its payment stays on it", status=parent.status),
             IdentityErrorCode.GROUP_PAID,
         )
     cancelled = decide(OrderStatus(parent.status), EventType.ORDER_CANCELLED, by.source)

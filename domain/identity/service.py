@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.i18n import msg
 from domain.identity.errors import IdentityErrorCode
 from domain.identity.models import (
     AliasConflict,
@@ -382,13 +383,17 @@ async def decide_suggestion(session: AsyncSession, suggestion_id: int, confirm: 
     """Only a person turns a masked-phone hint into a match; confirming gives the order the buyer's UID."""
     suggestion = await session.get(MatchSuggestion, suggestion_id)
     if suggestion is None:
-        raise UserError.one(("id",), "no such suggestion", IdentityErrorCode.NOT_FOUND)
+        raise UserError.one(("id",), msg("no such suggestion"), IdentityErrorCode.NOT_FOUND)
     if suggestion.status != SuggestionStatus.PENDING:
-        raise UserError.one(("id",), f"already {suggestion.status.lower()}", IdentityErrorCode.ALREADY_DECIDED)
+        raise UserError.one(
+            ("id",), msg("already {status}", status=suggestion.status.lower()), IdentityErrorCode.ALREADY_DECIDED
+        )
     order = await session.get(Order, suggestion.order_id)
     assert order is not None
     if confirm and order.buyer_uid is not None and order.buyer_uid != suggestion.candidate_uid:
-        raise UserError.one(("id",), "the order already belongs to another buyer", IdentityErrorCode.ALREADY_MATCHED)
+        raise UserError.one(
+            ("id",), msg("the order already belongs to another buyer"), IdentityErrorCode.ALREADY_MATCHED
+        )
     now = utcnow()
     suggestion.status = (SuggestionStatus.CONFIRMED if confirm else SuggestionStatus.REJECTED).value
     suggestion.decided_by, suggestion.decided_at = actor, now

@@ -22,6 +22,7 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.fulfilment.exceptions import open_exception, resolve_exception
 from domain.fulfilment.models import ExceptionKind, OrderException
+from domain.i18n import msg
 from domain.identity.service import payment_target
 from domain.ledger.checks import PostedPayment, check_payment, unmatched_key
 from domain.ledger.errors import MoneyErrorCode
@@ -259,14 +260,18 @@ async def _adjust(
 async def reverse_voucher(session: AsyncSession, voucher_id: int, *, actor: str, reason: str) -> FundVoucher:
     """Appends the reversing voucher and its adjustment; a second reversal of the same voucher is refused."""
     if not reason.strip():
-        raise UserError.one(("reason",), "a reversal needs a reason", MoneyErrorCode.REASON_REQUIRED)
+        raise UserError.one(("reason",), msg("a reversal needs a reason"), MoneyErrorCode.REASON_REQUIRED)
     original = await session.get(FundVoucher, voucher_id, populate_existing=True)
     if original is None or original.id is None:
-        raise UserError.one(("voucher_id",), f"no voucher {voucher_id}", MoneyErrorCode.NOT_FOUND)
+        raise UserError.one(
+            ("voucher_id",), msg("no voucher {voucher_id}", voucher_id=voucher_id), MoneyErrorCode.NOT_FOUND
+        )
     if original.kind == VoucherKind.REVERSAL:
-        raise UserError.one(("voucher_id",), "a reversal cannot itself be reversed", MoneyErrorCode.NOT_REVERSIBLE)
+        raise UserError.one(("voucher_id",), msg("a reversal cannot itself be reversed"), MoneyErrorCode.NOT_REVERSIBLE)
     if original.status == VoucherStatus.PENDING:
-        raise UserError.one(("voucher_id",), "only a confirmed voucher can be reversed", MoneyErrorCode.NOT_CONFIRMED)
+        raise UserError.one(
+            ("voucher_id",), msg("only a confirmed voucher can be reversed"), MoneyErrorCode.NOT_CONFIRMED
+        )
     now = utcnow()
     values: dict[str, Any] = {
         "provider": original.provider,
@@ -288,7 +293,9 @@ async def reverse_voucher(session: AsyncSession, voucher_id: int, *, actor: str,
     new_id = await insert_ignore(session, FundVoucher, values, ("reverses_id",))
     if new_id is None:
         raise UserError.one(
-            ("voucher_id",), f"voucher {voucher_id} is already reversed", MoneyErrorCode.ALREADY_REVERSED
+            ("voucher_id",),
+            msg("voucher {voucher_id} is already reversed", voucher_id=voucher_id),
+            MoneyErrorCode.ALREADY_REVERSED,
         )
     await session.exec(
         update(FundVoucher).where(col(FundVoucher.id) == original.id).values(status=VoucherStatus.REVERSED)
@@ -306,12 +313,14 @@ async def reattach_voucher(
     """Moves a confirmed payment out of suspense onto the order it was meant for, once, and runs the same
     checks a notification for that order would have run; the voucher's unmatched exception is resolved."""
     if not reason.strip():
-        raise UserError.one(("reason",), "a re-attach needs a reason", MoneyErrorCode.REASON_REQUIRED)
+        raise UserError.one(("reason",), msg("a re-attach needs a reason"), MoneyErrorCode.REASON_REQUIRED)
     voucher = await session.get(FundVoucher, voucher_id, populate_existing=True)
     if voucher is None or voucher.id is None:
-        raise UserError.one(("voucher_id",), f"no voucher {voucher_id}", MoneyErrorCode.NOT_FOUND)
+        raise UserError.one(
+            ("voucher_id",), msg("no voucher {voucher_id}", voucher_id=voucher_id), MoneyErrorCode.NOT_FOUND
+        )
     if await session.get(Order, order_id) is None:
-        raise UserError.one(("order_id",), f"no order {order_id}", MoneyErrorCode.NOT_FOUND)
+        raise UserError.one(("order_id",), msg("no order {order_id}", order_id=order_id), MoneyErrorCode.NOT_FOUND)
     target = await payment_target(session, order_id)
     await _lock_order(session, target)
     attached = await session.exec(
@@ -326,7 +335,9 @@ async def reattach_voucher(
     )
     if attached.rowcount != 1:
         raise UserError.one(
-            ("voucher_id",), "only a confirmed payment in suspense can be re-attached", MoneyErrorCode.NOT_IN_SUSPENSE
+            ("voucher_id",),
+            msg("only a confirmed payment in suspense can be re-attached"),
+            MoneyErrorCode.NOT_IN_SUSPENSE,
         )
     voucher.order_id = target
     await _adjust(session, target, voucher.id, voucher.amount, voucher.currency, actor, f"re-attached: {reason}")

@@ -16,6 +16,7 @@ from sqlmodel import col
 from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems
+from domain.i18n import msg
 from domain.identity.models import BuyerAlias, OrderIdentity
 from domain.invoices.request import InvoiceRequest
 from domain.money import MoneyError, check_currency, parse_minor
@@ -131,18 +132,24 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
     start = len(problems.items)
     channel = parse_channel(sub.channel)
     if channel is None:
-        problems.add((*at, "channel"), f"unknown channel {sub.channel!r}", OrderErrorCode.UNKNOWN_CHANNEL)
+        problems.add(
+            (*at, "channel"),
+            msg("unknown channel {channel}", channel=repr(sub.channel)),
+            OrderErrorCode.UNKNOWN_CHANNEL,
+        )
     order_id = sub.channel_order_id.strip()
     if not order_id:
-        problems.add((*at, "channel_order_id"), "channel order id is required", OrderErrorCode.REQUIRED)
+        problems.add((*at, "channel_order_id"), msg("channel order id is required"), OrderErrorCode.REQUIRED)
     _texts(sub, order_id, at, problems)
     status = _status(sub.status, (*at, "status"), problems)
     currency = _currency(sub.currency, (*at, "currency"), problems)
     placed_at, paid_at, cancelled_at = _times(sub, at, problems)
     if status is OrderStatus.PAID and sub.paid_at is None:
-        problems.add((*at, "paid_at"), "a paid order needs its payment time", OrderErrorCode.REQUIRED)
+        problems.add((*at, "paid_at"), msg("a paid order needs its payment time"), OrderErrorCode.REQUIRED)
     if status is OrderStatus.CANCELLED and sub.cancelled_at is None:
-        problems.add((*at, "cancelled_at"), "a cancelled order needs its cancellation time", OrderErrorCode.REQUIRED)
+        problems.add(
+            (*at, "cancelled_at"), msg("a cancelled order needs its cancellation time"), OrderErrorCode.REQUIRED
+        )
     lines = _lines(sub.lines, currency, (*at, "lines"), problems)
     shipping = _amount(sub.shipping_amount, currency, (*at, "shipping_amount"), problems)
     attribution = _attribution(sub.attribution, (*at, "attribution"), problems)
@@ -154,7 +161,7 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
     total = items + (shipping or 0) - (discount or 0)
     if total < 0:
         problems.add(
-            (*at, "discount_amount"), "the discount exceeds the order's amount", OrderErrorCode.NEGATIVE_AMOUNT
+            (*at, "discount_amount"), msg("the discount exceeds the order's amount"), OrderErrorCode.NEGATIVE_AMOUNT
         )
         return None
     if sub.total_amount is not None:
@@ -162,7 +169,7 @@ def validate_submission(sub: OrderSubmission, at: Path, problems: Problems) -> C
         if claimed is not None and claimed != total:
             problems.add(
                 (*at, "total_amount"),
-                f"total {sub.total_amount} differs from lines + shipping - discount",
+                msg("total {total_amount} differs from lines + shipping - discount", total_amount=sub.total_amount),
                 OrderErrorCode.AMOUNT_MISMATCH,
             )
             return None
@@ -206,14 +213,16 @@ def _times(sub: OrderSubmission, at: Path, problems: Problems) -> tuple[datetime
         moment = problems.aware_time(given, (*at, name))
         if moment is not None and not EARLIEST <= moment <= latest:
             problems.add(
-                (*at, name), f"must lie between {EARLIEST:%Y-%m-%d} and a day from now", OrderErrorCode.INVALID_TIME
+                (*at, name),
+                msg("must lie between {earliest} and a day from now", earliest=format(EARLIEST, "%Y-%m-%d")),
+                OrderErrorCode.INVALID_TIME,
             )
             moment = None
         moments.append(moment)
     placed_at, paid_at, cancelled_at = moments
     for name, moment in (("paid_at", paid_at), ("cancelled_at", cancelled_at)):
         if placed_at is not None and moment is not None and moment < placed_at:
-            problems.add((*at, name), "cannot precede placedAt", OrderErrorCode.INVALID_TIME)
+            problems.add((*at, name), msg("cannot precede placedAt"), OrderErrorCode.INVALID_TIME)
     return placed_at, paid_at, cancelled_at
 
 
@@ -262,10 +271,12 @@ def _status(text: str, at: Path, problems: Problems) -> OrderStatus | None:
     try:
         status = OrderStatus(text)
     except ValueError:
-        problems.add(at, f"unknown status {text!r}", OrderErrorCode.INVALID_STATUS)
+        problems.add(at, msg("unknown status {text}", text=repr(text)), OrderErrorCode.INVALID_STATUS)
         return None
     if status not in SUBMITTABLE:
-        problems.add(at, f"a channel cannot submit status {status}", OrderErrorCode.STATUS_NOT_SUBMITTABLE)
+        problems.add(
+            at, msg("a channel cannot submit status {status}", status=status), OrderErrorCode.STATUS_NOT_SUBMITTABLE
+        )
         return None
     return status
 
@@ -274,7 +285,7 @@ def _currency(code: str, at: Path, problems: Problems) -> str | None:
     try:
         return check_currency(code)
     except MoneyError as exc:
-        problems.add(at, str(exc), exc.code)
+        problems.add(at, exc.message, exc.code)
         return None
 
 
@@ -284,7 +295,7 @@ def _amount(text: str, currency: str | None, at: Path, problems: Problems) -> in
     try:
         return parse_minor(text, currency)
     except MoneyError as exc:
-        problems.add(at, str(exc), exc.code)
+        problems.add(at, exc.message, exc.code)
         return None
 
 
@@ -292,20 +303,20 @@ def _lines(
     lines: list[LineSubmission], currency: str | None, at: Path, problems: Problems
 ) -> list[CanonicalLine] | None:
     if not lines:
-        problems.add(at, "an order needs at least one line", OrderErrorCode.REQUIRED)
+        problems.add(at, msg("an order needs at least one line"), OrderErrorCode.REQUIRED)
         return None
     if len(lines) > MAX_LINES:
-        problems.add(at, f"at most {MAX_LINES} lines per order", OrderErrorCode.TOO_MANY)
+        problems.add(at, msg("at most {max_lines} lines per order", max_lines=MAX_LINES), OrderErrorCode.TOO_MANY)
         return None
     result: list[CanonicalLine] = []
     for index, line in enumerate(lines):
         here = (*at, index)
         if not line.sku.strip():
-            problems.add((*here, "sku"), "sku is required", OrderErrorCode.REQUIRED)
+            problems.add((*here, "sku"), msg("sku is required"), OrderErrorCode.REQUIRED)
         check_text(problems, (*here, "sku"), line.sku.strip(), col(OrderLine.sku))
         check_text(problems, (*here, "title"), line.title.strip(), col(OrderLine.title))
         if line.quantity <= 0:
-            problems.add((*here, "quantity"), "quantity must be at least 1", OrderErrorCode.INVALID_QUANTITY)
+            problems.add((*here, "quantity"), msg("quantity must be at least 1"), OrderErrorCode.INVALID_QUANTITY)
         price = _amount(line.unit_price, currency, (*here, "unit_price"), problems)
         if price is not None and line.quantity > 0:
             result.append(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problem, UserError
+from domain.i18n import msg
 from domain.identity.service import (
     BuyerIdentity,
     BuyerKey,
@@ -80,7 +81,11 @@ def _check_channels(orders: Sequence[CanonicalOrder], each: Sequence[Provenance]
     problems = [
         Problem(
             (index, "channel"),
-            f"this API key serves {', '.join(sorted(by.channels)) or 'no channel'}, not {order.channel}",
+            msg(
+                "this API key serves {served}, not {channel}",
+                served=", ".join(sorted(by.channels)) or msg("no channel"),
+                channel=order.channel,
+            ),
             OrderErrorCode.CHANNEL_NOT_ALLOWED,
         )
         for index, (order, by) in enumerate(zip(orders, each, strict=True))
@@ -269,7 +274,12 @@ class OrderService:
             if row.status != OrderStatus.PENDING_PAYMENT:
                 raise UserError.one(
                     (*at, "channel_order_id"),
-                    f"order {order.channel}/{order.channel_order_id} is {row.status}: its amounts and lines are final",
+                    msg(
+                        "order {channel}/{channel_order_id} is {status}: its amounts and lines are final",
+                        channel=order.channel,
+                        channel_order_id=order.channel_order_id,
+                        status=row.status,
+                    ),
                     OrderErrorCode.ORDER_LOCKED,
                 )
             await self._amend(row, order, by)
@@ -291,7 +301,7 @@ class OrderService:
                 {"raw_status": order.raw_status},
             )  # fmt: skip
         except TransitionRefused as refused:
-            raise UserError.one((*at, "status"), str(refused), refused.code) from refused
+            raise UserError.one((*at, "status"), refused.message, refused.code) from refused
         return True
 
     async def _amend(self, row: Order, order: CanonicalOrder, by: Provenance) -> None:

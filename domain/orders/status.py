@@ -8,6 +8,7 @@ from enum import StrEnum
 from itertools import pairwise
 
 from domain.errors import ErrorCode
+from domain.i18n import Message, msg
 from domain.orders.errors import OrderErrorCode
 
 
@@ -211,8 +212,11 @@ order (it lives again only if staff split the group), so warehouse evidence for 
 
 
 class TransitionRefused(Exception):
-    def __init__(self, message: str, code: ErrorCode) -> None:
-        super().__init__(message)
+    """`message` is the refusal as its reader reads it, in their language; str() is its English."""
+
+    def __init__(self, message: Message, code: ErrorCode) -> None:
+        super().__init__(str(message))
+        self.message = message
         self.code = code
 
 
@@ -223,13 +227,17 @@ def decide(current: OrderStatus, event: EventType, source: Source) -> OrderStatu
             continue
         if source not in rule.sources:
             raise TransitionRefused(
-                f"{event} may not come from {source}: {rule.why}", OrderErrorCode.SOURCE_NOT_ALLOWED
+                msg("{event} may not come from {source}: {why}", event=event, source=source, why=rule.why),
+                OrderErrorCode.SOURCE_NOT_ALLOWED,
             )
         if current not in rule.from_states:
-            raise TransitionRefused(f"{event} is not allowed from {current}", OrderErrorCode.ILLEGAL_TRANSITION)
+            raise TransitionRefused(
+                msg("{event} is not allowed from {current}", event=event, current=current),
+                OrderErrorCode.ILLEGAL_TRANSITION,
+            )
         assert rule.to_state in GRAPH[current], "a rule leaves the status graph"
         return rule.to_state
-    raise TransitionRefused(f"no rule handles {event}", OrderErrorCode.ILLEGAL_TRANSITION)
+    raise TransitionRefused(msg("no rule handles {event}", event=event), OrderErrorCode.ILLEGAL_TRANSITION)
 
 
 MOVES = frozenset(rule.event for rule in RULES)

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import utcnow
 from domain.errors import UserError
 from domain.fulfilment.models import FulfilmentEvidence, OrderException
+from domain.i18n import msg
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup
 from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders.models import Order, OrderSupersession
@@ -63,8 +64,15 @@ async def supersede(
     except TransitionRefused as refused:
         raise UserError.one(
             ("channel_order_id",),
-            f"order {old.channel}/{old.channel_order_id} is {old.status}: only an unshipped order is superseded by "
-            f"{new.channel_order_id}; {refused}",
+            msg(
+                "order {channel}/{channel_order_id} is {status}: "
+                "only an unshipped order is superseded by {new_channel_order_id}; {refused}",
+                channel=old.channel,
+                channel_order_id=old.channel_order_id,
+                status=old.status,
+                new_channel_order_id=new.channel_order_id,
+                refused=refused.message,
+            ),
             refused.code,
         ) from refused
     vouchers = await _repoint(session, old_id, new_id)

@@ -28,6 +28,7 @@ from domain.channels.upstream import ENUM_PATHS, KIND, UpstreamKind, evidence_fi
 from domain.errors import Problems, UserError
 from domain.fulfilment.evidence import Evidence
 from domain.fulfilment.models import FulfilmentEvidence
+from domain.i18n import msg
 from domain.intake.models import InboundMessage, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.pipeline.evidence import Sender, process_evidence
@@ -68,7 +69,7 @@ class ReplayedEvent:
 def source_key(upstream: UpstreamKind, source: str) -> str:
     """`WH1` or `warehouse:WH1` alike: alerts and baselines name a source with its upstream prefix."""
     if upstream not in (UpstreamKind.WAREHOUSE, UpstreamKind.CARRIER):
-        reason = f"evidence replay is for WAREHOUSE or CARRIER sources, not {upstream.value}"
+        reason = msg("evidence replay is for WAREHOUSE or CARRIER sources, not {upstream}", upstream=upstream.value)
         raise UserError.one(("upstream",), reason, IntakeErrorCode.INVALID)
     prefix = f"{upstream.value.lower()}:"
     name = source.strip()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.errors import Problem, Problems, UserError
+from domain.i18n import msg
 from domain.identity.service import BuyerIdentity
 from domain.intake.vault import Vault
 from domain.orders.commands import CanonicalOrder, OrderSubmission, validate_submission
@@ -61,7 +62,9 @@ class SubmitOrders:
 def validated(submissions: Sequence[OrderSubmission], problems: Problems) -> list[CanonicalOrder | None]:
     """At most MAX_BATCH orders, each valid, none twice in one batch."""
     if len(submissions) > MAX_BATCH:
-        problems.add(("orders",), f"at most {MAX_BATCH} orders per request", OrderErrorCode.TOO_MANY)
+        problems.add(
+            ("orders",), msg("at most {max_batch} orders per request", max_batch=MAX_BATCH), OrderErrorCode.TOO_MANY
+        )
     canonical = [validate_submission(s, ("orders", i), problems) for i, s in enumerate(submissions[:MAX_BATCH])]
     seen: dict[tuple[str, str], int] = {}
     for index, order in enumerate(canonical):
@@ -71,7 +74,7 @@ def validated(submissions: Sequence[OrderSubmission], problems: Problems) -> lis
         if key in seen:
             problems.add(
                 ("orders", index, "channel_order_id"),
-                f"same order as orders[{seen[key]}]",
+                msg("same order as orders[{seen}]", seen=seen[key]),
                 OrderErrorCode.DUPLICATE_IN_BATCH,
             )
         seen.setdefault(key, index)

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import UserError
-from domain.i18n import DEFAULT_LANGUAGE
+from domain.i18n import DEFAULT_LANGUAGE, msg
 from domain.orders.models import Order
 from domain.orders.status import EventType, OrderStatus
 from domain.outbox.service import Outbox
@@ -74,11 +74,13 @@ async def register_device(session: AsyncSession, buyer_uid: str, platform: str, 
     if platform not in Platform._value2member_map_:
         known = ", ".join(p.value for p in Platform)
         raise UserError.one(
-            ("platform",), f"unknown platform {platform!r}; known: {known}", PushErrorCode.UNKNOWN_PLATFORM
+            ("platform",),
+            msg("unknown platform {platform}; known: {known}", platform=repr(platform), known=known),
+            PushErrorCode.UNKNOWN_PLATFORM,
         )
     if not REGISTRATION_ID.fullmatch(registration_id):
         raise UserError.one(
-            ("registration_id",), "8 to 64 letters, digits, '-' or '_'", PushErrorCode.INVALID_REGISTRATION_ID
+            ("registration_id",), msg("8 to 64 letters, digits, '-' or '_'"), PushErrorCode.INVALID_REGISTRATION_ID
         )
     device = (await session.exec(select(PushDevice).where(PushDevice.registration_id == registration_id))).first()
     if device is None:
@@ -99,7 +101,7 @@ async def unregister_device(session: AsyncSession, buyer_uid: str, registration_
     query = select(PushDevice).where(PushDevice.registration_id == registration_id, PushDevice.buyer_uid == buyer_uid)
     device = (await session.exec(query)).first()
     if device is None:
-        raise UserError.one(("registration_id",), "no such device of yours", PushErrorCode.NOT_FOUND)
+        raise UserError.one(("registration_id",), msg("no such device of yours"), PushErrorCode.NOT_FOUND)
     await session.delete(device)
     await session.flush()
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
+from domain.i18n import msg
 from domain.money import CURRENCY_EXPONENTS
 from domain.reconcile.matching import RECONCILED_VOUCHER, classified_items
 from domain.reconcile.models import ReconRun, Statement
@@ -82,13 +83,13 @@ def _layout(filename: str, data: bytes, columns: BankColumns) -> _Layout:
         body = data.decode(columns.encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise StatementError(filename, line, None, f"not {columns.encoding} text") from exc
+        raise StatementError(filename, line, None, msg("not {encoding} text", encoding=columns.encoding)) from exc
     newline = body.find("\n")
     header = next(csv.reader(io.StringIO(body[: newline if newline >= 0 else len(body)])))
     names = [h.strip() for h in header]
     missing = [c for c in (*columns.required(), columns.currency, columns.order_ref) if c and c not in names]
     if missing:
-        raise StatementError(filename, 1, None, f"header lacks {', '.join(missing)}")
+        raise StatementError(filename, 1, None, msg("header lacks {missing}", missing=", ".join(missing)))
     index = {name: f"c{i}" for i, name in enumerate(names)}
     return _Layout(
         filename, hashlib.sha256(data).hexdigest(), body[newline + 1 :].encode() if newline >= 0 else b"",
@@ -127,7 +128,7 @@ async def _period(driver: Any, layout: _Layout, tz: str) -> tuple[int, datetime,
         f'SELECT count(*) AS n, min({when} COLLATE "C") AS first, max({when} COLLATE "C") AS last FROM statement_stage'
     )
     if summary is None or not summary["n"]:
-        raise StatementError(layout.filename, 1, None, "no lines: the period cannot be known")
+        raise StatementError(layout.filename, 1, None, msg("no lines: the period cannot be known"))
     tzinfo = ZoneInfo(tz)
     try:
         start = datetime.fromisoformat(summary["first"][:10]).replace(tzinfo=tzinfo)
@@ -159,7 +160,7 @@ async def _load(session: AsyncSession, layout: _Layout, *, provider: str, tz: st
     }  # fmt: skip
     statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
     if statement_id is None:
-        raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
+        raise StatementError(layout.filename, 1, None, msg("imported concurrently by someone else"))
     # The happy path does no per-line checks of its own: the INSERT's casts and NOT NULL columns refuse bad
     # values (a non-integral amount in fen becomes NULL, so do a time not written as 19 characters and a
     # currency that is not a two-decimal one), and only then does the slower diagnostic pass look for the
@@ -250,7 +251,7 @@ async def _import_and_reconcile(
     }  # fmt: skip
     statement_id = await insert_ignore(session, Statement, values, ("content_hash",))
     if statement_id is None:
-        raise StatementError(layout.filename, 1, None, "imported concurrently by someone else")
+        raise StatementError(layout.filename, 1, None, msg("imported concurrently by someone else"))
     # The COPY reads the lines' local times in the statement's zone; the caller's comes back afterwards. DuckDB
     # classifies meanwhile: neither needs the other's answer.
     zone = await driver.fetchval("SELECT current_setting('TimeZone')")
@@ -355,7 +356,9 @@ class _Lake:
                 f"CREATE TABLE raw AS SELECT * FROM read_csv({_literal(path)}, {_CSV}, columns = {{{cells}}})"
             )
         except duckdb.Error as exc:
-            raise StatementError(layout.filename, 1, None, f"not a CSV file of {layout.width} columns: {exc}") from exc
+            raise StatementError(
+                layout.filename, 1, None, msg("not a CSV file of {width} columns: {exc}", width=layout.width, exc=exc)
+            ) from exc
         # Row ids now number the lines in file order; nothing after this depends on the order rows come out in.
         self.db.execute("SET preserve_insertion_order = false")
         fixed = layout.columns.fixed_currency
@@ -501,7 +504,7 @@ def _guess_days(layout: _Layout, tz: str) -> tuple[datetime, datetime] | None:
 def _days(layout: _Layout, first: str | None, last: str | None, tz: str) -> tuple[datetime, datetime]:
     """The whole local days the lines cover."""
     if first is None or last is None:
-        raise StatementError(layout.filename, 1, None, "no lines: the period cannot be known")
+        raise StatementError(layout.filename, 1, None, msg("no lines: the period cannot be known"))
     tzinfo = ZoneInfo(tz)
     start = datetime.fromisoformat(first[:10]).replace(tzinfo=tzinfo)
     return start, datetime.fromisoformat(last[:10]).replace(tzinfo=tzinfo) + timedelta(days=1)
@@ -533,5 +536,8 @@ def _offence(layout: _Layout, line: int, row: dict[str, Any]) -> StatementError:
         if row[k] is None
         or (row[k] not in TWO_DECIMAL_CURRENCIES if k == "currency" else not re.match(patterns[k], row[k]))
     )  # fmt: skip
-    message = "is not a two-decimal currency" if column == columns.currency else "is not valid here"
-    return StatementError(layout.filename, line, column, f"{value!r} {message}")
+    if column == columns.currency:
+        return StatementError(
+            layout.filename, line, column, msg("{value} is not a two-decimal currency", value=repr(value))
+        )
+    return StatementError(layout.filename, line, column, msg("{value} is not valid here", value=repr(value)))

@@ -26,6 +26,7 @@ from domain.channels.service import count_alerts, load_baseline
 from domain.channels.upstream import KIND, UpstreamKind, observe, pin
 from domain.clock import utcnow
 from domain.errors import UserError
+from domain.i18n import msg
 from domain.intake.vault import Vault
 from domain.ledger.errors import MoneyErrorCode
 from domain.reconcile.models import HeldStatement
@@ -175,12 +176,14 @@ async def accept_layout(
     parser reads, saved as the format's column rules), and the file is imported."""
     held = await session.get(HeldStatement, held_id)
     if held is None or held.released_at is not None:
-        raise UserError.one(("heldStatementId",), "no statement is held under this id", MoneyErrorCode.NOT_FOUND)
+        raise UserError.one(("heldStatementId",), msg("no statement is held under this id"), MoneyErrorCode.NOT_FOUND)
     data = vault.open(held.data)
     try:
         layout = read_layout(data)
     except UnknownEncoding as exc:
-        message = f"cannot accept a layout that cannot be read ({exc}): export the file as UTF-8 or GBK"
+        message = msg(
+            "cannot accept a layout that cannot be read ({reason}): export the file as UTF-8 or GBK", reason=exc
+        )
         raise UserError.one(("heldStatementId",), message, MoneyErrorCode.UNKNOWN_ENCODING) from exc
     if renames:
         await _save_renames(session, held.source, renames, staff)

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import utcnow
 from domain.columns import check_note
 from domain.errors import Problem, UserError
+from domain.i18n import msg
 from domain.ledger.errors import MoneyErrorCode
 from domain.ledger.service import reverse_voucher
 from domain.outbox.service import Outbox
@@ -139,8 +140,8 @@ class AlreadyReconciling(UserError):
     def __init__(self, statement_ids: list[int | None]) -> None:
         listed = ", ".join(str(i) for i in statement_ids)
         super().__init__(
-            [Problem(("statement_ids",), f"statement(s) {listed} already reconciled or being reconciled",
-                     MoneyErrorCode.ALREADY_RECONCILING)]
+            [Problem(("statement_ids",), msg("statement(s) {listed} already reconciled or being reconciled",
+                                             listed=listed), MoneyErrorCode.ALREADY_RECONCILING)]
         )  # fmt: skip
 
 
@@ -194,15 +195,21 @@ async def resolve_item(
     """Reversal undoes the voucher the item names (a duplicate notification, say); anything else is explained."""
     item = await session.get(ReconItem, item_id, populate_existing=True)
     if item is None:
-        raise UserError.one(("item_id",), f"no to-check item {item_id}", MoneyErrorCode.NOT_FOUND)
+        raise UserError.one(("item_id",), msg("no to-check item {item_id}", item_id=item_id), MoneyErrorCode.NOT_FOUND)
     if item.resolution is not None:
-        raise UserError.one(("item_id",), f"already resolved ({item.resolution})", MoneyErrorCode.ALREADY_RESOLVED)
+        raise UserError.one(
+            ("item_id",),
+            msg("already resolved ({resolution})", resolution=item.resolution),
+            MoneyErrorCode.ALREADY_RESOLVED,
+        )
     if not note.strip():
-        raise UserError.one(("note",), "say why", MoneyErrorCode.NOTE_REQUIRED)
+        raise UserError.one(("note",), msg("say why"), MoneyErrorCode.NOTE_REQUIRED)
     check_note("note", note)
     if resolution == Resolution.REVERSED:
         if item.voucher_id is None:
-            raise UserError.one(("resolution",), "no voucher of ours to reverse", MoneyErrorCode.NOTHING_TO_REVERSE)
+            raise UserError.one(
+                ("resolution",), msg("no voucher of ours to reverse"), MoneyErrorCode.NOTHING_TO_REVERSE
+            )
         await reverse_voucher(session, item.voucher_id, actor=actor, reason=note)
     done = await session.exec(
         update(ReconItem)
@@ -210,7 +217,7 @@ async def resolve_item(
         .values(resolution=resolution.value, resolved_by=actor, note=note, resolved_at=utcnow())
     )
     if done.rowcount != 1:
-        raise UserError.one(("item_id",), "resolved meanwhile by someone else", MoneyErrorCode.ALREADY_RESOLVED)
+        raise UserError.one(("item_id",), msg("resolved meanwhile by someone else"), MoneyErrorCode.ALREADY_RESOLVED)
     await session.refresh(item)
     return item
 

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems, UserError
+from domain.i18n import msg
 from domain.intake.vault import Vault
 from domain.orders.channels import parse_channel
 from domain.outbox.service import Outbox
@@ -40,17 +41,23 @@ async def create_shop(session: AsyncSession, channel: str, code: str, name: str)
     problems = Problems()
     parsed = parse_channel(channel)
     if parsed is None:
-        problems.add(("channel",), f"unknown channel {channel!r}", ShopErrorCode.UNKNOWN_CHANNEL)
+        problems.add(
+            ("channel",), msg("unknown channel {channel}", channel=repr(channel)), ShopErrorCode.UNKNOWN_CHANNEL
+        )
     code, name = code.strip(), name.strip()
     for field, value, column in (("code", code, col(Shop.code)), ("name", name, col(Shop.name))):
         if not value:
-            problems.add((field,), "required", ShopErrorCode.REQUIRED)
+            problems.add((field,), msg("required"), ShopErrorCode.REQUIRED)
         check_text(problems, (field,), value, column)
     problems.raise_if_any()
     assert parsed is not None
     taken = await session.exec(select(Shop.id).where(Shop.channel == parsed.value, Shop.code == code))
     if taken.first() is not None:
-        raise UserError.one(("code",), f"{parsed.value} already has a shop {code!r}", ShopErrorCode.DUPLICATE)
+        raise UserError.one(
+            ("code",),
+            msg("{channel} already has a shop {code}", channel=parsed.value, code=repr(code)),
+            ShopErrorCode.DUPLICATE,
+        )
     shop = Shop(channel=parsed.value, code=code, name=name, created_at=utcnow())
     session.add(shop)
     await session.flush()
@@ -61,12 +68,12 @@ async def set_credentials(session: AsyncSession, vault: Vault, shop_id: int, giv
     """Replaces the shop's credentials whole and clears a refusal: the next call tries the new ones."""
     shop = await session.get(Shop, shop_id)
     if shop is None:
-        raise UserError.one(("shop_id",), f"no shop {shop_id}", ShopErrorCode.NOT_FOUND)
+        raise UserError.one(("shop_id",), msg("no shop {shop_id}", shop_id=shop_id), ShopErrorCode.NOT_FOUND)
     problems = Problems()
     cleaned = Credentials(**{name: getattr(given, name).strip() for name in FIELD_NAMES})
     for name in REQUIRED_FIELDS.get(shop.channel, ()):
         if not getattr(cleaned, name):
-            problems.add((name,), f"{shop.channel} calls need it", ShopErrorCode.REQUIRED)
+            problems.add((name,), msg("{channel} calls need it", channel=shop.channel), ShopErrorCode.REQUIRED)
     for name in FIELD_NAMES:
         check_text(problems, (name,), getattr(cleaned, name), 2000)
     problems.raise_if_any()
@@ -107,9 +114,13 @@ async def set_pull(session: AsyncSession, outbox: Outbox, shop_id: int, enabled:
     now, after commit. A shop without credentials is accepted: its pulls wait for them."""
     shop = await session.get(Shop, shop_id)
     if shop is None:
-        raise UserError.one(("shop_id",), f"no shop {shop_id}", ShopErrorCode.NOT_FOUND)
+        raise UserError.one(("shop_id",), msg("no shop {shop_id}", shop_id=shop_id), ShopErrorCode.NOT_FOUND)
     if shop.channel not in PULLED_CHANNELS:
-        raise UserError.one(("shop_id",), f"{shop.channel} pushes every order: nothing to pull", ShopErrorCode.INVALID)
+        raise UserError.one(
+            ("shop_id",),
+            msg("{channel} pushes every order: nothing to pull", channel=shop.channel),
+            ShopErrorCode.INVALID,
+        )
     row = await session.get(ShopPull, shop_id)
     if row is None:
         row = ShopPull(shop_id=shop_id, enabled=True if enabled is None else enabled)

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problem
+from domain.i18n import msg
 from domain.identity.models import AliasKind, BuyerAlias, BuyerChannel
 from domain.identity.service import DEFAULT_ALIAS_KIND, BuyerIdentity
 from domain.orders.models import Order
@@ -68,14 +69,20 @@ def channel_accounts(
             continue
         at = ("account", name)
         if kind is None:
-            problems.append(Problem(at, f"channel {channel} has no platform buyer id", SignInErrorCode.INVALID_ACCOUNT))
+            problems.append(
+                Problem(
+                    at,
+                    msg("channel {channel} has no platform buyer id", channel=channel),
+                    SignInErrorCode.INVALID_ACCOUNT,
+                )
+            )
         elif len(value) > ACCOUNT_ID_LENGTH or "\x00" in value:
-            message = f"at most {ACCOUNT_ID_LENGTH} characters, no NUL"
+            message = msg("at most {limit} characters, no NUL", limit=ACCOUNT_ID_LENGTH)
             problems.append(Problem(at, message, SignInErrorCode.INVALID_ACCOUNT))
         else:
             found.append((kind, value))
     if not found and not problems:
-        message = "give the buyer's buyerId, openid or unionid on the channel"
+        message = msg("give the buyer's buyerId, openid or unionid on the channel")
         problems.append(Problem(("account",), message, SignInErrorCode.INVALID_ACCOUNT))
     return problems or found
 
@@ -84,7 +91,11 @@ async def buyer_for_phone(session: AsyncSession, identity: BuyerIdentity, phone:
     """The same UID the buyer's orders carry; the answer is the same whether or not any order does."""
     key = identity.key_for_phone(phone)
     if key.uid is None or key.key_version is None:
-        return Problem(("phone",), f"not a usable mobile number ({key.problem})", SignInErrorCode.INVALID_PHONE)
+        return Problem(
+            ("phone",),
+            msg("not a usable mobile number ({problem})", problem=key.problem),
+            SignInErrorCode.INVALID_PHONE,
+        )
     if len(key.candidates) > 1:
         known = await _known(session, key.candidates)
         for uid, version in zip(key.candidates, [k.version for k in identity.keys], strict=True):

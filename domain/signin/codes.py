@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.clock import utcnow
 from domain.errors import Problem
+from domain.i18n import Message, msg
 from domain.signin.errors import SignInErrorCode
 from domain.signin.models import SignInCode
 
@@ -65,7 +66,7 @@ async def void_code(session: AsyncSession, code_id: int, reason: str) -> None:
         await session.flush()
 
 
-def _refused(message: str, code: SignInErrorCode) -> Problem:
+def _refused(message: Message, code: SignInErrorCode) -> Problem:
     return Problem(("code",), message, code)
 
 
@@ -83,15 +84,15 @@ async def redeem_code(
     row = (await session.exec(query)).first()
     offered = code_hash(key, phone_key, code.strip())
     if row is None:
-        return _refused("wrong code", SignInErrorCode.INVALID_CODE)
+        return _refused(msg("wrong code"), SignInErrorCode.INVALID_CODE)
     if row.used_at is not None:
         if hmac.compare_digest(row.code_hash, offered):
-            return _refused("this code was already used; request a new one", SignInErrorCode.CODE_ALREADY_USED)
-        return _refused("wrong code", SignInErrorCode.INVALID_CODE)
+            return _refused(msg("this code was already used; request a new one"), SignInErrorCode.CODE_ALREADY_USED)
+        return _refused(msg("wrong code"), SignInErrorCode.INVALID_CODE)
     if row.attempts >= max_attempts:
-        return _refused("too many wrong codes; request a new one", SignInErrorCode.TOO_MANY_ATTEMPTS)
+        return _refused(msg("too many wrong codes; request a new one"), SignInErrorCode.TOO_MANY_ATTEMPTS)
     if row.expires_at <= utcnow():
-        return _refused("code expired; request a new one", SignInErrorCode.CODE_EXPIRED)
+        return _refused(msg("code expired; request a new one"), SignInErrorCode.CODE_EXPIRED)
     # Counted by a guarded update, so that parallel guesses cannot share one attempt.
     counted = await session.exec(
         update(SignInCode)
@@ -100,10 +101,10 @@ async def redeem_code(
         .execution_options(synchronize_session=False)
     )
     if counted.rowcount != 1:
-        return _refused("too many wrong codes; request a new one", SignInErrorCode.TOO_MANY_ATTEMPTS)
+        return _refused(msg("too many wrong codes; request a new one"), SignInErrorCode.TOO_MANY_ATTEMPTS)
     if not hmac.compare_digest(row.code_hash, offered):
         left = max_attempts - row.attempts - 1
-        return _refused(f"wrong code ({left} tries left)", SignInErrorCode.INVALID_CODE)
+        return _refused(msg("wrong code ({left} tries left)", left=left), SignInErrorCode.INVALID_CODE)
     used = await session.exec(
         update(SignInCode)
         .where(col(SignInCode.id) == row.id, col(SignInCode.used_at).is_(None))
@@ -111,5 +112,5 @@ async def redeem_code(
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:
-        return _refused("this code was already used; request a new one", SignInErrorCode.CODE_ALREADY_USED)
+        return _refused(msg("this code was already used; request a new one"), SignInErrorCode.CODE_ALREADY_USED)
     return None

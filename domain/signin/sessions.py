@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.service import ACCESS_TOPIC
 from domain.clock import utcnow
 from domain.errors import Problem
+from domain.i18n import Message, msg
 from domain.outbox.service import Outbox
 from domain.signin.errors import SignInErrorCode
 from domain.signin.models import CustomerSession, RefreshToken, SignInMethod
@@ -64,7 +65,7 @@ async def _next_token(session: AsyncSession, family: CustomerSession, refresh_da
     return Grant(family.family, family.buyer_uid, token, expires)
 
 
-def _refused(message: str, code: SignInErrorCode) -> Problem:
+def _refused(message: Message, code: SignInErrorCode) -> Problem:
     return Problem(("refresh_token",), message, code)
 
 
@@ -75,14 +76,14 @@ async def rotate(session: AsyncSession, token: str, refresh_days: int, outbox: O
     if token.startswith(REFRESH_PREFIX):
         row = (await session.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash(token)))).first()
     if row is None:
-        return _refused("unknown refresh token", SignInErrorCode.INVALID_REFRESH_TOKEN)
+        return _refused(msg("unknown refresh token"), SignInErrorCode.INVALID_REFRESH_TOKEN)
     family = await session.get(CustomerSession, row.session_id)
     assert family is not None
     if family.revoked_at is not None:
-        return _refused("this sign-in was ended; sign in again", SignInErrorCode.SESSION_REVOKED)
+        return _refused(msg("this sign-in was ended; sign in again"), SignInErrorCode.SESSION_REVOKED)
     now = utcnow()
     if row.spent_at is None and row.expires_at <= now:
-        return _refused("refresh token expired; sign in again", SignInErrorCode.REFRESH_TOKEN_EXPIRED)
+        return _refused(msg("refresh token expired; sign in again"), SignInErrorCode.REFRESH_TOKEN_EXPIRED)
     # Spent by a guarded update: of two requests racing with the same token, exactly one wins.
     spend = (
         update(RefreshToken)
@@ -93,7 +94,7 @@ async def rotate(session: AsyncSession, token: str, refresh_days: int, outbox: O
     spent = (await session.exec(spend)).rowcount
     if spent != 1:
         await revoke(session, family, "REFRESH_REUSED", outbox)
-        return _refused("refresh token used twice; this sign-in was ended", SignInErrorCode.REFRESH_TOKEN_REUSED)
+        return _refused(msg("refresh token used twice; this sign-in was ended"), SignInErrorCode.REFRESH_TOKEN_REUSED)
     return await _next_token(session, family, refresh_days)
 
 

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.access.models import PartnerKey
 from domain.clock import shown, utcnow
 from domain.errors import UserError
+from domain.i18n import msg
 from domain.intake.vault import Vault
 from domain.orders.models import Order
 from domain.outbox.models import OutboxKind, OutboxMessage
@@ -304,13 +305,15 @@ async def redeliver(session: AsyncSession, outbox: Outbox, owner: Owner, deliver
     await take_sqlite_write_lock(session)
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise UserError.one(("id",), "no such webhook delivery", WebhookErrorCode.NOT_FOUND)
+        raise UserError.one(("id",), msg("no such webhook delivery"), WebhookErrorCode.NOT_FOUND)
     try:
         endpoint = await endpoint_of(session, owner, delivery.endpoint_id)
     except UserError as hidden:
-        raise UserError.one(("id",), "no such webhook delivery", WebhookErrorCode.NOT_FOUND) from hidden
+        raise UserError.one(("id",), msg("no such webhook delivery"), WebhookErrorCode.NOT_FOUND) from hidden
     if endpoint.state != EndpointState.ACTIVE:
-        raise UserError.one(("id",), "its endpoint is disabled; enable it first", WebhookErrorCode.ENDPOINT_DISABLED)
+        raise UserError.one(
+            ("id",), msg("its endpoint is disabled; enable it first"), WebhookErrorCode.ENDPOINT_DISABLED
+        )
     now = utcnow()
     delivery.state, delivery.next_attempt_at, delivery.created_at = DeliveryState.PENDING.value, now, now
     session.add(delivery)

@@ -19,7 +19,7 @@ from domain.access.models import PartnerKey
 from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems, UserError
-from domain.i18n import tr
+from domain.i18n import msg, tr
 from domain.intake.vault import Vault
 from domain.sql import take_sqlite_write_lock
 from domain.webhooks.errors import WebhookErrorCode
@@ -51,32 +51,32 @@ def check_url(problems: Problems, url: str) -> None:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        problems.add(("url",), f"not a URL: {exc}", WebhookErrorCode.INVALID_URL)
+        problems.add(("url",), msg("not a URL: {exc}", exc=exc), WebhookErrorCode.INVALID_URL)
         return
     if parts.scheme not in ("http", "https"):
-        problems.add(("url",), "must start with http:// or https://", WebhookErrorCode.INVALID_URL)
+        problems.add(("url",), msg("must start with http:// or https://"), WebhookErrorCode.INVALID_URL)
     elif not parts.hostname:
-        problems.add(("url",), "has no host", WebhookErrorCode.INVALID_URL)
+        problems.add(("url",), msg("has no host"), WebhookErrorCode.INVALID_URL)
     elif parts.username is not None or parts.password is not None:
-        problems.add(("url",), "must not carry a user name or password", WebhookErrorCode.INVALID_URL)
+        problems.add(("url",), msg("must not carry a user name or password"), WebhookErrorCode.INVALID_URL)
     elif port == 0:
-        problems.add(("url",), "port 0 cannot be posted to", WebhookErrorCode.INVALID_URL)
+        problems.add(("url",), msg("port 0 cannot be posted to"), WebhookErrorCode.INVALID_URL)
 
 
 def parse_event_types(problems: Problems, names: Sequence[str], owner: Owner) -> list[str]:
     if not names:
-        problems.add(("event_types",), "subscribe to at least one event type", WebhookErrorCode.NO_EVENT_TYPES)
+        problems.add(("event_types",), msg("subscribe to at least one event type"), WebhookErrorCode.NO_EVENT_TYPES)
     known = {t.value: t for t in WebhookEventType}
     chosen: list[str] = []
     for i, name in enumerate(names):
         kind = known.get(name)
         if kind is None:
             listed = ", ".join(known)
-            problems.add(("event_types", i), f"unknown event type {name!r}; known: {listed}",
-                         WebhookErrorCode.UNKNOWN_EVENT_TYPE)  # fmt: skip
+            unknown = msg("unknown event type {name}; known: {listed}", name=repr(name), listed=listed)
+            problems.add(("event_types", i), unknown, WebhookErrorCode.UNKNOWN_EVENT_TYPE)
         elif not owner.is_admin and not (SELF_SERVICE.get(kind, frozenset()) & owner.scopes):
-            problems.add(("event_types", i), f"{name} needs an admin to grant it, or a scope that reads it",
-                         WebhookErrorCode.EVENT_TYPE_NOT_ALLOWED)  # fmt: skip
+            refusal = msg("{name} needs an admin to grant it, or a scope that reads it", name=name)
+            problems.add(("event_types", i), refusal, WebhookErrorCode.EVENT_TYPE_NOT_ALLOWED)
         elif name not in chosen:
             chosen.append(name)
     return sorted(chosen)
@@ -100,11 +100,11 @@ async def register(
     types = parse_event_types(problems, event_types, owner)
     key_id = owner.partner_key_id if not owner.is_admin else partner_key_id
     if key_id is None:
-        problems.add(("partner_key_id",), "name the partner key the endpoint serves", WebhookErrorCode.INVALID)
+        problems.add(("partner_key_id",), msg("name the partner key the endpoint serves"), WebhookErrorCode.INVALID)
     elif owner.is_admin:
         key = await session.get(PartnerKey, key_id)
         if key is None or key.revoked_at is not None:
-            problems.add(("partner_key_id",), "no such partner key, or it is revoked", WebhookErrorCode.NOT_FOUND)
+            problems.add(("partner_key_id",), msg("no such partner key, or it is revoked"), WebhookErrorCode.NOT_FOUND)
     problems.raise_if_any()
     assert key_id is not None
     secret = new_secret()
@@ -126,7 +126,7 @@ async def endpoint_of(session: AsyncSession, owner: Owner, endpoint_id: int, *, 
         statement = statement.with_for_update()
     row = (await session.exec(statement)).first()
     if row is None or (not owner.is_admin and row.partner_key_id != owner.partner_key_id):
-        raise UserError.one(("id",), "no such webhook endpoint", WebhookErrorCode.NOT_FOUND)
+        raise UserError.one(("id",), msg("no such webhook endpoint"), WebhookErrorCode.NOT_FOUND)
     return row
 
 
@@ -181,7 +181,7 @@ async def rotate_secret(
     switch its receiver without a gap. A rotation during an overlap ends the older secret at once."""
     row = await endpoint_of(session, owner, endpoint_id, lock=True)
     if overlap < timedelta(0) or overlap > timedelta(days=7):
-        raise UserError.one(("overlap_hours",), "between 0 and 168 hours", WebhookErrorCode.INVALID)
+        raise UserError.one(("overlap_hours",), msg("between 0 and 168 hours"), WebhookErrorCode.INVALID)
     secret = new_secret()
     row.previous_secret_sealed, row.previous_secret_until = row.secret_sealed, utcnow() + overlap
     row.secret_sealed = vault.seal(secret.encode())

@@ -26,6 +26,8 @@ from tests.integration.fulfilment_fixtures import WAREHOUSE, paid_order, scan
 from tests.integration.orders_fixtures import ORDER, ORDERS, SUBMIT_ORDER, order_input
 from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 LOGIN = """
 mutation Login($input: StaffLoginInput!) { staffLogin(input: $input) { token userErrors { code } } }
 """
@@ -36,7 +38,9 @@ RECON_RUN = '{ reconRun(id: "gid://orderhub/ReconRun/1") { id } }'  # finance or
 async def strict(rt: Runtime) -> AsyncIterator[Api]:
     """The app with the staff accounts cache off: every request reads the account."""
     app = create_app(settings=rt.settings.model_copy(update={"staff_check_seconds": 0}), runtime=rt)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN
+    ) as client:
         yield Api(client, rt)
 
 
@@ -162,13 +166,15 @@ async def test_sixth_failed_login_in_a_minute_is_throttled_even_with_the_right_p
 async def test_failed_logins_are_throttled_per_address(rt: Runtime, creds: Credentials) -> None:
     settings = rt.settings.model_copy(update={"login_failures_per_address": 3})
     app = create_app(settings=settings, runtime=rt)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN
+    ) as client:
         api = Api(client, rt)
         for n in range(3):
             await api.gql(LOGIN, {"input": {"email": f"guess{n}@shop.example", "password": "guess guess guess"}})
         _throttled(await api.gql(LOGIN, {"input": {"email": "cs@shop.example", "password": "correct horse battery"}}))
     elsewhere = httpx.ASGITransport(app=app, client=("10.0.0.9", 4000))
-    async with httpx.AsyncClient(transport=elsewhere, base_url="http://orderhub.test") as client:
+    async with httpx.AsyncClient(transport=elsewhere, base_url="http://orderhub.test", headers=EN) as client:
         ok = await Api(client, rt).gql(
             LOGIN, {"input": {"email": "cs@shop.example", "password": "correct horse battery"}}
         )

@@ -14,6 +14,8 @@ from runtime.process import Runtime, build_runtime
 from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
 
@@ -45,7 +47,7 @@ async def test_pubsub_channels_carry_the_configured_prefix(api: Api, creds: Cred
 
 async def _client(rt: Runtime, graphiql: bool) -> httpx.AsyncClient:
     app = create_app(settings=rt.settings.model_copy(update={"graphiql": graphiql}), runtime=rt)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN)
 
 
 async def test_graphiql_and_introspection_are_off_unless_turned_on(rt: Runtime, creds: Credentials) -> None:

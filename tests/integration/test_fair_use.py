@@ -15,6 +15,8 @@ from domain.intake.models import InboundMessage, Outcome
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 ONE_POINT = '{ node(id: "gid://orderhub/Order/1") { id } }'  # one object, no page: costs 1
 ELEVEN_POINTS = "{ orders(first: 5) { edges { node { id } } } }"  # 1 + 5 x (edges 1 + node 1)
 
@@ -27,8 +29,8 @@ async def processes(rt: Runtime) -> AsyncIterator[tuple[Api, Api]]:
     apps = [create_app(settings=settings, runtime=rt) for _ in range(2)]
     transports = [httpx.ASGITransport(app=app) for app in apps]
     async with (
-        httpx.AsyncClient(transport=transports[0], base_url="http://a.orderhub.test") as a,
-        httpx.AsyncClient(transport=transports[1], base_url="http://b.orderhub.test") as b,
+        httpx.AsyncClient(transport=transports[0], base_url="http://a.orderhub.test", headers=EN) as a,
+        httpx.AsyncClient(transport=transports[1], base_url="http://b.orderhub.test", headers=EN) as b,
     ):
         yield Api(a, rt), Api(b, rt)
 

@@ -33,6 +33,8 @@ from tests.conftest import Api, Credentials
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.settings import run_queued_jobs
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -135,7 +137,9 @@ async def test_a_job_links_to_the_request_that_enqueued_it(rt: Runtime, creds: C
     start_tracing("orderhub-test", exporter)
     try:
         app = create_app(runtime=rt)  # instrumented: tracing is on
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN
+        ) as c:
             await submit(Api(c, rt), creds, "TRACE-1", request_id="trace-me-1")
         await rt.relay.drained()
         queued = await rt.redis.zrange(DEFAULT.name, 0, -1)

@@ -24,6 +24,8 @@ from runtime.startup import startup_problems
 from tests.conftest import Api, Credentials, make_settings
 from workers.heartbeat import Heartbeat
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 ROOT = Path(__file__).parents[2]
 ALL_OK = {"database": "ok", "redis": "ok", "migrations": "ok"}
 HEAD = ", ".join(sorted(code_heads()))
@@ -31,7 +33,9 @@ HEAD = ", ".join(sorted(code_heads()))
 
 async def readyz(runtime: Runtime, headers: dict[str, str] | None = None) -> httpx.Response:
     app = create_app(runtime=runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN
+    ) as client:
         return await client.get("/readyz", headers=headers or {})
 
 

@@ -27,6 +27,8 @@ from tests.integration.orders_fixtures import ORDERS, SUBMIT_ORDERS, order_input
 from tests.integration.push_client import ORDER_UPDATES, GraphQLWs, serving
 from tests.integration.signin_fakes import Providers, provider_settings, providers
 
+EN = {"Accept-Language": "en"}  # messages are read by their English text here
+
 TOKENS = "tokens { accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt } retryAfterSeconds"
 ERRORS = "userErrors { field message code }"
 ISSUE = f"mutation($input: IssueCustomerTokenInput!) {{ issueCustomerToken(input: $input) {{ {TOKENS} {ERRORS} }} }}"
@@ -68,7 +70,9 @@ class _app:
         settings = self.original.model_copy(update=update)
         self.rt.core.settings = settings
         app = create_app(settings=settings, runtime=self.rt)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test")
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://orderhub.test", headers=EN
+        )
         return Api(self.client, self.rt)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -405,7 +409,9 @@ async def test_sign_out_closes_the_buyers_websockets_on_another_process(signin: 
         async with asyncio.timeout(10):
             while _listeners(holder) != 1:  # noqa: ASYNC110 (the buyer's other sign-in still listens)
                 await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=holder), base_url="http://o.test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=holder), base_url="http://o.test", headers=EN
+        ) as client:
             held = await Api(client, rt).gql(ORDERS, {"first": 1}, headers=bearer(tokens["accessToken"]))
         assert held["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     with pytest.raises(websockets.ConnectionClosed):

@@ -16,6 +16,7 @@ from domain.channels.errors import IntakeErrorCode
 from domain.errors import CommonCode, ErrorCode, Problem
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.health.errors import ExportErrorCode, HealthErrorCode
+from domain.i18n import msg, translate, use_language
 from domain.identity.errors import IdentityErrorCode
 from domain.ledger.errors import MoneyErrorCode
 from domain.orders.errors import OrderErrorCode
@@ -159,7 +160,7 @@ def test_the_graphql_enums_are_the_domain_enums() -> None:
 def test_field_names_are_spelled_the_graphql_way_once(
     prefix: tuple[str, ...], path: tuple[str | int, ...], expected: list[str]
 ) -> None:
-    assert field_path(prefix, Problem(path, "m", CommonCode.INVALID_TIME)) == expected
+    assert field_path(prefix, Problem(path, msg("required"), CommonCode.INVALID_TIME)) == expected
 
 
 def test_one_mapping_builds_every_areas_entries() -> None:
@@ -167,19 +168,27 @@ def test_one_mapping_builds_every_areas_entries() -> None:
         def __init__(self, field: list[str] | None, message: str, code: Enum) -> None:
             self.field, self.message, self.code = field, message, code
 
-    problems = [Problem(("order_id",), "no such order", FulfilmentErrorCode.NOT_FOUND)]
-    [entry] = user_errors(Entry, HealthErrorCode, problems)
+    problems = [Problem(("order_id",), msg("no such order"), FulfilmentErrorCode.NOT_FOUND)]
+    with use_language("en"):
+        [entry] = user_errors(Entry, HealthErrorCode, problems)
     assert (entry.field, entry.message, entry.code) == (
         ["input", "orderId"],
         "no such order",
         HealthErrorCode.NOT_FOUND,
     )
+    with use_language("zh-CN"):
+        [entry] = user_errors(Entry, HealthErrorCode, problems)
+    assert entry.message == translate(msg("no such order"), "zh-CN") != "no such order"
 
 
 def test_a_rejected_message_is_recorded_in_graphql_spelling() -> None:
     problems = [
-        Problem(("orders", 0, "channel_order_id"), "channel order id is required", OrderErrorCode.REQUIRED),
-        Problem(("orders", 0, "currency"), "'RMB' is not an ISO 4217 currency code", CommonCode.INVALID_CURRENCY),
+        Problem(("orders", 0, "channel_order_id"), msg("channel order id is required"), OrderErrorCode.REQUIRED),
+        Problem(
+            ("orders", 0, "currency"),
+            msg("{code} is not an ISO 4217 currency code", code=repr("RMB")),
+            CommonCode.INVALID_CURRENCY,
+        ),
     ]
     assert summary(problems) == (
         "orders.0.channelOrderId: channel order id is required (REQUIRED); "

@@ -4,6 +4,7 @@ and which channel accounts a partner may name."""
 from __future__ import annotations
 
 from domain.errors import Problem
+from domain.i18n import msg
 from domain.signin.accounts import channel_accounts
 from domain.signin.errors import SignInErrorCode
 from runtime.sms import aliyun_signature, tc3_authorization
@@ -61,7 +62,9 @@ def test_channel_accounts_refused_with_the_field_at_fault() -> None:
     none = channel_accounts("DOUYIN", " ", None, None)
     assert none == [
         Problem(
-            ("account",), "give the buyer's buyerId, openid or unionid on the channel", SignInErrorCode.INVALID_ACCOUNT
+            ("account",),
+            msg("give the buyer's buyerId, openid or unionid on the channel"),
+            SignInErrorCode.INVALID_ACCOUNT,
         )
     ]
     long = channel_accounts("DOUYIN", "x" * 201, None, None)

@@ -136,7 +136,7 @@ def test_a_bad_url_is_refused_naming_the_field(url: str, fault: str | None) -> N
         assert problems.items == []
     else:
         [problem] = problems.items
-        assert problem.field == ("url",) and fault in problem.message
+        assert problem.field == ("url",) and fault in str(problem.message)
 
 
 def test_partners_subscribe_themselves_only_to_what_their_scopes_read() -> None:

@@ -24,6 +24,7 @@ from domain.fulfilment.models import OrderException as ExceptionRow
 from domain.fulfilment.rule import ShippedRule as RuleValues
 from domain.fulfilment.rule import change_rule, current_rule, rule_history
 from domain.fulfilment.service import FulfilmentService
+from domain.i18n import msg
 from domain.outbox.service import Outbox
 
 if TYPE_CHECKING:
@@ -262,7 +263,9 @@ class ExceptionMutations:
         staff = _staff(info)
         try:
             if input.accept_held_evidence and not (staff.roles & OPS):
-                raise UserError.one(("acceptHeldEvidence",), "only ops or admin may apply held evidence", "NOT_ALLOWED")
+                raise UserError.one(
+                    ("acceptHeldEvidence",), msg("only ops or admin may apply held evidence"), "NOT_ALLOWED"
+                )
             async with info.context.unit_of_work() as session:
                 outbox = Outbox()
                 if input.accept_held_evidence:

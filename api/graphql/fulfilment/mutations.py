@@ -29,6 +29,7 @@ from domain.clock import as_utc
 from domain.errors import Problems, UserError
 from domain.fulfilment import evidence as ev
 from domain.fulfilment.service import FulfilmentService
+from domain.i18n import msg
 from domain.intake.models import Outcome
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -68,7 +69,7 @@ class FulfilmentMutations:
                 try:
                     requested_at = as_utc(input.requested_at)
                 except ValueError as exc:
-                    raise UserError.one(("requestedAt",), "time needs a UTC offset", "INVALID_TIME") from exc
+                    raise UserError.one(("requestedAt",), msg("time needs a UTC offset"), "INVALID_TIME") from exc
             async with ctx.unit_of_work() as session:
                 await FulfilmentService(session, Outbox()).request_shipment(key, by, requested_at, input.note)
         except UserError as error:

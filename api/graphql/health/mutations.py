@@ -44,6 +44,7 @@ from api.graphql.health.types import (
     merchant_zone,
     threshold_of,
 )
+from domain.i18n import msg, tr
 
 OPS = frozenset({Role.OPS, Role.ADMIN})
 
@@ -170,10 +171,14 @@ class HealthMutations:
         problems = Problems()
         report = validate_report(input.system, input.customer_id, input.customer_grade, (), problems)
         if not input.channel_order_id.strip():
-            problems.add(("channel_order_id",), "channel order id is required", HealthErrorCode.REQUIRED)
+            problems.add(("channel_order_id",), msg("channel order id is required"), HealthErrorCode.REQUIRED)
         if report is not None and WRITE_SCOPE[report.system].value not in principal.scopes:
             raise GraphQLError(
-                f"not allowed: reporting for {report.system} needs scope {WRITE_SCOPE[report.system].value}",
+                tr(
+                    "not allowed: reporting for {system} needs scope {scope}",
+                    system=report.system,
+                    scope=WRITE_SCOPE[report.system].value,
+                ),
                 extensions={"code": "FORBIDDEN"},
             )
         try:

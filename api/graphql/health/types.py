@@ -30,7 +30,7 @@ from domain.health.thresholds import (
     threshold_history,
 )
 from domain.health.windows import Dimension, Period
-from domain.i18n import render
+from domain.i18n import render, tr
 from domain.reconcile.models import ReconItem as ReconItemRow
 
 if TYPE_CHECKING:
@@ -270,9 +270,9 @@ def _uncursor(cursor: str | None, size: int) -> list[Any] | None:
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as exc:
-        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"}) from exc
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"}) from exc
     if not (isinstance(parts, list) and len(parts) == size + 1 and parts[0] == "health"):
-        raise GraphQLError("invalid cursor", extensions={"code": "INVALID_CURSOR"})
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
     return list(parts[1:])
 
 

@@ -27,6 +27,7 @@ from api.graphql.permissions import allow
 from domain.channels import monitor, replay, upstream
 from domain.channels.models import DriftAlert as AlertRow
 from domain.errors import UserError
+from domain.i18n import render
 from domain.intake.models import InboundMessage as MessageRow
 from domain.orders.channels import Channel
 
@@ -77,7 +78,9 @@ class IntakeQueries:
                     session, info.context.runtime.core.vault, provider, received_from, received_to
                 )
             except UserError as error:
-                raise GraphQLError(str(error), extensions={"code": "NO_BASELINE"}) from error
+                raise GraphQLError(
+                    "; ".join(render(p.message) for p in error.problems), extensions={"code": "NO_BASELINE"}
+                ) from error
         return [
             ReplayedNotification(
                 message_id=strawberry.ID(encode_gid("InboundMessage", r.message_id)), received_at=r.received_at,

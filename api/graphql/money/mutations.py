@@ -151,7 +151,7 @@ class MoneyMutations:
                 row = await session.get(recon.Statement, taken.statement_id)
                 assert row is not None
         except StatementError as exc:
-            problem = Problem(("file",), str(exc), MoneyErrorCode.INVALID_STATEMENT)
+            problem = Problem(("file",), exc.message, MoneyErrorCode.INVALID_STATEMENT)
             return UploadStatementPayload(statement=None, user_errors=_errors([problem]))
         return UploadStatementPayload(statement=Statement.of(row, not taken.is_new), user_errors=[])
 
@@ -173,7 +173,7 @@ class MoneyMutations:
         except UserError as error:
             return AcceptStatementLayoutPayload(statement=None, user_errors=_errors(error.problems))
         except StatementError as exc:
-            problem = Problem(("heldStatementId",), str(exc), MoneyErrorCode.INVALID_STATEMENT)
+            problem = Problem(("heldStatementId",), exc.message, MoneyErrorCode.INVALID_STATEMENT)
             return AcceptStatementLayoutPayload(statement=None, user_errors=_errors([problem]))
         return AcceptStatementLayoutPayload(statement=Statement.of(row, not imported.is_new), user_errors=[])
 

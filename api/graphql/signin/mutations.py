@@ -28,11 +28,10 @@ from api.graphql.signin.types import (
 )
 from domain.access.policy import Scope
 from domain.errors import Problem
+from domain.i18n import msg, tr
 from domain.signin.accounts import channel_accounts
 from domain.signin.errors import SignInErrorCode as Code
 from domain.signin.sessions import Grant, family_of
-
-TOO_MANY = "too many sign-in requests; try again in {wait} s"
 
 
 def _errors(problems: list[Problem]) -> list[SignInUserError]:
@@ -66,7 +65,7 @@ def _answer(ctx: Context, result: Grant | Problem) -> CustomerSignInPayload:
 
 
 async def _throttled(ctx: Context, action: str, field: str, wait: int, subject: str | None) -> Problem:
-    problem = Problem((field,), TOO_MANY.format(wait=wait), Code.THROTTLED)
+    problem = Problem((field,), msg("too many sign-in requests; try again in {wait} s", wait=wait), Code.THROTTLED)
     return await ctx.runtime.signin.refused(
         ctx.unit_of_work, action, problem, subject, _address(ctx), str(problem.message)
     )
@@ -96,14 +95,18 @@ class SignInMutations:
         partner = ctx.principal
         assert isinstance(partner, Partner)
         if (input.phone is None) == (input.account is None):
-            problem = Problem(("phone",), "give exactly one of phone and account", Code.INVALID)
+            problem = Problem(("phone",), msg("give exactly one of phone and account"), Code.INVALID)
             return CustomerSignInPayload(tokens=None, retry_after_seconds=None, user_errors=_errors([problem]))
         accounts: list[tuple[str, str]] = []
         account = input.account
         if account is not None:
             channel = str(account.channel.value)
             if partner.channels is not None and channel not in partner.channels:
-                message = f"this key serves {', '.join(sorted(partner.channels))}, not {channel}"
+                message = msg(
+                    "this key serves {served}, not {channel}",
+                    served=", ".join(sorted(partner.channels)),
+                    channel=channel,
+                )
                 problem = Problem(("account", "channel"), message, Code.CHANNEL_NOT_ALLOWED)
                 return CustomerSignInPayload(tokens=None, retry_after_seconds=None, user_errors=_errors([problem]))
             parsed = channel_accounts(channel, account.buyer_id, account.openid, account.unionid)
@@ -193,10 +196,10 @@ class SignInMutations:
             family = principal.session
         else:
             raise GraphQLError(
-                "sign out with a customer token or a refresh token", extensions={"code": "UNAUTHENTICATED"}
+                tr("sign out with a customer token or a refresh token"), extensions={"code": "UNAUTHENTICATED"}
             )
         if family is None:
-            problem = Problem(("refresh_token",), "no sign-in to end", Code.INVALID_REFRESH_TOKEN)
+            problem = Problem(("refresh_token",), msg("no sign-in to end"), Code.INVALID_REFRESH_TOKEN)
             return SignOutPayload(signed_out=False, user_errors=_errors([problem]))
         await ctx.runtime.signin.sign_out(ctx.unit_of_work, family, _address(ctx))
         accounts_of(ctx.request).forget_session(family)  # type: ignore[arg-type]

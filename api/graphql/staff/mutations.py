@@ -44,6 +44,7 @@ from domain.access.service import (
     verify_staff,
 )
 from domain.errors import UserError
+from domain.i18n import tr
 from domain.outbox.service import Outbox
 
 
@@ -77,7 +78,7 @@ class StaffMutations:
         wait = await throttle.retry_after(account, address)
         if wait is not None:
             raise GraphQLError(
-                f"too many failed sign-ins; retry in {wait} s",
+                tr("too many failed sign-ins; retry in {wait} s", wait=wait),
                 extensions={"code": "THROTTLED", "retryAfterSeconds": wait},
             )
         async with ctx.read() as session:
@@ -86,7 +87,7 @@ class StaffMutations:
             await throttle.failed(account, address)
             error = StaffLoginError(
                 field=["input", "password"],
-                message="unknown email or wrong password",
+                message=tr("unknown email or wrong password"),
                 code=StaffLoginErrorCode.INVALID_CREDENTIALS,
             )
             return StaffLoginPayload(token=None, expires_at=None, roles=[], user_errors=[error])

@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from domain.i18n import msg
 from domain.ledger.models import VoucherKind
 from domain.reconcile.statements.lines import ParsedStatement, Row, StatementError, StatementLine, header_index
 
@@ -32,7 +33,7 @@ def parse(file: str, data: bytes) -> ParsedStatement:
         text = data.decode("gbk")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise StatementError(file, line, None, "not GBK text (Alipay bills are GBK)") from exc
+        raise StatementError(file, line, None, msg("not GBK text (Alipay bills are GBK)")) from exc
     period: tuple[datetime, datetime] | None = None
     header: dict[str, int] | None = None
     lines: list[StatementLine] = []
@@ -43,7 +44,7 @@ def parse(file: str, data: bytes) -> ParsedStatement:
                 try:
                     period = (_period_time(found.group(1)), _period_time(found.group(2)))
                 except ValueError as exc:
-                    raise StatementError(file, line_no, None, f"period unreadable: {exc}") from exc
+                    raise StatementError(file, line_no, None, msg("period unreadable: {exc}", exc=exc)) from exc
             continue
         if not raw.strip():
             continue
@@ -57,17 +58,17 @@ def parse(file: str, data: bytes) -> ParsedStatement:
         trade_no = row.text(TRADE)
         if business == "退款":
             if amount >= 0:
-                raise row.error(AMOUNT, "a refund must be negative")
+                raise row.error(AMOUNT, msg("a refund must be negative"))
             txn = f"{trade_no}:{row.text(REFUND_NO, required=False) or 'refund'}"
             kind = VoucherKind.REFUND
         elif business == "交易":
             txn, kind = trade_no, VoucherKind.PAYMENT
         else:
-            raise row.error(BUSINESS, f"unknown business type {business!r}")
+            raise row.error(BUSINESS, msg("unknown business type {business}", business=repr(business)))
         order = row.text(ORDER, required=False) or None
         lines.append(StatementLine(line_no, txn, kind, order, amount, "CNY", row.time(FINISHED, TZ)))
     if header is None:
-        raise StatementError(file, 1, None, "no header row")
+        raise StatementError(file, 1, None, msg("no header row"))
     if period is None:
-        raise StatementError(file, 1, None, "preamble lacks 起始日期/终止日期")
+        raise StatementError(file, 1, None, msg("preamble lacks 起始日期/终止日期"))
     return ParsedStatement(PROVIDER, "alipay-trade-detail", period[0], period[1], lines)

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from domain.i18n import msg
 from domain.ledger.models import VoucherKind
 from domain.reconcile.statements.lines import (
     ParsedStatement,
@@ -43,16 +44,18 @@ def parse(
     file: str, data: bytes, columns: BankColumns, *, provider: str = "bank", tz: ZoneInfo | None = None
 ) -> ParsedStatement:
     if not columns.amount and not (columns.debit and columns.credit):
-        raise StatementError(file, 1, None, "column map needs amount, or debit and credit")
+        raise StatementError(file, 1, None, msg("column map needs amount, or debit and credit"))
     zone = tz or ZoneInfo("Asia/Shanghai")
     try:
         text = data.decode(columns.encoding)
     except UnicodeDecodeError as exc:
-        raise StatementError(file, data[: exc.start].count(b"\n") + 1, None, f"not {columns.encoding} text") from exc
+        raise StatementError(
+            file, data[: exc.start].count(b"\n") + 1, None, msg("not {encoding} text", encoding=columns.encoding)
+        ) from exc
     reader = csv.reader(io.StringIO(text))
     first = next(reader, None)
     if first is None:
-        raise StatementError(file, 1, None, "empty file")
+        raise StatementError(file, 1, None, msg("empty file"))
     header = header_index(file, 1, first, columns.required())
     lines: list[StatementLine] = []
     for line_no, cells in enumerate(reader, start=2):

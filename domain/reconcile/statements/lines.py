@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.i18n import Message, msg
 from domain.ledger.models import VoucherKind
 from domain.money import MoneyError, parse_minor
 
@@ -13,9 +14,14 @@ from domain.money import MoneyError, parse_minor
 class StatementError(ValueError):
     """Names the file, the 1-based line and the column (by header name) at fault."""
 
-    def __init__(self, file: str, line: int, column: str | None, message: str) -> None:
-        where = f"{file}, line {line}" + (f", column {column}" if column else "")
-        super().__init__(f"{where}: {message}")
+    def __init__(self, file: str, line: int, column: str | None, message: Message) -> None:
+        if column:
+            self.message = msg(
+                "{file}, line {line}, column {column}: {message}", file=file, line=line, column=column, message=message
+            )
+        else:
+            self.message = msg("{file}, line {line}: {message}", file=file, line=line, message=message)
+        super().__init__(str(self.message))
         self.file = file
         self.line = line
         self.column = column
@@ -50,18 +56,18 @@ class Row:
         self.header = header
         self.cells = cells
 
-    def error(self, column: str | None, message: str) -> StatementError:
+    def error(self, column: str | None, message: Message) -> StatementError:
         return StatementError(self.file, self.line_no, column, message)
 
     def text(self, column: str, *, required: bool = True) -> str:
         index = self.header.get(column)
         if index is None or index >= len(self.cells):
             if required:
-                raise self.error(column, "missing")
+                raise self.error(column, msg("missing"))
             return ""
         value = self.cells[index].strip().lstrip("`").strip()
         if required and not value:
-            raise self.error(column, "empty")
+            raise self.error(column, msg("empty"))
         return value
 
     def minor(self, column: str, currency: str, *, required: bool = True) -> int:
@@ -71,28 +77,28 @@ class Row:
         try:
             return parse_minor(value, currency, allow_negative=True)
         except MoneyError as exc:
-            raise self.error(column, str(exc)) from exc
+            raise self.error(column, exc.message) from exc
 
     def time(self, column: str, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> datetime:
         value = self.text(column)
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=tz)
         except ValueError as exc:
-            raise self.error(column, f"{value!r} is not a time like {fmt}") from exc
+            raise self.error(column, msg("{value} is not a time like {fmt}", value=repr(value), fmt=fmt)) from exc
 
 
 def header_index(file: str, line_no: int, cells: list[str], required: tuple[str, ...]) -> dict[str, int]:
     header = {cell.strip().lstrip("`").strip(): i for i, cell in enumerate(cells)}
     missing = [name for name in required if name not in header]
     if missing:
-        raise StatementError(file, line_no, None, f"header lacks {', '.join(missing)}")
+        raise StatementError(file, line_no, None, msg("header lacks {missing}", missing=", ".join(missing)))
     return header
 
 
 def local_days(file: str, lines: list[StatementLine], tz: ZoneInfo) -> tuple[datetime, datetime]:
     """A statement covers whole local days: from the first line's midnight to the midnight after the last."""
     if not lines:
-        raise StatementError(file, 1, None, "no lines: the period cannot be known")
+        raise StatementError(file, 1, None, msg("no lines: the period cannot be known"))
     first = min(line.occurred_at for line in lines).astimezone(tz)
     last = max(line.occurred_at for line in lines).astimezone(tz)
     start = first.replace(hour=0, minute=0, second=0, microsecond=0)

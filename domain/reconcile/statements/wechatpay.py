@@ -7,6 +7,7 @@ import csv
 import io
 from zoneinfo import ZoneInfo
 
+from domain.i18n import msg
 from domain.ledger.models import VoucherKind
 from domain.reconcile.statements.lines import (
     ParsedStatement,
@@ -33,7 +34,7 @@ def parse(file: str, data: bytes) -> ParsedStatement:
     text = data.decode("utf-8-sig")
     records = list(csv.reader(io.StringIO(text)))
     if not records:
-        raise StatementError(file, 1, None, "empty file")
+        raise StatementError(file, 1, None, msg("empty file"))
     header = header_index(file, 1, records[0], (TIME, TXN, ORDER, STATE, SETTLED))
     refund_layout = REFUND_ID in header
     lines: list[StatementLine] = []
@@ -48,14 +49,14 @@ def parse(file: str, data: bytes) -> ParsedStatement:
         row = Row(file, offset, header, cells)
         currency = _CURRENCIES.get(row.text(CURRENCY, required=False) or "CNY")
         if currency is None:
-            raise row.error(CURRENCY, f"unknown currency {row.text(CURRENCY)!r}")
+            raise row.error(CURRENCY, msg("unknown currency {currency}", currency=repr(row.text(CURRENCY))))
         state = row.text(STATE)
         settled = row.minor(SETTLED, currency)
         settled_total += settled
         occurred = row.time(TIME, TZ)
         if state == "REFUND":
             if not refund_layout:
-                raise row.error(STATE, "a REFUND row in a layout without refund columns")
+                raise row.error(STATE, msg("a REFUND row in a layout without refund columns"))
             refunded = row.minor(REFUNDED, currency)
             refunded_total += refunded
             lines.append(StatementLine(offset, row.text(REFUND_ID), VoucherKind.REFUND, row.text(ORDER, required=False)
@@ -64,9 +65,14 @@ def parse(file: str, data: bytes) -> ParsedStatement:
             lines.append(StatementLine(offset, row.text(TXN), VoucherKind.PAYMENT, row.text(ORDER, required=False)
                                        or None, settled, currency, occurred))  # fmt: skip
         else:
-            raise row.error(STATE, f"unknown trade state {state!r}")
+            raise row.error(STATE, msg("unknown trade state {state}", state=repr(state)))
     if summary_at is None:
-        raise StatementError(file, len(records) + 1, None, f"summary rows ({SUMMARY_COUNT}, ...) missing")
+        raise StatementError(
+            file,
+            len(records) + 1,
+            None,
+            msg("summary rows ({summary_count}, ...) missing", summary_count=SUMMARY_COUNT),
+        )
     _check_summary(file, summary_at, records, len(lines), settled_total, refunded_total)
     start, end = local_days(file, lines, TZ)
     return ParsedStatement(PROVIDER, "wechatpay-trade-bill", start, end, lines)
@@ -74,15 +80,30 @@ def parse(file: str, data: bytes) -> ParsedStatement:
 
 def _check_summary(file: str, at: int, records: list[list[str]], count: int, settled: int, refunded: int) -> None:
     if at >= len(records):
-        raise StatementError(file, at + 1, None, "summary values missing")
+        raise StatementError(file, at + 1, None, msg("summary values missing"))
     header = header_index(file, at, records[at - 1], (SUMMARY_COUNT, SUMMARY_SETTLED))
     row = Row(file, at + 1, header, records[at])
     stated_count = row.text(SUMMARY_COUNT)
     if not stated_count.isdigit() or int(stated_count) != count:
-        raise row.error(SUMMARY_COUNT, f"states {stated_count} trades, the bill has {count}")
+        raise row.error(
+            SUMMARY_COUNT,
+            msg("states {stated_count} trades, the bill has {count}", stated_count=stated_count, count=count),
+        )
     if row.minor(SUMMARY_SETTLED, "CNY") != settled:
-        raise row.error(SUMMARY_SETTLED, f"states {row.text(SUMMARY_SETTLED)}, the lines add up to {settled / 100:.2f}")
+        raise row.error(
+            SUMMARY_SETTLED,
+            msg(
+                "states {stated}, the lines add up to {total}",
+                stated=row.text(SUMMARY_SETTLED),
+                total=format(settled / 100, ".2f"),
+            ),
+        )
     if SUMMARY_REFUNDED in header and row.minor(SUMMARY_REFUNDED, "CNY") != refunded:
         raise row.error(
-            SUMMARY_REFUNDED, f"states {row.text(SUMMARY_REFUNDED)}, the lines add up to {refunded / 100:.2f}"
+            SUMMARY_REFUNDED,
+            msg(
+                "states {stated}, the lines add up to {total}",
+                stated=row.text(SUMMARY_REFUNDED),
+                total=format(refunded / 100, ".2f"),
+            ),
         )
