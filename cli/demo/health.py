@@ -31,6 +31,8 @@ REPORT = (
     """mutation($input: ReportOrderCustomerInput!) { reportOrderCustomer(input: $input) { userErrors { code } } }"""
 )
 REQUEST = """mutation($input: RequestShipmentInput!) { requestShipment(input: $input) { userErrors { code } } }"""
+LEAD = """query { fulfilmentLeadTimes { timezone days { warehouse day toOutbound { count medianHours p90Hours }
+  toDelivery { count medianHours p90Hours } } userErrors { code } } }"""
 WITHDRAW = """mutation($input: WithdrawShipmentRequestInput!) { withdrawShipmentRequest(input: $input) {
   userErrors { code } } }"""
 
@@ -79,6 +81,7 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
         ]  # stored as the day's snapshot, raising any alert once
         span = {"from": start.isoformat(), "to": (utcnow() + timedelta(minutes=1)).isoformat()}
         report = (await _gql(client, HEALTH, {"input": span}, staff))["health"]
+        lead = (await _gql(client, LEAD, {}, staff))["fulfilmentLeadTimes"]
     print(f"\n== health: the five metrics from {day.day} 00:00 until now (orders, statement lines, exceptions)")
     print(f"   planted: {len(waiting)} withdrawn ship clicks, {differing} warehouse customer ids that differ, "
           "missing/wrong utm_source on some orders")  # fmt: skip
@@ -91,9 +94,26 @@ async def health_demo(runtime: Runtime, port: int, day: SimDay) -> None:
     if computed["alertsRaised"]:
         print(f"   alerts raised for the day: {', '.join(computed['alertsRaised'])} (sent once to the group robots)")
     print("   exceptions younger than 72 h count only once resolved, so a fresh day shows none yet")
+    _print_lead_times(lead)
     await _selfcheck(runtime)
     print(f"   console: http://127.0.0.1:{port}/console#/health")
     print(f"          (sign in as {admin.email}, password {password}: a demo account, made for this run)")
+
+
+def _print_lead_times(lead: dict[str, Any]) -> None:
+    """The console's lead-time table, as the API answers it: per warehouse and merchant day."""
+    print(f"   fulfilment lead time per warehouse and day ({lead['timezone']}): median / p90 hours")
+    for d in lead["days"]:
+        legs = [d["toOutbound"], d["toDelivery"]]
+        shown = [
+            f"{leg['count']:>3} parcels {leg['medianHours'] or 0:5.1f} / {leg['p90Hours'] or 0:5.1f}" for leg in legs
+        ]
+        print(
+            f"   {d['warehouse'] or '(none)':<10} {d['day']}  request->outbound {shown[0]}  "
+            f"outbound->delivered {shown[1]}"
+        )
+    if not lead["days"]:
+        print("   (no parcel finished a leg in the last seven days)")
 
 
 async def _selfcheck(runtime: Runtime) -> None:
