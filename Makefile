@@ -34,7 +34,7 @@ demo: install
 	$(BIN)/orderhub demo
 
 test: install browser lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

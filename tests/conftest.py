@@ -29,7 +29,18 @@ from runtime.process import Runtime, build_runtime
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN = os.environ.get("ORDERHUB_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _own_redis_database(url: str) -> str:
+    """Each pytest-xdist worker (gw0, gw1, ...) flushes its own Redis database, the given one plus its number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _sep, number = url.rpartition("/")
+    return f"{base}/{int(number or 0) + int(worker.removeprefix('gw'))}"
+
+
+REDIS_URL = _own_redis_database(os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"))
 
 
 def _pg_reachable() -> bool:
