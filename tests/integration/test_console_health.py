@@ -138,6 +138,7 @@ async def test_health_page_shows_the_apis_numbers(api: Api, creds: Credentials, 
             assert dots == expected, s["metric"]
 
         lead = (await api.gql(LEAD, headers=staff))["data"]["fulfilmentLeadTimes"]["days"]
+        await page.wait_for_selector("#lead-table")  # drawn when its answer comes, after the gauges
         table = await page.eval_on_selector_all(
             "#lead-table tbody tr",
             """rs => rs.map(r => ({warehouse: r.dataset.warehouse, day: r.dataset.day,
@@ -193,6 +194,7 @@ async def test_health_page_shows_the_apis_numbers(api: Api, creds: Credentials, 
         english = await browser.open(tokens["admin"], "health?metric=STATUS_DRIFT", "en")
         await english.wait_for_selector('#drilldown-body[data-metric="STATUS_DRIFT"] tbody tr')
         await _same_gauges(english, api, staff, "en")
+        await english.wait_for_selector("#lead-title")
         assert await english.inner_text("#lead-title") == "Fulfilment lead time"
         await shot(english, tmp_path, "health-en")
         assert await missing_keys(english) == []

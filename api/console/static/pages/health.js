@@ -313,14 +313,20 @@ export default {
     const input = { period, ...(at ? { at } : {}) };
     const keep = (values) => go("health", { period, at, metric, warehouse: wanted, ...values });
 
-    const [data, trend, lead] = await Promise.all([
+    // The lead times are asked for at once but drawn when they come: the gauges are what the page is opened for.
+    const leadBox = el("section", { id: "lead-pending", "aria-busy": "true" });
+    const leadDrawn = gql(LEAD_QUERY, { input: { ...(at ? { to: at } : {}), ...(wanted ? { warehouse: wanted } : {}) } })
+      .then((answer) => leadSection(checked(answer.fulfilmentLeadTimes), wanted, (warehouse) => keep({ warehouse })))
+      .catch((error) => {
+        showError(error.message);
+        return null;
+      });
+    const [data, trend] = await Promise.all([
       gql(HEALTH_QUERY, { input }),
       gql(TREND_QUERY, { input: { period: "DAY", count: 7, ...(at ? { end: at } : {}) } }),
-      gql(LEAD_QUERY, { input: { ...(at ? { to: at } : {}), ...(wanted ? { warehouse: wanted } : {}) } }),
     ]);
     const report = checked(data.health);
     checked(trend.healthTrend);
-    checked(lead.fulfilmentLeadTimes);
 
     const periodBox = select([["DAY", t("whole day")], ["HOUR", t("whole hour")]], period, { id: "health-period" });
     const atBox = el("input", { id: "health-at", type: "datetime-local", value: toMerchantClock(at) });
@@ -372,8 +378,9 @@ export default {
       el("section", { "aria-labelledby": "trends-title" },
         el("h2", { id: "trends-title" }, t("Each metric over the last 7 days")),
         el("div", { id: "trends", class: "trends" }, trend.healthTrend.series.map(trendChart))),
-      leadSection(lead.fulfilmentLeadTimes, wanted, (warehouse) => keep({ warehouse })),
+      leadBox,
     );
+    leadDrawn.then((section) => section && leadBox.replaceWith(section));
     if (metric) await openDrill(metric);
   },
 };
