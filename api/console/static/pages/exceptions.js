@@ -149,7 +149,6 @@ export default {
   title: () => t("Exceptions"),
   roles: ["ops", "cs", "finance"],
   async render(root, params) {
-    const assignees = can("ops", "cs") ? (await gql(ASSIGNEES)).exceptionAssignees : [];
     const filter = filterFrom(params);
     const cases = [];
     let after = null;
@@ -169,22 +168,28 @@ export default {
         more ? button(t("Show more"), (event) => act(event.target, fetchMore)) : null,
       ].filter(Boolean));
     };
-    const fetchMore = async () => {
-      const data = await gql(LIST, { first: PAGE, after, filter });
+    const take = (data) => {
       cases.push(...data.orderExceptions.nodes);
       after = data.orderExceptions.pageInfo.endCursor;
       more = data.orderExceptions.pageInfo.hasNextPage;
       draw();
     };
+    const fetchMore = async () => take(await gql(LIST, { first: PAGE, after, filter }));
     const reload = async () => {
       cases.length = 0;
       after = null;
       await fetchMore();
     };
 
+    // The people to assign to and the first page are asked for together: one round trip, not two.
+    const [people, firstPage] = await Promise.all([
+      can("ops", "cs") ? gql(ASSIGNEES) : null,
+      gql(LIST, { first: PAGE, after: null, filter }),
+    ]);
+    const assignees = people ? people.exceptionAssignees : [];
     root.append(el("h1", {}, t("Exceptions")), filters(params, assignees));
     if (params.get("order")) root.append(el("p", { class: "muted" }, t("Only this order's exceptions.")));
     root.append(body);
-    await reload();
+    take(firstPage);
   },
 };
