@@ -313,7 +313,14 @@ export default {
     const input = { period, ...(at ? { at } : {}) };
     const keep = (values) => go("health", { period, at, metric, warehouse: wanted, ...values });
 
-    // The lead times are asked for at once but drawn when they come: the gauges are what the page is opened for.
+    const [data, trend] = await Promise.all([
+      gql(HEALTH_QUERY, { input }),
+      gql(TREND_QUERY, { input: { period: "DAY", count: 7, ...(at ? { end: at } : {}) } }),
+    ]);
+    const report = checked(data.health);
+    checked(trend.healthTrend);
+    // Lead times are asked for once the gauges' answer is in (the server is not made to compute both at once),
+    // and drawn when they come: the gauges are what the page is opened for.
     const leadBox = el("section", { id: "lead-pending", "aria-busy": "true" });
     const leadDrawn = gql(LEAD_QUERY, { input: { ...(at ? { to: at } : {}), ...(wanted ? { warehouse: wanted } : {}) } })
       .then((answer) => leadSection(checked(answer.fulfilmentLeadTimes), wanted, (warehouse) => keep({ warehouse })))
@@ -321,12 +328,6 @@ export default {
         showError(error.message);
         return null;
       });
-    const [data, trend] = await Promise.all([
-      gql(HEALTH_QUERY, { input }),
-      gql(TREND_QUERY, { input: { period: "DAY", count: 7, ...(at ? { end: at } : {}) } }),
-    ]);
-    const report = checked(data.health);
-    checked(trend.healthTrend);
 
     const periodBox = select([["DAY", t("whole day")], ["HOUR", t("whole hour")]], period, { id: "health-period" });
     const atBox = el("input", { id: "health-at", type: "datetime-local", value: toMerchantClock(at) });
