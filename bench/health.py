@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from bench.export import run as export_run
-from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
+from bench.pgdb import DEFAULT_ADMIN_URL, server_version, set_aside, sqlalchemy_url, temporary_database
 from domain.db import make_engine, make_session_factory, migrate_async
 from domain.health.metrics import measure, measure_many
 from domain.health.thresholds import Metric
@@ -75,44 +75,13 @@ def truth(n: int) -> dict[str, tuple[int, int]]:
 LOADED = ("orders", "order_event", "order_customer_ref", "fund_voucher", "statement_line", "order_exception")
 
 
-async def _set_aside(conn: asyncpg.Connection) -> list[str]:
-    """Drops the secondary indexes and foreign keys of the loaded tables and returns the DDL that rebuilds them:
-    one sorted index build and one join per key after the load beat millions of per-row checks during it."""
-    tables = list(LOADED)
-    keys = await conn.fetch(
-        """SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
-           WHERE contype = 'f' AND conrelid::regclass::text = ANY($1)""",
-        tables,
-    )
-    indexes = await conn.fetch(
-        """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def,
-                  c.conname AS constraint_name, i.indrelid::regclass::text AS t
-           FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'p')
-           WHERE i.indrelid::regclass::text = ANY($1) AND NOT i.indisprimary""",
-        tables,
-    )
-    rebuild = []
-    for k in keys:
-        await conn.execute(f'ALTER TABLE {k["t"]} DROP CONSTRAINT "{k["conname"]}"')
-    for i in indexes:
-        if i["constraint_name"]:
-            await conn.execute(f'ALTER TABLE {i["t"]} DROP CONSTRAINT "{i["constraint_name"]}"')
-            columns = i["def"].split(" USING btree ", 1)[1]
-            rebuild.append(f'ALTER TABLE {i["t"]} ADD CONSTRAINT "{i["constraint_name"]}" UNIQUE {columns}')
-        else:
-            await conn.execute(f'DROP INDEX "{i["name"]}"')
-            rebuild.append(i["def"])
-    rebuild += [f'ALTER TABLE {k["t"]} ADD CONSTRAINT "{k["conname"]}" {k["def"]}' for k in keys]
-    return rebuild
-
-
 async def load(url: str, n: int) -> int:
     """Returns the statement's id. Everything is set-based, with the indexes built once at the end."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET synchronous_commit = off")
         await conn.execute("SET maintenance_work_mem = '256MB'")
-        rebuild = await _set_aside(conn)
+        rebuild = await set_aside(conn, LOADED, foreign_keys=True)
         await conn.execute(
             "CREATE TEMP TABLE plan (p int, version int, type text, status text, final text, changes int, "
             "minimum int, stages int, refs int)"

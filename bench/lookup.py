@@ -30,7 +30,7 @@ from sqlalchemy import desc
 from sqlmodel import col
 
 from bench.health import WAREHOUSES
-from bench.pgdb import DEFAULT_ADMIN_URL, server_version, sqlalchemy_url, temporary_database
+from bench.pgdb import DEFAULT_ADMIN_URL, server_version, set_aside, sqlalchemy_url, temporary_database
 from domain.db import make_engine, make_session_factory, migrate_async
 from domain.identity.service import BuyerIdentity
 from domain.identity.uid import IdentityKey, derive_uid
@@ -76,34 +76,13 @@ def e164(k: int) -> str:
     return f"+86{139_0000_0000 + k}"
 
 
-async def _set_aside(conn: asyncpg.Connection) -> list[str]:
-    """Secondary indexes of the loaded tables dropped and returned as DDL: one sorted build after the load."""
-    indexes = await conn.fetch(
-        """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def,
-                  c.conname AS constraint_name, i.indrelid::regclass::text AS t
-           FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'p')
-           WHERE i.indrelid::regclass::text = ANY($1) AND NOT i.indisprimary""",
-        list(LOADED),
-    )
-    rebuild = []
-    for i in indexes:
-        if i["constraint_name"]:
-            await conn.execute(f'ALTER TABLE {i["t"]} DROP CONSTRAINT "{i["constraint_name"]}"')
-            columns = i["def"].split(" USING btree ", 1)[1]
-            rebuild.append(f'ALTER TABLE {i["t"]} ADD CONSTRAINT "{i["constraint_name"]}" UNIQUE {columns}')
-        else:
-            await conn.execute(f'DROP INDEX "{i["name"]}"')
-            rebuild.append(i["def"])
-    return rebuild
-
-
 async def load(url: str, n: int) -> None:
     buyers = max(1, n // ORDERS_PER_BUYER)
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SET synchronous_commit = off")
         await conn.execute("SET maintenance_work_mem = '256MB'")
-        rebuild = await _set_aside(conn)
+        rebuild = await set_aside(conn, LOADED, foreign_keys=False)
         await conn.execute("CREATE TEMP TABLE buyer (k int PRIMARY KEY, uid text)")
         await conn.copy_records_to_table(
             "buyer", records=[(k, derive_uid(e164(k), IDENTITY.current).value) for k in range(buyers)]
