@@ -14,7 +14,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from domain.i18n.catalogs import LOCALES, folder
+from domain.i18n.catalogs import folder
 from domain.i18n.language import LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +106,3 @@ def _read(path: Path, language: str) -> Catalog:
 def _write(path: Path, catalog: Catalog) -> None:
     with path.open("wb") as handle:
         write_po(handle, catalog, width=0, no_location=True, sort_output=False)
-
-
-__all__ = ["LOCALES", "add_missing", "entries", "extracted", "missing", "placeholders"]

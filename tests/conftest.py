@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,3 +202,16 @@ async def creds(rt: Runtime) -> Credentials:
         admin={"Authorization": "Bearer " + issue_staff_token(secret, admin.id, admin.email, admin.roles, 10).token},
         cs={"Authorization": "Bearer " + issue_staff_token(secret, cs.id, cs.email, cs.roles, 10).token},
     )
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium, which the console's browser tests drive headless (make browser installs it)."""
+    if CHROMIUM is None:
+        if IN_CI:
+            pytest.fail("Debian's chromium must be installed in CI (make test installs it)")
+        pytest.skip("chromium not installed")
+    return CHROMIUM

@@ -20,7 +20,7 @@ from domain.confirmations.queries import confirmations_of
 from domain.fulfilment.exceptions import exceptions_of
 from domain.fulfilment.models import OrderException, Parcel
 from domain.fulfilment.parcels import parcels_of_orders
-from domain.i18n import negotiate, use_language
+from domain.i18n import DEFAULT_LANGUAGE, negotiate, use_language
 from domain.i18n.language import supported
 from domain.intake.models import Outcome
 from domain.ledger import queries as ledger_queries
@@ -102,7 +102,7 @@ class Loaders:
 def language_of(principal: Principal, accept_language: str | None, merchant_language: str) -> str:
     """A staff account's own choice, then what the request accepts, then the merchant's language."""
     chosen = principal.language if isinstance(principal, Staff) else None
-    return supported(chosen) or negotiate(accept_language) or supported(merchant_language) or "zh-CN"
+    return supported(chosen) or negotiate(accept_language) or supported(merchant_language) or DEFAULT_LANGUAGE
 
 
 class Context(BaseContext):
@@ -110,7 +110,7 @@ class Context(BaseContext):
         super().__init__()
         self.runtime = runtime
         self.principal = principal
-        self.language = supported(runtime.settings.merchant_language) or "zh-CN"
+        self.language = supported(runtime.settings.merchant_language) or DEFAULT_LANGUAGE
         note_caller(principal)
         self.credentials_expire_at: datetime | None = None  # a websocket's token, checked on every push
         # The recorded request (partners' requests are recorded); unrecorded callers' units of work pass through it too.

@@ -12,7 +12,7 @@ class Message:
     which is what records and logs keep: whoever reads them later reads them in their own language."""
 
     id: str
-    params: dict[str, Any] = field(default_factory=dict, compare=True)
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return format_text(self.id, {k: str(v) if isinstance(v, Message) else v for k, v in self.params.items()})

@@ -3,14 +3,11 @@ asked for no sentence the catalogs lack, raised no script error, and shows focus
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from api.app import create_app
@@ -19,18 +16,8 @@ from domain.access.service import create_staff
 from runtime.process import Runtime
 from tests.integration.push_client import serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "ops", "cs", "finance")
-
-
-@pytest.fixture
-def chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium must be installed in CI (make test installs it)")
-        pytest.skip("chromium not installed")
-    return CHROMIUM
 
 
 async def staff_tokens(rt: Runtime, roles: tuple[str, ...] = ROLES) -> dict[str, str]:

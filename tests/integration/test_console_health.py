@@ -15,7 +15,6 @@ from domain.i18n.catalogs import catalog
 from domain.orders.models import Order
 from tests.conftest import Api, Credentials
 from tests.integration.console_fixtures import (
-    chromium,
     console,
     missing_keys,
     shot,
@@ -24,8 +23,6 @@ from tests.integration.console_fixtures import (
 )
 from tests.integration.fulfilment_fixtures import callers, request_ship
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-
-__all__ = ["chromium"]  # the fixture
 
 HEALTH = """query($input: HealthInput) { health(input: $input) {
   period from to metrics { metric title numerator denominator value threshold healthy } } }"""

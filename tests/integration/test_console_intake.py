@@ -22,11 +22,11 @@ from domain.webhooks.models import DeliveryState, WebhookDelivery, WebhookEvent
 from runtime.process import Runtime
 from tests.conftest import Api, Credentials
 from tests.fixtures.channels import order_object, payload
-from tests.integration.console_fixtures import chromium, console, missing_keys, shot, staff_tokens, tab_through
+from tests.integration.console_fixtures import console, missing_keys, shot, staff_tokens, tab_through
 from tests.integration.test_channel_intake import submit
 from tests.integration.test_drift_notifiers import SECRET, Robots, robots
 
-__all__ = ["chromium", "robots"]  # the fixtures
+__all__ = ["robots"]  # the fixture
 
 DRIFT = """query { driftAlerts(first: 100) { nodes { path count } } }"""
 REPLAY = """mutation($input: ReplayInput!) { replayChannelMessages(input: $input) {

@@ -20,11 +20,9 @@ from domain.outbox.service import Outbox
 from runtime.process import Runtime
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials
-from tests.integration.console_fixtures import chromium, console, loaded, missing_keys, shot, staff_tokens, tab_through
+from tests.integration.console_fixtures import console, loaded, missing_keys, shot, staff_tokens, tab_through
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
 from workers.jobs import group_pending_orders
-
-__all__ = ["chromium"]  # the fixture
 
 DAY = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 RUN = """query($id: ID!) { reconRun(id: $id) { matched statementLines matchRate gapsClosedByQuery

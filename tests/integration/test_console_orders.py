@@ -17,11 +17,9 @@ from domain.i18n.catalogs import catalog
 from domain.outbox.service import Outbox
 from domain.prediction.service import StoredPrediction, store_prediction
 from tests.conftest import Api, Credentials
-from tests.integration.console_fixtures import chromium, console, loaded, missing_keys, shot, staff_tokens, tab_through
+from tests.integration.console_fixtures import console, loaded, missing_keys, shot, staff_tokens, tab_through
 from tests.integration.fulfilment_fixtures import WAREHOUSE, callers, confirmation, request_ship, scan
 from tests.integration.orders_fixtures import SUBMIT_ORDER, order_input
-
-__all__ = ["chromium"]  # the fixture
 
 MONEY = "{ amount currencyCode }"
 DETAIL = f"""query($id: ID!) {{ order(id: $id) {{ id channelOrderId status buyerUid totalAmount {MONEY}

@@ -11,7 +11,6 @@ from domain.i18n.catalogs import catalog
 from runtime.process import Runtime
 from tests.integration.console_fixtures import (
     PASSWORD,
-    chromium,
     console,
     missing_keys,
     shot,
@@ -19,8 +18,6 @@ from tests.integration.console_fixtures import (
     tab_through,
 )
 from tests.integration.push_client import serving
-
-__all__ = ["chromium"]  # the fixture
 
 
 async def test_sign_in_language_and_focus(rt: Runtime, chromium: str, tmp_path: Path) -> None:

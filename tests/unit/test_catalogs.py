@@ -9,6 +9,7 @@ import pytest
 
 from cli.messages import PYTHON_SOURCES, ROOT, SCRIPT_SOURCES, entries, extracted, placeholders
 from domain.i18n import LANGUAGES, Message, msg, negotiate, tr, translate, use_language
+from domain.i18n.catalogs import folder
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_translations_keep_the_placeholders(language: str) -> None:
 def test_no_sentence_is_listed_twice(language: str) -> None:
     seen: dict[str, str] = {}
     twice = []
-    for path in sorted((ROOT / "domain/i18n/locales" / language.replace("-", "_")).glob("*.po")):
+    for path in sorted(folder(language).glob("*.po")):
         for message_id in re.findall(r'^msgid "(.+)"$', path.read_text(encoding="utf-8"), flags=re.M):
             if message_id in seen:
                 twice.append(f"{message_id!r}: {seen[message_id]} and {path.name}")
