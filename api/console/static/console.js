@@ -52,11 +52,8 @@ function allowed(page) {
 }
 
 async function menu() {
-  const pages = [];
-  for (const id of PAGES) {
-    const page = await pageModule(id);
-    if (allowed(page)) pages.push(page);
-  }
+  // The page modules are fetched together, not one after another: the menu needs every one's title and roles.
+  const pages = (await Promise.all(PAGES.map(pageModule))).filter(allowed);
   const nav = document.getElementById("nav");
   nav.replaceChildren(...pages.map((p) => el("a", { href: `#/${p.id}`, "data-page": p.id }, p.title())));
   nav.hidden = false;
