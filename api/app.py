@@ -42,6 +42,7 @@ from api.console import mount_console
 from api.couriers import router as couriers_router
 from api.export import router as export_router
 from api.graphql.context import Context
+from api.graphql.health.live import Shared
 from api.graphql.schema import build_schema
 from api.graphql.subscriptions import PushTransportWSHandler
 from api.inbound import (
@@ -300,6 +301,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redis, settings.login_failures_per_account, settings.login_failures_per_address
     )
     app.state.signin_throttle = SignInThrottle(redis, settings)
+    app.state.shared_health = Shared(settings.health_shared_seconds)
     app.state.cost_bucket = CostBucket(redis, settings.partner_cost_bucket, settings.partner_cost_restore_per_second)
     router = OrderhubGraphQLRouter(
         build_schema(settings),

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     pull_backoff_cap_seconds: float = 30.0
     # The longest period a health report or an order export may cover.
     retention_days: int = 366
+    # One computation of a period's health metrics answers every staff member asking for the same within this
+    # many seconds of it (0: each request computes its own).
+    health_shared_seconds: float = 30.0
     # Offline pushes to buyers' apps through JPush REST v3 (api.jpush.cn; bjapi.push.jiguang.cn for Beijing apps).
     jpush_base_url: str = "https://api.jpush.cn"
     jpush_app_key: str | None = None

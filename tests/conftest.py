@@ -112,6 +112,7 @@ def make_settings(data_dir: Path, database_url: str, redis_url: str, **overrides
         "identity_key": "test-identity-key-0123456789",
         "token_secret": "test-token-secret-0123456789abcdef",
         "vault_key": "test-vault-key",
+        "health_shared_seconds": 0,  # a test reads its own writes; tests/integration/test_health_shared.py shares
         **overrides,
     }
     return Settings(**values)

@@ -24,7 +24,6 @@ from domain.health.metrics import (
     CLOSURE_WINDOW,
     ORDER_PERIOD,
     UNMATCHED_LINE,
-    attribution_sql,
     quoted,
     within_72h,
 )
@@ -32,7 +31,8 @@ from domain.health.models import OrderCustomerRef
 from domain.health.windows import Window
 from domain.ledger.models import FundVoucher
 from domain.orders import queries
-from domain.orders.models import Order, OrderEvent
+from domain.orders.channels import attribution_sql
+from domain.orders.models import DRIFTING, IDS_DIFFER, Order, OrderEvent
 from domain.orders.status import MOVES, EventType, OrderStatus
 from domain.reconcile.models import Drift, ReconItem, ReconRun
 
@@ -133,7 +133,7 @@ async def drifting_orders(
     drift = "(o.status_changes - o.min_status_changes)"
     keyset = "" if after is None else f" AND ({drift} < :d OR ({drift} = :d AND o.id < :after))"
     sql = f"""SELECT o.id AS order_id, {drift} AS drift FROM orders o
-WHERE {ORDER_PERIOD} AND {drift} > 0{scope.where()}{keyset}
+WHERE {ORDER_PERIOD} AND {DRIFTING.format(o="o.")}{scope.where()}{keyset}
 ORDER BY drift DESC, o.id DESC LIMIT :limit"""
     params = scope.params()
     if after is not None:
@@ -271,7 +271,7 @@ async def disagreeing_orders(
     ids = "COUNT(DISTINCT r.customer_id)"
     keyset = "" if after is None else f" HAVING ({ids} < :n OR ({ids} = :n AND o.id < :after))"
     sql = f"""SELECT o.id AS order_id, {ids} AS ids FROM orders o JOIN order_customer_ref r ON r.order_id = o.id
-WHERE {ORDER_PERIOD} AND o.customer_ids_differ = 1{scope.where()}
+WHERE {ORDER_PERIOD} AND {IDS_DIFFER.format(o="o.")}{scope.where()}
 GROUP BY o.id{keyset}
 ORDER BY ids DESC, o.id DESC LIMIT :limit"""
     params = scope.params()

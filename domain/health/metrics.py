@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.columns import UtcDateTime
 from domain.health.thresholds import Metric
 from domain.health.windows import Dimension, Window
-from domain.orders.channels import CHANNEL_SOURCES
+from domain.orders.channels import attribution_sql
 from domain.orders.status import GRAPH, MOVES, EventType, OrderStatus, shortest_path_length
 from domain.reconcile.models import Drift
 from domain.sql import dialect
@@ -67,15 +67,6 @@ DRIFT_TERMS = f"""
   - SUM(CASE WHEN e.version = 1 THEN {shortest_path_sql("e.status", "o.status")} ELSE 0 END)
   - SUM(CASE WHEN e.type IN ({_STAGE_EVENTS}) AND e.status <> o.status THEN 1 ELSE 0 END)
 """
-
-
-def attribution_sql(order: str = "o") -> str:
-    """True when the order's channel is known and the utm_source it came with is one that channel's traffic carries."""
-    pairs = " OR ".join(
-        f"({order}.channel = '{channel.value}' AND {order}.utm_source IN ({quoted(sorted(sources))}))"
-        for channel, sources in CHANNEL_SOURCES.items()
-    )
-    return f"({order}.utm_source IS NOT NULL AND ({pairs}))"  # never NULL, so NOT picks the mis-attributed
 
 
 def within_72h(session: AsyncSession, opened: str, resolved: str) -> str:

@@ -41,8 +41,12 @@ function label() {
   document.getElementById("login-submit").textContent = t("Sign in");
 }
 
-async function pageModule(id) {
-  if (!modules.has(id)) modules.set(id, (await import(`./pages/${id}.js`)).default);
+function pageModule(id) {
+  if (!modules.has(id)) {
+    const loading = import(`./pages/${id}.js`).then((module) => module.default);
+    loading.catch(() => modules.delete(id)); // fetched again next time, not failed for good
+    modules.set(id, loading);
+  }
   return modules.get(id);
 }
 
@@ -57,7 +61,16 @@ async function menu() {
   const nav = document.getElementById("nav");
   nav.replaceChildren(...pages.map((p) => el("a", { href: `#/${p.id}`, "data-page": p.id }, p.title())));
   nav.hidden = false;
+  markCurrent();
   return pages;
+}
+
+function markCurrent() {
+  const open = document.body.dataset.page;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.page === open) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
 }
 
 function currentId() {
@@ -66,20 +79,21 @@ function currentId() {
 
 async function route() {
   if (!state.me) return;
-  const pages = await menu();
+  // The page asked for is drawn as soon as its own module is in; the menu follows when all of them are.
+  const listed = menu();
+  listed.catch((error) => showError(error.message));
   const id = currentId();
-  const page = pages.find((p) => p.id === id) || pages[0];
+  const asked = PAGES.includes(id) ? await pageModule(id).catch(() => null) : null;
+  const page = asked && allowed(asked) ? asked : (await listed)[0];
   const root = document.getElementById("page");
   if (!page) {
     root.replaceChildren(el("p", { class: "empty" }, t("No page is open to your roles.")));
     document.body.dataset.loaded = "true";
     return;
   }
-  for (const link of document.querySelectorAll("#nav a")) {
-    if (link.dataset.page === page.id) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
   document.body.dataset.loaded = "false";
+  document.body.dataset.page = page.id;
+  markCurrent();
   showError("");
   notify("");
   const section = el("div", { "data-page": page.id });
@@ -89,7 +103,6 @@ async function route() {
   } catch (error) {
     showError(error.message);
   }
-  document.body.dataset.page = page.id;
   document.body.dataset.loaded = "true";
 }
 
@@ -106,8 +119,8 @@ function showLogin(message) {
   document.getElementById("email").focus();
 }
 
-async function enter() {
-  const data = await gql(ME);
+async function enter(asked = gql(ME)) {
+  const data = await asked;
   state.me = data.me;
   if (!state.me) {
     showLogin(t("This account is disabled."));
@@ -165,20 +178,25 @@ async function changeLanguage(event) {
 }
 
 async function start() {
-  const asked = new URLSearchParams(location.search).get("lang");
-  await loadCatalog(asked === "en" || asked === "zh-CN" ? asked : browserLanguage());
-  label();
   document.getElementById("login-form").addEventListener("submit", signIn);
   document.getElementById("sign-out").addEventListener("click", () => showLogin(""));
   document.getElementById("language").addEventListener("change", changeLanguage);
   window.addEventListener("hashchange", route);
   window.addEventListener("orderhub:signed-out", () => showLogin(t("Please sign in again.")));
-  if (!sessionStorage.getItem(TOKEN_KEY)) {
+  const asked = new URLSearchParams(location.search).get("lang");
+  const signedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
+  // Who is signed in, the catalog and the pages' modules are asked for at once: none needs another's answer.
+  const me = signedIn ? gql(ME) : null;
+  me?.catch(() => {}); // awaited, and its failure shown, in enter()
+  if (signedIn) PAGES.forEach((id) => pageModule(id).catch(() => {}));
+  await loadCatalog(asked === "en" || asked === "zh-CN" ? asked : browserLanguage());
+  label();
+  if (!signedIn) {
     showLogin("");
     return;
   }
   try {
-    await enter();
+    await enter(me);
   } catch (error) {
     showLogin(error.message);
   }

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from api.graphql.context import Context
 from api.graphql.health.lead_times import FulfilmentLeadTimes, FulfilmentLeadTimesInput, LeadTimeDay
+from api.graphql.health.live import Shared
 from api.graphql.health.types import (
     HealthAlert,
     HealthDrilldown,
@@ -35,7 +36,7 @@ from domain.errors import Problems
 from domain.health import alerts as health_alerts
 from domain.health import drilldown, lead_times
 from domain.health import selfcheck as checks
-from domain.health.metrics import measure_all
+from domain.health.metrics import Measured, measure_all
 from domain.health.thresholds import Metric, current_thresholds, parse_metrics
 from domain.health.trend import resolve_trend, trend
 from domain.health.windows import Window, parse_dimension, resolve_window
@@ -48,6 +49,11 @@ def _window(info: Info[Context, None], problems: Problems, period: str, at: date
     return resolve_window(
         problems, merchant_zone(info), settings.retention_days, period=period, at=at, start=start, end=end
     )
+
+
+def _shared(info: Info[Context, None]) -> Shared[tuple[datetime, list[Measured]]]:
+    shared: Shared[tuple[datetime, list[Measured]]] = info.context.request.app.state.shared_health  # type: ignore[union-attr]
+    return shared
 
 
 @strawberry.input
@@ -100,11 +106,17 @@ class HealthQueries:
         if problems.items or window is None or dimension is None:
             return HealthReport(period=None, start=None, end=None, computed_at=now, metrics=[],
                                 user_errors=health_errors(problems.items))  # fmt: skip
+
+        async def compute() -> tuple[datetime, list[Measured]]:
+            moment = utcnow()
+            async with info.context.read() as session:
+                return moment, await measure_all(session, metrics, window, moment, dimension)
+
+        computed_at, rows = await _shared(info).get((window, tuple(metrics), dimension), compute)
         async with info.context.read() as session:
             thresholds = await current_thresholds(session)
-            rows = await measure_all(session, metrics, window, now, dimension)
         return HealthReport(
-            period=window.period, start=window.start, end=window.end, computed_at=now,
+            period=window.period, start=window.start, end=window.end, computed_at=computed_at,
             metrics=[HealthMetricValue.of(r, thresholds[r.metric]) for r in rows], user_errors=[],
         )  # fmt: skip
 
