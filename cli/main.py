@@ -419,12 +419,13 @@ async def _selfcheck(settings: Settings, args: argparse.Namespace) -> int:
     from domain.clock import utcnow
     from domain.health.selfcheck import run_selfcheck
     from runtime.core import build_core
-    from runtime.notifiers import probe_robots
+    from runtime.notifiers import alert_robots, probe_robots
 
     core = await build_core(settings)
     try:
         async with core.sessions() as session:
-            report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(settings))
+            robots = await alert_robots(core, session)
+            report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(robots))
     finally:
         await core.close()
     text = report.json() + "\n" if args.format == "json" else report.markdown()

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     dingtalk_webhook: str | None = None
     dingtalk_secret: SecretStr | None = None
     wecom_webhook: str | None = None
+    # Hosts ("name" or "name:port") a robot set from the console may point at besides DingTalk's and WeCom's own,
+    # over http too: a local fake robot in tests and demos. Robots set in the environment are not checked.
+    alert_robot_extra_hosts: list[str] = []
     wechatpay_platform_public_key_path: Path | None = None
     wechatpay_platform_serial: str | None = None
     wechatpay_apiv3_key: SecretStr | None = None

@@ -10,7 +10,7 @@ from domain.fulfilment.models import (
     Parcel,
     ShippedRuleVersion,
 )
-from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef
+from domain.health.models import HealthAlert, HealthSnapshot, HealthThresholdChange, OrderCustomerRef, StoredRobot
 from domain.identity.models import AliasConflict, BuyerAlias, BuyerChannel, MatchSuggestion, OrderGroup, OrderIdentity
 from domain.intake.models import InboundMessage
 from domain.invoices.models import InvoiceRequestRow
@@ -75,6 +75,7 @@ __all__ = [
     "StaffUser",
     "Statement",
     "StatementLine",
+    "StoredRobot",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -1,7 +1,8 @@
 """Group-chat robots that carry operational alerts to people: DingTalk custom robots and WeCom group robots.
 
 Each robot sends one markdown message per call; callers batch what they have into that message,
-so a storm of events becomes one message per window rather than a flood.
+so a storm of events becomes one message per window rather than a flood. Every alert path takes its robots from
+`alert_robots`: those set from the console, else the environment's, read when the alert leaves.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import base64
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.health.robots import RobotKind, require_configured, test_message
+from domain.health.robot_store import robot_config, robot_configs
+from domain.health.robots import RobotAddress, RobotConfig, RobotKind, RobotView, require_configured, test_message
 from domain.i18n import render, use_language
-from domain.settings import Settings
+from runtime.core import Core
 
 
 class NotifyFailed(Exception):
@@ -47,8 +51,8 @@ def _check(response: httpx.Response, robot: str) -> None:
 
 @dataclass(frozen=True)
 class DingTalkRobot:
-    webhook: str
-    secret: str | None = None
+    webhook: str = field(repr=False)  # holds the access token
+    secret: str | None = field(default=None, repr=False)
     name: str = "dingtalk"
 
     async def send(self, client: httpx.AsyncClient, title: str, markdown: str) -> None:
@@ -62,7 +66,7 @@ class DingTalkRobot:
 
 @dataclass(frozen=True)
 class WeComRobot:
-    webhook: str
+    webhook: str = field(repr=False)  # holds the key
     name: str = "wecom"
 
     async def send(self, client: httpx.AsyncClient, title: str, markdown: str) -> None:
@@ -72,14 +76,22 @@ class WeComRobot:
         _check(await client.post(self.webhook, json=body), self.name)
 
 
-def robots_from_settings(settings: Settings) -> list[Robot]:
-    robots: list[Robot] = []
-    if settings.dingtalk_webhook:
-        secret = settings.dingtalk_secret.get_secret_value() if settings.dingtalk_secret else None
-        robots.append(DingTalkRobot(settings.dingtalk_webhook, secret))
-    if settings.wecom_webhook:
-        robots.append(WeComRobot(settings.wecom_webhook))
-    return robots
+def robot_at(kind: RobotKind, address: RobotAddress) -> Robot:
+    return DingTalkRobot(address.webhook, address.secret) if kind is RobotKind.DINGTALK else WeComRobot(address.webhook)
+
+
+def robots_of(configs: Sequence[RobotConfig]) -> list[Robot]:
+    """The robots alerts go through: those with an address, switched on."""
+    return [robot_at(c.kind, c.address) for c in configs if c.enabled and c.address is not None]
+
+
+async def alert_robots(core: Core, session: AsyncSession | None = None) -> list[Robot]:
+    """The robots every alert goes through, read now, so that a change on the console reaches the next alert in
+    every process. A caller inside a unit of work passes its session; others read through the core's."""
+    if session is not None:
+        return robots_of(await robot_configs(session, core.vault, core.settings))
+    async with core.sessions() as own:
+        return robots_of(await robot_configs(own, core.vault, core.settings))
 
 
 async def broadcast(robots: list[Robot], title: str, markdown: str, seconds: float = 10.0) -> list[str]:
@@ -98,14 +110,14 @@ PROBE_TITLE = "orderhub self-check"
 PROBE_TEXT = "orderhub's self-check is making sure alerts reach this group. Nothing needs doing."
 
 
-async def probe_robots(settings: Settings, seconds: float = 3.0) -> list[tuple[str, str | None]]:
-    """One real message through each configured robot: reachability, the token and the signature, all at once.
+async def probe_robots(robots: Sequence[Robot], seconds: float = 3.0) -> list[tuple[str, str | None]]:
+    """One real message through each robot (`alert_robots`): reachability, the token and the signature at once.
 
     An empty list means no robot is configured, which the self-check reports as a failure of its own.
     """
     results: list[tuple[str, str | None]] = []
     async with httpx.AsyncClient(timeout=seconds) as client:
-        for robot in robots_from_settings(settings):
+        for robot in robots:
             try:
                 await robot.send(client, PROBE_TITLE, PROBE_TEXT)
             except (NotifyFailed, httpx.HTTPError, ValueError) as exc:
@@ -115,18 +127,20 @@ async def probe_robots(settings: Settings, seconds: float = 3.0) -> list[tuple[s
     return results
 
 
-async def send_test_message(settings: Settings, kind: RobotKind, by: str, seconds: float = 5.0) -> str | None:
-    """Sends one test message through the configured robot; the failure as text, or None when the robot took it.
+async def send_test_message(core: Core, kind: RobotKind, by: str, seconds: float = 5.0) -> tuple[RobotView, str | None]:
+    """Sends one test message through the robot of `kind` in force, switched on or not (one tests an address
+    before switching it on); returns the robot and the failure as text, or None when the robot took it.
 
     The group reads it, so it speaks the merchant's language, whoever pressed the button."""
-    require_configured(settings, kind)
-    robot = next(r for r in robots_from_settings(settings) if r.name == kind.value.lower())
+    async with core.sessions() as session:
+        config = await robot_config(session, core.vault, core.settings, kind)
+    robot = robot_at(kind, require_configured(config))
     title, text = test_message(by)
-    with use_language(settings.merchant_language):
+    with use_language(core.settings.merchant_language):
         rendered_title, rendered_text = render(title), render(text)
     async with httpx.AsyncClient(timeout=seconds) as client:
         try:
             await robot.send(client, rendered_title, rendered_text)
         except (NotifyFailed, httpx.HTTPError, ValueError) as exc:
-            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return None
+            return RobotView.of(config), f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return RobotView.of(config), None

@@ -16,7 +16,7 @@ from domain.i18n import tr
 from domain.outbox.service import Outbox
 from domain.shops.models import Shop
 from runtime import metrics
-from runtime.notifiers import broadcast, robots_from_settings
+from runtime.notifiers import alert_robots, broadcast
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ async def alert_refused_credentials(ctx: dict[str, Any], shop_id: int) -> bool:
     runtime = runtime_of(ctx)
     async with unit_of_work(ctx) as session:
         shop = await session.get(Shop, shop_id)
+        robots = await alert_robots(runtime.core, session)
     if shop is None or shop.credentials_refused_at is None:
         return False
     title = tr("orderhub: {channel} refused the credentials of shop {shop}", channel=shop.channel, shop=shop.name)
@@ -75,7 +76,7 @@ async def alert_refused_credentials(ctx: dict[str, Any], shop_id: int) -> bool:
         "Shipment confirmations to this shop wait until an admin sets new credentials (setShopCredentials)."
     )
     log.warning("%s", title)  # in the log as well: a deployment may have no robot configured
-    failures = await broadcast(robots_from_settings(runtime.settings), title, text)
+    failures = await broadcast(robots, title, text)
     if failures:
         raise RuntimeError("; ".join(failures))
     return True

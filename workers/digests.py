@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from runtime.notifiers import Robot, broadcast, robots_from_settings
+from runtime.notifiers import Robot, alert_robots, broadcast
 from workers.jobs import runtime_of, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -23,13 +23,12 @@ async def deliver_digest(
     collect: Callable[[AsyncSession], Awaitable[tuple[list[Pending], tuple[str, str]] | None]],
     mark_sent: Callable[[AsyncSession, list[Pending]], Awaitable[None]],
 ) -> int:
-    """`collect` reads what is unsent and its message (None: nothing to send); returns how many items left."""
-    robots = robots_from_settings(runtime_of(ctx).settings) if robots is None else robots
-    if not robots:
-        return 0
+    """`collect` reads what is unsent and its message (None: nothing to send); returns how many items left.
+    `robots` None: the robots in force (runtime.notifiers.alert_robots)."""
     async with unit_of_work(ctx) as session:
-        found = await collect(session)
-    if found is None:
+        robots = await alert_robots(runtime_of(ctx).core, session) if robots is None else robots
+        found = await collect(session) if robots else None
+    if found is None or not robots:
         return 0
     pending, (title, text) = found
     failures = await broadcast(robots, title, text)

@@ -23,7 +23,7 @@ from domain.webhooks.endpoints import disabled_notice
 from domain.webhooks.models import DeliveryState
 from domain.webhooks.retry import retry_policy
 from runtime import metrics
-from runtime.notifiers import broadcast, robots_from_settings
+from runtime.notifiers import alert_robots, broadcast
 from runtime.queues import WEBHOOKS
 from runtime.webhook_sender import WebhookSender
 from workers.jobs import runtime_of, unit_of_work
@@ -106,10 +106,9 @@ async def sweep_webhooks(ctx: dict[str, Any]) -> int:
 
 async def notify_webhook_disabled(ctx: dict[str, Any], endpoint_id: int) -> bool:
     """Tells the DingTalk/WeCom groups; tried again (arq retries) until every robot took it."""
-    settings = runtime_of(ctx).settings
-    robots = robots_from_settings(settings)
     async with unit_of_work(ctx) as session:
         notice = await disabled_notice(session, endpoint_id)
+        robots = await alert_robots(runtime_of(ctx).core, session)
     if notice is None or not robots:
         if notice is not None:
             log.warning("webhook endpoint %s disabled; no DingTalk/WeCom robot configured to say so", endpoint_id)

@@ -16,7 +16,7 @@ from domain.access.service import create_staff, issue_partner_key
 from domain.clock import day_start_of, utcnow
 from domain.health.selfcheck import run_selfcheck
 from domain.orders.models import Order
-from runtime.notifiers import probe_robots
+from runtime.notifiers import alert_robots, probe_robots
 from runtime.process import Runtime
 from sim.day import SimDay
 from sim.health import customer_of
@@ -119,7 +119,8 @@ def _print_lead_times(lead: dict[str, Any]) -> None:
 async def _selfcheck(runtime: Runtime) -> None:
     settings = runtime.settings
     async with runtime.core.sessions() as session:
-        report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(settings, seconds=3))
+        robots = await alert_robots(runtime.core, session)
+        report = await run_selfcheck(session, settings, utcnow(), lambda: probe_robots(robots, seconds=3))
     path = settings.data_dir / "selfcheck.md"
     path.write_text(report.markdown(), encoding="utf-8")
     path.with_suffix(".json").write_text(report.json(), encoding="utf-8")

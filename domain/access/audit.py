@@ -1,5 +1,6 @@
 """The admin log: every change of who may do what (keys issued, rotated, revoked; staff accounts created,
-disabled, re-roled), appended in the transaction that makes the change, whoever makes it."""
+disabled, re-roled) and of where alerts go (the alert robots), appended in the transaction that makes the change,
+whoever makes it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class AdminAction(StrEnum):
     STAFF_CREATED = "STAFF_CREATED"
     STAFF_DISABLED = "STAFF_DISABLED"
     STAFF_ROLES_CHANGED = "STAFF_ROLES_CHANGED"
+    ALERT_ROBOT_SET = "ALERT_ROBOT_SET"
+    ALERT_ROBOT_REMOVED = "ALERT_ROBOT_REMOVED"
 
 
 SYSTEM_ACTOR = "system"
@@ -27,7 +30,7 @@ SYSTEM_ACTOR = "system"
 
 
 async def append(session: AsyncSession, actor: str, action: AdminAction, target: str, details: dict[str, Any]) -> None:
-    """`details` never holds a secret: a key is named by its id and last four characters."""
+    """`details` never holds a secret: a key is named by its id and last four characters, a robot by its host."""
     session.add(AdminLogEntry(at=utcnow(), actor=actor, action=action.value, target=target, details=details))
     await session.flush()
 

@@ -1,12 +1,13 @@
 """Tables of order health: what partner systems say about an order's customer, the computed snapshots,
-the threshold changes admins make, and the alerts raised when a metric crosses its threshold."""
+the threshold changes admins make, the alerts raised when a metric crosses its threshold, and the group-chat
+robots set from the console that carry those alerts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.columns import BigId, id_column, utc_column
@@ -103,3 +104,21 @@ class HealthAlert(SQLModel, table=True):
     cleared_at: datetime | None = Field(default=None, sa_column=utc_column())
     raise_sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     clear_sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class StoredRobot(SQLModel, table=True):
+    """One per robot kind, set from the console; it wins over the environment's robot of that kind.
+
+    The webhook address holds the robot's token and DingTalk's signing secret signs every message, so both live
+    only in `sealed` (the vault's); `host` and `signed` are what may be shown. A row without `sealed` is a robot
+    switched off without an address of its own: it silences the environment's robot of that kind."""
+
+    __tablename__ = "alert_robot"
+
+    kind: str = Field(sa_column=Column(String(20), primary_key=True))
+    sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    host: str | None = Field(default=None, max_length=255)
+    signed: bool = Field(default=False, sa_column=Column(Boolean(), nullable=False))
+    enabled: bool = Field(default=True, sa_column=Column(Boolean(), nullable=False))
+    set_by: str = Field(max_length=200)
+    set_at: datetime = Field(sa_column=utc_column(nullable=False))

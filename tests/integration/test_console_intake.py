@@ -184,6 +184,7 @@ def robot_settings(rt: Runtime, robots: Robots, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(rt.settings, "dingtalk_webhook", f"{base}/robot/send?access_token=tok")
     monkeypatch.setattr(rt.settings, "dingtalk_secret", SecretStr(SECRET))
     monkeypatch.setattr(rt.settings, "wecom_webhook", f"{base}/cgi-bin/webhook/send?key=wecom-key")
+    monkeypatch.setattr(rt.settings, "alert_robot_extra_hosts", ["127.0.0.1", "localhost"])
     return robots
 
 
@@ -272,6 +273,21 @@ async def test_settings_page(rt: Runtime, api: Api, robot_settings: Robots, chro
         await page.wait_for_selector("#status:has-text('DingTalk')")
         assert [path for path, _ in robot_settings.received] == ["/robot/send"]
 
+        # A robot set on the page: an address the API refuses is named beside its field, a good one shows its host,
+        # and removing it (after a confirmation) brings back the environment's.
+        await page.fill("#robot-webhook-WECOM", "https://robots.example/cgi-bin/webhook/send?key=k")
+        await page.click("#robot-save-WECOM")
+        await page.wait_for_selector("#robot-webhook-error-WECOM [data-code=WEBHOOK_WRONG_HOST]")
+        port = robot_settings.server_address[1]
+        await page.fill("#robot-webhook-WECOM", f"http://localhost:{port}/cgi-bin/webhook/send?key=wecom-key")
+        await page.click("#robot-save-WECOM")
+        await page.wait_for_selector("[data-robot-host=WECOM]:text('localhost')")
+        listed = (await api.gql(ROBOTS, headers=admin))["data"]["alertRobots"]
+        assert [r["host"] for r in listed] == ["127.0.0.1", "localhost"]
+        await page.click("#robot-remove-WECOM")
+        await page.click("#confirm-ok")
+        await page.wait_for_selector("[data-robot-host=WECOM]:text('127.0.0.1')")
+
         # A partner key: its secret shown once, then revoked after a confirmation.
         await page.fill("#key-name", "douyin-bridge")
         await page.check("#key-channels input[value=DOUYIN]")
@@ -323,5 +339,6 @@ async def test_settings_page(rt: Runtime, api: Api, robot_settings: Robots, chro
         assert await ops.locator("#settings-readonly").count() == 1
         assert "null" not in await ops.inner_text("#page")
         assert await ops.locator("#robot-test-WECOM").count() == 1
+        assert await ops.locator("#robot-save-DINGTALK, #robot-save-WECOM").count() == 2  # operations sets robots too
         assert await missing_keys(ops) == []
         await shot(ops, tmp_path, "settings-ops-zh-CN")

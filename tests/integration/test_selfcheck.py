@@ -22,11 +22,12 @@ from domain.fulfilment.exceptions import open_exception, resolve_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.rule import change_rule
 from domain.health import selfcheck
+from domain.health.robots import RobotKind, environment_config
 from domain.i18n import use_language
 from domain.orders.models import Order
 from domain.outbox.service import Outbox
 from domain.reconcile import service as reconcile
-from runtime.notifiers import probe_robots
+from runtime.notifiers import Robot, probe_robots, robots_of
 from runtime.process import Runtime
 from sim.statements import BillRow, wechat_trade_bill
 from tests.conftest import Api, Credentials, make_settings
@@ -173,19 +174,23 @@ async def test_schema_baselines(api: Api, creds: Credentials) -> None:
         assert (await selfcheck.schema_baselines(session, since)).passed
 
 
+def env_robots(settings: Any) -> list[Robot]:
+    return robots_of([environment_config(settings, kind) for kind in RobotKind])
+
+
 async def test_alert_robot_is_probed_for_real(rt: Runtime, tmp_path: Path, robots: Robots) -> None:  # noqa: F811
     base = f"http://127.0.0.1:{robots.server_address[1]}"
-    none = await selfcheck.alert_robot(lambda: probe_robots(settings_with(rt, tmp_path)))
+    none = await selfcheck.alert_robot(lambda: probe_robots(env_robots(settings_with(rt, tmp_path))))
     assert not none.passed and "no DingTalk or WeCom robot" in none.detail
     good = settings_with(rt, tmp_path, dingtalk_webhook=f"{base}/robot/send?access_token=t", dingtalk_secret=SECRET,
                          wecom_webhook=f"{base}/cgi-bin/webhook/send?key=wecom-key")  # fmt: skip
-    assert (await selfcheck.alert_robot(lambda: probe_robots(good))).passed
+    assert (await selfcheck.alert_robot(lambda: probe_robots(env_robots(good)))).passed
     assert [path for path, _ in robots.received] == ["/robot/send", "/cgi-bin/webhook/send"]
     wrong = settings_with(rt, tmp_path, wecom_webhook=f"{base}/cgi-bin/webhook/send?key=revoked")
-    refused = await selfcheck.alert_robot(lambda: probe_robots(wrong))
+    refused = await selfcheck.alert_robot(lambda: probe_robots(env_robots(wrong)))
     assert not refused.passed and "93000" in refused.detail
     gone = settings_with(rt, tmp_path, wecom_webhook="http://127.0.0.1:9/cgi-bin/webhook/send?key=k")
-    unreachable = await selfcheck.alert_robot(lambda: probe_robots(gone, seconds=1.0))
+    unreachable = await selfcheck.alert_robot(lambda: probe_robots(env_robots(gone), seconds=1.0))
     assert not unreachable.passed and "ConnectError" in unreachable.detail
 
 

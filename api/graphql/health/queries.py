@@ -40,7 +40,7 @@ from domain.health.metrics import Measured, measure_all
 from domain.health.thresholds import Metric, current_thresholds, parse_metrics
 from domain.health.trend import resolve_trend, trend
 from domain.health.windows import Window, parse_dimension, resolve_window
-from runtime.notifiers import probe_robots
+from runtime.notifiers import alert_robots, probe_robots
 
 
 def _window(info: Info[Context, None], problems: Problems, period: str, at: datetime | None,
@@ -199,7 +199,6 @@ class SelfCheckQueries:
     async def self_check(self, info: Info[Context, None]) -> SelfCheckReport:
         runtime = info.context.runtime
         async with info.context.read() as session:
-            report = await checks.run_selfcheck(
-                session, runtime.settings, utcnow(), lambda: probe_robots(runtime.settings)
-            )
+            robots = await alert_robots(runtime.core, session)
+            report = await checks.run_selfcheck(session, runtime.settings, utcnow(), lambda: probe_robots(robots))
         return to_graphql(report)

@@ -76,7 +76,8 @@ class AccessQueries:
         return id_connection([StaffAccount.of(r) for r in rows], rows, "staff", more, after_id is not None)
 
     @strawberry.field(
-        description="Staff: every change of partner keys and staff accounts, newest first, with who made it.",
+        description="Staff: every change of partner keys, staff accounts and alert robots, newest first, with who "
+        "made it.",
         extensions=STAFF,
     )
     async def admin_log(

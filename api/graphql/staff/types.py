@@ -126,7 +126,7 @@ class Language(Enum):
     EN = "en"
 
 
-@strawberry.type(description="Staff: one change of a partner key or a staff account, and who made it.")
+@strawberry.type(description="Staff: one change of a partner key, a staff account or an alert robot, and who made it.")
 class AdminLogEntry(Node):
     row: strawberry.Private[LogRow]
 
@@ -147,7 +147,7 @@ class AdminLogEntry(Node):
     def action(self) -> AdminActionEnum:  # type: ignore[valid-type]
         return AdminAction(self.row.action)
 
-    @strawberry.field(description="`partner_key:<id>` or `staff:<email>`.")
+    @strawberry.field(description="`partner_key:<id>`, `staff:<email>` or `alert_robot:<DINGTALK|WECOM>`.")
     def target(self) -> str:
         return self.row.target
 

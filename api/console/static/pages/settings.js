@@ -1,9 +1,9 @@
-// Settings: health thresholds, the shipped rule, the alert robots (with a test message), and for administrators
+// Settings: health thresholds, the shipped rule, the alert robots (set, tested, removed), and for administrators
 // partner keys, staff accounts and partner webhooks. Each control shows only where the API lets the role act.
 "use strict";
 
 import {
-  act, button, can, checked, confirmAction, el, field, gql, percent, table, time, t,
+  act, ApiError, button, can, checked, confirmAction, el, field, gql, percent, table, time, t,
 } from "../lib.js";
 
 const ROLES = ["ADMIN", "OPS", "CS", "FINANCE"];
@@ -37,7 +37,7 @@ const BASICS = `query Settings {
   healthThresholds { metric value default healthyBelow history { oldValue newValue changedBy changedAt reason } }
   shippedRule { version minMinutesAfterRequest requireOutboundTime clockSkewMinutes
     history { version changedBy changedAt reason } }
-  alertRobots { kind configured host signed } }`;
+  alertRobots { kind configured host signed source enabled setBy setAt } }`;
 
 const ADMIN = `query AdminSettings {
   partnerKeys(first: 100, includeRevoked: true) {
@@ -109,9 +109,78 @@ function shippedSection(rule, refresh) {
   return el("section", { "aria-labelledby": "shipped-title" }, ...parts);
 }
 
-function robotsSection(robots) {
-  const rows = robots.map((r) => [robotName(r.kind), r.configured ? t("configured") : t("not configured"),
-    r.host || "—", r.kind === "DINGTALK" ? yes(r.signed) : "—",
+function robotSource(r) {
+  if (r.source === "STORED") return t("set by {by} at {at}", { by: r.setBy, at: time(r.setAt) });
+  return r.source === "ENVIRONMENT" ? t("the server's environment") : "—";
+}
+
+function robotState(r) {
+  if (!r.configured) return r.source === "STORED" ? t("switched off") : t("not configured");
+  return r.enabled ? t("configured") : t("switched off");
+}
+
+/** userErrors beside the field they name (`input.webhook`); the others in the page's error box. */
+function robotErrors(boxes, errors) {
+  for (const [name, box] of Object.entries(boxes)) {
+    const mine = errors.filter((e) => e.field && e.field[e.field.length - 1] === name);
+    box.replaceChildren(...mine.map((e) => el("span", { "data-code": e.code }, e.message)));
+    box.hidden = mine.length === 0;
+    const control = document.getElementById(box.dataset.for);
+    if (control && mine.length) control.setAttribute("aria-invalid", "true");
+    else if (control) control.removeAttribute("aria-invalid");
+  }
+  const elsewhere = errors.filter((e) => !(e.field && e.field[e.field.length - 1] in boxes));
+  if (elsewhere.length) throw new ApiError(elsewhere.map((e) => e.message).join("; "), elsewhere[0].code);
+  if (errors.length) {
+    const first = Object.values(boxes).find((b) => !b.hidden);
+    if (first) document.getElementById(first.dataset.for).focus();
+    throw new ApiError(t("The robot is not saved: see the marked fields."), errors[0].code);
+  }
+}
+
+function robotForm(r, refresh) {
+  const name = robotName(r.kind);
+  const id = (what) => `robot-${what}-${r.kind}`;
+  const errorBox = (what) => el("span", { class: "danger-text", id: id(`${what}-error`), "data-for": id(what),
+    role: "alert", hidden: true });
+  const webhook = el("input", { type: "url", id: id("webhook"), size: 60, autocomplete: "off", spellcheck: "false",
+    placeholder: r.source === "STORED" && r.configured ? t("unchanged") : "", "aria-describedby": id("webhook-error") });
+  const secret = r.kind === "DINGTALK" ? el("input", { type: "password", id: id("secret"), size: 40,
+    autocomplete: "new-password", placeholder: r.source === "STORED" && r.signed ? t("unchanged") : "",
+    "aria-describedby": id("secret-error") }) : null;
+  const boxes = { webhook: errorBox("webhook"), ...(secret ? { secret: errorBox("secret") } : {}) };
+  const save = button(t("Save"), async (event) => {
+    const done = await act(event.target, async () => {
+      const answer = (await gql(`mutation SetRobot($input: SetAlertRobotInput!) { setAlertRobot(input: $input) {
+        robot { kind host } userErrors { field message code } } }`, { input: { robot: r.kind,
+        webhook: webhook.value || null, secret: secret && secret.value ? secret.value : null,
+        enabled: document.getElementById(id("enabled")).checked } })).setAlertRobot;
+      robotErrors(boxes, answer.userErrors);
+      return answer;
+    }, t("The {robot} is saved.", { robot: name }));
+    if (done) await refresh();
+  }, { class: "primary", id: id("save") });
+  const remove = r.source === "STORED" ? button(t("Remove"), async (event) => {
+    const answer = await confirmAction(t("Remove the {robot} set here? Alerts go to the robot of the server's environment, if it has one.",
+      { robot: name }), { ok: t("Remove") });
+    if (!answer) return;
+    const done = await act(event.target, async () => checked((await gql(
+      `mutation RemoveRobot($input: RemoveAlertRobotInput!) { removeAlertRobot(input: $input) {
+        robot { kind source } userErrors { field message code } } }`, { input: { robot: r.kind } })).removeAlertRobot),
+    t("The {robot} is removed.", { robot: name }));
+    if (done) await refresh();
+  }, { class: "danger", id: id("remove") }) : null;
+  return el("fieldset", { id: id("form") }, el("legend", {}, name),
+    el("div", { class: "toolbar" }, field(t("Webhook address"), webhook), boxes.webhook),
+    secret ? el("div", { class: "toolbar" }, field(t("Signing secret"), secret), boxes.secret) : null,
+    el("div", { class: "toolbar" },
+      check(t("Send alerts through it"), { id: id("enabled"), checked: r.source === "NONE" || r.enabled }),
+      save, remove));
+}
+
+function robotsSection(robots, refresh) {
+  const rows = robots.map((r) => [robotName(r.kind), robotState(r), robotSource(r),
+    el("span", { "data-robot-host": r.kind }, r.host || "—"), r.kind === "DINGTALK" ? yes(r.signed) : "—",
     r.configured ? button(t("Send a test message"), (event) => act(event.target, async () => {
       const payload = checked((await gql(
         `mutation Test($input: SendRobotTestMessageInput!) { sendRobotTestMessage(input: $input) {
@@ -119,10 +188,12 @@ function robotsSection(robots) {
       if (!payload.delivered) throw new Error(t("The robot did not take the message: {failure}", { failure: payload.failure }));
       return payload;
     }, t("The test message reached the {robot}.", { robot: robotName(r.kind) })), { id: `robot-test-${r.kind}` })
-      : el("span", { class: "muted" }, t("Set its webhook in the server's environment."))]);
+      : "—"]);
   return el("section", { "aria-labelledby": "robots-title" },
     el("h2", { id: "robots-title" }, t("Alert robots")),
-    table([t("Robot"), t("State"), t("Host"), t("Signed"), t("Test")], rows, { attrs: { id: "robots" } }));
+    table([t("Robot"), t("State"), t("Source"), t("Host"), t("Signed"), t("Test")], rows, { attrs: { id: "robots" } }),
+    el("p", { class: "muted" }, t("A robot set here wins over the server's environment. Its address and secret are never shown again: leave a field empty to keep what is stored.")),
+    robots.map((r) => robotForm(r, refresh)));
 }
 
 /** A checkbox before its label, as people expect to read it. */
@@ -277,7 +348,7 @@ export default {
           t("Only an administrator can change these settings.")),
         thresholdsSection(basics.healthThresholds, refresh),
         shippedSection(basics.shippedRule, refresh),
-        robotsSection(basics.alertRobots),
+        robotsSection(basics.alertRobots, refresh),
         admin ? keysSection(admin.partnerKeys.nodes, refresh) : null,
         admin ? staffSection(admin.staffAccounts.nodes, refresh) : null,
         admin ? webhooksSection(admin.webhookEndpoints.nodes) : null,
