@@ -26,6 +26,7 @@ from domain.ledger.queries import OrderBalance
 from domain.money import Money as DomainMoney
 from domain.reconcile import models as recon
 from domain.reconcile import service
+from domain.reconcile.layouts import reason_of
 
 FINANCE = dict(roles=frozenset({Role.FINANCE, Role.ADMIN}))
 ReconDrift = strawberry.enum(recon.Drift, name="ReconDrift")
@@ -194,7 +195,7 @@ class HeldStatement(Node):
         statement = strawberry.ID(encode_gid("Statement", row.statement_id)) if row.statement_id else None
         return cls(
             id=strawberry.ID(encode_gid("HeldStatement", row.id)), source=row.source, provider=row.provider,
-            filename=row.filename, reason=row.reason, held_at=row.held_at, held_by=row.held_by,
+            filename=row.filename, reason=reason_of(row), held_at=row.held_at, held_by=row.held_by,
             released_at=row.released_at, released_by=row.released_by, statement_id=statement,
         )  # fmt: skip
 
