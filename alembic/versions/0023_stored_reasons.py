@@ -17,7 +17,13 @@ down_revision: Union[str, None] = "0022"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-TABLES = ("webhook_endpoint", "held_statement", "shop_pull", "shipment_confirmation")
+TABLES = (
+    "webhook_endpoint",
+    "held_statement",
+    "shop_pull",
+    "shipment_confirmation",
+    "order_adjustment",
+)
 
 
 def upgrade() -> None:

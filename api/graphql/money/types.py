@@ -23,6 +23,7 @@ from domain.ledger import errors
 from domain.ledger import models as ledger
 from domain.ledger.gaps import gaps_closed
 from domain.ledger.queries import OrderBalance
+from domain.ledger.service import adjustment_reason_of
 from domain.money import Money as DomainMoney
 from domain.reconcile import models as recon
 from domain.reconcile import service
@@ -84,8 +85,8 @@ class OrderAdjustment(Node):
         assert row.id is not None
         return cls(
             id=strawberry.ID(encode_gid("OrderAdjustment", row.id)), amount=Money.of(row.amount, row.currency),
-            voucher_id=strawberry.ID(encode_gid("FundVoucher", row.voucher_id)), actor=row.actor, reason=row.reason,
-            created_at=row.created_at,
+            voucher_id=strawberry.ID(encode_gid("FundVoucher", row.voucher_id)), actor=row.actor,
+            reason=adjustment_reason_of(row), created_at=row.created_at,
         )  # fmt: skip
 
 
