@@ -580,6 +580,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
     """Statement errors are ValueErrors: main prints them (file, line, column) and exits 2."""
     from pathlib import Path
 
+    from domain.i18n import render
     from domain.outbox.service import Outbox
     from domain.reconcile import layouts, service
     from runtime.core import build_core
@@ -594,7 +595,7 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> None:
                     session, Path(name).name, data, provider=args.provider, uploaded_by="cli", vault=core.vault
                 )
                 if isinstance(imported, layouts.Held):
-                    print(f"{name}: held, not imported ({imported.source}): {imported.reason}")
+                    print(f"{name}: held, not imported ({imported.source}): {render(imported.reason)}")
                     continue
                 state = "imported" if imported.is_new else "already imported (same content), not counted again"
                 print(f"{name}: {imported.lines} lines, {state}")

@@ -20,7 +20,7 @@ from api.auth.tokens import issue_staff_token
 from cli.demo.confirmations import confirm_and_report, fake_douyin
 from domain.access.service import create_staff, issue_partner_key
 from domain.clock import utcnow
-from domain.fulfilment.exceptions import WAITING_FOR_OUTBOUND, open_stuck_exceptions
+from domain.fulfilment.exceptions import WAITING_FOR_OUTBOUND, open_stuck_exceptions, summary_of
 from domain.fulfilment.journey import backtrack
 from domain.fulfilment.kuaidi100 import push_sign
 from domain.fulfilment.models import OrderException
@@ -109,7 +109,7 @@ async def _courier_gave_up(runtime: Runtime, port: int, order_ids: list[int]) ->
                                                             OrderException.kind == "NO_COURIER_RECORD"))
         ).first()  # fmt: skip
     print(f"   Kuaidi100 gave up on {order.tracking_number} (answered {response.json()['result']}): "
-          f"{opened.summary if opened else 'no case opened'}")  # fmt: skip
+          f"{summary_of(opened) if opened else 'no case opened'}")  # fmt: skip
 
 
 async def _order_ids(runtime: Runtime, sim: SimFulfilment) -> dict[str, int]:

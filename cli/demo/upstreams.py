@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from domain.channels.models import DriftAlert
 from domain.channels.upstream import UpstreamKind, pin
+from domain.i18n import render
 from domain.identity.models import MatchSuggestion
 from domain.invoices.service import group_invoice
 from domain.orders.models import Order
@@ -79,6 +80,6 @@ async def upstreams_demo(runtime: Runtime, port: int, key: str, seed: int, day: 
         print(f"   payment provider {alert.channel} {alert.change} {alert.path}: {alert.count} notifications, "
               f"e.g. {alert.example}")  # fmt: skip
     if isinstance(held, layouts.Held):
-        print(f"   bank renamed {RENAMED[0]} -> {RENAMED[1]}: statement held ({held.source}): {held.reason}")
+        print(f"   bank renamed {RENAMED[0]} -> {RENAMED[1]}: statement held ({held.source}): {render(held.reason)}")
     else:
         print(f"   bank renamed {RENAMED[0]} -> {RENAMED[1]}: statement imported, NOT held")

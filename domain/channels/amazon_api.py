@@ -18,8 +18,10 @@ from domain.confirmations.answer import (
     clip,
     http_failure,
     json_object,
+    our_answer,
 )
 from domain.confirmations.parcel import Parcel, company_code
+from domain.i18n import msg
 from domain.pull.page import Page, Window, compact, objects
 from domain.shops.credentials import Credentials
 
@@ -60,7 +62,7 @@ def read_confirmation(reply: Reply) -> Answer:
     if failed is not None:
         return failed
     if reply.status in (200, 204):
-        return Answer(Verdict.CONFIRMED, str(reply.status), "shipment confirmed")
+        return our_answer(Verdict.CONFIRMED, str(reply.status), msg("shipment confirmed"))
     body = json_object(reply)
     if isinstance(body, Answer):
         return body

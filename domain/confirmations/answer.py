@@ -14,6 +14,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.i18n import Message, msg
+
 
 class Verdict(StrEnum):
     CONFIRMED = "CONFIRMED"
@@ -30,10 +32,18 @@ AGAIN = frozenset({Verdict.TRANSIENT, Verdict.RATE_LIMITED})
 
 @dataclass(frozen=True)
 class Answer:
+    """`message` is the channel's own words as it gave them, or, when orderhub had to say what happened (a
+    timeout, a bare 429), the English of `ours`, which each reader gets in their own language."""
+
     verdict: Verdict
     code: str
     message: str
     retry_after: float | None = None
+    ours: Message | None = None
+
+
+def our_answer(verdict: Verdict, code: str, said: Message, retry_after: float | None = None) -> Answer:
+    return Answer(verdict, code, str(said), retry_after, said)
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ def retry_after(reply: Reply, now: datetime | None = None) -> float | None:
 def http_failure(reply: Reply) -> Answer | None:
     """What the status alone says, before a channel reads its own error codes: 429 and 5xx are worth another try."""
     if reply.status == 429:
-        return Answer(Verdict.RATE_LIMITED, "HTTP_429", "rate limited", retry_after(reply))
+        return our_answer(Verdict.RATE_LIMITED, "HTTP_429", msg("rate limited"), retry_after(reply))
     if reply.status >= 500:
         found = json_object(reply)
         if isinstance(found, Answer):
@@ -115,7 +125,7 @@ def delay_seconds(answer: Answer, attempt: int, base: float, cap: float) -> floa
 
 
 def timeout_answer(seconds: float) -> Answer:
-    return Answer(Verdict.TRANSIENT, "TIMEOUT", f"no answer within {seconds:g} s")
+    return our_answer(Verdict.TRANSIENT, "TIMEOUT", msg("no answer within {seconds} s", seconds=f"{seconds:g}"))
 
 
 def unreachable_answer(error: str) -> Answer:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.columns import BigId, id_column, utc_column
+from domain.jsoncol import json_column
 
 
 class ConfirmationState(StrEnum):
@@ -43,6 +45,8 @@ class ShipmentConfirmation(SQLModel, table=True):
     attempts: int = 0
     last_code: str | None = Field(default=None, max_length=200)
     last_message: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
     confirmed_at: datetime | None = Field(default=None, sa_column=utc_column())

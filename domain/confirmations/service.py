@@ -30,6 +30,7 @@ from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.parcels import parcels_of_order
 from domain.i18n import msg
+from domain.i18n.stored import render_sentence, stored_sentences
 from domain.intake.vault import Vault
 from domain.orders.models import Order, OrderLine
 from domain.orders.service import Change, Provenance, append_event, save_order
@@ -205,7 +206,8 @@ async def record_answer(
     )
     await save_order(session, order, {})
     values: dict[str, Any] = {"state": state.value, "attempts": call.attempt, "last_code": answer.code,
-                              "last_message": answer.message}  # fmt: skip
+                              "last_message": answer.message,
+                              "sentences": stored_sentences(last_message=answer.ours)}  # fmt: skip
     if state is S.CONFIRMED:
         values["confirmed_at"] = now
     await _set(session, row, values)
@@ -217,6 +219,14 @@ async def record_answer(
         await _open(session, outbox, row, order.id, answer, state)
     await outbox.flush(session)
     return state
+
+
+def last_message_of(row: ShipmentConfirmation) -> str | None:
+    """The last answer's words: the channel's as it gave them, or orderhub's (a timeout, a bare 429) in the
+    reader's language."""
+    if row.last_message is None:
+        return None
+    return render_sentence(row.sentences, "last_message", row.last_message)
 
 
 def _decision(channel: str, attempt: int, answer: Answer, state: S, delay: int | None) -> str:
@@ -247,7 +257,7 @@ async def _open(
             "{channel} refused the shipment confirmation: {code} {reason}",
             channel=row.channel,
             code=answer.code,
-            reason=answer.message,
+            reason=answer.ours or answer.message,
         )
     else:
         kind = ExceptionKind.SHIPMENT_NOT_CONFIRMED

@@ -2,7 +2,8 @@
 
 Each opening and resolution is published on the `exceptions` topic after commit, for staff dashboards. A summary
 written as a message is kept twice: its English in `summary` (exports, webhooks, logs) and its key and parameters
-in `details["summary"]`, from which each reader gets it in their own language (`summary_of`).
+in `details["summary"]`, from which each reader gets it in their own language (`summary_of`); so is a resolution
+orderhub writes itself (`details["resolution"]`, `resolution_of`).
 """
 
 from __future__ import annotations
@@ -50,11 +51,19 @@ def close_by(row: OrderException) -> datetime:
 
 
 SUMMARY_KEY = "summary"
+RESOLUTION_KEY = "resolution"
 
 
 def summary_of(row: OrderException) -> str:
     """The summary in the language of the work at hand; as written for a summary kept as text only."""
     return render_stored((row.details or {}).get(SUMMARY_KEY), row.summary)
+
+
+def resolution_of(row: OrderException) -> str | None:
+    """How the case was closed: a person's words as typed, orderhub's in the language of the work at hand."""
+    if row.resolution is None:
+        return None
+    return render_stored((row.details or {}).get(RESOLUTION_KEY), row.resolution)
 
 
 def publish_exception(outbox: Outbox, row: OrderException) -> None:
@@ -167,10 +176,11 @@ async def assign_exception(session: AsyncSession, exception_id: int, assignee: s
 
 
 async def resolve_exception(
-    session: AsyncSession, outbox: Outbox, exception_id: int, resolver: str, resolution: str
+    session: AsyncSession, outbox: Outbox, exception_id: int, resolver: str, resolution: Message | str
 ) -> OrderException:
-    """Closes the case and notes it on the order's log; the order's status is never touched here."""
-    if not resolution.strip():
+    """Closes the case and notes it on the order's log; the order's status is never touched here. A resolution
+    a person typed is kept as typed; one orderhub wrote (a re-attached payment) is kept as a sentence too."""
+    if not str(resolution).strip():
         raise UserError.one(("resolution",), msg("say how it was resolved"), FulfilmentErrorCode.REQUIRED)
     row = await _locked(session, exception_id)
     if row.state != ExceptionState.OPEN:
@@ -178,13 +188,15 @@ async def resolve_exception(
             ("exception_id",), msg("the exception is already resolved"), FulfilmentErrorCode.ALREADY_RESOLVED
         )
     now = utcnow()
-    values = {
+    values: dict[str, Any] = {
         "state": ExceptionState.RESOLVED.value,
         "resolved_at": now,
         "resolver": resolver,
-        "resolution": resolution.strip(),
+        "resolution": str(resolution).strip(),
         "dedup_key": None,  # a later recurrence of the same problem opens a fresh case
     }
+    if isinstance(resolution, Message):
+        values["details"] = {**(row.details or {}), RESOLUTION_KEY: stored(resolution)}
     await session.exec(update(OrderException).where(col(OrderException.id) == exception_id).values(**values))
     for name, value in values.items():
         setattr(row, name, value)

@@ -3,10 +3,11 @@ gets it in their own language; the English (`str(message)`) is kept beside it fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from domain.i18n.catalogs import render
-from domain.i18n.messages import Message
+from domain.i18n.messages import Message, msg
 
 KEY = "message"
 
@@ -31,6 +32,30 @@ def render_stored(value: object, fallback: str) -> str:
     """The stored sentence in the reader's language; the fallback text as it is when none was stored."""
     message = restored(value)
     return fallback if message is None else render(message)
+
+
+def stored_sentences(**texts: Message | str | None) -> dict[str, Any] | None:
+    """For a row's `sentences` column: each text that is a message, stored under the name of the column that keeps
+    its English. None when every text is plain (a channel's or a person's own words), so that writing a plain text
+    over a sentence also forgets the sentence."""
+    found = {name: stored(text) for name, text in texts.items() if isinstance(text, Message)}
+    return found or None
+
+
+def render_sentence(sentences: dict[str, Any] | None, name: str, english: str) -> str:
+    """A text column of a row in the reader's language: from its `sentences` when the sentence was stored there,
+    else the column as written (rows from before, a channel's own words)."""
+    return render_stored((sentences or {}).get(name), english)
+
+
+def joined(sentences: Sequence[Message]) -> Message | None:
+    """Several sentences as one message, each language separating them its own way; None for none."""
+    if not sentences:
+        return None
+    whole = sentences[0]
+    for later in sentences[1:]:
+        whole = msg("{earlier}; {later}", earlier=whole, later=later)
+    return whole
 
 
 def _value(value: Any) -> Any:

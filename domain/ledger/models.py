@@ -76,6 +76,8 @@ class OrderAdjustment(SQLModel, table=True):
     currency: str = Field(max_length=3)
     actor: str = Field(max_length=200)
     reason: str = Field(sa_column=Column(Text(), nullable=False))
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 

@@ -22,7 +22,8 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.fulfilment.exceptions import open_exception, resolve_exception
 from domain.fulfilment.models import ExceptionKind, OrderException
-from domain.i18n import msg
+from domain.i18n import Message, msg
+from domain.i18n.stored import joined, render_sentence, stored_sentences
 from domain.identity.service import payment_target
 from domain.ledger.checks import PostedPayment, check_payment, unmatched_key
 from domain.ledger.errors import MoneyErrorCode
@@ -68,17 +69,17 @@ class Posting:
     conflict_id: int | None = None
 
 
-def differences(existing: FundVoucher, notice: PaymentNotice) -> list[str]:
+def differences(existing: FundVoucher, notice: PaymentNotice) -> list[Message]:
     """What makes a repeated key a conflict. A provider confirming what it announced as pending is progress,
     and our own reversal of a confirmed voucher is not the provider's business."""
     found = []
     if existing.amount != notice.amount:
-        found.append(f"amount {existing.amount} != {notice.amount}")
+        found.append(msg("amount {posted} != {notified}", posted=existing.amount, notified=notice.amount))
     if existing.currency != notice.currency:
-        found.append(f"currency {existing.currency} != {notice.currency}")
+        found.append(msg("currency {posted} != {notified}", posted=existing.currency, notified=notice.currency))
     settled = {VoucherStatus.CONFIRMED, VoucherStatus.REVERSED}
     if notice.status == VoucherStatus.PENDING and existing.status in settled:
-        found.append(f"status {existing.status} != {notice.status}")
+        found.append(msg("status {posted} != {notified}", posted=existing.status, notified=notice.status.value))
     return found
 
 
@@ -136,7 +137,7 @@ async def post_notice(
         if notice.status == VoucherStatus.CONFIRMED:
             if order_id is not None:
                 await _adjust(
-                    session, order_id, new_id, notice.amount, notice.currency, PROVIDER_ACTOR, "payment notified"
+                    session, order_id, new_id, notice.amount, notice.currency, PROVIDER_ACTOR, msg("payment notified")
                 )
             await _check(session, outbox, notice, new_id, order_id, inbound_message_id, now)
         return Posting(PostingOutcome.POSTED, new_id)
@@ -147,7 +148,10 @@ async def post_notice(
     if found:
         conflict_id, first_time = await _record_conflict(session, existing.id, notice, found, inbound_message_id, now)
         if first_time:
-            summary = f"{notice.provider} {notice.provider_txn_id} ({notice.kind.value}): {'; '.join(found)}"
+            summary = msg(
+                "{provider} {transaction} ({kind}): {differences}", provider=notice.provider,
+                transaction=notice.provider_txn_id, kind=notice.kind.value, differences=joined(found),
+            )  # fmt: skip
             details = {"voucher_id": existing.id, "conflict_id": conflict_id}
             await open_exception(
                 session, outbox, ExceptionKind.VOUCHER_CONFLICT, summary, order_id=existing.order_id, details=details
@@ -163,7 +167,7 @@ async def post_notice(
             if existing.order_id is not None:
                 await _adjust(
                     session, existing.order_id, existing.id, existing.amount, existing.currency,
-                    PROVIDER_ACTOR, "payment confirmed",
+                    PROVIDER_ACTOR, msg("payment confirmed"),
                 )  # fmt: skip
             await _check(session, outbox, notice, existing.id, existing.order_id, inbound_message_id, now)
             return Posting(PostingOutcome.POSTED, existing.id)
@@ -219,7 +223,7 @@ async def _record_conflict(
     session: AsyncSession,
     voucher_id: int,
     notice: PaymentNotice,
-    found: list[str],
+    found: list[Message],
     inbound_message_id: int | None,
     now: datetime,
 ) -> tuple[int, bool]:
@@ -233,7 +237,7 @@ async def _record_conflict(
         "amount": notice.amount,
         "currency": notice.currency,
         "status": notice.status.value,
-        "differences": "; ".join(found),
+        "differences": str(joined(found)),
         "raw": notice.raw,
         "inbound_message_id": inbound_message_id,
         "received_at": now,
@@ -242,16 +246,23 @@ async def _record_conflict(
     return await insert_or_count_repeat(session, FundVoucherConflict, values, ("voucher_id", "fingerprint"))
 
 
+def adjustment_reason_of(row: OrderAdjustment) -> str:
+    """Why the received amount changed: orderhub's words in the reader's language, a person's as typed."""
+    return render_sentence(row.sentences, "reason", row.reason)
+
+
 async def _adjust(
-    session: AsyncSession, order_id: int, voucher_id: int, amount: int, currency: str, actor: str, reason: str
+    session: AsyncSession, order_id: int, voucher_id: int, amount: int, currency: str, actor: str, reason: Message | str
 ) -> None:
+    """`reason` is a sentence of ours, or a person's words as they typed them (a reversal's)."""
     values: dict[str, Any] = {
         "order_id": order_id,
         "voucher_id": voucher_id,
         "amount": amount,
         "currency": currency,
         "actor": actor,
-        "reason": reason,
+        "reason": str(reason),
+        "sentences": stored_sentences(reason=reason),
         "created_at": utcnow(),
     }
     await insert_ignore(session, OrderAdjustment, values, ("voucher_id",))
@@ -340,12 +351,21 @@ async def reattach_voucher(
             MoneyErrorCode.NOT_IN_SUSPENSE,
         )
     voucher.order_id = target
-    await _adjust(session, target, voucher.id, voucher.amount, voucher.currency, actor, f"re-attached: {reason}")
+    await _adjust(
+        session,
+        target,
+        voucher.id,
+        voucher.amount,
+        voucher.currency,
+        actor,
+        msg("re-attached: {reason}", reason=reason),
+    )
     unmatched = (
         await session.exec(select(OrderException.id).where(OrderException.dedup_key == unmatched_key(voucher.id)))
     ).first()
     if unmatched is not None:
-        await resolve_exception(session, outbox, unmatched, actor, f"re-attached to order {order_id}: {reason}")
+        resolution = msg("re-attached to order {order_id}: {reason}", order_id=order_id, reason=reason)
+        await resolve_exception(session, outbox, unmatched, actor, resolution)
     payment = PostedPayment(
         voucher.id, voucher.provider, voucher.provider_txn_id, target, Money(voucher.amount, voucher.currency),
         voucher.provider_time or voucher.received_at, voucher.inbound_message_id,

@@ -4,11 +4,13 @@ window being walked."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Text
 from sqlmodel import Field, SQLModel
 
 from domain.columns import BigId, utc_column
+from domain.jsoncol import json_column
 
 
 class ShopPull(SQLModel, table=True):
@@ -32,3 +34,5 @@ class ShopPull(SQLModel, table=True):
     last_run_at: datetime | None = Field(default=None, sa_column=utc_column())
     last_outcome: str | None = Field(default=None, max_length=40)
     last_note: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))

@@ -24,6 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.channels.service import MAX_PAYLOAD_BYTES, record_payloads
 from domain.clock import utcnow
 from domain.confirmations.answer import AGAIN, Answer, Reply, SignedRequest, Verdict, clip, delay_seconds
+from domain.i18n import Message, msg
+from domain.i18n.stored import joined, render_sentence, stored_sentences
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.orders.service import Provenance
@@ -76,7 +78,7 @@ class PullRun:
     orders: int = 0
     applied: int = 0
     rejected: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
     clamped: datetime | None = None
 
 
@@ -85,6 +87,14 @@ class _State:
     shop: Shop
     row: ShopPull
     credentials: Credentials
+
+
+def last_note_of(row: ShopPull) -> str | None:
+    """The last run's notes in the reader's language (the channel's own code and words as it gave them); as
+    written for a run noted before."""
+    if row.last_note is None:
+        return None
+    return render_sentence(row.sentences, "last_note", row.last_note)
 
 
 async def enable_pull(session: AsyncSession, shop_id: int, enabled: bool = True) -> ShopPull:
@@ -144,7 +154,13 @@ class ShopPuller:
         send = self.send(state.shop.channel)
         row, now = state.row, self.clock()
         if row.checkpoint is not None and row.checkpoint > now:
-            run.notes.append(f"checkpoint {row.checkpoint.isoformat()} is in the future: clamped to {now.isoformat()}")
+            run.notes.append(
+                msg(
+                    "checkpoint {checkpoint} is in the future: clamped to {now}",
+                    checkpoint=row.checkpoint.isoformat(),
+                    now=now.isoformat(),
+                )
+            )
             row.checkpoint = run.clamped = now
             row.window_start = row.window_end = row.cursor = None
         while run.pages < self.policy.max_pages:
@@ -157,8 +173,14 @@ class ShopPuller:
                 return await self._finish(run)
             if row.cursor is not None and page.fingerprint == row.last_page_hash:
                 run.outcome = PullOutcome.REPEATED_PAGE
-                run.notes.append(f"page {cursor} of {window.start.isoformat()}..{window.end.isoformat()} repeats the "
-                                 "previous page: stopped; the next run asks for it again")  # fmt: skip
+                repeated = msg(
+                    "page {cursor} of {start}..{end} repeats the previous page: "
+                    "stopped; the next run asks for it again",
+                    cursor=cursor,
+                    start=window.start.isoformat(),
+                    end=window.end.isoformat(),
+                )
+                run.notes.append(repeated)
                 return await self._finish(run)
             payloads = await self._payloads(api, send, page, state, run, now)
             if payloads is None:
@@ -208,7 +230,7 @@ class ShopPuller:
             if answer.verdict not in AGAIN or attempt == self.policy.max_attempts:
                 break
             delay = delay_seconds(answer, attempt, self.policy.backoff_seconds, self.policy.backoff_cap_seconds)
-            run.notes.append(f"{answer.code}: backed off {delay:g} s")
+            run.notes.append(msg("{code}: backed off {seconds} s", code=answer.code, seconds=f"{delay:g}"))
             await self.sleep(delay)
         assert answer is not None
         run.outcome = {
@@ -216,8 +238,10 @@ class ShopPuller:
             Verdict.TRANSIENT: PullOutcome.UNAVAILABLE,
             Verdict.CREDENTIALS_REFUSED: PullOutcome.CREDENTIALS_REFUSED,
         }.get(answer.verdict, PullOutcome.REFUSED)
-        message_id = await self._record_answer(state.shop.channel, reply, answer)
-        run.notes.append(f"{answer.code}: {answer.message} (inbound message {message_id})")
+        kept = await self._record_answer(state.shop.channel, reply, answer)
+        said = answer.ours or answer.message
+        run.notes.append(msg("{code}: {message} (inbound message {message_id})", code=answer.code, message=said,
+                             message_id=kept))  # fmt: skip
         if answer.verdict is Verdict.CREDENTIALS_REFUSED:
             outbox = Outbox()
             async with self.sessions() as session, session.begin():
@@ -296,13 +320,16 @@ class ShopPuller:
 
     async def _finish(self, run: PullRun) -> PullRun:
         """The run's outcome and notes, on the shop's pull row; a clamped checkpoint is written here too."""
-        note = "; ".join(run.notes)
+        said = joined(run.notes)
+        note = clip(said) if said is not None else None
         values: dict[str, Any] = {
-            "last_run_at": self.clock(), "last_outcome": run.outcome.value, "last_note": clip(note) or None,
+            "last_run_at": self.clock(), "last_outcome": run.outcome.value, "last_note": note,
+            "sentences": stored_sentences(last_note=said),
         }  # fmt: skip
         if run.clamped is not None and run.pages == 0:  # no page moved it since: the clamp itself is written
             values |= {"checkpoint": run.clamped, "window_start": None, "window_end": None, "cursor": None}
         async with self.sessions() as session, session.begin():
             await session.exec(update(ShopPull).where(col(ShopPull.shop_id) == run.shop_id).values(**values))
-        log.info("pull shop %s: %s, %s page(s), %s order(s) %s", run.shop_id, run.outcome, run.pages, run.orders, note)
+        log.info("pull shop %s: %s, %s page(s), %s order(s) %s", run.shop_id, run.outcome, run.pages, run.orders,
+                 note or "")  # fmt: skip
         return run

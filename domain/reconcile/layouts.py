@@ -26,7 +26,8 @@ from domain.channels.service import count_alerts, load_baseline
 from domain.channels.upstream import KIND, UpstreamKind, observe, pin
 from domain.clock import utcnow
 from domain.errors import UserError
-from domain.i18n import msg
+from domain.i18n import Message, msg
+from domain.i18n.stored import joined, render_sentence, stored_sentences
 from domain.intake.vault import Vault
 from domain.ledger.errors import MoneyErrorCode
 from domain.reconcile.models import HeldStatement
@@ -42,7 +43,7 @@ STATEMENT = UpstreamKind.STATEMENT
 class Held:
     held_id: int
     source: str
-    reason: str
+    reason: Message
     findings: list[drift.Finding]
 
 
@@ -64,20 +65,25 @@ def _shape(payload: dict[str, Any]) -> dict[str, Any]:
     return drift.learn({"fields": {}, "samples": 0}, payload, _enums(payload))
 
 
-def explain(findings: list[drift.Finding]) -> str:
+def explain(findings: list[drift.Finding]) -> Message:
     """The hold's reason as finance reads it."""
     words = []
     for f in findings:
-        name = f.path.removeprefix("columns.")
+        name = repr(f.path.removeprefix("columns."))
         if f.change is drift.Change.NEW_FIELD:
-            words.append(f"new column {name!r}")
+            words.append(msg("new column {name}", name=name))
         elif f.change is drift.Change.MISSING_FIELD:
-            words.append(f"column {name!r} is gone")
+            words.append(msg("column {name} is gone", name=name))
         elif f.path.startswith("columns."):
-            words.append(f"column {name!r} now reads as {f.detail}")
+            words.append(msg("column {name} now reads as {detail}", name=name, detail=f.detail))
         else:
-            words.append(f"{f.path} is now {f.detail!r}")
-    return "layout changed: " + "; ".join(words)
+            words.append(msg("{setting} is now {detail}", setting=f.path, detail=repr(f.detail)))
+    return msg("layout changed: {changes}", changes=joined(words) or "")
+
+
+def reason_of(row: HeldStatement) -> str:
+    """Why the file is held, in the reader's language; as written for a file held before."""
+    return render_sentence(row.sentences, "reason", row.reason)
 
 
 async def renames_in_force(session: AsyncSession, source: str) -> dict[str, str]:
@@ -113,7 +119,8 @@ async def take_statement(
         finding = drift.Finding("encoding", drift.Change.NEW_VALUE, "unknown", "(unreadable)")
         await count_alerts(session, [(source, KIND[STATEMENT], finding)], utcnow(), upstream=STATEMENT.value)
         where = Where(source, provider, filename, uploaded_by)
-        return await _hold(session, vault, where, data, f"unknown encoding: {exc}", [finding])
+        reason = msg("unknown encoding: {problem}", problem=str(exc))
+        return await _hold(session, vault, where, data, reason, [finding])
     findings = await _compare(session, source, layout)
     if findings:
         where = Where(source, provider, filename, uploaded_by)
@@ -148,13 +155,13 @@ class Where:
 
 
 async def _hold(
-    session: AsyncSession, vault: Vault, where: Where, data: bytes, reason: str, findings: list[drift.Finding]
+    session: AsyncSession, vault: Vault, where: Where, data: bytes, reason: Message, findings: list[drift.Finding]
 ) -> Held:
     """Kept sealed, once per content (the hash is of the file, not of its sealed form)."""
     digest = hashlib.sha256(data).hexdigest()
     values = {"source": where.source, "provider": where.provider[:40], "filename": where.filename[:300],
-              "content_hash": digest, "data": vault.seal(data), "reason": reason, "held_by": where.by[:200],
-              "held_at": utcnow()}  # fmt: skip
+              "content_hash": digest, "data": vault.seal(data), "reason": str(reason),
+              "sentences": stored_sentences(reason=reason), "held_by": where.by[:200], "held_at": utcnow()}  # fmt: skip
     held_id = await insert_ignore(session, HeldStatement, values, ("content_hash",))
     if held_id is None:
         held_id = (await session.exec(select(HeldStatement.id).where(HeldStatement.content_hash == digest))).one()

@@ -60,6 +60,8 @@ class HeldStatement(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     data: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     reason: str = Field(sa_column=Column(Text(), nullable=False))
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     held_by: str = Field(max_length=200)
     held_at: datetime = Field(sa_column=utc_column(nullable=False))
     released_by: str | None = Field(default=None, max_length=200)

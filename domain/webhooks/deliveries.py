@@ -292,7 +292,9 @@ async def record(
     disabled = state == EndpointState.ACTIVE and policy.should_disable(failures, failing_since, now)
     if disabled:
         row = (await session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id) == claimed.endpoint_id))).one()
-        await disable(session, row, f"{failures} attempts in a row failed since {shown(failing_since, tz)}", now)
+        since = shown(failing_since, tz)
+        reason = msg("{failures} attempts in a row failed since {since}", failures=failures, since=since)
+        await disable(session, row, reason, now)
         outbox.enqueue(DISABLED_NOTICE_JOB, {"endpoint_id": claimed.endpoint_id})
     await outbox.flush(session)
     given_up = disabled or retry_at is None

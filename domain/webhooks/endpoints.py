@@ -19,7 +19,8 @@ from domain.access.models import PartnerKey
 from domain.clock import utcnow
 from domain.columns import check_text
 from domain.errors import Problems, UserError
-from domain.i18n import msg, tr
+from domain.i18n import Message, msg, tr
+from domain.i18n.stored import render_sentence, stored_sentences
 from domain.intake.vault import Vault
 from domain.sql import take_sqlite_write_lock
 from domain.webhooks.errors import WebhookErrorCode
@@ -152,19 +153,20 @@ async def change(
     if types is not None:
         row.event_types = types
     if enabled is True and row.state != EndpointState.ACTIVE:
-        row.state, row.disabled_at, row.disabled_reason = EndpointState.ACTIVE.value, None, None
+        row.state, row.disabled_at, row.disabled_reason, row.sentences = EndpointState.ACTIVE.value, None, None, None
         row.consecutive_failures, row.failing_since = 0, None
     elif enabled is False and row.state == EndpointState.ACTIVE:
-        await disable(session, row, f"disabled by {owner.actor}", utcnow())
+        await disable(session, row, msg("disabled by {actor}", actor=owner.actor), utcnow())
     session.add(row)
     await session.flush()
     return row
 
 
-async def disable(session: AsyncSession, row: WebhookEndpoint, reason: str, now: datetime) -> int:
+async def disable(session: AsyncSession, row: WebhookEndpoint, reason: Message, now: datetime) -> int:
     """Switches the endpoint off and gives up its pending deliveries (they stay in the log, redeliverable);
     returns how many were given up."""
-    row.state, row.disabled_at, row.disabled_reason = EndpointState.DISABLED.value, now, reason
+    row.state, row.disabled_at, row.disabled_reason = EndpointState.DISABLED.value, now, str(reason)
+    row.sentences = stored_sentences(disabled_reason=reason)
     session.add(row)
     given_up = await session.exec(
         update(WebhookDelivery)
@@ -198,6 +200,13 @@ def signing_secrets(vault: Vault, row: WebhookEndpoint, now: datetime) -> list[s
     return found
 
 
+def disabled_reason_of(row: WebhookEndpoint) -> str | None:
+    """Why the endpoint is off, in the reader's language; as written for an endpoint switched off before."""
+    if row.disabled_reason is None:
+        return None
+    return render_sentence(row.sentences, "disabled_reason", row.disabled_reason)
+
+
 async def endpoints(
     session: AsyncSession, owner: Owner, first: int, after_id: int | None
 ) -> tuple[list[WebhookEndpoint], bool]:
@@ -218,7 +227,7 @@ async def disabled_notice(session: AsyncSession, endpoint_id: int) -> tuple[str,
     key = await session.get(PartnerKey, row.partner_key_id)
     partner = key.name if key is not None else tr("partner key {id}", id=row.partner_key_id)
     title = tr("orderhub: webhook endpoint of {partner} disabled", partner=partner)
-    why = row.disabled_reason or ""
+    why = disabled_reason_of(row) or ""
     text = "\n".join(
         (
             "### " + tr("Webhook endpoint disabled"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -37,6 +38,8 @@ class WebhookEndpoint(SQLModel, table=True):
     previous_secret_until: datetime | None = Field(default=None, sa_column=utc_column())
     state: str = Field(default=EndpointState.ACTIVE.value, max_length=10)
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column())
     failing_since: datetime | None = Field(default=None, sa_column=utc_column())
     consecutive_failures: int = 0

@@ -36,6 +36,7 @@ SET_CREDENTIALS = """mutation($input: SetShopCredentialsInput!) { setShopCredent
   shop { id credentialsSetAt credentialsFingerprint credentialsRefusedAt credentialsRefusal }
   resumedConfirmations userErrors { field code } } }"""
 
+LAST_MESSAGE = """query($id: ID!) { order(id: $id) { channelConfirmations { state lastCode lastMessage } } }"""
 STAFF_VIEW = (
     """query($id: ID!) { order(id: $id) { channelConfirmations { channel trackingNumber state attempts lastCode } } }"""
 )
@@ -230,6 +231,7 @@ async def test_a_timeout_that_did_reach_the_channel_ends_as_already_shipped(
     [row] = await rows(wired, ShipmentConfirmation)
     assert row.state == "CONFIRMED"
     assert len(server.ledger.accepted) == 1
+    assert row.sentences is None and row.last_message  # the channel's words replaced orderhub's "no answer within"
 
 
 REFUSALS = [
@@ -365,3 +367,24 @@ async def test_an_order_shipped_in_two_parcels_is_confirmed_per_parcel_where_the
     assert [(r.tracking_number, r.state) for r in confirmed] == [(t, "CONFIRMED") for t in trackings]
     await settle(wired)
     assert len(server.ledger.calls) == len(told)  # once per (order, tracking number)
+
+
+async def test_orderhubs_own_words_about_an_answer_read_in_the_callers_language(
+    api: Api, creds: Credentials, who: Callers, wired: Runtime, server: ChannelServer
+) -> None:
+    await shop(api, creds, "AMAZON")
+    gid = await ship(api, creds, who, "AMAZON", "113-0000000-0000042", "SF1400000000042")
+    await settle(wired)
+
+    async def seen(language: str) -> tuple[str, str, str]:
+        answer = await api.gql(LAST_MESSAGE, {"id": gid}, headers={**creds.admin, "Accept-Language": language})
+        [confirmation] = answer["data"]["order"]["channelConfirmations"]
+        return confirmation["state"], confirmation["lastCode"], confirmation["lastMessage"]
+
+    assert await seen("en") == ("CONFIRMED", "204", "shipment confirmed")
+    assert await seen("zh-CN") == ("CONFIRMED", "204", "发货已确认")
+    [row] = await rows(wired, ShipmentConfirmation)
+    assert row.last_message == "shipment confirmed"  # the English stays for exports and logs
+    async with wired.core.sessions() as session, session.begin():  # answered before orderhub's words were kept
+        await session.exec(update(ShipmentConfirmation).values(last_message="confirmed earlier", sentences=None))
+    assert await seen("zh-CN") == await seen("en") == ("CONFIRMED", "204", "confirmed earlier")

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from domain.fulfilment.models import OrderException
@@ -55,6 +56,7 @@ STAFF_MONEY = """query M($id: ID!) { order(id: $id) { money {
 REATTACH = """mutation R($input: ReattachVoucherInput!) {
   reattachVoucher(input: $input) { voucher { orderId providerTransactionId } userErrors { field code } } }"""
 SUSPENSE = "query { suspenseVouchers(first: 10) { nodes { id providerTransactionId orderRef } } }"
+CASE = """query C($id: ID!) { node(id: $id) { ... on OrderException { resolution } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +204,28 @@ async def test_payment_for_an_unknown_order_waits_in_suspense_until_reattached(
     assert [(a.amount, a.actor) for a in await rows(merchant, OrderAdjustment)] == [(9590, "admin@shop.example")]
     assert (await merchant.gql(SUSPENSE, headers=creds.admin))["data"]["suspenseVouchers"]["nodes"] == []
 
+    async def read(language: str) -> tuple[str, str]:
+        """orderhub's words around the person's reason, in the caller's language; the reason as typed."""
+        headers = {**creds.admin, "Accept-Language": language}
+        money = await merchant.gql(STAFF_MONEY, {"id": gid("Order", oid)}, headers=headers)
+        case = await merchant.gql(CASE, {"id": gid("OrderException", resolved.id or 0)}, headers=headers)
+        [adjustment] = money["data"]["order"]["money"]["adjustments"]["nodes"]
+        return adjustment["reason"], case["data"]["node"]["resolution"]
+
+    assert await read("en") == (
+        "re-attached: buyer paid with the old order number",
+        f"re-attached to order {oid}: buyer paid with the old order number",
+    )
+    assert await read("zh-CN") == (
+        "重新挂接：buyer paid with the old order number",
+        f"已重新挂接到订单 {oid}：buyer paid with the old order number",
+    )
+    assert resolved.resolution == f"re-attached to order {oid}: buyer paid with the old order number"  # English kept
+    async with merchant.runtime.core.sessions() as session, session.begin():  # written before sentences were kept
+        await session.exec(update(OrderAdjustment).values(sentences=None))
+        await session.exec(update(OrderException).values(details={}))
+    assert await read("zh-CN") == await read("en")
+
 
 async def test_reattaching_checks_the_order_like_a_notification(
     merchant: Api,
@@ -325,6 +349,8 @@ async def test_order_money_over_graphql(merchant: Api, creds: Credentials, provi
          "amount": {"amount": "5.00", "currencyCode": "USD"}, "orderId": order["id"]},
     ]  # fmt: skip
     assert [a["reason"] for a in staff["adjustments"]["nodes"]] == ["payment notified"] * 2
+    chinese = await merchant.gql(STAFF_MONEY, {"id": order["id"]}, headers={**creds.cs, "Accept-Language": "zh-CN"})
+    assert [a["reason"] for a in chinese["data"]["order"]["money"]["adjustments"]["nodes"]] == ["收到付款通知"] * 2
 
 
 async def test_two_halves_arriving_together_pay_the_order_once(

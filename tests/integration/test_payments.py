@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from api.graphql.ids import encode_gid
 from domain.errors import UserError
 from domain.fulfilment.models import OrderException
 from domain.intake.models import InboundMessage, Outcome, SignatureVerdict
@@ -201,7 +202,19 @@ async def test_generic_conflict_is_recorded_never_applied(pay: Api, creds: Crede
         assert await received_amount(session, oid) == [Money(9590, "CNY")]
     [exception] = await rows(pay, OrderException)  # one for the conflict, not one per resend
     assert (exception.kind, exception.state, exception.order_id) == ("VOUCHER_CONFLICT", "OPEN", oid)
-    assert exception.details == {"voucher_id": voucher.id, "conflict_id": conflict.id}
+    assert {k: v for k, v in exception.details.items() if k != "summary"} == {
+        "voucher_id": voucher.id, "conflict_id": conflict.id,
+    }  # fmt: skip
+    case = """query C($id: ID!) { node(id: $id) { ... on OrderException { summary } } }"""
+    summaries = [
+        (await pay.gql(case, {"id": encode_gid("OrderException", exception.id or 0)},
+                       headers={**creds.cs, "Accept-Language": language}))["data"]["node"]["summary"]
+        for language in ("en", "zh-CN")
+    ]  # fmt: skip
+    assert summaries == [
+        "lianlian LL-1 (PAYMENT): amount 9590 != 19590",
+        "lianlian LL-1（PAYMENT）：金额 9590 与 19590 不符",
+    ]
 
 
 async def test_concurrent_identical_notifications_post_once(pay: Api, creds: Credentials, platforms: Providers) -> None:

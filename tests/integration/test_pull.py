@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from api.graphql.ids import encode_gid
 from domain.channels import taobao_api
 from domain.channels.models import ChannelIntake
 from domain.channels.service import record_payloads
@@ -129,7 +130,7 @@ async def test_a_throttle_mid_window_stops_and_the_next_run_resumes_from_the_cur
     server.pull_script = [Act.OK, Act.HTTP_429_BARE, Act.RATE_LIMITED, Act.HTTP_429_BARE]
     run = await shop_puller(wired).pull(shop_id)
     assert (run.outcome, run.pages, run.orders) == (PullOutcome.RATE_LIMITED, 1, 100)
-    assert "HTTP_429: backed off 0 s" in run.notes[0]  # no Retry-After: our own back-off
+    assert str(run.notes[0]) == "HTTP_429: backed off 0 s"  # no Retry-After: our own back-off
     row = await pull_row(wired, shop_id)
     assert (row.cursor, row.checkpoint, row.last_outcome) == ("2", None, "RATE_LIMITED")
     assert "accesscontrol.limited-by-app-access-count" in (row.last_note or "")
@@ -219,6 +220,7 @@ async def test_refused_credentials_alert_once_and_the_cron_skips_the_shop(
 
 SET_PULL = """mutation($input: SetShopPullInput!) { setShopPull(input: $input) {
   pull { enabled lastOutcome orders } queued userErrors { field code } } }"""
+PULL_NOTE = """mutation($input: SetShopPullInput!) { setShopPull(input: $input) { pull { lastOutcome lastNote } } }"""
 CREATE_SHOP = """mutation($input: CreateShopInput!) { createShop(input: $input) { shop { id } } }"""
 
 
@@ -268,3 +270,33 @@ def test_the_pull_runs_on_the_outbound_queue_every_five_minutes() -> None:
     assert queue_of("pull_channels") is OUTBOUND and queue_of("pull_shop") is OUTBOUND
     [cron] = [c for c in CRON_JOBS if c.coroutine.__name__ == "pull_channels"]
     assert cron.minute == set(range(4, 60, 5))
+
+
+async def test_the_last_runs_note_reads_in_the_callers_language_and_the_channels_words_as_given(
+    api: Api, creds: ApiCredentials, wired: Runtime, server: ChannelServer
+) -> None:
+    shop_id = await shop(wired, "TAOBAO")
+    server.pull_script = [Act.HTTP_429_BARE] * 3
+    assert (await shop_puller(wired).pull(shop_id)).outcome is PullOutcome.RATE_LIMITED
+    row = await pull_row(wired, shop_id)
+    async with wired.core.sessions() as session:
+        [kept] = (await session.execute(select(InboundMessage.id))).scalars().all()
+
+    async def note(language: str) -> str:
+        variables = {"input": {"shopId": encode_gid("Shop", shop_id), "enabled": True}}
+        answer = await api.gql(PULL_NOTE, variables, headers={**creds.admin, "Accept-Language": language})
+        return str(answer["data"]["setShopPull"]["pull"]["lastNote"])
+
+    english = f"HTTP_429: backed off 0 s; HTTP_429: backed off 0 s; HTTP_429: rate limited (inbound message {kept})"
+    assert row.last_note == english  # the English stays for logs and machines
+    assert await note("en") == english
+    assert await note("zh-CN") == (
+        f"HTTP_429：等待 0 秒后重试；HTTP_429：等待 0 秒后重试；HTTP_429：被限流（入站报文 {kept}）"
+    )
+    server.pull_script = [Act.UNKNOWN]  # a code nobody documented: the channel's own words stay as it wrote them
+    assert (await shop_puller(wired).pull(shop_id)).outcome is PullOutcome.REFUSED
+    said, _, message_id = (await note("en")).removeprefix("isv.brand-new-error:Z99: ").rpartition(" (inbound message ")
+    assert said and await note("zh-CN") == f"isv.brand-new-error:Z99：{said}（入站报文 {message_id.rstrip(')')}）"
+    async with wired.core.sessions() as session, session.begin():  # a run noted before its sentences were kept
+        await session.execute(update(ShopPull).values(last_note="HTTP_429: backed off 2 s", sentences=None))
+    assert await note("zh-CN") == await note("en") == "HTTP_429: backed off 2 s"

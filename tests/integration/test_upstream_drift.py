@@ -55,6 +55,12 @@ async def upload(api: Api, headers: dict[str, str], data: bytes, name: str, prov
     return response.json()["data"]["uploadStatement"]
 
 
+async def held_reason(api: Api, creds: Credentials, held_id: str, language: str) -> str:
+    answer = await api.gql(HELD, headers={**creds.admin, "Accept-Language": language})
+    [reason] = [h["reason"] for h in answer["data"]["heldStatements"] if h["id"] == held_id]
+    return str(reason)
+
+
 async def test_a_payment_provider_adding_a_field_raises_a_payment_alert(pay: Api, creds: Credentials) -> None:
     url = "/payments/lianlian/notify"
     base = {"kind": "payment", "order_ref": "NO-SUCH", "amount": "9.90", "currency": "CNY", "status": "confirmed",
@@ -130,6 +136,11 @@ async def test_a_bank_renaming_a_column_is_held_then_accepted_with_the_rename(ap
     assert held["statement"] is None and held["held"]["source"] == "bank-csv:heldbank"
     assert "column 'memo' is gone" in held["held"]["reason"] and "new column 'remark'" in held["held"]["reason"]
     assert held["held"]["id"] in [h["id"] for h in (await api.gql(HELD, headers=creds.admin))["data"]["heldStatements"]]
+    in_chinese = await held_reason(api, creds, held["held"]["id"], "zh-CN")
+    assert (
+        in_chinese.startswith("格式已变化：") and "列 'memo' 已不存在" in in_chinese and "新增列 'remark'" in in_chinese
+    )
+    assert "；" in in_chinese and await held_reason(api, creds, held["held"]["id"], "en") == held["held"]["reason"]
     alerts = await api.gql(ALERTS, {"upstream": "STATEMENT", "source": "bank-csv:heldbank"}, headers=creds.cs)
     assert {(n["path"], n["change"]) for n in alerts["data"]["driftAlerts"]["nodes"]} == {
         ("columns.memo", "MISSING_FIELD"), ("columns.remark", "NEW_FIELD"),
@@ -155,7 +166,14 @@ async def test_a_bank_renaming_a_column_is_held_then_accepted_with_the_rename(ap
 async def test_a_statement_in_no_known_encoding_is_held_and_cannot_be_accepted(api: Api, creds: Credentials) -> None:
     utf16 = bank_csv([BillRow(DAY, "U1", "T-U16", "PAYMENT", 100)]).decode().encode("utf-16")
     held = await upload(api, creds.admin, utf16, "u16.csv", "utf16bank")
-    assert held["statement"] is None and held["held"]["reason"].startswith("unknown encoding")
+    assert held["statement"] is None and held["held"]["reason"].startswith("unknown encoding: ")
+    problem = held["held"]["reason"].removeprefix("unknown encoding: ")
+    assert await held_reason(api, creds, held["held"]["id"], "zh-CN") == f"无法识别的编码：{problem}"
+    async with api.runtime.core.sessions() as session, session.begin():
+        [kept] = (await session.exec(select(HeldStatement).where(HeldStatement.filename == "u16.csv"))).all()
+        assert kept.reason == held["held"]["reason"]  # the English stays for exports and logs
+        kept.sentences = None  # a file held before the sentence was kept: its text as written, in every language
+    assert await held_reason(api, creds, held["held"]["id"], "zh-CN") == held["held"]["reason"]
     accept = {"heldStatementId": held["held"]["id"]}
     refused = (await api.gql(ACCEPT, {"input": accept}, headers=creds.admin))["data"]["acceptStatementLayout"]
     assert refused["statement"] is None and refused["userErrors"][0]["code"] == "UNKNOWN_ENCODING"

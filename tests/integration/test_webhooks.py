@@ -16,6 +16,7 @@ from arq import Retry
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from api.graphql.ids import encode_gid
 from domain.access.models import PartnerKey
 from domain.access.service import issue_partner_key
 from domain.clock import utcnow
@@ -199,6 +200,16 @@ async def test_an_endpoint_failing_long_enough_is_disabled_and_the_group_chat_to
     assert (delivery.attempts, delivery.last_error) == (2, f"endpoint disabled: {row.disabled_reason}")
     [notice] = receivers.robot_messages
     assert receivers.url("/fail") in notice["markdown"]["text"] and "erp-/fail" in notice["markdown"]["text"]
+    assert "连续 2 次推送失败" in notice["markdown"]["text"]  # the group chat reads it in the merchant's language
+    why = """query($id: ID!) { node(id: $id) { ... on WebhookEndpoint { disabledReason } } }"""
+    gid = {"id": encode_gid("WebhookEndpoint", dead)}
+    zh = await api.gql(why, gid, headers={**creds.admin, "Accept-Language": "zh-CN"})
+    en = await api.gql(why, gid, headers={**creds.admin, "Accept-Language": "en"})
+    assert en["data"]["node"]["disabledReason"] == row.disabled_reason
+    assert (
+        zh["data"]["node"]["disabledReason"].startswith("自 ")
+        and "起连续 2 次推送失败" in zh["data"]["node"]["disabledReason"]
+    )
     rt.relay.webhooks.forget()  # type: ignore[union-attr]
     await _submit(api, creds, "WH-5")
     assert len(await _deliveries(rt, dead)) == 1  # a disabled endpoint is sent nothing new

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from api.graphql.ids import encode_gid
+from api.graphql.ids import decode_gid, encode_gid
 from domain.access.service import issue_partner_key
-from domain.webhooks.models import WebhookDelivery
+from domain.webhooks.models import WebhookDelivery, WebhookEndpoint
 from runtime.queues import WEBHOOKS
 from tests.conftest import Api, Credentials
 from tests.integration.test_webhooks import _attempts, _deliveries, _submit, _until, _workers
@@ -29,6 +29,7 @@ LIST = """{ webhookEndpoints(first: 10) { edges { node { id url deliveries(first
   id webhookId eventType state attemptCount attempts(first: 10) { edges { node {
     attempt trigger responseStatus succeeded durationMs } } } } } } } } } }"""
 NODE = """query($id: ID!) { node(id: $id) { __typename id } }"""
+WHY = """query($id: ID!) { node(id: $id) { ... on WebhookEndpoint { state disabledReason } } }"""
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +133,30 @@ async def test_partners_manage_their_own_endpoints_and_rotation_and_redelivery_k
         await _until(lambda: delivered(3))
     third = receivers.at("/ok/a")[2]
     assert third.signatures == 1 and third.verified_by == [newest]  # the overlap of 0 h ended the old secret
+
+
+async def test_why_an_endpoint_is_off_reads_in_the_callers_language(api: Api, creds: Credentials) -> None:
+    async with api.runtime.core.sessions() as session, session.begin():
+        key = await issue_partner_key(session, "wms-off", ["orders:read"])
+    made = await api.gql(
+        CREATE, _create("https://wms.example/in", ["ORDER_SHIPPED"], partnerKeyId=encode_gid("PartnerKey", key.id)),
+        headers=creds.admin,
+    )  # fmt: skip
+    endpoint_id = made["data"]["createWebhookEndpoint"]["endpoint"]["id"]
+    off = await api.gql(UPDATE, {"input": {"id": endpoint_id, "enabled": False}}, headers=creds.admin)
+    assert off["data"]["updateWebhookEndpoint"]["userErrors"] == []
+
+    async def why(language: str) -> str:
+        answer = await api.gql(WHY, {"id": endpoint_id}, headers={**creds.admin, "Accept-Language": language})
+        assert answer["data"]["node"]["state"] == "DISABLED"
+        return str(answer["data"]["node"]["disabledReason"])
+
+    actor = "staff:admin@shop.example"
+    assert (await why("en"), await why("zh-CN")) == (f"disabled by {actor}", f"由 {actor} 停用")
+    _type, row_id = decode_gid(endpoint_id, "WebhookEndpoint")
+    async with api.runtime.core.sessions() as session, session.begin():
+        row = await session.get(WebhookEndpoint, row_id)
+        assert row is not None and row.disabled_reason == f"disabled by {actor}"  # the English stays for machines
+        # an endpoint switched off before its sentence was kept: the text as written, in every language
+        row.disabled_reason, row.sentences = "3 attempts in a row failed since 2026-12-01 09:00 (UTC+08:00)", None
+    assert await why("zh-CN") == await why("en") == "3 attempts in a row failed since 2026-12-01 09:00 (UTC+08:00)"

@@ -86,7 +86,7 @@ class OrderException(Node):
 
     @strawberry.field
     def resolution(self) -> str | None:
-        return self.row.resolution
+        return service.resolution_of(self.row)
 
     @strawberry.field(
         description="The case keeps the evidence that opened it: ops and admin may apply it when resolving "

@@ -23,9 +23,11 @@ from domain.ledger import errors
 from domain.ledger import models as ledger
 from domain.ledger.gaps import gaps_closed
 from domain.ledger.queries import OrderBalance
+from domain.ledger.service import adjustment_reason_of
 from domain.money import Money as DomainMoney
 from domain.reconcile import models as recon
 from domain.reconcile import service
+from domain.reconcile.layouts import reason_of
 
 FINANCE = dict(roles=frozenset({Role.FINANCE, Role.ADMIN}))
 ReconDrift = strawberry.enum(recon.Drift, name="ReconDrift")
@@ -83,8 +85,8 @@ class OrderAdjustment(Node):
         assert row.id is not None
         return cls(
             id=strawberry.ID(encode_gid("OrderAdjustment", row.id)), amount=Money.of(row.amount, row.currency),
-            voucher_id=strawberry.ID(encode_gid("FundVoucher", row.voucher_id)), actor=row.actor, reason=row.reason,
-            created_at=row.created_at,
+            voucher_id=strawberry.ID(encode_gid("FundVoucher", row.voucher_id)), actor=row.actor,
+            reason=adjustment_reason_of(row), created_at=row.created_at,
         )  # fmt: skip
 
 
@@ -194,7 +196,7 @@ class HeldStatement(Node):
         statement = strawberry.ID(encode_gid("Statement", row.statement_id)) if row.statement_id else None
         return cls(
             id=strawberry.ID(encode_gid("HeldStatement", row.id)), source=row.source, provider=row.provider,
-            filename=row.filename, reason=row.reason, held_at=row.held_at, held_by=row.held_by,
+            filename=row.filename, reason=reason_of(row), held_at=row.held_at, held_by=row.held_by,
             released_at=row.released_at, released_by=row.released_by, statement_id=statement,
         )  # fmt: skip
 

@@ -20,6 +20,7 @@ from api.graphql.permissions import allow
 from api.graphql.scalars import Decimal, Money
 from domain.confirmations.models import ConfirmationState
 from domain.confirmations.models import ShipmentConfirmation as ConfirmationRow
+from domain.confirmations.service import last_message_of
 from domain.fulfilment.models import Parcel as ParcelRow
 from domain.identity.models import AliasKind
 from domain.orders import errors, queries
@@ -152,9 +153,9 @@ class ChannelConfirmation:
     def last_code(self) -> str | None:
         return self.row.last_code
 
-    @strawberry.field
+    @strawberry.field(description="The channel's own words in its last answer, or orderhub's in the reader's language.")
     def last_message(self) -> str | None:
-        return self.row.last_message
+        return last_message_of(self.row)
 
     @strawberry.field
     def confirmed_at(self) -> datetime | None:

@@ -13,6 +13,7 @@ from api.graphql.permissions import allow
 from domain.access.policy import Role
 from domain.orders.channels import Channel
 from domain.pull.models import ShopPull as ShopPullRow
+from domain.pull.service import last_note_of
 from domain.shops import errors
 from domain.shops.models import Shop as ShopRow
 
@@ -79,5 +80,5 @@ class ShopPullState:
     def of(cls, row: ShopPullRow) -> ShopPullState:
         return cls(
             enabled=row.enabled, checkpoint=row.checkpoint, last_run_at=row.last_run_at,
-            last_outcome=row.last_outcome, last_note=row.last_note, pages=row.pages, orders=row.orders,
+            last_outcome=row.last_outcome, last_note=last_note_of(row), pages=row.pages, orders=row.orders,
         )  # fmt: skip

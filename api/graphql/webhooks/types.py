@@ -16,7 +16,7 @@ from api.graphql.permissions import allow
 from domain.access.policy import Role
 from domain.errors import UserError
 from domain.webhooks import deliveries, errors
-from domain.webhooks.endpoints import Owner, endpoint_of
+from domain.webhooks.endpoints import Owner, disabled_reason_of, endpoint_of
 from domain.webhooks.events import ORDER_READERS, WebhookEventType
 from domain.webhooks.models import DeliveryState, EndpointState
 from domain.webhooks.models import WebhookAttempt as AttemptRow
@@ -194,7 +194,7 @@ class WebhookEndpoint(Node):
 
     @strawberry.field(description="Why it was switched off: by whom, or the failures that did it.")
     def disabled_reason(self) -> str | None:
-        return self.row.disabled_reason
+        return disabled_reason_of(self.row)
 
     @strawberry.field
     def disabled_at(self) -> datetime | None:
