@@ -26,6 +26,8 @@ class Order(SQLModel, table=True):
         Index("ix_orders_channel_order_id", "channel_order_id"),
         # health: every metric over orders reads one period of placement
         Index("ix_orders_placed_at", "placed_at"),
+        # the warehouses orderhub has seen, read one code at a time (domain/fulfilment/warehouses.py)
+        Index("ix_orders_warehouse_code", "warehouse_code"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())
