@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ml.eventlog import Event, by_case, split_by_start
+from ml.eventlog import Event, by_case, moved, split_by_start, until_last_move
 from ml.features import Example, Timeline, examples
 from ml.model import Baseline, NextStepModel
 
@@ -128,8 +128,17 @@ class Split:
         cls, events: Sequence[Event], train_share: float = 2 / 3, held_share: float = 0.2, tz: str | None = None
     ) -> Split:
         """The last `held_share` of the training cases are held back from the trees, the earlier half of them
-        to calibrate and the later half to validate."""
-        cases = by_case(events)
+        to calibrate and the later half to validate. The cases at the log's end that have not moved yet are left
+        out (`until_last_move`): they have no wait to test on."""
+        everything = by_case(events)
+        movers = len(moved(everything))
+        if movers < 2:
+            raise ValueError(
+                f"the event log has {movers} case(s) with two or more events (of {len(everything)} cases, "
+                f"{len(events)} events): training and testing need at least 2, one earlier to train on and one "
+                "later to test"
+            )
+        cases = until_last_move(everything)
         train_ids, test_ids = split_by_start(cases, train_share)
         fit_ids, held_ids = split_by_start({c: cases[c] for c in train_ids}, 1 - held_share)
         calib_ids, valid_ids = split_by_start({c: cases[c] for c in held_ids}, 0.5)
@@ -140,8 +149,12 @@ class Split:
             examples(cases, valid_ids, timeline),
             examples(cases, test_ids, timeline),
         )
-        if not split.fit or not split.test:
-            raise ValueError("the event log has too few cases with two or more events to train and test")
+        for name, part, share in (("training", split.fit, train_share), ("test", split.test, 1 - train_share)):
+            if not part:
+                raise ValueError(
+                    f"the {name} split has no case with two or more events: {share:.0%} of {len(cases)} cases "
+                    "split by start; give more cases or another train_share"
+                )
         return split
 
 

@@ -66,6 +66,21 @@ def by_case(events: Iterable[Event]) -> dict[str, list[Event]]:
     return cases
 
 
+def moved(cases: dict[str, list[Event]]) -> dict[str, list[Event]]:
+    """Cases with two or more events: only they have a wait to learn from or to test on."""
+    return {case: trace for case, trace in cases.items() if len(trace) > 1}
+
+
+def until_last_move(cases: dict[str, list[Event]]) -> dict[str, list[Event]]:
+    """The cases that started no later than the last case that moved. A live log ends with cases still at their
+    first event (orders paid this morning): a split by start would give the test share to them alone and leave it
+    without an example. Single-event cases among moved ones stay, so a log that split before splits the same."""
+    last = max(((trace[0].at, case) for case, trace in moved(cases).items()), default=None)
+    if last is None:
+        return {}
+    return {case: trace for case, trace in cases.items() if (trace[0].at, case) <= last}
+
+
 def split_by_start(cases: dict[str, list[Event]], fraction: float) -> tuple[list[str], list[str]]:
     """Cases ordered by their first event: the earlier `fraction` first, so the test never precedes training."""
     order = sorted(cases, key=lambda c: (cases[c][0].at, c))

@@ -20,7 +20,7 @@ from typing import Any
 
 from domain.prediction.service import RegistryIndex
 from ml.evaluate import Report, Split, score
-from ml.eventlog import Event, by_case
+from ml.eventlog import Event, by_case, moved
 from ml.features import NAMES, Timeline, examples
 from ml.model import Baseline, NextStepModel
 
@@ -105,8 +105,11 @@ def train(
     trained_at = (now or datetime.now(UTC)).isoformat()
     cases = by_case(events)
     _save(directory / BASELINE, Baseline().fit(examples(cases, list(cases), Timeline.of(events, tz))))
-    if len(cases) < MIN_CASES:
-        reason = f"too little history: {len(cases)} cases, need {MIN_CASES}; the baseline serves"
+    if len(moved(cases)) < MIN_CASES:
+        reason = (
+            f"too little history: {len(moved(cases))} cases with two or more events, need {MIN_CASES}; "
+            "the baseline serves"
+        )
         run = {"version": None, "trained_at": trained_at, "promoted": False, "reason": reason}
         if index is None:
             _record(directory, stored, run)

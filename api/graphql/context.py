@@ -20,6 +20,7 @@ from domain.confirmations.queries import confirmations_of
 from domain.fulfilment.exceptions import exceptions_of
 from domain.fulfilment.models import OrderException, Parcel
 from domain.fulfilment.parcels import parcels_of_orders
+from domain.fulfilment.warehouses import warehouses_of_cases
 from domain.i18n import DEFAULT_LANGUAGE, negotiate, use_language
 from domain.i18n.language import supported
 from domain.intake.models import Outcome
@@ -88,7 +89,13 @@ class Loaders:
                 found = await exceptions_of(session, ids)
             return [found[i] for i in ids]
 
+        async def load_case_warehouses(ids: list[int]) -> list[str | None]:
+            async with sessions() as session:
+                found = await warehouses_of_cases(session, ids)
+            return [found.get(i) for i in ids]
+
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
+        self.case_warehouses: DataLoader[int, str | None] = DataLoader(load_case_warehouses)
         self.exceptions: DataLoader[int, list[OrderException]] = DataLoader(load_exceptions)
         self.parcels: DataLoader[int, list[Parcel]] = DataLoader(load_parcels)
         self.adjustments: DataLoader[int, list[OrderAdjustment]] = DataLoader(load_adjustments)

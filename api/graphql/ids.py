@@ -49,3 +49,20 @@ def decode_cursor(cursor: str | None, kind: str) -> int | None:
     if prefix != kind or not (key.isascii() and key.isdigit()):
         raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
     return int(key)
+
+
+def encode_text_cursor(kind: str, key: str) -> str:
+    """A keyset cursor on a text key (a warehouse code), for lists that have no integer key."""
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_text_cursor(cursor: str | None, kind: str) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, colon, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"}) from exc
+    if prefix != kind or not colon:
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
+    return key

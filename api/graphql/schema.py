@@ -31,6 +31,7 @@ from api.graphql.context import Context
 from api.graphql.cost import cost_rule, selection_cost, throttle_status, throttled
 from api.graphql.fulfilment import FulfilmentMutations, FulfilmentQueries
 from api.graphql.fulfilment.exceptions import ExceptionMutations, ExceptionQueries, load_exceptions
+from api.graphql.fulfilment.warehouses import WarehouseQueries
 from api.graphql.health.mutations import HealthMutations
 from api.graphql.health.queries import HealthQueries, SelfCheckQueries
 from api.graphql.health.robots import RobotMutations, RobotQueries
@@ -99,6 +100,7 @@ class Query(
     OrderQueries,
     FulfilmentQueries,
     ExceptionQueries,
+    WarehouseQueries,
     IntakeQueries,
     MoneyQueries,
     IdentityQueries,

@@ -23,6 +23,7 @@ from domain.clock import utcnow
 from domain.errors import UserError
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.models import ExceptionKind, ExceptionState, OrderException
+from domain.fulfilment.warehouses import case_warehouse, with_case_warehouse
 from domain.health.metrics import CLOSURE_WINDOW
 from domain.i18n import Message, msg
 from domain.i18n.stored import render_stored, stored
@@ -269,7 +270,7 @@ class ExceptionFilter:
     opened_after: datetime | None = None
     opened_before: datetime | None = None
     warehouse_code: str | None = None
-    """The order's warehouse; exceptions about no known order never match one."""
+    """The case's warehouse: its order's, else the one whose evidence opened it (`case_warehouse`)."""
 
 
 async def list_exceptions(
@@ -292,10 +293,7 @@ async def list_exceptions(
     if filters.opened_before is not None:
         query = query.where(col(OrderException.opened_at) < filters.opened_before)
     if filters.warehouse_code is not None:
-        # Joined from the exceptions, which are few, to orders by key: no index on warehouse is needed.
-        query = query.join(Order, col(Order.id) == col(OrderException.order_id)).where(
-            Order.warehouse_code == filters.warehouse_code
-        )
+        query = with_case_warehouse(query).where(case_warehouse() == filters.warehouse_code)
     if after is not None:
         query = query.where(col(OrderException.id) < after)
     rows = list((await session.exec(query.order_by(col(OrderException.id).desc()).limit(first + 1))).all())

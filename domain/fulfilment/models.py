@@ -62,7 +62,11 @@ class FulfilmentEvidence(SQLModel, table=True):
     """One warehouse or carrier event, normalized; unique on (source, event key) so a resend is a no-op."""
 
     __tablename__ = "fulfilment_evidence"
-    __table_args__ = (UniqueConstraint("source", "event_key", name="uq_fulfilment_evidence_key"),)
+    __table_args__ = (
+        UniqueConstraint("source", "event_key", name="uq_fulfilment_evidence_key"),
+        # warehouses seen only in evidence (scans of unknown orders), read one code at a time
+        Index("ix_fulfilment_evidence_warehouse_code", "warehouse_code"),
+    )
 
     id: int | None = Field(default=None, sa_column=id_column())
     source: str = Field(max_length=20)

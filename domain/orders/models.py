@@ -41,6 +41,8 @@ class Order(SQLModel, table=True):
         _partial("ix_orders_drifting", DRIFTING.format(o="")),
         _partial("ix_orders_misattributed", f"NOT {attribution_sql('')}"),
         _partial("ix_orders_ids_differ", IDS_DIFFER.format(o="")),
+        # the warehouses orderhub has seen, read one code at a time (domain/fulfilment/warehouses.py)
+        Index("ix_orders_warehouse_code", "warehouse_code"),
     )
 
     id: int | None = Field(default=None, sa_column=id_column())

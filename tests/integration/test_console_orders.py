@@ -28,6 +28,7 @@ DETAIL = f"""query($id: ID!) {{ order(id: $id) {{ id channelOrderId status buyer
   money {{ amountDue {MONEY} amountReceived {MONEY} balance {MONEY} }} }}
   orderExceptions(first: 50, filter: {{orderId: $id}}) {{ nodes {{ id }} }} }}"""
 BY_BUYER = "query($uid: String!) { orders(first: 20, filter: {buyerUid: $uid}) { nodes { channelOrderId } } }"
+WAREHOUSES = "query { warehouses(first: 100) { nodes { code openExceptions } } }"
 QUEUE = """query($filter: OrderExceptionFilter) { orderExceptions(first: 50, filter: $filter) {
   nodes { id state closeBy assignedTo resolution holdsEvidence order { channelOrderId } } } }"""
 
@@ -149,6 +150,7 @@ async def test_exceptions_queue(api: Api, creds: Credentials, chromium: str, tmp
     await _case(api, sh, 5, "already handled", state="RESOLVED", resolved_at=utcnow() - timedelta(hours=4),
                 resolver="staff:ops@shop.example", resolution="re-packed")  # fmt: skip
     tokens = await staff_tokens(api.runtime, ("admin", "cs", "finance"))
+    zh = catalog("zh-CN")
 
     queue = (await api.gql(QUEUE, {"filter": {"states": ["OPEN"]}}, headers=creds.cs))["data"]["orderExceptions"]
     overdue = [c for c in queue["nodes"] if c["closeBy"] < utcnow().isoformat()]
@@ -166,16 +168,26 @@ async def test_exceptions_queue(api: Api, creds: Credentials, chromium: str, tmp
         await shot(page, tmp_path, "exceptions-zh-CN")
 
         focus = await tab_through(page, 60)
-        assert {"select", "input", "button", "a"} <= {f["tag"] for f in focus}, focus
+        assert {"select", "button", "a"} <= {f["tag"] for f in focus}, focus
         assert all(f["visible"] == "true" for f in focus), focus
 
-        await page.fill("#filter-warehouse", "WH-BJ-02")
+        # The warehouse is picked from those orderhub has seen (with their open cases), by keyboard.
+        seen = (await api.gql(WAREHOUSES, headers=creds.cs))["data"]["warehouses"]["nodes"]
+        assert [w["code"] for w in seen] == ["WH-BJ-02", "WH-SH-01"]
+        offered = await page.eval_on_selector_all("#filter-warehouse option", "os => os.map(o => o.value)")
+        assert offered == ["", "WH-BJ-02", "WH-SH-01"]
+        label = zh["{warehouse} ({count} open)"].format(warehouse="WH-BJ-02", count=seen[0]["openExceptions"])
+        assert await page.inner_text('#filter-warehouse option[value="WH-BJ-02"]') == label
+        await page.focus("#filter-warehouse")
+        await page.keyboard.press("ArrowDown")
+        assert await page.input_value("#filter-warehouse") == "WH-BJ-02"
         await page.click(".filters button[type=submit]")
         await page.wait_for_selector("table.exceptions tbody tr:only-child")
         await loaded(page)
         only = await api.gql(QUEUE, {"filter": {"states": ["OPEN"], "warehouseCode": "WH-BJ-02"}}, headers=creds.cs)
         [case] = only["data"]["orderExceptions"]["nodes"]
         assert await _texts(page, "table.exceptions tbody td:nth-child(4)") == [case["order"]["channelOrderId"]]
+        assert await _texts(page, "table.exceptions tbody td:nth-child(5)") == ["WH-BJ-02"]
 
         await page.select_option("select.assignee", "staff:admin-console@shop.example")
         await page.click("button.assign")

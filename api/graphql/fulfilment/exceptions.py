@@ -99,6 +99,14 @@ class OrderException(Node):
     def details(self) -> JSON:
         return self.row.details
 
+    @strawberry.field(
+        description="The case's warehouse: its order's, else the warehouse whose event opened it (a scan of an "
+        "order orderhub does not know). The `warehouseCode` filter matches this."
+    )
+    async def warehouse_code(self, info: Info[Context, None]) -> str | None:
+        assert self.row.id is not None
+        return await info.context.loaders.case_warehouses.load(self.row.id)
+
     @strawberry.field(description="Null for evidence about an order orderhub does not know.")
     async def order(self, info: Info[Context, None]) -> OrderRef | None:
         from api.graphql.fulfilment import load_any_order
@@ -123,7 +131,9 @@ class OrderExceptionFilter:
     unassigned: bool | None = strawberry.field(default=None, description="True: only cases nobody has taken.")
     opened_after: datetime | None = strawberry.field(default=None, description="Opened at or after (age).")
     opened_before: datetime | None = strawberry.field(default=None, description="Opened before (age).")
-    warehouse_code: str | None = strawberry.field(default=None, description="The order's warehouse.")
+    warehouse_code: str | None = strawberry.field(
+        default=None, description="The case's warehouse (`OrderException.warehouseCode`)."
+    )
 
 
 @strawberry.type

@@ -12,12 +12,13 @@ const HOUR = 3600 * 1000;
 
 const LIST = `query Exceptions($first: Int!, $after: String, $filter: OrderExceptionFilter) {
   orderExceptions(first: $first, after: $after, filter: $filter) {
-    nodes { id kind state summary openedAt closeBy assignedTo resolvedAt resolution holdsEvidence
-            order { id channelOrderId warehouseCode } }
+    nodes { id kind state summary openedAt closeBy assignedTo resolvedAt resolution holdsEvidence warehouseCode
+            order { id channelOrderId } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
 const ASSIGNEES = "query Assignees { exceptionAssignees }";
+const WAREHOUSES = "query Warehouses { warehouses(first: 100) { nodes { code openExceptions } } }";
 const ASSIGN = `mutation Assign($input: AssignExceptionInput!) {
   assignException(input: $input) { exception { id assignedTo } userErrors { field message code } } }`;
 const RESOLVE = `mutation Resolve($input: ResolveExceptionInput!) {
@@ -67,7 +68,16 @@ function assigneeName(value) {
   return value === me() ? t("me ({email})", { email: state.me.email }) : value.replace(/^staff:/, "");
 }
 
-function filters(params, assignees) {
+/** Every warehouse orderhub has seen, with its open cases; one typed into the address is kept even if unseen. */
+function warehouseChoice(params, warehouses) {
+  const wanted = params.get("warehouse") || "";
+  const options = [["", t("Every warehouse")], ...warehouses.map((w) => [w.code,
+    t("{warehouse} ({count} open)", { warehouse: w.code, count: w.openExceptions })])];
+  if (wanted && !warehouses.some((w) => w.code === wanted)) options.push([wanted, wanted]);
+  return select(options, wanted, { id: "filter-warehouse", name: "warehouse" });
+}
+
+function filters(params, assignees, warehouses) {
   const kind = select([["", t("Every kind")], ...EXCEPTION_KINDS.map((k) => [k, exceptionKindName(k)])],
     params.get("kind") || "", { id: "filter-kind", name: "kind" });
   const caseState = select([["OPEN", t("Open")], ["RESOLVED", t("Resolved")], ["ALL", t("Open and resolved")]],
@@ -75,8 +85,7 @@ function filters(params, assignees) {
   const age = select([["", t("Any age")], ["UNDER_24H", t("Opened in the last 24 h")],
     ["24H_72H", t("Opened 24 to 72 h ago")], ["OVER_72H", t("Opened over 72 h ago")]],
   params.get("age") || "", { id: "filter-age", name: "age" });
-  const warehouse = el("input", { id: "filter-warehouse", name: "warehouse", value: params.get("warehouse") || "",
-    size: 12, autocomplete: "off" });
+  const warehouse = warehouseChoice(params, warehouses);
   const people = new Set([me(), ...assignees]);
   const current = params.get("assignee") || "";
   if (current && current !== "NOBODY") people.add(current);
@@ -90,7 +99,7 @@ function filters(params, assignees) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     go("exceptions", { state: caseState.value === "OPEN" ? "" : caseState.value, kind: kind.value, age: age.value,
-      warehouse: warehouse.value.trim(), assignee: assignee.value, order: params.get("order") });
+      warehouse: warehouse.value, assignee: assignee.value, order: params.get("order") });
   });
   return form;
 }
@@ -136,7 +145,7 @@ function rows(cases, assignees, reload, now) {
     cases.map((c) => [
       time(c.openedAt), exceptionKindName(c.kind), exceptionStateName(c.state),
       c.order ? el("a", { href: `#/orders?id=${encodeURIComponent(c.order.id)}` }, c.order.channelOrderId) : "—",
-      (c.order && c.order.warehouseCode) || "—",
+      c.warehouseCode || "—",
       c.resolution ? el("span", {}, c.summary, el("br"), el("span", { class: "muted" }, c.resolution)) : c.summary,
       assigneeName(c.assignedTo), clock(c, now),
       ...(can("ops", "cs") ? [actions(c, assignees, reload)] : []),
@@ -181,13 +190,14 @@ export default {
       await fetchMore();
     };
 
-    // The people to assign to and the first page are asked for together: one round trip, not two.
-    const [people, firstPage] = await Promise.all([
+    // The people to assign to, the warehouses and the first page are asked for together, not one after another.
+    const [people, seen, firstPage] = await Promise.all([
       can("ops", "cs") ? gql(ASSIGNEES) : null,
+      gql(WAREHOUSES),
       gql(LIST, { first: PAGE, after: null, filter }),
     ]);
     const assignees = people ? people.exceptionAssignees : [];
-    root.append(el("h1", {}, t("Exceptions")), filters(params, assignees));
+    root.append(el("h1", {}, t("Exceptions")), filters(params, assignees, seen.warehouses.nodes));
     if (params.get("order")) root.append(el("p", { class: "muted" }, t("Only this order's exceptions.")));
     root.append(body);
     take(firstPage);

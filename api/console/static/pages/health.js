@@ -21,6 +21,7 @@ const LEAD_QUERY = `query LeadTimes($input: FulfilmentLeadTimesInput) {
     days { warehouse day toOutbound { count medianHours p90Hours } toDelivery { count medianHours p90Hours } }
     userErrors { field message code }
   }
+  warehouses(first: 100) { nodes { code } }
 }`;
 const ORDER = "order { id channel channelOrderId status }";
 const PAGE_INFO = "pageInfo { hasNextPage endCursor }";
@@ -227,9 +228,10 @@ function leadChart(warehouse, rows, first, last) {
     svg);
 }
 
-function leadSection(report, wanted, reload) {
+function leadSection(report, seen, wanted, reload) {
   const days = report.days;
-  const warehouses = [...new Set(days.map((d) => d.warehouse ?? ""))];
+  // Every warehouse orderhub has seen, not only those with a parcel in the range: one can be picked from another.
+  const warehouses = [...new Set([...seen.map((w) => w.code), ...days.map((d) => d.warehouse ?? "")])];
   const options = [["", t("every warehouse")], ...warehouses.filter((w) => w).map((w) => [w, w])];
   if (wanted && !warehouses.includes(wanted)) options.push([wanted, wanted]);
   const choose = select(options, wanted || "", { id: "lead-warehouse" });
@@ -323,7 +325,8 @@ export default {
     // and drawn when they come: the gauges are what the page is opened for.
     const leadBox = el("section", { id: "lead-pending", "aria-busy": "true" });
     const leadDrawn = gql(LEAD_QUERY, { input: { ...(at ? { to: at } : {}), ...(wanted ? { warehouse: wanted } : {}) } })
-      .then((answer) => leadSection(checked(answer.fulfilmentLeadTimes), wanted, (warehouse) => keep({ warehouse })))
+      .then((answer) => leadSection(checked(answer.fulfilmentLeadTimes), answer.warehouses.nodes, wanted,
+        (warehouse) => keep({ warehouse })))
       .catch((error) => {
         showError(error.message);
         return null;
