@@ -1,10 +1,12 @@
 """The operations console in a real browser at scale: how soon each page shows its data, and its main action.
 
 PostgreSQL is loaded the way `bench.health` loads it (N orders of one day, their events, vouchers, statement lines,
-exceptions), plus ship request, outbound and delivery times so the Health page's lead times have parcels, and the
-seven daily health snapshots the hourly job would have stored (the page's 7-day trend reads them). The app
-runs in this process behind uvicorn; headless Chromium (playwright, the system's chromium) signs an admin in and
-opens every page listed in console.js's PAGES.
+exceptions), plus ship request, outbound and delivery times and tracking numbers so the Health page's lead times
+have parcels and a caller's waybill finds its order, the seven daily health snapshots the hourly job would have
+stored (the page's 7-day trend reads them), and what the other pages' actions work on (`bench.console_load`: a
+reconciled statement with payments notified twice, masked-phone match suggestions, channel messages recorded just
+now). The app runs in this process behind uvicorn; headless Chromium (playwright, the system's chromium) signs an
+admin in and opens every page listed in console.js's PAGES.
 
 Measured, per page: first meaningful paint, the time from navigation start to `body[data-loaded=true]` (the shell
 sets it once the page's data is drawn), recorded inside the page so no polling delay counts; the median of
@@ -12,10 +14,15 @@ sets it once the page's data is drawn), recorded inside the page so no polling d
 opening it within `health_shared_seconds` (as deployed), so after the warm-up it reads that; it is measured
 again on a second app of the same process that shares nothing (`pages_computing_alone`). Baseline, in the same
 run and process: the console's static index.html under /console/assets, navigation start to its load event.
-Actions (pages this bench knows): the Health page's drill-down, a click on each gauge until its rows are shown
-(target < 300 ms each).
-Verified: the Health page's five numerators and denominators equal the API's answer, and each drill-down shows
-the API's first page of rows.
+Actions (pages this bench knows, `bench.console_actions`), target < 300 ms each, timed inside the page from the
+input that sends the request to the DOM showing the result: the Health page's drill-down (a click on each gauge
+until its rows are shown); Find an order (a channel order number, then a tracking number, typed and Enter until
+the order is shown); Exceptions (the queue filtered by kind, a case assigned, a case resolved with a reason); Money
+(a payment notified twice reversed from the to-check list, with a reason and the confirmation); Buyers (a match
+suggestion accepted, another rejected); Intake (a draft of cleaning rules checked, a replay's dry run); Settings
+(a health threshold changed with a reason).
+Verified: the Health page's five numerators and denominators equal the API's answer, each drill-down shows the
+API's first page of rows, and every other action's result on the page is the API's answer afterwards.
 Usage: python -m bench.console [--quick] [--orders N] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
 """
 
@@ -38,7 +45,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
@@ -46,6 +52,8 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from api.app import create_app
 from api.auth.tokens import issue_staff_token
+from bench.console_actions import find, page_actions, timed
+from bench.console_load import add_channel_messages, add_parcels, add_suggestions, add_to_check
 from bench.health import load as load_orders
 from bench.pgdb import DEFAULT_ADMIN_URL, sqlalchemy_url, temporary_database
 from domain.access.service import create_staff
@@ -59,6 +67,7 @@ from runtime.process import build_runtime
 CONSOLE_JS = Path(__file__).resolve().parent.parent / "api" / "console" / "static" / "console.js"
 AT = "2026-11-24T08:00:00.000Z"  # inside the merchant day bench.health loads (Shanghai: 11-23 16:00 to 11-24 16:00 UTC)
 TARGET_ACTION_MS = 300
+CHANNEL_MESSAGES = 24  # more than the 20 latest accepted samples a cleaning-rule check reads
 METRICS = ("STATUS_DRIFT", "CHANNEL_ATTRIBUTION", "VOUCHER_MATCH", "ID_CONSISTENCY", "EXCEPTION_CLOSURE")
 LISTS = {"STATUS_DRIFT": "driftingOrders", "CHANNEL_ATTRIBUTION": "misattributed", "VOUCHER_MATCH": "unmatchedVouchers",
          "ID_CONSISTENCY": "idDisagreements", "EXCEPTION_CLOSURE": "lateExceptions"}  # fmt: skip
@@ -80,22 +89,6 @@ def pages() -> list[str]:
     return re.findall(r'"([a-z-]+)"', found.group(1)) if found else []
 
 
-async def add_parcels(url: str) -> None:
-    """Ship request, outbound and delivery times for the orders that got that far, spread by id over hours."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            """UPDATE orders SET ship_requested_at = placed_at + interval '30 minutes',
-                 shipped_at = placed_at + interval '30 minutes' + make_interval(mins => 60 + (id % 600)::int),
-                 delivered_at = CASE WHEN status = 'DELIVERED' THEN placed_at + interval '30 minutes'
-                   + make_interval(mins => 60 + (id % 600)::int) + make_interval(hours => 20 + (id % 30)::int) END
-               WHERE status IN ('SHIPPED', 'DELIVERED')"""
-        )
-        await conn.execute("ANALYZE orders")
-    finally:
-        await conn.close()
-
-
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """The app in a real uvicorn server on a free localhost port; yields its http:// base URL."""
@@ -115,6 +108,13 @@ async def open_tab(browser: Browser, token: str, url: str) -> Page:
     page = await browser.new_page(viewport={"width": 1360, "height": 900})
     await page.add_init_script(f"sessionStorage.setItem('orderhub.staffToken', {token!r});\n{MARK_LOADED}")
     await page.goto(url)
+    return page
+
+
+async def open_drawn(browser: Browser, token: str, url: str) -> Page:
+    """A signed-in tab at `url`, once its page is drawn."""
+    page = await open_tab(browser, token, url)
+    await page.wait_for_selector("body[data-loaded=true]", timeout=120_000)
     return page
 
 
@@ -186,10 +186,9 @@ async def drilldowns(page: Page, base: str, token: str) -> dict[str, float]:
     timings: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         for metric in METRICS:
-            began = time.perf_counter()
-            await page.click(f'.gauge[data-metric="{metric}"]')
-            await page.wait_for_selector(f'#drilldown-body[data-metric="{metric}"] table.drill-rows tbody tr')
-            timings[f"health.drilldown.{metric}"] = (time.perf_counter() - began) * 1000
+            shown = find(f'#drilldown-body[data-metric="{metric}"] table.drill-rows tbody tr')
+            gauge = f'.gauge[data-metric="{metric}"]'
+            timings[f"health.drilldown.{metric}"] = await timed(page, shown, lambda gauge=gauge: page.click(gauge))
             query = f"""query($input: HealthDrilldownInput) {{ healthDrilldown(input: $input) {{
                 {LISTS[metric]}(first: 10) {{ nodes {{ __typename }} }} }} }}"""
             answer = (await client.post("/graphql", json={"query": query, "variables": {"input": {"at": AT}}},
@@ -207,6 +206,8 @@ async def run(n: int, runs: int, admin_url: str, chromium: str) -> dict[str, Any
         started = time.perf_counter()
         await load_orders(url, n)
         await add_parcels(url)
+        await add_to_check(url, n, runs + 1)  # one payment reversed per round, the warm-up's included
+        await add_suggestions(url, n, 2 * (runs + 1))  # one accepted and one rejected per round
         print(f"loaded {n} orders in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="orderhub-bench-console-") as data:
             settings = Settings(data_dir=Path(data), database_url=sqlalchemy_url(url),
@@ -228,16 +229,19 @@ async def run(n: int, runs: int, admin_url: str, chromium: str) -> dict[str, Any
                     serving(unshared) as computing,
                     async_playwright() as playwright,
                 ):
+                    await add_channel_messages(rt, base, CHANNEL_MESSAGES)
                     browser = await playwright.chromium.launch(executable_path=chromium, headless=True)
                     try:
-                        return await measure(browser, base, computing, token, n, runs)
+                        return await measure(browser, base, computing, token, admin.email, n, runs)
                     finally:
                         await browser.close()
             finally:
                 await rt.close()
 
 
-async def measure(browser: Browser, base: str, computing: str, token: str, n: int, runs: int) -> dict[str, Any]:
+async def measure(
+    browser: Browser, base: str, computing: str, token: str, me: str, n: int, runs: int
+) -> dict[str, Any]:
     """`base` serves the console as deployed; `computing` the same with nothing shared between requests, so each
     Health page computes its metrics itself (what the first member of staff to open it waits for)."""
     static_url = f"{base}/console/assets/index.html"
@@ -267,6 +271,11 @@ async def measure(browser: Browser, base: str, computing: str, token: str, n: in
         finally:
             await page.close()
     api = await api_times(base, token, runs) if "health" in paints else {}
+
+    async def tab(path: str) -> Page:
+        return await open_drawn(browser, token, f"{base}/console?lang=zh-CN#/{path}")
+
+    actions |= await page_actions(tab, base, token, me, n, runs, list(paints))
     for name, ms in {**actions, **{f"api.{k}": v for k, v in api.items()}}.items():
         print(f"{name:<34} {ms:8.1f} ms", file=sys.stderr)
     print(f"static page (baseline) {static_ms:8.1f} ms", file=sys.stderr)
@@ -281,7 +290,7 @@ async def measure(browser: Browser, base: str, computing: str, token: str, n: in
         "worst_action_ms": round(max(actions.values(), default=0.0), 1),
         "action_target_ms": TARGET_ACTION_MS,
         "health_api_ms": {k: round(v, 1) for k, v in api.items()},
-        "verified": True,  # the Health page's numbers and drill-down rows equal the API's (else exit above)
+        "verified": True,  # every page's result equals the API's answer (else exit above)
     }
 
 
@@ -289,7 +298,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="20,000 orders instead of 1,000,000")
     parser.add_argument("--orders", type=int, default=None)
-    parser.add_argument("--runs", type=int, default=3, help="measured loads per page (after one warm-up)")
+    parser.add_argument("--runs", type=int, default=3, help="measured loads and actions per page (after one warm-up)")
     parser.add_argument("--admin-url", default=os.environ.get("ORDERHUB_BENCH_PG_ADMIN", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

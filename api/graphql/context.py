@@ -28,7 +28,7 @@ from domain.ledger import queries as ledger_queries
 from domain.ledger.models import FundVoucher, OrderAdjustment
 from domain.orders import queries
 from domain.orders.commands import OrderSubmission
-from domain.orders.models import OrderEvent, OrderLine
+from domain.orders.models import Order, OrderEvent, OrderLine
 from domain.orders.queries import EVERYONE, Viewer
 from domain.orders.service import Provenance
 from domain.orders.status import Source
@@ -43,6 +43,11 @@ class Loaders:
 
     def __init__(self, runtime: Runtime) -> None:
         sessions = runtime.core.sessions
+
+        async def load_orders(ids: list[int]) -> list[Order | None]:
+            async with sessions() as session:
+                found = await queries.get_orders(session, EVERYONE, ids)
+            return [found.get(i) for i in ids]
 
         async def load_lines(ids: list[int]) -> list[list[OrderLine]]:
             async with sessions() as session:
@@ -94,6 +99,8 @@ class Loaders:
                 found = await warehouses_of_cases(session, ids)
             return [found.get(i) for i in ids]
 
+        # Not cached: a mutation's payload, read after its write, must not get the order an earlier field read.
+        self.orders: DataLoader[int, Order | None] = DataLoader(load_orders, cache=False)
         self.lines: DataLoader[int, list[OrderLine]] = DataLoader(load_lines)
         self.case_warehouses: DataLoader[int, str | None] = DataLoader(load_case_warehouses)
         self.exceptions: DataLoader[int, list[OrderException]] = DataLoader(load_exceptions)

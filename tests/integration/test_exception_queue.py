@@ -3,7 +3,11 @@ the people a case may be given to."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
 
 from api.auth.tokens import issue_staff_token
 from api.graphql.ids import decode_gid
@@ -33,6 +37,28 @@ async def _seed(api: Api, creds: Credentials) -> dict[str, int]:
             session.add(OrderException(kind="WAREHOUSE_EXCEPTION", state="OPEN", summary=summary, order_id=order,
                                        opened_at=now - timedelta(hours=hours), details={}))  # fmt: skip
     return keys
+
+
+async def test_a_page_of_cases_reads_their_orders_at_once(api: Api, creds: Credentials) -> None:
+    """The queue names each case's order with one read of orders for the page, not one per case: at 50 cases a
+    page, a session per case's order held the console's queue up for most of a second."""
+    await _seed(api, creds)
+    reads: list[str] = []
+
+    def before_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if re.search(r"\bFROM orders\b", statement):
+            reads.append(statement)
+
+    engine = api.runtime.core.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        listed = await api.gql(QUEUE, {"filter": {}}, headers=creds.cs)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    nodes = listed["data"]["orderExceptions"]["nodes"]
+    shown = {n["summary"]: n["order"] and n["order"]["warehouseCode"] for n in nodes}
+    assert shown == {"none": None, "bj": "WH-BJ-02", "sh": "WH-SH-01"}
+    assert len(reads) == 1, reads
 
 
 async def _summaries(api: Api, creds: Credentials, **filter: object) -> list[str]:

@@ -17,7 +17,6 @@ from domain.fulfilment import errors
 from domain.fulfilment import evidence as ev
 from domain.fulfilment.models import EvidenceOutcome
 from domain.fulfilment.service import Recorded
-from domain.orders import queries
 
 if TYPE_CHECKING:
     from api.graphql.fulfilment.exceptions import OrderException
@@ -185,13 +184,12 @@ class EvidencePayload:
 
 async def load_any_order(info: Info[Context, None], order_id: int | None) -> Order | None:
     """The order a mutation's payload or a staff record points at, read without the viewer's scope: whoever
-    may see the payload or the record may see which order it is about."""
+    may see the payload or the record may see which order it is about. A list's records share one query."""
     from api.graphql.orders import Order
 
     if order_id is None:
         return None
-    async with info.context.read() as session:
-        row = await queries.get_order(session, queries.EVERYONE, order_id)
+    row = await info.context.loaders.orders.load(order_id)
     return None if row is None else Order.of(row)
 
 

@@ -424,12 +424,12 @@ class OrderFilter:
 
 
 async def load_order(info: Info[Context, None], key: int) -> Order | None:
+    """The order if the caller may see it; the orders of a list's rows share one query."""
     viewer = info.context.viewer
     if viewer is None:
         return None
-    async with info.context.read() as session:
-        row = await queries.get_order(session, viewer, key)
-    return None if row is None else Order.of(row)
+    row = await info.context.loaders.orders.load(key)
+    return None if row is None or not viewer.sees(row) else Order.of(row)
 
 
 async def load_event(info: Info[Context, None], key: int) -> OrderEvent | None:

@@ -147,7 +147,7 @@ function rows(cases, assignees, reload, now) {
       c.order ? el("a", { href: `#/orders?id=${encodeURIComponent(c.order.id)}` }, c.order.channelOrderId) : "—",
       c.warehouseCode || "—",
       c.resolution ? el("span", {}, c.summary, el("br"), el("span", { class: "muted" }, c.resolution)) : c.summary,
-      assigneeName(c.assignedTo), clock(c, now),
+      el("span", { "data-assigned": c.id }, assigneeName(c.assignedTo)), clock(c, now),
       ...(can("ops", "cs") ? [actions(c, assignees, reload)] : []),
     ]),
     { empty: t("No exception matches."), attrs: { class: "exceptions" } });
