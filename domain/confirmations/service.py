@@ -26,10 +26,11 @@ from domain.confirmations.models import (
     ShipmentConfirmation,
 )
 from domain.confirmations.parcel import Parcel, ParcelLine
+from domain.fulfilment.decisions import logged
 from domain.fulfilment.exceptions import open_exception
 from domain.fulfilment.models import ExceptionKind
 from domain.fulfilment.parcels import parcels_of_order
-from domain.i18n import msg
+from domain.i18n import Message, msg
 from domain.i18n.stored import render_sentence, stored_sentences
 from domain.intake.vault import Vault
 from domain.orders.models import Order, OrderLine
@@ -198,7 +199,7 @@ async def record_answer(
     data = {
         "channel": row.channel, "tracking_number": row.tracking_number, "attempt": call.attempt,
         "verdict": answer.verdict.value, "code": answer.code, "message": answer.message, "state": state.value,
-        "retry_in_seconds": delay, "decision": _decision(row.channel, call.attempt, answer, state, delay),
+        "retry_in_seconds": delay, **logged(_decision(row.channel, call.attempt, answer, state, delay)),
     }  # fmt: skip
     by = Provenance(Source.SYSTEM, f"channel:{row.channel.lower()}")
     await append_event(
@@ -229,11 +230,16 @@ def last_message_of(row: ShipmentConfirmation) -> str | None:
     return render_sentence(row.sentences, "last_message", row.last_message)
 
 
-def _decision(channel: str, attempt: int, answer: Answer, state: S, delay: int | None) -> str:
-    """The system log's line for the attempt, as staff read it."""
-    told = f"shipment confirmation to {channel}, attempt {attempt}: {answer.verdict.value} {answer.code}"
-    then = f"again in {delay} s" if delay is not None else state.value
-    return f"{told} ({answer.message[:120]}); {then}" if answer.message else f"{told}; {then}"
+def _decision(channel: str, attempt: int, answer: Answer, state: S, delay: int | None) -> Message:
+    """The system log's line for the attempt, as staff read it: the channel's words as it gave them, orderhub's
+    own (a timeout, a bare 429) in the reader's language."""
+    then = msg("again in {seconds} s", seconds=delay) if delay is not None else state.value
+    told = {"channel": channel, "attempt": attempt, "verdict": answer.verdict.value, "code": answer.code, "then": then}
+    if not answer.message:
+        return msg("shipment confirmation to {channel}, attempt {attempt}: {verdict} {code}; {then}", **told)
+    said = answer.ours if answer.ours is not None and len(answer.message) <= 120 else answer.message[:120]
+    return msg("shipment confirmation to {channel}, attempt {attempt}: {verdict} {code} ({said}); {then}", **told,
+               said=said)  # fmt: skip
 
 
 def _decide(answer: Answer, attempt: int, policy: RetryPolicy) -> tuple[S, int | None]:

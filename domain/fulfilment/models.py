@@ -90,6 +90,8 @@ class FulfilmentEvidence(SQLModel, table=True):
         default=None, sa_column=Column(BigId, ForeignKey("inbound_message.id"), nullable=True)
     )
     details: dict[str, Any] = Field(sa_column=json_column())
+    # The sentences orderhub wrote into its text columns, as key + params, for each reader's language (i18n/stored.py).
+    sentences: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
 
 
 class ShippedRuleVersion(SQLModel, table=True):

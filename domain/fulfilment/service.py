@@ -19,6 +19,7 @@ from domain.clock import utcnow
 from domain.columns import check_note
 from domain.confirmations.service import request_confirmation
 from domain.errors import UserError
+from domain.fulfilment.decisions import SENTENCE, labelled
 from domain.fulfilment.errors import FulfilmentErrorCode
 from domain.fulfilment.evidence import OUTBOUND, SCANS, Evidence, EvidenceKind
 from domain.fulfilment.exceptions import open_exception
@@ -27,7 +28,8 @@ from domain.fulfilment.parcels import coverage, mark_delivered, order_of_trackin
 from domain.fulfilment.rule import ShippedRule, current_rule, judge_outbound
 from domain.health.customer_refs import CustomerReport, record_customer_ref
 from domain.health.models import ExternalSystem
-from domain.i18n import Message, msg
+from domain.i18n import Message, msg, render
+from domain.i18n.stored import restored, stored, stored_sentences
 from domain.orders.models import Order
 from domain.orders.service import Change, Provenance, append_event, save_order
 from domain.orders.status import (
@@ -68,6 +70,17 @@ class Recorded:
     decision: str
     repeated: bool = False
     exception_ids: list[int] = field(default_factory=list)
+    sentence: Message | None = None
+    """The decision with its statuses as labels, in each reader's language; None for evidence recorded before."""
+
+    def decide(self, decision: Message) -> None:
+        """`decision` names statuses by their codes: its English is what the evidence row and the log keep."""
+        self.decision, self.sentence = str(decision), labelled(decision)
+
+    @property
+    def said(self) -> str:
+        """The decision in the language of the work at hand."""
+        return self.decision if self.sentence is None else render(self.sentence)
 
 
 def physical_times(by: Provenance, **times: datetime | None) -> dict[str, datetime | None]:
@@ -175,7 +188,9 @@ class FulfilmentService:
                 )
             ).one()
             assert prior.id is not None
-            return Recorded(prior.id, prior.order_id, EvidenceOutcome(prior.outcome), prior.decision, repeated=True)
+            sentence = restored((prior.sentences or {}).get("decision"))
+            outcome = EvidenceOutcome(prior.outcome)
+            return Recorded(prior.id, prior.order_id, outcome, prior.decision, repeated=True, sentence=sentence)
         order = await find_order_by_reference(self.session, evidence.order_reference, evidence.by_tracking)
         if order is not None and by.channels is not None and order.channel not in by.channels:
             served = ", ".join(sorted(by.channels)) or "no channel"
@@ -203,7 +218,7 @@ class FulfilmentService:
         await self.session.exec(
             update(FulfilmentEvidence)
             .where(col(FulfilmentEvidence.id) == evidence_id)
-            .values(order_id=result.order_id, outcome=result.outcome.value, decision=result.decision)
+            .values(order_id=result.order_id, outcome=result.outcome.value, **self._decided(result))
         )
         await self.outbox.flush(self.session)
         return result
@@ -233,11 +248,11 @@ class FulfilmentService:
         by = Provenance(evidence.source, f"{evidence.source.value.lower()} evidence accepted by {accepted_by}")
         assert order.id is not None
         await record_parcels(self.session, order.id, evidence, row.id, evidence.occurred_at)
-        await self.ship(result, order, evidence, by, f"held evidence accepted by {accepted_by}")
+        await self.ship(result, order, evidence, by, msg("held evidence accepted by {person}", person=accepted_by))
         await self.session.exec(
             update(FulfilmentEvidence)
             .where(col(FulfilmentEvidence.id) == row.id)
-            .values(outcome=result.outcome.value, decision=result.decision)
+            .values(outcome=result.outcome.value, **self._decided(result))
         )
         await self.outbox.flush(self.session)
         return order
@@ -295,7 +310,7 @@ class FulfilmentService:
         elif ev.kind is EvidenceKind.CARRIER_DELIVERED:
             await self._delivered(result, order, ev, by)
         else:
-            await self._note(result, order, ev, by, f"{ev.kind} noted")
+            await self._note(result, order, ev, by, msg("{evidence} noted", evidence=ev.kind))
 
     async def _milestone(self, result: Recorded, order: Order, ev: Evidence, by: Provenance) -> None:
         event, column = _MILESTONES[ev.kind]
@@ -303,7 +318,8 @@ class FulfilmentService:
         target = S.PICKED if event is EventType.ORDER_PICKED else S.PACKED
         if rank(current) >= rank(target):  # a late scan of an earlier step: keep its time, move nothing
             values = physical_times(by, **{column: ev.occurred_at}) if getattr(order, column) is None else {}
-            await self._note(result, order, ev, by, f"{ev.kind} after {current}: time kept, status unchanged", values)
+            kept = msg("{evidence} after {status}: time kept, status unchanged", evidence=ev.kind, status=current)
+            await self._note(result, order, ev, by, kept, values)
             return
         status = decide(current, event, by.source)
         await self._move(result, order, ev, by, event, status, physical_times(by, **{column: ev.occurred_at}))
@@ -319,7 +335,7 @@ class FulfilmentService:
             values: dict[str, Any] = {}
             if order.tracking_number is None and ev.tracking_number:
                 values = {"tracking_number": ev.tracking_number, "carrier_code": ev.carrier_code or order.carrier_code}
-            await self._note(result, order, ev, by, f"{ev.kind} confirms the outbound", values)
+            await self._note(result, order, ev, by, msg("{evidence} confirms the outbound", evidence=ev.kind), values)
             if values:  # the tracking number came after the outbound: now the channel can be told
                 await request_confirmation(self.session, self.outbox, order)
             return
@@ -335,17 +351,22 @@ class FulfilmentService:
         # or a pickup) does unless the parcels say goods are still missing, as another warehouse's share.
         out = covered is True if ev.kind is EvidenceKind.WAREHOUSE_PARTIAL_OUTBOUND else covered is not False
         if out:
-            await self.ship(result, order, ev, by, f"outbound accepted by shipped rule v{rule.version}")
+            accepted = msg("outbound accepted by shipped rule v{version}", version=rule.version)
+            await self.ship(result, order, ev, by, accepted)
         elif current is S.PARTIALLY_SHIPPED:
-            await self._note(result, order, ev, by, f"{ev.kind}: another parcel out, goods still to ship")
+            another = msg("{evidence}: another parcel out, goods still to ship", evidence=ev.kind)
+            await self._note(result, order, ev, by, another)
         else:
             status = decide(current, EventType.ORDER_PARTIALLY_SHIPPED, by.source)
-            decision = f"{current} -> {status}: a parcel left, goods still to ship (shipped rule v{rule.version})"
+            decision = msg(
+                "{from_step} -> {to_step}: a parcel left, goods still to ship (shipped rule v{version})",
+                from_step=current, to_step=status, version=rule.version,
+            )  # fmt: skip
             await self._move(result, order, ev, by, EventType.ORDER_PARTIALLY_SHIPPED, status, {}, decision)
         if not out:  # a channel told per parcel hears of this one now
             await request_confirmation(self.session, self.outbox, order, partial=True)
 
-    async def ship(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, decision: str) -> None:
+    async def ship(self, result: Recorded, order: Order, ev: Evidence, by: Provenance, decision: Message) -> None:
         """The one place an order becomes SHIPPED, and so the one place the customer is told."""
         status = decide(S(order.status), EventType.ORDER_SHIPPED, by.source)
         tracking = ev.tracking_number or order.tracking_number
@@ -370,12 +391,15 @@ class FulfilmentService:
     async def _delivered(self, result: Recorded, order: Order, ev: Evidence, by: Provenance) -> None:
         current = S(order.status)
         if rank(current) >= rank(S.DELIVERED):
-            await self._note(result, order, ev, by, "delivery already recorded")
+            await self._note(result, order, ev, by, msg("delivery already recorded"))
             return
         assert order.id is not None
         delivered, parcels = await mark_delivered(self.session, order.id, ev.tracking_number, ev.occurred_at)
         if current is S.PARTIALLY_SHIPPED or (current is S.SHIPPED and parcels > 1 and delivered < parcels):
-            note = f"parcel {ev.tracking_number} delivered: {delivered} of {parcels} parcels so far"
+            note = msg(
+                "parcel {tracking_number} delivered: {delivered} of {parcels} parcels so far",
+                tracking_number=ev.tracking_number, delivered=delivered, parcels=parcels,
+            )  # fmt: skip
             await self._note(result, order, ev, by, note)
             return
         if current is not S.SHIPPED:
@@ -402,10 +426,10 @@ class FulfilmentService:
         event: EventType,
         status: OrderStatus,
         values: dict[str, Any],
-        decision: str | None = None,
+        decision: Message | None = None,
     ) -> None:
         result.outcome = EvidenceOutcome.APPLIED
-        result.decision = decision or f"{order.status} -> {status}"
+        result.decide(decision or msg("{from_step} -> {to_step}", from_step=S(order.status), to_step=status))
         at = ev.occurred_at or utcnow()
         await append_event(self.session, self.outbox, order, Change(event, status, at, self._log(ev, result)), by)
         moved = {**values, **self._place(ev), "status": status.value, "stage_entered_at": at}
@@ -417,11 +441,11 @@ class FulfilmentService:
         order: Order,
         ev: Evidence,
         by: Provenance,
-        decision: str,
+        decision: Message,
         values: dict[str, Any] | None = None,
     ) -> None:
         result.outcome = EvidenceOutcome.NOTED
-        result.decision = decision
+        result.decide(decision)
         change = Change(
             EventType.FULFILMENT_EVIDENCE, S(order.status), ev.occurred_at or utcnow(), self._log(ev, result)
         )
@@ -438,10 +462,10 @@ class FulfilmentService:
         message: Message,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Keep the evidence, log it on the order, and open a case; the status stays as it was. The decision in
-        the system log is English, the case's summary each reader's language."""
+        """Keep the evidence, log it on the order, and open a case; the status stays as it was. The decision and
+        the case's summary keep their English for machine readers, and each reader reads them in their language."""
         result.outcome = EvidenceOutcome.HELD
-        result.decision = f"held for review: {message}"
+        result.decide(msg("held for review: {reason}", reason=message))
         opened = await open_exception(
             self.session,
             self.outbox,
@@ -491,6 +515,7 @@ class FulfilmentService:
             "evidence": ev.kind.value,
             "event_key": ev.event_key,
             "decision": result.decision,
+            SENTENCE: None if result.sentence is None else stored(result.sentence),
             "warehouse_code": ev.warehouse_code,
             "zone": ev.zone,
             "station": ev.station,
@@ -499,6 +524,10 @@ class FulfilmentService:
             "carrier_code": ev.carrier_code,
         }
         return {k: v for k, v in entry.items() if v is not None}
+
+    @staticmethod
+    def _decided(result: Recorded) -> dict[str, Any]:
+        return {"decision": result.decision, "sentences": stored_sentences(decision=result.sentence)}
 
     @staticmethod
     def _evidence_row(ev: Evidence, by: Provenance) -> dict[str, Any]:

@@ -37,6 +37,9 @@ SET_CREDENTIALS = """mutation($input: SetShopCredentialsInput!) { setShopCredent
   resumedConfirmations userErrors { field code } } }"""
 
 LAST_MESSAGE = """query($id: ID!) { order(id: $id) { channelConfirmations { state lastCode lastMessage } } }"""
+SYSTEM_LOG = (
+    """query($id: ID!) { order(id: $id) { timeline { systemLog(first: 50) { edges { node { type decision } } } } } }"""
+)
 STAFF_VIEW = (
     """query($id: ID!) { order(id: $id) { channelConfirmations { channel trackingNumber state attempts lastCode } } }"""
 )
@@ -221,13 +224,27 @@ async def test_a_timeout_that_did_reach_the_channel_ends_as_already_shipped(
 ) -> None:
     await shop(api, creds, "TAOBAO")
     server.script["4102938475610290001"] = [Act.TIMEOUT]
-    await ship(api, creds, who, "TAOBAO", "4102938475610290001", "SF1400000000001")
+    gid = await ship(api, creds, who, "TAOBAO", "4102938475610290001", "SF1400000000001")
     await settle(wired)
 
-    assert [(a["verdict"], a["code"]) for a in await attempts_logged(wired)] == [
+    logged = await attempts_logged(wired)
+    assert [(a["verdict"], a["code"]) for a in logged] == [
         ("TRANSIENT", "TIMEOUT"),
         ("ALREADY_CONFIRMED", "isv.logistics-offline-service-error:B04"),
     ]
+    timed_out = "shipment confirmation to TAOBAO, attempt 1: TRANSIENT TIMEOUT (no answer within 0.3 s); again in 0 s"
+    assert logged[0]["decision"] == timed_out  # the English machine readers parse, as it always was
+
+    async def decided(language: str) -> list[str]:
+        answer = await api.gql(SYSTEM_LOG, {"id": gid}, headers={**creds.admin, "Accept-Language": language})
+        edges = answer["data"]["order"]["timeline"]["systemLog"]["edges"]
+        return [e["node"]["decision"] for e in edges if e["node"]["type"] == "CHANNEL_CONFIRMATION"]
+
+    first, second = await decided("zh-CN")
+    assert first == "向 TAOBAO 回传发货，第 1 次：TRANSIENT TIMEOUT（0.3 秒内无应答）；0 秒后重试"
+    assert second.startswith("向 TAOBAO 回传发货，第 2 次：ALREADY_CONFIRMED isv.logistics-offline-service-error:B04（")
+    assert second.endswith("）；CONFIRMED")  # the channel's own words in between, as it gave them
+    assert (await decided("en"))[0] == timed_out
     [row] = await rows(wired, ShipmentConfirmation)
     assert row.state == "CONFIRMED"
     assert len(server.ledger.accepted) == 1

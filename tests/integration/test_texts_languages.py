@@ -1,17 +1,20 @@
-"""The same query answers in the caller's language: journey labels, backtrack summaries and durations, health
-metric titles and stored exception summaries are Chinese for `Accept-Language: zh-CN` and English for `en`,
-while every code, id, number and time is the same in both."""
+"""The same query answers in the caller's language: journey labels, backtrack summaries and durations, the system
+log's decisions, health metric titles and stored exception summaries are Chinese for `Accept-Language: zh-CN` and
+English for `en`, while every code, id, number and time is the same in both."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from domain.clock import utcnow
 from domain.fulfilment.models import OrderException
+from domain.orders.models import OrderEvent
 from tests.conftest import Api, Credentials
 from tests.integration.fulfilment_fixtures import (
     EXCEPTIONS,
@@ -51,7 +54,7 @@ async def test_journey_and_backtrack_speak_the_callers_language(api: Api, creds:
     await request_ship(api, who, order["id"], now - timedelta(hours=5))
     await api.gql(WAREHOUSE, {"input": scan("PACKED", now - timedelta(hours=4), "S-9")}, headers=creds.wms_only)
     zh, en = await both(api, TIMELINE, {"id": order["id"]}, creds.admin)
-    human = frozenset({"label", "summary", "text", "waitingFor"})
+    human = frozenset({"label", "summary", "text", "waitingFor", "decision"})
     assert machine(zh, human) == machine(en, human)
 
     assert [s["label"] for s in en["order"]["timeline"]["flow"]] == ["order placed", "paid", "ship request", "packed"]
@@ -65,6 +68,59 @@ async def test_journey_and_backtrack_speak_the_callers_language(api: Api, creds:
     assert zh_block["summary"].startswith("已打包 → 已出库：已等待 4小时0分钟，位置 packing station B（")
     assert "操作员 Li Lei (E1024)" in zh_block["summary"]
     assert not CJK.search(str(en))
+
+
+def decisions(view: Any) -> list[str]:
+    return [e["node"]["decision"] for e in view["order"]["timeline"]["systemLog"]["edges"] if e["node"]["decision"]]
+
+
+async def test_the_system_log_gives_its_decisions_in_the_readers_language(api: Api, creds: Credentials) -> None:
+    who = await callers(api)
+    order = await paid_order(api, creds)
+    now = utcnow()
+    await request_ship(api, who, order["id"], now - timedelta(hours=5))
+    packed = scan("PACKED", now - timedelta(hours=4), "S-9")
+    first = await api.gql(WAREHOUSE, {"input": packed}, headers={**creds.wms_only, "Accept-Language": "zh-CN"})
+    assert first["data"]["recordWarehouseEvent"]["decision"] == "已申请发货 → 已打包"
+    resent = await api.gql(WAREHOUSE, {"input": packed}, headers={**creds.wms_only, "Accept-Language": "en"})
+    assert resent["data"]["recordWarehouseEvent"]["repeated"] is True
+    assert resent["data"]["recordWarehouseEvent"]["decision"] == "ship request -> packed"
+    again = scan("PACKED", now - timedelta(hours=3), "S-10")
+    held = await api.gql(WAREHOUSE, {"input": again}, headers={**creds.wms_only, "Accept-Language": "zh-CN"})
+    assert held["data"]["recordWarehouseEvent"]["outcome"] == "HELD"
+    assert held["data"]["recordWarehouseEvent"]["decision"] == "暂扣待审核：SCAN_PACKED 重复扫描"
+
+    zh, en = await both(api, TIMELINE, {"id": order["id"]}, creds.admin)
+    assert machine(zh, frozenset({"label", "summary", "text", "waitingFor", "decision"})) == machine(
+        en, frozenset({"label", "summary", "text", "waitingFor", "decision"})
+    )
+    assert decisions(zh) == ["已申请发货 → 已打包", "暂扣待审核：SCAN_PACKED 重复扫描"]
+    assert decisions(en) == ["ship request -> packed", "held for review: SCAN_PACKED scanned again"]
+    assert not CJK.search(str(en))
+
+    async with api.runtime.core.sessions() as session:
+        events = (await session.exec(select(OrderEvent).order_by(col(OrderEvent.id)))).all()
+    moved, noted = [e for e in events if "decision" in e.data]
+    # the English stays as machine readers have always read it, the sentence is kept beside it as JSON
+    assert (moved.data["decision"], noted.data["decision"]) == (
+        "SHIP_REQUESTED -> PACKED",
+        "held for review: SCAN_PACKED scanned again",
+    )
+    assert moved.data["decision_sentence"] == {
+        "message": "{from_step} -> {to_step}",
+        "params": {
+            "from_step": {"message": "ship request", "params": {}},
+            "to_step": {"message": "packed", "params": {}},
+        },
+    }
+    json.dumps(noted.data)
+
+    old = {k: v for k, v in moved.data.items() if k != "decision_sentence"}  # written before sentences were kept
+    async with api.runtime.core.sessions() as session, session.begin():
+        await session.exec(update(OrderEvent).where(col(OrderEvent.id) == moved.id).values(data=old))
+    zh, en = await both(api, TIMELINE, {"id": order["id"]}, creds.admin)
+    assert decisions(zh)[0] == decisions(en)[0] == "SHIP_REQUESTED -> PACKED"
+    assert decisions(zh)[1] == "暂扣待审核：SCAN_PACKED 重复扫描"
 
 
 async def test_health_titles_and_stored_exception_summaries_speak_the_callers_language(

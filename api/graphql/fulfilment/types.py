@@ -151,7 +151,9 @@ class CarrierEventInput:
 @strawberry.type(description="What orderhub did with one warehouse or carrier event.")
 class EvidencePayload:
     outcome: EvidenceOutcomeEnum | None  # type: ignore[valid-type]
-    decision: str | None
+    decision: str | None = strawberry.field(
+        description="What orderhub decided, in the reader's language (the order's system log keeps its English)."
+    )
     repeated: bool = strawberry.field(description="True when this event id was already recorded: nothing changed.")
     order_id: strawberry.Private[int | None]
     exception_ids: strawberry.Private[list[int]]
@@ -164,7 +166,7 @@ class EvidencePayload:
     @classmethod
     def of(cls, recorded: Recorded) -> EvidencePayload:
         return cls(
-            outcome=recorded.outcome, decision=recorded.decision, repeated=recorded.repeated,
+            outcome=recorded.outcome, decision=recorded.said, repeated=recorded.repeated,
             order_id=recorded.order_id, exception_ids=recorded.exception_ids, user_errors=[],
         )  # fmt: skip
 

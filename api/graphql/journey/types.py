@@ -12,6 +12,7 @@ from api.graphql.context import Context
 from api.graphql.ids import decode_cursor, encode_cursor
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
+from domain.fulfilment.decisions import decision_of
 from domain.fulfilment.journey import customer_flow
 from domain.i18n.durations import format_duration
 from domain.orders.status import OrderStatus
@@ -44,7 +45,9 @@ class SystemLogEntry:
     actor: str
     occurred_at: datetime
     recorded_at: datetime
-    decision: str | None
+    decision: str | None = strawberry.field(
+        description="What orderhub decided, in the reader's language; `data.decision` keeps its English."
+    )
     data: JSON
 
 
@@ -72,7 +75,7 @@ class OrderTimeline:
         entries = [
             SystemLogEntry(
                 version=r.version, type=r.type, status=r.status, source=r.source, actor=r.actor,
-                occurred_at=r.occurred_at, recorded_at=r.recorded_at, decision=r.data.get("decision"), data=r.data,
+                occurred_at=r.occurred_at, recorded_at=r.recorded_at, decision=decision_of(r.data), data=r.data,
             )
             for r in page
         ]  # fmt: skip
