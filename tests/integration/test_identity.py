@@ -4,10 +4,11 @@ grouping of duplicate pending orders, splitting, and the duplicate heatmap. Real
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import col, select
 
 from api.graphql.ids import encode_gid
@@ -168,7 +169,17 @@ async def test_a_masked_phone_only_suggests_and_a_person_decides(api: Api, creds
     months_apart = {**masked}
     await submit(api, creds, "D-3", channel="DOUYIN", buyer=months_apart, placedAt="2026-07-01T21:00:00+08:00")
     assert hidden["buyerUid"] is None  # never an automatic merge
-    result = await api.gql(SUGGESTIONS, headers=creds.cs)
+    reads: list[str] = []
+
+    def read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        reads.extend(re.findall(r"\bFROM orders\b", statement))
+
+    event.listen(api.runtime.core.engine.sync_engine, "before_cursor_execute", read)
+    try:
+        result = await api.gql(SUGGESTIONS, headers=creds.cs)
+    finally:
+        event.remove(api.runtime.core.engine.sync_engine, "before_cursor_execute", read)
+    assert len(reads) == 1  # the suggestion's order and its evidence: one read of orders for the page
     [suggestion] = [e["node"] for e in result["data"]["matchSuggestions"]["edges"]]
     assert suggestion["candidateUid"] == known["buyerUid"]
     assert suggestion["order"] == {"channelOrderId": "D-1", "buyerUid": None}

@@ -184,12 +184,13 @@ async function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("orderhub:signed-out", () => showLogin(t("Please sign in again.")));
   const asked = new URLSearchParams(location.search).get("lang");
+  state.language = asked === "en" || asked === "zh-CN" ? asked : browserLanguage();
   const signedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
   // Who is signed in, the catalog and the pages' modules are asked for at once: none needs another's answer.
   const me = signedIn ? gql(ME) : null;
   me?.catch(() => {}); // awaited, and its failure shown, in enter()
   if (signedIn) PAGES.forEach((id) => pageModule(id).catch(() => {}));
-  await loadCatalog(asked === "en" || asked === "zh-CN" ? asked : browserLanguage());
+  await loadCatalog(state.language);
   label();
   if (!signedIn) {
     showLogin("");
