@@ -97,7 +97,8 @@ class CompiledTrees:
             if cat.any():
                 code = np.where(cat & (v >= 0), v, 0).astype(np.int64)
                 word, bit = code >> 5, code & 31
-                in_left = (self.raw_bits[self.bitset[at], word] >> bit) & 1
+                # a numeric split's bitset index may point past the last bitset: read row 0 for it instead
+                in_left = (self.raw_bits[np.where(cat, self.bitset[at], 0), word] >> bit) & 1
                 known = (self.known_bits[owner, np.minimum(feature, self.categorical - 1), word] >> bit) & 1
                 cat_left = np.where(in_left == 1, True, np.where(known == 1, False, missing_left))
                 go_left = np.where(cat, np.where(v < 0, missing_left, cat_left), go_left)

@@ -14,7 +14,7 @@ from cli.main import main
 from ml.evaluate import evaluate
 from ml.eventlog import Columns, Event, by_case, load_csv, split_by_start
 from ml.features import NAMES, Timeline, examples, features
-from ml.model import Baseline, NextStepModel
+from ml.model import Baseline, NextStepModel, Prediction
 
 HELPDESK = Path(__file__).parents[2].parent / "shared/data/eventlogs/helpdesk.csv"
 
@@ -86,6 +86,23 @@ def test_model_beats_the_median_and_its_interval_covers_about_ninety_percent() -
     assert s.mae_model < 0.5 * s.mae_baseline, report.table()
     assert 0.8 <= s.coverage90 <= 1.0
     assert report.by_activity["triage"].ratio < 0.3
+
+
+def test_compiled_trees_serve_a_small_model_and_answer_as_scikit_learn_does() -> None:
+    """A small log leaves some trees without a categorical split; their numeric splits' bitset index points past
+    the last bitset, which the one-row walk must not read."""
+    log = synthetic_log(120)
+    cases = by_case(log)
+    ex = examples(cases, list(cases)[:80], Timeline.of(log))
+    model = NextStepModel.fit(ex[:120], ex[120:])
+    assert model.compiled is not None
+    rows = [e.row for e in ex[:20]]
+
+    def flat(predictions: list[Prediction]) -> list[float]:
+        return [v for p in predictions for v in (p.seconds, p.low, p.high)]
+
+    one_by_one = [model.predict([row])[0] for row in rows]  # the compiled walk
+    assert flat(one_by_one) == pytest.approx(flat(model.predict(rows)), rel=1e-9)  # scikit-learn's batch
 
 
 def test_unseen_activity_is_predicted_not_refused() -> None:
