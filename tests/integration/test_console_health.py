@@ -158,6 +158,20 @@ async def test_health_page_shows_the_apis_numbers(api: Api, creds: Credentials, 
         gz_rows = [r["text"] for r in table if r["warehouse"] == "WH-GZ"]
         assert "8.3" in gz_rows[0] and "2.1" in gz_rows[1]
 
+        # One warehouse's lead times: arrowing through the choices reloads nothing, Show does.
+        before = page.url
+        await page.focus("#lead-warehouse")
+        await page.keyboard.press("ArrowDown")
+        await page.wait_for_timeout(300)
+        assert page.url == before and await page.is_visible("#lead-table")
+        await page.select_option("#lead-warehouse", "WH-GZ")
+        await page.keyboard.press("Tab")  # to Show
+        await page.keyboard.press("Enter")
+        await page.wait_for_url("**warehouse=WH-GZ**", wait_until="commit")
+        await page.wait_for_selector("body[data-loaded=true] #lead-table")
+        only = await page.eval_on_selector_all("#lead-table tbody tr", "rs => rs.map(r => r.dataset.warehouse)")
+        assert only == ["WH-GZ", "WH-GZ"]
+
         await page.click('.gauge[data-metric="STATUS_DRIFT"]')
         await page.wait_for_selector('#drilldown-body[data-metric="STATUS_DRIFT"] tbody tr')
         rows = await _rows(page, "#drilldown-body tbody tr")

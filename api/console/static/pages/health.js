@@ -235,7 +235,13 @@ function leadSection(report, seen, wanted, reload) {
   const options = [["", t("every warehouse")], ...warehouses.filter((w) => w).map((w) => [w, w])];
   if (wanted && !warehouses.includes(wanted)) options.push([wanted, wanted]);
   const choose = select(options, wanted || "", { id: "lead-warehouse" });
-  choose.addEventListener("change", () => reload(choose.value));
+  // Applied on submit, not on change: arrowing through the choices with the keyboard must not reload the page.
+  const picker = el("form", { class: "toolbar", id: "lead-form" }, field(t("Lead times of"), choose),
+    el("button", { type: "submit" }, t("Show lead times")));
+  picker.addEventListener("submit", (event) => {
+    event.preventDefault();
+    reload(choose.value);
+  });
   const byWarehouse = new Map();
   for (const d of days) {
     const key = d.warehouse ?? "";
@@ -264,7 +270,7 @@ function leadSection(report, seen, wanted, reload) {
     el("h2", { id: "lead-title" }, t("Fulfilment lead time")),
     el("p", { class: "muted" }, t("By warehouse and day ({from} – {to}, merchant clock); each parcel counts on the day its leg ended.",
       { from: time(report.from), to: time(report.to) })),
-    el("div", { class: "toolbar" }, field(t("Lead times of"), choose)),
+    picker,
     el("div", { class: "trends lead-charts" }, [...byWarehouse.entries()].map(([w, list]) => leadChart(w || null, list, day(report.from),
       day(new Date(Date.parse(report.to) - 1).toISOString())))),
     grid);
