@@ -165,7 +165,7 @@ async def test_health_page_shows_the_apis_numbers(api: Api, creds: Credentials, 
         await page.wait_for_timeout(300)
         assert page.url == before and await page.is_visible("#lead-table")
         await page.select_option("#lead-warehouse", "WH-GZ")
-        await page.keyboard.press("Tab")  # to Show
+        await page.keyboard.press("Tab")  # to its Show button
         await page.keyboard.press("Enter")
         await page.wait_for_url("**warehouse=WH-GZ**", wait_until="commit")
         await page.wait_for_selector("body[data-loaded=true] #lead-table")

@@ -186,6 +186,7 @@ async def test_buyers_matches_groups_heatmap(rt: Runtime, api: Api, creds: Crede
         assert await missing_keys(page) == []
 
         await page.select_option("#heat-cut", "UTM_CAMPAIGN")
+        await page.click("#heat-form button[type=submit]")
         await page.wait_for_selector("[data-table=heatmap] th:has-text('brand')")
         await loaded(page)
 

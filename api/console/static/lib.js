@@ -173,6 +173,17 @@ export function select(options, value, attrs = {}) {
   return el("select", attrs, options.map(([v, label]) => el("option", { value: v, selected: v === value }, label)));
 }
 
+/** Choices that redraw the page, applied by a Show button rather than on change: arrowing through a select's
+ * options with the keyboard changes it at every step, and must not reload the page at each. */
+export function choices(fields, apply, attrs = {}) {
+  const form = el("form", { class: "toolbar", ...attrs }, fields, el("button", { type: "submit" }, t("Show")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    apply();
+  });
+  return form;
+}
+
 export function showError(message) {
   const box = document.getElementById("error");
   box.textContent = message || "";

@@ -2,7 +2,7 @@
 "use strict";
 
 import {
-  act, button, checked, confirmAction, day, el, field, gql, go, money, percent, select, state, t, table, time,
+  act, button, checked, choices, confirmAction, day, el, field, gql, go, money, percent, select, state, t, table, time,
 } from "../lib.js";
 
 const SUGGESTIONS = `query BuyerSuggestions { matchSuggestions(first: 50) { nodes { id candidateUid
@@ -104,8 +104,6 @@ async function heatmap(root, params) {
   const cutSelect = select([["CHANNEL", t("Sales channel")], ["UTM_SOURCE", t("Channel and utm_source")],
     ["UTM_CAMPAIGN", t("Channel and campaign (utm_campaign)")]], cut, { id: "heat-cut" });
   const change = () => go("buyers", { per: perSelect.value, cut: cutSelect.value });
-  perSelect.addEventListener("change", change);
-  cutSelect.addEventListener("change", change);
 
   const total = (key) => cells.reduce((n, c) => n + c[key], 0);
   const orders = total("orders");
@@ -135,7 +133,7 @@ async function heatmap(root, params) {
 
   root.append(el("section", { "aria-labelledby": "buyers-heatmap" },
     el("h2", { id: "buyers-heatmap" }, t("Duplicate heatmap")),
-    el("div", { class: "toolbar" }, field(t("Heatmap period"), perSelect), field(t("Heatmap rows"), cutSelect)),
+    choices([field(t("Heatmap period"), perSelect), field(t("Heatmap rows"), cutSelect)], change, { id: "heat-form" }),
     el("div", { class: "figures" },
       figure(t("Orders placed"), orders, "orders"),
       figure(t("Duplicate orders"), total("duplicates"), "duplicates"),

@@ -2,7 +2,7 @@
 // the warehouses and carriers take (fulfilment lead time). Everything shown is what the API answers.
 "use strict";
 
-import { button, checked, day, el, field, gql, go, select, showError, state, t, table, time } from "../lib.js";
+import { button, checked, choices, day, el, field, gql, go, select, showError, state, t, table, time } from "../lib.js";
 
 const PAGE = 10;
 const METRIC_FIELDS = "metric title formula numerator denominator value threshold healthyBelow healthy";
@@ -235,13 +235,7 @@ function leadSection(report, seen, wanted, reload) {
   const options = [["", t("every warehouse")], ...warehouses.filter((w) => w).map((w) => [w, w])];
   if (wanted && !warehouses.includes(wanted)) options.push([wanted, wanted]);
   const choose = select(options, wanted || "", { id: "lead-warehouse" });
-  // Applied on submit, not on change: arrowing through the choices with the keyboard must not reload the page.
-  const picker = el("form", { class: "toolbar", id: "lead-form" }, field(t("Lead times of"), choose),
-    el("button", { type: "submit" }, t("Show lead times")));
-  picker.addEventListener("submit", (event) => {
-    event.preventDefault();
-    reload(choose.value);
-  });
+  const picker = choices([field(t("Lead times of"), choose)], () => reload(choose.value), { id: "lead-form" });
   const byWarehouse = new Map();
   for (const d of days) {
     const key = d.warehouse ?? "";

@@ -3,7 +3,7 @@
 "use strict";
 
 import {
-  ApiError, act, button, can, checked, confirmAction, el, field, go, gql, select, showError, table, time, t,
+  ApiError, act, button, can, checked, choices, confirmAction, el, field, go, gql, select, showError, table, time, t,
 } from "../lib.js";
 
 const CHANNELS = ["DOUYIN", "TAOBAO", "TMALL", "WECHAT_MINI", "WECHAT_CHANNELS", "AMAZON"];
@@ -56,8 +56,7 @@ const REPLAY = `mutation Replay($input: ReplayInput!) {
 
 function driftSection(alerts, upstream, channel) {
   const filter = select([["", t("every upstream")], ...["CHANNEL", "PAYMENT", "WAREHOUSE", "CARRIER", "STATEMENT"]
-    .map((u) => [u, upstreamName(u)])], upstream, { id: "drift-upstream",
-    onchange: (e) => go("intake", { channel, upstream: e.target.value }) });
+    .map((u) => [u, upstreamName(u)])], upstream, { id: "drift-upstream" });
   const rows = alerts.map((a) => [
     upstreamName(a.upstream), a.source, el("code", {}, a.path), changeName(a.change), a.detail,
     el("code", {}, a.example), time(a.firstSeen), time(a.lastSeen), a.count,
@@ -65,7 +64,9 @@ function driftSection(alerts, upstream, channel) {
   return el("section", { "aria-labelledby": "drift-title" },
     el("h2", { id: "drift-title" }, t("Drift alerts")),
     el("p", { class: "muted" }, t("Upstream changes the drift monitor caught, newest first.")),
-    el("div", { class: "toolbar" }, field(t("Upstream"), filter),
+    el("div", { class: "toolbar" },
+      choices([field(t("Upstream"), filter)], () => go("intake", { channel, upstream: filter.value }),
+        { id: "drift-form" }),
       el("span", { class: "figure" }, el("span", { class: "number", id: "drift-count" }, alerts.length),
         t("alerts"))),
     table([t("Upstream"), t("Source"), t("Field"), t("Kind of change"), t("Detail"), t("Example"), t("First seen"),
@@ -313,15 +314,15 @@ export default {
       gql(DRIFT, { channel: upstream === "CHANNEL" ? channel : null, upstream: upstream || null }),
       gql(RULES, { channel }),
     ]);
-    const channelSelect = select(CHANNELS.map((c) => [c, channelName(c)]), channel, { id: "intake-channel",
-      onchange: (e) => go("intake", { channel: e.target.value, upstream }) });
+    const channelSelect = select(CHANNELS.map((c) => [c, channelName(c)]), channel, { id: "intake-channel" });
     const rerender = async () => {
       root.replaceChildren();
       await this.render(root, params);
     };
     root.replaceChildren(
       el("h1", {}, t("Intake")),
-      el("div", { class: "toolbar" }, field(t("Channel"), channelSelect)),
+      choices([field(t("Channel"), channelSelect)], () => go("intake", { channel: channelSelect.value, upstream }),
+        { id: "channel-form" }),
       driftSection(drift.driftAlerts.nodes, upstream, channel),
       rulesSection(channel, rules, rerender),
       replaySection(channel, params.get("hours") || "24"),

@@ -2,7 +2,7 @@
 "use strict";
 
 import {
-  act, button, can, checked, confirmAction, el, field, gql, money, percent, select, t, table, time, upload,
+  act, button, can, checked, choices, confirmAction, el, field, gql, money, percent, select, t, table, time, upload,
 } from "../lib.js";
 
 const RUN_FIELDS = `id provider periodStart periodEnd statementLines matched matchRate gapsClosedByQuery
@@ -168,14 +168,14 @@ async function runs(area, chosenId) {
   const picker = select(list.map((r) => [r.id, t("{provider}: {start} to {end} ({rate})",
     { provider: r.provider, start: time(r.periodStart), end: time(r.periodEnd), rate: percent(r.matchRate) })]),
   chosen, { id: "money-run" });
-  picker.addEventListener("change", () => show(picker.value));
   const again = button(t("Reconcile every statement not yet reconciled"), async () => {
     const result = await act(again, async () => checked((await gql(RECONCILE, { input: {} })).runReconciliation),
       (r) => t("{count} run(s) finished.", { count: r.runs.length }));
     if (result && result.runs.length) await show(result.runs[0].id);
   }, { class: "primary" });
   const fresh = el("div", {}, el("section", {}, el("div", { class: "toolbar" },
-    list.length ? field(t("Reconciliation run"), picker) : null, again)), box);
+    list.length ? choices([field(t("Reconciliation run"), picker)], () => show(picker.value), { id: "run-form" }) : null,
+    again)), box);
   if (chosen) await showRun(box, chosen);
   else box.append(el("p", { class: "empty" }, t("No reconciliation has run yet.")));
   area.replaceChildren(fresh);
