@@ -143,6 +143,13 @@ class Context(BaseContext):
         return self.message.id
 
     @property
+    def staff_actor(self) -> str:
+        """How a staff member's change is signed in the records it leaves: `staff:<email>`. Only for fields whose
+        permission already admits staff alone."""
+        assert isinstance(self.principal, Staff)
+        return f"staff:{self.principal.email}"
+
+    @property
     def viewer(self) -> Viewer | None:
         """What orders the caller may see; None means none at all."""
         match self.principal:

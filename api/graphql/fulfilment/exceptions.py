@@ -256,7 +256,7 @@ class ExceptionMutations:
     @strawberry.mutation(extensions=allow(roles=HANDLERS))
     async def assign_exception(self, info: Info[Context, None], input: AssignExceptionInput) -> ExceptionPayload:
         _, key = decode_gid(input.exception_id, "OrderException")
-        assignee = input.assignee or f"staff:{_staff(info).email}"
+        assignee = input.assignee or info.context.staff_actor
         try:
             async with info.context.unit_of_work() as session:
                 row = await service.assign_exception(session, key, assignee)
@@ -279,8 +279,8 @@ class ExceptionMutations:
             async with info.context.unit_of_work() as session:
                 outbox = Outbox()
                 if input.accept_held_evidence:
-                    await FulfilmentService(session, outbox).accept_held(key, f"staff:{staff.email}")
-                row = await service.resolve_exception(session, outbox, key, f"staff:{staff.email}", input.resolution)
+                    await FulfilmentService(session, outbox).accept_held(key, info.context.staff_actor)
+                row = await service.resolve_exception(session, outbox, key, info.context.staff_actor, input.resolution)
                 await outbox.flush(session)
         except UserError as error:
             return ExceptionPayload(exception=None, user_errors=user_errors(error.problems))
@@ -295,7 +295,7 @@ class ExceptionMutations:
             async with info.context.unit_of_work() as session:
                 rule = await change_rule(
                     session,
-                    by=f"staff:{_staff(info).email}",
+                    by=info.context.staff_actor,
                     reason=input.reason,
                     min_minutes_after_request=input.min_minutes_after_request,
                     require_outbound_time=input.require_outbound_time,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.auth.principal import Partner, Staff
+from api.auth.principal import Partner
 from api.graphql.context import Context
 from api.graphql.errors import summary
 from api.graphql.fulfilment.types import (
@@ -61,8 +61,7 @@ class FulfilmentMutations:
     async def request_shipment(self, info: Info[Context, None], input: RequestShipmentInput) -> RequestShipmentPayload:
         ctx = info.context
         _, key = decode_gid(input.order_id, "Order")
-        assert isinstance(ctx.principal, Staff)
-        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
+        by = Provenance(Source.STAFF, ctx.staff_actor)
         try:
             requested_at = None
             if input.requested_at is not None:
@@ -86,8 +85,7 @@ class FulfilmentMutations:
     ) -> RequestShipmentPayload:
         ctx = info.context
         _, key = decode_gid(input.order_id, "Order")
-        assert isinstance(ctx.principal, Staff)
-        by = Provenance(Source.STAFF, f"staff:{ctx.principal.email}")
+        by = Provenance(Source.STAFF, ctx.staff_actor)
         try:
             problems = Problems()
             withdrawn_at = problems.aware_time(input.withdrawn_at, ("withdrawnAt",))

@@ -10,7 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from api.auth.principal import Partner, Staff
+from api.auth.principal import Partner
 from api.graphql.context import Context
 from api.graphql.errors import summary
 from api.graphql.orders import SalesChannel
@@ -145,12 +145,10 @@ class HealthMutations:
     async def set_health_threshold(
         self, info: Info[Context, None], input: SetHealthThresholdInput
     ) -> SetHealthThresholdPayload:
-        principal = info.context.principal
-        assert isinstance(principal, Staff)
         try:
             async with info.context.unit_of_work() as session:
                 value = await change_threshold(
-                    session, input.metric, input.threshold, by=f"staff:{principal.email}", reason=input.reason
+                    session, input.metric, input.threshold, by=info.context.staff_actor, reason=input.reason
                 )
         except UserError as error:
             return SetHealthThresholdPayload(threshold=None, user_errors=health_errors(error.problems))

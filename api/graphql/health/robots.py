@@ -98,12 +98,6 @@ class RemoveAlertRobotPayload:
     user_errors: list[HealthUserError]
 
 
-def _actor(info: Info[Context, None]) -> str:
-    principal = info.context.principal
-    assert isinstance(principal, Staff)
-    return f"staff:{principal.email}"
-
-
 @strawberry.type
 class RobotQueries:
     @strawberry.field(description="Staff (admin, ops): the alert robots, configured or not.",
@@ -147,7 +141,7 @@ class RobotMutations:
         change = RobotChange(RobotKind(input.robot), input.webhook, input.secret, input.enabled)
         try:
             async with info.context.unit_of_work() as session:
-                config = await set_robot(session, core.vault, core.settings, change, _actor(info))
+                config = await set_robot(session, core.vault, core.settings, change, info.context.staff_actor)
         except UserError as error:
             return SetAlertRobotPayload(robot=None, user_errors=health_errors(error.problems))
         return SetAlertRobotPayload(robot=AlertRobot.of(RobotView.of(config)), user_errors=[])
@@ -163,7 +157,7 @@ class RobotMutations:
         settings = info.context.runtime.settings
         try:
             async with info.context.unit_of_work() as session:
-                config = await remove_robot(session, settings, RobotKind(input.robot), _actor(info))
+                config = await remove_robot(session, settings, RobotKind(input.robot), info.context.staff_actor)
         except UserError as error:
             return RemoveAlertRobotPayload(robot=None, user_errors=health_errors(error.problems))
         return RemoveAlertRobotPayload(robot=AlertRobot.of(RobotView.of(config)), user_errors=[])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.errors import user_errors
 from api.graphql.identity.types import STAFF, IdentityErrorCode, IdentityUserError, MatchSuggestion
@@ -49,12 +48,6 @@ class DecideMatchSuggestionPayload:
     user_errors: list[IdentityUserError]
 
 
-def _actor(info: Info[Context, None]) -> str:
-    principal = info.context.principal
-    assert isinstance(principal, Staff)
-    return f"staff:{principal.email}"
-
-
 @strawberry.type
 class IdentityMutations:
     @strawberry.mutation(
@@ -64,7 +57,7 @@ class IdentityMutations:
         _, key = decode_gid(input.parent_order_id, "Order")
         try:
             async with info.context.unit_of_work() as session:
-                children = await split_group(session, Outbox(), key, _actor(info))
+                children = await split_group(session, Outbox(), key, info.context.staff_actor)
         except UserError as error:
             return SplitGroupPayload(child_ids=[], user_errors=_errors(error.problems))
         return SplitGroupPayload(child_ids=children, user_errors=[])
@@ -79,7 +72,7 @@ class IdentityMutations:
         _, key = decode_gid(input.id, "MatchSuggestion")
         try:
             async with info.context.unit_of_work() as session:
-                row = await decide_suggestion(session, key, input.confirm, _actor(info))
+                row = await decide_suggestion(session, key, input.confirm, info.context.staff_actor)
         except UserError as error:
             return DecideMatchSuggestionPayload(suggestion=None, user_errors=_errors(error.problems))
         return DecideMatchSuggestionPayload(suggestion=MatchSuggestion.of(row), user_errors=[])

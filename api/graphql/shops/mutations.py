@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from api.auth.principal import Staff
 from api.graphql.context import Context
 from api.graphql.errors import user_errors
 from api.graphql.ids import decode_gid
@@ -86,8 +85,6 @@ class ShopMutations:
         self, info: Info[Context, None], input: SetShopCredentialsInput
     ) -> SetShopCredentialsPayload:
         _, key = decode_gid(input.shop_id, "Shop")
-        principal = info.context.principal
-        assert isinstance(principal, Staff)
         given = Credentials(
             app_key=input.app_key, app_secret=input.app_secret, access_token=input.access_token,
             refresh_token=input.refresh_token, seller_id=input.seller_id, marketplace_id=input.marketplace_id,
@@ -95,7 +92,7 @@ class ShopMutations:
         try:
             async with info.context.unit_of_work() as session:
                 row = await set_credentials(
-                    session, info.context.runtime.core.vault, key, given, f"staff:{principal.email}"
+                    session, info.context.runtime.core.vault, key, given, info.context.staff_actor
                 )
                 resumed = await resume_shop(session, Outbox(), key)
         except UserError as error:

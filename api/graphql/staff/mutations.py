@@ -98,12 +98,6 @@ class StaffMutations:
         return StaffLoginPayload(token=issued.token, expires_at=issued.expires_at, roles=user.roles, user_errors=[])
 
 
-def _actor(info: Info[Context, None]) -> str:
-    principal = info.context.principal
-    assert isinstance(principal, Staff)
-    return f"staff:{principal.email}"
-
-
 def _errors(error: UserError) -> list[AccessError]:
     return user_errors(AccessError, AccessErrorCode, error.problems)
 
@@ -197,7 +191,7 @@ class AccessMutations:
         try:
             async with info.context.unit_of_work() as session:
                 scopes = [s.value for s in input.scopes]
-                issued = await issue_partner_key(session, input.name, scopes, channels, actor=_actor(info))
+                issued = await issue_partner_key(session, input.name, scopes, channels, actor=info.context.staff_actor)
                 listing = await key_listing(session, issued.id)
         except UserError as error:
             return PartnerKeyPayload(partner_key=None, key=None, user_errors=_errors(error))
@@ -213,7 +207,7 @@ class AccessMutations:
         try:
             async with info.context.unit_of_work() as session:
                 overlap = timedelta(minutes=input.overlap_minutes)
-                issued = await rotate_partner_key(session, key, actor=_actor(info), overlap=overlap)
+                issued = await rotate_partner_key(session, key, actor=info.context.staff_actor, overlap=overlap)
                 listing = await key_listing(session, issued.id)
         except UserError as error:
             return PartnerKeyPayload(partner_key=None, key=None, user_errors=_errors(error))
@@ -224,7 +218,7 @@ class AccessMutations:
         _, key = decode_gid(input.id, "PartnerKey")
         try:
             async with info.context.unit_of_work() as session:
-                await revoke_partner_key(session, key, actor=_actor(info))
+                await revoke_partner_key(session, key, actor=info.context.staff_actor)
                 listing = await key_listing(session, key)
         except UserError as error:
             return PartnerKeyPayload(partner_key=None, key=None, user_errors=_errors(error))
@@ -239,7 +233,7 @@ class AccessMutations:
         roles = [r.value for r in input.roles]
         try:
             async with info.context.unit_of_work() as session:
-                user = await create_staff(session, input.email, input.password, roles, actor=_actor(info))
+                user = await create_staff(session, input.email, input.password, roles, actor=info.context.staff_actor)
         except UserError as error:
             return StaffAccountPayload(staff_account=None, user_errors=_errors(error))
         return StaffAccountPayload(staff_account=StaffAccount.of(user), user_errors=[])
@@ -254,7 +248,7 @@ class AccessMutations:
         try:
             async with info.context.unit_of_work() as session:
                 email = await staff_email(session, key)
-                user = await disable_staff(session, email, Outbox(), actor=_actor(info))
+                user = await disable_staff(session, email, Outbox(), actor=info.context.staff_actor)
         except UserError as error:
             return StaffAccountPayload(staff_account=None, user_errors=_errors(error))
         accounts_of(info.context.request).forget(key)  # type: ignore[arg-type]
@@ -269,7 +263,7 @@ class AccessMutations:
         try:
             async with info.context.unit_of_work() as session:
                 email = await staff_email(session, key)
-                user = await set_staff_roles(session, email, roles, Outbox(), actor=_actor(info))
+                user = await set_staff_roles(session, email, roles, Outbox(), actor=info.context.staff_actor)
         except UserError as error:
             return StaffAccountPayload(staff_account=None, user_errors=_errors(error))
         accounts_of(info.context.request).forget(key)  # type: ignore[arg-type]
