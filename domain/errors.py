@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain.clock import as_utc
-from domain.i18n import Message, msg
+from domain.i18n import Message, msg, render
 
 
 class ErrorCode(StrEnum):
@@ -51,6 +51,11 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return "; ".join(f"{'.'.join(map(str, p.field))}: {p.message} ({p.code})" for p in self.problems)
+
+    def worded(self) -> str:
+        """The problems for a person reading them now, each sentence in the language in use; `str()` stays the
+        English that stored outcomes and senders read."""
+        return "; ".join(f"{'.'.join(map(str, p.field))}: {render(p.message)} ({p.code})" for p in self.problems)
 
 
 class Problems:

@@ -116,7 +116,7 @@ async def replay(
         prepared = await prepare(session, ChannelMessage(message.id, channel, vault.open(message.body), by), states)
         await count_drift(session, [prepared])
         if prepared.refusal is not None or prepared.canonical is None:
-            item.error = str(prepared.refusal)
+            item.error = str(prepared.refusal) if prepared.refusal is None else prepared.refusal.worded()
             results.append(item)
             continue
         item.would_be = canonical_json(prepared.canonical)
@@ -135,7 +135,7 @@ async def replay(
                         await supersede(session, orders.outbox, old_order.id, order_id, system)
                 item.applied = True
             except UserError as error:
-                item.error = str(error)
+                item.error = error.worded()
         results.append(item)
     return results
 

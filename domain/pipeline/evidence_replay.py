@@ -28,7 +28,7 @@ from domain.channels.upstream import ENUM_PATHS, KIND, UpstreamKind, evidence_fi
 from domain.errors import Problems, UserError
 from domain.fulfilment.evidence import Evidence
 from domain.fulfilment.models import FulfilmentEvidence
-from domain.i18n import msg
+from domain.i18n import msg, render
 from domain.intake.models import InboundMessage, SignatureVerdict
 from domain.intake.vault import Vault
 from domain.pipeline.evidence import Sender, process_evidence
@@ -113,7 +113,7 @@ async def replay_evidence(
             if baseline is not None:
                 item.findings = drift.compare(baseline.shape, clean(rules, fields), ENUM_PATHS[upstream])
             if problems.items:
-                item.verdict, item.error = Verdict.REFUSED, "; ".join(str(p.message) for p in problems.items)
+                item.verdict, item.error = Verdict.REFUSED, "; ".join(render(p.message) for p in problems.items)
             elif await _on_file(session, evidence):
                 item.verdict = Verdict.ON_FILE
             elif apply:
@@ -124,7 +124,7 @@ async def replay_evidence(
                         recorded = await process_evidence(session, evidence, problems, sender, _keep_outcome)
                     item.applied, item.outcome = True, recorded.outcome.value
                 except UserError as error:
-                    item.verdict, item.error = Verdict.REFUSED, str(error)
+                    item.verdict, item.error = Verdict.REFUSED, error.worded()
             results.append(item)
     return results
 

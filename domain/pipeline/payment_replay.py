@@ -120,7 +120,7 @@ async def replay_payments(
                         await mark_outcome(session, message.id, Outcome.APPLIED, "posted by replay")
                 item.applied, item.outcome = True, posting.outcome.value
             except UserError as error:
-                item.verdict, item.error = PaymentVerdict.REFUSED, str(error)
+                item.verdict, item.error = PaymentVerdict.REFUSED, error.worded()
         results.append(item)
     return results
 

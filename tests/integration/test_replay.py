@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -52,6 +53,11 @@ async def test_replay_dry_run_diff_then_apply_idempotently(api: Api, creds: Cred
     assert good["diff"] == {"channelOrderId": ["902-3159896-1390916-ERR", "902-3159896-1390916"]}
     assert (good["ruleVersion"], good["applied"]) == (1, False)
     assert bad["error"] and "NOT_JSON" in bad["error"]
+    chinese = await api.gql(REPLAY, {"input": {"channel": "AMAZON", **WINDOW}},
+                            headers={**creds.admin, "Accept-Language": "zh-CN"})  # fmt: skip
+    in_chinese = chinese["data"]["replayChannelMessages"]["messages"][1]["error"]
+    assert re.search(r"[\u4e00-\u9fff]", in_chinese) and "NOT_JSON" in in_chinese  # their language, the same code
+    assert not re.search(r"[\u4e00-\u9fff]", bad["error"])
     assert await order_ids(api) == ["902-3159896-1390916-ERR"]
 
     denied = await api.gql(REPLAY, {"input": {"channel": "AMAZON", "apply": True, **WINDOW}}, headers=creds.cs)
