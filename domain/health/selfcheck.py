@@ -411,7 +411,10 @@ async def alert_robot(probe: RobotProbe) -> Check:
         tr("Alert robot reachable"),
         bool(results) and not failures,
         detail,
-        tr("set ORDERHUB_DINGTALK_WEBHOOK (+ _SECRET) or ORDERHUB_WECOM_WEBHOOK to a robot this host can reach"),
+        tr(
+            "set a robot this host can reach on the console's Settings page, or in ORDERHUB_DINGTALK_WEBHOOK "
+            "(+ _SECRET) or ORDERHUB_WECOM_WEBHOOK"
+        ),
     )
 
 
