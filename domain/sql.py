@@ -18,6 +18,14 @@ def dialect(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
+def _insert_absent(
+    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], conflict_columns: Sequence[str]
+) -> Any:
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
+    return insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict_columns))
+
+
 async def insert_ignore(
     session: AsyncSession,
     model: type[SQLModel],
@@ -28,17 +36,16 @@ async def insert_ignore(
 
     Check-then-insert races under concurrency; ON CONFLICT DO NOTHING lets the database decide.
     """
-    table = model.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(table.c.id)
-    )
-    result = await session.execute(statement)
-    row = result.first()
+    statement = _insert_absent(session, model, values, conflict_columns).returning(model.__table__.c.id)  # type: ignore[attr-defined]
+    row = (await session.execute(statement)).first()
     return None if row is None else int(row[0])
+
+
+async def insert_absent(
+    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], conflict_columns: Sequence[str]
+) -> None:
+    """`insert_ignore` for a table keyed by its natural key alone (no id to return)."""
+    await session.execute(_insert_absent(session, model, values, conflict_columns))
 
 
 async def insert_ignore_many(

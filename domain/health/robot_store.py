@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.access.audit import AdminAction, append
@@ -29,6 +29,7 @@ from domain.health.robots import (
 from domain.i18n import msg
 from domain.intake.vault import Vault
 from domain.settings import Settings
+from domain.sql import insert_absent
 
 
 def _seal(vault: Vault, address: RobotAddress) -> bytes:
@@ -84,6 +85,16 @@ def _check(change: RobotChange, webhook: str | None, secret: str | None, setting
     return problems
 
 
+async def _locked_row(session: AsyncSession, kind: RobotKind, actor: str) -> StoredRobot:
+    """The kind's row, held until the unit of work ends. A first save creates it switched off and without an
+    address (the unit of work fills it in, or rolls it back): two staff saving the first robot of a kind at the
+    same moment then queue on the row instead of one failing on the key."""
+    values = {"kind": kind.value, "enabled": False, "signed": False, "set_by": actor[:200], "set_at": utcnow()}
+    await insert_absent(session, StoredRobot, values, ["kind"])
+    query = select(StoredRobot).where(col(StoredRobot.kind) == kind.value).with_for_update()
+    return (await session.exec(query.execution_options(populate_existing=True))).one()
+
+
 async def set_robot(
     session: AsyncSession, vault: Vault, settings: Settings, change: RobotChange, actor: str
 ) -> RobotConfig:
@@ -92,8 +103,8 @@ async def set_robot(
     webhook = (change.webhook or "").strip() or None
     secret = (change.secret or "").strip() or None
     problems = _check(change, webhook, secret, settings)
-    row = await session.get(StoredRobot, change.kind.value)
-    current = None if row is None or row.sealed is None else _open(vault, row.sealed)
+    row = await _locked_row(session, change.kind, actor)
+    current = None if row.sealed is None else _open(vault, row.sealed)
     if webhook is None and current is None and (change.enabled or secret is not None):
         problems.add(("webhook",), msg("required: no address is stored for this robot"), HealthErrorCode.REQUIRED)
     problems.raise_if_any()
@@ -103,9 +114,6 @@ async def set_robot(
         address = RobotAddress(current.webhook, current.secret if secret is None else secret)
     else:
         address = None
-    if row is None:
-        row = StoredRobot(kind=change.kind.value, set_by=actor[:200], set_at=utcnow())
-        session.add(row)
     row.sealed = None if address is None else _seal(vault, address)
     row.host = None if address is None else address.host
     row.signed = address is not None and address.secret is not None

@@ -4,12 +4,15 @@ environment's robot is the fallback, and only a webhook on the robot's own host 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
+from domain.health.models import StoredRobot
 from domain.i18n import use_language
 from runtime.process import Runtime
 from tests.conftest import Api
@@ -160,3 +163,27 @@ async def test_only_the_robots_own_address_is_accepted_and_only_from_admin_or_op
         assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     listed = kinds((await api.gql(ROBOTS, headers=admin))["data"]["alertRobots"])
     assert listed["DINGTALK"]["source"] == "STORED" and listed["WECOM"]["source"] == "NONE"
+
+
+async def test_two_staff_saving_the_first_robot_at_once_both_get_an_answer(rt: Runtime, api: Api) -> None:
+    """Both saves find no row, and both would insert one: they queue on the row instead, the later one wins, and
+    a refused save leaves no row behind."""
+    tokens = await staff_tokens(rt, ("admin", "ops"))
+    refused = await api.gql(SET, {"input": {"robot": "WECOM", "webhook": "https://robots.example/x"}},
+                            headers=bearer(tokens["ops"]))  # fmt: skip
+    assert ("input.webhook", "WEBHOOK_WRONG_HOST") in refusal(refused)
+    assert (
+        kinds((await api.gql(ROBOTS, headers=bearer(tokens["admin"])))["data"]["alertRobots"])["WECOM"]["source"]
+        != "STORED"
+    )  # the refused save's row was rolled back with it
+    webhooks = [f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k{n}" for n in range(2)]
+    answers = await asyncio.gather(*(
+        api.gql(SET, {"input": {"robot": "WECOM", "webhook": w, "enabled": True}}, headers=bearer(tokens[who]))
+        for w, who in zip(webhooks, ("admin", "ops"), strict=True)
+    ))  # fmt: skip
+    for answer in answers:
+        assert "errors" not in answer, answer
+        assert answer["data"]["setAlertRobot"]["userErrors"] == []
+        assert answer["data"]["setAlertRobot"]["robot"]["source"] == "STORED"
+    async with rt.core.sessions() as session:
+        assert len((await session.exec(select(StoredRobot))).all()) == 1
