@@ -35,24 +35,8 @@ def decode_gid(gid: str, expected: str | None = None) -> tuple[str, int]:
     return type_name, int(key)
 
 
-def encode_cursor(kind: str, key: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
-
-
-def decode_cursor(cursor: str | None, kind: str) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"}) from exc
-    if prefix != kind or not (key.isascii() and key.isdigit()):
-        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
-    return int(key)
-
-
-def encode_text_cursor(kind: str, key: str) -> str:
-    """A keyset cursor on a text key (a warehouse code), for lists that have no integer key."""
+def encode_cursor(kind: str, key: int | str) -> str:
+    """A keyset cursor: an id, or a text key (a warehouse code) for lists that have no integer key."""
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 
 
@@ -66,3 +50,12 @@ def decode_text_cursor(cursor: str | None, kind: str) -> str | None:
     if prefix != kind or not colon:
         raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
     return key
+
+
+def decode_cursor(cursor: str | None, kind: str) -> int | None:
+    key = decode_text_cursor(cursor, kind)
+    if key is None:
+        return None
+    if not (key.isascii() and key.isdigit()):
+        raise GraphQLError(tr("invalid cursor"), extensions={"code": "INVALID_CURSOR"})
+    return int(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from api.graphql.ids import decode_gid, encode_text_cursor
+from api.graphql.ids import decode_gid, encode_cursor
 from domain.clock import utcnow
 from domain.fulfilment.models import OrderException
 from tests.conftest import Api, Credentials
@@ -89,6 +89,6 @@ async def test_warehouses_are_for_staff(api: Api, creds: Credentials) -> None:
     bad = await api.gql(WAREHOUSES, {"first": 10, "after": "bm90LWEtY3Vyc29y"}, headers=creds.admin)
     assert bad["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", bad
     empty_page = await api.gql(
-        WAREHOUSES, {"first": 10, "after": encode_text_cursor("warehouse", "WH-SH-01")}, headers=creds.admin
+        WAREHOUSES, {"first": 10, "after": encode_cursor("warehouse", "WH-SH-01")}, headers=creds.admin
     )
     assert empty_page["data"]["warehouses"]["nodes"] == []

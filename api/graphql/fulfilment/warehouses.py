@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.context import Context
-from api.graphql.ids import decode_text_cursor, encode_text_cursor
+from api.graphql.ids import decode_text_cursor, encode_cursor
 from api.graphql.pagination import Connection, check_page_size, connection
 from api.graphql.permissions import allow
 from domain.fulfilment import warehouses as service
@@ -37,5 +37,5 @@ class WarehouseQueries:
         check_page_size(first, None)
         async with info.context.read() as session:
             found, more = await service.seen_warehouses(session, first, decode_text_cursor(after, "warehouse"))
-        cursors = [encode_text_cursor("warehouse", w.code) for w in found]
+        cursors = [encode_cursor("warehouse", w.code) for w in found]
         return connection([Warehouse.of(w) for w in found], cursors, more, after is not None)
