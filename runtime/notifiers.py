@@ -88,10 +88,10 @@ def robots_of(configs: Sequence[RobotConfig]) -> list[Robot]:
 async def alert_robots(core: Core, session: AsyncSession | None = None) -> list[Robot]:
     """The robots every alert goes through, read now, so that a change on the console reaches the next alert in
     every process. A caller inside a unit of work passes its session; others read through the core's."""
-    if session is not None:
-        return robots_of(await robot_configs(session, core.vault, core.settings))
-    async with core.sessions() as own:
-        return robots_of(await robot_configs(own, core.vault, core.settings))
+    if session is None:
+        async with core.sessions() as own:
+            return await alert_robots(core, own)
+    return robots_of(await robot_configs(session, core.vault, core.settings))
 
 
 async def broadcast(robots: list[Robot], title: str, markdown: str, seconds: float = 10.0) -> list[str]:

@@ -28,7 +28,7 @@ async def deliver_digest(
     async with unit_of_work(ctx) as session:
         robots = await alert_robots(runtime_of(ctx).core, session) if robots is None else robots
         found = await collect(session) if robots else None
-    if found is None or not robots:
+    if found is None:  # nothing to send, or no robot to send it through
         return 0
     pending, (title, text) = found
     failures = await broadcast(robots, title, text)
